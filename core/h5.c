@@ -1,0 +1,374 @@
+/* HDF5 helpers (see h5.h). */
+#include "core/h5.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fileio.h"
+
+void h5_init(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+static char *obj_name(hid_t loc, char *buf, size_t n) {
+    ssize_t w = H5Iget_name(loc, buf, n);
+    if (w <= 0) snprintf(buf, n, "?");
+    return buf;
+}
+
+int h5_open_read(const char *path, const char *format, int64_t max_version, hid_t *file, Error *e) {
+    h5_init();
+    if (!path_exists(path)) return error_set(e, RP_EINPUT, "%s: no such file", path);
+    htri_t is = H5Fis_hdf5(path);
+    if (is <= 0) return error_set(e, RP_EINPUT, "%s: not an HDF5 file (or truncated)", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return error_set(e, RP_EINPUT, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
+    char *fmt = NULL;
+    int64_t ver = 0;
+    if (h5_attr_get_str(f, "format", &fmt, e) || h5_attr_get_i64(f, "version", &ver, e)) {
+        H5Fclose(f);
+        return error_set(e, RP_EINPUT, "%s: not a restpg %s file (no format/version attributes)", path, format);
+    }
+    int bad = strcmp(fmt, format) != 0;
+    if (bad) error_set(e, RP_EINPUT, "%s: is a '%s' file, expected '%s'", path, fmt, format);
+    else if (ver < 1 || ver > max_version) {
+        bad = 1;
+        error_set(e, RP_EINPUT, "%s: %s version %lld is not supported (this build reads 1..%lld)", path, format,
+                  (long long)ver, (long long)max_version);
+    }
+    free(fmt);
+    if (bad) {
+        H5Fclose(f);
+        return RP_EINPUT;
+    }
+    *file = f;
+    return RP_OK;
+}
+
+int h5_create(const char *path, const char *format, int64_t version, char *tmp, size_t tmp_n, hid_t *file, Error *e) {
+    h5_init();
+    int rc = atomic_tmp_path(path, tmp, tmp_n, e);
+    if (rc) return rc;
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) return error_set(e, RP_EIO, "%s: cannot create HDF5 file %s", path, tmp);
+    if ((rc = h5_attr_set_str(f, "format", format, e)) || (rc = h5_attr_set_i64(f, "version", version, e))) {
+        h5_abort(f, tmp);
+        return error_wrap(e, "%s", path);
+    }
+    *file = f;
+    return RP_OK;
+}
+
+int h5_commit(hid_t file, const char *tmp, const char *path, Error *e) {
+    if (H5Fclose(file) < 0) {
+        atomic_abort(tmp);
+        return error_set(e, RP_EIO, "%s: closing HDF5 file failed (disk full?)", path);
+    }
+    return atomic_commit(tmp, path, e);
+}
+
+void h5_abort(hid_t file, const char *tmp) {
+    if (file >= 0) H5Fclose(file);
+    atomic_abort(tmp);
+}
+
+void h5_close(hid_t file) {
+    if (file >= 0) H5Fclose(file);
+}
+
+int h5_exists(hid_t loc, const char *name) {
+    /* H5Lexists fails on a missing intermediate group, so walk the path. */
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", name);
+    for (char *p = buf; *p; p++) {
+        if (*p != '/' || p == buf) continue;
+        *p = '\0';
+        if (H5Lexists(loc, buf, H5P_DEFAULT) <= 0) return 0;
+        *p = '/';
+    }
+    return H5Lexists(loc, buf, H5P_DEFAULT) > 0;
+}
+
+int h5_mkgroups(hid_t loc, const char *path, Error *e) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    size_t n = strlen(buf);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (!h5_exists(loc, buf)) {
+            hid_t g = H5Gcreate2(loc, buf, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            if (g < 0) return error_set(e, RP_EIO, "cannot create HDF5 group %s", buf);
+            H5Gclose(g);
+        }
+        buf[i] = c;
+    }
+    return RP_OK;
+}
+
+static hid_t vlen_str_type(void) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+/* Chunked + deflate for anything non-trivial: datasets are text-heavy and compress 3-5x. */
+static hid_t make_dcpl(int rank, const hsize_t *dims, size_t elem) {
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t total = 1;
+    for (int i = 0; i < rank; i++) total *= dims[i];
+    if (rank == 0 || total * elem < 4096) return dcpl;
+    hsize_t chunk[8];
+    hsize_t budget = (1u << 20) / (elem ? elem : 1); /* ~1 MiB chunks */
+    if (budget < 1) budget = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        chunk[i] = dims[i] < budget ? dims[i] : budget;
+        if (chunk[i] == 0) chunk[i] = 1;
+        budget /= chunk[i];
+        if (budget < 1) budget = 1;
+    }
+    H5Pset_chunk(dcpl, rank, chunk);
+    H5Pset_deflate(dcpl, 4);
+    return dcpl;
+}
+
+static int write_any(hid_t loc, const char *name, hid_t memtype, hid_t filetype, int rank, const hsize_t *dims,
+                     const void *data, size_t elem, Error *e) {
+    char where[256];
+    if (h5_exists(loc, name) && H5Ldelete(loc, name, H5P_DEFAULT) < 0)
+        return error_set(e, RP_EIO, "%s/%s: cannot replace dataset", obj_name(loc, where, sizeof where), name);
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t dcpl = make_dcpl(rank, dims, elem);
+    hid_t ds = H5Dcreate2(loc, name, filetype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    int rc = RP_OK;
+    if (ds < 0) rc = error_set(e, RP_EIO, "%s/%s: cannot create dataset", obj_name(loc, where, sizeof where), name);
+    else {
+        hsize_t total = 1;
+        for (int i = 0; i < rank; i++) total *= dims[i];
+        if (total > 0 && H5Dwrite(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+            rc = error_set(e, RP_EIO, "%s/%s: write failed (disk full?)", obj_name(loc, where, sizeof where), name);
+        H5Dclose(ds);
+    }
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    return rc;
+}
+
+int h5_write_strings(hid_t loc, const char *name, char *const *s, int64_t n, Error *e) {
+    const char **tmp = xmalloc(sizeof(char *) * (size_t)(n ? n : 1), e);
+    if (!tmp) return RP_ENOMEM;
+    for (int64_t i = 0; i < n; i++) tmp[i] = s[i] ? s[i] : "";
+    hid_t t = vlen_str_type();
+    hsize_t dims[1] = {(hsize_t)n};
+    int rc = write_any(loc, name, t, t, 1, dims, tmp, sizeof(char *), e);
+    H5Tclose(t);
+    free(tmp);
+    return rc;
+}
+
+static int open_checked(hid_t loc, const char *name, int rank, hsize_t *dims, hid_t *ds_out, Error *e) {
+    char where[256];
+    if (!h5_exists(loc, name))
+        return error_set(e, RP_EINPUT, "%s: missing dataset '%s'", obj_name(loc, where, sizeof where), name);
+    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (ds < 0) return error_set(e, RP_EINPUT, "%s: cannot open dataset '%s'", obj_name(loc, where, sizeof where), name);
+    hid_t sp = H5Dget_space(ds);
+    int r = H5Sget_simple_extent_ndims(sp);
+    if (r != rank) {
+        H5Sclose(sp);
+        H5Dclose(ds);
+        return error_set(e, RP_EINPUT, "%s/%s: has rank %d, expected %d", obj_name(loc, where, sizeof where), name, r, rank);
+    }
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    *ds_out = ds;
+    return RP_OK;
+}
+
+int h5_read_strings(hid_t loc, const char *name, char ***out, int64_t *n_out, Error *e) {
+    hsize_t dims[1];
+    hid_t ds;
+    int rc = open_checked(loc, name, 1, dims, &ds, e);
+    if (rc) return rc;
+    char where[256];
+    hid_t ft = H5Dget_type(ds);
+    int is_str = H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0;
+    H5Tclose(ft);
+    if (!is_str) {
+        H5Dclose(ds);
+        return error_set(e, RP_EINPUT, "%s/%s: expected variable-length strings", obj_name(loc, where, sizeof where), name);
+    }
+    int64_t n = (int64_t)dims[0];
+    char **raw = xcalloc((size_t)(n ? n : 1), sizeof(char *), e);
+    char **res = xcalloc((size_t)(n ? n : 1), sizeof(char *), e);
+    if (!raw || !res) {
+        free(raw);
+        free(res);
+        H5Dclose(ds);
+        return RP_ENOMEM;
+    }
+    hid_t t = vlen_str_type();
+    if (n > 0 && H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0) {
+        rc = error_set(e, RP_EINPUT, "%s/%s: read failed (corrupt file?)", obj_name(loc, where, sizeof where), name);
+    }
+    for (int64_t i = 0; !rc && i < n; i++) {
+        res[i] = xstrdup(raw[i] ? raw[i] : "", e);
+        if (!res[i]) rc = RP_ENOMEM;
+    }
+    if (n > 0) {
+        hid_t sp = H5Dget_space(ds);
+        H5Dvlen_reclaim(t, sp, H5P_DEFAULT, raw);
+        H5Sclose(sp);
+    }
+    H5Tclose(t);
+    H5Dclose(ds);
+    free(raw);
+    if (rc) {
+        h5_strings_free(res, n);
+        return rc;
+    }
+    *out = res;
+    *n_out = n;
+    return RP_OK;
+}
+
+void h5_strings_free(char **s, int64_t n) {
+    if (!s) return;
+    for (int64_t i = 0; i < n; i++) free(s[i]);
+    free(s);
+}
+
+int h5_write_array(hid_t loc, const char *name, hid_t memtype, int rank, const hsize_t *dims, const void *data, Error *e) {
+    return write_any(loc, name, memtype, memtype, rank, dims, data, H5Tget_size(memtype), e);
+}
+
+int h5_read_array(hid_t loc, const char *name, hid_t memtype, int rank, hsize_t *dims, void **data, Error *e) {
+    hid_t ds;
+    int rc = open_checked(loc, name, rank, dims, &ds, e);
+    if (rc) return rc;
+    hsize_t total = 1;
+    for (int i = 0; i < rank; i++) total *= dims[i];
+    void *buf = xmalloc((size_t)total * H5Tget_size(memtype), e);
+    if (!buf) {
+        H5Dclose(ds);
+        return RP_ENOMEM;
+    }
+    char where[256];
+    if (total > 0 && H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        free(buf);
+        H5Dclose(ds);
+        return error_set(e, RP_EINPUT, "%s/%s: read failed (wrong type or corrupt file)", obj_name(loc, where, sizeof where), name);
+    }
+    H5Dclose(ds);
+    *data = buf;
+    return RP_OK;
+}
+
+int h5_read_into(hid_t loc, const char *name, hid_t memtype, int rank, const hsize_t *dims, void *data, Error *e) {
+    hsize_t got[8];
+    hid_t ds;
+    int rc = open_checked(loc, name, rank, got, &ds, e);
+    if (rc) return rc;
+    char where[256];
+    for (int i = 0; i < rank; i++) {
+        if (got[i] != dims[i]) {
+            H5Dclose(ds);
+            return error_set(e, RP_EINPUT, "%s/%s: shape mismatch in dimension %d: file has %llu, expected %llu",
+                             obj_name(loc, where, sizeof where), name, i, (unsigned long long)got[i], (unsigned long long)dims[i]);
+        }
+    }
+    if (H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) rc = error_set(e, RP_EINPUT, "%s/%s: read failed (wrong type or corrupt file)", obj_name(loc, where, sizeof where), name);
+    H5Dclose(ds);
+    return rc;
+}
+
+static int attr_write(hid_t obj, const char *name, hid_t type, const void *v, Error *e) {
+    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = RP_OK;
+    if (a < 0 || H5Awrite(a, type, v) < 0) rc = error_set(e, RP_EIO, "cannot write attribute '%s'", name);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return rc;
+}
+
+static int attr_open(hid_t obj, const char *name, hid_t *a, Error *e) {
+    *a = -1;
+    if (H5Aexists(obj, name) <= 0) return error_set(e, RP_EINPUT, "missing attribute '%s'", name);
+    *a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (*a < 0) return error_set(e, RP_EINPUT, "cannot open attribute '%s'", name);
+    return RP_OK;
+}
+
+int h5_attr_set_str(hid_t obj, const char *name, const char *value, Error *e) {
+    hid_t t = vlen_str_type();
+    int rc = attr_write(obj, name, t, &value, e);
+    H5Tclose(t);
+    return rc;
+}
+
+int h5_attr_get_str(hid_t obj, const char *name, char **value, Error *e) {
+    hid_t a;
+    int rc = attr_open(obj, name, &a, e);
+    if (rc) return rc;
+    hid_t ft = H5Aget_type(a);
+    int ok = H5Tget_class(ft) == H5T_STRING;
+    int var = ok && H5Tis_variable_str(ft) > 0;
+    size_t fixed = H5Tget_size(ft);
+    H5Tclose(ft);
+    if (!ok) {
+        H5Aclose(a);
+        return error_set(e, RP_EINPUT, "attribute '%s' is not a string", name);
+    }
+    if (var) {
+        hid_t t = vlen_str_type();
+        char *raw = NULL;
+        if (H5Aread(a, t, &raw) < 0) rc = error_set(e, RP_EINPUT, "cannot read attribute '%s'", name);
+        else {
+            *value = xstrdup(raw ? raw : "", e);
+            if (!*value) rc = RP_ENOMEM;
+            H5free_memory(raw);
+        }
+        H5Tclose(t);
+    } else {
+        /* h5py writes fixed-length strings for numpy bytes; accept those too. */
+        hid_t t = H5Tcopy(H5T_C_S1);
+        H5Tset_size(t, fixed + 1);
+        char *buf = xcalloc(fixed + 2, 1, e);
+        if (!buf) rc = RP_ENOMEM;
+        else if (H5Aread(a, t, buf) < 0) {
+            free(buf);
+            rc = error_set(e, RP_EINPUT, "cannot read attribute '%s'", name);
+        } else *value = buf;
+        H5Tclose(t);
+    }
+    H5Aclose(a);
+    return rc;
+}
+
+int h5_attr_set_i64(hid_t obj, const char *name, int64_t value, Error *e) {
+    return attr_write(obj, name, H5T_NATIVE_INT64, &value, e);
+}
+
+int h5_attr_get_i64(hid_t obj, const char *name, int64_t *value, Error *e) {
+    hid_t a;
+    int rc = attr_open(obj, name, &a, e);
+    if (rc) return rc;
+    if (H5Aread(a, H5T_NATIVE_INT64, value) < 0) rc = error_set(e, RP_EINPUT, "attribute '%s' is not an integer", name);
+    H5Aclose(a);
+    return rc;
+}
+
+int h5_attr_set_f64(hid_t obj, const char *name, double value, Error *e) {
+    return attr_write(obj, name, H5T_NATIVE_DOUBLE, &value, e);
+}
+
+int h5_attr_get_f64(hid_t obj, const char *name, double *value, Error *e) {
+    hid_t a;
+    int rc = attr_open(obj, name, &a, e);
+    if (rc) return rc;
+    if (H5Aread(a, H5T_NATIVE_DOUBLE, value) < 0) rc = error_set(e, RP_EINPUT, "attribute '%s' is not a number", name);
+    H5Aclose(a);
+    return rc;
+}

@@ -1,0 +1,9 @@
+/* The `restpg data` subcommands (one function per subcommand, one file each in launch/). */
+#ifndef RESTPG_LAUNCH_CMD_DATA_H
+#define RESTPG_LAUNCH_CMD_DATA_H
+
+#include "core/error.h"
+
+int cmd_data_info(int argc, char **argv, Error *e);
+
+#endif

@@ -1,0 +1,28 @@
+/* The command table of the `restpg` binary and the shared dispatcher for command groups. */
+#include "launch/commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const Command COMMANDS[] = {
+    {"data", cmd_data, "build, import and inspect datasets (import, debian, synth, info, prompt)"},
+    {"tokenizer", cmd_tokenizer, "train a BPE tokenizer, encode and decode text"},
+    {NULL, NULL, NULL},
+};
+
+void command_print_table(const char *group, const Command *table) {
+    printf("usage: restpg %s%sCOMMAND [options]   (restpg %s%sCOMMAND --help for details)\n\ncommands:\n",
+           group ? group : "", group ? " " : "", group ? group : "", group ? " " : "");
+    for (const Command *c = table; c->name; c++) printf("  %-12s %s\n", c->name, c->summary);
+}
+
+int command_dispatch(const char *group, const Command *table, int argc, char **argv, Error *e) {
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        command_print_table(group, table);
+        return argc < 2 ? error_set(e, RP_EINPUT, "%s: missing command", group ? group : "restpg") : RP_HELP;
+    }
+    for (const Command *c = table; c->name; c++)
+        if (!strcmp(c->name, argv[1])) return c->fn(argc - 1, argv + 1, e);
+    return error_set(e, RP_EINPUT, "%s: unknown command '%s' (see restpg %s%shelp)", group ? group : "restpg", argv[1],
+                     group ? group : "", group ? " " : "");
+}
