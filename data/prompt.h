@@ -1,0 +1,53 @@
+/* REST-PG prompt and target building: retrieve a user's profile items with BM25, render them with
+ * the task's LongLaMP template, and tokenize prompt and target within a token budget.
+ *
+ * Token layout of a built example (reasoning mode):
+ *   [prompt tokens ...] <|reasoning|> [reasoning tokens ...] <|answer|> [answer tokens ...] <|endoftext|>
+ * n_prompt counts the prompt tokens *including* the <|reasoning|> marker, so a sampler feeds
+ * tokens[0..n_prompt) and lets the model write the rest; the loss covers tokens[n_prompt..n).
+ * Without reasoning the marker after the prompt is <|answer|> and the target is answer + EOT.
+ * Truncation never cuts the target: whole retrieved items are dropped (lowest-ranked first)
+ * before the input text itself is cut from the left; the target is cut only if it alone
+ * exceeds the budget (reported via target_truncated). */
+#ifndef RESTPG_DATA_PROMPT_H
+#define RESTPG_DATA_PROMPT_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/text.h"
+#include "data/dataset.h"
+#include "data/tokenizer.h"
+
+typedef struct {
+    int k;            /* profile items to retrieve (default 4) */
+    int reasoning;    /* 1: target is reasoning + separator + answer; 0: answer only */
+    int profile;      /* 0: no personalization (no retrieved items in the prompt) */
+    int max_tokens;   /* budget for prompt + target; 0 = unlimited */
+} PromptOptions;
+
+void prompt_options_default(PromptOptions *o);
+
+typedef struct {
+    TokenVec tokens;
+    int64_t n_prompt;     /* tokens[0..n_prompt) is the prompt (with its trailing marker) */
+    StrBuf prompt_text;   /* the rendered prompt text (without markers) */
+    StrBuf target_text;   /* the target as text: reasoning + separator sentence + answer */
+    int items_retrieved;  /* items the retriever returned */
+    int items_used;       /* items that fit the budget */
+    int target_truncated;
+} BuiltPrompt;
+
+void built_prompt_init(BuiltPrompt *b);
+void built_prompt_free(BuiltPrompt *b);
+
+/* Builds example i of d. With t == NULL only the texts are built (no tokens, no budget). */
+int prompt_build(const Dataset *d, int64_t i, const Tokenizer *t, const PromptOptions *o, BuiltPrompt *out, Error *e);
+
+/* Splits generated target token ids (what follows n_prompt) at the first <|answer|> token into
+ * reasoning and answer texts (EOT and anything after it dropped). A missing separator yields
+ * an empty reasoning and *has_sep = 0. */
+int prompt_split_generation(const Tokenizer *t, const int32_t *ids, int64_t n, StrBuf *reasoning, StrBuf *answer,
+                            int *has_sep, Error *e);
+
+#endif
