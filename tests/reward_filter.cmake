@@ -1,0 +1,2 @@
+restpg_test(test_filter SOURCES tests/test_filter.c LIBS restpg_reward)
+restpg_test(test_judge SOURCES tests/test_judge.c LIBS restpg_reward)
