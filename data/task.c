@@ -4,15 +4,15 @@
 #include <string.h>
 
 static const TaskInfo TASKS[] = {
-    {"abstract_generation", 2, {"title", "abstract"}},
-    {"product_review", 4, {"overall", "summary", "description", "reviewText"}},
-    {"topic_writing", 2, {"summary", "content"}},
-    {"email_completion", 2, {"title", "text"}},
+    {"abstract_generation", 2, {"title", "abstract"}, 1},
+    {"product_review", 4, {"overall", "summary", "description", "reviewText"}, 3},
+    {"topic_writing", 2, {"summary", "content"}, 1},
+    {"email_completion", 2, {"title", "text"}, 1},
     /* Debian-maintainer benchmark (data/debian.c): a package's long description from its name,
      * section and short description. */
-    {"package_description", 3, {"package", "summary", "description"}},
+    {"package_description", 3, {"package", "summary", "description"}, 2},
     /* Synthetic users with latent traits (data/synth.c). */
-    {"synthetic", 2, {"title", "text"}},
+    {"synthetic", 2, {"title", "text"}, 1},
 };
 
 const TaskInfo *task_find(const char *name) {

@@ -12,6 +12,7 @@ typedef struct {
     const char *name;
     int n_fields;
     const char *fields[TASK_MAX_FIELDS];
+    int body; /* the field holding the item's main text, the counterpart of an output */
 } TaskInfo;
 
 /* Returns the task with that name, or NULL. */
