@@ -1,0 +1,2 @@
+# reward/: metrics against their Python references (tests/reference/*), and the `restpg score` CLI.
+restpg_test(test_porter SOURCES tests/test_porter.c LIBS restpg_reward)
