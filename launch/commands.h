@@ -23,5 +23,6 @@ void command_print_table(const char *group, const Command *table);
 
 int cmd_data(int argc, char **argv, Error *e);
 int cmd_tokenizer(int argc, char **argv, Error *e);
+int cmd_reason(int argc, char **argv, Error *e);
 
 #endif

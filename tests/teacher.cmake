@@ -1,1 +1,2 @@
 restpg_test(test_teacher SOURCES tests/test_teacher.c LIBS restpg_data)
+restpg_script_test(cli_reason SCRIPT cli_reason.sh)
