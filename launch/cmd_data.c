@@ -10,6 +10,7 @@
 
 static const Command DATA_COMMANDS[] = {
     {"info", cmd_data_info, "counts per split, users, mean lengths of input/output/profile"},
+    {"debian", cmd_data_debian, "build the Debian-maintainer benchmark from apt's Packages/Translation-en lists"},
     {NULL, NULL, NULL},
 };
 

@@ -5,5 +5,6 @@
 #include "core/error.h"
 
 int cmd_data_info(int argc, char **argv, Error *e);
+int cmd_data_debian(int argc, char **argv, Error *e);
 
 #endif
