@@ -10,6 +10,8 @@
 
 static const Command DATA_COMMANDS[] = {
     {"info", cmd_data_info, "counts per split, users, mean lengths of input/output/profile"},
+    {"import", cmd_data_import, "import a LongLaMP split (JSON Lines or GitHub questions/outputs)"},
+    {"synth", cmd_data_synth, "generate the synthetic personalized task (users with latent traits)"},
     {"debian", cmd_data_debian, "build the Debian-maintainer benchmark from apt's Packages/Translation-en lists"},
     {NULL, NULL, NULL},
 };
