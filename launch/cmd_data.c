@@ -13,6 +13,7 @@ static const Command DATA_COMMANDS[] = {
     {"import", cmd_data_import, "import a LongLaMP split (JSON Lines or GitHub questions/outputs)"},
     {"synth", cmd_data_synth, "generate the synthetic personalized task (users with latent traits)"},
     {"debian", cmd_data_debian, "build the Debian-maintainer benchmark from apt's Packages/Translation-en lists"},
+    {"prompt", cmd_data_prompt, "show the prompt and target built for one example (retrieval, template, tokens)"},
     {NULL, NULL, NULL},
 };
 

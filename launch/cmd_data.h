@@ -8,5 +8,6 @@ int cmd_data_info(int argc, char **argv, Error *e);
 int cmd_data_import(int argc, char **argv, Error *e);
 int cmd_data_synth(int argc, char **argv, Error *e);
 int cmd_data_debian(int argc, char **argv, Error *e);
+int cmd_data_prompt(int argc, char **argv, Error *e);
 
 #endif
