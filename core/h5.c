@@ -96,7 +96,10 @@ int h5_mkgroups(hid_t loc, const char *path, Error *e) {
         char c = buf[i];
         buf[i] = '\0';
         if (!h5_exists(loc, buf)) {
-            hid_t g = H5Gcreate2(loc, buf, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+            H5Pset_obj_track_times(gcpl, 0);
+            hid_t g = H5Gcreate2(loc, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+            H5Pclose(gcpl);
             if (g < 0) return error_set(e, RP_EIO, "cannot create HDF5 group %s", buf);
             H5Gclose(g);
         }
@@ -115,6 +118,7 @@ static hid_t vlen_str_type(void) {
 /* Chunked + deflate for anything non-trivial: datasets are text-heavy and compress 3-5x. */
 static hid_t make_dcpl(int rank, const hsize_t *dims, size_t elem) {
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, 0); /* same content -> same bytes: no modification times */
     hsize_t total = 1;
     for (int i = 0; i < rank; i++) total *= dims[i];
     if (rank == 0 || total * elem < 4096) return dcpl;
