@@ -1,0 +1,49 @@
+/* Sharded candidate generation: the E-step of REST-PG (docs/sampler.md).
+ *
+ * For every input of a split, N candidates (reasoning + answer, or answer only) are generated with
+ * a KV cache: the prompt is prefilled once and shared by the N candidates, and the candidates of
+ * one or more inputs decode together, so each decode step is a matrix product.
+ *
+ * Determinism: candidate c of example x draws its step-s uniform from a counter-based generator
+ * keyed by (seed, round, hash of x's id, c, s), so a candidate's tokens never depend on batch
+ * composition, thread count or the number of ranks.
+ *
+ * Distribution: sampler_run is collective over MPI_COMM_WORLD. Inputs are handed out dynamically
+ * (outputs differ in length, so static splits idle ranks); rank 0 gathers every candidate and
+ * returns them in dataset order then candidate order; other ranks return an empty Samples.
+ * With `partial` set, rank 0 saves finished inputs to that file as it goes, and a later call with
+ * the same options skips the inputs already there (resume after a kill). */
+#ifndef RESTPG_SAMPLER_SAMPLER_H
+#define RESTPG_SAMPLER_SAMPLER_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "data/dataset.h"
+#include "data/prompt.h"
+#include "data/tokenizer.h"
+#include "model/gpt.h"
+#include "sampler/samples.h"
+#include "sampler/sampling.h"
+
+typedef struct {
+    const char *split;       /* "train", "val" or "test" */
+    int64_t limit;           /* at most this many inputs of the split (dataset order); 0 = all */
+    int n;                   /* candidates per input (default 32) */
+    SamplingParams sp;       /* default temperature 0.7, top_p 0.9, top_k 0 */
+    int max_new_tokens;      /* default 256 */
+    uint64_t seed;
+    int64_t round;           /* EM round, part of the random key */
+    PromptOptions prompt;    /* reasoning on/off, k, profile; max_tokens is set from the model */
+    int batch;               /* candidates decoded together (default 32) */
+    int threads;             /* OpenMP/BLAS threads per rank */
+    const char *partial;     /* progress file for resume, or NULL */
+    const char *model_path, *data_path; /* recorded in the samples file's attributes */
+} SamplerOptions;
+
+void sampler_options_default(SamplerOptions *o);
+
+/* Generates the candidates (see above). out must be samples_init'ed; rank 0 receives them. */
+int sampler_run(const GPT *m, const Tokenizer *t, const Dataset *d, const SamplerOptions *o, Samples *out, Error *e);
+
+#endif
