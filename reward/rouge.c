@@ -34,20 +34,110 @@ static int resize(void *p, size_t bytes, Error *e) {
     return RP_OK;
 }
 
+static int vocab_init(RougeVocab *v, Error *e) {
+    memset(v, 0, sizeof *v);
+    size_t cap = 4096;
+    v->hash = xcalloc(cap, sizeof *v->hash, e);
+    v->off = xmalloc(cap * sizeof *v->off, e);
+    v->len = xmalloc(cap * sizeof *v->len, e);
+    v->val = xmalloc(cap * sizeof *v->val, e);
+    v->mask = cap - 1;
+    return v->hash && v->off && v->len && v->val ? RP_OK : RP_ENOMEM;
+}
+
+static void vocab_free(RougeVocab *v) {
+    free(v->hash);
+    free(v->off);
+    free(v->len);
+    free(v->val);
+    free(v->arena);
+    memset(v, 0, sizeof *v);
+}
+
+static inline uint64_t word_hash(const char *s, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n, x;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&x, s, 8);
+        h = (h ^ x) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 31;
+    }
+    x = 0;
+    memcpy(&x, s, n);
+    h = (h ^ x) * 0x94D049BB133111EBull;
+    h ^= h >> 29;
+    return h | 1;
+}
+
+/* Slot holding s[0..n) with hash h, or the empty slot where it would go. */
+static inline size_t vocab_find(const RougeVocab *v, const char *s, size_t n, uint64_t h) {
+    size_t i = (size_t)(h >> 17) & v->mask;
+    while (v->hash[i] && !(v->hash[i] == h && v->len[i] == n && !memcmp(v->arena + v->off[i], s, n)))
+        i = (i + 1) & v->mask;
+    return i;
+}
+
+static int vocab_grow(RougeVocab *v, Error *e) {
+    RougeVocab big = *v;
+    size_t cap = 2 * (v->mask + 1);
+    big.hash = xcalloc(cap, sizeof *big.hash, e);
+    big.off = xmalloc(cap * sizeof *big.off, e);
+    big.len = xmalloc(cap * sizeof *big.len, e);
+    big.val = xmalloc(cap * sizeof *big.val, e);
+    if (!big.hash || !big.off || !big.len || !big.val) {
+        free(big.hash), free(big.off), free(big.len), free(big.val);
+        return RP_ENOMEM;
+    }
+    big.mask = cap - 1;
+    for (size_t i = 0; i <= v->mask; i++) {
+        if (!v->hash[i]) continue;
+        size_t j = (size_t)(v->hash[i] >> 17) & big.mask;
+        while (big.hash[j]) j = (j + 1) & big.mask;
+        big.hash[j] = v->hash[i], big.off[j] = v->off[i], big.len[j] = v->len[i], big.val[j] = v->val[i];
+    }
+    free(v->hash), free(v->off), free(v->len), free(v->val);
+    *v = big;
+    return RP_OK;
+}
+
+static int vocab_get(const RougeVocab *v, const char *s, size_t n, int64_t *val) {
+    size_t i = vocab_find(v, s, n, word_hash(s, n));
+    if (!v->hash[i]) return 0;
+    *val = v->val[i];
+    return 1;
+}
+
+/* The value slot of s[0..n), inserted with value init if absent; NULL on failure. */
+static int64_t *vocab_slot(RougeVocab *v, const char *s, size_t n, int64_t init, Error *e) {
+    if (2 * (v->count + 1) > v->mask + 1 && vocab_grow(v, e)) return NULL;
+    uint64_t h = word_hash(s, n);
+    size_t i = vocab_find(v, s, n, h);
+    if (v->hash[i]) return &v->val[i];
+    if (v->used + n > UINT32_MAX) {
+        error_set(e, RP_EINTERNAL, "rouge: vocabulary text over 4 GiB");
+        return NULL;
+    }
+    if (reserve(&v->arena, &v->cap_arena, v->used + n, 1, e)) return NULL;
+    memcpy(v->arena + v->used, s, n);
+    v->hash[i] = h, v->off[i] = (uint32_t)v->used, v->len[i] = (uint32_t)n, v->val[i] = init;
+    v->used += n;
+    v->count++;
+    return &v->val[i];
+}
+
 int rouge_init(Rouge *r, int stem, Error *e) {
     memset(r, 0, sizeof *r);
     r->stem = stem;
-    if (strmap_init(&r->raw, 4096, e)) return e->code;
-    if (stem && strmap_init(&r->forms, 4096, e)) {
-        strmap_free(&r->raw);
-        return e->code;
+    if (vocab_init(&r->raw, e) || (stem && vocab_init(&r->forms, e))) {
+        vocab_free(&r->raw);
+        vocab_free(&r->forms);
+        return RP_ENOMEM;
     }
     return RP_OK;
 }
 
 void rouge_free(Rouge *r) {
-    strmap_free(&r->raw);
-    if (r->stem) strmap_free(&r->forms);
+    vocab_free(&r->raw);
+    vocab_free(&r->forms);
     free(r->tok);
     free(r->cand);
     free(r->rem);
@@ -101,9 +191,9 @@ static int emit(Rouge *r, Sink *k, const char *s, size_t n, Error *e) {
         return rc;
     }
     int64_t id;
-    if (!strmap_get(&r->raw, s, n, &id)) {
+    if (!vocab_get(&r->raw, s, n, &id)) {
         if (!r->stem) {
-            int64_t *slot = strmap_slot(&r->raw, s, n, r->n_ids, e);
+            int64_t *slot = vocab_slot(&r->raw, s, n, r->n_ids, e);
             if (!slot || new_id(r, slot, e)) return e->code;
             id = *slot;
         } else {
@@ -112,12 +202,15 @@ static int emit(Rouge *r, Sink *k, const char *s, size_t n, Error *e) {
             id = DROP;
             if (len < 0) rc = error_set(e, RP_ENOMEM, "rouge: out of memory stemming a token");
             if (rc == RP_OK && len > 0) {
-                int64_t *slot = strmap_slot(&r->forms, buf, (size_t)len, r->n_ids, e);
+                int64_t *slot = vocab_slot(&r->forms, buf, (size_t)len, r->n_ids, e);
                 if (!slot || new_id(r, slot, e)) rc = e->code;
                 else id = *slot;
             }
             if (buf != small) free(buf);
-            if (rc == RP_OK) rc = strmap_put(&r->raw, s, n, id, e);
+            if (rc == RP_OK) {
+                int64_t *slot = vocab_slot(&r->raw, s, n, id, e);
+                if (!slot) rc = e->code;
+            }
             if (rc) return rc;
         }
     }

@@ -41,10 +41,21 @@ typedef struct {
     size_t cap_ids, cap_uni, cap_bi, cap_masks;
 } RougeRef;
 
+/* String -> int64 map with keys in one arena and full hashes in the slots: token lookup is the
+ * hot loop of tokenizing, and core's StrMap (a malloc and a pointer chase per key) is 2x slower. */
+typedef struct {
+    uint64_t *hash; /* 0 marks an empty slot */
+    uint32_t *off, *len;
+    int64_t *val;
+    size_t mask, count;
+    char *arena;
+    size_t used, cap_arena;
+} RougeVocab;
+
 typedef struct {
     int stem;
-    StrMap raw;    /* token as the tokenizer cut it -> id of the form that is scored */
-    StrMap forms;  /* stemmed form -> id (only with stemming) */
+    RougeVocab raw;   /* token as the tokenizer cut it -> id of the form that is scored */
+    RougeVocab forms; /* stemmed form -> id (only with stemming) */
     int64_t n_ids;
     char *tok;     /* scratch: the token being cut */
     size_t cap_tok;
