@@ -6,7 +6,8 @@
  *    encoded as plain bytes. Special tokens are appended by id (tokenizer_special).
  *  - decode(encode(x)) == x for every byte string x (invalid UTF-8 included).
  *  - With a GPT-2 directory, ids 0..50256 are exactly GPT-2's; restpg's extra special tokens
- *    (reasoning and answer markers) get the ids after the last GPT-2 id. */
+ *    (reasoning and answer markers) get the ids after the last GPT-2 id.
+ *  - A loaded tokenizer may be used for encoding and decoding from several threads at once. */
 #ifndef RESTPG_DATA_TOKENIZER_H
 #define RESTPG_DATA_TOKENIZER_H
 
