@@ -1,10 +1,178 @@
-/* `restpg tokenizer ...`: the tokenizer command group. */
+/* `restpg tokenizer ...`: train a BPE tokenizer on a dataset's texts, encode stdin to token ids,
+ * decode token ids back to bytes. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/args.h"
+#include "core/log.h"
+#include "data/dataset.h"
+#include "data/tokenizer.h"
 #include "launch/commands.h"
 
+static int cmd_tokenizer_train(int argc, char **argv, Error *e);
+static int cmd_tokenizer_encode(int argc, char **argv, Error *e);
+static int cmd_tokenizer_decode(int argc, char **argv, Error *e);
+
 static const Command TOKENIZER_COMMANDS[] = {
+    {"train", cmd_tokenizer_train, "train byte-level BPE on a dataset's texts"},
+    {"encode", cmd_tokenizer_encode, "text on stdin -> token ids on stdout"},
+    {"decode", cmd_tokenizer_decode, "token ids on stdin -> text on stdout"},
     {NULL, NULL, NULL},
 };
 
 int cmd_tokenizer(int argc, char **argv, Error *e) {
     return command_dispatch("tokenizer", TOKENIZER_COMMANDS, argc, argv, e);
+}
+
+/* Adds s to the training texts unless it is empty or already there: a profile item shared by
+ * many examples should weigh once, as the document it is. */
+static int add_text(char *s, StrMap *seen, char ***texts, int64_t *n, int64_t *cap, size_t *bytes, Error *e) {
+    size_t len = strlen(s);
+    if (!len) return RP_OK;
+    int64_t *v = strmap_slot(seen, s, len, 0, e);
+    if (!v) return RP_ENOMEM;
+    if ((*v)++) return RP_OK;
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 1024;
+        char **t = xrealloc(*texts, sizeof(char *) * (size_t)*cap, e);
+        if (!t) return RP_ENOMEM;
+        *texts = t;
+    }
+    (*texts)[(*n)++] = s;
+    *bytes += len;
+    return RP_OK;
+}
+
+static int cmd_tokenizer_train(int argc, char **argv, Error *e) {
+    const char *data = NULL, *out = NULL, *split = "all";
+    long vocab = 8192;
+    ArgSpec specs[] = {
+        {"--data", ARG_STR, &data, "dataset file (restpg-dataset HDF5)", 1, 0},
+        {"--vocab-size", ARG_INT, &vocab, "ids in the vocabulary: 256 bytes + merges + 3 specials (default 8192)", 0, 0},
+        {"--out", ARG_STR, &out, "tokenizer file to write (RPTK format)", 1, 0},
+        {"--split", ARG_STR, &split, "train only on this split: train, val, test or all (default all)", 0, 0},
+        {NULL, 0, NULL, NULL, 0, 0},
+    };
+    int rc = args_parse("tokenizer train",
+                        "Trains a byte-level BPE tokenizer (GPT-2 pre-tokenization) on the dataset's inputs, "
+                        "outputs, reasoning texts and profile item fields, each distinct text counted once.",
+                        specs, argc, argv, e);
+    if (rc) return rc;
+    if (strcmp(split, "all") && strcmp(split, "train") && strcmp(split, "val") && strcmp(split, "test"))
+        return error_set(e, RP_EINPUT, "--split: '%s' is not one of train, val, test, all", split);
+    if (vocab < 0 || vocab > 1 << 24) return error_set(e, RP_EINPUT, "--vocab-size: %ld is out of range", vocab);
+    Dataset d;
+    if ((rc = dataset_read(data, &d, e))) return rc;
+    double t0 = time_now();
+    StrMap seen;
+    char **texts = NULL;
+    int64_t n = 0, cap = 0;
+    size_t bytes = 0;
+    rc = strmap_init(&seen, 1 << 12, e);
+    for (int64_t i = 0; i < d.n && !rc; i++) {
+        if (strcmp(split, "all") && strcmp(split, d.split[i])) continue;
+        char *own[3] = {d.input[i], d.output[i], d.reasoning[i]};
+        for (int k = 0; k < 3 && !rc; k++) rc = add_text(own[k], &seen, &texts, &n, &cap, &bytes, e);
+        for (int64_t j = 0; j < dataset_n_items(&d, i) && !rc; j++)
+            for (int f = 0; f < d.n_fields && !rc; f++)
+                rc = add_text(dataset_item(&d, i, j)[f], &seen, &texts, &n, &cap, &bytes, e);
+    }
+    if (!rc && n == 0) rc = error_set(e, RP_EINPUT, "%s: no texts in split '%s' to train on", data, split);
+    Tokenizer *t = NULL;
+    if (!rc && (rc = tokenizer_train(texts, n, (int)vocab, &t, e))) error_wrap(e, "%s", data);
+    if (!rc) rc = tokenizer_save(t, out, e);
+    if (!rc)
+        log_info("tokenizer: %lld texts (%.1f MB) -> %d ids (%d requested) in %.1f s, written to %s", (long long)n,
+                 (double)bytes / 1e6, tokenizer_vocab_size(t), (int)vocab, time_now() - t0, out);
+    tokenizer_free(t);
+    free(texts);
+    strmap_free(&seen);
+    dataset_free(&d);
+    return rc;
+}
+
+static int read_stdin(StrBuf *b, Error *e) {
+    char chunk[1 << 16];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+        if (strbuf_append(b, chunk, r, e)) return RP_ENOMEM;
+    if (ferror(stdin)) return error_set(e, RP_EIO, "stdin: read failed: %s", strerror(errno));
+    return strbuf_append(b, "", 0, e);
+}
+
+static int finish_stdout(Error *e) {
+    if (fflush(stdout) != 0 || ferror(stdout)) return error_set(e, RP_EIO, "stdout: write failed: %s", strerror(errno));
+    return RP_OK;
+}
+
+static int load_for(const char *cmd, int argc, char **argv, Tokenizer **t, Error *e) {
+    const char *path = NULL;
+    ArgSpec specs[] = {
+        {"--tokenizer", ARG_STR, &path, "RPTK file, or a directory with GPT-2's encoder.json and vocab.bpe", 1, 0},
+        {NULL, 0, NULL, NULL, 0, 0},
+    };
+    int rc = args_parse(cmd,
+                        !strcmp(cmd, "tokenizer encode")
+                            ? "Reads text (any bytes) on stdin and writes its token ids, space-separated decimals."
+                            : "Reads whitespace-separated token ids on stdin and writes their bytes.",
+                        specs, argc, argv, e);
+    return rc ? rc : tokenizer_load(path, t, e);
+}
+
+static int cmd_tokenizer_encode(int argc, char **argv, Error *e) {
+    Tokenizer *t;
+    int rc = load_for("tokenizer encode", argc, argv, &t, e);
+    if (rc) return rc;
+    StrBuf in;
+    TokenVec ids;
+    strbuf_init(&in);
+    tokvec_init(&ids);
+    if (!(rc = read_stdin(&in, e)) && !(rc = tokenizer_encode(t, in.s, in.len, &ids, e))) {
+        for (int64_t i = 0; i < ids.n; i++) printf(i + 1 < ids.n ? "%d " : "%d", ids.v[i]);
+        putchar('\n');
+        rc = finish_stdout(e);
+    }
+    strbuf_free(&in);
+    tokvec_free(&ids);
+    tokenizer_free(t);
+    return rc;
+}
+
+static int is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
+
+static int cmd_tokenizer_decode(int argc, char **argv, Error *e) {
+    Tokenizer *t;
+    int rc = load_for("tokenizer decode", argc, argv, &t, e);
+    if (rc) return rc;
+    StrBuf in, out;
+    TokenVec ids;
+    strbuf_init(&in);
+    strbuf_init(&out);
+    tokvec_init(&ids);
+    rc = read_stdin(&in, e);
+    const char *p = in.s, *stop = in.s + in.len;
+    while (!rc) {
+        while (p < stop && is_space(*p)) p++;
+        if (p == stop) break;
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 0 || v > INT32_MAX || (end < stop && !is_space(*end))) {
+            int len = 0;
+            while (p + len < stop && !is_space(p[len]) && len < 40) len++;
+            rc = error_set(e, RP_EINPUT, "stdin: token %lld: '%.*s' is not a token id", (long long)ids.n, len, p);
+        } else rc = tokvec_push(&ids, (int32_t)v, e);
+        p = end;
+    }
+    if (!rc && (rc = tokenizer_decode(t, ids.v, ids.n, &out, e))) error_wrap(e, "stdin");
+    if (!rc && out.len && fwrite(out.s, 1, out.len, stdout) != out.len)
+        rc = error_set(e, RP_EIO, "stdout: write failed: %s", strerror(errno));
+    if (!rc) rc = finish_stdout(e);
+    strbuf_free(&in);
+    strbuf_free(&out);
+    tokvec_free(&ids);
+    tokenizer_free(t);
+    return rc;
 }
