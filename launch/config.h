@@ -1,0 +1,73 @@
+/* Run configuration for `restpg run`, `restpg em` and `restpg ablate` (docs/pipeline.md).
+ *
+ * A config is a YAML mapping whose sections hold scalar keys (`em: {rounds: 3}`), addressed on the
+ * command line with dotted names (`--em.rounds=2`). Every key has a type and a default; unknown
+ * keys, values of the wrong type and duplicate keys are RP_EINPUT errors naming the file (or
+ * "command line"), the line and the key. The effective config (defaults + file + overrides) is
+ * written to the run directory as YAML, and a resumed run must have the same one. */
+#ifndef RESTPG_LAUNCH_CONFIG_H
+#define RESTPG_LAUNCH_CONFIG_H
+
+#include "core/error.h"
+#include "core/text.h"
+
+typedef struct {
+    const char *run_dir;
+    long seed, threads;
+    struct {
+        const char *source, *path;
+        long synth_users, max_users, min_items, max_examples_per_user;
+    } data;
+    struct {
+        const char *path;
+        long vocab_size;
+    } tokenizer;
+    struct {
+        const char *init;
+        long n_layer, n_head, n_embd, n_positions;
+    } model;
+    struct {
+        long steps, batch_size, seq_len;
+        double lr;
+    } pretrain;
+    struct {
+        const char *teacher;
+    } reason;
+    struct {
+        long k;
+        const char *profile;
+    } prompt;
+    struct {
+        long steps, batch_size;
+        double lr;
+        const char *reasoning;
+    } sft;
+    struct {
+        long rounds, n, top_k, max_new_tokens, keep, steps, batch_size, limit;
+        double temperature, top_p, tau, lr;
+        const char *reward, *mstep_init;
+    } em;
+    struct {
+        const char *split, *decode;
+        long limit, val_limit, max_new_tokens;
+    } eval;
+} RunConfig;
+
+/* Sets every key to its default (strings point at static text until config_set copies). */
+void config_defaults(RunConfig *c);
+/* Frees the strings config_set/config_load copied. */
+void config_free(RunConfig *c);
+
+/* Applies a YAML file over c. */
+int config_load(RunConfig *c, const char *path, Error *e);
+/* Applies one "key=value" (dotted key) over c; origin names where it came from in errors. */
+int config_set(RunConfig *c, const char *assignment, const char *origin, Error *e);
+/* Checks values that each key's type cannot (choices, ranges). */
+int config_check(const RunConfig *c, Error *e);
+
+/* The effective config as YAML (sections in a fixed order), for the run directory and --help. */
+int config_to_yaml(const RunConfig *c, StrBuf *out, Error *e);
+/* Lists every key with its type, default and meaning (for `restpg run --help`). */
+void config_print_keys(void);
+
+#endif

@@ -1,0 +1,88 @@
+/* Run config: defaults, YAML sections, dotted overrides, every error names file/line/key, and the
+ * effective YAML loads back to the same config. */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "launch/config.h"
+#include "tests/test.h"
+
+static char dir[256];
+
+static const char *write_file(const char *name, const char *text) {
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static int load_text(const char *text, Error *e) {
+    RunConfig c;
+    config_defaults(&c);
+    int rc = config_load(&c, write_file("c.yaml", text), e);
+    config_free(&c);
+    return rc;
+}
+
+int main(void) {
+    Error e;
+    error_clear(&e);
+    const char *tmp = getenv("RESTPG_TEST_TMP");
+    snprintf(dir, sizeof dir, "%s/cfg_%d", tmp ? tmp : "/tmp", (int)getpid());
+    mkdir(dir, 0777);
+
+    RunConfig c;
+    config_defaults(&c);
+    CHECK(c.em.rounds == 3 && c.em.n == 8 && !strcmp(c.em.mstep_init, "base"));
+    CHECK_NEAR(c.em.temperature, 0.7, 0);
+    CHECK_OK(config_check(&c, &e), &e);
+    CHECK_OK(config_load(&c, write_file("a.yaml", "run_dir: /tmp/x\nem:\n  rounds: 2\n  temperature: 0.5\n  reward: rougeL\nmodel: {n_layer: 2}\n"), &e), &e);
+    CHECK(c.em.rounds == 2 && c.model.n_layer == 2 && !strcmp(c.run_dir, "/tmp/x") && !strcmp(c.em.reward, "rougeL"));
+    CHECK_NEAR(c.em.temperature, 0.5, 0);
+    CHECK_OK(config_set(&c, "em.rounds=5", "command line", &e), &e);
+    CHECK_OK(config_set(&c, "run_dir=/tmp/y", "command line", &e), &e);
+    CHECK(c.em.rounds == 5 && !strcmp(c.run_dir, "/tmp/y"));
+
+    /* The effective YAML reproduces the config exactly. */
+    StrBuf y1, y2;
+    strbuf_init(&y1);
+    strbuf_init(&y2);
+    CHECK_OK(config_to_yaml(&c, &y1, &e), &e);
+    RunConfig d;
+    config_defaults(&d);
+    CHECK_OK(config_load(&d, write_file("eff.yaml", y1.s), &e), &e);
+    CHECK_OK(config_to_yaml(&d, &y2, &e), &e);
+    CHECK_STR(y1.s, y2.s);
+    config_free(&d);
+    config_free(&c);
+
+    CHECK(load_text("em:\n  rounds: 2\n  roundz: 3\n", &e) == RP_EINPUT);
+    CHECK_MSG(strstr(e.msg, "c.yaml: line 3: unknown key 'em.roundz'"), "%s", e.msg);
+    CHECK(load_text("em:\n  rounds: two\n", &e) == RP_EINPUT);
+    CHECK_MSG(strstr(e.msg, "line 2: key 'em.rounds'") && strstr(e.msg, "expected an integer"), "%s", e.msg);
+    CHECK(load_text("em:\n  rounds: \"2\"\n", &e) == RP_EINPUT && strstr(e.msg, "must be an integer"));
+    CHECK(load_text("em:\n  rounds: 2\n  rounds: 3\n", &e) == RP_EINPUT && strstr(e.msg, "appears twice"));
+    CHECK(load_text("emm:\n  rounds: 2\n", &e) == RP_EINPUT && strstr(e.msg, "unknown section 'emm'"));
+    CHECK(load_text("em: [1, 2\n", &e) == RP_EINPUT && strstr(e.msg, "YAML error"));
+    CHECK(load_text("- a\n- b\n", &e) == RP_EINPUT && strstr(e.msg, "expected a mapping"));
+    CHECK(load_text("em:\n  temperature: [1]\n", &e) == RP_EINPUT && strstr(e.msg, "must be a number"));
+    CHECK_OK(load_text("", &e), &e); /* an empty file means all defaults */
+
+    config_defaults(&c);
+    CHECK(config_set(&c, "em.n", "command line", &e) == RP_EINPUT && strstr(e.msg, "not key=value"));
+    CHECK(config_set(&c, "em.nn=3", "command line", &e) == RP_EINPUT && strstr(e.msg, "command line: unknown key 'em.nn'"));
+    CHECK(config_set(&c, "em.n=3.5", "command line", &e) == RP_EINPUT && strstr(e.msg, "key 'em.n'"));
+    CHECK_OK(config_set(&c, "em.mstep_init=later", "command line", &e), &e);
+    CHECK(config_check(&c, &e) == RP_EINPUT && strstr(e.msg, "em.mstep_init"));
+    config_free(&c);
+    config_defaults(&c);
+    CHECK_OK(config_set(&c, "em.top_p=1.5", "x", &e), &e);
+    CHECK(config_check(&c, &e) == RP_EINPUT && strstr(e.msg, "em.top_p"));
+    config_free(&c);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    return test_summary("test_config");
+}
