@@ -8,6 +8,7 @@ const Command COMMANDS[] = {
     {"data", cmd_data, "build, import and inspect datasets (import, debian, synth, info, prompt)"},
     {"tokenizer", cmd_tokenizer, "train a BPE tokenizer, encode and decode text"},
     {"reason", cmd_reason, "add reasoning paths to a dataset (built-in teacher or an LLM's JSON Lines)"},
+    {"score", cmd_score, "corpus ROUGE-1/2/L (and METEOR) of predictions against references, paired by id"},
     {NULL, NULL, NULL},
 };
 

@@ -25,4 +25,5 @@ int cmd_data(int argc, char **argv, Error *e);
 int cmd_tokenizer(int argc, char **argv, Error *e);
 int cmd_reason(int argc, char **argv, Error *e);
 
+int cmd_score(int argc, char **argv, Error *e);
 #endif

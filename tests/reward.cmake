@@ -1,3 +1,4 @@
 # reward/: metrics against their Python references (tests/reference/*), and the `restpg score` CLI.
 restpg_test(test_porter SOURCES tests/test_porter.c LIBS restpg_reward)
 restpg_test(test_rouge SOURCES tests/test_rouge.c LIBS restpg_reward)
+restpg_script_test(test_score SCRIPT test_score.sh)

@@ -1,0 +1,89 @@
+/* Corpus means of the metrics over id-paired texts (see evaluate.h). */
+#include "reward/evaluate.h"
+
+#include <string.h>
+
+#include "reward/rouge.h"
+
+static const char *const NAMES[EVAL_COUNT] = {"rouge1", "rouge2", "rougeL", "meteor"};
+
+const char *eval_metric_name(EvalMetric m) { return m >= 0 && m < EVAL_COUNT ? NAMES[m] : "?"; }
+
+int eval_parse_metrics(const char *list, int want[EVAL_COUNT], Error *e) {
+    memset(want, 0, EVAL_COUNT * sizeof *want);
+    int any = 0;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        int found = -1;
+        for (int m = 0; m < EVAL_COUNT; m++)
+            if (strlen(NAMES[m]) == n && !strncmp(p, NAMES[m], n)) found = m;
+        if (found < 0)
+            return error_set(e, RP_EINPUT, "--metrics: unknown metric '%.*s' (known: rouge1, rouge2, rougeL, meteor)",
+                             (int)n, p);
+        if (want[found]) return error_set(e, RP_EINPUT, "--metrics: '%s' is listed twice", NAMES[found]);
+        want[found] = 1;
+        any = 1;
+        p += n + (p[n] == ',');
+    }
+    return any ? RP_OK : error_set(e, RP_EINPUT, "--metrics: empty list");
+}
+
+static int check_pairing(const TextSet *pred, const TextSet *ref, Error *e) {
+    for (size_t i = 0; i < ref->n; i++)
+        if (textset_find(pred, ref->id[i]) < 0)
+            return error_set(e, RP_EINPUT, "%s: no prediction for id '%s' (reference %s, %s)", pred->path, ref->id[i],
+                             ref->path, ref->where[i]);
+    for (size_t i = 0; i < pred->n; i++)
+        if (textset_find(ref, pred->id[i]) < 0)
+            return error_set(e, RP_EINPUT, "%s: %s: id '%s' has no reference in %s", pred->path, pred->where[i],
+                             pred->id[i], ref->path);
+    return RP_OK;
+}
+
+static int rouge_means(const TextSet *pred, const TextSet *ref, const int want[EVAL_COUNT], int stem,
+                       EvalResult *out, Error *e) {
+    Rouge r;
+    int rc = rouge_init(&r, stem, e);
+    if (rc) return rc;
+    for (size_t i = 0; i < ref->n; i++) {
+        const char *p = pred->text[textset_find(pred, ref->id[i])], *t = ref->text[i];
+        RougeScores s;
+        if ((rc = rouge_score(&r, p, strlen(p), t, strlen(t), &s, e))) break;
+        const RougeScore *by[3] = {&s.rouge1, &s.rouge2, &s.rougeL};
+        for (int m = EVAL_ROUGE1; m <= EVAL_ROUGEL; m++) {
+            if (!want[m]) continue;
+            out->mean[m] += by[m]->f;
+            out->mean_p[m] += by[m]->p;
+            out->mean_r[m] += by[m]->r;
+        }
+    }
+    rouge_free(&r);
+    return rc;
+}
+
+/* The one place METEOR is dispatched: sums the METEOR score of every pair into *sum. */
+static int meteor_sum(const TextSet *pred, const TextSet *ref, double *sum, Error *e) {
+    (void)pred, (void)ref, (void)sum;
+    return error_set(e, RP_EINPUT,
+                     "--metrics: 'meteor' is not built yet (reward/meteor.h is missing from this build); "
+                     "use rouge1, rouge2, rougeL");
+}
+
+int eval_corpus(const TextSet *pred, const TextSet *ref, const int want[EVAL_COUNT], int stem,
+                EvalResult *out, Error *e) {
+    memset(out, 0, sizeof *out);
+    memcpy(out->want, want, sizeof out->want);
+    out->stem = stem;
+    out->pairs = ref->n;
+    int rc = check_pairing(pred, ref, e);
+    if (rc == RP_OK && want[EVAL_METEOR]) rc = meteor_sum(pred, ref, &out->mean[EVAL_METEOR], e);
+    if (rc == RP_OK && (want[EVAL_ROUGE1] || want[EVAL_ROUGE2] || want[EVAL_ROUGEL]))
+        rc = rouge_means(pred, ref, want, stem, out, e);
+    if (rc) return rc;
+    for (int m = 0; m < EVAL_COUNT; m++) {
+        out->mean[m] /= (double)ref->n;
+        out->mean_p[m] /= (double)ref->n;
+        out->mean_r[m] /= (double)ref->n;
+    }
+    return RP_OK;
+}

@@ -1,0 +1,41 @@
+/* Corpus evaluation as LongLaMP reports it: predictions paired with references by id, each metric
+ * averaged over the pairs (plain means; Hugging Face `evaluate`'s rouge with its default
+ * aggregator reports a bootstrap median instead, which differs from the mean in the 3rd-4th
+ * decimal). Used by `restpg score`. */
+#ifndef RESTPG_REWARD_EVALUATE_H
+#define RESTPG_REWARD_EVALUATE_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+#include "reward/textset.h"
+
+typedef enum { EVAL_ROUGE1, EVAL_ROUGE2, EVAL_ROUGEL, EVAL_METEOR, EVAL_COUNT } EvalMetric;
+
+/* What `restpg score` computes when --metrics is not given. */
+#define EVAL_DEFAULT_METRICS "rouge1,rouge2,rougeL"
+
+/* "rouge1", "rouge2", "rougeL", "meteor". */
+const char *eval_metric_name(EvalMetric m);
+
+/* Parses a comma-separated list of metric names into want[] (1 = compute). RP_EINPUT naming an
+ * unknown or repeated name, or an empty list. */
+int eval_parse_metrics(const char *list, int want[EVAL_COUNT], Error *e);
+
+typedef struct {
+    size_t pairs;
+    int want[EVAL_COUNT];
+    int stem;
+    double mean[EVAL_COUNT];   /* mean F1 (ROUGE) or score (METEOR) */
+    double mean_p[EVAL_COUNT]; /* mean precision / recall, ROUGE only */
+    double mean_r[EVAL_COUNT];
+} EvalResult;
+
+/* Pairs every reference with the prediction of the same id and averages the wanted metrics
+ * (ROUGE stems when stem = 1). A reference id without a prediction, or a prediction id without
+ * a reference, is RP_EINPUT naming the file, the id and where it is. Nothing is scored before the
+ * pairing is checked. */
+int eval_corpus(const TextSet *pred, const TextSet *ref, const int want[EVAL_COUNT], int stem,
+                EvalResult *out, Error *e);
+
+#endif
