@@ -10,6 +10,7 @@ void filter_options_default(FilterOptions *o) {
     o->tau = 0.3;
     o->keep = 10;
     o->drop_uniform = 0;
+    o->require_separator = 0;
 }
 
 typedef struct {
@@ -74,6 +75,10 @@ int filter_apply(Samples *s, const FilterOptions *o, FilterStats *st, Error *e) 
         int64_t kept = 0;
         for (int64_t k = 0; k < n && (o->keep <= 0 || kept < o->keep); k++) {
             if (!(rows[k].reward >= o->tau)) break; /* sorted: the rest are lower */
+            if (o->require_separator && !s->has_separator[rows[k].row]) {
+                st->no_separator++;
+                continue;
+            }
             s->kept[rows[k].row] = 1;
             sum_kept += rows[k].reward;
             kept++;

@@ -48,6 +48,17 @@ int main(void) {
     CHECK_OK(filter_apply(&s, &o, &st, &e), &e);
     CHECK(st.kept == 4 && s.kept[4] == 1 && s.kept[5] == 0);
 
+    /* Candidates without a separator are passed over when it is required; the next best is kept. */
+    s.has_separator[0] = 0;
+    o.keep = 1;
+    o.require_separator = 1;
+    CHECK_OK(filter_apply(&s, &o, &st, &e), &e);
+    CHECK(s.kept[0] == 0 && s.kept[1] == 1 && st.no_separator == 1);
+    s.has_separator[0] = 1;
+    o.keep = 0;
+    o.require_separator = 0;
+    CHECK_OK(filter_apply(&s, &o, &st, &e), &e);
+
     /* Round trip through the file keeps everything, rewards included. */
     char path[512];
     const char *tmp = getenv("RESTPG_TEST_TMP");
