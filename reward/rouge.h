@@ -71,6 +71,7 @@ typedef struct {
 /* Prepares a scorer; stem = 1 stems tokens longer than 3 characters with reward/porter.h, as
  * rouge_score's use_stemmer=True does (LongLaMP uses no stemming). */
 int rouge_init(Rouge *r, int stem, Error *e);
+/* Releases the scorer. RougeRefs built with it still need rouge_ref_free and are no longer usable. */
 void rouge_free(Rouge *r);
 
 /* Tokenizes the UTF-8 text t[0..n) as rouge_score does and appends the tokens (stemmed if the
@@ -80,6 +81,7 @@ int rouge_tokens(Rouge *r, const char *t, size_t n, StrBuf *out, Error *e);
 /* Prepares the reference text t[0..n) for rouge_score_ref. ref is overwritten (no free needed
  * before); free it with rouge_ref_free. It is valid only with the Rouge that built it. */
 int rouge_ref_init(Rouge *r, RougeRef *ref, const char *t, size_t n, Error *e);
+/* Releases a prepared reference (a zeroed RougeRef is fine too). */
 void rouge_ref_free(RougeRef *ref);
 
 /* Scores the prediction pred[0..n) against a prepared reference. */

@@ -26,6 +26,7 @@ typedef struct {
  * non-string field, invalid UTF-8, a duplicate id, no records) is RP_EINPUT naming the file, the
  * record and the field. t needs textset_free only after RP_OK. */
 int textset_read(const char *path, TextSet *t, Error *e);
+/* Releases the records and the index. */
 void textset_free(TextSet *t);
 
 /* Index of the record with this id, or -1. */
