@@ -1,0 +1,42 @@
+/* ReST-EM self-training rounds, coordinated by rank 0 (docs/pipeline.md#em).
+ *
+ * Round t (1..T) in <dir>/round<t>/:
+ *   samples.h5  E-step: N candidates per train input from the round t-1 policy (all ranks);
+ *               then scored and filtered in place by rank 0 (reward >= tau, at most K per input);
+ *   kept.h5     the kept candidates as a dataset (target = the candidate's reasoning + answer),
+ *               plus the val examples for validation loss; read by every rank;
+ *   model.h5    M-step: fine-tuned from base, sft or the previous policy on kept.h5 (all ranks);
+ *   val/        validation: greedy answers on the val split, ROUGE/METEOR/reward (eval.json).
+ * <dir>/round0/val holds the SFT policy's validation, the baseline the rounds should beat.
+ * Every file is written atomically and every step is skipped when its output exists, and the
+ * sampler and trainer resume inside a step, so a run killed at any point continues where it
+ * stopped and ends with the same result as an uninterrupted one. */
+#ifndef RESTPG_LAUNCH_EM_H
+#define RESTPG_LAUNCH_EM_H
+
+#include "core/error.h"
+#include "launch/config.h"
+#include "launch/eval.h"
+
+typedef struct {
+    const RunConfig *c;   /* em.*, prompt.*, sft.reasoning, eval.*, seed, threads */
+    const char *dir;      /* where round<t>/ go */
+    const char *data;     /* dataset with reasoning texts */
+    const char *base;     /* base checkpoint (em.mstep_init = base) */
+    const char *sft;      /* the SFT checkpoint: the round-0 policy */
+} EmPlan;
+
+/* Runs the rounds (collective). final_model receives the last round's model path. */
+int em_run(const EmPlan *p, char *final_model, size_t n, Error *e);
+
+/* CPU threads per rank for the config: threads, or cores / ranks on this node when 0. */
+int em_threads(const RunConfig *c);
+
+/* Evaluation options of a run config: eval.* decoding, the config's prompt (k, profile,
+ * reasoning), reward and threads; split "val" with eval.val_limit (callers change split/limit). */
+void em_eval_options(const RunConfig *c, EvalOptions *eo);
+
+/* Writes <dir>/round<t>/<name> into buf. */
+void em_path(const char *dir, int t, const char *name, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,51 @@
+/* Evaluation as LongLaMP reports it (docs/pipeline.md#eval): generate one answer per example of a
+ * split, then ROUGE-1, ROUGE-L and METEOR of the answers against the references, plus the mean
+ * reward. Predictions are written in LongLaMP's {task, golds: [{id, output}]} shape so LongLaMP's
+ * own evaluator can read them. Collective over MPI_COMM_WORLD (generation is sharded); the
+ * metrics are computed on rank 0 and broadcast. */
+#ifndef RESTPG_LAUNCH_EVAL_H
+#define RESTPG_LAUNCH_EVAL_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "data/dataset.h"
+#include "data/prompt.h"
+#include "data/tokenizer.h"
+#include "model/gpt.h"
+
+typedef struct {
+    const char *split;        /* default "test" */
+    int64_t limit;            /* 0 = every example of the split */
+    int greedy;               /* 1 (default): temperature 0; 0: sample with temperature/top_p */
+    double temperature, top_p;
+    int max_new_tokens;
+    uint64_t seed;
+    int threads;
+    PromptOptions prompt;
+    const char *reward_spec;  /* reward reported next to the metrics */
+    const char *out_dir;      /* predictions.json, references.json, samples.h5, eval.json go here */
+    const char *model_path, *data_path; /* for the records */
+} EvalOptions;
+
+typedef struct {
+    int64_t n;
+    double rouge1, rougeL, meteor, reward;
+    double answer_words;      /* mean words per answer */
+    double with_separator;    /* fraction of generations that wrote the answer separator */
+} EvalMetrics;
+
+void eval_options_default(EvalOptions *o);
+
+/* Runs the evaluation (see above). On success every rank holds the metrics in *m, and rank 0 has
+ * written the files of out_dir (created if needed), eval.json last. */
+int eval_run(const GPT *model, const Tokenizer *t, const Dataset *d, const EvalOptions *o, EvalMetrics *m, Error *e);
+
+/* Loads the checkpoint and the dataset on every rank, sets o's model/data paths and runs
+ * eval_run (collective). */
+int eval_checkpoint(const char *model, const char *data, EvalOptions *o, EvalMetrics *m, Error *e);
+
+/* Appends m as JSON object members ("n": .., "rouge1": .., ...) to out. */
+int eval_metrics_json(const EvalMetrics *m, StrBuf *out, Error *e);
+
+#endif
