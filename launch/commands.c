@@ -8,6 +8,10 @@ const Command COMMANDS[] = {
     {"data", cmd_data, "build, import and inspect datasets (import, debian, synth, info, prompt)"},
     {"tokenizer", cmd_tokenizer, "train a BPE tokenizer, encode and decode text"},
     {"reason", cmd_reason, "add reasoning paths to a dataset (built-in teacher or an LLM's JSON Lines)"},
+    {"pretrain", cmd_pretrain, "train a base model from scratch on a dataset's texts (MPI data parallel)"},
+    {"sft", cmd_sft, "fine-tune a checkpoint on prompt -> target (reasoning on/off; MPI data parallel)"},
+    {"loss", cmd_loss, "mean next-token loss of token-id sequences under a checkpoint"},
+    {"convert", cmd_convert, "convert between llm.c GPT-2 checkpoints (.bin) and restpg checkpoints (.h5)"},
     {"score", cmd_score, "corpus ROUGE-1/2/L (and METEOR) of predictions against references, paired by id"},
     {NULL, NULL, NULL},
 };

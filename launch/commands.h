@@ -24,6 +24,10 @@ void command_print_table(const char *group, const Command *table);
 int cmd_data(int argc, char **argv, Error *e);
 int cmd_tokenizer(int argc, char **argv, Error *e);
 int cmd_reason(int argc, char **argv, Error *e);
+int cmd_pretrain(int argc, char **argv, Error *e);
+int cmd_sft(int argc, char **argv, Error *e);
+int cmd_loss(int argc, char **argv, Error *e);
+int cmd_convert(int argc, char **argv, Error *e);
 
 int cmd_score(int argc, char **argv, Error *e);
 #endif

@@ -1,0 +1,64 @@
+/* restpg checkpoints: one HDF5 file (format "restpg-checkpoint", docs/formats.md) that carries
+ * everything later commands need: the model config, the parameters named and shaped like Hugging
+ * Face's GPT2LMHeadModel state dict, the tokenizer, and (for resumable training) the AdamW
+ * moments, step, RNG state, data position and the run options that must not change on resume.
+ *
+ * Files are written to a temp file and renamed into place, so a crash mid-write leaves the
+ * previous checkpoint intact. Loading checks format, version, config attributes, every tensor's
+ * shape and the tokenizer's vocabulary against the config; any mismatch is RP_EINPUT naming the
+ * file and the object. */
+#ifndef RESTPG_MODEL_CHECKPOINT_H
+#define RESTPG_MODEL_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "data/tokenizer.h"
+#include "model/gpt.h"
+
+#define CHECKPOINT_FORMAT "restpg-checkpoint"
+#define CHECKPOINT_VERSION 1
+#define CHECKPOINT_MAX_OPTS 32
+
+typedef struct {
+    /* V of the llm.c file the weights were imported from (0: none). Export writes it back into
+     * the llm.c header, so llm.c -> restpg -> llm.c is bitwise even when restpg's tokenizer adds
+     * special tokens after GPT-2's 50257. */
+    int64_t llmc_vocab_size;
+    /* Training state; has_train = 0 for a weights-only checkpoint. */
+    int has_train;
+    int64_t step;                            /* optimizer steps completed */
+    float *adam_m, *adam_v;                  /* [n_params] in gpt.h's flat layout; malloc'd by load */
+    uint64_t rng_state;                      /* data-order RNG (core/rng.h) at the start of the epoch */
+    int64_t data_epoch, data_pos;            /* epoch, and sequences of it already consumed */
+    int n_opts;                              /* run options (name -> number) checked on resume */
+    char opt_name[CHECKPOINT_MAX_OPTS][32];
+    double opt_value[CHECKPOINT_MAX_OPTS];
+} CheckpointMeta;
+
+/* Zeroes meta (no train state, no llm.c origin). */
+void checkpoint_meta_init(CheckpointMeta *meta);
+/* Frees the moments that checkpoint_load allocated. */
+void checkpoint_meta_free(CheckpointMeta *meta);
+/* Adds or replaces a run option; RP_EINTERNAL if more than CHECKPOINT_MAX_OPTS. */
+int checkpoint_meta_set_opt(CheckpointMeta *meta, const char *name, double value, Error *e);
+/* Returns 1 and sets *value if the option is present. */
+int checkpoint_meta_get_opt(const CheckpointMeta *meta, const char *name, double *value);
+
+/* Writes model parameters, config and tokenizer (and meta's train state when has_train)
+ * atomically to path. meta may be NULL (weights only). */
+int checkpoint_save(const char *path, const GPT *m, const Tokenizer *t, const CheckpointMeta *meta, Error *e);
+
+/* Reads a checkpoint: initialises m (gpt_init with the file's config, parameters loaded),
+ * creates *t from the embedded tokenizer, and fills meta (train state only if the file has it;
+ * meta may be NULL to skip it). On error nothing is left allocated. */
+int checkpoint_load(const char *path, GPT *m, Tokenizer **t, CheckpointMeta *meta, Error *e);
+
+/* Reads just the config attributes (cheap: no tensors). */
+int checkpoint_read_config(const char *path, GPTConfig *cfg, Error *e);
+
+/* Name of tensor `k` of gpt.h's layout for layer `l` in Hugging Face's GPT-2 state dict
+ * (e.g. "transformer.h.3.attn.c_attn.weight"), and whether HF stores it transposed. */
+void checkpoint_hf_name(int k, int l, char *buf, size_t n, int *transposed);
+
+#endif
