@@ -1,0 +1,402 @@
+/* The training loop (see trainer.h): step = fixed-tree data-parallel gradient, clip, AdamW;
+ * validation, progress, metrics and checkpoints around it. */
+#include "trainer/trainer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "kernels/cpu/ops.h"
+#include "trainer/dp.h"
+
+void train_config_default(TrainConfig *c) {
+    memset(c, 0, sizeof *c);
+    c->label = "train";
+    c->steps = 100;
+    c->batch_size = 4;
+    c->seq_len = 256;
+    c->grad_accum = 1;
+    c->sched.kind = SCHED_COSINE;
+    c->sched.max_lr = 3e-4;
+    c->sched.min_frac = 0.1;
+    c->weight_decay = 0.1;
+    c->grad_clip = 1.0;
+    c->beta1 = 0.9;
+    c->beta2 = 0.95;
+    c->eps = 1e-8;
+    c->seed = 1;
+    c->val_batches = 8;
+}
+
+static size_t mem_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    fclose(f);
+    return (size_t)kb * 1024;
+}
+
+static int reduction_levels(int leaves) {
+    int depth = 1;
+    for (int span = leaves; span > 1; span = (span + 1) / 2) depth++;
+    return depth;
+}
+
+void trainer_print_memory(const GPT *m, const TrainConfig *tc) {
+    const GPTConfig *c = &m->cfg;
+    size_t np = m->n_params;
+    const double MiB = 1024.0 * 1024.0;
+    size_t params = 4 * np, grads = 4 * np, opt = 8 * np, red = 4 * np * (size_t)reduction_levels(tc->grad_accum);
+    size_t fixed = params + grads + opt + red;
+    size_t act = gpt_activation_bytes(c, tc->batch_size, tc->seq_len);
+    int local = dp_local_ranks();
+    size_t avail = mem_available() / (size_t)local;
+    log_info("memory plan per rank (%d rank(s) share this node): params %.1f MiB, grads %.1f MiB, AdamW moments %.1f MiB, reduction buffers %.1f MiB, "
+             "activations %.1f MiB (batch %d x seq %d); total %.1f MiB of %.1f MiB available",
+             local, params / MiB, grads / MiB, opt / MiB, red / MiB, act / MiB, tc->batch_size, tc->seq_len, (fixed + act) / MiB,
+             avail / MiB);
+    int lo = 0, hi = 1;
+    while (hi < (1 << 24) && fixed + gpt_activation_bytes(c, hi, tc->seq_len) <= avail) lo = hi, hi *= 2;
+    while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        if (fixed + gpt_activation_bytes(c, mid, tc->seq_len) <= avail) lo = mid;
+        else hi = mid;
+    }
+    if (lo == 0) log_warn("even batch size 1 at seq %d does not fit the available memory", tc->seq_len);
+    else log_info("largest batch size that fits in available memory at seq %d: %d", tc->seq_len, lo);
+}
+
+/* Target positions sequence i contributes when cut to T inputs. */
+static int64_t seq_targets(const SeqSet *s, int64_t i, int T) {
+    int64_t len = s->len[i] - 1 < T ? s->len[i] - 1 : T;
+    int64_t n = len - (s->loss_from[i] - 1);
+    return n > 0 ? n : 0;
+}
+
+typedef struct {
+    GPT *m;
+    const SeqSet *s;
+    Batch *batch;
+    const int64_t *idx; /* the global batch: leaf j uses idx[j*B .. j*B+B) */
+    int B;
+    int32_t pad;
+    double n_global;    /* target tokens in the global batch */
+    double *stats;      /* per leaf: loss sum, targets, real tokens */
+} LeafCtx;
+
+static int leaf_grad(void *ctx, int leaf, float *out, Error *e) {
+    LeafCtx *c = ctx;
+    Batch *b = c->batch;
+    batch_fill(b, c->s, c->idx + (size_t)leaf * c->B, c->B, c->pad);
+    gpt_zero_grad(c->m);
+    float loss = 0;
+    int rc = gpt_forward(c->m, b->inputs, b->targets, b->mask, b->B, b->T_used, &loss, e);
+    if (!rc) rc = gpt_backward(c->m, (float)((double)b->n_target / c->n_global), e);
+    if (rc) return rc;
+    memcpy(out, c->m->grads, sizeof(float) * c->m->n_params);
+    c->stats[3 * leaf] = (double)loss * (double)b->n_target;
+    c->stats[3 * leaf + 1] = (double)b->n_target;
+    c->stats[3 * leaf + 2] = (double)b->n_real;
+    return RP_OK;
+}
+
+/* Forward-only loss of batches [lo, hi) of `n` sequences idx taken B at a time; per batch the
+ * loss sum and target count go to stats[2j], stats[2j+1]. */
+static int eval_batches(GPT *m, const SeqSet *s, const int64_t *idx, int64_t n, Batch *b, int32_t pad, int lo, int hi,
+                        double *stats, Error *e) {
+    for (int j = lo; j < hi; j++) {
+        int64_t first = (int64_t)j * b->B;
+        int cnt = n - first < b->B ? (int)(n - first) : b->B;
+        batch_fill(b, s, idx + first, cnt, pad);
+        float loss = 0;
+        int rc = b->n_target ? gpt_forward(m, b->inputs, b->targets, b->mask, b->B, b->T_used, &loss, e) : RP_OK;
+        if (rc) return rc;
+        stats[2 * j] = b->n_target ? (double)loss * (double)b->n_target : 0.0;
+        stats[2 * j + 1] = (double)b->n_target;
+    }
+    return RP_OK;
+}
+
+static double sum_ratio(const double *stats, int n, int width) {
+    double num = 0, den = 0;
+    for (int j = 0; j < n; j++) num += stats[width * j], den += stats[width * j + 1];
+    return den > 0 ? num / den : 0.0;
+}
+
+int trainer_eval(GPT *m, const SeqSet *s, const int64_t *idx, int64_t n, int B, int32_t pad, double *loss,
+                 int64_t *n_tokens, Error *e) {
+    int T = 1;
+    for (int64_t i = 0; i < n; i++)
+        if (s->len[idx[i]] - 1 > T) T = s->len[idx[i]] - 1;
+    int nb = (int)((n + B - 1) / B);
+    Batch b;
+    int rc = batch_init(&b, B, T, e);
+    if (rc) return rc;
+    double *stats = xcalloc((size_t)(nb ? nb : 1) * 2, sizeof(double), e);
+    if (!stats) rc = RP_ENOMEM;
+    if (!rc) rc = eval_batches(m, s, idx, n, &b, pad, 0, nb, stats, e);
+    if (!rc) {
+        *loss = sum_ratio(stats, nb, 2);
+        *n_tokens = 0;
+        for (int j = 0; j < nb; j++) *n_tokens += (int64_t)stats[2 * j + 1];
+    }
+    free(stats);
+    batch_free(&b);
+    return rc;
+}
+
+/* Everything trainer_run keeps between steps. */
+typedef struct {
+    const TrainConfig *tc;
+    GPT *m;
+    const Tokenizer *t;
+    const SeqSet *train, *val;
+    int rank, world;
+    DPReducer dp;
+    DataOrder order;
+    Batch batch;
+    float *adam_m, *adam_v;
+    int64_t *idx, *val_idx;
+    double *stats;
+    int32_t pad;
+    FILE *metrics;
+} Run;
+
+static int validate(Run *r, int64_t step, double *val_loss, Error *e) {
+    const TrainConfig *tc = r->tc;
+    int64_t nb64 = (r->val->n + tc->batch_size - 1) / tc->batch_size;
+    int nb = nb64 < tc->val_batches ? (int)nb64 : tc->val_batches;
+    int64_t n = (int64_t)nb * tc->batch_size < r->val->n ? (int64_t)nb * tc->batch_size : r->val->n;
+    double *stats = xcalloc((size_t)nb * 2, sizeof(double), e);
+    if (!stats) return RP_ENOMEM;
+    int lo, hi;
+    dp_leaves(r->rank, r->world, nb, &lo, &hi);
+    int rc = eval_batches(r->m, r->val, r->val_idx, n, &r->batch, r->pad, lo, hi, stats, e);
+    if ((rc = dp_agree(rc, e)) || (rc = dp_share_leaves(nb, stats, 2, e))) {
+        free(stats);
+        return rc;
+    }
+    *val_loss = sum_ratio(stats, nb, 2);
+    double tokens = 0;
+    for (int j = 0; j < nb; j++) tokens += stats[2 * j + 1];
+    free(stats);
+    log_info("%s: step %lld val_loss %.4f (%d batches, %.0f tokens)", tc->label, (long long)step, *val_loss, nb, tokens);
+    if (r->metrics) {
+        fprintf(r->metrics, "{\"step\": %lld, \"val_loss\": %.6f, \"val_tokens\": %.0f}\n", (long long)step, *val_loss, tokens);
+        fflush(r->metrics);
+    }
+    return RP_OK;
+}
+
+/* The run options a resumed run must share with the checkpoint (1) or should (0: warn). */
+static const struct {
+    const char *name;
+    int must;
+} RUN_OPTS[] = {
+    {"seed", 1},    {"batch_size", 1}, {"seq_len", 1},     {"grad_accum", 1},   {"train_sequences", 1},
+    {"train_tokens", 1}, {"steps", 0},  {"lr", 0},          {"warmup", 0},       {"lr_schedule", 0},
+    {"min_lr_frac", 0},  {"weight_decay", 0}, {"grad_clip", 0},
+};
+#define N_RUN_OPTS (sizeof RUN_OPTS / sizeof RUN_OPTS[0])
+
+static void run_opt_values(const Run *r, double *v) {
+    const TrainConfig *tc = r->tc;
+    const double vals[N_RUN_OPTS] = {(double)tc->seed, tc->batch_size, tc->seq_len, tc->grad_accum, (double)r->train->n,
+                                     (double)r->train->n_tok, (double)tc->steps, tc->sched.max_lr, (double)tc->sched.warmup,
+                                     tc->sched.kind, tc->sched.min_frac, tc->weight_decay, tc->grad_clip};
+    memcpy(v, vals, sizeof vals);
+}
+
+static int save(Run *r, int64_t step, Error *e) {
+    int rc = RP_OK;
+    if (r->rank == 0) {
+        CheckpointMeta meta;
+        checkpoint_meta_init(&meta);
+        meta.has_train = 1;
+        meta.step = step;
+        meta.adam_m = r->adam_m;
+        meta.adam_v = r->adam_v;
+        meta.rng_state = r->order.epoch_state;
+        meta.data_epoch = r->order.epoch;
+        meta.data_pos = r->order.pos;
+        double v[N_RUN_OPTS];
+        run_opt_values(r, v);
+        for (size_t i = 0; i < N_RUN_OPTS && !rc; i++) rc = checkpoint_meta_set_opt(&meta, RUN_OPTS[i].name, v[i], e);
+        if (!rc) rc = checkpoint_save(r->tc->out, r->m, r->t, &meta, e);
+    }
+    return dp_agree(rc, e);
+}
+
+static int restore(Run *r, const CheckpointMeta *ck, int64_t *start, Error *e) {
+    const char *out = r->tc->out;
+    if (!ck->has_train) return error_set(e, RP_EINPUT, "%s: has no training state to resume from", out);
+    double now[N_RUN_OPTS];
+    run_opt_values(r, now);
+    for (size_t i = 0; i < N_RUN_OPTS; i++) {
+        double was;
+        if (!checkpoint_meta_get_opt(ck, RUN_OPTS[i].name, &was))
+            return error_set(e, RP_EINPUT, "%s: run option '%s' missing from /run_options", out, RUN_OPTS[i].name);
+        if (was == now[i]) continue;
+        if (RUN_OPTS[i].must)
+            return error_set(e, RP_EINPUT, "%s: cannot resume: run option '%s' was %g, now %g (the data order would differ)",
+                             out, RUN_OPTS[i].name, was, now[i]);
+        log_warn("%s: resuming with run option '%s' changed from %g to %g; the run will not match an uninterrupted one", out,
+                 RUN_OPTS[i].name, was, now[i]);
+    }
+    if (ck->step > r->tc->steps)
+        return error_set(e, RP_EINPUT, "%s: checkpoint is at step %lld, past --steps %lld", out, (long long)ck->step,
+                         (long long)r->tc->steps);
+    memcpy(r->adam_m, ck->adam_m, sizeof(float) * r->m->n_params);
+    memcpy(r->adam_v, ck->adam_v, sizeof(float) * r->m->n_params);
+    *start = ck->step;
+    int rc = order_restore(&r->order, r->train->n, ck->rng_state, ck->data_epoch, ck->data_pos, e);
+    return rc ? error_wrap(e, "%s", out) : RP_OK;
+}
+
+static void run_free(Run *r) {
+    dp_free(&r->dp);
+    order_free(&r->order);
+    batch_free(&r->batch);
+    free(r->adam_m);
+    free(r->adam_v);
+    free(r->idx);
+    free(r->val_idx);
+    free(r->stats);
+    if (r->metrics) fclose(r->metrics);
+}
+
+static int run_setup(Run *r, const CheckpointMeta *resume, int64_t *start, Error *e) {
+    const TrainConfig *tc = r->tc;
+    size_t np = r->m->n_params, gb = (size_t)tc->grad_accum * (size_t)tc->batch_size;
+    int rc;
+    if ((rc = gpt_plan(r->m, tc->batch_size, tc->seq_len, e)) || (rc = batch_init(&r->batch, tc->batch_size, tc->seq_len, e)) ||
+        (rc = dp_init(&r->dp, r->rank, r->world, tc->grad_accum, np, e)))
+        return rc;
+    r->adam_m = xcalloc(np, sizeof(float), e);
+    r->adam_v = xcalloc(np, sizeof(float), e);
+    r->idx = xmalloc(sizeof(int64_t) * gb, e);
+    r->val_idx = xmalloc(sizeof(int64_t) * (size_t)(r->val->n ? r->val->n : 1), e);
+    r->stats = xcalloc((size_t)tc->grad_accum * 3, sizeof(double), e);
+    if (!r->adam_m || !r->adam_v || !r->idx || !r->val_idx || !r->stats) return RP_ENOMEM;
+    for (int64_t i = 0; i < r->val->n; i++) r->val_idx[i] = i;
+    *start = 0;
+    if (resume) rc = restore(r, resume, start, e);
+    else rc = order_init(&r->order, r->train->n, tc->seed, e);
+    if (rc) return rc;
+    if (r->rank == 0 && tc->metrics && !(r->metrics = fopen(tc->metrics, "a")))
+        rc = error_set(e, RP_EIO, "--metrics %s: cannot open for appending", tc->metrics);
+    return rc;
+}
+
+static int check_config(const TrainConfig *tc, const GPT *m, const SeqSet *train, Error *e) {
+    if (tc->batch_size < 1) return error_set(e, RP_EINPUT, "--batch-size: must be >= 1, got %d", tc->batch_size);
+    if (tc->grad_accum < 1) return error_set(e, RP_EINPUT, "--grad-accum: must be >= 1, got %d", tc->grad_accum);
+    if (tc->seq_len < 1 || tc->seq_len > m->cfg.n_positions)
+        return error_set(e, RP_EINPUT, "--seq-len: must be in 1..%d (the model's n_positions), got %d", m->cfg.n_positions,
+                         tc->seq_len);
+    if (tc->steps < 1) return error_set(e, RP_EINPUT, "--steps: must be >= 1, got %lld", (long long)tc->steps);
+    if (tc->checkpoint_every < 0 || tc->val_every < 0 || tc->val_batches < 1)
+        return error_set(e, RP_EINPUT, "--checkpoint-every and --val-every must be >= 0, --val-batches >= 1");
+    if (!(tc->weight_decay >= 0)) return error_set(e, RP_EINPUT, "--weight-decay: must be >= 0, got %g", tc->weight_decay);
+    if (train->n < 1) return error_set(e, RP_EINPUT, "no training sequences");
+    return schedule_check(&tc->sched, e);
+}
+
+/* One optimizer step; *loss gets the global batch's mean loss, *norm the pre-clip gradient norm. */
+static int train_step(Run *r, int64_t step, double lr, double *loss, double *norm, double *tokens, Error *e) {
+    const TrainConfig *tc = r->tc;
+    int A = tc->grad_accum, B = tc->batch_size;
+    double n_global = 0;
+    for (int i = 0; i < A * B; i++) {
+        r->idx[i] = order_next(&r->order);
+        n_global += (double)seq_targets(r->train, r->idx[i], tc->seq_len);
+    }
+    LeafCtx ctx = {r->m, r->train, &r->batch, r->idx, B, r->pad, n_global, r->stats};
+    int rc;
+    if ((rc = dp_reduce(&r->dp, leaf_grad, &ctx, r->m->grads, e)) || (rc = dp_share_leaves(A, r->stats, 3, e))) return rc;
+    *loss = sum_ratio(r->stats, A, 3);
+    *tokens = 0;
+    for (int j = 0; j < A; j++) *tokens += r->stats[3 * j + 2];
+    GPT *m = r->m;
+    *norm = sqrt(grad_sumsq(m->grads, m->n_params));
+    float scale = grad_clip_factor(*norm, tc->grad_clip);
+    for (int k = 0; k < GPT_N_TENSORS; k++) {
+        size_t off = m->tensors[k].offset;
+        adamw_update(m->params + off, m->grads + off, r->adam_m + off, r->adam_v + off, m->tensors[k].numel, (float)lr,
+                     (float)tc->beta1, (float)tc->beta2, (float)tc->eps, gpt_tensor_decays(k) ? (float)tc->weight_decay : 0.0f,
+                     scale, (int)(step + 1));
+    }
+    return RP_OK;
+}
+
+int trainer_run(const TrainConfig *tc_in, GPT *m, const Tokenizer *t, const SeqSet *train, const SeqSet *val,
+                const CheckpointMeta *resume, TrainResult *res, Error *e) {
+    TrainConfig tcv = *tc_in;
+    tcv.sched.total = tcv.steps;
+    const TrainConfig *tc = &tcv;
+    memset(res, 0, sizeof *res);
+    res->last_val_loss = -1;
+    int rc = check_config(tc, m, train, e);
+    if (rc) return rc;
+    Run r;
+    memset(&r, 0, sizeof r);
+    r.tc = tc;
+    r.m = m;
+    r.t = t;
+    r.train = train;
+    r.val = val;
+    r.pad = tokenizer_special(t, TOK_EOT);
+    dp_world(&r.rank, &r.world);
+    int64_t start = 0;
+    rc = dp_agree(run_setup(&r, resume, &start, e), e);
+    if (rc) {
+        run_free(&r);
+        return rc;
+    }
+    if (r.world > tc->grad_accum)
+        log_warn("%d ranks but only %d micro-batches per step (--grad-accum): %d ranks will idle", r.world, tc->grad_accum,
+                 r.world - tc->grad_accum);
+    log_info("%s: steps %lld..%lld, global batch %d x %d sequences of up to %d tokens over %d rank(s); %lld train sequences "
+             "(%lld target tokens), %lld val sequences",
+             tc->label, (long long)start, (long long)tc->steps, tc->grad_accum, tc->batch_size, tc->seq_len, r.world,
+             (long long)train->n, (long long)seqset_targets(train), (long long)val->n);
+    if (tc->val_every && !val->n) log_warn("%s: no validation sequences; --val-every is ignored", tc->label);
+    Progress p;
+    progress_init(&p, tc->label, tc->steps - start);
+    double t0 = time_now(), tokens_total = 0, loss = 0, norm = 0, tokens = 0;
+    for (int64_t step = start; step < tc->steps && !rc; step++) {
+        double lr = schedule_lr(&tc->sched, step), ts = time_now();
+        if ((rc = train_step(&r, step, lr, &loss, &norm, &tokens, e))) break;
+        tokens_total += tokens;
+        double now = time_now(), tps = tokens_total / (now - t0 > 1e-9 ? now - t0 : 1e-9);
+        res->steps_done++;
+        res->last_loss = loss;
+        char extra[160];
+        snprintf(extra, sizeof extra, "step %lld loss %.4f lr %.2e norm %.3f tok/s %.0f", (long long)step + 1, loss, lr, norm,
+                 tps);
+        progress_update(&p, step + 1 - start, extra);
+        if (r.metrics) {
+            fprintf(r.metrics,
+                    "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6e, \"grad_norm\": %.6f, \"tokens\": %.0f, "
+                    "\"tokens_per_s\": %.1f, \"step_s\": %.4f}\n",
+                    (long long)step + 1, loss, lr, norm, tokens, tps, now - ts);
+            fflush(r.metrics);
+        }
+        int last = step + 1 == tc->steps;
+        if (val->n && tc->val_every && ((step + 1) % tc->val_every == 0 || last))
+            rc = validate(&r, step + 1, &res->last_val_loss, e);
+        if (!rc && (last || (tc->checkpoint_every && (step + 1) % tc->checkpoint_every == 0))) rc = save(&r, step + 1, e);
+    }
+    if (!rc) {
+        char extra[96];
+        snprintf(extra, sizeof extra, "loss %.4f, checkpoint %s", res->last_loss, tc->out);
+        progress_finish(&p, tc->steps - start, extra);
+    }
+    run_free(&r);
+    return rc;
+}

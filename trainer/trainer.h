@@ -1,0 +1,71 @@
+/* The training loop shared by `restpg pretrain`, `restpg sft` and the EM rounds: data-parallel
+ * micro-batches with gradient accumulation over a fixed reduction tree (trainer/dp.h), global-norm
+ * clipping, AdamW with a warm-up + decay schedule, validation loss, progress, JSON-lines metrics,
+ * and resumable checkpoints.
+ *
+ * One optimizer step consumes a global batch of grad_accum x batch_size sequences drawn from the
+ * training SeqSet in a per-epoch shuffled order. The global batch is split into grad_accum
+ * micro-batches of batch_size sequences (the leaves of the reduction tree; rank r computes a
+ * contiguous block of them), and the loss is the mean over all target tokens of the global
+ * batch: each micro-batch's backward is scaled by its target count / the global target count.
+ * The result is bitwise the same for any number of ranks (same kernels and threads per rank),
+ * and a run resumed from a checkpoint continues bitwise as if it had never stopped. */
+#ifndef RESTPG_TRAINER_TRAINER_H
+#define RESTPG_TRAINER_TRAINER_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "data/tokenizer.h"
+#include "model/checkpoint.h"
+#include "model/gpt.h"
+#include "trainer/batch.h"
+#include "trainer/schedule.h"
+
+typedef struct {
+    const char *label;        /* "pretrain" / "sft": progress label */
+    int64_t steps;            /* optimizer steps in total (a resumed run continues to this) */
+    int batch_size;           /* sequences per micro-batch */
+    int seq_len;              /* T: input positions per sequence */
+    int grad_accum;           /* micro-batches per optimizer step (fixed across world sizes) */
+    Schedule sched;           /* total is set from steps by trainer_run */
+    double weight_decay;      /* applied to matmul weights and embeddings, not biases/LayerNorms */
+    double grad_clip;         /* max global gradient norm; <= 0 disables clipping */
+    double beta1, beta2, eps;
+    uint64_t seed;            /* data order */
+    const char *out;          /* checkpoint path (also written at the end) */
+    int64_t checkpoint_every; /* 0: only at the end */
+    int64_t val_every;        /* 0: no validation */
+    int val_batches;          /* micro-batches of the validation set per evaluation */
+    const char *metrics;      /* JSON-lines file appended by rank 0, or NULL */
+} TrainConfig;
+
+/* Defaults: batch_size 4, seq_len 256, grad_accum 1, lr 3e-4 cosine, warmup 0, min_lr_frac 0.1,
+ * weight_decay 0.1, grad_clip 1.0, betas 0.9/0.95, eps 1e-8, seed 1, val_batches 8. */
+void train_config_default(TrainConfig *c);
+
+typedef struct {
+    int64_t steps_done;       /* steps run by this call */
+    double last_loss;         /* training loss of the last step (nats/token) */
+    double last_val_loss;     /* last validation loss, or -1 when none was computed */
+} TrainResult;
+
+/* Prints the memory plan of a run (parameters, gradients, optimizer, reduction buffers,
+ * activations for batch_size x seq_len) and the largest batch size that fits MemAvailable. */
+void trainer_print_memory(const GPT *m, const TrainConfig *tc);
+
+/* Trains m (already initialised or loaded) on train, validating on val (may be empty), and
+ * writes checkpoints with tokenizer t to tc->out. resume: the state of a checkpoint of this run
+ * (NULL to start at step 0); its run options must match tc (seed, batch size, sequence length,
+ * grad_accum and the number of training sequences; schedule changes only warn). Collective over
+ * MPI_COMM_WORLD: every rank calls it with the same arguments. */
+int trainer_run(const TrainConfig *tc, GPT *m, const Tokenizer *t, const SeqSet *train, const SeqSet *val,
+                const CheckpointMeta *resume, TrainResult *res, Error *e);
+
+/* Mean next-token loss (nats/token) of sequences idx[0..n) of s, evaluated in micro-batches of
+ * B on this process only; *n_tokens gets the target count. The model must be planned for
+ * (B, longest sequence - 1). */
+int trainer_eval(GPT *m, const SeqSet *s, const int64_t *idx, int64_t n, int B, int32_t pad, double *loss,
+                 int64_t *n_tokens, Error *e);
+
+#endif
