@@ -1,0 +1,20 @@
+# Trainer, checkpoints, llm.c import/export and data parallelism (trainer/, model/checkpoint.c,
+# model/llmc.c, model/config.c, launch/cmd_train.c, cmd_loss.c, cmd_convert.c).
+restpg_test(test_trainer SOURCES tests/test_trainer.c LIBS restpg_trainer)
+restpg_test(test_checkpoint SOURCES tests/test_checkpoint.c LIBS restpg_model)
+restpg_script_test(test_trainer_cli SCRIPT trainer_cli.sh)
+restpg_script_test(test_trainer_resume SCRIPT trainer_resume.sh)
+restpg_script_test(test_trainer_llmc SCRIPT trainer_llmc.sh)
+
+# 1 rank vs 2 and 3 ranks, bitwise (trainer_dp.sh): the 1-rank run is the fixture's setup, the
+# comparison its cleanup, so `ctest -L mpi` or `-R trainer_dp` runs all of them in order.
+foreach(step setup check)
+  add_test(NAME test_trainer_dp_${step} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/trainer_dp.sh ${step})
+  set_tests_properties(test_trainer_dp_${step} PROPERTIES LABELS mpi TIMEOUT 300 ENVIRONMENT "${RESTPG_TEST_ENV}")
+endforeach()
+set_tests_properties(test_trainer_dp_setup PROPERTIES FIXTURES_SETUP trainer_dp)
+set_tests_properties(test_trainer_dp_check PROPERTIES FIXTURES_CLEANUP trainer_dp)
+foreach(np 2 3)
+  restpg_mpi_test(test_trainer_dp_${np}ranks NP ${np} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/trainer_dp.sh run ${np})
+  set_tests_properties(test_trainer_dp_${np}ranks PROPERTIES FIXTURES_REQUIRED trainer_dp RESOURCE_LOCK trainer_dp)
+endforeach()
