@@ -33,7 +33,7 @@ d = sys.argv[1]
 ref = h5py.File(os.path.join(d, "r1.h5"), "r")
 ref_m = [json.loads(l) for l in open(os.path.join(d, "m1.jsonl"))]
 others = sorted(glob.glob(os.path.join(d, "r[0-9]*.h5")))
-assert len(others) == 3, others  # r1 plus the 2- and 3-rank runs
+assert len(others) >= 2, others  # r1 plus the multi-rank runs selected (all of them under ctest -L mpi)
 for path in others[1:]:
     f = h5py.File(path, "r")
     for k in ref["params"]:
