@@ -1,1 +1,3 @@
 restpg_test(test_config SOURCES tests/test_config.c LIBS restpg_launch)
+restpg_script_test(pipeline_errors SCRIPT pipeline_errors.sh)
+restpg_script_test(pipeline_run SCRIPT pipeline_run.sh LABELS "slow;mpi" TIMEOUT 900)
