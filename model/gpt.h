@@ -32,7 +32,7 @@ typedef struct {
 /* Fills padded_vocab_size and checks the config (n_embd % n_head == 0, all positive). */
 int gpt_config_check(GPTConfig *c, Error *e);
 
-/* Shapes of tensor k (up to 3 dims) and its name in llm.c's order. */
+/* Where tensor k lives in the parameter buffer and its shape (up to 3 dims, unused dims 0). */
 typedef struct {
     size_t offset, numel;
     int ndim;
@@ -51,6 +51,12 @@ typedef struct {
     float mean_loss; /* of the last forward with targets */
 } GPT;
 
+/* Name of tensor k in llm.c's order ("wte", "wpe", "ln1w", ...); NULL if k is out of range. */
+const char *gpt_tensor_name(int k);
+/* 1 if AdamW's weight decay applies to tensor k (the embeddings and the four per-layer weight
+ * matrices, as in llm.c), 0 for biases and LayerNorm parameters. */
+int gpt_tensor_decays(int k);
+
 /* Allocates params and grads for a config (parameters zeroed). */
 int gpt_init(GPT *m, const GPTConfig *cfg, Error *e);
 void gpt_free(GPT *m);
@@ -64,7 +70,10 @@ size_t gpt_activation_bytes(const GPTConfig *c, int B, int T);
 
 /* Training forward on inputs[B*T] (token ids). If targets is non-NULL computes the mean
  * cross-entropy over positions whose mask is non-zero (mask NULL = all positions); the result
- * is in m->mean_loss and *loss if non-NULL. Requires gpt_plan with at least this B and T. */
+ * is in m->mean_loss and *loss if non-NULL. Requires gpt_plan with at least this B and T.
+ * Mask entries are token weights (normally 0/1): the loss is sum(w_i loss_i) / sum(w_i), and 0
+ * when no weight is positive. Targets are only read where the mask is non-zero. Bad token ids,
+ * negative or non-finite weights give RP_EINPUT naming the field and [b][t]. */
 int gpt_forward(GPT *m, const int32_t *inputs, const int32_t *targets, const float *mask, int B, int T, float *loss,
                 Error *e);
 /* Backward of the last forward: ADDS d(loss_scale * sum of masked token losses / n_masked)/d(params)
@@ -72,10 +81,15 @@ int gpt_forward(GPT *m, const int32_t *inputs, const int32_t *targets, const flo
 int gpt_backward(GPT *m, float loss_scale, Error *e);
 void gpt_zero_grad(GPT *m);
 
-/* Logits of the last forward, [B, T, Vp] (valid until the next forward). */
+/* Logits of the last forward, [B, T, Vp] (valid until the next gpt_forward or gpt_backward: the
+ * backward turns this buffer into dlogits in place). Padding columns are 0. */
 const float *gpt_logits(const GPT *m);
+/* Per-position cross-entropy of the last forward with targets, [B, T]; 0 where the mask is 0. */
+const float *gpt_token_losses(const GPT *m);
 
-/* Model FLOPs per token of a training step (6 * params + attention), for MFU reports. */
+/* Model FLOPs per token of a training step, for MFU reports: 6 * params + 12 * L * C * T
+ * (nanoGPT/PaLM's count: params without wpe and with the real vocabulary V; attention counted as
+ * full, not causal, T x T). */
 double gpt_flops_per_token(const GPTConfig *c, int T);
 
 #endif
