@@ -1,0 +1,173 @@
+/* Benchmark: one full training step (zero grads, forward, backward, global grad norm, AdamW) of
+ * GPT-2 124M (d=768, 12 layers, 12 heads, V=50257) at B=4 with T=64 and T=256, and of a tiny
+ * GPT, on 1 and 2 threads.
+ *
+ * MFU here is model FLOPs/s (gpt_flops_per_token: 6 x params + 12 L C T per token) divided by
+ * the sgemm rate of this machine at the same thread count, measured in the same run just before
+ * and just after the steps (a 2048^3 sgemm through OpenBLAS's own threading); the machine may be
+ * shared, so the two sgemm figures are printed and their mean is the denominator.
+ * Usage: bench_train_step [--threads 1,2] [--shapes tiny,124M:64,124M:256] [--steps N]
+ * Prints one JSON line per (shape, thread count). */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/args.h"
+#include "core/rng.h"
+#include "kernels/cpu/ops.h"
+#include "model/gpt.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* GFLOP/s of a 2048 x 2048 x 2048 sgemm at the current OpenBLAS thread count (median of 5). */
+static double sgemm_rate(void) {
+    const int n = 2048;
+    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n), *c = malloc(sizeof(float) * n * n);
+    for (int i = 0; i < n * n; i++) a[i] = (float)(i % 97) * 1e-3f, b[i] = (float)(i % 89) * 1e-3f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    double r[5];
+    for (int k = 0; k < 5; k++) {
+        double t = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        r[k] = 2.0 * n * n * n / (now() - t) * 1e-9;
+    }
+    for (int i = 0; i < 5; i++)
+        for (int j = i + 1; j < 5; j++)
+            if (r[j] < r[i]) {
+                double x = r[i];
+                r[i] = r[j], r[j] = x;
+            }
+    free(a), free(b), free(c);
+    return r[2];
+}
+
+typedef struct {
+    const char *name;
+    GPTConfig cfg;
+    int B, T;
+} Shape;
+
+typedef struct {
+    double fwd, bwd, opt;
+} Phases;
+
+static int train_step(GPT *m, float *mo, float *vo, const int32_t *in, const int32_t *tg, int B, int T, int step,
+                      Phases *ph, float *loss, Error *e) {
+    double t0 = now();
+    gpt_zero_grad(m);
+    int rc = gpt_forward(m, in, tg, NULL, B, T, loss, e);
+    double t1 = now();
+    if (!rc) rc = gpt_backward(m, 1.0f, e);
+    if (rc) return rc;
+    double t2 = now();
+    double norm = sqrt(grad_sumsq(m->grads, m->n_params));
+    float clip = grad_clip_factor(norm, 1.0);
+    for (int k = 0; k < GPT_N_TENSORS; k++) {
+        const ParamTensor *t = &m->tensors[k];
+        adamw_update(m->params + t->offset, m->grads + t->offset, mo + t->offset, vo + t->offset, t->numel, 3e-4f,
+                     0.9f, 0.95f, 1e-8f, gpt_tensor_decays(k) ? 0.1f : 0.0f, clip, step);
+    }
+    double t3 = now();
+    ph->fwd += t1 - t0, ph->bwd += t2 - t1, ph->opt += t3 - t2;
+    return RP_OK;
+}
+
+static int run_shape(const Shape *s, int threads, int steps, Error *e) {
+    kernels_set_threads(threads);
+    GPT m;
+    int rc = gpt_init(&m, &s->cfg, e);
+    if (rc) return rc;
+    gpt_init_random(&m, 1);
+    rc = gpt_plan(&m, s->B, s->T, e);
+    float *mo = calloc(m.n_params, sizeof(float)), *vo = calloc(m.n_params, sizeof(float));
+    int32_t *in = malloc(sizeof(int32_t) * s->B * s->T), *tg = malloc(sizeof(int32_t) * s->B * s->T);
+    if (!rc && (!mo || !vo || !in || !tg)) rc = error_set(e, RP_ENOMEM, "bench: out of memory");
+    Rng r;
+    rng_seed(&r, 7);
+    for (int i = 0; !rc && i < s->B * s->T; i++) {
+        in[i] = (int32_t)(rng_next(&r) % (uint64_t)s->cfg.vocab_size);
+        tg[i] = (int32_t)(rng_next(&r) % (uint64_t)s->cfg.vocab_size);
+    }
+    Phases warm = {0}, ph = {0};
+    float loss = 0.0f;
+    double sg0 = 0.0, sg1 = 0.0, dt = 0.0;
+    int done = 0;
+    if (!rc) rc = train_step(&m, mo, vo, in, tg, s->B, s->T, 1, &warm, &loss, e);
+    if (!rc) {
+        sg0 = sgemm_rate();
+        double t0 = now();
+        /* At least `steps` steps, and at least half a second for shapes whose steps are short. */
+        while (!rc && (done < steps || now() - t0 < 0.5)) rc = train_step(&m, mo, vo, in, tg, s->B, s->T, 2 + done++, &ph, &loss, e);
+        dt = now() - t0;
+        sg1 = sgemm_rate();
+    }
+    if (!rc) {
+        double per = dt / done, tokens = (double)s->B * s->T;
+        double model_gflop = gpt_flops_per_token(&s->cfg, s->T) * tokens * 1e-9;
+        double sg = 0.5 * (sg0 + sg1);
+        printf("{\"bench\":\"train_step\",\"shape\":\"%s\",\"B\":%d,\"T\":%d,\"threads\":%d,\"params\":%zu,"
+               "\"steps\":%d,\"ms_per_step\":%.1f,\"tokens_per_s\":%.1f,\"fwd_ms\":%.1f,\"bwd_ms\":%.1f,"
+               "\"opt_ms\":%.1f,\"model_gflop_per_step\":%.2f,\"achieved_gflops\":%.1f,\"sgemm_gflops_before\":%.1f,"
+               "\"sgemm_gflops_after\":%.1f,\"mfu\":%.3f,\"activation_mb\":%.1f,\"loss\":%.4f}\n",
+               s->name, s->B, s->T, threads, m.n_params, done, 1e3 * per, tokens / per, 1e3 * ph.fwd / done,
+               1e3 * ph.bwd / done, 1e3 * ph.opt / done, model_gflop, model_gflop / per, sg0, sg1,
+               model_gflop / per / sg, gpt_activation_bytes(&s->cfg, s->B, s->T) / 1048576.0, (double)loss);
+        fflush(stdout);
+    }
+    free(mo), free(vo), free(in), free(tg);
+    gpt_free(&m);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    const char *threads = "1,2", *shapes = "tiny,124M:64,124M:256";
+    long steps = 2;
+    ArgSpec specs[] = {{"--threads", ARG_STR, &threads, "comma-separated thread counts", 0, 0},
+                       {"--shapes", ARG_STR, &shapes, "comma-separated: tiny, 124M:T", 0, 0},
+                       {"--steps", ARG_INT, &steps, "timed steps per configuration (after one warm-up)", 0, 0},
+                       {NULL, 0, NULL, NULL, 0, 0}};
+    Error e;
+    error_clear(&e);
+    int rc = args_parse("bench_train_step", "Times GPT-2 training steps; prints JSON lines.", specs, argc, argv, &e);
+    if (rc == RP_HELP) return 0;
+    if (rc) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return rc;
+    }
+    GPTConfig gpt2 = {.vocab_size = 50257, .n_layer = 12, .n_head = 12, .n_embd = 768, .n_positions = 1024};
+    GPTConfig tiny = {.vocab_size = 512, .n_layer = 4, .n_head = 4, .n_embd = 128, .n_positions = 256};
+    char tbuf[256];
+    snprintf(tbuf, sizeof tbuf, "%s", threads);
+    for (char *ts = strtok(tbuf, ","); ts; ts = strtok(NULL, ",")) {
+        int nt = atoi(ts);
+        char sbuf[256];
+        snprintf(sbuf, sizeof sbuf, "%s", shapes);
+        char *save = NULL;
+        for (char *sh = strtok_r(sbuf, ",", &save); sh; sh = strtok_r(NULL, ",", &save)) {
+            Shape s;
+            if (!strcmp(sh, "tiny")) s = (Shape){"tiny", tiny, 4, 64};
+            else if (!strncmp(sh, "124M:", 5)) s = (Shape){sh, gpt2, 4, atoi(sh + 5)};
+            else {
+                fprintf(stderr, "error: --shapes: unknown shape '%s'\n", sh);
+                return RP_EINPUT;
+            }
+            if (nt < 1 || s.T < 1 || s.T > s.cfg.n_positions) {
+                fprintf(stderr, "error: bad thread count or T in '%s' / '%s'\n", ts, sh);
+                return RP_EINPUT;
+            }
+            rc = run_shape(&s, nt, (int)steps, &e);
+            if (rc) {
+                fprintf(stderr, "error: %s\n", e.msg);
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
