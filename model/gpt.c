@@ -5,7 +5,11 @@
  * per-row log-sum-exp, the two residual streams, ln2 and the pre-GELU MLP activation; the GELU
  * output is recomputed in the backward instead of stored. The logits buffer [N, Vp] is the only
  * vocabulary-sized buffer: the backward overwrites it with dlogits. Backward scratch (running
- * residual gradient, one [N, C] and two [N, 4C] buffers) is shared by all layers. */
+ * residual gradient, one [N, C] and two [N, 4C] buffers) is shared by all layers.
+ *
+ * Batch independence: forward activations and losses of a sequence are the same bits whatever
+ * else is in the batch (the kernels work per sequence); weight gradients are sums over the batch
+ * in a fixed order. */
 #include "model/gpt.h"
 
 #include <math.h>
@@ -180,7 +184,7 @@ static size_t acts_floats(const GPTConfig *c, size_t cap) {
     return 2 * cap                                   /* mask, dloss */
            + layer_floats(c, cap) * c->n_layer       /* per-layer activations */
            + cap * C * 2 + cap * 2                   /* encoded, lnf, lnf_mean, lnf_rstd */
-           + cap * (size_t)c->padded_vocab_size      /* logits / dlogits */
+           + cap * (size_t)((c->vocab_size + 127) / 128 * 128) /* logits / dlogits, Vp columns */
            + cap * 2                                 /* ce_lse, losses */
            + cap * C * 2 + cap * C * 4 * 2;          /* dres, dln, dbig, gbuf */
 }
@@ -304,6 +308,38 @@ int gpt_forward(GPT *m, const int32_t *inputs, const int32_t *targets, const flo
     return RP_OK;
 }
 
+/* Backward through logits = lnf @ wte^T, from dlogits in the logits buffer into dln and the wte
+ * gradient. Rows without loss weight have zero dlogits; when there are such rows (fine-tuning,
+ * where only target tokens carry loss), the weighted rows are packed together first so neither
+ * sgemm spends time on zeros. */
+static void lm_head_backward(GPT *m, int B, int T) {
+    struct GPTActs *a = m->acts;
+    const int N = B * T, C = m->cfg.n_embd, Vp = m->cfg.padded_vocab_size;
+    const float *wte = m->params + m->tensors[0].offset;
+    float *dwte = m->grads + m->tensors[0].offset;
+    int M = 0;
+    for (int i = 0; i < N; i++) M += a->dloss[i] != 0.0f;
+    if (M == N) {
+        matmul_backward(a->dln, dwte, NULL, a->logits, a->lnf, wte, B, T, C, Vp, 0);
+        return;
+    }
+    /* Packed rows k < i move down in order, so no source is overwritten before it is read. The
+     * [N, 4C] scratch buffers are free until the layer loop. */
+    float *lnf_packed = a->gbuf, *dln_packed = a->dbig;
+    for (int i = 0, k = 0; i < N; i++)
+        if (a->dloss[i] != 0.0f) {
+            if (k != i) memcpy(a->logits + (size_t)k * Vp, a->logits + (size_t)i * Vp, sizeof(float) * Vp);
+            memcpy(lnf_packed + (size_t)k * C, a->lnf + (size_t)i * C, sizeof(float) * C);
+            k++;
+        }
+    if (M > 0) matmul_backward(dln_packed, dwte, NULL, a->logits, lnf_packed, wte, 1, M, C, Vp, 0);
+    for (int i = 0, k = 0; i < N; i++) {
+        float *d = a->dln + (size_t)i * C;
+        if (a->dloss[i] != 0.0f) memcpy(d, dln_packed + (size_t)(k++) * C, sizeof(float) * C);
+        else memset(d, 0, sizeof(float) * C);
+    }
+}
+
 int gpt_backward(GPT *m, float loss_scale, Error *e) {
     struct GPTActs *a = m->acts;
     if (!a || a->state != ST_FORWARD_TARGETS)
@@ -318,7 +354,7 @@ int gpt_backward(GPT *m, float loss_scale, Error *e) {
     float *G = m->grads;
     for (int i = 0; i < N; i++) a->dloss[i] = (float)(loss_scale * a->mask[i] / a->weight_sum);
     crossentropy_backward(a->logits, a->ce_lse, a->targets, a->dloss, N, c->vocab_size, Vp);
-    matmul_backward(a->dln, G + t[0].offset, NULL, a->logits, a->lnf, P + t[0].offset, B, T, C, Vp, 0);
+    lm_head_backward(m, B, T);
     LayerActs la;
     layer_acts(m, c->n_layer - 1, &la);
     memset(a->dres, 0, sizeof(float) * N * C);

@@ -65,7 +65,8 @@ void gpt_free(GPT *m);
 void gpt_init_random(GPT *m, uint64_t seed);
 /* Plans (allocates) activations for batches of up to B sequences of up to T tokens. */
 int gpt_plan(GPT *m, int B, int T, Error *e);
-/* Bytes of activation memory gpt_plan would allocate for (B, T). */
+/* Bytes of activation memory gpt_plan would allocate for (B, T) (padded_vocab_size need not be
+ * filled in yet). */
 size_t gpt_activation_bytes(const GPTConfig *c, int B, int T);
 
 /* Training forward on inputs[B*T] (token ids). If targets is non-NULL computes the mean

@@ -157,8 +157,12 @@ static void test_config(void) {
      * (= Vp*C + maxT*C + L*(12 C^2 + 13 C) + 2C). */
     size_t C = 768, L = 12, expect = 50304 * C + 1024 * C + L * (12 * C * C + 13 * C) + 2 * C;
     CHECK(expect == 124475904);
+    /* Activations of 124M at B=4, T=256 stay under 1 GiB; the count does not need a checked config. */
     size_t bytes = gpt_activation_bytes(&c, 4, 256);
     CHECK_MSG(bytes < (size_t)1 << 30, "124M activations at B=4 T=256 are %zu bytes", bytes);
+    CHECK(bytes > (size_t)4 * 256 * 50304 * sizeof(float)); /* at least the logits */
+    GPTConfig unchecked = {.vocab_size = 50257, .n_layer = 12, .n_head = 12, .n_embd = 768, .n_positions = 1024};
+    CHECK(gpt_activation_bytes(&unchecked, 4, 256) == bytes);
     /* 6 * (params without wpe, real vocabulary) + 12 L C T. */
     double fl = gpt_flops_per_token(&c, 256);
     CHECK_NEAR(fl, 6.0 * (124475904.0 - 47 * 768 - 1024 * 768) + 12.0 * 12 * 768 * 256, 1.0);
@@ -350,9 +354,10 @@ static void test_padding(void) {
 }
 
 /* A model big enough that OpenBLAS runs sgemm on 2 threads. */
-static void run_medium(GPT *m, const int32_t *in, const int32_t *tg, int B, int T, float *loss, Error *e) {
+static void run_medium(GPT *m, const int32_t *in, const int32_t *tg, const float *mask, int B, int T, float *loss,
+                       Error *e) {
     gpt_zero_grad(m);
-    CHECK_OK(gpt_forward(m, in, tg, NULL, B, T, loss, e), e);
+    CHECK_OK(gpt_forward(m, in, tg, mask, B, T, loss, e), e);
     CHECK_OK(gpt_backward(m, 1.0f, e), e);
 }
 
@@ -366,17 +371,24 @@ static void test_determinism_and_independence(void) {
     CHECK_OK(gpt_plan(&m, B, T, &e), &e);
     int32_t in[B * T], tg[B * T];
     random_batch(in, tg, B * T, c.vocab_size);
-    float l[3];
-    float *g[3];
-    for (int run = 0; run < 3; run++) {
-        kernels_set_threads(run == 2 ? 2 : 1);
-        run_medium(&m, in, tg, B, T, &l[run], &e);
-        g[run] = malloc(sizeof(float) * m.n_params);
-        memcpy(g[run], m.grads, sizeof(float) * m.n_params);
+    float mask[B * T];
+    for (int i = 0; i < B * T; i++) mask[i] = i % 5 < 2 ? 0.0f : 1.0f;
+    /* Without and with a mask (the backward packs the weighted rows of the LM head). */
+    for (int masked = 0; masked < 2; masked++) {
+        float l[3];
+        float *g[3];
+        for (int run = 0; run < 3; run++) {
+            kernels_set_threads(run == 2 ? 2 : 1);
+            run_medium(&m, in, tg, masked ? mask : NULL, B, T, &l[run], &e);
+            g[run] = malloc(sizeof(float) * m.n_params);
+            memcpy(g[run], m.grads, sizeof(float) * m.n_params);
+        }
+        CHECK_MSG(l[0] == l[1] && memcmp(g[0], g[1], sizeof(float) * m.n_params) == 0, "two runs differ (mask %d)",
+                  masked);
+        CHECK_MSG(l[0] == l[2] && memcmp(g[0], g[2], sizeof(float) * m.n_params) == 0,
+                  "1 vs 2 threads differ (mask %d)", masked);
+        for (int run = 0; run < 3; run++) free(g[run]);
     }
-    CHECK_MSG(l[0] == l[1] && memcmp(g[0], g[1], sizeof(float) * m.n_params) == 0, "two runs differ");
-    CHECK_MSG(l[0] == l[2] && memcmp(g[0], g[2], sizeof(float) * m.n_params) == 0, "1 vs 2 threads differ");
-    for (int run = 0; run < 3; run++) free(g[run]);
     /* Sequence 1's token losses are the same alone (B = 1) and inside the batch, on 2 threads. */
     float *batch = malloc(sizeof(float) * B * T);
     CHECK_OK(gpt_forward(&m, in, tg, NULL, B, T, NULL, &e), &e);
