@@ -1,0 +1,172 @@
+/* Batch-invariant matrix products and the decode-step attention (see decode.h).
+ *
+ * The product is written as dot products along k because both operands are k-contiguous here
+ * (activations [rows, k] and nn.Linear weights [out, k]): a 4-row x 3-column register tile keeps
+ * 12 AVX2 accumulators and reuses each loaded vector 3 or 4 times. Blocks of 48 weight rows stay
+ * in L2 while all row tiles pass over them, so each weight is read from memory once per call. */
+#include "kernels/cpu/decode.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+#include "kernels/cpu/fastmath.h"
+#include "kernels/cpu/ops.h"
+
+#define MR 4  /* rows per register tile */
+#define NR 3  /* weight rows (output columns) per register tile */
+#define JB 48 /* output columns per cache block (a multiple of NR) */
+#define IB 64 /* rows per parallel task */
+
+static int g_portable = 0;
+
+void decode_set_portable(int on) { g_portable = on != 0; }
+
+/* The fixed lane reduction shared by both paths. */
+static inline float lanes_sum(const float *l) { return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])); }
+
+/* Portable path: the same 8 lanes and fused multiply-adds as the AVX2 path, element by element. */
+static void tile_portable(int mr, int nr, const float *a, int lda, const float *w, int ldw, int K, float res[MR][NR]) {
+    int K8 = K & ~7;
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) {
+            const float *x = a + (size_t)i * lda, *y = w + (size_t)j * ldw;
+            float acc[8] = {0};
+            for (int k = 0; k < K8; k += 8)
+                for (int l = 0; l < 8; l++) acc[l] = fmaf(x[k + l], y[k + l], acc[l]);
+            float s = lanes_sum(acc);
+            for (int k = K8; k < K; k++) s = fmaf(x[k], y[k], s);
+            res[i][j] = s;
+        }
+}
+
+#ifdef HAVE_X86
+/* Inlined with constant mr and nr so the accumulators live in registers. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_fixed(int mr, int nr, const float *a,
+                                                                                     int lda, const float *w, int ldw,
+                                                                                     int K, float res[MR][NR]) {
+    __m256 acc[MR][NR];
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) acc[i][j] = _mm256_setzero_ps();
+    int K8 = K & ~7;
+    for (int k = 0; k < K8; k += 8) {
+        __m256 wv[NR];
+        for (int j = 0; j < nr; j++) wv[j] = _mm256_loadu_ps(w + (size_t)j * ldw + k);
+        for (int i = 0; i < mr; i++) {
+            __m256 xv = _mm256_loadu_ps(a + (size_t)i * lda + k);
+            for (int j = 0; j < nr; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) {
+            float l[8];
+            _mm256_storeu_ps(l, acc[i][j]);
+            float s = lanes_sum(l);
+            for (int k = K8; k < K; k++) s = fmaf(a[(size_t)i * lda + k], w[(size_t)j * ldw + k], s);
+            res[i][j] = s;
+        }
+}
+
+__attribute__((target("avx2,fma"))) static void tile_avx2(int mr, int nr, const float *a, int lda, const float *w,
+                                                          int ldw, int K, float res[MR][NR]) {
+    switch (mr * 4 + nr) {
+#define TILE_CASE(m_, n_)                                     \
+    case m_ * 4 + n_:                                         \
+        tile_avx2_fixed(m_, n_, a, lda, w, ldw, K, res);      \
+        break;
+        TILE_CASE(4, 3) TILE_CASE(4, 2) TILE_CASE(4, 1)
+        TILE_CASE(3, 3) TILE_CASE(3, 2) TILE_CASE(3, 1)
+        TILE_CASE(2, 3) TILE_CASE(2, 2) TILE_CASE(2, 1)
+        TILE_CASE(1, 3) TILE_CASE(1, 2) TILE_CASE(1, 1)
+#undef TILE_CASE
+    default:
+        break;
+    }
+}
+
+static int use_avx2(void) {
+    static int have = -1; /* a benign race: every thread stores the same value */
+    if (have < 0) have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return have && !g_portable;
+}
+#else
+static int use_avx2(void) { return 0; }
+#endif
+
+static void tile(int mr, int nr, const float *a, int lda, const float *w, int ldw, int K, float res[MR][NR]) {
+#ifdef HAVE_X86
+    if (use_avx2()) {
+        tile_avx2(mr, nr, a, lda, w, ldw, K, res);
+        return;
+    }
+#endif
+    tile_portable(mr, nr, a, lda, w, ldw, K, res);
+}
+
+/* Rows [i0, i1) x columns [j0, j1) of out = a w^T (+ bias) (+ resid), resid with stride ldo. */
+static void block(float *out, int ldo, const float *a, int lda, const float *w, int ldw, const float *bias,
+                  const float *resid, int i0, int i1, int j0, int j1, int K) {
+    float res[MR][NR];
+    for (int i = i0; i < i1; i += MR) {
+        int mr = i1 - i < MR ? i1 - i : MR;
+        for (int j = j0; j < j1; j += NR) {
+            int nr = j1 - j < NR ? j1 - j : NR;
+            tile(mr, nr, a + (size_t)i * lda, lda, w + (size_t)j * ldw, ldw, K, res);
+            for (int r = 0; r < mr; r++)
+                for (int c = 0; c < nr; c++) {
+                    size_t o = (size_t)(i + r) * ldo + j + c;
+                    float v = res[r][c];
+                    if (bias) v = v + bias[j + c];
+                    if (resid) v = v + resid[o];
+                    out[o] = v;
+                }
+        }
+    }
+}
+
+void decode_gemm_nt(float *out, int ldo, const float *a, int lda, const float *w, int ldw, int M, int N, int K) {
+    for (int j0 = 0; j0 < N; j0 += JB) block(out, ldo, a, lda, w, ldw, NULL, NULL, 0, M, j0, j0 + JB < N ? j0 + JB : N, K);
+}
+
+void decode_matmul(float *out, const float *inp, const float *w, const float *bias, const float *resid, int N, int C,
+                   int OC) {
+    int njb = (OC + JB - 1) / JB, nib = (N + IB - 1) / IB, ntasks = njb * nib;
+    /* Which thread computes a block changes nothing: every element is computed the same way. */
+#pragma omp parallel for schedule(dynamic, 1) if (ntasks > 1 && (size_t)N * OC * C > 200000)
+    for (int t = 0; t < ntasks; t++) {
+        int jb = t % njb, ib = t / njb;
+        int j0 = jb * JB, i0 = ib * IB;
+        block(out, OC, inp, C, w, C, bias, resid, i0, i0 + IB < N ? i0 + IB : N, j0, j0 + JB < OC ? j0 + JB : OC, C);
+    }
+}
+
+void decode_attention_head(float *out, int ldo, const float *q, int ldq, int m, const float *kp, int ldk,
+                           const float *vt, int ldvt, int P, const float *const *ks, const float *const *vs, int ldkv,
+                           const int *ns, int h, int hs, float *scratch, int ld_scratch) {
+    const int off = h * hs;
+    const float scale = 1.0f / sqrtf((float)hs);
+    if (P > 0) decode_gemm_nt(scratch, ld_scratch, q + off, ldq, kp + off, ldk, m, P, hs);
+    for (int i = 0; i < m; i++) {
+        float *row = scratch + (size_t)i * ld_scratch;
+        const float *qi = q + (size_t)i * ldq + off;
+        int n = P + ns[i];
+        for (int t = 0; t < ns[i]; t++) row[P + t] = fm_dot(qi, ks[i] + (size_t)t * ldkv + off, hs);
+        for (int t = 0; t < n; t++) row[t] *= scale;
+        float inv = 1.0f / fm_exp_shift_sum(row, n, fm_max(row, n));
+        for (int t = 0; t < n; t++) row[t] *= inv;
+    }
+    if (P > 0) decode_gemm_nt(out + off, ldo, scratch, ld_scratch, vt + (size_t)off * ldvt, ldvt, m, hs, P);
+    for (int i = 0; i < m; i++) {
+        float *o = out + (size_t)i * ldo + off;
+        const float *p = scratch + (size_t)i * ld_scratch + P;
+        if (P == 0) memset(o, 0, sizeof(float) * (size_t)hs);
+        for (int t = 0; t < ns[i]; t++) {
+            const float *v = vs[i] + (size_t)t * ldkv + off;
+            for (int d = 0; d < hs; d++) o[d] = o[d] + p[t] * v[d];
+        }
+    }
+}
