@@ -38,12 +38,23 @@ typedef struct {
     int batch;               /* candidates decoded together (default 32) */
     int threads;             /* OpenMP/BLAS threads per rank */
     const char *partial;     /* progress file for resume, or NULL */
+    double save_every;       /* seconds between saves of `partial` (default 5; 0 = after every input) */
+    const char *example_id;  /* only this example, whatever its split (restpg generate); NULL = the split */
     const char *model_path, *data_path; /* recorded in the samples file's attributes */
 } SamplerOptions;
 
 void sampler_options_default(SamplerOptions *o);
 
-/* Generates the candidates (see above). out must be samples_init'ed; rank 0 receives them. */
+/* Generates the candidates (see above). out must be samples_init'ed; rank 0 receives them with
+ * the settings attributes filled in. Options out of range, a split without examples or an
+ * unknown example_id are RP_EINPUT; so is a `partial` file made with other settings or for other
+ * inputs. Every rank returns the same status. */
 int sampler_run(const GPT *m, const Tokenizer *t, const Dataset *d, const SamplerOptions *o, Samples *out, Error *e);
+
+/* The prompt sampler_run feeds for dataset example i under o: b->tokens[0..b->n_prompt), within
+ * the budget that leaves o->max_new_tokens of the model's positions (for `restpg generate` and
+ * tests). */
+int sampler_prompt(const GPT *m, const Tokenizer *t, const Dataset *d, int64_t i, const SamplerOptions *o, BuiltPrompt *b,
+                   Error *e);
 
 #endif

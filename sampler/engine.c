@@ -1,0 +1,308 @@
+/* Continuous batching of candidates over the KV cache (see engine.h). */
+#include "sampler/engine.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "core/text.h"
+#include "kernels/cpu/ops.h"
+#include "model/infer.h"
+#include "sampler/samples.h"
+
+/* Separates the sampler's draws from any other use of rng_hash with the same seed. */
+#define SAMPLER_STREAM 0x73616d706c657231ULL
+
+int input_result_init(InputResult *r, int n, int max_new, Error *e) {
+    memset(r, 0, sizeof *r);
+    r->n = n;
+    r->max_new = max_new;
+    r->len = xcalloc((size_t)n, sizeof(int32_t), e);
+    r->finish = xcalloc((size_t)n, 1, e);
+    r->logprob = xcalloc((size_t)n, sizeof(double), e);
+    r->tokens = xcalloc((size_t)n * (size_t)max_new, sizeof(int32_t), e);
+    if (!r->len || !r->finish || !r->logprob || !r->tokens) {
+        input_result_free(r);
+        return RP_ENOMEM;
+    }
+    return RP_OK;
+}
+
+void input_result_free(InputResult *r) {
+    free(r->len);
+    free(r->finish);
+    free(r->logprob);
+    free(r->tokens);
+    memset(r, 0, sizeof *r);
+}
+
+static uint64_t input_key(uint64_t seed, int64_t round, const char *id) {
+    return rng_hash(seed, (uint64_t)round, hash_bytes(id, strlen(id)), SAMPLER_STREAM);
+}
+
+double engine_uniform(uint64_t seed, int64_t round, const char *example_id, int c, int s) {
+    return rng_to_uniform(rng_hash(input_key(seed, round, example_id), (uint64_t)c, (uint64_t)s, 0));
+}
+
+int engine_prefix_slots(int n, int batch) {
+    int per = (batch + n - 1) / n;
+    return (per < batch ? per : batch) + 1;
+}
+
+typedef struct {
+    int used;
+    int64_t seq; /* admission order: candidates start first come, first served */
+    uint64_t key;
+    int started, done;
+    InputResult res;
+    float *logits; /* the prompt's last-position logits: every candidate's first token */
+} Prefix;
+
+typedef struct {
+    int prefix, cand, len;
+    double lp;
+    int32_t last;
+} Row;
+
+typedef struct {
+    const EngineSpec *s;
+    const EngineIO *io;
+    Infer inf;
+    int np, Vp, n_act, no_more, n_work;
+    int64_t seq;
+    Prefix *pre;
+    Row *row;
+    int *act, *slots, *busy;
+    int32_t *tok;
+    float *logits, *plogits;
+    SamplingWork *work;
+    BuiltPrompt bp;
+} Engine;
+
+static InferPlan engine_plan(const EngineSpec *s) {
+    InferPlan p = {.max_rows = s->batch, .n_prefixes = engine_prefix_slots(s->n, s->batch), .max_prompt = s->max_prompt,
+                   .max_new = s->max_new};
+    return p;
+}
+
+size_t engine_bytes(const EngineSpec *s) {
+    InferPlan p = engine_plan(s);
+    size_t Vp = (size_t)s->m->cfg.padded_vocab_size;
+    return infer_bytes(&s->m->cfg, &p, kernels_threads()) + ((size_t)s->batch + p.n_prefixes) * Vp * sizeof(float) +
+           (size_t)p.n_prefixes * s->n * (size_t)s->max_new * sizeof(int32_t);
+}
+
+static void engine_free(Engine *g) {
+    infer_free(&g->inf);
+    if (g->pre)
+        for (int p = 0; p < g->np; p++) input_result_free(&g->pre[p].res);
+    if (g->work)
+        for (int i = 0; i < g->n_work; i++) sampling_work_free(&g->work[i]);
+    free(g->pre);
+    free(g->row);
+    free(g->act);
+    free(g->tok);
+    free(g->logits);
+    free(g->plogits);
+    free(g->work);
+    built_prompt_free(&g->bp);
+}
+
+static int engine_init(Engine *g, const EngineSpec *s, const EngineIO *io, Error *e) {
+    memset(g, 0, sizeof *g);
+    g->s = s;
+    g->io = io;
+    built_prompt_init(&g->bp);
+    InferPlan plan = engine_plan(s);
+    g->np = plan.n_prefixes;
+    g->Vp = s->m->cfg.padded_vocab_size;
+    g->n_work = kernels_threads();
+    int rc = infer_init(&g->inf, s->m, &plan, e);
+    if (rc) return rc;
+    g->pre = xcalloc((size_t)g->np, sizeof(Prefix), e);
+    g->row = xcalloc((size_t)s->batch, sizeof(Row), e);
+    g->act = xcalloc((size_t)s->batch * 3, sizeof(int), e);
+    g->tok = xcalloc((size_t)s->batch, sizeof(int32_t), e);
+    g->logits = xmalloc((size_t)s->batch * g->Vp * sizeof(float), e);
+    g->plogits = xmalloc((size_t)g->np * g->Vp * sizeof(float), e);
+    g->work = xcalloc((size_t)g->n_work, sizeof(SamplingWork), e);
+    if (!g->pre || !g->row || !g->act || !g->tok || !g->logits || !g->plogits || !g->work) return RP_ENOMEM;
+    g->slots = g->act + s->batch;
+    g->busy = g->slots + s->batch;
+    for (int i = 0; i < g->n_work; i++)
+        if ((rc = sampling_work_init(&g->work[i], s->m->cfg.vocab_size, e))) return rc;
+    for (int p = 0; p < g->np; p++) {
+        g->pre[p].logits = g->plogits + (size_t)p * g->Vp;
+        if ((rc = input_result_init(&g->pre[p].res, s->n, s->max_new, e))) return rc;
+    }
+    return RP_OK;
+}
+
+/* Builds input's prompt and prefills it into prompt cache p. */
+static int admit(Engine *g, int p, int64_t input, Error *e) {
+    const EngineSpec *s = g->s;
+    int64_t idx = s->inputs[input];
+    int rc = prompt_build_with(s->d, idx, s->t, &s->prompt, "", "", &g->bp, e);
+    if (rc) return rc;
+    if (g->bp.n_prompt < 1 || g->bp.n_prompt > s->max_prompt)
+        return error_set(e, RP_EINTERNAL, "example '%s': prompt of %lld tokens, budget %d", s->d->id[idx],
+                         (long long)g->bp.n_prompt, s->max_prompt);
+    Prefix *pr = &g->pre[p];
+    if ((rc = infer_prefill(&g->inf, p, g->bp.tokens.v, (int)g->bp.n_prompt, pr->logits, e)))
+        return error_wrap(e, "example '%s'", s->d->id[idx]);
+    pr->used = 1;
+    pr->seq = g->seq++;
+    pr->key = input_key(s->seed, s->round, s->d->id[idx]);
+    pr->started = pr->done = 0;
+    pr->res.input = input;
+    return RP_OK;
+}
+
+/* Admits inputs while rows would otherwise idle and a prompt cache is free. */
+static int admit_more(Engine *g, Error *e) {
+    const EngineSpec *s = g->s;
+    while (!g->no_more) {
+        int free_p = -1, n_free = 0, pending = 0;
+        for (int p = 0; p < g->np; p++) {
+            if (!g->pre[p].used) {
+                if (free_p < 0) free_p = p;
+                n_free++;
+            } else {
+                pending += s->n - g->pre[p].started;
+            }
+        }
+        int free_rows = s->batch - g->n_act;
+        if (!n_free || pending >= free_rows) return RP_OK;
+        int want = (free_rows - pending + s->n - 1) / s->n;
+        if (want > n_free) want = n_free;
+        int got = 0;
+        int64_t input = -1;
+        int rc = g->io->next(g->io->ctx, want, &got, &input, e);
+        if (rc) return rc;
+        if (got < 0) g->no_more = 1;
+        if (got <= 0) return RP_OK;
+        if ((rc = admit(g, free_p, input, e)) || (rc = g->io->poll(g->io->ctx, 0, e))) return rc;
+    }
+    return RP_OK;
+}
+
+static int32_t choose(const Engine *g, const Prefix *pr, int c, int step, const float *logits, SamplingWork *w,
+                      double *lp) {
+    double u = rng_to_uniform(rng_hash(pr->key, (uint64_t)c, (uint64_t)step, 0));
+    return sampling_choose(logits, g->s->m->cfg.vocab_size, &g->s->sp, u, w, lp);
+}
+
+/* Records a finished candidate; emits its input when it was the last one. */
+static int finish(Engine *g, int p, int c, int len, double lp, FinishReason why, Error *e) {
+    Prefix *pr = &g->pre[p];
+    pr->res.len[c] = len;
+    pr->res.logprob[c] = lp;
+    pr->res.finish[c] = (uint8_t)why;
+    if (++pr->done < g->s->n) return RP_OK;
+    pr->used = 0;
+    return g->io->emit(g->io->ctx, &pr->res, e);
+}
+
+/* After the token at position len-1 was chosen: is the candidate done? */
+static int done_reason(const Engine *g, int32_t tok, int len, FinishReason *why) {
+    if (tok == tokenizer_special(g->s->t, TOK_EOT)) *why = FINISH_EOS;
+    else if (len >= g->s->max_new) *why = FINISH_LENGTH;
+    else return 0;
+    return 1;
+}
+
+/* Gives free rows to waiting candidates (oldest input first); each takes its first token from
+ * its prompt's logits. */
+static int start_candidates(Engine *g, Error *e) {
+    const EngineSpec *s = g->s;
+    memset(g->busy, 0, sizeof(int) * (size_t)s->batch);
+    for (int i = 0; i < g->n_act; i++) g->busy[g->act[i]] = 1;
+    int slot = 0;
+    for (;;) {
+        int p = -1;
+        for (int q = 0; q < g->np; q++)
+            if (g->pre[q].used && g->pre[q].started < s->n && (p < 0 || g->pre[q].seq < g->pre[p].seq)) p = q;
+        while (slot < s->batch && g->busy[slot]) slot++;
+        if (p < 0 || slot == s->batch) return RP_OK;
+        Prefix *pr = &g->pre[p];
+        int c = pr->started++;
+        double lp;
+        int32_t tok = choose(g, pr, c, 0, pr->logits, &g->work[0], &lp);
+        pr->res.tokens[(size_t)c * s->max_new] = tok;
+        FinishReason why;
+        if (done_reason(g, tok, 1, &why)) {
+            int rc = finish(g, p, c, 1, lp, why, e);
+            if (rc) return rc;
+            continue;
+        }
+        Row *r = &g->row[slot];
+        r->prefix = p, r->cand = c, r->len = 1, r->lp = lp, r->last = tok;
+        infer_attach(&g->inf, slot, p);
+        g->busy[slot] = 1;
+        g->act[g->n_act++] = slot;
+    }
+}
+
+/* One decode step over every active row, then the token choice of each row. */
+static int step(Engine *g, Error *e) {
+    const EngineSpec *s = g->s;
+    int n = g->n_act;
+    /* Rows of one prompt side by side: the attention reads that prompt once for all of them. */
+    for (int i = 1; i < n; i++) {
+        int v = g->act[i], j = i;
+        for (; j > 0; j--) {
+            const Row *a = &g->row[g->act[j - 1]], *b = &g->row[v];
+            if (a->prefix < b->prefix || (a->prefix == b->prefix && g->act[j - 1] < v)) break;
+            g->act[j] = g->act[j - 1];
+        }
+        g->act[j] = v;
+    }
+    for (int i = 0; i < n; i++) {
+        g->slots[i] = g->act[i];
+        g->tok[i] = g->row[g->act[i]].last;
+    }
+    int rc = infer_decode(&g->inf, n, g->slots, g->tok, g->logits, e);
+    if (rc) return rc;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(g->n_work) if (n > 1 && g->n_work > 1)
+    for (int i = 0; i < n; i++) {
+        Row *r = &g->row[g->act[i]];
+        Prefix *pr = &g->pre[r->prefix];
+        double lp;
+        int32_t tok = choose(g, pr, r->cand, r->len, g->logits + (size_t)i * g->Vp, &g->work[omp_get_thread_num()], &lp);
+        pr->res.tokens[(size_t)r->cand * s->max_new + r->len] = tok;
+        r->len++;
+        r->lp += lp;
+        r->last = tok;
+    }
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        Row *r = &g->row[g->act[i]];
+        FinishReason why;
+        if (!done_reason(g, r->last, r->len, &why)) {
+            g->act[kept++] = g->act[i];
+            continue;
+        }
+        if ((rc = finish(g, r->prefix, r->cand, r->len, r->lp, why, e))) return rc;
+    }
+    g->n_act = kept;
+    return RP_OK;
+}
+
+int engine_run(const EngineSpec *s, const EngineIO *io, Error *e) {
+    Engine g;
+    int rc = engine_init(&g, s, io, e);
+    while (!rc) {
+        if ((rc = io->poll(io->ctx, 0, e)) || (rc = admit_more(&g, e)) || (rc = start_candidates(&g, e))) break;
+        if (g.n_act) {
+            rc = step(&g, e);
+            continue;
+        }
+        int live = 0;
+        for (int p = 0; p < g.np; p++) live |= g.pre[p].used;
+        if (g.no_more && !live) break;
+        if (!live) rc = io->poll(io->ctx, 1, e);
+    }
+    engine_free(&g);
+    return rc;
+}

@@ -1,0 +1,317 @@
+/* sampler_run: option checks, the inputs of a split, the prompt budget, resume from the progress
+ * file, and rank 0's collection of results into a samples file in dataset order (see sampler.h;
+ * the generation itself is sampler/engine.c, the distribution sampler/shard.c). */
+#include "sampler/sampler.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fileio.h"
+#include "core/log.h"
+#include "kernels/cpu/ops.h"
+#include "sampler/engine.h"
+#include "sampler/shard.h"
+#include "trainer/dp.h"
+
+void sampler_options_default(SamplerOptions *o) {
+    memset(o, 0, sizeof *o);
+    o->split = "train";
+    o->n = 32;
+    o->sp.temperature = 0.7;
+    o->sp.top_p = 0.9;
+    o->sp.top_k = 0;
+    o->max_new_tokens = 256;
+    prompt_options_default(&o->prompt);
+    o->prompt.allow_missing_reasoning = 1;
+    o->batch = 32;
+    o->save_every = 5.0;
+}
+
+static int check_options(const SamplerOptions *o, const GPT *m, const Tokenizer *t, Error *e) {
+    const SamplingParams *p = &o->sp;
+    if (o->n < 1 || o->n > 1000000) return error_set(e, RP_EINPUT, "n (--n, candidates per input) must be in 1..1000000, got %d", o->n);
+    if (!(p->temperature >= 0.0) || !isfinite(p->temperature))
+        return error_set(e, RP_EINPUT, "temperature (--temperature) must be a finite number >= 0, got %g", p->temperature);
+    if (!(p->top_p > 0.0 && p->top_p <= 1.0)) return error_set(e, RP_EINPUT, "top_p (--top-p) must be in (0, 1], got %g", p->top_p);
+    if (p->top_k < 0) return error_set(e, RP_EINPUT, "top_k (--top-k) must be >= 0 (0 = off), got %d", p->top_k);
+    if (o->max_new_tokens < 1 || o->max_new_tokens >= m->cfg.n_positions)
+        return error_set(e, RP_EINPUT,
+                         "max_new_tokens (--max-new-tokens) must be in 1..%d (the model's n_positions %d leaves room for "
+                         "a prompt), got %d",
+                         m->cfg.n_positions - 1, m->cfg.n_positions, o->max_new_tokens);
+    if (o->batch < 1 || o->batch > 65536) return error_set(e, RP_EINPUT, "batch (--batch) must be in 1..65536, got %d", o->batch);
+    if (o->threads < 0) return error_set(e, RP_EINPUT, "threads (--threads) must be >= 0 (0 = default), got %d", o->threads);
+    if (o->limit < 0) return error_set(e, RP_EINPUT, "limit (--limit) must be >= 0 (0 = all), got %lld", (long long)o->limit);
+    if (o->prompt.k < 0) return error_set(e, RP_EINPUT, "k (--k, profile items) must be >= 0, got %d", o->prompt.k);
+    if (!(o->save_every >= 0.0)) return error_set(e, RP_EINPUT, "save_every must be >= 0 seconds, got %g", o->save_every);
+    if (!o->example_id && !o->split) return error_set(e, RP_EINPUT, "sampler: no split given");
+    if (tokenizer_vocab_size(t) > m->cfg.vocab_size)
+        return error_set(e, RP_EINPUT, "the tokenizer has %d tokens but the model only %d", tokenizer_vocab_size(t),
+                         m->cfg.vocab_size);
+    return RP_OK;
+}
+
+/* The dataset indices of the run's inputs, in dataset order. */
+static int select_inputs(const Dataset *d, const SamplerOptions *o, int64_t **out, int64_t *n_out, Error *e) {
+    const char *src = o->data_path ? o->data_path : "dataset";
+    *n_out = 0;
+    *out = xmalloc(sizeof(int64_t) * (size_t)(d->n ? d->n : 1), e);
+    if (!*out) return RP_ENOMEM;
+    if (o->example_id) {
+        int64_t i = dataset_find(d, o->example_id);
+        if (i < 0) return error_set(e, RP_EINPUT, "%s: no example with id '%s'", src, o->example_id);
+        (*out)[(*n_out)++] = i;
+        return RP_OK;
+    }
+    for (int64_t i = 0; i < d->n && (!o->limit || *n_out < o->limit); i++)
+        if (!strcmp(d->split[i], o->split)) (*out)[(*n_out)++] = i;
+    if (!*n_out) return error_set(e, RP_EINPUT, "%s: no examples in split '%s'", src, o->split);
+    return RP_OK;
+}
+
+/* Prompt options whose token budget leaves max_new_tokens of the model's positions for the
+ * generation. The budget counts the target too; with an empty reasoning and answer the target is
+ * the same few tokens for every example (the cue and separators, or just <|endoftext|>), so it
+ * is measured once on the first input. */
+static int prompt_budget(const GPT *m, const Tokenizer *t, const Dataset *d, int64_t first, const SamplerOptions *o,
+                         PromptOptions *po, int *max_prompt, Error *e) {
+    *po = o->prompt;
+    po->allow_missing_reasoning = 1;
+    po->max_tokens = 0;
+    BuiltPrompt b;
+    built_prompt_init(&b);
+    int rc = prompt_build_with(d, first, t, po, "", "", &b, e);
+    *max_prompt = m->cfg.n_positions - o->max_new_tokens;
+    po->max_tokens = *max_prompt + (int)(b.tokens.n - b.n_prompt);
+    built_prompt_free(&b);
+    return rc;
+}
+
+int sampler_prompt(const GPT *m, const Tokenizer *t, const Dataset *d, int64_t i, const SamplerOptions *o, BuiltPrompt *b,
+                   Error *e) {
+    PromptOptions po;
+    int max_prompt;
+    int rc = check_options(o, m, t, e);
+    if (!rc && (i < 0 || i >= d->n)) rc = error_set(e, RP_EINTERNAL, "sampler_prompt: example %lld of %lld", (long long)i, (long long)d->n);
+    if (!rc) rc = prompt_budget(m, t, d, i, o, &po, &max_prompt, e);
+    if (!rc) rc = prompt_build_with(d, i, t, &po, "", "", b, e);
+    return rc;
+}
+
+/* Rank 0's collection of finished inputs. */
+typedef struct {
+    const SamplerOptions *o;
+    const Dataset *d;
+    const Tokenizer *t;
+    const int64_t *inputs;
+    int64_t n_inputs;
+    Samples acc;         /* finished candidates in completion order; what the progress file holds */
+    int64_t *first_row;  /* [n_inputs] acc row of the input's candidate 0, -1 until it is done */
+    uint8_t *skip;       /* [n_inputs] done by an earlier run */
+    StrBuf reasoning, answer;
+    Progress prog;
+    int64_t done, total, resumed, tokens;
+    double last_save;
+} Collector;
+
+static int set_settings(Samples *s, const SamplerOptions *o, Error *e) {
+    free(s->model);
+    free(s->dataset);
+    free(s->split);
+    s->model = xstrdup(o->model_path ? o->model_path : "", e);
+    s->dataset = xstrdup(o->data_path ? o->data_path : "", e);
+    s->split = xstrdup(o->example_id ? "" : o->split, e);
+    if (!s->model || !s->dataset || !s->split) return RP_ENOMEM;
+    s->n_per_input = o->n;
+    s->round = o->round;
+    s->seed = (int64_t)o->seed;
+    s->max_new_tokens = o->max_new_tokens;
+    s->top_k = o->sp.top_k;
+    s->reasoning = o->prompt.reasoning;
+    s->temperature = o->sp.temperature;
+    s->top_p = o->sp.top_p;
+    return RP_OK;
+}
+
+/* Loads the progress file, checks it belongs to this run, and marks its inputs done. */
+static int resume(Collector *c, Error *e) {
+    const char *path = c->o->partial;
+    Samples *a = &c->acc;
+    int rc = samples_read(path, a, e);
+    if (rc) return rc;
+    Samples want;
+    samples_init(&want);
+    if ((rc = set_settings(&want, c->o, e))) goto out;
+    const struct {
+        const char *name;
+        int same;
+    } chk[] = {
+        {"n_per_input", a->n_per_input == want.n_per_input}, {"round", a->round == want.round},
+        {"seed", a->seed == want.seed},                       {"max_new_tokens", a->max_new_tokens == want.max_new_tokens},
+        {"top_k", a->top_k == want.top_k},                   {"reasoning", a->reasoning == want.reasoning},
+        {"temperature", a->temperature == want.temperature}, {"top_p", a->top_p == want.top_p},
+        {"split", !strcmp(a->split, want.split)},            {"model", !strcmp(a->model, want.model)},
+        {"dataset", !strcmp(a->dataset, want.dataset)},
+    };
+    for (size_t k = 0; k < sizeof chk / sizeof chk[0]; k++)
+        if (!chk[k].same) {
+            rc = error_set(e, RP_EINPUT, "%s: attribute '%s' differs from this run's settings; it belongs to another run "
+                                         "(delete it to start over)", path, chk[k].name);
+            goto out;
+        }
+    StrMap pos;
+    if ((rc = strmap_init(&pos, (size_t)c->n_inputs, e))) goto out;
+    for (int64_t i = 0; i < c->n_inputs && !rc; i++) {
+        const char *id = c->d->id[c->inputs[i]];
+        rc = strmap_put(&pos, id, strlen(id), i, e);
+    }
+    for (int64_t r = 0; r < a->m && !rc; r += c->o->n) {
+        int64_t i;
+        if (!strmap_get(&pos, a->example_id[r], strlen(a->example_id[r]), &i)) {
+            rc = error_set(e, RP_EINPUT, "%s: record %lld: example '%s' is not one of this run's inputs", path, (long long)r,
+                           a->example_id[r]);
+            break;
+        }
+        for (int k = 0; k < c->o->n && !rc; k++)
+            if (r + k >= a->m || a->candidate[r + k] != k || strcmp(a->example_id[r + k], a->example_id[r]))
+                rc = error_set(e, RP_EINPUT, "%s: record %lld: expected candidate %d of example '%s'", path,
+                               (long long)(r + k), k, a->example_id[r]);
+        if (!rc) {
+            c->first_row[i] = r;
+            c->skip[i] = 1;
+            c->resumed++;
+        }
+    }
+    strmap_free(&pos);
+out:
+    samples_free(&want);
+    if (rc) samples_free(a);
+    return rc;
+}
+
+static int save_partial(Collector *c, Error *e) {
+    int rc = samples_write(&c->acc, c->o->partial, e);
+    c->last_save = time_now();
+    return rc;
+}
+
+static int collect(void *ctx, const InputResult *r, Error *e) {
+    Collector *c = ctx;
+    const char *id = c->d->id[c->inputs[r->input]];
+    c->first_row[r->input] = c->acc.m;
+    int rc = RP_OK;
+    for (int k = 0; k < r->n && !rc; k++) {
+        const int32_t *tok = r->tokens + (size_t)k * r->max_new;
+        int has_sep = 0;
+        strbuf_clear(&c->reasoning);
+        strbuf_clear(&c->answer);
+        if (!(rc = prompt_split_generation(c->t, tok, r->len[k], &c->reasoning, &c->answer, &has_sep, e)))
+            rc = samples_add(&c->acc, id, k, tok, r->len[k], c->reasoning.s ? c->reasoning.s : "",
+                             c->answer.s ? c->answer.s : "", has_sep, r->logprob[k], (FinishReason)r->finish[k], e);
+        c->tokens += r->len[k];
+    }
+    if (rc) return error_wrap(e, "example '%s'", id);
+    c->done++;
+    char extra[96];
+    double el = time_now() - c->prog.t_start;
+    snprintf(extra, sizeof extra, "inputs, %.0f tok/s%s", el > 0 ? (double)c->tokens / el : 0.0,
+             c->resumed ? " (resumed run)" : "");
+    progress_update(&c->prog, c->done, extra);
+    if (c->o->partial && time_now() - c->last_save >= c->o->save_every) return save_partial(c, e);
+    return RP_OK;
+}
+
+/* Rank 0's output: every candidate in input order, then candidate order. */
+static int assemble(Collector *c, Samples *out, Error *e) {
+    const Samples *a = &c->acc;
+    int rc = set_settings(out, c->o, e);
+    for (int64_t i = 0; i < c->n_inputs && !rc; i++) {
+        if (c->first_row[i] < 0) return error_set(e, RP_EINTERNAL, "sampler: input %lld has no candidates", (long long)i);
+        for (int64_t r = c->first_row[i]; r < c->first_row[i] + c->o->n && !rc; r++)
+            rc = samples_add(out, a->example_id[r], a->candidate[r], a->tokens + a->token_offset[r], a->length[r],
+                             a->reasoning_text[r], a->answer[r], a->has_separator[r], a->logprob[r],
+                             (FinishReason)a->finish[r], e);
+    }
+    return rc;
+}
+
+static void collector_free(Collector *c) {
+    samples_free(&c->acc);
+    free(c->first_row);
+    free(c->skip);
+    strbuf_free(&c->reasoning);
+    strbuf_free(&c->answer);
+}
+
+/* Rank 0's setup: the collector and, with a progress file present, its content. */
+static int collector_init(Collector *c, const SamplerOptions *o, const Dataset *d, const Tokenizer *t,
+                          const int64_t *inputs, int64_t n_inputs, Error *e) {
+    memset(c, 0, sizeof *c);
+    c->o = o, c->d = d, c->t = t, c->inputs = inputs, c->n_inputs = n_inputs;
+    samples_init(&c->acc);
+    strbuf_init(&c->reasoning);
+    strbuf_init(&c->answer);
+    c->first_row = xmalloc(sizeof(int64_t) * (size_t)n_inputs, e);
+    c->skip = xcalloc((size_t)n_inputs, 1, e);
+    if (!c->first_row || !c->skip) return RP_ENOMEM;
+    for (int64_t i = 0; i < n_inputs; i++) c->first_row[i] = -1;
+    int rc = set_settings(&c->acc, o, e);
+    if (!rc && o->partial && path_exists(o->partial)) rc = resume(c, e);
+    c->total = n_inputs - c->resumed;
+    c->last_save = time_now();
+    return rc;
+}
+
+int sampler_run(const GPT *m, const Tokenizer *t, const Dataset *d, const SamplerOptions *o, Samples *out, Error *e) {
+    int rank, world;
+    dp_world(&rank, &world);
+    int64_t *inputs = NULL, n_inputs = 0;
+    EngineSpec spec;
+    memset(&spec, 0, sizeof spec);
+    Collector col;
+    memset(&col, 0, sizeof col);
+    int rc = check_options(o, m, t, e);
+    if (!rc) rc = select_inputs(d, o, &inputs, &n_inputs, e);
+    if (!rc) rc = prompt_budget(m, t, d, inputs[0], o, &spec.prompt, &spec.max_prompt, e);
+    if (!rc && o->threads > 0) kernels_set_threads(o->threads);
+    if (!rc && rank == 0) rc = collector_init(&col, o, d, t, inputs, n_inputs, e);
+    Shard sh;
+    memset(&sh, 0, sizeof sh);
+    if (!rc) rc = shard_init(&sh, n_inputs, col.skip, o->n, o->max_new_tokens, collect, &col, e);
+    if (world > 1) rc = dp_agree(rc, e);
+    if (rc) goto out;
+    spec.m = m, spec.t = t, spec.d = d, spec.inputs = inputs, spec.sp = o->sp;
+    spec.n = o->n, spec.max_new = o->max_new_tokens, spec.batch = o->batch, spec.seed = o->seed, spec.round = o->round;
+    log_info("sample: %lld inputs x %d candidates (%lld done earlier) on %d rank%s, batch %d, %.1f MiB of KV cache and "
+             "activations per rank",
+             (long long)n_inputs, o->n, (long long)col.resumed, world, world > 1 ? "s" : "", o->batch,
+             (double)engine_bytes(&spec) / (1 << 20));
+    progress_init(&col.prog, "sample", col.total);
+    EngineIO io = shard_io(&sh);
+    rc = engine_run(&spec, &io, e);
+    rc = shard_finish(&sh, rc, e);
+    if (rank == 0 && !rc) {
+        char extra[64];
+        double el = time_now() - col.prog.t_start;
+        snprintf(extra, sizeof extra, "inputs, %.0f tok/s", el > 0 ? (double)col.tokens / el : 0.0);
+        progress_finish(&col.prog, col.done, extra);
+        if (world > 1) {
+            char line[512];
+            int at = snprintf(line, sizeof line, "sample: inputs generated per rank:");
+            for (int r = 0; r < world && at < (int)sizeof line - 24; r++)
+                at += snprintf(line + at, sizeof line - at, " %lld", (long long)sh.per_rank[r]);
+            log_info("%s", line);
+        }
+        rc = assemble(&col, out, e);
+    } else if (rank == 0 && o->partial && col.done) {
+        /* Keep what finished before the failure for the next attempt. */
+        Error se;
+        if (save_partial(&col, &se)) log_warn("%s", se.msg);
+    }
+out:
+    shard_free(&sh);
+    collector_free(&col);
+    free(inputs);
+    return rc;
+}
