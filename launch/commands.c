@@ -13,6 +13,8 @@ const Command COMMANDS[] = {
     {"loss", cmd_loss, "mean next-token loss of token-id sequences under a checkpoint"},
     {"convert", cmd_convert, "convert between llm.c GPT-2 checkpoints (.bin) and restpg checkpoints (.h5)"},
     {"score", cmd_score, "corpus ROUGE-1/2/L (and METEOR) of predictions against references, paired by id"},
+    {"sample", cmd_sample, "generate N candidates per input of a split with a shared KV cache (MPI sharded, resumable)"},
+    {"generate", cmd_generate, "print candidates (reasoning, answer, logprob, finish) for one example"},
     {NULL, NULL, NULL},
 };
 

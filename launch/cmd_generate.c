@@ -1,0 +1,113 @@
+/* `restpg generate`: candidates for one example, printed for a person to read (reasoning,
+ * answer, log-probability, finish reason). The same generation as `restpg sample`: with the same
+ * seed, round and settings a candidate here equals that candidate in the samples file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/args.h"
+#include "data/dataset.h"
+#include "launch/commands.h"
+#include "model/checkpoint.h"
+#include "sampler/sampler.h"
+
+typedef struct {
+    const char *model, *data, *id, *reasoning;
+    long n, top_k, max_new, seed, round, k, batch, threads;
+    double temperature, top_p;
+    int show_prompt;
+} GenArgs;
+
+static int gen_options(const GenArgs *a, SamplerOptions *o, Error *e) {
+    sampler_options_default(o);
+    o->model_path = a->model;
+    o->data_path = a->data;
+    o->example_id = a->id;
+    o->sp.temperature = a->temperature;
+    o->sp.top_p = a->top_p;
+    const struct {
+        const char *name;
+        long v, lo, hi;
+        int *dst;
+    } ints[] = {{"--n", a->n, 1, 100000, &o->n},
+                {"--top-k", a->top_k, 0, 1 << 30, &o->sp.top_k},
+                {"--max-new-tokens", a->max_new, 1, 1 << 30, &o->max_new_tokens},
+                {"--batch", a->batch, 1, 65536, &o->batch},
+                {"--threads", a->threads, 0, 4096, &o->threads}};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        if (ints[i].v < ints[i].lo || ints[i].v > ints[i].hi)
+            return error_set(e, RP_EINPUT, "%s: must be in %ld..%ld, got %ld", ints[i].name, ints[i].lo, ints[i].hi, ints[i].v);
+        *ints[i].dst = (int)ints[i].v;
+    }
+    if (a->k >= 0) o->prompt.k = a->k > 100000 ? 100000 : (int)a->k;
+    if (a->seed < 0 || a->round < 0) return error_set(e, RP_EINPUT, "--seed and --round must be >= 0");
+    o->seed = (uint64_t)a->seed;
+    o->round = a->round;
+    if (!strcmp(a->reasoning, "on") || !strcmp(a->reasoning, "off")) o->prompt.reasoning = !strcmp(a->reasoning, "on");
+    else return error_set(e, RP_EINPUT, "--reasoning: expected on or off, got '%s'", a->reasoning);
+    return RP_OK;
+}
+
+static void print_candidates(const Samples *s, const Dataset *d, int64_t idx, int64_t n_prompt) {
+    printf("example %s (split %s, user %s): prompt of %lld tokens, %lld candidates\n", d->id[idx], d->split[idx],
+           d->user[idx], (long long)n_prompt, (long long)s->m);
+    for (int64_t i = 0; i < s->m; i++) {
+        printf("\n--- candidate %d: logprob %.3f, %d tokens, finish %s, separator %s\n", s->candidate[i], s->logprob[i],
+               s->length[i], s->finish[i] == FINISH_EOS ? "eos" : "length", s->has_separator[i] ? "yes" : "no");
+        if (s->reasoning) printf("reasoning: %s\n", s->reasoning_text[i]);
+        printf("answer: %s\n", s->answer[i]);
+    }
+}
+
+int cmd_generate(int argc, char **argv, Error *e) {
+    GenArgs a = {.reasoning = "on", .n = 4, .max_new = 256, .k = -1, .batch = 32, .temperature = 0.7, .top_p = 0.9};
+    ArgSpec specs[] = {
+        {"--model", ARG_STR, &a.model, "checkpoint (.h5)", 1, 0},
+        {"--data", ARG_STR, &a.data, "dataset file (restpg-dataset)", 1, 0},
+        {"--id", ARG_STR, &a.id, "example id", 1, 0},
+        {"--n", ARG_INT, &a.n, "candidates (default 4)", 0, 0},
+        {"--temperature", ARG_DOUBLE, &a.temperature, "softmax temperature, 0 = greedy (default 0.7)", 0, 0},
+        {"--top-p", ARG_DOUBLE, &a.top_p, "nucleus mass in (0, 1] (default 0.9)", 0, 0},
+        {"--top-k", ARG_INT, &a.top_k, "keep the k most likely tokens, 0 = off (default 0)", 0, 0},
+        {"--max-new-tokens", ARG_INT, &a.max_new, "generated tokens per candidate at most (default 256)", 0, 0},
+        {"--seed", ARG_INT, &a.seed, "random seed (default 0)", 0, 0},
+        {"--round", ARG_INT, &a.round, "EM round, part of the random key (default 0)", 0, 0},
+        {"--reasoning", ARG_STR, &a.reasoning, "on (default): reasoning + answer; off: answer only", 0, 0},
+        {"--k", ARG_INT, &a.k, "profile items retrieved into the prompt (default 4)", 0, 0},
+        {"--batch", ARG_INT, &a.batch, "candidates decoded together (default 32)", 0, 0},
+        {"--threads", ARG_INT, &a.threads, "CPU threads (default: OMP_NUM_THREADS or all cores)", 0, 0},
+        {"--show-prompt", ARG_FLAG, &a.show_prompt, "print the prompt text first", 0, 0},
+        {NULL, 0, NULL, NULL, 0, 0},
+    };
+    int rc = args_parse("generate",
+                        "Generates candidates for one example and prints each one's reasoning, answer, "
+                        "log-probability and finish reason (end of text or length limit).",
+                        specs, argc, argv, e);
+    if (rc) return rc;
+    SamplerOptions o;
+    if ((rc = gen_options(&a, &o, e))) return rc;
+    GPT m;
+    Tokenizer *tok = NULL;
+    Dataset d;
+    if ((rc = checkpoint_load(a.model, &m, &tok, NULL, e))) return rc;
+    if ((rc = dataset_read(a.data, &d, e))) {
+        gpt_free(&m);
+        tokenizer_free(tok);
+        return rc;
+    }
+    Samples s;
+    samples_init(&s);
+    BuiltPrompt b;
+    built_prompt_init(&b);
+    int64_t idx = dataset_find(&d, a.id);
+    if (idx < 0) rc = error_set(e, RP_EINPUT, "%s: no example with id '%s'", a.data, a.id);
+    if (!rc) rc = sampler_prompt(&m, tok, &d, idx, &o, &b, e);
+    if (!rc && a.show_prompt) printf("----- prompt -----\n%s\n------------------\n", b.prompt_text.s ? b.prompt_text.s : "");
+    if (!rc) rc = sampler_run(&m, tok, &d, &o, &s, e);
+    if (!rc) print_candidates(&s, &d, idx, b.n_prompt);
+    built_prompt_free(&b);
+    samples_free(&s);
+    dataset_free(&d);
+    gpt_free(&m);
+    tokenizer_free(tok);
+    return rc;
+}

@@ -1,0 +1,161 @@
+/* `restpg sample`: the E-step from the command line. Every rank loads the checkpoint and the
+ * dataset, sampler_run shards the inputs, rank 0 writes the samples file. Progress is saved to
+ * OUT.partial as inputs finish, so a killed run continues with --resume. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/args.h"
+#include "core/fileio.h"
+#include "core/log.h"
+#include "data/dataset.h"
+#include "launch/commands.h"
+#include "launch/runtime.h"
+#include "model/checkpoint.h"
+#include "sampler/sampler.h"
+#include "trainer/dp.h"
+
+typedef struct {
+    const char *model, *data, *split, *out, *reasoning;
+    long n, top_k, max_new, seed, limit, round, k, batch, threads;
+    double temperature, top_p, save_every;
+    int resume, no_profile;
+} SampleArgs;
+
+static int to_int(long v, const char *name, long lo, long hi, int *out, Error *e) {
+    if (v < lo || v > hi) return error_set(e, RP_EINPUT, "%s: must be in %ld..%ld, got %ld", name, lo, hi, v);
+    *out = (int)v;
+    return RP_OK;
+}
+
+/* SamplerOptions from the parsed arguments (range checks the sampler does not repeat). */
+static int sample_options(const SampleArgs *a, SamplerOptions *o, Error *e) {
+    sampler_options_default(o);
+    o->model_path = a->model;
+    o->data_path = a->data;
+    o->split = a->split;
+    o->sp.temperature = a->temperature;
+    o->sp.top_p = a->top_p;
+    o->save_every = a->save_every;
+    o->limit = a->limit;
+    o->round = a->round;
+    o->prompt.profile = !a->no_profile;
+    if (a->seed < 0) return error_set(e, RP_EINPUT, "--seed: must be >= 0, got %ld", a->seed);
+    if (a->limit < 0) return error_set(e, RP_EINPUT, "--limit: must be >= 0 (0 = all), got %ld", a->limit);
+    if (a->round < 0) return error_set(e, RP_EINPUT, "--round: must be >= 0, got %ld", a->round);
+    o->seed = (uint64_t)a->seed;
+    int rc;
+    if ((rc = to_int(a->n, "--n", 1, 1000000, &o->n, e)) || (rc = to_int(a->top_k, "--top-k", 0, 1 << 30, &o->sp.top_k, e)) ||
+        (rc = to_int(a->max_new, "--max-new-tokens", 1, 1 << 30, &o->max_new_tokens, e)) ||
+        (rc = to_int(a->batch, "--batch", 1, 65536, &o->batch, e)) || (rc = to_int(a->threads, "--threads", 0, 4096, &o->threads, e)))
+        return rc;
+    if (a->k >= 0 && (rc = to_int(a->k, "--k", 0, 100000, &o->prompt.k, e))) return rc;
+    if (!strcmp(a->reasoning, "on") || !strcmp(a->reasoning, "off")) o->prompt.reasoning = !strcmp(a->reasoning, "on");
+    else return error_set(e, RP_EINPUT, "--reasoning: expected on or off, got '%s'", a->reasoning);
+    /* The sampler's own checks, before any file is read, so bad options fail fast. */
+    if (!(o->sp.temperature >= 0.0)) return error_set(e, RP_EINPUT, "--temperature: must be >= 0, got %g", o->sp.temperature);
+    if (!(o->sp.top_p > 0.0 && o->sp.top_p <= 1.0)) return error_set(e, RP_EINPUT, "--top-p: must be in (0, 1], got %g", o->sp.top_p);
+    if (!(o->save_every >= 0.0)) return error_set(e, RP_EINPUT, "--save-every: must be >= 0 seconds, got %g", o->save_every);
+    return RP_OK;
+}
+
+/* Without --threads, ranks sharing a node split its cores instead of each taking all of them. */
+static void default_threads(SamplerOptions *o) {
+    if (o->threads || getenv("OMP_NUM_THREADS")) return;
+    int local = dp_local_ranks(), procs = omp_get_num_procs();
+    if (local > 1) o->threads = procs / local > 1 ? procs / local : 1;
+}
+
+typedef struct {
+    GPT m;
+    int have_model;
+    Tokenizer *tok;
+    Dataset d;
+    int have_data;
+    Samples s;
+    char partial[4096];
+} SampleJob;
+
+static int load(const SampleArgs *a, SampleJob *j, int rank, Error *e) {
+    int rc = checkpoint_load(a->model, &j->m, &j->tok, NULL, e);
+    if (rc) return rc;
+    j->have_model = 1;
+    if ((rc = dataset_read(a->data, &j->d, e))) return rc;
+    j->have_data = 1;
+    if (snprintf(j->partial, sizeof j->partial, "%s.partial", a->out) >= (int)sizeof j->partial)
+        return error_set(e, RP_EINPUT, "--out: path too long");
+    if (rank == 0 && !a->resume && path_exists(j->partial))
+        return error_set(e, RP_EINPUT, "%s exists: an earlier run of this command was interrupted; add --resume to "
+                                       "continue it, or delete the file to start over", j->partial);
+    if (rank == 0 && a->resume && !path_exists(j->partial)) log_info("--resume: no %s yet; starting from the first input", j->partial);
+    return RP_OK;
+}
+
+static int run(const SampleArgs *a, Error *e) {
+    SamplerOptions o;
+    int rc = sample_options(a, &o, e);
+    if (rc) return rc;
+    Runtime rt;
+    if ((rc = runtime_init(&rt, e))) {
+        runtime_finalize(&rt);
+        return rc;
+    }
+    SampleJob j;
+    memset(&j, 0, sizeof j);
+    samples_init(&j.s);
+    rc = dp_agree(load(a, &j, rt.rank, e), e);
+    if (!rc) {
+        default_threads(&o);
+        o.partial = j.partial;
+        rc = sampler_run(&j.m, j.tok, &j.d, &o, &j.s, e);
+    }
+    if (!rc && rt.rank == 0) {
+        rc = samples_write(&j.s, a->out, e);
+        if (!rc && remove(j.partial) && path_exists(j.partial)) log_warn("could not remove %s", j.partial);
+        if (!rc) log_info("sample: wrote %lld candidates to %s", (long long)j.s.m, a->out);
+    }
+    rc = dp_agree(rc, e);
+    samples_free(&j.s);
+    if (j.have_data) dataset_free(&j.d);
+    if (j.have_model) gpt_free(&j.m);
+    tokenizer_free(j.tok);
+    runtime_finalize(&rt);
+    return rc;
+}
+
+int cmd_sample(int argc, char **argv, Error *e) {
+    SampleArgs a = {.split = "train", .reasoning = "on", .n = 32, .max_new = 256, .k = -1, .batch = 32,
+                    .temperature = 0.7, .top_p = 0.9, .save_every = 5.0};
+    ArgSpec specs[] = {
+        {"--model", ARG_STR, &a.model, "checkpoint (.h5) to sample from", 1, 0},
+        {"--data", ARG_STR, &a.data, "dataset file (restpg-dataset)", 1, 0},
+        {"--out", ARG_STR, &a.out, "samples file to write (restpg-samples)", 1, 0},
+        {"--split", ARG_STR, &a.split, "split whose inputs are sampled (default train)", 0, 0},
+        {"--n", ARG_INT, &a.n, "candidates per input (default 32)", 0, 0},
+        {"--temperature", ARG_DOUBLE, &a.temperature, "softmax temperature, 0 = greedy (default 0.7)", 0, 0},
+        {"--top-p", ARG_DOUBLE, &a.top_p, "nucleus mass in (0, 1], 1 = off (default 0.9)", 0, 0},
+        {"--top-k", ARG_INT, &a.top_k, "keep the k most likely tokens, 0 = off (default 0)", 0, 0},
+        {"--max-new-tokens", ARG_INT, &a.max_new, "generated tokens per candidate at most (default 256)", 0, 0},
+        {"--seed", ARG_INT, &a.seed, "random seed (default 0)", 0, 0},
+        {"--round", ARG_INT, &a.round, "EM round, part of the random key (default 0)", 0, 0},
+        {"--limit", ARG_INT, &a.limit, "only the first NUM inputs of the split (default 0 = all)", 0, 0},
+        {"--reasoning", ARG_STR, &a.reasoning, "on: candidates are reasoning + answer (default); off: answer only", 0, 0},
+        {"--k", ARG_INT, &a.k, "profile items retrieved into each prompt (default 4)", 0, 0},
+        {"--no-profile", ARG_FLAG, &a.no_profile, "no retrieved profile items (non-personalized baseline)", 0, 0},
+        {"--batch", ARG_INT, &a.batch, "candidates decoded together per rank (default 32)", 0, 0},
+        {"--threads", ARG_INT, &a.threads, "CPU threads per rank (default: OMP_NUM_THREADS, or the node's cores "
+                                           "split between its ranks)", 0, 0},
+        {"--resume", ARG_FLAG, &a.resume, "continue from OUT.partial left by an interrupted run", 0, 0},
+        {"--save-every", ARG_DOUBLE, &a.save_every, "seconds between saves of OUT.partial (default 5)", 0, 0},
+        {NULL, 0, NULL, NULL, 0, 0},
+    };
+    int rc = args_parse("sample",
+                        "Generates N candidates (reasoning + answer) for every input of a split with a KV cache "
+                        "shared by each input's candidates. Runs under mpirun (inputs handed out dynamically, "
+                        "rank 0 writes --out) or alone; the file is the same for any rank count, --batch and "
+                        "--threads. Progress goes to OUT.partial; --resume continues a killed run.",
+                        specs, argc, argv, e);
+    if (rc) return rc;
+    return run(&a, e);
+}
