@@ -143,10 +143,12 @@ int dp_reduce(DPReducer *r, DPLeafFn leaf, void *ctx, float *out, Error *e) {
     int rc = walk(&w, 0, r->n_leaves, 0);
     if (rc) return rc; /* an MPI failure: the communicator is not usable for agreement */
     if ((rc = dp_agree(w.status, e))) return rc;
-    if (r->rank == 0) memcpy(out, r->level[0], r->n * sizeof(float));
+    /* The root's owner holds the sum: rank 0 unless it owns no leaf (more ranks than leaves). */
+    int root = owner(r, 0);
+    if (r->rank == root) memcpy(out, r->level[0], r->n * sizeof(float));
     for (size_t off = 0; r->world > 1 && off < r->n; off += DP_CHUNK) {
         size_t c = r->n - off < DP_CHUNK ? r->n - off : DP_CHUNK;
-        if ((rc = dp_check(MPI_Bcast(out + off, (int)c, MPI_FLOAT, 0, MPI_COMM_WORLD), "broadcasting gradients", e)))
+        if ((rc = dp_check(MPI_Bcast(out + off, (int)c, MPI_FLOAT, root, MPI_COMM_WORLD), "broadcasting gradients", e)))
             return rc;
     }
     return RP_OK;
