@@ -2,3 +2,4 @@
 restpg_test(test_porter SOURCES tests/test_porter.c LIBS restpg_reward)
 restpg_test(test_rouge SOURCES tests/test_rouge.c LIBS restpg_reward)
 restpg_script_test(test_score SCRIPT test_score.sh)
+restpg_test(test_meteor SOURCES tests/test_meteor.c LIBS restpg_reward)
