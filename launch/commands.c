@@ -1,7 +1,10 @@
 /* The command table of the `restpg` binary and the shared dispatcher for command groups. */
+#define _GNU_SOURCE /* vasprintf */
 #include "launch/commands.h"
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const Command COMMANDS[] = {
@@ -13,8 +16,15 @@ const Command COMMANDS[] = {
     {"loss", cmd_loss, "mean next-token loss of token-id sequences under a checkpoint"},
     {"convert", cmd_convert, "convert between llm.c GPT-2 checkpoints (.bin) and restpg checkpoints (.h5)"},
     {"score", cmd_score, "corpus ROUGE-1/2/L (and METEOR) of predictions against references, paired by id"},
+    {"launch", cmd_launch, "run a restpg command on MPI ranks (mpirun, or srun inside Slurm) with sane defaults"},
     {"sample", cmd_sample, "generate N candidates per input of a split with a shared KV cache (MPI sharded, resumable)"},
     {"generate", cmd_generate, "print candidates (reasoning, answer, logprob, finish) for one example"},
+    {"reward", cmd_reward, "score sampled candidates and keep the best per input (the E-step filter)"},
+    {"em", cmd_em, "EM self-training rounds from an SFT policy (sample, reward, filter, M-step, validate)"},
+    {"eval", cmd_eval, "LongLaMP metrics (ROUGE-1, ROUGE-L, METEOR) of a checkpoint on a split"},
+    {"run", cmd_run, "the whole REST-PG method from a config, resumable (data to evaluation)"},
+    {"ablate", cmd_ablate, "the paper's comparison: no personalization, RAG+SFT, SFT+reasoning, ReST-EM, REST-PG"},
+    {"demo", cmd_demo, "the default REST-PG run on this machine's Debian data (run it under mpirun -np 2)"},
     {NULL, NULL, NULL},
 };
 
@@ -33,4 +43,33 @@ int command_dispatch(const char *group, const Command *table, int argc, char **a
         if (!strcmp(c->name, argv[1])) return c->fn(argc - 1, argv + 1, e);
     return error_set(e, RP_EINPUT, "%s: unknown command '%s' (see restpg %s%shelp)", group ? group : "restpg", argv[1],
                      group ? group : "", group ? " " : "");
+}
+
+void cmdargs_init(CmdArgs *a, const char *name) {
+    memset(a, 0, sizeof *a);
+    cmdargs_add(a, "%s", name);
+}
+
+void cmdargs_add(CmdArgs *a, const char *fmt, ...) {
+    if (a->argc + 1 >= (int)(sizeof a->argv / sizeof a->argv[0])) {
+        a->oom = 1;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&a->argv[a->argc], fmt, ap) < 0) {
+        a->argv[a->argc] = NULL;
+        a->oom = 1;
+    } else {
+        a->argc++;
+    }
+    va_end(ap);
+}
+
+int cmdargs_run(CmdArgs *a, CommandFn fn, Error *e) {
+    int rc = a->oom ? error_set(e, RP_ENOMEM, "out of memory building the arguments of %s", a->argv[0] ? a->argv[0] : "a command")
+                    : fn(a->argc, a->argv, e);
+    for (int i = 0; i < a->argc; i++) free(a->argv[i]);
+    a->argc = 0;
+    return rc;
 }

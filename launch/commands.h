@@ -21,9 +21,23 @@ extern const Command COMMANDS[];
 int command_dispatch(const char *group, const Command *table, int argc, char **argv, Error *e);
 void command_print_table(const char *group, const Command *table);
 
+/* An argv built word by word, for running a command in-process (the pipeline's stages are the
+ * documented commands). Words are printf-formatted copies; cmdargs_run frees them. */
+typedef struct {
+    char *argv[48];
+    int argc;
+    int oom;
+} CmdArgs;
+
+void cmdargs_init(CmdArgs *a, const char *name);
+void cmdargs_add(CmdArgs *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Runs fn with the words, frees them, and returns fn's status. */
+int cmdargs_run(CmdArgs *a, CommandFn fn, Error *e);
+
 int cmd_data(int argc, char **argv, Error *e);
 int cmd_tokenizer(int argc, char **argv, Error *e);
 int cmd_reason(int argc, char **argv, Error *e);
+int cmd_reward(int argc, char **argv, Error *e);
 int cmd_pretrain(int argc, char **argv, Error *e);
 int cmd_sft(int argc, char **argv, Error *e);
 int cmd_loss(int argc, char **argv, Error *e);
@@ -32,4 +46,10 @@ int cmd_sample(int argc, char **argv, Error *e);
 int cmd_generate(int argc, char **argv, Error *e);
 
 int cmd_score(int argc, char **argv, Error *e);
+int cmd_launch(int argc, char **argv, Error *e);
+int cmd_em(int argc, char **argv, Error *e);
+int cmd_eval(int argc, char **argv, Error *e);
+int cmd_run(int argc, char **argv, Error *e);
+int cmd_ablate(int argc, char **argv, Error *e);
+int cmd_demo(int argc, char **argv, Error *e);
 #endif

@@ -27,7 +27,7 @@ typedef struct {
         long n_layer, n_head, n_embd, n_positions;
     } model;
     struct {
-        long steps, batch_size, seq_len;
+        long steps, batch_size, grad_accum, seq_len;
         double lr;
     } pretrain;
     struct {
@@ -38,12 +38,12 @@ typedef struct {
         const char *profile;
     } prompt;
     struct {
-        long steps, batch_size;
+        long steps, batch_size, grad_accum;
         double lr;
         const char *reasoning;
     } sft;
     struct {
-        long rounds, n, top_k, max_new_tokens, keep, steps, batch_size, limit;
+        long rounds, n, top_k, max_new_tokens, keep, steps, batch_size, grad_accum, limit;
         double temperature, top_p, tau, lr;
         const char *reward, *mstep_init;
     } em;

@@ -27,6 +27,25 @@ int em_threads(const RunConfig *c) {
     return per > 0 ? per : 1;
 }
 
+void add_train_args(CmdArgs *a, const RunConfig *c, long steps, long batch, long accum, double lr, long seed,
+                    const char *metrics) {
+    cmdargs_add(a, "--steps=%ld", steps);
+    cmdargs_add(a, "--batch-size=%ld", batch);
+    cmdargs_add(a, "--grad-accum=%ld", accum);
+    cmdargs_add(a, "--lr=%.17g", lr);
+    cmdargs_add(a, "--seed=%ld", seed);
+    cmdargs_add(a, "--threads=%d", em_threads(c));
+    cmdargs_add(a, "--checkpoint-every=%ld", steps / 4 > 0 ? steps / 4 : 1);
+    cmdargs_add(a, "--metrics=%s", metrics);
+    cmdargs_add(a, "--resume");
+}
+
+void add_prompt_args(CmdArgs *a, const RunConfig *c) {
+    cmdargs_add(a, "--reasoning=%s", c->sft.reasoning);
+    cmdargs_add(a, "--k=%ld", c->prompt.k);
+    cmdargs_add(a, "--profile=%s", c->prompt.profile);
+}
+
 static void prompt_from_config(const RunConfig *c, PromptOptions *po) {
     prompt_options_default(po);
     po->k = (int)c->prompt.k;
@@ -201,27 +220,14 @@ static int mstep_train(const EmPlan *p, int t, const char *init, Error *e) {
     em_path(p->dir, t, "kept.h5", kept, sizeof kept);
     em_path(p->dir, t, "model.h5", out, sizeof out);
     snprintf(metrics, sizeof metrics, "%s/metrics/mstep_round%d.jsonl", p->dir, t);
-    char a[16][4300];
-    int n = 0;
-    snprintf(a[n++], sizeof a[0], "sft");
-    snprintf(a[n++], sizeof a[0], "--data=%s", kept);
-    snprintf(a[n++], sizeof a[0], "--init=%s", init);
-    snprintf(a[n++], sizeof a[0], "--out=%s", out);
-    snprintf(a[n++], sizeof a[0], "--steps=%ld", c->em.steps);
-    snprintf(a[n++], sizeof a[0], "--batch-size=%ld", c->em.batch_size);
-    snprintf(a[n++], sizeof a[0], "--lr=%.17g", c->em.lr);
-    snprintf(a[n++], sizeof a[0], "--seed=%ld", c->seed + t);
-    snprintf(a[n++], sizeof a[0], "--reasoning=%s", c->sft.reasoning);
-    snprintf(a[n++], sizeof a[0], "--k=%ld", c->prompt.k);
-    snprintf(a[n++], sizeof a[0], "--profile=%s", c->prompt.profile);
-    snprintf(a[n++], sizeof a[0], "--threads=%d", em_threads(c));
-    snprintf(a[n++], sizeof a[0], "--checkpoint-every=%ld", c->em.steps / 4 > 0 ? c->em.steps / 4 : 1);
-    snprintf(a[n++], sizeof a[0], "--metrics=%s", metrics);
-    snprintf(a[n++], sizeof a[0], "--resume");
-    char *argv[17];
-    for (int i = 0; i < n; i++) argv[i] = a[i];
-    argv[n] = NULL;
-    return cmd_sft(n, argv, e);
+    CmdArgs a;
+    cmdargs_init(&a, "sft");
+    cmdargs_add(&a, "--data=%s", kept);
+    cmdargs_add(&a, "--init=%s", init);
+    cmdargs_add(&a, "--out=%s", out);
+    add_prompt_args(&a, c);
+    add_train_args(&a, c, c->em.steps, c->em.batch_size, c->em.grad_accum, c->em.lr, c->seed + t, metrics);
+    return cmdargs_run(&a, cmd_sft, e);
 }
 
 static int copy_file(const char *from, const char *to, Error *e) {

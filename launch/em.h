@@ -15,6 +15,7 @@
 #define RESTPG_LAUNCH_EM_H
 
 #include "core/error.h"
+#include "launch/commands.h"
 #include "launch/config.h"
 #include "launch/eval.h"
 
@@ -35,6 +36,13 @@ int em_threads(const RunConfig *c);
 /* Evaluation options of a run config: eval.* decoding, the config's prompt (k, profile,
  * reasoning), reward and threads; split "val" with eval.val_limit (callers change split/limit). */
 void em_eval_options(const RunConfig *c, EvalOptions *eo);
+
+/* The training options every stage passes to `restpg pretrain`/`sft`: steps, batch, grad-accum,
+ * lr, seed, threads, checkpoints every quarter, metrics file, --resume. */
+void add_train_args(CmdArgs *a, const RunConfig *c, long steps, long batch, long accum, double lr, long seed,
+                    const char *metrics);
+/* The prompt options of `restpg sft`: --reasoning, --k, --profile from the config. */
+void add_prompt_args(CmdArgs *a, const RunConfig *c);
 
 /* Writes <dir>/round<t>/<name> into buf. */
 void em_path(const char *dir, int t, const char *name, char *buf, size_t n);

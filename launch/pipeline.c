@@ -2,7 +2,6 @@
  * individual commands (in-process, with argv), so a run is exactly the documented commands. */
 #include "launch/pipeline.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,24 +21,6 @@ typedef struct {
     char dir[4096];
     char data[4200], tok[4200], base[4200], sft[4200], state[4200];
 } Run;
-
-/* Builds argv from a NULL-terminated list of printf-formatted words and runs fn with it. */
-static int run_words(CommandFn fn, Error *e, ...) {
-    char words[32][4300];
-    char *argv[33];
-    int n = 0;
-    va_list ap;
-    va_start(ap, e);
-    for (const char *fmt; n < 32 && (fmt = va_arg(ap, const char *));) {
-        const char *arg = va_arg(ap, const char *);
-        snprintf(words[n], sizeof words[n], fmt, arg);
-        argv[n] = words[n];
-        n++;
-    }
-    va_end(ap);
-    argv[n] = NULL;
-    return fn(n, argv, e);
-}
 
 static void stage_marker(const Run *r, const char *stage, char *buf, size_t n) {
     snprintf(buf, n, "%s/%s.done", r->state, stage);
@@ -64,16 +45,6 @@ static int stage_finish(const Run *r, const char *stage, int rc, Error *e) {
     return dp_agree(rc, e);
 }
 
-static char g_num[8][64]; /* numbers formatted for run_words, one slot per argument */
-static const char *num(int slot, long v) {
-    snprintf(g_num[slot], sizeof g_num[slot], "%ld", v);
-    return g_num[slot];
-}
-static const char *dbl(int slot, double v) {
-    snprintf(g_num[slot], sizeof g_num[slot], "%.17g", v);
-    return g_num[slot];
-}
-
 /* 1 if the default apt lists hold at least one Packages file with a Translation-en to match. */
 static int apt_lists_present(void) {
     char **pk = NULL, **tr = NULL;
@@ -95,14 +66,22 @@ static int stage_data(Run *r, Error *e) {
             log_warn("data.source is debian but /var/lib/apt/lists has no Packages lists; using the synthetic dataset");
             src = "synth";
         }
-        if (!strcmp(src, "debian"))
-            rc = run_words(cmd_data_debian, e, "debian", "", "--out=%s", r->data, "--seed=%s", num(0, c->seed),
-                           "--min-items=%s", num(1, c->data.min_items), "--max-users=%s", num(2, c->data.max_users),
-                           "--max-examples-per-user=%s", num(3, c->data.max_examples_per_user), NULL);
-        else if (!strcmp(src, "synth"))
-            rc = run_words(cmd_data_synth, e, "synth", "", "--out=%s", r->data, "--users=%s", num(0, c->data.synth_users),
-                           "--seed=%s", num(1, c->seed), NULL);
-        else {
+        CmdArgs a;
+        if (!strcmp(src, "debian")) {
+            cmdargs_init(&a, "debian");
+            cmdargs_add(&a, "--out=%s", r->data);
+            cmdargs_add(&a, "--seed=%ld", c->seed);
+            cmdargs_add(&a, "--min-items=%ld", c->data.min_items);
+            cmdargs_add(&a, "--max-users=%ld", c->data.max_users);
+            cmdargs_add(&a, "--max-examples-per-user=%ld", c->data.max_examples_per_user);
+            rc = cmdargs_run(&a, cmd_data_debian, e);
+        } else if (!strcmp(src, "synth")) {
+            cmdargs_init(&a, "synth");
+            cmdargs_add(&a, "--out=%s", r->data);
+            cmdargs_add(&a, "--users=%ld", c->data.synth_users);
+            cmdargs_add(&a, "--seed=%ld", c->seed);
+            rc = cmdargs_run(&a, cmd_data_synth, e);
+        } else {
             Dataset d;
             if (!(rc = dataset_read(c->data.path, &d, e))) {
                 rc = dataset_write(&d, r->data, e);
@@ -118,9 +97,15 @@ static int stage_tokenizer(Run *r, Error *e) {
     if (c->tokenizer.path[0] || c->model.init[0]) return RP_OK; /* a given tokenizer, or the base model's own */
     int done, rc = stage_done(r, "tokenizer", &done, e);
     if (rc || done) return rc;
-    if (log_rank() == 0)
-        rc = run_words(cmd_tokenizer, e, "tokenizer", "", "train", "", "--data=%s", r->data, "--vocab-size=%s",
-                       num(0, c->tokenizer.vocab_size), "--out=%s", r->tok, NULL);
+    if (log_rank() == 0) {
+        CmdArgs a;
+        cmdargs_init(&a, "tokenizer");
+        cmdargs_add(&a, "train");
+        cmdargs_add(&a, "--data=%s", r->data);
+        cmdargs_add(&a, "--vocab-size=%ld", c->tokenizer.vocab_size);
+        cmdargs_add(&a, "--out=%s", r->tok);
+        rc = cmdargs_run(&a, cmd_tokenizer, e);
+    }
     return stage_finish(r, "tokenizer", rc, e);
 }
 
@@ -129,9 +114,14 @@ static int stage_reason(Run *r, Error *e) {
     if (!strcmp(c->sft.reasoning, "off")) return RP_OK;
     int done, rc = stage_done(r, "reason", &done, e);
     if (rc || done) return rc;
-    if (log_rank() == 0)
-        rc = run_words(cmd_reason, e, "reason", "", "--data=%s", r->data, "--teacher=%s", c->reason.teacher, "--k=%s",
-                       num(0, c->prompt.k), NULL);
+    if (log_rank() == 0) {
+        CmdArgs a;
+        cmdargs_init(&a, "reason");
+        cmdargs_add(&a, "--data=%s", r->data);
+        cmdargs_add(&a, "--teacher=%s", c->reason.teacher);
+        cmdargs_add(&a, "--k=%ld", c->prompt.k);
+        rc = cmdargs_run(&a, cmd_reason, e);
+    }
     return stage_finish(r, "reason", rc, e);
 }
 
@@ -153,11 +143,16 @@ static int stage_pretrain(Run *r, Error *e) {
         rc = atomic_write(yaml, text, (size_t)n, e);
     }
     if ((rc = dp_agree(rc, e))) return rc;
-    rc = run_words(cmd_pretrain, e, "pretrain", "", "--data=%s", r->data, "--config=%s", yaml, "--tokenizer=%s", r->tok,
-                   "--out=%s", r->base, "--steps=%s", num(0, c->pretrain.steps), "--batch-size=%s", num(1, c->pretrain.batch_size),
-                   "--seq-len=%s", num(2, c->pretrain.seq_len), "--lr=%s", dbl(3, c->pretrain.lr), "--seed=%s", num(4, c->seed),
-                   "--threads=%s", num(5, em_threads(c)), "--checkpoint-every=%s", num(6, c->pretrain.steps / 4 > 0 ? c->pretrain.steps / 4 : 1),
-                   "--warmup=%s", num(7, c->pretrain.steps / 20), "--metrics=%s", metrics, "--resume", "", NULL);
+    CmdArgs a;
+    cmdargs_init(&a, "pretrain");
+    cmdargs_add(&a, "--data=%s", r->data);
+    cmdargs_add(&a, "--config=%s", yaml);
+    cmdargs_add(&a, "--tokenizer=%s", r->tok);
+    cmdargs_add(&a, "--out=%s", r->base);
+    cmdargs_add(&a, "--seq-len=%ld", c->pretrain.seq_len);
+    cmdargs_add(&a, "--warmup=%ld", c->pretrain.steps / 20);
+    add_train_args(&a, c, c->pretrain.steps, c->pretrain.batch_size, c->pretrain.grad_accum, c->pretrain.lr, c->seed, metrics);
+    rc = cmdargs_run(&a, cmd_pretrain, e);
     return stage_finish(r, "pretrain", rc, e);
 }
 
@@ -167,12 +162,15 @@ static int stage_sft(Run *r, Error *e) {
     if (rc || done) return rc;
     char metrics[4200];
     snprintf(metrics, sizeof metrics, "%s/metrics/sft.jsonl", r->dir);
-    rc = run_words(cmd_sft, e, "sft", "", "--data=%s", r->data, "--init=%s", r->base, "--out=%s", r->sft, "--steps=%s",
-                   num(0, c->sft.steps), "--batch-size=%s", num(1, c->sft.batch_size), "--lr=%s", dbl(2, c->sft.lr),
-                   "--seed=%s", num(3, c->seed), "--threads=%s", num(4, em_threads(c)), "--checkpoint-every=%s",
-                   num(5, c->sft.steps / 4 > 0 ? c->sft.steps / 4 : 1), "--reasoning=%s", c->sft.reasoning, "--k=%s",
-                   num(6, c->prompt.k), "--profile=%s", c->prompt.profile, "--val-every=%s", num(7, c->sft.steps / 4 > 0 ? c->sft.steps / 4 : 1),
-                   "--metrics=%s", metrics, "--resume", "", NULL);
+    CmdArgs a;
+    cmdargs_init(&a, "sft");
+    cmdargs_add(&a, "--data=%s", r->data);
+    cmdargs_add(&a, "--init=%s", r->base);
+    cmdargs_add(&a, "--out=%s", r->sft);
+    cmdargs_add(&a, "--val-every=%ld", c->sft.steps / 4 > 0 ? c->sft.steps / 4 : 1);
+    add_prompt_args(&a, c);
+    add_train_args(&a, c, c->sft.steps, c->sft.batch_size, c->sft.grad_accum, c->sft.lr, c->seed, metrics);
+    rc = cmdargs_run(&a, cmd_sft, e);
     return stage_finish(r, "sft", rc, e);
 }
 

@@ -16,7 +16,7 @@ data:
   synth_users: 12
 tokenizer:
   vocab_size: 400
-model: {n_layer: 1, n_head: 2, n_embd: 32, n_positions: 320}
+model: {n_layer: 1, n_head: 2, n_embd: 32, n_positions: 448}
 pretrain: {steps: 30, batch_size: 4, seq_len: 64, lr: 0.003}
 prompt: {k: 2}
 sft: {steps: 24, batch_size: 4, lr: 0.002}
