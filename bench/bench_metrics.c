@@ -5,7 +5,8 @@
  * else ./tests/reference/metric_pairs.jsonl).
  * Prints JSON lines, one per configuration: ROUGE-1/2/L together, pairwise with a cold and a
  * warm vocabulary, and with a prepared reference scored against 32 candidates (the E-step
- * pattern), without and with stemming. */
+ * pattern), without and with stemming; METEOR pairwise, its first pass (cold WordNet cache) and
+ * warm. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #include "core/text.h"
+#include "reward/meteor.h"
 #include "reward/rouge.h"
 
 #define WORDS 200
@@ -154,6 +156,19 @@ static double prepared(Rouge *r, const Texts *pred, const Texts *ref, double *si
     return (double)done / t;
 }
 
+/* METEOR over all pairs: one pass (the first, on a fresh scorer, fills the WordNet cache), or
+ * repeated for at least a second. */
+static double meteor_pairwise(Meteor *m, const Texts *pred, const Texts *ref, int once, double *sink) {
+    size_t done = 0;
+    double t0 = now(), t;
+    do {
+        for (size_t i = 0; i < pred->n; i++) *sink += meteor_score(m, pred->t[i], ref->t[i]);
+        done += pred->n;
+        t = now() - t0;
+    } while (!once && t < 1.0);
+    return (double)done / t;
+}
+
 int main(int argc, char **argv) {
     char def[2048];
     const char *src = getenv("RESTPG_SOURCE_DIR");
@@ -183,8 +198,21 @@ int main(int argc, char **argv) {
         rouge_free(&r);
     }
 
-    /* ---- METEOR: the METEOR engineer adds its configuration here (same texts, same JSON
-     * fields, "metric": "meteor"). ---- */
+    /* ---- METEOR (NLTK semantics; Punkt data from $RESTPG_DATA_DIR or the compiled-in dir) ---- */
+    {
+        Meteor m;
+        Error e;
+        if (meteor_init(&m, &e)) {
+            fprintf(stderr, "bench_metrics: %s\n", e.msg);
+            return 1;
+        }
+        double cold_wn = meteor_pairwise(&m, &pred, &ref, 1, &sink), warm = meteor_pairwise(&m, &pred, &ref, 0, &sink);
+        printf("{\"bench\": \"metrics\", \"metric\": \"meteor\", \"mode\": \"pairwise_cold_wordnet\", "
+               "\"words\": %d, \"texts\": %zu, \"threads\": 1, \"pairs_per_s\": %.0f}\n", WORDS, pred.n, cold_wn);
+        printf("{\"bench\": \"metrics\", \"metric\": \"meteor\", \"mode\": \"pairwise\", \"words\": %d, "
+               "\"texts\": %zu, \"threads\": 1, \"pairs_per_s\": %.0f}\n", WORDS, pred.n, warm);
+        meteor_free(&m);
+    }
 
     fprintf(stderr, "checksum %.6f\n", sink);
     for (size_t i = 0; i < pred.n; i++) free(pred.t[i]), free(ref.t[i]);
