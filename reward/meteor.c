@@ -12,6 +12,7 @@
 #include "reward/cptext.h"
 #include "reward/porter.h"
 #include "reward/pyclass.h"
+#include "reward/unicase.h"
 #include "reward/wordtok.h"
 
 #ifndef RESTPG_WORDNET_DIR
@@ -123,6 +124,23 @@ static int tokenize(const Meteor *m, Work *w, const char *text, size_t n, int lo
         }
     }
     return rc;
+}
+
+size_t meteor_strip(const char *s, size_t n, size_t *start) {
+    size_t i = 0, j = n;
+    uint32_t cp;
+    for (size_t len; i < n; i += len) {
+        len = utf8_decode(s + i, n - i, &cp);
+        if (!py_isspace(cp)) break;
+    }
+    while (j > i) { /* back over the last character: find where its encoding starts */
+        size_t k = j - 1;
+        while (k > i && j - k < 4 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+        if (utf8_decode(s + k, j - k, &cp) != j - k || !py_isspace(cp)) break;
+        j = k;
+    }
+    *start = i;
+    return j - i;
 }
 
 int meteor_tokenize(Meteor *m, const char *text, size_t n, StrBuf *out, Error *e) {

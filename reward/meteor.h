@@ -52,6 +52,11 @@ double meteor_score(Meteor *m, const char *pred, const char *ref);
 /* meteor_score for pred[0..pn) and ref[0..rn), the score in *out. */
 int meteor_score_n(Meteor *m, const char *pred, size_t pn, const char *ref, size_t rn, double *out, Error *e);
 
+/* Python's str.strip() of s[0..n) (whitespace as str.isspace() says): sets *start to the first
+ * kept byte and returns the number of bytes kept. LongLaMP strips texts before scoring, and a
+ * leading line break can change a token (an opening quote after it is not read as opening). */
+size_t meteor_strip(const char *s, size_t n, size_t *start);
+
 /* The tokens nltk.word_tokenize(text[0..n)) returns (not lowercased), each followed by '\n', appended
  * to out. For tests and debugging. */
 int meteor_tokenize(Meteor *m, const char *text, size_t n, StrBuf *out, Error *e);
