@@ -2,7 +2,8 @@
  * tests/reference/metric_pairs.jsonl against tests/reference/meteor_expected.jsonl (corpus mean
  * within 0.002, the issue's bound, and each pair within 1e-6), the Punkt sentence splitter and the
  * word tokenizer on tricky texts and the WordNet synonym sets against meteor_cases.jsonl (all made
- * by tests/reference/make_meteor_refs.py), scoring from two threads at once, and bad data files. */
+ * by tests/reference/make_meteor_refs.py), scoring from two threads at once, bad data files, and
+ * `restpg score --metrics meteor` on the same pairs. */
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -185,6 +186,18 @@ static void invalid_utf8(Meteor *m) {
     CHECK(meteor_score(m, "caf\xe9", "caf\xe8") == meteor_score(m, "caf\xe9", "caf\xe9"));
 }
 
+/* str.strip(): Unicode whitespace at both ends goes, a bad byte or inner space stays. */
+static void strip(void) {
+    static const struct {
+        const char *in, *out;
+    } cases[] = {{"\xe3\x80\x80 \n\"hi\" x\xc2\x85\t", "\"hi\" x"}, {" \t\r\n", ""}, {"", ""},
+                 {"\xff a \xff", "\xff a \xff"}, {"a\xe2\x80\xa8", "a"}, {"\xc2\xa0\x1c-\x1f", "-"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t start, n = meteor_strip(cases[i].in, strlen(cases[i].in), &start);
+        CHECK_MSG(n == strlen(cases[i].out) && !memcmp(cases[i].in + start, cases[i].out, n), "strip case %zu", i);
+    }
+}
+
 typedef struct {
     Meteor *m;
     const Pairs *p;
@@ -211,6 +224,47 @@ static void threads(const Pairs *p) {
     for (int k = 0; k < 2; k++) pthread_join(t[k], NULL);
     CHECK(j[0].same && j[1].same);
     meteor_free(&m);
+}
+
+/* Writes one side of the pairs as JSON Lines {id, text}. */
+static void write_side(const char *path, const Pairs *p, char **texts) {
+    FILE *f = fopen(path, "w");
+    CHECK_MSG(f != NULL, "cannot write %s", path);
+    for (size_t i = 0; f && i < p->n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", p->id[i]);
+        cJSON_AddStringToObject(o, "text", texts[i]);
+        char *s = cJSON_PrintUnformatted(o);
+        fprintf(f, "%s\n", s);
+        free(s);
+        cJSON_Delete(o);
+    }
+    if (f) fclose(f);
+}
+
+/* The CLI's corpus mean is the mean of NLTK's scores (LongLaMP's strip changes none of these). */
+static void cli(const Pairs *p) {
+    const char *restpg = getenv("RESTPG"), *tmp = getenv("RESTPG_TEST_TMP");
+    if (!restpg) {
+        fprintf(stderr, "test_meteor: RESTPG not set, skipping the CLI check (run through ctest)\n");
+        return;
+    }
+    char pred[2048], ref[2048], out[2048], cmd[8192], line[512];
+    snprintf(pred, sizeof pred, "%s/meteor_pred_%d.jsonl", tmp ? tmp : "/tmp", (int)getpid());
+    snprintf(ref, sizeof ref, "%s/meteor_ref_%d.jsonl", tmp ? tmp : "/tmp", (int)getpid());
+    snprintf(out, sizeof out, "%s/meteor_out_%d.txt", tmp ? tmp : "/tmp", (int)getpid());
+    write_side(pred, p, p->pred);
+    write_side(ref, p, p->ref);
+    snprintf(cmd, sizeof cmd, "'%s' score --pred '%s' --ref '%s' --metrics meteor > '%s' 2>&1", restpg, pred, ref, out);
+    CHECK(system(cmd) == 0);
+    double mean = -1, want = 0;
+    FILE *f = fopen(out, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "meteor", 6)) mean = atof(line + 6);
+    if (f) fclose(f);
+    for (size_t i = 0; i < p->n; i++) want += p->want[i];
+    CHECK_NEAR(mean, want / (double)p->n, 1e-6);
+    unlink(pred), unlink(ref), unlink(out);
 }
 
 static void bad_files(void) {
@@ -252,7 +306,9 @@ int main(void) {
     load_pairs(&p);
     parity(&m, &p);
     invalid_utf8(&m);
+    strip();
     threads(&p);
+    cli(&p);
     bad_files();
     meteor_free(&m);
     for (size_t i = 0; i < p.n; i++) free(p.id[i]), free(p.pred[i]), free(p.ref[i]), cJSON_Delete(p.extra[i]);

@@ -79,6 +79,7 @@ TEXTS = [
     "Q: what? A: this. Note: that; also: *bold* and @user #tag & co.",
     "<b>html</b> tags & entities. x < y > z.",
     "He's got 2 o'clock, rock'n'roll, and ma'am.",
+    "\n\"Hi\" he said. \"Bye.\"",
 ]
 
 WORDS = [
