@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Requeue and resume on a real single-node Slurm cluster (slurm/local-cluster), through
+# slurm/restpg-gpu.sbatch with the cluster's fake GPUs as gres and Ethernet settings: once the
+# job has written a checkpoint it gets the batch-shell SIGUSR1 that --signal=B:USR1@120 sends
+# before a time limit; the template's trap requeues it, Slurm starts it again, the job resumes
+# from the checkpoint (its log says so) and ends with exactly the checkpoint of an uninterrupted
+# run of the same command.
+source "$RESTPG_SOURCE_DIR/tests/slurm_lib.sh"
+slurm_require
+slurm_setup slurm_requeue
+
+stand_in_data "$T"
+STEPS=1500
+
+# The uninterrupted reference, on 2 ranks through restpg launch (mpirun).
+slurm_job_args "$T" "$T/ref" "$STEPS"
+OMPI_MCA_pml=ob1 timeout 300 "$RESTPG" launch --np 2 --launcher mpirun -- restpg "${JOB_ARGS[@]}" </dev/null >"$T/ref.out" 2>&1 \
+  || { tail -n 20 "$T/ref.out"; die "reference run failed"; }
+
+slurm_job_args "$T" "$T/run" "$STEPS"
+log=$T/job.out
+job=$(RESTPG=$RESTPG RESTPG_NETWORK=ethernet timeout 30 sbatch --parsable --job-name=requeue-test --nodes=1 \
+  --gpus-per-node=2 --ntasks-per-node=2 --cpus-per-task=1 --time=10 --output="$log" \
+  "$RESTPG_SOURCE_DIR/slurm/restpg-gpu.sbatch" "${JOB_ARGS[@]}") || die "sbatch refused the job"
+echo "submitted job $job"
+
+# Interrupt as soon as a checkpoint exists, well before the last step.
+wait_for 120 test -s "$T/run/checkpoint.h5" || die "no checkpoint within 120 s (state $(job_field "$job" JobState))"
+check "job still running when interrupted" '[ "$(job_field "$job" JobState)" = RUNNING ]'
+timeout 10 scancel --batch --signal=USR1 "$job" || die "scancel --signal=USR1 failed"
+wait_for 30 grep -q "got USR1: requeueing job $job" "$log" || die "the template's trap did not requeue"
+wait_for 60 test "$(job_field "$job" Restarts)" -ge 1 || die "job not requeued (Restarts $(job_field "$job" Restarts))"
+
+state=$(wait_job_state "$job" 240 COMPLETED)
+check "requeued job completes (state: $state)" '[ "$state" = COMPLETED ]'
+check "exit code 0:0 ($(job_field "$job" ExitCode))" '[ "$(job_field "$job" ExitCode)" = 0:0 ]'
+check "restarted once ($(job_field "$job" Restarts))" '[ "$(job_field "$job" Restarts)" = 1 ]'
+check "the fake GPUs were allocated to the job" 'grep -q "CUDA_VISIBLE_DEVICES=0,1" "$log"'
+check "the Ethernet settings were used" 'grep -q "pml ob1, network ethernet" "$log"'
+check "the log shows a second attempt" 'grep -q "attempt 2 on" "$log"'
+resumed=$(sed -n 's/^resuming from .* at step \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+check "the second attempt resumed from a checkpoint (step ${resumed:-none})" '[ -n "$resumed" ] && [ "$resumed" -gt 0 ] && [ "$resumed" -lt "$STEPS" ]'
+check "final checkpoint at step $STEPS" '[ "$(h5_step "$T/run/checkpoint.h5")" = "$STEPS" ]'
+diffs=$(h5_same "$T/ref/checkpoint.h5" "$T/run/checkpoint.h5")
+check "requeued run ends bitwise equal to the uninterrupted one: ${diffs:-same}" '[ -z "$diffs" ]'
+exit $fail
