@@ -2,6 +2,8 @@
 #include "core/log.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,12 +43,22 @@ double time_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* A redrawn bar only on a real terminal. Under mpirun/srun a rank's stdout is often a pty that
+ * the launcher copies into a log file, so launched ranks print lines unless RESTPG_PROGRESS=bar. */
+static int want_bar(void) {
+    const char *mode = getenv("RESTPG_PROGRESS");
+    if (mode && !strcmp(mode, "bar")) return 1;
+    if (mode && !strcmp(mode, "lines")) return 0;
+    if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("SLURM_PROCID")) return 0;
+    return isatty(STDOUT_FILENO);
+}
+
 void progress_init(Progress *p, const char *label, int64_t total) {
     p->label = label;
     p->total = total;
     p->t_start = time_now();
     p->t_last = 0.0;
-    p->tty = isatty(STDOUT_FILENO);
+    p->tty = want_bar();
 }
 
 static void format_eta(double s, char *buf, size_t n) {

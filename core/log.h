@@ -2,7 +2,8 @@
  *
  * All user-facing output goes through here so that under mpirun only rank 0 speaks (other ranks
  * print only warnings and errors, prefixed with their rank). Progress is a redrawn bar on a TTY
- * and a plain line every few seconds in a log file. */
+ * and a plain line every few seconds in a log file; RESTPG_PROGRESS=bar|lines overrides the
+ * choice (ranks started by mpirun or srun print lines, since their stdout is usually a log). */
 #ifndef RESTPG_CORE_LOG_H
 #define RESTPG_CORE_LOG_H
 
