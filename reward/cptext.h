@@ -17,6 +17,7 @@ typedef struct {
     size_t n, cap;
 } CpBuf;
 
+/* An empty buffer / its release (b is left empty and reusable). */
 void cpbuf_init(CpBuf *b);
 void cpbuf_free(CpBuf *b);
 /* Makes room for `extra` more code points (RP_ENOMEM on failure). */

@@ -43,6 +43,7 @@ int meteor_init(Meteor *m, Error *e);
 /* meteor_init with explicit paths: the Punkt parameters file and the WordNet directory. */
 int meteor_init_paths(Meteor *m, const char *punkt_path, const char *wordnet_dir, Error *e);
 
+/* Releases the scorer; no thread may be scoring with it. */
 void meteor_free(Meteor *m);
 
 /* The METEOR score of prediction `pred` against reference `ref` (NUL-terminated UTF-8), in

@@ -38,6 +38,7 @@ typedef struct {
 /* Loads the parameters file (format in its header). A missing file, or a malformed line, is
  * RP_EINPUT naming the file (and the line and the field). */
 int punkt_load(Punkt *p, const char *path, Error *e);
+/* Releases what punkt_load made (p is left zeroed; freeing twice is harmless). */
 void punkt_free(Punkt *p);
 
 /* The sentences of the code points t[0..n), as NLTK's span_tokenize(text) with
@@ -45,6 +46,7 @@ void punkt_free(Punkt *p);
  * sentences and at the end is excluded; an all-whitespace text gives no sentence. */
 int punkt_spans(const Punkt *p, const uint32_t *t, size_t n, PunktSpans *out, Error *e);
 
+/* Releases the list (s is left empty and reusable). */
 void punkt_spans_free(PunktSpans *s);
 
 #endif

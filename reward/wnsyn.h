@@ -45,6 +45,7 @@ typedef struct {
  * sets to dir; a later call with another directory is RP_EINPUT. A missing database file is
  * RP_EINPUT naming it. */
 int wnsyn_init(WnSyn *w, const char *dir, Error *e);
+/* Releases the caches (sets handed out become invalid); libwordnet itself stays open. */
 void wnsyn_free(WnSyn *w);
 
 /* The synonym sets of the k words words[i][0..lens[i]) into out[i] (the names of

@@ -20,6 +20,7 @@ typedef struct {
     CpBuf a, b; /* after wordtok_run, `a` holds the rewritten text */
 } WordTok;
 
+/* Empty scratch buffers / their release. */
 void wordtok_init(WordTok *w);
 void wordtok_free(WordTok *w);
 
