@@ -2,8 +2,9 @@
  *
  * Activation buffers are sized for max(max_prompt, max_rows) rows and shared by prefill and
  * decode; the residual stream x is updated in place (decode_matmul allows resid == out). The
- * prompt's values are stored channel-major so that probabilities x values is again a product of
- * two k-contiguous operands, which is the form the batch-invariant kernel computes. */
+ * prompt's keys are stored channel-major, so that both products of the prompt attention
+ * (queries x keys, probabilities x values) take their second operand with the output columns
+ * contiguous (decode_gemm_nn), which vectorizes without horizontal sums. */
 #include "model/infer.h"
 
 #include <omp.h>
@@ -41,8 +42,8 @@ static int act_rows(const InferPlan *p) { return p->max_prompt > p->max_rows ? p
 /* Float counts of the pieces of s->mem, in allocation order. */
 static void plan_sizes(const GPTConfig *c, const InferPlan *p, int threads, size_t sz[11]) {
     size_t C = (size_t)c->n_embd, L = (size_t)c->n_layer, R = (size_t)act_rows(p);
-    size_t ld = (size_t)p->max_prompt + (size_t)p->max_new;
-    sz[0] = sz[1] = L * p->n_prefixes * (size_t)p->max_prompt * C; /* pk, pvt */
+    size_t ld = (size_t)p->max_prompt + (size_t)p->max_new + 1;
+    sz[0] = sz[1] = L * p->n_prefixes * (size_t)p->max_prompt * C; /* pkt, pv */
     sz[2] = sz[3] = L * p->max_rows * (size_t)p->max_new * C;      /* sk, sv */
     sz[4] = R * C;                                                 /* x */
     sz[5] = R * C;                                                 /* ln */
@@ -73,7 +74,7 @@ int infer_init(Infer *s, const GPT *m, const InferPlan *p, Error *e) {
     s->m = m;
     s->plan = *p;
     s->n_threads = kernels_threads();
-    s->ld_scratch = p->max_prompt + p->max_new;
+    s->ld_scratch = p->max_prompt + p->max_new + 1;
     size_t sz[11], total = 0;
     plan_sizes(c, p, s->n_threads, sz);
     for (int i = 0; i < 11; i++) total += sz[i];
@@ -88,7 +89,7 @@ int infer_init(Infer *s, const GPT *m, const InferPlan *p, Error *e) {
                          infer_bytes(c, p, kernels_threads()), p->max_rows, p->n_prefixes, p->max_prompt, p->max_new);
     }
     float *f = s->mem;
-    float **dst[] = {&s->pk, &s->pvt, &s->sk, &s->sv, &s->x, &s->ln, &s->qkv, &s->att, &s->fch, &s->mean, &s->scratch};
+    float **dst[] = {&s->pkt, &s->pv, &s->sk, &s->sv, &s->x, &s->ln, &s->qkv, &s->att, &s->fch, &s->mean, &s->scratch};
     for (int i = 0; i < 11; i++) {
         *dst[i] = f;
         f += sz[i];
@@ -155,11 +156,11 @@ int infer_prefill(Infer *s, int prefix, const int32_t *tokens, int n, float *log
         layernorm_forward(s->ln, s->mean, s->rstd, s->x, lp.ln1w, lp.ln1b, n, C);
         decode_matmul(s->qkv, s->ln, lp.qkvw, lp.qkvb, NULL, n, C, 3 * C);
         size_t cache = ((size_t)l * s->plan.n_prefixes + prefix) * (size_t)Pm * C;
-        float *k = s->pk + cache, *vt = s->pvt + cache;
+        float *kt = s->pkt + cache, *v = s->pv + cache;
         for (int t = 0; t < n; t++) {
             const float *row = s->qkv + (size_t)t * 3 * C;
-            memcpy(k + (size_t)t * C, row + C, sizeof(float) * C);
-            for (int c = 0; c < C; c++) vt[(size_t)c * Pm + t] = row[2 * C + c];
+            for (int c = 0; c < C; c++) kt[(size_t)c * Pm + t] = row[C + c];
+            memcpy(v + (size_t)t * C, row + 2 * C, sizeof(float) * C);
         }
         int rc = attention_forward(s->att, s->lse, s->qkv, 1, n, C, m->cfg.n_head, e);
         if (rc) return error_wrap(e, "infer_prefill layer %d", l);
@@ -229,8 +230,8 @@ static void decode_attention(Infer *s, int l, int n, const int *slots) {
         int p = s->sprefix[slots[r0]];
         size_t cache = ((size_t)l * s->plan.n_prefixes + p) * Pm * C;
         float *scratch = s->scratch + (size_t)omp_get_thread_num() * s->plan.max_rows * s->ld_scratch;
-        decode_attention_head(s->att + (size_t)r0 * C, C, s->qkv + (size_t)r0 * 3 * C, 3 * C, mrows, s->pk + cache, C,
-                              s->pvt + cache, (int)Pm, s->plen[p], s->ks + r0, s->vs + r0, C, s->ns + r0, h, hs,
+        decode_attention_head(s->att + (size_t)r0 * C, C, s->qkv + (size_t)r0 * 3 * C, 3 * C, mrows, s->pkt + cache, (int)Pm,
+                              s->pv + cache, C, s->plen[p], s->ks + r0, s->vs + r0, C, s->ns + r0, h, hs,
                               scratch, s->ld_scratch);
     }
 }

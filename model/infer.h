@@ -1,8 +1,8 @@
 /* KV-cached inference for GPT-2 (docs/sampler.md): prefill a prompt once, then decode many
  * candidates that share it.
  *
- * A plan fixes the memory once: n_prefixes prompt caches (keys [P, C] and values transposed
- * [C, P] per layer, P <= max_prompt) and max_rows candidate slots, each with its own suffix cache
+ * A plan fixes the memory once: n_prefixes prompt caches (keys transposed [C, P] and values
+ * [P, C] per layer, P <= max_prompt) and max_rows candidate slots, each with its own suffix cache
  * of up to max_new positions. A slot is attached to a prompt cache and reads it in place, so N
  * candidates of one prompt cost one prefill and one copy of the prompt's keys and values.
  *
@@ -34,9 +34,9 @@ typedef struct {
     const GPT *m;
     InferPlan plan;
     int n_threads;      /* threads the attention tasks may use (scratch is per thread) */
-    int ld_scratch;     /* max_prompt + max_new */
+    int ld_scratch;     /* max_prompt + max_new + 1 */
     float *mem;         /* every float buffer below */
-    float *pk, *pvt;    /* prompt caches: [L][n_prefixes][max_prompt * C] each */
+    float *pkt, *pv;    /* prompt caches, [L][n_prefixes]: keys [C][max_prompt], values [max_prompt][C] */
     float *sk, *sv;     /* suffix caches: [L][max_rows][max_new * C] each */
     float *x, *ln, *qkv, *att, *fch, *mean, *rstd, *lse, *scratch;
     int *plen;          /* [n_prefixes] prompt length, 0 = empty */

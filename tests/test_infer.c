@@ -1,6 +1,6 @@
 /* KV-cached inference (model/infer.c, kernels/cpu/decode.c) against the training forward.
  *
- *  - decode_gemm_nt / decode_matmul are batch-invariant: a row's result is bitwise the same alone
+ *  - decode_gemm_nt, decode_gemm_nn and decode_matmul are batch-invariant: a row's result is bitwise the same alone
  *    or inside any batch, at any offset, with 1 or 2 threads, and on the portable path; and within
  *    1e-5 relative of a double-precision reference.
  *  - For candidates sharing a prompt (and rows of a second prompt mixed into the same steps),
@@ -59,6 +59,31 @@ static void test_gemm_invariance(void) {
         decode_gemm_nt(many, N, a, K, w, K, M, N, K);
         decode_set_portable(0);
         CHECK_MSG(!memcmp(many, one, sizeof(float) * M * N), "K %d N %d: portable path differs", K, N);
+        /* The nn form, with w read as a [K, N] matrix (row stride N). */
+        for (int i = 0; i < M; i++) decode_gemm_nn(one + (size_t)i * N, N, a + (size_t)i * K, K, w, N, 1, N, K);
+        worst = 0;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                double ref = 0, mag = 0;
+                for (int k = 0; k < K; k++) {
+                    ref += (double)a[i * K + k] * w[k * N + j];
+                    mag += fabs((double)a[i * K + k] * w[k * N + j]);
+                }
+                double err = fabs(one[i * N + j] - ref) / (mag + 1e-30);
+                if (err > worst) worst = err;
+            }
+        CHECK_MSG(worst < 1e-5, "nn K %d N %d: relative error %g vs double", K, N, worst);
+        same = 1;
+        for (int m = 1; m <= M; m++)
+            for (int off = 0; off + m <= M; off += 5) {
+                decode_gemm_nn(many, N, a + (size_t)off * K, K, w, N, m, N, K);
+                same &= !memcmp(many, one + (size_t)off * N, sizeof(float) * m * N);
+            }
+        CHECK_MSG(same, "nn K %d N %d: rows depend on the batch", K, N);
+        decode_set_portable(1);
+        decode_gemm_nn(many, N, a, K, w, N, M, N, K);
+        decode_set_portable(0);
+        CHECK_MSG(!memcmp(many, one, sizeof(float) * M * N), "nn K %d N %d: portable path differs", K, N);
         /* decode_matmul with bias and an in-place residual, 1 and 2 threads, row by row. */
         float *res1 = malloc(sizeof(float) * M * N), *res2 = malloc(sizeof(float) * M * N);
         fill(res1, (size_t)M * N, &r);

@@ -97,6 +97,82 @@ static int use_avx2(void) {
 static int use_avx2(void) { return 0; }
 #endif
 
+/* The "nn" form: out[i, j] = fma chain over k = 0..K-1 of a[i, k] * b[k, j], starting from 0. The
+ * AVX2 tile holds 4 rows x 3 vectors of 8 columns; lanes are independent, so a column's result
+ * does not depend on which lane or tile computes it. */
+static void nn_scalar(const float *a, int lda, const float *b, int ldb, int K, float *out, int ldo, int mr, int j0,
+                      int j1) {
+    for (int i = 0; i < mr; i++)
+        for (int j = j0; j < j1; j++) {
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++) acc = fmaf(a[(size_t)i * lda + k], b[(size_t)k * ldb + j], acc);
+            out[(size_t)i * ldo + j] = acc;
+        }
+}
+
+#ifdef HAVE_X86
+__attribute__((target("avx2,fma"), always_inline)) static inline void nn_avx2_fixed(int mr, int nv, const float *a,
+                                                                                   int lda, const float *b, int ldb,
+                                                                                   int K, float *out, int ldo) {
+    __m256 acc[MR][NR];
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nv; j++) acc[i][j] = _mm256_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        __m256 bv[NR];
+        for (int j = 0; j < nv; j++) bv[j] = _mm256_loadu_ps(b + (size_t)k * ldb + 8 * j);
+        for (int i = 0; i < mr; i++) {
+            __m256 av = _mm256_broadcast_ss(a + (size_t)i * lda + k);
+            for (int j = 0; j < nv; j++) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nv; j++) _mm256_storeu_ps(out + (size_t)i * ldo + 8 * j, acc[i][j]);
+}
+
+/* Rows [0, mr) x columns [0, nc) with nc <= 24: whole vectors, then the last nc % 8 columns. */
+__attribute__((target("avx2,fma"))) static void nn_avx2(int mr, int nc, const float *a, int lda, const float *b,
+                                                        int ldb, int K, float *out, int ldo) {
+    switch (mr * 4 + nc / 8) {
+#define NN_CASE(m_, v_)                                       \
+    case m_ * 4 + v_:                                         \
+        nn_avx2_fixed(m_, v_, a, lda, b, ldb, K, out, ldo);   \
+        break;
+        NN_CASE(4, 3) NN_CASE(4, 2) NN_CASE(4, 1)
+        NN_CASE(3, 3) NN_CASE(3, 2) NN_CASE(3, 1)
+        NN_CASE(2, 3) NN_CASE(2, 2) NN_CASE(2, 1)
+        NN_CASE(1, 3) NN_CASE(1, 2) NN_CASE(1, 1)
+#undef NN_CASE
+    default:
+        break;
+    }
+    for (int i = 0; i < mr; i++)
+        for (int j = nc / 8 * 8; j < nc; j++) {
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++) acc = fmaf(a[(size_t)i * lda + k], b[(size_t)k * ldb + j], acc);
+            out[(size_t)i * ldo + j] = acc;
+        }
+}
+#endif
+
+void decode_gemm_nn(float *out, int ldo, const float *a, int lda, const float *b, int ldb, int M, int N, int K) {
+    const int NC = 8 * NR;
+    for (int j = 0; j < N; j += NC) {
+        int nc = N - j < NC ? N - j : NC;
+        for (int i = 0; i < M; i += MR) {
+            int mr = M - i < MR ? M - i : MR;
+            const float *ai = a + (size_t)i * lda, *bj = b + j;
+            float *o = out + (size_t)i * ldo + j;
+#ifdef HAVE_X86
+            if (use_avx2()) {
+                nn_avx2(mr, nc, ai, lda, bj, ldb, K, o, ldo);
+                continue;
+            }
+#endif
+            nn_scalar(ai, lda, bj, ldb, K, o, ldo, mr, 0, nc);
+        }
+    }
+}
+
 static void tile(int mr, int nr, const float *a, int lda, const float *w, int ldw, int K, float res[MR][NR]) {
 #ifdef HAVE_X86
     if (use_avx2()) {
@@ -144,29 +220,48 @@ void decode_matmul(float *out, const float *inp, const float *w, const float *bi
     }
 }
 
-void decode_attention_head(float *out, int ldo, const float *q, int ldq, int m, const float *kp, int ldk,
-                           const float *vt, int ldvt, int P, const float *const *ks, const float *const *vs, int ldkv,
+/* x[t] = e^((x[t] - mx) * scale) for t < n; returns their sum (fixed lanes, like fm_exp_shift_sum). */
+static float exp_scaled_sum(float *x, int n, float mx, float scale) {
+    float acc[FM_LANES] = {0};
+    int t = 0;
+    for (; t + FM_LANES <= n; t += FM_LANES)
+        for (int l = 0; l < FM_LANES; l++) {
+            float p = fm_expf((x[t + l] - mx) * scale);
+            x[t + l] = p;
+            acc[l] += p;
+        }
+    float sum = 0.0f;
+    for (int l = 0; l < FM_LANES; l++) sum += acc[l];
+    for (; t < n; t++) {
+        x[t] = fm_expf((x[t] - mx) * scale);
+        sum += x[t];
+    }
+    return sum;
+}
+
+void decode_attention_head(float *out, int ldo, const float *q, int ldq, int m, const float *kt, int ldkt,
+                           const float *v, int ldv, int P, const float *const *ks, const float *const *vs, int ldkv,
                            const int *ns, int h, int hs, float *scratch, int ld_scratch) {
     const int off = h * hs;
     const float scale = 1.0f / sqrtf((float)hs);
-    if (P > 0) decode_gemm_nt(scratch, ld_scratch, q + off, ldq, kp + off, ldk, m, P, hs);
+    /* Unnormalized probabilities in scratch; each row's 1/sum is kept in its last column. */
+    if (P > 0) decode_gemm_nn(scratch, ld_scratch, q + off, ldq, kt + (size_t)off * ldkt, ldkt, m, P, hs);
     for (int i = 0; i < m; i++) {
         float *row = scratch + (size_t)i * ld_scratch;
         const float *qi = q + (size_t)i * ldq + off;
         int n = P + ns[i];
         for (int t = 0; t < ns[i]; t++) row[P + t] = fm_dot(qi, ks[i] + (size_t)t * ldkv + off, hs);
-        for (int t = 0; t < n; t++) row[t] *= scale;
-        float inv = 1.0f / fm_exp_shift_sum(row, n, fm_max(row, n));
-        for (int t = 0; t < n; t++) row[t] *= inv;
+        row[ld_scratch - 1] = 1.0f / exp_scaled_sum(row, n, fm_max(row, n), scale);
     }
-    if (P > 0) decode_gemm_nt(out + off, ldo, scratch, ld_scratch, vt + (size_t)off * ldvt, ldvt, m, hs, P);
+    if (P > 0) decode_gemm_nn(out + off, ldo, scratch, ld_scratch, v + off, ldv, m, hs, P);
     for (int i = 0; i < m; i++) {
         float *o = out + (size_t)i * ldo + off;
-        const float *p = scratch + (size_t)i * ld_scratch + P;
+        const float *p = scratch + (size_t)i * ld_scratch;
         if (P == 0) memset(o, 0, sizeof(float) * (size_t)hs);
         for (int t = 0; t < ns[i]; t++) {
-            const float *v = vs[i] + (size_t)t * ldkv + off;
-            for (int d = 0; d < hs; d++) o[d] = o[d] + p[t] * v[d];
+            const float *vt = vs[i] + (size_t)t * ldkv + off;
+            for (int d = 0; d < hs; d++) o[d] = o[d] + p[P + t] * vt[d];
         }
+        for (int d = 0; d < hs; d++) o[d] *= p[ld_scratch - 1];
     }
 }

@@ -22,6 +22,11 @@
  * K may be 0 (out = 0). */
 void decode_gemm_nt(float *out, int ldo, const float *a, int lda, const float *w, int ldw, int M, int N, int K);
 
+/* out[i*ldo + j] = sum_k a[i*lda + k] * b[k*ldb + j] for i < M, j < N, k < K (single thread),
+ * each element one chain of fused multiply-adds over k in order, starting from 0 (the same on
+ * the AVX2 and portable paths). */
+void decode_gemm_nn(float *out, int ldo, const float *a, int lda, const float *b, int ldb, int M, int N, int K);
+
 /* out[N,OC] = inp[N,C] @ w[OC,C]^T + bias[OC] + resid[N,OC] (bias, resid may be NULL; resid may
  * alias out), batch-invariantly, on the kernels' thread count (kernels_set_threads). */
 void decode_matmul(float *out, const float *inp, const float *w, const float *bias, const float *resid, int N, int C,
@@ -29,15 +34,15 @@ void decode_matmul(float *out, const float *inp, const float *w, const float *bi
 
 /* Attention of head h for m query rows that share a prompt cache of P positions, single thread.
  *   q[i*ldq + c]            query rows (all heads; head h is columns h*hs..h*hs+hs-1)
- *   kp[t*ldk + c]           prompt keys, t < P
- *   vt[c*ldvt + t]          prompt values, transposed (channel-major), t < P
+ *   kt[c*ldkt + t]          prompt keys, transposed (channel-major), t < P
+ *   v[t*ldv + c]            prompt values, t < P
  *   ks[i][t*ldkv + c], vs[i][t*ldkv + c]  row i's own suffix keys and values, t < ns[i] (the
  *                           current position included, so ns[i] >= 1)
  *   out[i*ldo + c]          head h's columns are written
  * Row i attends to all P prompt positions and its ns[i] suffix positions with scale 1/sqrt(hs).
- * scratch holds m rows of ld_scratch >= P + max(ns) floats. */
-void decode_attention_head(float *out, int ldo, const float *q, int ldq, int m, const float *kp, int ldk,
-                           const float *vt, int ldvt, int P, const float *const *ks, const float *const *vs, int ldkv,
+ * scratch holds m rows of ld_scratch >= P + max(ns) + 1 floats. */
+void decode_attention_head(float *out, int ldo, const float *q, int ldq, int m, const float *kt, int ldkt,
+                           const float *v, int ldv, int P, const float *const *ks, const float *const *vs, int ldkv,
                            const int *ns, int h, int hs, float *scratch, int ld_scratch);
 
 /* Forces the portable (non-SIMD) path on (1) or back to automatic (0); tests use it to check that
