@@ -139,7 +139,7 @@ int cmd_sample(int argc, char **argv, Error *e) {
         {"--max-new-tokens", ARG_INT, &a.max_new, "generated tokens per candidate at most (default 256)", 0, 0},
         {"--seed", ARG_INT, &a.seed, "random seed (default 0)", 0, 0},
         {"--round", ARG_INT, &a.round, "EM round, part of the random key (default 0)", 0, 0},
-        {"--limit", ARG_INT, &a.limit, "only the first NUM inputs of the split (default 0 = all)", 0, 0},
+        {"--limit", ARG_INT, &a.limit, "only the first N inputs of the split (default 0 = all)", 0, 0},
         {"--reasoning", ARG_STR, &a.reasoning, "on: candidates are reasoning + answer (default); off: answer only", 0, 0},
         {"--k", ARG_INT, &a.k, "profile items retrieved into each prompt (default 4)", 0, 0},
         {"--no-profile", ARG_FLAG, &a.no_profile, "no retrieved profile items (non-personalized baseline)", 0, 0},
@@ -147,7 +147,7 @@ int cmd_sample(int argc, char **argv, Error *e) {
         {"--threads", ARG_INT, &a.threads, "CPU threads per rank (default: OMP_NUM_THREADS, or the node's cores "
                                            "split between its ranks)", 0, 0},
         {"--resume", ARG_FLAG, &a.resume, "continue from OUT.partial left by an interrupted run", 0, 0},
-        {"--save-every", ARG_DOUBLE, &a.save_every, "seconds between saves of OUT.partial (default 5)", 0, 0},
+        {"--save-every", ARG_DOUBLE, &a.save_every, "most seconds between saves of OUT.partial (default 5; sooner while saving is cheap)", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
     };
     int rc = args_parse("sample",

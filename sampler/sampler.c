@@ -112,7 +112,8 @@ typedef struct {
     StrBuf reasoning, answer;
     Progress prog;
     int64_t done, total, resumed, tokens;
-    double last_save;
+    double last_save, save_cost; /* when the progress file was last written, and how long that took */
+    int save_failed;
 } Collector;
 
 static int set_settings(Samples *s, const SamplerOptions *o, Error *e) {
@@ -191,8 +192,11 @@ out:
 }
 
 static int save_partial(Collector *c, Error *e) {
+    double t0 = time_now();
     int rc = samples_write(&c->acc, c->o->partial, e);
     c->last_save = time_now();
+    c->save_cost = c->last_save - t0;
+    c->save_failed = rc != RP_OK;
     return rc;
 }
 
@@ -218,7 +222,10 @@ static int collect(void *ctx, const InputResult *r, Error *e) {
     snprintf(extra, sizeof extra, "inputs, %.0f tok/s%s", el > 0 ? (double)c->tokens / el : 0.0,
              c->resumed ? " (resumed run)" : "");
     progress_update(&c->prog, c->done, extra);
-    if (c->o->partial && time_now() - c->last_save >= c->o->save_every) return save_partial(c, e);
+    /* Saved at least every save_every seconds, and more often while a save is cheap (the file
+     * is rewritten whole each time, so at most about 5% of the time goes to saving). */
+    double gap = 20.0 * c->save_cost < c->o->save_every ? 20.0 * c->save_cost : c->o->save_every;
+    if (c->o->partial && time_now() - c->last_save >= gap) return save_partial(c, e);
     return RP_OK;
 }
 
@@ -304,7 +311,7 @@ int sampler_run(const GPT *m, const Tokenizer *t, const Dataset *d, const Sample
             log_info("%s", line);
         }
         rc = assemble(&col, out, e);
-    } else if (rank == 0 && o->partial && col.done) {
+    } else if (rank == 0 && o->partial && col.done && !col.save_failed) {
         /* Keep what finished before the failure for the next attempt. */
         Error se;
         if (save_partial(&col, &se)) log_warn("%s", se.msg);

@@ -38,7 +38,8 @@ typedef struct {
     int batch;               /* candidates decoded together (default 32) */
     int threads;             /* OpenMP/BLAS threads per rank */
     const char *partial;     /* progress file for resume, or NULL */
-    double save_every;       /* seconds between saves of `partial` (default 5; 0 = after every input) */
+    double save_every;       /* most seconds between saves of `partial` (default 5; 0 = after every
+                              * input); saves come sooner while they take under 1/20 of the gap */
     const char *example_id;  /* only this example, whatever its split (restpg generate); NULL = the split */
     const char *model_path, *data_path; /* recorded in the samples file's attributes */
 } SamplerOptions;

@@ -236,9 +236,8 @@ static int io_next(void *ctx, int want, int *got, int64_t *input, Error *e) {
         sh->q_head = (sh->q_head + 1) % MAX_ASSIGN;
         sh->q_n--;
         *got = 1;
-        if (!sh->q_n && !sh->req_out && !sh->no_more) rc = request(sh, 1, e); /* keep one in reserve */
     } else if (sh->no_more) *got = -1;
-    else if (!sh->req_out) rc = request(sh, want + 1, e);
+    else if (!sh->req_out) rc = request(sh, want, e);
     return rc;
 }
 

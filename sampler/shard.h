@@ -3,9 +3,10 @@
  *
  * Rank 0 owns the list of inputs and generates too: its engine takes inputs straight from the
  * list, and between its own decode steps it answers other ranks' requests (MPI_Iprobe, so a
- * request waits at most one step). A worker asks for as many inputs as it can admit plus one in
- * reserve, keeps one request in flight, and sends each finished input's candidates to rank 0
- * with a non-blocking send. Point-to-point messages only; no one-sided communication. With one
+ * request waits at most one step). A worker asks for as many inputs as it can admit now (no
+ * reserve: a reserved input could leave the worker busy while the others have run dry at the
+ * end), keeps at most one request in flight, and sends each finished input's candidates to rank
+ * 0 with a non-blocking send. Point-to-point messages only; no one-sided communication. With one
  * rank (or without MPI) no MPI call is made. */
 #ifndef RESTPG_SAMPLER_SHARD_H
 #define RESTPG_SAMPLER_SHARD_H
