@@ -48,8 +48,9 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
                     int C, int OC) {
     const int nblk = (OC + MM_COLS - 1) / MM_COLS, ntasks = nblk * B;
     int saved = kernels_blas_single_begin();
-    /* Column block outermost so consecutive tasks reuse a weight block from cache. */
-#pragma omp parallel for schedule(static) if (worth_parallel((size_t)B * T * C * OC, ntasks))
+    /* Column block outermost so consecutive tasks reuse a weight block from cache; handed out
+     * dynamically so a thread that loses its core to another process delays only its own task. */
+#pragma omp parallel for schedule(dynamic, 1) if (worth_parallel((size_t)B * T * C * OC, ntasks))
     for (int task = 0; task < ntasks; task++) {
         int b = task % B, j0 = task / B * MM_COLS, nj = OC - j0 < MM_COLS ? OC - j0 : MM_COLS;
         float *o = out + (size_t)b * T * OC + j0;
