@@ -77,6 +77,7 @@ int shard_init(Shard *sh, int64_t n_inputs, const uint8_t *skip, int n_cand, int
     sh->sink = sink;
     sh->sink_ctx = sink_ctx;
     for (int64_t i = 0; i < n_inputs; i++) sh->results_left += !(skip && skip[i]);
+    sh->unassigned = sh->results_left;
     sh->wstate = xcalloc((size_t)sh->world * 2, sizeof(int), e);
     sh->per_rank = xcalloc((size_t)sh->world, sizeof(int64_t), e);
     sh->queue = xcalloc(2 * MAX_ASSIGN, sizeof(int64_t), e);
@@ -104,6 +105,7 @@ static int take_input(Shard *sh, int64_t *input) {
     while (sh->next_input < sh->n_inputs && sh->skip && sh->skip[sh->next_input]) sh->next_input++;
     if (sh->failed || sh->next_input >= sh->n_inputs) return 0;
     *input = sh->next_input++;
+    sh->unassigned--;
     return 1;
 }
 
@@ -131,8 +133,11 @@ static int serve(Shard *sh, const MPI_Status *st, Error *e) {
         if ((rc = dp_check(MPI_Recv(&want, 1, MPI_INT32_T, w, TAG_REQUEST, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
                            "sampler: receive request", e)))
             return rc;
+        /* At most a fair share of what is left (guided self-scheduling): a worker with many free
+         * rows must not take every input while the other ranks have room too. */
+        int64_t share = (sh->unassigned + sh->world - 1) / sh->world;
         int k = 0;
-        while (k < want && k < MAX_ASSIGN && take_input(sh, &sh->reply[k])) k++;
+        while (k < want && k < share && k < MAX_ASSIGN && take_input(sh, &sh->reply[k])) k++;
         if (k == 0) sh->wstate[w] = 1;
         return dp_check(MPI_Send(sh->reply, k, MPI_INT64_T, w, TAG_ASSIGN, MPI_COMM_WORLD), "sampler: send work", e);
     }

@@ -5,7 +5,8 @@
  * list, and between its own decode steps it answers other ranks' requests (MPI_Iprobe, so a
  * request waits at most one step). A worker asks for as many inputs as it can admit now (no
  * reserve: a reserved input could leave the worker busy while the others have run dry at the
- * end), keeps at most one request in flight, and sends each finished input's candidates to rank
+ * end) and gets at most 1/world of the inputs not yet handed out; it keeps at most one request
+ * in flight, and sends each finished input's candidates to rank
  * 0 with a non-blocking send. Point-to-point messages only; no one-sided communication. With one
  * rank (or without MPI) no MPI call is made. */
 #ifndef RESTPG_SAMPLER_SHARD_H
@@ -25,7 +26,7 @@ typedef struct {
     int64_t n_inputs;
     /* rank 0 */
     const uint8_t *skip;    /* [n_inputs] 1 = already done (resume); NULL = none */
-    int64_t next_input, results_left;
+    int64_t next_input, unassigned, results_left;
     int *wstate;            /* per rank: 0 working, 1 told there is no more, 2 finished */
     int64_t *per_rank;      /* inputs each rank generated (for the log) */
     int *abort_sent;
