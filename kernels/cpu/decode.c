@@ -61,11 +61,22 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_
             for (int j = 0; j < nr; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
         }
     }
+    /* lanes_sum of four accumulators at once: hadd pairs neighbouring lanes, so two rounds give
+     * (l0+l1)+(l2+l3) and (l4+l5)+(l6+l7) in the two halves, and the last add joins them: the
+     * same additions as lanes_sum, hence the same bits. */
+    __m256 v[MR * NR + 3];
+    int cnt = 0;
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) v[cnt++] = acc[i][j];
+    for (int g = cnt; g < cnt + 3; g++) v[g] = _mm256_setzero_ps();
+    float sums[MR * NR + 3];
+    for (int g = 0; g < cnt; g += 4) {
+        __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(v[g], v[g + 1]), _mm256_hadd_ps(v[g + 2], v[g + 3]));
+        _mm_storeu_ps(sums + g, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+    }
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nr; j++) {
-            float l[8];
-            _mm256_storeu_ps(l, acc[i][j]);
-            float s = lanes_sum(l);
+            float s = sums[i * nr + j];
             for (int k = K8; k < K; k++) s = fmaf(a[(size_t)i * lda + k], w[(size_t)j * ldw + k], s);
             res[i][j] = s;
         }
