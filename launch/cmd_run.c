@@ -120,7 +120,9 @@ int cmd_demo(int argc, char **argv, Error *e) {
 }
 
 static int do_em(const RunConfig *c, const RunArgs *a, Error *e) {
-    EmPlan p = {c, a->run_dir, a->data, a->base ? a->base : a->sft, a->sft};
+    char metrics[4200];
+    snprintf(metrics, sizeof metrics, "%s/metrics", a->run_dir);
+    EmPlan p = {c, a->run_dir, a->data, a->base ? a->base : a->sft, a->sft, metrics};
     char final_model[4200];
     int rc = em_run(&p, final_model, sizeof final_model, e);
     if (!rc) log_info("em: final policy %s", final_model);

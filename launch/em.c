@@ -219,7 +219,7 @@ static int mstep_train(const EmPlan *p, int t, const char *init, Error *e) {
     char kept[4200], out[4200], metrics[4200];
     em_path(p->dir, t, "kept.h5", kept, sizeof kept);
     em_path(p->dir, t, "model.h5", out, sizeof out);
-    snprintf(metrics, sizeof metrics, "%s/metrics/mstep_round%d.jsonl", p->dir, t);
+    snprintf(metrics, sizeof metrics, "%s/mstep_round%d.jsonl", p->metrics, t);
     CmdArgs a;
     cmdargs_init(&a, "sft");
     cmdargs_add(&a, "--data=%s", kept);
@@ -276,7 +276,9 @@ int em_run(const EmPlan *p, char *final_model, size_t fn, Error *e) {
     const RunConfig *c = p->c;
     char prev[4200];
     snprintf(prev, sizeof prev, "%s", p->sft);
-    int rc = validate(p, 0, p->sft, e);
+    em_threads(c); /* collective the first time: settle it on every rank before rank-0-only steps */
+    int rc = log_rank() == 0 ? mkdir_p(p->metrics, e) : RP_OK;
+    if (!(rc = dp_agree(rc, e))) rc = validate(p, 0, p->sft, e);
     for (int t = 1; t <= c->em.rounds && !rc; t++) {
         char dir[4200];
         em_path(p->dir, t, "", dir, sizeof dir);

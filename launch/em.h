@@ -25,12 +25,14 @@ typedef struct {
     const char *data;     /* dataset with reasoning texts */
     const char *base;     /* base checkpoint (em.mstep_init = base) */
     const char *sft;      /* the SFT checkpoint: the round-0 policy */
+    const char *metrics;  /* directory for the M-steps' training curves (created if missing) */
 } EmPlan;
 
 /* Runs the rounds (collective). final_model receives the last round's model path. */
 int em_run(const EmPlan *p, char *final_model, size_t n, Error *e);
 
-/* CPU threads per rank for the config: threads, or cores / ranks on this node when 0. */
+/* CPU threads per rank for the config: threads, or cores / ranks on this node when 0. The first
+ * call must be made by every rank (it counts the node's ranks collectively). */
 int em_threads(const RunConfig *c);
 
 /* Evaluation options of a run config: eval.* decoding, the config's prompt (k, profile,

@@ -227,6 +227,7 @@ int pipeline_run(const RunConfig *c, int resume, PipelineResult *res, Error *e) 
     snprintf(r.base, sizeof r.base, "%s/base.h5", r.dir);
     snprintf(r.sft, sizeof r.sft, "%s/sft.h5", r.dir);
     snprintf(r.state, sizeof r.state, "%s/state", r.dir);
+    em_threads(c); /* collective the first time: settle it on every rank before rank-0-only steps */
     int rc = check_config(&r, resume, e);
     double t0 = time_now();
     if (!rc) rc = stage_data(&r, e);
@@ -234,9 +235,10 @@ int pipeline_run(const RunConfig *c, int resume, PipelineResult *res, Error *e) 
     if (!rc) rc = stage_reason(&r, e);
     if (!rc) rc = stage_pretrain(&r, e);
     if (!rc) rc = stage_sft(&r, e);
-    char em_dir[4200];
+    char em_dir[4200], metrics[4200];
     snprintf(em_dir, sizeof em_dir, "%s/em", r.dir);
-    EmPlan plan = {c, em_dir, r.data, r.base, r.sft};
+    snprintf(metrics, sizeof metrics, "%s/metrics", r.dir);
+    EmPlan plan = {c, em_dir, r.data, r.base, r.sft, metrics};
     if (!rc) rc = em_run(&plan, res->final_model, sizeof res->final_model, e);
     int done = 0;
     if (!rc) rc = stage_done(&r, "eval", &done, e);

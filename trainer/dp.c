@@ -32,6 +32,10 @@ void dp_world(int *rank, int *world) {
 }
 
 int dp_local_ranks(void) {
+    /* Collective the first time only: later calls (possibly from one rank alone, e.g. rank 0's
+     * scoring) must not start a collective the other ranks never join. */
+    static int cached = 0;
+    if (cached) return cached;
     int rank, world;
     dp_world(&rank, &world);
     if (world == 1) return 1;
@@ -40,6 +44,7 @@ int dp_local_ranks(void) {
     int n = 1;
     if (MPI_Comm_size(node, &n) != MPI_SUCCESS) n = 1;
     MPI_Comm_free(&node);
+    cached = n;
     return n;
 }
 

@@ -31,7 +31,8 @@ int dp_check(int mpi_rc, const char *what, Error *e);
 /* Rank and world size of MPI_COMM_WORLD, or 0 and 1 when MPI is not initialised. */
 void dp_world(int *rank, int *world);
 
-/* Ranks sharing this node's memory (MPI_COMM_TYPE_SHARED), 1 without MPI or on failure. */
+/* Ranks sharing this node's memory (MPI_COMM_TYPE_SHARED), 1 without MPI or on failure.
+ * Collective on its first call (every rank must make it); later calls only read the answer. */
 int dp_local_ranks(void);
 
 /* Allocates the partial-sum buffers (about log2(n_leaves)+1 gradients). */
