@@ -24,31 +24,34 @@ static void usage(const char *cmd, const char *synopsis, const char *text) {
     config_print_keys();
 }
 
-/* Parses argv into defaults + config file + overrides. RP_HELP after printing help. */
+/* Parses argv into defaults + config file + overrides (applied after the file, in order,
+ * wherever they stand). RP_HELP after printing help. */
 static int parse(const char *cmd, const char *synopsis, const char *text, int argc, char **argv, RunConfig *c, RunArgs *a,
-                 int positional_config, Error *e) {
+                 int positional_config, const char *const *presets, Error *e) {
     config_defaults(c);
-    int rc = RP_OK;
-    /* The file first, then overrides in order, whatever their position. */
-    for (int i = 1; i < argc && !rc; i++) {
-        const char *s = argv[i];
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            usage(cmd, synopsis, text);
-            return RP_HELP;
-        }
-        if (s[0] != '-') {
-            if (!positional_config || a->config) return error_set(e, RP_EINPUT, "%s: unexpected argument '%s'", cmd, s);
-            a->config = s;
-            rc = config_load(c, s, e);
-        }
+    for (; presets && *presets; presets++) {
+        int prc = config_set(c, *presets, cmd, e);
+        if (prc) return prc;
     }
     const struct {
         const char *name;
         const char **dst;
     } paths[] = {{"--out", &a->out}, {"--data", &a->data}, {"--sft", &a->sft}, {"--base", &a->base}, {"--run-dir", &a->run_dir}};
+    const char **overrides = calloc((size_t)argc + 1, sizeof(char *));
+    if (!overrides) return error_set(e, RP_ENOMEM, "out of memory");
+    int n_over = 0, rc = RP_OK;
     for (int i = 1; i < argc && !rc; i++) {
         const char *s = argv[i];
-        if (s[0] != '-') continue;
+        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+            usage(cmd, synopsis, text);
+            free(overrides);
+            return RP_HELP;
+        }
+        if (s[0] != '-') {
+            if (!positional_config || a->config) rc = error_set(e, RP_EINPUT, "%s: unexpected argument '%s'", cmd, s);
+            a->config = s;
+            continue;
+        }
         if (!strcmp(s, "--resume")) {
             a->resume = 1;
             continue;
@@ -56,17 +59,20 @@ static int parse(const char *cmd, const char *synopsis, const char *text, int ar
         const char *eq = strchr(s, '=');
         size_t n = eq ? (size_t)(eq - s) : strlen(s);
         int hit = 0;
-        for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
-            if (strlen(paths[k].name) != n || strncmp(paths[k].name, s, n) || !paths[k].dst) continue;
+        for (size_t k = 0; k < sizeof paths / sizeof paths[0] && !hit && !rc; k++) {
+            if (strlen(paths[k].name) != n || strncmp(paths[k].name, s, n)) continue;
+            hit = 1;
             if (eq) *paths[k].dst = eq + 1;
             else if (i + 1 < argc) *paths[k].dst = argv[++i];
-            else return error_set(e, RP_EINPUT, "%s: option %s needs a value", cmd, paths[k].name);
-            hit = 1;
+            else rc = error_set(e, RP_EINPUT, "%s: option %s needs a value", cmd, paths[k].name);
         }
-        if (hit) continue;
-        if (s[1] != '-' || !eq) return error_set(e, RP_EINPUT, "%s: expected --section.key=value, got '%s' (see restpg %s --help)", cmd, s, cmd);
-        rc = config_set(c, s + 2, "command line", e);
+        if (hit || rc) continue;
+        if (s[1] != '-' || !eq) rc = error_set(e, RP_EINPUT, "%s: expected --section.key=value, got '%s' (see restpg %s --help)", cmd, s, cmd);
+        else overrides[n_over++] = s + 2;
     }
+    if (!rc && a->config) rc = config_load(c, a->config, e);
+    for (int i = 0; i < n_over && !rc; i++) rc = config_set(c, overrides[i], "command line", e);
+    free(overrides);
     if (!rc) rc = config_check(c, e);
     return rc;
 }
@@ -92,12 +98,14 @@ int cmd_run(int argc, char **argv, Error *e) {
                    "-> SFT with reasoning -> EM rounds -> evaluation, writing everything under run_dir. Every config key "
                    "can be overridden on the command line. A killed run continues with --resume (same config) and ends "
                    "with the same result as an uninterrupted one. Works under mpirun (all ranks sample and train).",
-                   argc, argv, &c, &a, 1, e);
+                   argc, argv, &c, &a, 1, NULL, e);
     if (!rc && !a.config) rc = error_set(e, RP_EINPUT, "run: missing CONFIG.yaml (see restpg run --help)");
     if (!rc) rc = with_runtime(do_run, &c, &a, e);
     config_free(&c);
     return rc;
 }
+
+static const char *const DEMO_PRESETS[] = {"em.mstep_init=previous", NULL};
 
 int cmd_demo(int argc, char **argv, Error *e) {
     RunConfig c;
@@ -106,8 +114,10 @@ int cmd_demo(int argc, char **argv, Error *e) {
                    "The default REST-PG run on this machine, sized for a 2-core CPU: the Debian-maintainer dataset (the "
                    "synthetic one when Debian's apt lists are absent), a ~1M-parameter model pretrained here, reasoning "
                    "from the built-in teacher, SFT, 3 EM rounds and evaluation. Run it under mpirun with 2 ranks "
-                   "(scripts/demo does). Rerunning continues or re-reports the same run directory.",
-                   argc, argv, &c, &a, 0, e);
+                   "(scripts/demo does). Rerunning continues or re-reports the same run directory. Unlike restpg run, "
+                   "the M-step continues from the previous policy (em.mstep_init=previous): with a model this small and "
+                   "~100 kept samples per round, restarting from the base model would forget the SFT stage.",
+                   argc, argv, &c, &a, 0, DEMO_PRESETS, e);
     if (!rc) {
         char kv[4200];
         snprintf(kv, sizeof kv, "run_dir=%s", a.out ? a.out : "runs/demo");
@@ -137,7 +147,7 @@ int cmd_em(int argc, char **argv, Error *e) {
                    "--sft.reasoning=off) from an SFT policy: sample -> reward and filter -> M-step from base, sft or "
                    "previous (--em.mstep_init) -> validate, per round, under DIR/round<t>/. Killed at any point, the same "
                    "command continues where it stopped.",
-                   argc, argv, &c, &a, 0, e);
+                   argc, argv, &c, &a, 0, NULL, e);
     if (!rc && (!a.data || !a.sft || !a.run_dir))
         rc = error_set(e, RP_EINPUT, "em: --data, --sft and --run-dir are required (see restpg em --help)");
     if (!rc && !strcmp(c.em.mstep_init, "base") && !a.base)
