@@ -15,7 +15,9 @@
  *                              for the 2-rank figure (bench/run_sampler.sh)
  *   run_n1                     sampler_run with N=1 on --inputs1 inputs (every prompt prefilled
  *                              for a single candidate)
- * Usage: bench_sampler [--cases kv,run32,run1] [--new 64,128] [--threads 1] [--gpt2 data/gpt2] */
+ * Each figure is the fastest of --repeat runs (the machine this was written on is shared, and other
+ * jobs only ever slow a run down).
+ * Usage: bench_sampler [--cases kv,run32,run1] [--new 64,128] [--repeat 2] [--threads 1] [--gpt2 DIR] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +35,7 @@ typedef struct {
     GPT m;
     Tokenizer *t;
     Dataset d;
-    int rank, world, threads;
+    int rank, world, threads, repeat;
 } Bench;
 
 static int bench_init(Bench *b, const char *gpt2, Error *e) {
@@ -69,9 +71,9 @@ static void json(const Bench *b, const char *name, int n, int64_t inputs, double
     const GPTConfig *c = &b->m.cfg;
     printf("{\"bench\": \"sampler\", \"case\": \"%s\", \"n\": %d, \"inputs\": %lld, \"prompt_tokens\": %.0f, "
            "\"max_new_tokens\": %d, \"ranks\": %d, \"threads_per_rank\": %d, \"model\": \"L%d H%d C%d V%d T%d\", "
-           "\"seconds\": %.3f, \"generated_tokens\": %.0f, \"tokens_per_s\": %.1f}\n",
+           "\"seconds\": %.3f, \"best_of\": %d, \"generated_tokens\": %.0f, \"tokens_per_s\": %.1f}\n",
            name, n, (long long)inputs, prompt_tokens, max_new, ranks, b->threads, c->n_layer, c->n_head, c->n_embd,
-           c->vocab_size, c->n_positions, seconds, tokens, tokens / seconds);
+           c->vocab_size, c->n_positions, seconds, b->repeat, tokens, tokens / seconds);
     fflush(stdout);
 }
 
@@ -116,7 +118,7 @@ static int kv_case(Bench *b, int shared, int N, int max_new, double *secs, int *
     return rc;
 }
 
-/* sampler_run end to end; prints on rank 0. */
+/* sampler_run end to end, the fastest of b->repeat runs; prints on rank 0. */
 static int run_case(Bench *b, const char *name, int n, int64_t inputs, int max_new, Error *e) {
     SamplerOptions o = options(n, max_new, inputs, b->threads);
     double plen = 0;
@@ -130,16 +132,19 @@ static int run_case(Bench *b, const char *name, int n, int64_t inputs, int max_n
         seen++;
     }
     built_prompt_free(&bp);
-    Samples s;
-    samples_init(&s);
-    double t0 = time_now();
-    int rc = sampler_run(&b->m, b->t, &b->d, &o, &s, e);
-    double secs = time_now() - t0;
-    if (!rc && b->rank == 0) {
-        double tokens = (double)(s.m ? s.token_offset[s.m] : 0);
-        json(b, name, n, inputs, plen / (double)(seen ? seen : 1), max_new, b->world, secs, tokens);
+    int rc = RP_OK;
+    double best = 1e30, tokens = 0;
+    for (int r = 0; r < b->repeat && !rc; r++) {
+        Samples s;
+        samples_init(&s);
+        double t0 = time_now();
+        rc = sampler_run(&b->m, b->t, &b->d, &o, &s, e);
+        double secs = time_now() - t0;
+        if (secs < best) best = secs;
+        tokens = (double)(s.m ? s.token_offset[s.m] : 0);
+        samples_free(&s);
     }
-    samples_free(&s);
+    if (!rc && b->rank == 0) json(b, name, n, inputs, plen / (double)(seen ? seen : 1), max_new, b->world, best, tokens);
     return rc;
 }
 
@@ -150,10 +155,13 @@ static int run(Bench *b, const char *cases, const char *news, long inputs32, lon
         snprintf(buf, sizeof buf, "%s", news);
         for (char *tokp = strtok(buf, ","); tokp && !rc; tokp = strtok(NULL, ",")) {
             int M = atoi(tokp), P = 0;
-            double shared = 0, recompute = 0;
-            if ((rc = kv_case(b, 1, 32, M, &shared, &P, e))) break;
+            double shared = 1e30, recompute = 1e30, t;
+            for (int r = 0; r < b->repeat && !rc; r++)
+                if (!(rc = kv_case(b, 1, 32, M, &t, &P, e)) && t < shared) shared = t;
+            for (int r = 0; r < b->repeat && !rc; r++)
+                if (!(rc = kv_case(b, 0, 32, M, &t, &P, e)) && t < recompute) recompute = t;
+            if (rc) break;
             json(b, "kv_shared", 32, 1, P, M, 1, shared, 32.0 * M);
-            if ((rc = kv_case(b, 0, 32, M, &recompute, &P, e))) break;
             json(b, "kv_recompute", 32, 1, P, M, 1, recompute, 32.0 * M);
             printf("{\"bench\": \"sampler\", \"case\": \"speedup_shared_vs_recompute\", \"n\": 32, \"prompt_tokens\": "
                    "%d, \"max_new_tokens\": %d, \"speedup\": %.2f, \"target\": 5}\n",
@@ -169,11 +177,12 @@ static int run(Bench *b, const char *cases, const char *news, long inputs32, lon
 int main(int argc, char **argv) {
     Error e;
     error_clear(&e);
-    const char *cases = "kv,run32,run1", *news = "64,128", *gpt2 = "data/gpt2";
-    long threads = 1, inputs32 = 4, inputs1 = 8;
+    const char *cases = "kv,run32,run1", *news = "64", *gpt2 = "data/gpt2";
+    long threads = 1, inputs32 = 4, inputs1 = 8, repeat = 2;
     ArgSpec specs[] = {
         {"--cases", ARG_STR, &cases, "comma list of kv, run32, run1 (default all)", 0, 0},
-        {"--new", ARG_STR, &news, "max_new_tokens values of the kv cases (default 64,128)", 0, 0},
+        {"--new", ARG_STR, &news, "max_new_tokens values of the kv cases (default 64)", 0, 0},
+        {"--repeat", ARG_INT, &repeat, "runs per case; the fastest is reported (default 2)", 0, 0},
         {"--threads", ARG_INT, &threads, "threads per rank (default 1)", 0, 0},
         {"--inputs32", ARG_INT, &inputs32, "inputs of run_n32 (default 4)", 0, 0},
         {"--inputs1", ARG_INT, &inputs1, "inputs of run_n1 (default 8)", 0, 0},
@@ -186,7 +195,7 @@ int main(int argc, char **argv) {
     Bench b;
     memset(&b, 0, sizeof b);
     if (!(rc = runtime_init(&rt, &e))) {
-        b.rank = rt.rank, b.world = rt.world, b.threads = (int)threads;
+        b.rank = rt.rank, b.world = rt.world, b.threads = (int)threads, b.repeat = repeat < 1 ? 1 : (int)repeat;
         /* Only JSON lines on stdout: the sampler's log and progress lines print on rank 0 only. */
         log_set_rank(1, b.world);
         kernels_set_threads(b.threads);

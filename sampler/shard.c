@@ -78,11 +78,12 @@ int shard_init(Shard *sh, int64_t n_inputs, const uint8_t *skip, int n_cand, int
     sh->sink_ctx = sink_ctx;
     for (int64_t i = 0; i < n_inputs; i++) sh->results_left += !(skip && skip[i]);
     sh->unassigned = sh->results_left;
-    sh->wstate = xcalloc((size_t)sh->world * 2, sizeof(int), e);
+    sh->wstate = xcalloc((size_t)sh->world * 3, sizeof(int), e);
     sh->per_rank = xcalloc((size_t)sh->world, sizeof(int64_t), e);
     sh->queue = xcalloc(2 * MAX_ASSIGN, sizeof(int64_t), e);
     if (!sh->wstate || !sh->per_rank || !sh->queue) return RP_ENOMEM;
     sh->abort_sent = sh->wstate + sh->world;
+    sh->heard = sh->abort_sent + sh->world;
     sh->reply = sh->queue + MAX_ASSIGN;
     if (sh->rank == 0) return input_result_init(&sh->scratch, n_cand, max_new, e);
     return RP_OK;
@@ -127,6 +128,7 @@ static int fail(Shard *sh, int rc, const Error *err, int from) {
 /* Handles one message that MPI_Probe found. */
 static int serve(Shard *sh, const MPI_Status *st, Error *e) {
     int w = st->MPI_SOURCE, rc = RP_OK, count = 0;
+    sh->heard[w] = 1;
     if ((rc = dp_check(MPI_Get_count(st, MPI_BYTE, &count), "sampler: MPI_Get_count", e))) return rc;
     if (st->MPI_TAG == TAG_REQUEST) {
         int32_t want = 0;
@@ -282,7 +284,12 @@ static int io_poll(void *ctx, int idle, Error *e) {
     Shard *sh = ctx;
     if (sh->world == 1) return RP_OK;
     if (sh->rank == 0) {
-        int rc = serve_pending(sh, 0, e);
+        int rc = RP_OK;
+        /* Before its first prefill rank 0 waits for every worker's first request (or failure),
+         * so no worker idles for the length of that prefill. */
+        for (int w = 1; w < sh->world && !rc; w++)
+            while (!rc && !sh->heard[w]) rc = serve_pending(sh, 1, e);
+        if (!rc) rc = serve_pending(sh, 0, e);
         if (!rc && sh->failed) rc = error_set(e, sh->failed, "%s", sh->fail_err.msg);
         return rc;
     }

@@ -30,6 +30,7 @@ typedef struct {
     int *wstate;            /* per rank: 0 working, 1 told there is no more, 2 finished */
     int64_t *per_rank;      /* inputs each rank generated (for the log) */
     int *abort_sent;
+    int *heard;             /* per rank: a message arrived from it (rank 0 waits for every first request) */
     int failed;             /* a rank failed: fail_err holds the first failure */
     Error fail_err;
     ShardSink sink;
