@@ -127,7 +127,7 @@ static int plots(const char *dir, int rounds, int have_val, Error *e) {
     StrBuf s;
     strbuf_init(&s);
     /* Loss curves of every training stage. */
-    rc = rc ? rc : strbuf_printf(&s, e, "set terminal pngcairo size 900,540\nset output '%s/loss.png'\nset title 'training loss'\n"
+    rc = rc ? rc : strbuf_printf(&s, e, "set terminal pngcairo size 900,540 noenhanced\nset output '%s/loss.png'\nset title 'training loss'\n"
                                  "set xlabel 'optimizer step'\nset ylabel 'loss (nats/token)'\nset key outside\nplot ", pdir);
     const char *stages[64];
     char names[64][64];
