@@ -6,18 +6,7 @@ source "$RESTPG_SOURCE_DIR/tests/slurm_lib.sh"
 slurm_require
 slurm_setup slurm_job
 
-cat > "$T/tiny.yaml" <<YAML
-run_dir: $T/run
-seed: 7
-threads: 1
-data: {source: synth, synth_users: 12}
-tokenizer: {vocab_size: 400}
-model: {n_layer: 1, n_head: 2, n_embd: 32, n_positions: 448}
-pretrain: {steps: 20, batch_size: 4, seq_len: 64}
-sft: {steps: 16, batch_size: 4, reasoning: "off"}
-em: {rounds: 1, n: 4, keep: 2, tau: 0, max_new_tokens: 40, steps: 8, limit: 12}
-eval: {limit: 6, val_limit: 6, max_new_tokens: 40}
-YAML
+pipeline_config "$T/run" 20 >"$T/tiny.yaml"
 JOB_ARGS=(run "$T/tiny.yaml")
 log=$T/job.out
 job=$(RESTPG=$RESTPG timeout 30 sbatch --parsable --job-name=cpu-test --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 \

@@ -1,10 +1,6 @@
 # shellcheck shell=bash
 # Sourced by the slurm tests: a private local cluster (slurm/local-cluster) that is always stopped
-# on exit, bounded waits on job states, and the stand-in job they submit.
-#
-# The stand-in is `restpg pretrain` on a tiny synthetic dataset, resumable with --resume and
-# --checkpoint-every like the full pipeline. When `restpg run CONFIG.yaml` exists, switching the
-# tests to it is the one line in slurm_job_args.
+# on exit, bounded waits on job states, and the tiny REST-PG pipeline config their jobs run.
 set -uo pipefail
 : "${RESTPG:?}" "${RESTPG_SOURCE_DIR:?}" "${RESTPG_TEST_TMP:?}"
 
@@ -87,57 +83,20 @@ wait_for() {
   return 1
 }
 
-# stand_in_data DIR: the tiny dataset, tokenizer and model config the stand-in job trains on.
-stand_in_data() {
-  "$RESTPG" data synth --users 20 --seed 3 --out "$1/data.h5" >/dev/null || die "data synth failed"
-  "$RESTPG" tokenizer train --data "$1/data.h5" --vocab-size 400 --out "$1/tok.rptk" >/dev/null || die "tokenizer train failed"
-  printf 'n_layer: 2\nn_head: 2\nn_embd: 32\nn_positions: 32\n' >"$1/model.yaml"
+# pipeline_config RUNDIR PRETRAIN_STEPS: a tiny `restpg run` config (synthetic users, a 1-layer
+# model, one EM round without reasoning) whose run directory is RUNDIR.
+pipeline_config() {
+  cat <<YAML
+run_dir: $1
+seed: 7
+threads: 1
+data: {source: synth, synth_users: 12}
+tokenizer: {vocab_size: 400}
+model: {n_layer: 1, n_head: 2, n_embd: 32, n_positions: 448}
+pretrain: {steps: $2, batch_size: 4, seq_len: 64}
+sft: {steps: 16, batch_size: 4, reasoning: "off"}
+em: {rounds: 1, n: 4, keep: 2, tau: 0, max_new_tokens: 40, steps: 8, limit: 12}
+eval: {limit: 6, val_limit: 6, max_new_tokens: 40}
+YAML
 }
 
-# slurm_job_args DATADIR RUNDIR STEPS: sets JOB_ARGS, the restpg command (without --resume, which
-# the templates add) whose results land in RUNDIR: checkpoint.h5 and metrics.jsonl.
-slurm_job_args() {
-  mkdir -p "$2"
-  # shellcheck disable=SC2034 # read by the test that sources this file
-  JOB_ARGS=(pretrain --data "$1/data.h5" --tokenizer "$1/tok.rptk" --config "$1/model.yaml" --out "$2/checkpoint.h5" --metrics "$2/metrics.jsonl" --steps "$3" --grad-accum 2 --checkpoint-every 25 --seed 5)
-}
-
-# h5_step FILE: the optimizer step stored in a checkpoint.
-h5_step() {
-  /usr/bin/python3 -c 'import h5py,sys
-f=h5py.File(sys.argv[1],"r")
-for k in ("optimizer","/"):
-    if "step" in f[k].attrs: print(int(f[k].attrs["step"])); break' "$1" 2>/dev/null
-}
-
-# h5_same A B: every dataset and attribute of two HDF5 files bitwise equal; prints what differs.
-h5_same() {
-  /usr/bin/python3 - "$1" "$2" <<'EOF'
-import sys, h5py, numpy as np
-a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
-diff = []
-def attrs(name, x, y):
-    if sorted(x.attrs) != sorted(y.attrs):
-        diff.append(f"{name}: attribute names differ")
-        return
-    for k in x.attrs:
-        if np.asarray(x.attrs[k]).tobytes() != np.asarray(y.attrs[k]).tobytes():
-            diff.append(f"{name}@{k}: {x.attrs[k]!r} != {y.attrs[k]!r}")
-names = []
-a.visit(names.append)
-other = []
-b.visit(other.append)
-if sorted(names) != sorted(other):
-    diff.append(f"objects differ: {sorted(set(names) ^ set(other))}")
-attrs("/", a, b)
-for n in names:
-    if n not in b:
-        continue
-    x, y = a[n], b[n]
-    attrs(n, x, y)
-    if isinstance(x, h5py.Dataset) and x[()].tobytes() != y[()].tobytes():
-        diff.append(f"{n}: values differ")
-print("\n".join(diff[:10]))
-sys.exit(1 if diff else 0)
-EOF
-}

@@ -9,23 +9,9 @@ source "$RESTPG_SOURCE_DIR/tests/slurm_lib.sh"
 slurm_require
 slurm_setup slurm_requeue
 
-# pipeline_config RUNDIR: a tiny pipeline whose pretraining lasts long enough to interrupt.
-pipeline_config() {
-  cat <<YAML
-run_dir: $1
-seed: 7
-threads: 1
-data: {source: synth, synth_users: 12}
-tokenizer: {vocab_size: 400}
-model: {n_layer: 1, n_head: 2, n_embd: 32, n_positions: 448}
-pretrain: {steps: 1200, batch_size: 4, seq_len: 64}
-sft: {steps: 16, batch_size: 4, reasoning: "off"}
-em: {rounds: 1, n: 4, keep: 2, tau: 0, max_new_tokens: 40, steps: 8, limit: 12}
-eval: {limit: 6, val_limit: 6, max_new_tokens: 40}
-YAML
-}
-pipeline_config "$T/ref" >"$T/ref.yaml"
-pipeline_config "$T/run" >"$T/run.yaml"
+# Pretraining long enough to be interrupted.
+pipeline_config "$T/ref" 1200 >"$T/ref.yaml"
+pipeline_config "$T/run" 1200 >"$T/run.yaml"
 
 # The uninterrupted reference, on 2 ranks through restpg launch (mpirun).
 OMPI_MCA_pml=ob1 timeout 300 "$RESTPG" launch --np 2 --launcher mpirun -- restpg run "$T/ref.yaml" </dev/null >"$T/ref.out" 2>&1 \
