@@ -10,7 +10,6 @@
 #include "core/log.h"
 #include "data/dataset.h"
 #include "launch/commands.h"
-#include "model/checkpoint.h"
 #include "reward/filter.h"
 #include "reward/reward.h"
 #include "sampler/sampler.h"
@@ -67,13 +66,10 @@ static int estep_sample(const EmPlan *p, int t, const char *policy, Error *e) {
     em_path(p->dir, t, "samples.h5", out, sizeof out);
     em_path(p->dir, t, "samples.partial.h5", partial, sizeof partial);
     GPT m;
-    Tokenizer *tok = NULL;
+    Tokenizer *tok;
     Dataset d;
-    int have_m = 0, have_d = 0;
-    int rc = checkpoint_load(policy, &m, &tok, NULL, e);
-    if (!rc) have_m = 1;
-    if (!rc && !(rc = dataset_read(p->data, &d, e))) have_d = 1;
-    rc = dp_agree(rc, e);
+    int rc = eval_load(policy, p->data, &m, &tok, &d, e);
+    if (rc) return rc;
     SamplerOptions so;
     sampler_options_default(&so);
     so.split = "train";
@@ -91,18 +87,14 @@ static int estep_sample(const EmPlan *p, int t, const char *policy, Error *e) {
     so.data_path = p->data;
     Samples s;
     samples_init(&s);
-    if (!rc) {
-        log_info("em round %d: sampling %ld candidates per train input from %s", t, c->em.n, policy);
-        rc = sampler_run(&m, tok, &d, &so, &s, e);
-    }
+    log_info("em round %d: sampling %ld candidates per train input from %s", t, c->em.n, policy);
+    rc = sampler_run(&m, tok, &d, &so, &s, e);
     if (!rc && log_rank() == 0) {
         rc = samples_write(&s, out, e);
         if (!rc) unlink(partial);
     }
     samples_free(&s);
-    if (have_d) dataset_free(&d);
-    if (have_m) gpt_free(&m);
-    tokenizer_free(tok);
+    eval_unload(&m, tok, &d);
     return dp_agree(rc, e);
 }
 

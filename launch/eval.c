@@ -148,20 +148,36 @@ int eval_run(const GPT *model, const Tokenizer *t, const Dataset *d, const EvalO
     return rc;
 }
 
+int eval_load(const char *model, const char *data, GPT *g, Tokenizer **t, Dataset *d, Error *e) {
+    *t = NULL;
+    int have_g = 0, have_d = 0;
+    int rc = checkpoint_load(model, g, t, NULL, e);
+    if (!rc) have_g = 1;
+    if (!rc && !(rc = dataset_read(data, d, e))) have_d = 1;
+    if ((rc = dp_agree(rc, e))) {
+        if (have_d) dataset_free(d);
+        if (have_g) gpt_free(g);
+        tokenizer_free(*t);
+        *t = NULL;
+    }
+    return rc;
+}
+
+void eval_unload(GPT *g, Tokenizer *t, Dataset *d) {
+    dataset_free(d);
+    gpt_free(g);
+    tokenizer_free(t);
+}
+
 int eval_checkpoint(const char *model, const char *data, EvalOptions *o, EvalMetrics *m, Error *e) {
     GPT g;
-    Tokenizer *tok = NULL;
+    Tokenizer *tok;
     Dataset d;
-    int have_g = 0, have_d = 0;
-    int rc = checkpoint_load(model, &g, &tok, NULL, e);
-    if (!rc) have_g = 1;
-    if (!rc && !(rc = dataset_read(data, &d, e))) have_d = 1;
-    rc = dp_agree(rc, e);
+    int rc = eval_load(model, data, &g, &tok, &d, e);
+    if (rc) return rc;
     o->model_path = model;
     o->data_path = data;
-    if (!rc) rc = eval_run(&g, tok, &d, o, m, e);
-    if (have_d) dataset_free(&d);
-    if (have_g) gpt_free(&g);
-    tokenizer_free(tok);
+    rc = eval_run(&g, tok, &d, o, m, e);
+    eval_unload(&g, tok, &d);
     return rc;
 }

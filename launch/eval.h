@@ -41,6 +41,11 @@ void eval_options_default(EvalOptions *o);
  * written the files of out_dir (created if needed), eval.json last. */
 int eval_run(const GPT *model, const Tokenizer *t, const Dataset *d, const EvalOptions *o, EvalMetrics *m, Error *e);
 
+/* Loads a checkpoint (model and tokenizer) and a dataset on every rank (collective). If any rank
+ * fails, every rank returns the error with nothing left loaded; else free with eval_unload. */
+int eval_load(const char *model, const char *data, GPT *g, Tokenizer **t, Dataset *d, Error *e);
+void eval_unload(GPT *g, Tokenizer *t, Dataset *d);
+
 /* Loads the checkpoint and the dataset on every rank, sets o's model/data paths and runs
  * eval_run (collective). */
 int eval_checkpoint(const char *model, const char *data, EvalOptions *o, EvalMetrics *m, Error *e);

@@ -13,7 +13,7 @@ model: {n_layer: 2, n_head: 2, n_embd: 64, n_positions: 512}
 pretrain: {steps: 200, batch_size: 4, seq_len: 128, lr: 0.003}
 prompt: {k: 2}
 sft: {steps: 200, batch_size: 4, lr: 0.002}
-em: {rounds: 3, n: 8, keep: 4, tau: 0.3, max_new_tokens: 200, steps: 60, batch_size: 4, limit: 32, mstep_init: previous}
+em: {rounds: 3, n: 8, keep: 4, tau: 0.3, max_new_tokens: 200, steps: 60, batch_size: 4, lr: 0.001, limit: 32, mstep_init: previous}
 eval: {limit: 24, val_limit: 24, max_new_tokens: 200}
 YAML
 mpiexec -n 2 --bind-to none "$RESTPG" run "$T/synth.yaml" --run_dir="$T/run" > "$T/log" 2>&1 || { cat "$T/log"; exit 1; }
