@@ -40,7 +40,7 @@ for path in others[1:]:
         assert ref["params"][k][()].tobytes() == f["params"][k][()].tobytes(), (path, k)
     for k in ("adam_m", "adam_v"):
         assert ref["optimizer"][k][()].tobytes() == f["optimizer"][k][()].tobytes(), (path, k)
-    m = [json.loads(l) for l in open(path.replace("/r", "/m").replace(".h5", ".jsonl"))]
+    m = [json.loads(l) for l in open(os.path.join(d, "m" + os.path.basename(path)[1:].replace(".h5", ".jsonl")))]
     strip = lambda rows: [{k: v for k, v in r.items() if k in ("step", "loss", "grad_norm", "lr", "tokens", "val_loss")}
                           for r in rows]
     assert strip(m) == strip(ref_m), path
