@@ -231,7 +231,12 @@ void decode_matmul(float *out, const float *inp, const float *w, const float *bi
     }
 }
 
-/* x[t] = e^((x[t] - mx) * scale) for t < n; returns their sum (fixed lanes, like fm_exp_shift_sum). */
+/* x[t] = e^((x[t] - mx) * scale) for t < n; returns their sum (fixed lanes, like fm_exp_shift_sum).
+ * Also built for AVX2 without FMA: only the vector width changes, every lane does the same
+ * multiplies and adds (nothing can be fused), so both builds give the same bits. */
+#ifdef HAVE_X86
+__attribute__((target_clones("avx2", "default")))
+#endif
 static float exp_scaled_sum(float *x, int n, float mx, float scale) {
     float acc[FM_LANES] = {0};
     int t = 0;
