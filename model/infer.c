@@ -1,10 +1,11 @@
 /* Prefill and batched decode with prompt and suffix KV caches (see infer.h).
  *
+ * Every product takes its second operand with the output columns contiguous, the form of the
+ * batch-invariant kernel (kernels/cpu/decode.h): the weight matrices and the token embedding are
+ * copied transposed ([in, out]) at init (one more copy of the parameters), and the prompt's keys
+ * are stored channel-major, so queries x keys and probabilities x values are that form too.
  * Activation buffers are sized for max(max_prompt, max_rows) rows and shared by prefill and
- * decode; the residual stream x is updated in place (decode_matmul allows resid == out). The
- * prompt's keys are stored channel-major, so that both products of the prompt attention
- * (queries x keys, probabilities x values) take their second operand with the output columns
- * contiguous (decode_gemm_nn), which vectorizes without horizontal sums. */
+ * decode; the residual stream x is updated in place (decode_matmul allows resid == out). */
 #include "model/infer.h"
 
 #include <omp.h>
@@ -14,33 +15,64 @@
 #include "kernels/cpu/decode.h"
 #include "kernels/cpu/ops.h"
 
-/* Parameter pointers of layer l (gpt.h's layout). */
+/* Parameter pointers of layer l: vectors from the model (gpt.h's layout), the four weight
+ * matrices from the transposed copies ([in, out]). */
 typedef struct {
     const float *ln1w, *ln1b, *qkvw, *qkvb, *projw, *projb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
 } LayerParams;
 
-static void layer_params(const GPT *m, int l, LayerParams *p) {
-    const float *P = m->params;
+/* Floats of one layer's transposed matrices: qkv [C][3C], proj [C][C], fc [C][4C], fcproj [4C][C]. */
+static size_t layer_wt_floats(size_t C) { return 12 * C * C; }
+
+static void layer_params(const Infer *s, int l, LayerParams *p) {
+    const GPT *m = s->m;
+    const float *P = m->params, *W = s->wt + (size_t)l * layer_wt_floats((size_t)m->cfg.n_embd);
     const ParamTensor *t = m->tensors;
     size_t C = (size_t)m->cfg.n_embd, lC = (size_t)l * C;
     p->ln1w = P + t[2].offset + lC;
     p->ln1b = P + t[3].offset + lC;
-    p->qkvw = P + t[4].offset + lC * 3 * C;
+    p->qkvw = W;
     p->qkvb = P + t[5].offset + lC * 3;
-    p->projw = P + t[6].offset + lC * C;
+    p->projw = W + 3 * C * C;
     p->projb = P + t[7].offset + lC;
     p->ln2w = P + t[8].offset + lC;
     p->ln2b = P + t[9].offset + lC;
-    p->fcw = P + t[10].offset + lC * 4 * C;
+    p->fcw = W + 4 * C * C;
     p->fcb = P + t[11].offset + lC * 4;
-    p->fcprojw = P + t[12].offset + lC * 4 * C;
+    p->fcprojw = W + 8 * C * C;
     p->fcprojb = P + t[13].offset + lC;
+}
+
+/* dst[c][r] = src[r][c] for a [rows, cols] matrix, in cache-sized blocks. */
+static void transpose(float *dst, const float *src, size_t rows, size_t cols) {
+    const size_t TB = 32;
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+    for (size_t r0 = 0; r0 < rows; r0 += TB)
+        for (size_t c0 = 0; c0 < cols; c0 += TB)
+            for (size_t r = r0; r < r0 + TB && r < rows; r++)
+                for (size_t c = c0; c < c0 + TB && c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+}
+
+/* The transposed weight matrices of every layer, then the transposed token embedding (LM head). */
+static void transpose_weights(Infer *s) {
+    const GPT *m = s->m;
+    const size_t C = (size_t)m->cfg.n_embd;
+    const float *P = m->params;
+    const ParamTensor *t = m->tensors;
+    for (int l = 0; l < m->cfg.n_layer; l++) {
+        float *W = s->wt + (size_t)l * layer_wt_floats(C);
+        transpose(W, P + t[4].offset + (size_t)l * 3 * C * C, 3 * C, C);
+        transpose(W + 3 * C * C, P + t[6].offset + (size_t)l * C * C, C, C);
+        transpose(W + 4 * C * C, P + t[10].offset + (size_t)l * 4 * C * C, 4 * C, C);
+        transpose(W + 8 * C * C, P + t[12].offset + (size_t)l * 4 * C * C, C, 4 * C);
+    }
+    transpose(s->wt + (size_t)m->cfg.n_layer * layer_wt_floats(C), P + t[0].offset, (size_t)m->cfg.padded_vocab_size, C);
 }
 
 static int act_rows(const InferPlan *p) { return p->max_prompt > p->max_rows ? p->max_prompt : p->max_rows; }
 
 /* Float counts of the pieces of s->mem, in allocation order. */
-static void plan_sizes(const GPTConfig *c, const InferPlan *p, int threads, size_t sz[11]) {
+static void plan_sizes(const GPTConfig *c, const InferPlan *p, int threads, size_t sz[12]) {
     size_t C = (size_t)c->n_embd, L = (size_t)c->n_layer, R = (size_t)act_rows(p);
     size_t ld = (size_t)p->max_prompt + (size_t)p->max_new + 1;
     sz[0] = sz[1] = L * p->n_prefixes * (size_t)p->max_prompt * C; /* pkt, pv */
@@ -52,12 +84,13 @@ static void plan_sizes(const GPTConfig *c, const InferPlan *p, int threads, size
     sz[8] = R * 4 * C;                                             /* fch */
     sz[9] = R * (2 + (size_t)c->n_head);                           /* mean, rstd, lse */
     sz[10] = (size_t)threads * p->max_rows * ld;                   /* attention scratch */
+    sz[11] = L * layer_wt_floats(C) + C * (size_t)c->padded_vocab_size; /* transposed weights */
 }
 
 size_t infer_bytes(const GPTConfig *c, const InferPlan *p, int threads) {
-    size_t sz[11], n = 0;
+    size_t sz[12], n = 0;
     plan_sizes(c, p, threads, sz);
-    for (int i = 0; i < 11; i++) n += sz[i];
+    for (int i = 0; i < 12; i++) n += sz[i];
     return n * sizeof(float) + (size_t)p->n_prefixes * sizeof(int) + ((size_t)p->max_rows * 5 + 1) * sizeof(int) +
            (size_t)p->max_rows * 2 * sizeof(float *);
 }
@@ -75,9 +108,9 @@ int infer_init(Infer *s, const GPT *m, const InferPlan *p, Error *e) {
     s->plan = *p;
     s->n_threads = kernels_threads();
     s->ld_scratch = p->max_prompt + p->max_new + 1;
-    size_t sz[11], total = 0;
+    size_t sz[12], total = 0;
     plan_sizes(c, p, s->n_threads, sz);
-    for (int i = 0; i < 11; i++) total += sz[i];
+    for (int i = 0; i < 12; i++) total += sz[i];
     s->mem = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64);
     s->plen = xcalloc((size_t)p->n_prefixes, sizeof(int), e);
     s->slen = xcalloc((size_t)p->max_rows * 5 + 1, sizeof(int), e);
@@ -89,8 +122,9 @@ int infer_init(Infer *s, const GPT *m, const InferPlan *p, Error *e) {
                          infer_bytes(c, p, kernels_threads()), p->max_rows, p->n_prefixes, p->max_prompt, p->max_new);
     }
     float *f = s->mem;
-    float **dst[] = {&s->pkt, &s->pv, &s->sk, &s->sv, &s->x, &s->ln, &s->qkv, &s->att, &s->fch, &s->mean, &s->scratch};
-    for (int i = 0; i < 11; i++) {
+    float **dst[] = {&s->pkt, &s->pv,  &s->sk,  &s->sv,   &s->x,       &s->ln,
+                     &s->qkv, &s->att, &s->fch, &s->mean, &s->scratch, &s->wt};
+    for (int i = 0; i < 12; i++) {
         *dst[i] = f;
         f += sz[i];
     }
@@ -102,6 +136,7 @@ int infer_init(Infer *s, const GPT *m, const InferPlan *p, Error *e) {
     s->starts = s->mark + p->max_rows;
     s->vs = s->ks + p->max_rows;
     for (int i = 0; i < p->max_rows; i++) s->sprefix[i] = -1;
+    transpose_weights(s);
     return RP_OK;
 }
 
@@ -137,7 +172,8 @@ static void lm_head(Infer *s, int r0, int n, float *logits) {
     const float *P = m->params;
     layernorm_forward(s->ln, s->mean, s->rstd, s->x + (size_t)r0 * C, P + m->tensors[14].offset,
                       P + m->tensors[15].offset, n, C);
-    decode_matmul(logits, s->ln, P + m->tensors[0].offset, NULL, NULL, n, C, m->cfg.padded_vocab_size);
+    const float *wte_t = s->wt + (size_t)m->cfg.n_layer * layer_wt_floats((size_t)C);
+    decode_matmul(logits, s->ln, wte_t, NULL, NULL, n, C, m->cfg.padded_vocab_size);
 }
 
 int infer_prefill(Infer *s, int prefix, const int32_t *tokens, int n, float *logits, Error *e) {
@@ -152,7 +188,7 @@ int infer_prefill(Infer *s, int prefix, const int32_t *tokens, int n, float *log
     encoder_forward(s->x, tokens, P + m->tensors[0].offset, P + m->tensors[1].offset, 1, n, C);
     for (int l = 0; l < L; l++) {
         LayerParams lp;
-        layer_params(m, l, &lp);
+        layer_params(s, l, &lp);
         layernorm_forward(s->ln, s->mean, s->rstd, s->x, lp.ln1w, lp.ln1b, n, C);
         decode_matmul(s->qkv, s->ln, lp.qkvw, lp.qkvb, NULL, n, C, 3 * C);
         size_t cache = ((size_t)l * s->plan.n_prefixes + prefix) * (size_t)Pm * C;
@@ -243,7 +279,7 @@ int infer_decode(Infer *s, int n, const int *slots, const int32_t *tokens, float
     const int C = m->cfg.n_embd;
     for (int l = 0; l < m->cfg.n_layer; l++) {
         LayerParams lp;
-        layer_params(m, l, &lp);
+        layer_params(s, l, &lp);
         layernorm_forward(s->ln, s->mean, s->rstd, s->x, lp.ln1w, lp.ln1b, n, C);
         decode_matmul(s->qkv, s->ln, lp.qkvw, lp.qkvb, NULL, n, C, 3 * C);
         decode_attention(s, l, n, slots);

@@ -39,17 +39,20 @@ typedef struct {
     float *pkt, *pv;    /* prompt caches, [L][n_prefixes]: keys [C][max_prompt], values [max_prompt][C] */
     float *sk, *sv;     /* suffix caches: [L][max_rows][max_new * C] each */
     float *x, *ln, *qkv, *att, *fch, *mean, *rstd, *lse, *scratch;
+    float *wt;          /* per layer qkv, proj, fc, fcproj weights transposed, then wte transposed */
     int *plen;          /* [n_prefixes] prompt length, 0 = empty */
     int *slen, *sprefix; /* [max_rows] suffix length and attached prompt (-1 = none) */
     int *ns, *mark, *starts; /* per-step scratch: [max_rows], [max_rows], [max_rows + 1] */
     const float **ks, **vs;
 } Infer;
 
-/* Bytes infer_init allocates for a plan (caches, activations and scratch for `threads`). */
+/* Bytes infer_init allocates for a plan (caches, activations, scratch for `threads`, and a
+ * transposed copy of the weight matrices and token embedding). */
 size_t infer_bytes(const GPTConfig *c, const InferPlan *p, int threads);
 
-/* Plans the memory for m (which must outlive s and stay unchanged while s is used). Every count
- * must be >= 1 and max_prompt + max_new <= n_positions. */
+/* Plans the memory for m (which must outlive s; its parameters are copied at init, so changes
+ * to them afterwards are not seen). Every count must be >= 1 and max_prompt + max_new <=
+ * n_positions. */
 int infer_init(Infer *s, const GPT *m, const InferPlan *p, Error *e);
 void infer_free(Infer *s);
 

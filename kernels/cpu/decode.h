@@ -7,29 +7,25 @@
  * sampler that batches the candidates of several inputs would then produce different tokens for
  * the same candidate under another --batch, thread or rank count. matmul_forward avoids this per
  * sequence (one sgemm per sequence), but in decoding every candidate is a one-row sequence, which
- * would turn the step into N vector products. Here every output element is
- * one fixed sequence of operations: 8 lane accumulators over k = l, l+8, ... (fused multiply-add
- * from zero), the lanes summed as ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), the k % 8 tail added with
- * fused multiply-adds in order, then + bias, then + residual. The AVX2 path and the portable
- * path (fmaf) compute exactly that, so results are also equal across machines with and without
- * AVX2. Speed is within about 20% of OpenBLAS for the shapes of GPT-2 decoding. */
+ * would turn the step into N vector products. Here every output element is one chain of fused
+ * multiply-adds over k in order, starting from 0, then + bias, then + residual, whatever the
+ * number of rows, the thread count or the vector width (AVX-512, AVX2 or the portable fmaf
+ * path), so results are also equal across machines. Weights are taken transposed ([in, out]),
+ * which lets a register tile broadcast activations and keep output columns in vector lanes. */
 #ifndef RESTPG_KERNELS_CPU_DECODE_H
 #define RESTPG_KERNELS_CPU_DECODE_H
 
 #include <stddef.h>
 
-/* out[i*ldo + j] = sum_k a[i*lda + k] * w[j*ldw + k] for i < M, j < N, k < K (single thread).
- * K may be 0 (out = 0). */
-void decode_gemm_nt(float *out, int ldo, const float *a, int lda, const float *w, int ldw, int M, int N, int K);
-
 /* out[i*ldo + j] = sum_k a[i*lda + k] * b[k*ldb + j] for i < M, j < N, k < K (single thread),
  * each element one chain of fused multiply-adds over k in order, starting from 0 (the same on
- * the AVX2 and portable paths). */
+ * the AVX-512, AVX2 and portable paths). */
 void decode_gemm_nn(float *out, int ldo, const float *a, int lda, const float *b, int ldb, int M, int N, int K);
 
-/* out[N,OC] = inp[N,C] @ w[OC,C]^T + bias[OC] + resid[N,OC] (bias, resid may be NULL; resid may
- * alias out), batch-invariantly, on the kernels' thread count (kernels_set_threads). */
-void decode_matmul(float *out, const float *inp, const float *w, const float *bias, const float *resid, int N, int C,
+/* out[N,OC] = inp[N,C] @ wt[C,OC] + bias[OC] + resid[N,OC] (bias, resid may be NULL; resid may
+ * alias out), element by element as decode_gemm_nn, on the kernels' thread count
+ * (kernels_set_threads). wt is an nn.Linear weight transposed. */
+void decode_matmul(float *out, const float *inp, const float *wt, const float *bias, const float *resid, int N, int C,
                    int OC);
 
 /* Attention of head h for m query rows that share a prompt cache of P positions, single thread.
