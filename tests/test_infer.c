@@ -1,8 +1,8 @@
 /* KV-cached inference (model/infer.c, kernels/cpu/decode.c) against the training forward.
  *
  *  - decode_gemm_nn and decode_matmul are batch-invariant: a row's result is bitwise the same
- *    alone or inside any batch, at any offset, with 1 or 2 threads, and on the portable path
- *    (AVX-512 and AVX2 vectors and single columns all compute the same chain); and within 1e-5
+ *    alone or inside any batch, at any offset, with 1 or 2 threads, and with vectors of 16, 8 or
+ *    1 columns (AVX-512, AVX2, portable: all compute the same chain); and within 1e-5
  *    relative of a double-precision reference.
  *  - For candidates sharing a prompt (and rows of a second prompt mixed into the same steps),
  *    the logits of every step of a whole generation equal gpt_forward's logits at the last
@@ -58,10 +58,12 @@ static void test_gemm_invariance(void) {
                 same &= !memcmp(many, one + (size_t)off * N, sizeof(float) * m * N);
             }
         CHECK_MSG(same, "K %d N %d: rows depend on the batch", K, N);
-        decode_set_portable(1);
-        decode_gemm_nn(many, N, a, K, w, N, M, N, K);
-        decode_set_portable(0);
-        CHECK_MSG(!memcmp(many, one, sizeof(float) * M * N), "K %d N %d: portable path differs", K, N);
+        for (int width = 8; width >= 1; width /= 8) {
+            decode_set_max_width(width);
+            decode_gemm_nn(many, N, a, K, w, N, M, N, K);
+            CHECK_MSG(!memcmp(many, one, sizeof(float) * M * N), "K %d N %d: vector width %d differs", K, N, width);
+        }
+        decode_set_max_width(0);
         /* decode_matmul with bias and an in-place residual: row by row on 1 thread, all rows on 2
          * threads, and the portable path. */
         float *res1 = malloc(sizeof(float) * M * N), *res2 = malloc(sizeof(float) * M * N);
@@ -75,9 +77,9 @@ static void test_gemm_invariance(void) {
         kernels_set_threads(2);
         decode_matmul(res2, a, w, b, res2, M, K, N);
         kernels_set_threads(1);
-        decode_set_portable(1);
+        decode_set_max_width(1);
         decode_matmul(res3, a, w, b, res3, M, K, N);
-        decode_set_portable(0);
+        decode_set_max_width(0);
         CHECK_MSG(!memcmp(res1, res2, sizeof(float) * M * N), "K %d N %d: decode_matmul depends on batch/threads", K, N);
         CHECK_MSG(!memcmp(res1, res3, sizeof(float) * M * N), "K %d N %d: decode_matmul portable path differs", K, N);
         free(a), free(w), free(b), free(one), free(many), free(res1), free(res2), free(res3);

@@ -24,9 +24,9 @@
 #define JB 96 /* output columns per parallel task */
 #define IB 64 /* rows per parallel task */
 
-static int g_portable = 0;
+static int g_width_cap = 0; /* 0 = no cap */
 
-void decode_set_portable(int on) { g_portable = on != 0; }
+void decode_set_max_width(int w) { g_width_cap = w; }
 
 /* What every path adds after the chain, in this order. */
 typedef struct {
@@ -120,7 +120,7 @@ static int vector_width(void) {
         w = __builtin_cpu_supports("avx512f") ? 16
             : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 8
                                                                                : 1;
-    return g_portable ? 1 : w;
+    return g_width_cap && g_width_cap < w ? g_width_cap : w;
 }
 #else
 static int vector_width(void) { return 1; }

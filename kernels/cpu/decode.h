@@ -41,8 +41,8 @@ void decode_attention_head(float *out, int ldo, const float *q, int ldq, int m, 
                            const float *v, int ldv, int P, const float *const *ks, const float *const *vs, int ldkv,
                            const int *ns, int h, int hs, float *scratch, int ld_scratch);
 
-/* Forces the portable (non-SIMD) path on (1) or back to automatic (0); tests use it to check that
- * both paths give identical bits. */
-void decode_set_portable(int on);
+/* Caps the vector width the kernels use: 16 (AVX-512), 8 (AVX2), 1 (portable); 0 = the widest
+ * this machine has. Tests use it to check that every path gives identical bits. */
+void decode_set_max_width(int w);
 
 #endif
