@@ -199,6 +199,10 @@ static float exp_scaled_sum(float *x, int n, float mx, float scale) {
     return sum;
 }
 
+/* Built for AVX2 without FMA as well, like exp_scaled_sum: wider vectors, the same operations. */
+#ifdef HAVE_X86
+__attribute__((target_clones("avx2", "default")))
+#endif
 void decode_attention_head(float *out, int ldo, const float *q, int ldq, int m, const float *kt, int ldkt,
                            const float *v, int ldv, int P, const float *const *ks, const float *const *vs, int ldkv,
                            const int *ns, int h, int hs, float *scratch, int ld_scratch) {
