@@ -8,23 +8,24 @@
 #include <string.h>
 
 const Command COMMANDS[] = {
+    /* In the order a REST-PG run uses them, then the tools. */
     {"data", cmd_data, "build, import and inspect datasets (import, debian, synth, info, prompt)"},
     {"tokenizer", cmd_tokenizer, "train a BPE tokenizer, encode and decode text"},
     {"reason", cmd_reason, "add reasoning paths to a dataset (built-in teacher or an LLM's JSON Lines)"},
     {"pretrain", cmd_pretrain, "train a base model from scratch on a dataset's texts (MPI data parallel)"},
     {"sft", cmd_sft, "fine-tune a checkpoint on prompt -> target (reasoning on/off; MPI data parallel)"},
-    {"loss", cmd_loss, "mean next-token loss of token-id sequences under a checkpoint"},
-    {"convert", cmd_convert, "convert between llm.c GPT-2 checkpoints (.bin) and restpg checkpoints (.h5)"},
-    {"score", cmd_score, "corpus ROUGE-1/2/L (and METEOR) of predictions against references, paired by id"},
-    {"launch", cmd_launch, "run a restpg command on MPI ranks (mpirun, or srun inside Slurm) with sane defaults"},
     {"sample", cmd_sample, "generate N candidates per input of a split with a shared KV cache (MPI sharded, resumable)"},
     {"generate", cmd_generate, "print candidates (reasoning, answer, logprob, finish) for one example"},
     {"reward", cmd_reward, "score sampled candidates and keep the best per input (the E-step filter)"},
+    {"score", cmd_score, "corpus ROUGE-1/2/L (and METEOR) of predictions against references, paired by id"},
     {"em", cmd_em, "EM self-training rounds from an SFT policy (sample, reward, filter, M-step, validate)"},
     {"eval", cmd_eval, "LongLaMP metrics (ROUGE-1, ROUGE-L, METEOR) of a checkpoint on a split"},
     {"run", cmd_run, "the whole REST-PG method from a config, resumable (data to evaluation)"},
     {"ablate", cmd_ablate, "the paper's comparison: no personalization, RAG+SFT, SFT+reasoning, ReST-EM, REST-PG"},
     {"demo", cmd_demo, "the default REST-PG run on this machine's Debian data (run it under mpirun -np 2)"},
+    {"launch", cmd_launch, "run a restpg command on MPI ranks (mpirun, or srun inside Slurm) with sane defaults"},
+    {"loss", cmd_loss, "mean next-token loss of token-id sequences under a checkpoint"},
+    {"convert", cmd_convert, "convert between llm.c GPT-2 checkpoints (.bin) and restpg checkpoints (.h5)"},
     {NULL, NULL, NULL},
 };
 
