@@ -290,8 +290,8 @@ int sampler_run(const GPT *m, const Tokenizer *t, const Dataset *d, const Sample
     if (rc) goto out;
     spec.m = m, spec.t = t, spec.d = d, spec.inputs = inputs, spec.sp = o->sp;
     spec.n = o->n, spec.max_new = o->max_new_tokens, spec.batch = o->batch, spec.seed = o->seed, spec.round = o->round;
-    log_info("sample: %lld inputs x %d candidates (%lld done earlier) on %d rank%s, batch %d, %.1f MiB of KV cache and "
-             "activations per rank",
+    log_info("sample: %lld inputs x %d candidates (%lld done earlier) on %d rank%s, batch %d, %.1f MiB per rank for the "
+             "KV cache, activations and transposed weights",
              (long long)n_inputs, o->n, (long long)col.resumed, world, world > 1 ? "s" : "", o->batch,
              (double)engine_bytes(&spec) / (1 << 20));
     progress_init(&col.prog, "sample", col.total);
