@@ -285,6 +285,8 @@ int sampler_run(const GPT *m, const Tokenizer *t, const Dataset *d, const Sample
     if (!rc && rank == 0) rc = collector_init(&col, o, d, t, inputs, n_inputs, e);
     Shard sh;
     memset(&sh, 0, sizeof sh);
+    /* Every rank reaches each agreement, and shard_init (collective) only when all are ready. */
+    if (world > 1) rc = dp_agree(rc, e);
     if (!rc) rc = shard_init(&sh, n_inputs, col.skip, o->n, o->max_new_tokens, collect, &col, e);
     if (world > 1) rc = dp_agree(rc, e);
     if (rc) goto out;

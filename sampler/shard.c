@@ -1,6 +1,6 @@
 /* The sampler's MPI protocol (see shard.h and docs/sampler.md).
  *
- * Messages (all on MPI_COMM_WORLD):
+ * Messages (on a duplicate of MPI_COMM_WORLD):
  *   REQUEST  worker -> 0   int32 count: inputs the worker can take
  *   ASSIGN   0 -> worker   int64[k] input positions, 1 <= k <= count; k = 0: no more work
  *   RESULT   worker -> 0   one finished input, packed (pack_result)
@@ -68,8 +68,15 @@ bad:
 
 int shard_init(Shard *sh, int64_t n_inputs, const uint8_t *skip, int n_cand, int max_new, ShardSink sink,
                void *sink_ctx, Error *e) {
+    int rc;
     memset(sh, 0, sizeof *sh);
     dp_world(&sh->rank, &sh->world);
+    /* A communicator of its own, so no other module's messages can match the protocol's. First,
+     * so that every rank reaches this collective whatever fails after it. */
+    if (sh->world > 1) {
+        if ((rc = dp_check(MPI_Comm_dup(MPI_COMM_WORLD, &sh->comm), "sampler: MPI_Comm_dup", e))) return rc;
+        sh->have_comm = 1;
+    }
     sh->n_inputs = n_inputs;
     sh->n_cand = n_cand;
     sh->max_new = max_new;
@@ -85,11 +92,12 @@ int shard_init(Shard *sh, int64_t n_inputs, const uint8_t *skip, int n_cand, int
     sh->abort_sent = sh->wstate + sh->world;
     sh->heard = sh->abort_sent + sh->world;
     sh->reply = sh->queue + MAX_ASSIGN;
-    if (sh->rank == 0) return input_result_init(&sh->scratch, n_cand, max_new, e);
+    if (sh->rank == 0 && (rc = input_result_init(&sh->scratch, n_cand, max_new, e))) return rc;
     return RP_OK;
 }
 
 void shard_free(Shard *sh) {
+    if (sh->have_comm) MPI_Comm_free(&sh->comm);
     for (int i = 0; i < sh->n_send; i++) free(sh->send_buf[i]);
     free(sh->send_req);
     free(sh->send_buf);
@@ -120,7 +128,7 @@ static int fail(Shard *sh, int rc, const Error *err, int from) {
     for (int w = 1; w < sh->world; w++) {
         if (sh->wstate[w] == 2 || sh->abort_sent[w]) continue;
         sh->abort_sent[w] = 1;
-        if (MPI_Send(&dummy, 1, MPI_INT, w, TAG_ABORT, MPI_COMM_WORLD) != MPI_SUCCESS) return RP_EMPI;
+        if (MPI_Send(&dummy, 1, MPI_INT, w, TAG_ABORT, sh->comm) != MPI_SUCCESS) return RP_EMPI;
     }
     return RP_OK;
 }
@@ -132,7 +140,7 @@ static int serve(Shard *sh, const MPI_Status *st, Error *e) {
     if ((rc = dp_check(MPI_Get_count(st, MPI_BYTE, &count), "sampler: MPI_Get_count", e))) return rc;
     if (st->MPI_TAG == TAG_REQUEST) {
         int32_t want = 0;
-        if ((rc = dp_check(MPI_Recv(&want, 1, MPI_INT32_T, w, TAG_REQUEST, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+        if ((rc = dp_check(MPI_Recv(&want, 1, MPI_INT32_T, w, TAG_REQUEST, sh->comm, MPI_STATUS_IGNORE),
                            "sampler: receive request", e)))
             return rc;
         /* At most a fair share of what is left (guided self-scheduling): a worker with many free
@@ -141,11 +149,11 @@ static int serve(Shard *sh, const MPI_Status *st, Error *e) {
         int k = 0;
         while (k < want && k < share && k < MAX_ASSIGN && take_input(sh, &sh->reply[k])) k++;
         if (k == 0) sh->wstate[w] = 1;
-        return dp_check(MPI_Send(sh->reply, k, MPI_INT64_T, w, TAG_ASSIGN, MPI_COMM_WORLD), "sampler: send work", e);
+        return dp_check(MPI_Send(sh->reply, k, MPI_INT64_T, w, TAG_ASSIGN, sh->comm), "sampler: send work", e);
     }
     uint8_t *buf = xmalloc((size_t)count + 1, e);
     if (!buf) return RP_ENOMEM;
-    rc = dp_check(MPI_Recv(buf, count, MPI_BYTE, w, st->MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+    rc = dp_check(MPI_Recv(buf, count, MPI_BYTE, w, st->MPI_TAG, sh->comm, MPI_STATUS_IGNORE),
                   "sampler: receive from a worker", e);
     if (!rc && st->MPI_TAG == TAG_RESULT) {
         if (!(rc = unpack_result(buf, (size_t)count, &sh->scratch, sh->n_inputs, w, e)) && !sh->failed) {
@@ -162,7 +170,7 @@ static int serve(Shard *sh, const MPI_Status *st, Error *e) {
         sh->wstate[w] = 2;
         if (wrc) rc = fail(sh, wrc, &werr, w);
         int dummy = 0;
-        if (!rc) rc = dp_check(MPI_Send(&dummy, 1, MPI_INT, w, TAG_LEAVE, MPI_COMM_WORLD), "sampler: send leave", e);
+        if (!rc) rc = dp_check(MPI_Send(&dummy, 1, MPI_INT, w, TAG_LEAVE, sh->comm), "sampler: send leave", e);
     }
     free(buf);
     return rc;
@@ -173,8 +181,8 @@ static int serve_pending(Shard *sh, int blocking, Error *e) {
     for (;;) {
         MPI_Status st;
         int flag = 1, rc;
-        if (blocking) rc = dp_check(MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &st), "sampler: MPI_Probe", e);
-        else rc = dp_check(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st), "sampler: MPI_Iprobe", e);
+        if (blocking) rc = dp_check(MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, sh->comm, &st), "sampler: MPI_Probe", e);
+        else rc = dp_check(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, sh->comm, &flag, &st), "sampler: MPI_Iprobe", e);
         if (rc || !flag) return rc;
         if ((rc = serve(sh, &st, e))) return rc;
         if (blocking) return RP_OK;
@@ -185,9 +193,9 @@ static int serve_pending(Shard *sh, int blocking, Error *e) {
 
 static int request(Shard *sh, int want, Error *e) {
     int32_t n = want < 1 ? 1 : want > MAX_ASSIGN ? MAX_ASSIGN : want;
-    int rc = dp_check(MPI_Send(&n, 1, MPI_INT32_T, 0, TAG_REQUEST, MPI_COMM_WORLD), "sampler: send request", e);
+    int rc = dp_check(MPI_Send(&n, 1, MPI_INT32_T, 0, TAG_REQUEST, sh->comm), "sampler: send request", e);
     if (!rc)
-        rc = dp_check(MPI_Irecv(sh->reply, MAX_ASSIGN, MPI_INT64_T, 0, TAG_ASSIGN, MPI_COMM_WORLD, &sh->req),
+        rc = dp_check(MPI_Irecv(sh->reply, MAX_ASSIGN, MPI_INT64_T, 0, TAG_ASSIGN, sh->comm, &sh->req),
                       "sampler: post work receive", e);
     sh->req_out = !rc;
     return rc;
@@ -270,7 +278,7 @@ static int io_emit(void *ctx, const InputResult *r, Error *e) {
     uint8_t *buf = xmalloc(n, e);
     if (!buf) return RP_ENOMEM;
     pack_result(r, buf);
-    int rc = dp_check(MPI_Isend(buf, (int)n, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD, &sh->send_req[sh->n_send]),
+    int rc = dp_check(MPI_Isend(buf, (int)n, MPI_BYTE, 0, TAG_RESULT, sh->comm, &sh->send_req[sh->n_send]),
                       "sampler: send result", e);
     if (rc) {
         free(buf);
@@ -294,7 +302,7 @@ static int io_poll(void *ctx, int idle, Error *e) {
         return rc;
     }
     int flag = 0, rc;
-    if ((rc = dp_check(MPI_Iprobe(0, TAG_ABORT, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE), "sampler: MPI_Iprobe", e)))
+    if ((rc = dp_check(MPI_Iprobe(0, TAG_ABORT, sh->comm, &flag, MPI_STATUS_IGNORE), "sampler: MPI_Iprobe", e)))
         return rc;
     if (flag) {
         sh->aborted = 1;
@@ -318,13 +326,13 @@ static int worker_finish(Shard *sh, int rc, Error *e) {
     int32_t code = rc;
     memcpy(msg, &code, 4);
     memcpy(msg + 4, e->msg, len);
-    if (!mrc) mrc = dp_check(MPI_Send(msg, (int)(4 + len), MPI_BYTE, 0, TAG_DONE, MPI_COMM_WORLD), "sampler: send done", &tmp);
+    if (!mrc) mrc = dp_check(MPI_Send(msg, (int)(4 + len), MPI_BYTE, 0, TAG_DONE, sh->comm), "sampler: send done", &tmp);
     if (!mrc && sh->n_send)
         mrc = dp_check(MPI_Waitall(sh->n_send, sh->send_req, MPI_STATUSES_IGNORE), "sampler: complete result sends", &tmp);
     for (;;) {
         MPI_Status st;
         int dummy;
-        if (mrc || (mrc = dp_check(MPI_Recv(&dummy, 1, MPI_INT, 0, MPI_ANY_TAG, MPI_COMM_WORLD, &st), "sampler: wait for leave", &tmp)))
+        if (mrc || (mrc = dp_check(MPI_Recv(&dummy, 1, MPI_INT, 0, MPI_ANY_TAG, sh->comm, &st), "sampler: wait for leave", &tmp)))
             break;
         if (st.MPI_TAG == TAG_LEAVE) break;
     }
@@ -365,7 +373,7 @@ int shard_finish(Shard *sh, int rc, Error *e) {
     memset(&verdict, 0, sizeof verdict);
     verdict.rc = mrc;
     if (mrc) memcpy(verdict.msg, e->msg, sizeof verdict.msg);
-    if (dp_check(MPI_Bcast(&verdict, (int)sizeof verdict, MPI_BYTE, 0, MPI_COMM_WORLD), "sampler: broadcast status", e))
+    if (dp_check(MPI_Bcast(&verdict, (int)sizeof verdict, MPI_BYTE, 0, sh->comm), "sampler: broadcast status", e))
         return RP_EMPI;
     if (verdict.rc) error_set(e, verdict.rc, "%s", verdict.msg);
     return verdict.rc;

@@ -23,6 +23,8 @@ typedef int (*ShardSink)(void *ctx, const InputResult *r, Error *e);
 
 typedef struct {
     int rank, world, n_cand, max_new;
+    MPI_Comm comm;          /* the protocol's own duplicate of MPI_COMM_WORLD (world > 1) */
+    int have_comm;
     int64_t n_inputs;
     /* rank 0 */
     const uint8_t *skip;    /* [n_inputs] 1 = already done (resume); NULL = none */
@@ -45,7 +47,8 @@ typedef struct {
     int n_send, cap_send;
 } Shard;
 
-/* Sets up this rank's side. skip and sink matter on rank 0 only. Not collective. */
+/* Sets up this rank's side. skip and sink matter on rank 0 only. Collective (it duplicates
+ * MPI_COMM_WORLD) when there is more than one rank. */
 int shard_init(Shard *sh, int64_t n_inputs, const uint8_t *skip, int n_cand, int max_new, ShardSink sink,
                void *sink_ctx, Error *e);
 void shard_free(Shard *sh);
