@@ -77,9 +77,11 @@ kill_when() { # file to wait for; the run is its own session so one kill reaches
   local pid=$! i
   for i in $(seq 1 6000); do [ -e "$1" ] && break; sleep 0.02; done
   [ -e "$1" ] || { echo "never saw $1"; cat "$T/b.log"; exit 1; }
+  # Open MPI puts ranks in process groups of their own, so kill the whole session.
+  pkill -9 -s "$pid" 2>/dev/null || true
   kill -9 -- -"$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  sleep 0.5
+  for i in $(seq 1 100); do pgrep -s "$pid" >/dev/null || break; sleep 0.05; done
 }
 kill_when "$T/b/em/round1/samples.partial.h5"
 [ ! -e "$T/b/em/round1/samples.h5" ] || { echo "sampling finished before the kill"; exit 1; }
