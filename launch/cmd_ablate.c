@@ -130,33 +130,15 @@ static int do_ablate(const RunConfig *c, Error *e) {
 
 int cmd_ablate(int argc, char **argv, Error *e) {
     RunConfig c;
-    config_defaults(&c);
-    int rc = RP_OK;
-    const char *file = NULL;
-    for (int i = 1; i < argc && !rc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: restpg ablate CONFIG.yaml [--section.key=value ...]\n\nRuns the paper's comparison on one dataset "
-                   "under run_dir: no personalization (prompt without profile), RAG + SFT (no reasoning), SFT with "
-                   "reasoning, ReST-EM without reasoning, and REST-PG; prints ROUGE-1 / ROUGE-L / METEOR per method with "
-                   "the relative gain over RAG + SFT and writes run_dir/ablation.md and ablation.json. Every variant is a "
-                   "resumable run of its own; rerunning continues.\n\n");
-            config_print_keys();
-            config_free(&c);
-            return RP_HELP;
-        }
-        if (argv[i][0] != '-') {
-            if (file) rc = error_set(e, RP_EINPUT, "ablate: unexpected argument '%s'", argv[i]);
-            else rc = config_load(&c, file = argv[i], e);
-        }
-    }
-    for (int i = 1; i < argc && !rc; i++) {
-        if (argv[i][0] != '-') continue;
-        if (strncmp(argv[i], "--", 2) || !strchr(argv[i], '='))
-            rc = error_set(e, RP_EINPUT, "ablate: expected --section.key=value, got '%s'", argv[i]);
-        else rc = config_set(&c, argv[i] + 2, "command line", e);
-    }
-    if (!rc && !file) rc = error_set(e, RP_EINPUT, "ablate: missing CONFIG.yaml (see restpg ablate --help)");
-    if (!rc) rc = config_check(&c, e);
+    RunArgs a = {0};
+    int rc = config_parse_args("ablate", "CONFIG.yaml [--section.key=value ...]",
+                               "Runs the paper's comparison on one dataset under run_dir: no personalization (prompt "
+                               "without profile), RAG + SFT (no reasoning), SFT with reasoning, ReST-EM without "
+                               "reasoning, and REST-PG; prints ROUGE-1 / ROUGE-L / METEOR per method with the relative "
+                               "gain over RAG + SFT and writes run_dir/ablation.md and ablation.json. Every variant is a "
+                               "resumable run of its own; rerunning continues.",
+                               argc, argv, &c, &a, 1, NULL, e);
+    if (!rc && !a.config) rc = error_set(e, RP_EINPUT, "ablate: missing CONFIG.yaml (see restpg ablate --help)");
     Runtime rt;
     if (!rc && !(rc = runtime_init(&rt, e))) {
         rc = do_ablate(&c, e);

@@ -11,72 +11,6 @@
 #include "launch/pipeline.h"
 #include "launch/runtime.h"
 
-/* Options of these commands besides config keys; a field is NULL/0 when the command has none. */
-typedef struct {
-    const char *config;  /* positional CONFIG.yaml */
-    int resume;
-    const char *out;     /* demo: --out DIR */
-    const char *data, *sft, *base, *run_dir; /* em */
-} RunArgs;
-
-static void usage(const char *cmd, const char *synopsis, const char *text) {
-    printf("usage: restpg %s %s\n\n%s\n\n", cmd, synopsis, text);
-    config_print_keys();
-}
-
-/* Parses argv into defaults + config file + overrides (applied after the file, in order,
- * wherever they stand). RP_HELP after printing help. */
-static int parse(const char *cmd, const char *synopsis, const char *text, int argc, char **argv, RunConfig *c, RunArgs *a,
-                 int positional_config, const char *const *presets, Error *e) {
-    config_defaults(c);
-    for (; presets && *presets; presets++) {
-        int prc = config_set(c, *presets, cmd, e);
-        if (prc) return prc;
-    }
-    const struct {
-        const char *name;
-        const char **dst;
-    } paths[] = {{"--out", &a->out}, {"--data", &a->data}, {"--sft", &a->sft}, {"--base", &a->base}, {"--run-dir", &a->run_dir}};
-    const char **overrides = calloc((size_t)argc + 1, sizeof(char *));
-    if (!overrides) return error_set(e, RP_ENOMEM, "out of memory");
-    int n_over = 0, rc = RP_OK;
-    for (int i = 1; i < argc && !rc; i++) {
-        const char *s = argv[i];
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            usage(cmd, synopsis, text);
-            free(overrides);
-            return RP_HELP;
-        }
-        if (s[0] != '-') {
-            if (!positional_config || a->config) rc = error_set(e, RP_EINPUT, "%s: unexpected argument '%s'", cmd, s);
-            a->config = s;
-            continue;
-        }
-        if (!strcmp(s, "--resume")) {
-            a->resume = 1;
-            continue;
-        }
-        const char *eq = strchr(s, '=');
-        size_t n = eq ? (size_t)(eq - s) : strlen(s);
-        int hit = 0;
-        for (size_t k = 0; k < sizeof paths / sizeof paths[0] && !hit && !rc; k++) {
-            if (strlen(paths[k].name) != n || strncmp(paths[k].name, s, n)) continue;
-            hit = 1;
-            if (eq) *paths[k].dst = eq + 1;
-            else if (i + 1 < argc) *paths[k].dst = argv[++i];
-            else rc = error_set(e, RP_EINPUT, "%s: option %s needs a value", cmd, paths[k].name);
-        }
-        if (hit || rc) continue;
-        if (s[1] != '-' || !eq) rc = error_set(e, RP_EINPUT, "%s: expected --section.key=value, got '%s' (see restpg %s --help)", cmd, s, cmd);
-        else overrides[n_over++] = s + 2;
-    }
-    if (!rc && a->config) rc = config_load(c, a->config, e);
-    for (int i = 0; i < n_over && !rc; i++) rc = config_set(c, overrides[i], "command line", e);
-    free(overrides);
-    if (!rc) rc = config_check(c, e);
-    return rc;
-}
-
 static int with_runtime(int (*fn)(const RunConfig *, const RunArgs *, Error *), const RunConfig *c, const RunArgs *a, Error *e) {
     Runtime rt;
     int rc = runtime_init(&rt, e);
@@ -93,7 +27,7 @@ static int do_run(const RunConfig *c, const RunArgs *a, Error *e) {
 int cmd_run(int argc, char **argv, Error *e) {
     RunConfig c;
     RunArgs a = {0};
-    int rc = parse("run", "CONFIG.yaml [--section.key=value ...] [--resume]",
+    int rc = config_parse_args("run", "CONFIG.yaml [--section.key=value ...] [--resume]",
                    "Runs REST-PG end to end: data -> tokenizer -> reasoning paths -> (pretrain, when model.init is empty) "
                    "-> SFT with reasoning -> EM rounds -> evaluation, writing everything under run_dir. Every config key "
                    "can be overridden on the command line. A killed run continues with --resume (same config) and ends "
@@ -110,7 +44,7 @@ static const char *const DEMO_PRESETS[] = {"em.mstep_init=previous", NULL};
 int cmd_demo(int argc, char **argv, Error *e) {
     RunConfig c;
     RunArgs a = {0};
-    int rc = parse("demo", "[--out DIR] [--section.key=value ...]",
+    int rc = config_parse_args("demo", "[--out DIR] [--section.key=value ...]",
                    "The default REST-PG run on this machine, sized for a 2-core CPU: the Debian-maintainer dataset (the "
                    "synthetic one when Debian's apt lists are absent), a ~1M-parameter model pretrained here, reasoning "
                    "from the built-in teacher, SFT, 3 EM rounds and evaluation. Run it under mpirun with 2 ranks "
@@ -142,7 +76,7 @@ static int do_em(const RunConfig *c, const RunArgs *a, Error *e) {
 int cmd_em(int argc, char **argv, Error *e) {
     RunConfig c;
     RunArgs a = {0};
-    int rc = parse("em", "--data DS.h5 --sft CKPT.h5 [--base CKPT.h5] --run-dir DIR [--em.key=value ...] [--resume]",
+    int rc = config_parse_args("em", "--data DS.h5 --sft CKPT.h5 [--base CKPT.h5] --run-dir DIR [--em.key=value ...] [--resume]",
                    "Runs the EM self-training rounds alone on a dataset (with reasoning texts, unless "
                    "--sft.reasoning=off) from an SFT policy: sample -> reward and filter -> M-step from base, sft or "
                    "previous (--em.mstep_init) -> validate, per round, under DIR/round<t>/. Killed at any point, the same "

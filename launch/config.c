@@ -286,3 +286,62 @@ void config_print_keys(void) {
         printf("  %-24s %-6s %-24s %s\n", KEYS[i].name, KEYS[i].type == K_STR ? "string" : KEYS[i].type == K_INT ? "int" : "number",
                KEYS[i].def[0] ? KEYS[i].def : "\"\"", KEYS[i].help);
 }
+
+static void usage(const char *cmd, const char *synopsis, const char *text) {
+    printf("usage: restpg %s %s\n\n%s\n\n", cmd, synopsis, text);
+    config_print_keys();
+}
+
+/* Parses argv into defaults + config file + overrides (applied after the file, in order,
+ * wherever they stand). RP_HELP after printing help. */
+int config_parse_args(const char *cmd, const char *synopsis, const char *text, int argc, char **argv, RunConfig *c, RunArgs *a,
+                 int positional_config, const char *const *presets, Error *e) {
+    config_defaults(c);
+    for (; presets && *presets; presets++) {
+        int prc = config_set(c, *presets, cmd, e);
+        if (prc) return prc;
+    }
+    const struct {
+        const char *name;
+        const char **dst;
+    } paths[] = {{"--out", &a->out}, {"--data", &a->data}, {"--sft", &a->sft}, {"--base", &a->base}, {"--run-dir", &a->run_dir}};
+    const char **overrides = calloc((size_t)argc + 1, sizeof(char *));
+    if (!overrides) return error_set(e, RP_ENOMEM, "out of memory");
+    int n_over = 0, rc = RP_OK;
+    for (int i = 1; i < argc && !rc; i++) {
+        const char *s = argv[i];
+        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+            usage(cmd, synopsis, text);
+            free(overrides);
+            return RP_HELP;
+        }
+        if (s[0] != '-') {
+            if (!positional_config || a->config) rc = error_set(e, RP_EINPUT, "%s: unexpected argument '%s'", cmd, s);
+            a->config = s;
+            continue;
+        }
+        if (!strcmp(s, "--resume")) {
+            a->resume = 1;
+            continue;
+        }
+        const char *eq = strchr(s, '=');
+        size_t n = eq ? (size_t)(eq - s) : strlen(s);
+        int hit = 0;
+        for (size_t k = 0; k < sizeof paths / sizeof paths[0] && !hit && !rc; k++) {
+            if (strlen(paths[k].name) != n || strncmp(paths[k].name, s, n)) continue;
+            hit = 1;
+            if (eq) *paths[k].dst = eq + 1;
+            else if (i + 1 < argc) *paths[k].dst = argv[++i];
+            else rc = error_set(e, RP_EINPUT, "%s: option %s needs a value", cmd, paths[k].name);
+        }
+        if (hit || rc) continue;
+        if (s[1] != '-' || !eq) rc = error_set(e, RP_EINPUT, "%s: expected --section.key=value, got '%s' (see restpg %s --help)", cmd, s, cmd);
+        else overrides[n_over++] = s + 2;
+    }
+    if (!rc && a->config) rc = config_load(c, a->config, e);
+    for (int i = 0; i < n_over && !rc; i++) rc = config_set(c, overrides[i], "command line", e);
+    free(overrides);
+    if (!rc) rc = config_check(c, e);
+    return rc;
+}
+

@@ -70,4 +70,19 @@ int config_to_yaml(const RunConfig *c, StrBuf *out, Error *e);
 /* Lists every key with its type, default and meaning (for `restpg run --help`). */
 void config_print_keys(void);
 
+/* Options of these commands besides config keys; a field is NULL/0 when the command has none. */
+typedef struct {
+    const char *config;  /* positional CONFIG.yaml */
+    int resume;
+    const char *out;     /* demo: --out DIR */
+    const char *data, *sft, *base, *run_dir; /* em */
+} RunArgs;
+
+/* The command line of run/demo/em/ablate: defaults, then `presets` (NULL-terminated key=value,
+ * may be NULL), then the config file (the positional argument, when positional_config), then
+ * --section.key=value overrides in order, wherever they stand; path options fill a; --resume sets
+ * a->resume. Checks the result (config_check). RP_HELP after printing help with the key list. */
+int config_parse_args(const char *cmd, const char *synopsis, const char *text, int argc, char **argv, RunConfig *c,
+                      RunArgs *a, int positional_config, const char *const *presets, Error *e);
+
 #endif
