@@ -97,10 +97,12 @@ static int open_group(hid_t f, const char *name, int create, hid_t *g, Error *e)
     return RP_OK;
 }
 
-static int save_params(hid_t f, const GPT *m, Error *e) {
+/* Writes (save) or reads the parameters as Hugging Face tensors: one walk over the layout so the
+ * names, shapes and transposes of both directions can never disagree. Reading checks shapes. */
+static int params_io(hid_t f, GPT *m, int save, Error *e) {
     const GPTConfig *c = &m->cfg;
     hid_t g;
-    int rc = open_group(f, "params", 1, &g, e);
+    int rc = open_group(f, "params", save, &g, e);
     if (rc) return rc;
     float *scratch = xmalloc(sizeof(float) * 4 * (size_t)c->n_embd * (size_t)c->n_embd, e);
     if (!scratch) rc = RP_ENOMEM;
@@ -112,13 +114,15 @@ static int save_params(hid_t f, const GPT *m, Error *e) {
             char name[128];
             int tr;
             checkpoint_hf_name(k, l, name, sizeof name, &tr);
-            const float *src = m->params + m->tensors[k].offset + (size_t)l * rows * (cols ? cols : 1);
+            float *ours = m->params + m->tensors[k].offset + (size_t)l * rows * (cols ? cols : 1);
             hsize_t dims[2] = {tr ? cols : rows, tr ? rows : cols};
-            if (tr) {
-                transpose(src, scratch, rows, cols);
-                src = scratch;
+            if (save) {
+                if (tr) transpose(ours, scratch, rows, cols);
+                rc = write_raw(g, name, H5T_NATIVE_FLOAT, cols ? 2 : 1, dims, tr ? scratch : ours, e);
+            } else {
+                rc = h5_read_into(g, name, H5T_NATIVE_FLOAT, cols ? 2 : 1, dims, tr ? scratch : ours, e);
+                if (!rc && tr) transpose(scratch, ours, cols, rows);
             }
-            rc = write_raw(g, name, H5T_NATIVE_FLOAT, cols ? 2 : 1, dims, src, e);
         }
     }
     free(scratch);
@@ -156,7 +160,7 @@ int checkpoint_save(const char *path, const GPT *m, const Tokenizer *t, const Ch
     const int vals[6] = {c->n_layer, c->n_head, c->n_embd, c->n_positions, c->vocab_size, c->padded_vocab_size};
     for (int i = 0; i < 6 && !rc; i++) rc = h5_attr_set_i64(f, CFG_ATTRS[i], vals[i], e);
     if (!rc && meta && meta->llmc_vocab_size > 0) rc = h5_attr_set_i64(f, "llmc_vocab_size", meta->llmc_vocab_size, e);
-    if (!rc) rc = save_params(f, m, e);
+    if (!rc) rc = params_io(f, (GPT *)m, 1, e);
     uint8_t *tok = NULL;
     size_t ntok = 0;
     if (!rc && !(rc = tokenizer_serialize(t, &tok, &ntok, e))) {
@@ -189,32 +193,6 @@ static int read_config(hid_t f, GPTConfig *c, Error *e) {
         return error_set(e, RP_EINPUT, "attribute 'padded_vocab_size' is %d, this build pads vocab_size %d to %d", stored_vp,
                          c->vocab_size, c->padded_vocab_size);
     return RP_OK;
-}
-
-static int load_params(hid_t f, GPT *m, Error *e) {
-    const GPTConfig *c = &m->cfg;
-    hid_t g;
-    int rc = open_group(f, "params", 0, &g, e);
-    if (rc) return rc;
-    float *scratch = xmalloc(sizeof(float) * 4 * (size_t)c->n_embd * (size_t)c->n_embd, e);
-    if (!scratch) rc = RP_ENOMEM;
-    for (int k = 0; k < GPT_N_TENSORS && !rc; k++) {
-        size_t rows, cols;
-        tensor_shape(c, k, &rows, &cols);
-        int layers = is_layered(k) ? c->n_layer : 1;
-        for (int l = 0; l < layers && !rc; l++) {
-            char name[128];
-            int tr;
-            checkpoint_hf_name(k, l, name, sizeof name, &tr);
-            float *dst = m->params + m->tensors[k].offset + (size_t)l * rows * (cols ? cols : 1);
-            hsize_t dims[2] = {tr ? cols : rows, tr ? rows : cols};
-            rc = h5_read_into(g, name, H5T_NATIVE_FLOAT, cols ? 2 : 1, dims, tr ? scratch : dst, e);
-            if (!rc && tr) transpose(scratch, dst, cols, rows);
-        }
-    }
-    free(scratch);
-    H5Gclose(g);
-    return rc;
 }
 
 static herr_t collect_opt(hid_t loc, const char *name, const H5A_info_t *info, void *data) {
@@ -293,7 +271,7 @@ int checkpoint_load(const char *path, GPT *m, Tokenizer **t, CheckpointMeta *met
     int have_model = 0;
     if (!(rc = read_config(f, &c, e)) && !(rc = load_tokenizer(f, path, &c, t, e)) && !(rc = gpt_init(m, &c, e))) {
         have_model = 1;
-        rc = load_params(f, m, e);
+        rc = params_io(f, m, 0, e);
     }
     if (!rc && meta && H5Aexists(f, "llmc_vocab_size") > 0)
         rc = h5_attr_get_i64(f, "llmc_vocab_size", &meta->llmc_vocab_size, e);
