@@ -42,9 +42,10 @@ static int32_t argmax(const float *x, int n) {
 /* Fills w->prob with the temperature-scaled probabilities and w->idx[0..return) with the tokens
  * the filters keep, best first. Without filters the support is every token in id order (no sort
  * needed for an inverse-CDF draw). With filters only tokens with probability >= t are sorted,
- * lowering t until that set provably contains the answer: it holds the k best once it has k
- * members, and the nucleus once its mass reaches top_p (anything outside is less likely than
- * everything inside). This avoids sorting a 50k vocabulary per token. */
+ * t being the lowest power of two at which that set provably contains the answer: it holds the k
+ * best once it has k members, and the nucleus once its mass reaches top_p (anything outside is
+ * less likely than everything inside). A histogram by binary exponent finds t in one pass, so a
+ * 50k vocabulary costs two passes and a sort of the few hundred tokens that matter. */
 static int support(const float *logits, int n, const SamplingParams *p, SamplingWork *w) {
     float mx = logits[argmax(logits, n)];
     double inv_t = 1.0 / p->temperature, z = 0;
@@ -60,21 +61,35 @@ static int support(const float *logits, int n, const SamplingParams *p, Sampling
         for (int i = 0; i < n; i++) w->idx[i] = i;
         return n;
     }
-    for (float t = 0.5f * w->prob[argmax(w->prob, n)];; t *= 0.0625f) {
-        double mass = 0;
-        m = 0;
-        for (int i = 0; i < n; i++)
-            if (w->prob[i] >= t) {
-                w->idx[m++] = i;
-                mass += w->prob[i];
-            }
-        int enough = k < n ? m >= k : mass >= p->top_p;
-        if (enough) break;
-        if (t < 1e-30f) {
-            for (m = 0; m < n; m++) w->idx[m] = m;
+    /* One pass buckets the probabilities by binary exponent (bucket b holds [2^-(b+1), 2^-b));
+     * the first buckets whose count reaches k, or whose mass reaches top_p, hold the answer, so
+     * a second pass collects just them. */
+    enum { N_BUCKETS = 150 };
+    double mass[N_BUCKETS] = {0};
+    int count[N_BUCKETS] = {0};
+    for (int i = 0; i < n; i++) {
+        /* The IEEE exponent field gives the bucket directly: p in [2^(E-127), 2^(E-126)). */
+        uint32_t bits;
+        memcpy(&bits, &w->prob[i], sizeof bits);
+        int b = 126 - (int)((bits >> 23) & 0xff);
+        b = b < 0 ? 0 : b >= N_BUCKETS ? N_BUCKETS - 1 : b;
+        mass[b] += w->prob[i];
+        count[b]++;
+    }
+    int last = N_BUCKETS - 1;
+    double cum_mass = 0;
+    int cum_count = 0;
+    for (int b = 0; b < N_BUCKETS - 1; b++) {
+        cum_mass += mass[b];
+        cum_count += count[b];
+        if (k < n ? cum_count >= k : cum_mass >= p->top_p) {
+            last = b;
             break;
         }
     }
+    float t = last == N_BUCKETS - 1 ? -1.0f : ldexpf(1.0f, -(last + 1));
+    for (int i = 0; i < n; i++)
+        if (w->prob[i] >= t) w->idx[m++] = i;
     t_keys = w->prob;
     qsort(w->idx, (size_t)m, sizeof(int32_t), by_key_desc);
     if (m > k) m = k;
