@@ -5,12 +5,8 @@
 # behind while an existing output stays byte-identical; synth is deterministic per seed.
 set -u
 FIX="$RESTPG_SOURCE_DIR/tests/data/longlamp"
-T="$RESTPG_TEST_TMP/import_cli_$$"
+source "$RESTPG_SOURCE_DIR/tests/lib.sh" import_cli
 PY=/usr/bin/python3
-mkdir -p "$T"
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 # --- good input: both shapes of all four tasks, collected with --append ---
 for t in abstract_generation product_review topic_writing email_completion; do

@@ -6,12 +6,8 @@
 # rank_bm25's BM25Okapi formula (re-derived here, ties by item index) and LongLaMP's templates.
 # Then the reasoning / no-profile variants, the token budget, and bad input (exit 2).
 set -u
-T="$RESTPG_TEST_TMP/prompt_cli_$$"
+source "$RESTPG_SOURCE_DIR/tests/lib.sh" prompt_cli
 PY=/usr/bin/python3
-mkdir -p "$T"
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 "$PY" - "$RESTPG" "$T" <<'EOF' || fail "Python differential check"
 import json, math, random, subprocess, sys

@@ -8,19 +8,11 @@
 #    an unknown --id, --n 0, --temperature -1, --top-p 0 and 1.5, a dataset given as --model,
 #    --max-new-tokens past n_positions, a bad --reasoning, and a progress file without --resume.
 set -u
-T="$RESTPG_TEST_TMP/sampler_cli_$$"
+source "$RESTPG_SOURCE_DIR/tests/lib.sh" sampler_cli
 PY=/usr/bin/python3
 SAME="$RESTPG_SOURCE_DIR/tests/samples_same.py"
-mkdir -p "$T"
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
-"$RESTPG" data synth --users 6 --per-user 4 --seed 5 --out "$T/ds.h5" >/dev/null || fail "data synth"
-"$RESTPG" tokenizer train --data "$T/ds.h5" --vocab-size 400 --out "$T/tok" >/dev/null || fail "tokenizer train"
-printf 'n_layer: 2\nn_head: 2\nn_embd: 64\nn_positions: 256\n' >"$T/model.yaml"
-"$RESTPG" pretrain --config "$T/model.yaml" --tokenizer "$T/tok" --data "$T/ds.h5" --steps 1 --batch-size 1 \
-    --seq-len 64 --threads 1 --out "$T/m.h5" >/dev/null || fail "pretrain (the test model)"
+tiny_test_model 6 4 5
 
 args=(--model "$T/m.h5" --data "$T/ds.h5" --n 5 --temperature 0.8 --top-p 0.95 --top-k 100 --max-new-tokens 40
       --seed 3 --round 2)

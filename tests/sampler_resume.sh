@@ -4,19 +4,11 @@
 # the same content as an uninterrupted run's (tests/samples_same.py), each rerun must have picked
 # up the inputs saved before the kill, and the progress file must be gone at the end.
 set -u
-T="$RESTPG_TEST_TMP/sampler_resume_$$"
+source "$RESTPG_SOURCE_DIR/tests/lib.sh" sampler_resume
 PY=/usr/bin/python3
 SAME="$RESTPG_SOURCE_DIR/tests/samples_same.py"
-mkdir -p "$T"
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
-"$RESTPG" data synth --users 12 --per-user 8 --seed 8 --out "$T/ds.h5" >/dev/null || fail "data synth"
-"$RESTPG" tokenizer train --data "$T/ds.h5" --vocab-size 400 --out "$T/tok" >/dev/null || fail "tokenizer train"
-printf 'n_layer: 2\nn_head: 2\nn_embd: 64\nn_positions: 256\n' >"$T/model.yaml"
-"$RESTPG" pretrain --config "$T/model.yaml" --tokenizer "$T/tok" --data "$T/ds.h5" --steps 1 --batch-size 1 \
-    --seq-len 64 --threads 1 --out "$T/m.h5" >/dev/null || fail "pretrain (the test model)"
+tiny_test_model 12 8 8
 args=(--model "$T/m.h5" --data "$T/ds.h5" --n 6 --max-new-tokens 100 --seed 1 --batch 8 --threads 1)
 
 "$RESTPG" sample "${args[@]}" --out "$T/full.h5" >/dev/null || fail "uninterrupted run"

@@ -5,21 +5,8 @@
 #  - `restpg loss` equals an independent numpy GPT-2 forward on those HF tensors (1e-5);
 #  - bad options, config files and token files exit 2 naming the file/key/line.
 set -u
-T="$RESTPG_TEST_TMP/trainer_cli_$$"
+source "$RESTPG_SOURCE_DIR/tests/lib.sh" trainer_cli
 PY=/usr/bin/python3
-mkdir -p "$T"
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-# expect_err STATUS TEXT CMD...: the command must exit STATUS with TEXT on stderr.
-expect_err() {
-    local want=$1 text=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    [ "$rc" = "$want" ] || fail "$* exited $rc, expected $want"
-    grep -qF -- "$text" "$T/err" || fail "$*: stderr lacks '$text': $(cat "$T/err")"
-}
 
 "$RESTPG" data synth --users 12 --per-user 6 --seed 5 --out "$T/ds.h5" >/dev/null || fail "data synth"
 "$RESTPG" tokenizer train --data "$T/ds.h5" --vocab-size 400 --out "$T/tok" >/dev/null || fail "tokenizer train"

@@ -7,21 +7,9 @@
 #  - a trained restpg checkpoint -> llm.c -> restpg keeps parameters and loss bitwise;
 #  - bad sources and targets exit 2 naming the file.
 set -u
-T="$RESTPG_TEST_TMP/trainer_llmc_$$"
+source "$RESTPG_SOURCE_DIR/tests/lib.sh" trainer_llmc
 PY=/usr/bin/python3
 GPT2="$RESTPG_SOURCE_DIR/data/gpt2"
-mkdir -p "$T"
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect_err() {
-    local want=$1 text=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    [ "$rc" = "$want" ] || fail "$* exited $rc, expected $want"
-    grep -qF -- "$text" "$T/err" || fail "$*: stderr lacks '$text': $(cat "$T/err")"
-}
 
 "$PY" - "$T/gpt2.bin" <<'PYEOF' || fail "writing the llm.c file"
 import sys, numpy as np

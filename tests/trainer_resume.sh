@@ -5,12 +5,8 @@
 # uninterrupted run with the same options. A stale temp file from a killed write must not
 # matter, and the checkpoint must always be loadable.
 set -u
-T="$RESTPG_TEST_TMP/trainer_resume_$$"
+source "$RESTPG_SOURCE_DIR/tests/lib.sh" trainer_resume
 PY=/usr/bin/python3
-mkdir -p "$T"
-trap 'rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 "$RESTPG" data synth --users 10 --per-user 6 --seed 9 --out "$T/ds.h5" >/dev/null || fail "data synth"
 "$RESTPG" tokenizer train --data "$T/ds.h5" --vocab-size 300 --out "$T/tok" >/dev/null || fail "tokenizer train"
