@@ -13,7 +13,7 @@
 #include "launch/eval.h"
 #include "launch/pipeline.h"
 #include "launch/runtime.h"
-#include "trainer/dp.h"
+#include "core/comm.h"
 
 enum { M_NOPERS, M_RAG, M_SFT_R, M_RESTEM, M_RESTPG, M_COUNT };
 static const char *METHOD[M_COUNT] = {"no_personalization", "rag_sft", "sft_reasoning", "rest_em", "rest_pg"};
@@ -32,7 +32,7 @@ static int variant(const RunConfig *base, const char *root, const char *name, co
     /* Copy the base config through its YAML, so every key carries over exactly. */
     int rc = config_to_yaml(base, &y, e);
     if (!rc && log_rank() == 0) rc = atomic_write(path, y.s, y.len, e);
-    if (!rc) rc = dp_agree(rc, e);
+    if (!rc) rc = comm_agree(rc, e);
     if (!rc) rc = config_load(&c, path, e);
     char kv[4400];
     snprintf(kv, sizeof kv, "run_dir=%s/%s", root, name);
@@ -105,7 +105,7 @@ static int do_ablate(const RunConfig *c, Error *e) {
     EvalMetrics m[M_COUNT];
     int rc = RP_OK;
     if (log_rank() == 0) rc = mkdir_p(root, e);
-    if (!rc) rc = dp_agree(rc, e);
+    if (!rc) rc = comm_agree(rc, e);
     /* REST-PG builds the data (with reasoning) and base model the other variants reuse. */
     if (!rc) rc = variant(c, root, METHOD[M_RESTPG], NULL, 0, &r[M_RESTPG], e);
     const char *restem[] = {"sft.reasoning=off", "data.source=file", s_data, s_init};
@@ -125,7 +125,7 @@ static int do_ablate(const RunConfig *c, Error *e) {
     snprintf(path, sizeof path, "%s/%s", root, METHOD[M_RAG]);
     if (!rc) rc = eval_ckpt(c, p_sft, p_data, path, 0, &m[M_RAG], e);
     if (!rc && log_rank() == 0) rc = write_table(root, m, e);
-    return dp_agree(rc, e);
+    return comm_agree(rc, e);
 }
 
 int cmd_ablate(int argc, char **argv, Error *e) {

@@ -14,7 +14,7 @@
 #include "launch/runtime.h"
 #include "model/checkpoint.h"
 #include "sampler/sampler.h"
-#include "trainer/dp.h"
+#include "core/comm.h"
 
 typedef struct {
     const char *model, *data, *split, *out, *reasoning;
@@ -63,7 +63,7 @@ static int sample_options(const SampleArgs *a, SamplerOptions *o, Error *e) {
 /* Without --threads, ranks sharing a node split its cores instead of each taking all of them. */
 static void default_threads(SamplerOptions *o) {
     if (o->threads || getenv("OMP_NUM_THREADS")) return;
-    int local = dp_local_ranks(), procs = omp_get_num_procs();
+    int local = comm_local_ranks(), procs = omp_get_num_procs();
     if (local > 1) o->threads = procs / local > 1 ? procs / local : 1;
 }
 
@@ -104,7 +104,7 @@ static int run(const SampleArgs *a, Error *e) {
     SampleJob j;
     memset(&j, 0, sizeof j);
     samples_init(&j.s);
-    rc = dp_agree(load(a, &j, rt.rank, e), e);
+    rc = comm_agree(load(a, &j, rt.rank, e), e);
     if (!rc) {
         default_threads(&o);
         o.partial = j.partial;
@@ -115,7 +115,7 @@ static int run(const SampleArgs *a, Error *e) {
         if (!rc && remove(j.partial) && path_exists(j.partial)) log_warn("could not remove %s", j.partial);
         if (!rc) log_info("sample: wrote %lld candidates to %s", (long long)j.s.m, a->out);
     }
-    rc = dp_agree(rc, e);
+    rc = comm_agree(rc, e);
     samples_free(&j.s);
     if (j.have_data) dataset_free(&j.d);
     if (j.have_model) gpt_free(&j.m);

@@ -13,7 +13,7 @@
 #include "launch/runtime.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
-#include "trainer/dp.h"
+#include "core/comm.h"
 #include "trainer/trainer.h"
 
 /* Options common to both commands; numbers parse as long/double and are range-checked later. */
@@ -233,7 +233,7 @@ static int invoke(const Invocation *v) {
     TrainJob j;
     memset(&j, 0, sizeof j);
     rc = v->is_sft ? sft(v->o, v->init, v->reasoning, v->profile, v->k, &j, e) : pretrain(v->o, v->config, &j, e);
-    rc = dp_agree(rc, e);
+    rc = comm_agree(rc, e);
     if (!rc) {
         if (v->o->threads > 0) kernels_set_threads((int)v->o->threads);
         trainer_print_memory(&j.m, &j.tc);

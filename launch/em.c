@@ -13,7 +13,7 @@
 #include "reward/filter.h"
 #include "reward/reward.h"
 #include "sampler/sampler.h"
-#include "trainer/dp.h"
+#include "core/comm.h"
 
 void em_path(const char *dir, int t, const char *name, char *buf, size_t n) {
     snprintf(buf, n, "%s/round%d%s%s", dir, t, name[0] ? "/" : "", name);
@@ -22,7 +22,7 @@ void em_path(const char *dir, int t, const char *name, char *buf, size_t n) {
 int em_threads(const RunConfig *c) {
     if (c->threads > 0) return (int)c->threads;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int per = (int)(cores / dp_local_ranks());
+    int per = (int)(cores / comm_local_ranks());
     return per > 0 ? per : 1;
 }
 
@@ -55,7 +55,7 @@ static void prompt_from_config(const RunConfig *c, PromptOptions *po) {
 /* All ranks decide together whether a step's output exists, so none skips alone. */
 static int exists_all(const char *path, Error *e, int *yes) {
     int v = path_exists(path);
-    int rc = dp_bcast(&v, sizeof v, e);
+    int rc = comm_bcast(&v, sizeof v, e);
     *yes = v;
     return rc;
 }
@@ -95,7 +95,7 @@ static int estep_sample(const EmPlan *p, int t, const char *policy, Error *e) {
     }
     samples_free(&s);
     eval_unload(&m, tok, &d);
-    return dp_agree(rc, e);
+    return comm_agree(rc, e);
 }
 
 /* Rank 0: scores and filters the samples in place and records the E-step's statistics. */
@@ -270,7 +270,7 @@ int em_run(const EmPlan *p, char *final_model, size_t fn, Error *e) {
     snprintf(prev, sizeof prev, "%s", p->sft);
     em_threads(c); /* collective the first time: settle it on every rank before rank-0-only steps */
     int rc = log_rank() == 0 ? mkdir_p(p->metrics, e) : RP_OK;
-    if (!(rc = dp_agree(rc, e))) rc = validate(p, 0, p->sft, e);
+    if (!(rc = comm_agree(rc, e))) rc = validate(p, 0, p->sft, e);
     for (int t = 1; t <= c->em.rounds && !rc; t++) {
         char dir[4200];
         em_path(p->dir, t, "", dir, sizeof dir);
@@ -278,10 +278,10 @@ int em_run(const EmPlan *p, char *final_model, size_t fn, Error *e) {
         int have = 0;
         char samples[4200];
         em_path(p->dir, t, "samples.h5", samples, sizeof samples);
-        if ((rc = dp_agree(rc, e)) || (rc = exists_all(samples, e, &have))) break;
+        if ((rc = comm_agree(rc, e)) || (rc = exists_all(samples, e, &have))) break;
         if (!have && (rc = estep_sample(p, t, prev, e))) break;
         if (log_rank() == 0) rc = estep_reward(p, t, e);
-        if ((rc = dp_agree(rc, e))) break;
+        if ((rc = comm_agree(rc, e))) break;
 
         char kept[4200], model[4200], done[4200];
         em_path(p->dir, t, "kept.h5", kept, sizeof kept);
@@ -291,7 +291,7 @@ int em_run(const EmPlan *p, char *final_model, size_t fn, Error *e) {
         if (!have) {
             int64_t n_kept = 0;
             if (log_rank() == 0) rc = build_kept(p, t, &n_kept, e);
-            if ((rc = dp_agree(rc, e)) || (rc = dp_bcast(&n_kept, sizeof n_kept, e))) break;
+            if ((rc = comm_agree(rc, e)) || (rc = comm_bcast(&n_kept, sizeof n_kept, e))) break;
             if (n_kept == 0) {
                 log_warn("em round %d: no candidate passed the filter (tau %g); the policy stays as it was", t, c->em.tau);
                 if (log_rank() == 0) rc = copy_file(prev, model, e);
@@ -301,7 +301,7 @@ int em_run(const EmPlan *p, char *final_model, size_t fn, Error *e) {
                 rc = mstep_train(p, t, init, e);
             }
             if (!rc && log_rank() == 0) rc = atomic_write(done, "done\n", 5, e);
-            if ((rc = dp_agree(rc, e))) break;
+            if ((rc = comm_agree(rc, e))) break;
         }
         if ((rc = validate(p, t, model, e))) break;
         snprintf(prev, sizeof prev, "%s", model);

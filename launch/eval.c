@@ -12,7 +12,7 @@
 #include "reward/reward.h"
 #include "reward/textset.h"
 #include "sampler/sampler.h"
-#include "trainer/dp.h"
+#include "core/comm.h"
 
 void eval_options_default(EvalOptions *o) {
     memset(o, 0, sizeof *o);
@@ -139,10 +139,10 @@ int eval_run(const GPT *model, const Tokenizer *t, const Dataset *d, const EvalO
     int rank = log_rank();
     if (!rc && rank == 0) rc = score(d, o, &s, m, e);
     samples_free(&s);
-    rc = dp_agree(rc, e);
+    rc = comm_agree(rc, e);
     if (!rc) {
         double v[7] = {(double)m->n, m->rouge1, m->rougeL, m->meteor, m->reward, m->answer_words, m->with_separator};
-        if ((rc = dp_bcast(v, sizeof v, e))) return rc;
+        if ((rc = comm_bcast(v, sizeof v, e))) return rc;
         *m = (EvalMetrics){(int64_t)v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
     }
     return rc;
@@ -154,7 +154,7 @@ int eval_load(const char *model, const char *data, GPT *g, Tokenizer **t, Datase
     int rc = checkpoint_load(model, g, t, NULL, e);
     if (!rc) have_g = 1;
     if (!rc && !(rc = dataset_read(data, d, e))) have_d = 1;
-    if ((rc = dp_agree(rc, e))) {
+    if ((rc = comm_agree(rc, e))) {
         if (have_d) dataset_free(d);
         if (have_g) gpt_free(g);
         tokenizer_free(*t);

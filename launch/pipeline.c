@@ -14,7 +14,7 @@
 #include "launch/em.h"
 #include "launch/report.h"
 #include "launch/runtime.h"
-#include "trainer/dp.h"
+#include "core/comm.h"
 
 typedef struct {
     const RunConfig *c;
@@ -31,7 +31,7 @@ static int stage_done(const Run *r, const char *stage, int *done, Error *e) {
     char m[4300];
     stage_marker(r, stage, m, sizeof m);
     int v = path_exists(m);
-    int rc = dp_bcast(&v, sizeof v, e);
+    int rc = comm_bcast(&v, sizeof v, e);
     *done = v;
     return rc;
 }
@@ -42,7 +42,7 @@ static int stage_finish(const Run *r, const char *stage, int rc, Error *e) {
         stage_marker(r, stage, m, sizeof m);
         rc = atomic_write(m, "done\n", 5, e);
     }
-    return dp_agree(rc, e);
+    return comm_agree(rc, e);
 }
 
 /* 1 if the default apt lists hold at least one Packages file with a Translation-en to match. */
@@ -142,7 +142,7 @@ static int stage_pretrain(Run *r, Error *e) {
                          c->model.n_head, c->model.n_embd, c->model.n_positions);
         rc = atomic_write(yaml, text, (size_t)n, e);
     }
-    if ((rc = dp_agree(rc, e))) return rc;
+    if ((rc = comm_agree(rc, e))) return rc;
     CmdArgs a;
     cmdargs_init(&a, "pretrain");
     cmdargs_add(&a, "--data=%s", r->data);
@@ -212,7 +212,7 @@ static int check_config(Run *r, int resume, Error *e) {
         if (!rc) rc = mkdir_p(metrics, e);
     }
     strbuf_free(&y);
-    return dp_agree(rc, e);
+    return comm_agree(rc, e);
 }
 
 int pipeline_run(const RunConfig *c, int resume, PipelineResult *res, Error *e) {
@@ -244,7 +244,7 @@ int pipeline_run(const RunConfig *c, int resume, PipelineResult *res, Error *e) 
     if (!rc) rc = stage_done(&r, "eval", &done, e);
     if (!rc && !done) rc = stage_finish(&r, "eval", stage_eval(&r, res->final_model, res, e), e);
     if (!rc && log_rank() == 0) rc = report_write(r.dir, (int)c->em.rounds, res, e);
-    rc = dp_agree(rc, e);
+    rc = comm_agree(rc, e);
     if (!rc) log_info("run finished in %.0f s", time_now() - t0);
     return rc;
 }

@@ -11,7 +11,7 @@
 
 #include "core/fileio.h"
 #include "core/log.h"
-#include "sampler/samples.h"
+#include "data/samples.h"
 
 int report_gnuplot(const char *script, Error *e) {
     pid_t pid = fork();

@@ -3,7 +3,7 @@
  * Commands that may run under mpirun (pretrain, sft) call runtime_init first; without mpirun
  * MPI starts as a singleton (world size 1), so every command also works as a plain process.
  * runtime_init tells core/log.h the rank so only rank 0 prints. MPI errors are returned as
- * codes (MPI_ERRORS_RETURN) and turned into RP_EMPI by dp_check (trainer/dp.h). */
+ * codes (MPI_ERRORS_RETURN) and turned into RP_EMPI by comm_check (trainer/dp.h). */
 #ifndef RESTPG_LAUNCH_RUNTIME_H
 #define RESTPG_LAUNCH_RUNTIME_H
 

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "sampler/samples.h"
+#include "data/samples.h"
 
 typedef struct {
     double tau;       /* default 0.3 */

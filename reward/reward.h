@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 #include "data/dataset.h"
-#include "sampler/samples.h"
+#include "data/samples.h"
 
 #define REWARD_DEFAULT_SPEC "rouge1:0.5,rougeL:0.5"
 

@@ -9,7 +9,7 @@
 #include "core/text.h"
 #include "kernels/cpu/ops.h"
 #include "model/infer.h"
-#include "sampler/samples.h"
+#include "data/samples.h"
 
 /* Separates the sampler's draws from any other use of rng_hash with the same seed. */
 #define SAMPLER_STREAM 0x73616d706c657231ULL

@@ -12,7 +12,7 @@
 #include "kernels/cpu/ops.h"
 #include "sampler/engine.h"
 #include "sampler/shard.h"
-#include "trainer/dp.h"
+#include "core/comm.h"
 
 void sampler_options_default(SamplerOptions *o) {
     memset(o, 0, sizeof *o);
@@ -272,7 +272,7 @@ static int collector_init(Collector *c, const SamplerOptions *o, const Dataset *
 
 int sampler_run(const GPT *m, const Tokenizer *t, const Dataset *d, const SamplerOptions *o, Samples *out, Error *e) {
     int rank, world;
-    dp_world(&rank, &world);
+    comm_world(&rank, &world);
     int64_t *inputs = NULL, n_inputs = 0;
     EngineSpec spec;
     memset(&spec, 0, sizeof spec);
@@ -286,9 +286,9 @@ int sampler_run(const GPT *m, const Tokenizer *t, const Dataset *d, const Sample
     Shard sh;
     memset(&sh, 0, sizeof sh);
     /* Every rank reaches each agreement, and shard_init (collective) only when all are ready. */
-    if (world > 1) rc = dp_agree(rc, e);
+    if (world > 1) rc = comm_agree(rc, e);
     if (!rc) rc = shard_init(&sh, n_inputs, col.skip, o->n, o->max_new_tokens, collect, &col, e);
-    if (world > 1) rc = dp_agree(rc, e);
+    if (world > 1) rc = comm_agree(rc, e);
     if (rc) goto out;
     spec.m = m, spec.t = t, spec.d = d, spec.inputs = inputs, spec.sp = o->sp;
     spec.n = o->n, spec.max_new = o->max_new_tokens, spec.batch = o->batch, spec.seed = o->seed, spec.round = o->round;

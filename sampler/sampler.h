@@ -23,7 +23,7 @@
 #include "data/prompt.h"
 #include "data/tokenizer.h"
 #include "model/gpt.h"
-#include "sampler/samples.h"
+#include "data/samples.h"
 #include "sampler/sampling.h"
 
 typedef struct {

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trainer/dp.h"
+#include "core/comm.h"
 
 enum { TAG_REQUEST = 7401, TAG_ASSIGN, TAG_RESULT, TAG_DONE, TAG_ABORT, TAG_LEAVE };
 #define MAX_ASSIGN 64
@@ -70,11 +70,11 @@ int shard_init(Shard *sh, int64_t n_inputs, const uint8_t *skip, int n_cand, int
                void *sink_ctx, Error *e) {
     int rc;
     memset(sh, 0, sizeof *sh);
-    dp_world(&sh->rank, &sh->world);
+    comm_world(&sh->rank, &sh->world);
     /* A communicator of its own, so no other module's messages can match the protocol's. First,
      * so that every rank reaches this collective whatever fails after it. */
     if (sh->world > 1) {
-        if ((rc = dp_check(MPI_Comm_dup(MPI_COMM_WORLD, &sh->comm), "sampler: MPI_Comm_dup", e))) return rc;
+        if ((rc = comm_check(MPI_Comm_dup(MPI_COMM_WORLD, &sh->comm), "sampler: MPI_Comm_dup", e))) return rc;
         sh->have_comm = 1;
     }
     sh->n_inputs = n_inputs;
@@ -137,10 +137,10 @@ static int fail(Shard *sh, int rc, const Error *err, int from) {
 static int serve(Shard *sh, const MPI_Status *st, Error *e) {
     int w = st->MPI_SOURCE, rc = RP_OK, count = 0;
     sh->heard[w] = 1;
-    if ((rc = dp_check(MPI_Get_count(st, MPI_BYTE, &count), "sampler: MPI_Get_count", e))) return rc;
+    if ((rc = comm_check(MPI_Get_count(st, MPI_BYTE, &count), "sampler: MPI_Get_count", e))) return rc;
     if (st->MPI_TAG == TAG_REQUEST) {
         int32_t want = 0;
-        if ((rc = dp_check(MPI_Recv(&want, 1, MPI_INT32_T, w, TAG_REQUEST, sh->comm, MPI_STATUS_IGNORE),
+        if ((rc = comm_check(MPI_Recv(&want, 1, MPI_INT32_T, w, TAG_REQUEST, sh->comm, MPI_STATUS_IGNORE),
                            "sampler: receive request", e)))
             return rc;
         /* At most a fair share of what is left (guided self-scheduling): a worker with many free
@@ -149,11 +149,11 @@ static int serve(Shard *sh, const MPI_Status *st, Error *e) {
         int k = 0;
         while (k < want && k < share && k < MAX_ASSIGN && take_input(sh, &sh->reply[k])) k++;
         if (k == 0) sh->wstate[w] = 1;
-        return dp_check(MPI_Send(sh->reply, k, MPI_INT64_T, w, TAG_ASSIGN, sh->comm), "sampler: send work", e);
+        return comm_check(MPI_Send(sh->reply, k, MPI_INT64_T, w, TAG_ASSIGN, sh->comm), "sampler: send work", e);
     }
     uint8_t *buf = xmalloc((size_t)count + 1, e);
     if (!buf) return RP_ENOMEM;
-    rc = dp_check(MPI_Recv(buf, count, MPI_BYTE, w, st->MPI_TAG, sh->comm, MPI_STATUS_IGNORE),
+    rc = comm_check(MPI_Recv(buf, count, MPI_BYTE, w, st->MPI_TAG, sh->comm, MPI_STATUS_IGNORE),
                   "sampler: receive from a worker", e);
     if (!rc && st->MPI_TAG == TAG_RESULT) {
         if (!(rc = unpack_result(buf, (size_t)count, &sh->scratch, sh->n_inputs, w, e)) && !sh->failed) {
@@ -170,7 +170,7 @@ static int serve(Shard *sh, const MPI_Status *st, Error *e) {
         sh->wstate[w] = 2;
         if (wrc) rc = fail(sh, wrc, &werr, w);
         int dummy = 0;
-        if (!rc) rc = dp_check(MPI_Send(&dummy, 1, MPI_INT, w, TAG_LEAVE, sh->comm), "sampler: send leave", e);
+        if (!rc) rc = comm_check(MPI_Send(&dummy, 1, MPI_INT, w, TAG_LEAVE, sh->comm), "sampler: send leave", e);
     }
     free(buf);
     return rc;
@@ -181,8 +181,8 @@ static int serve_pending(Shard *sh, int blocking, Error *e) {
     for (;;) {
         MPI_Status st;
         int flag = 1, rc;
-        if (blocking) rc = dp_check(MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, sh->comm, &st), "sampler: MPI_Probe", e);
-        else rc = dp_check(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, sh->comm, &flag, &st), "sampler: MPI_Iprobe", e);
+        if (blocking) rc = comm_check(MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, sh->comm, &st), "sampler: MPI_Probe", e);
+        else rc = comm_check(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, sh->comm, &flag, &st), "sampler: MPI_Iprobe", e);
         if (rc || !flag) return rc;
         if ((rc = serve(sh, &st, e))) return rc;
         if (blocking) return RP_OK;
@@ -193,9 +193,9 @@ static int serve_pending(Shard *sh, int blocking, Error *e) {
 
 static int request(Shard *sh, int want, Error *e) {
     int32_t n = want < 1 ? 1 : want > MAX_ASSIGN ? MAX_ASSIGN : want;
-    int rc = dp_check(MPI_Send(&n, 1, MPI_INT32_T, 0, TAG_REQUEST, sh->comm), "sampler: send request", e);
+    int rc = comm_check(MPI_Send(&n, 1, MPI_INT32_T, 0, TAG_REQUEST, sh->comm), "sampler: send request", e);
     if (!rc)
-        rc = dp_check(MPI_Irecv(sh->reply, MAX_ASSIGN, MPI_INT64_T, 0, TAG_ASSIGN, sh->comm, &sh->req),
+        rc = comm_check(MPI_Irecv(sh->reply, MAX_ASSIGN, MPI_INT64_T, 0, TAG_ASSIGN, sh->comm, &sh->req),
                       "sampler: post work receive", e);
     sh->req_out = !rc;
     return rc;
@@ -206,12 +206,12 @@ static int check_reply(Shard *sh, int blocking, Error *e) {
     if (!sh->req_out) return RP_OK;
     MPI_Status st;
     int flag = 1, rc;
-    if (blocking) rc = dp_check(MPI_Wait(&sh->req, &st), "sampler: wait for work", e);
-    else rc = dp_check(MPI_Test(&sh->req, &flag, &st), "sampler: test for work", e);
+    if (blocking) rc = comm_check(MPI_Wait(&sh->req, &st), "sampler: wait for work", e);
+    else rc = comm_check(MPI_Test(&sh->req, &flag, &st), "sampler: test for work", e);
     if (rc || !flag) return rc;
     sh->req_out = 0;
     int k = 0;
-    if ((rc = dp_check(MPI_Get_count(&st, MPI_INT64_T, &k), "sampler: MPI_Get_count", e))) return rc;
+    if ((rc = comm_check(MPI_Get_count(&st, MPI_INT64_T, &k), "sampler: MPI_Get_count", e))) return rc;
     if (k == 0) sh->no_more = 1;
     for (int i = 0; i < k; i++) sh->queue[(sh->q_head + sh->q_n++) % MAX_ASSIGN] = sh->reply[i];
     return RP_OK;
@@ -222,7 +222,7 @@ static int reap_sends(Shard *sh, Error *e) {
     int kept = 0;
     for (int i = 0; i < sh->n_send; i++) {
         int flag = 0;
-        int rc = dp_check(MPI_Test(&sh->send_req[i], &flag, MPI_STATUS_IGNORE), "sampler: test result send", e);
+        int rc = comm_check(MPI_Test(&sh->send_req[i], &flag, MPI_STATUS_IGNORE), "sampler: test result send", e);
         if (rc) return rc;
         if (flag) {
             free(sh->send_buf[i]);
@@ -278,7 +278,7 @@ static int io_emit(void *ctx, const InputResult *r, Error *e) {
     uint8_t *buf = xmalloc(n, e);
     if (!buf) return RP_ENOMEM;
     pack_result(r, buf);
-    int rc = dp_check(MPI_Isend(buf, (int)n, MPI_BYTE, 0, TAG_RESULT, sh->comm, &sh->send_req[sh->n_send]),
+    int rc = comm_check(MPI_Isend(buf, (int)n, MPI_BYTE, 0, TAG_RESULT, sh->comm, &sh->send_req[sh->n_send]),
                       "sampler: send result", e);
     if (rc) {
         free(buf);
@@ -302,7 +302,7 @@ static int io_poll(void *ctx, int idle, Error *e) {
         return rc;
     }
     int flag = 0, rc;
-    if ((rc = dp_check(MPI_Iprobe(0, TAG_ABORT, sh->comm, &flag, MPI_STATUS_IGNORE), "sampler: MPI_Iprobe", e)))
+    if ((rc = comm_check(MPI_Iprobe(0, TAG_ABORT, sh->comm, &flag, MPI_STATUS_IGNORE), "sampler: MPI_Iprobe", e)))
         return rc;
     if (flag) {
         sh->aborted = 1;
@@ -326,13 +326,13 @@ static int worker_finish(Shard *sh, int rc, Error *e) {
     int32_t code = rc;
     memcpy(msg, &code, 4);
     memcpy(msg + 4, e->msg, len);
-    if (!mrc) mrc = dp_check(MPI_Send(msg, (int)(4 + len), MPI_BYTE, 0, TAG_DONE, sh->comm), "sampler: send done", &tmp);
+    if (!mrc) mrc = comm_check(MPI_Send(msg, (int)(4 + len), MPI_BYTE, 0, TAG_DONE, sh->comm), "sampler: send done", &tmp);
     if (!mrc && sh->n_send)
-        mrc = dp_check(MPI_Waitall(sh->n_send, sh->send_req, MPI_STATUSES_IGNORE), "sampler: complete result sends", &tmp);
+        mrc = comm_check(MPI_Waitall(sh->n_send, sh->send_req, MPI_STATUSES_IGNORE), "sampler: complete result sends", &tmp);
     for (;;) {
         MPI_Status st;
         int dummy;
-        if (mrc || (mrc = dp_check(MPI_Recv(&dummy, 1, MPI_INT, 0, MPI_ANY_TAG, sh->comm, &st), "sampler: wait for leave", &tmp)))
+        if (mrc || (mrc = comm_check(MPI_Recv(&dummy, 1, MPI_INT, 0, MPI_ANY_TAG, sh->comm, &st), "sampler: wait for leave", &tmp)))
             break;
         if (st.MPI_TAG == TAG_LEAVE) break;
     }
@@ -373,7 +373,7 @@ int shard_finish(Shard *sh, int rc, Error *e) {
     memset(&verdict, 0, sizeof verdict);
     verdict.rc = mrc;
     if (mrc) memcpy(verdict.msg, e->msg, sizeof verdict.msg);
-    if (dp_check(MPI_Bcast(&verdict, (int)sizeof verdict, MPI_BYTE, 0, sh->comm), "sampler: broadcast status", e))
+    if (comm_check(MPI_Bcast(&verdict, (int)sizeof verdict, MPI_BYTE, 0, sh->comm), "sampler: broadcast status", e))
         return RP_EMPI;
     if (verdict.rc) error_set(e, verdict.rc, "%s", verdict.msg);
     return verdict.rc;

@@ -8,6 +8,7 @@
 #include "core/rng.h"
 #include "model/config.h"
 #include "trainer/batch.h"
+#include "core/comm.h"
 #include "trainer/dp.h"
 #include "trainer/schedule.h"
 #include "trainer/trainer.h"
@@ -95,15 +96,15 @@ static int leaf_fill(void *ctx, int leaf, float *out, Error *e) {
 
 static void test_dp(void) {
     int lo, hi;
-    dp_leaves(0, 3, 5, &lo, &hi);
+    comm_block(0, 3, 5, &lo, &hi);
     CHECK(lo == 0 && hi == 1);
-    dp_leaves(1, 3, 5, &lo, &hi);
+    comm_block(1, 3, 5, &lo, &hi);
     CHECK(lo == 1 && hi == 3);
-    dp_leaves(2, 3, 5, &lo, &hi);
+    comm_block(2, 3, 5, &lo, &hi);
     CHECK(lo == 3 && hi == 5);
-    dp_leaves(3, 4, 2, &lo, &hi); /* more ranks than leaves: some own none */
+    comm_block(3, 4, 2, &lo, &hi); /* more ranks than leaves: some own none */
     CHECK(lo == 1 && hi == 2);
-    dp_leaves(2, 4, 2, &lo, &hi);
+    comm_block(2, 4, 2, &lo, &hi);
     CHECK(lo == 1 && hi == 1);
 
     /* Without MPI the walk is local; the sum must follow the documented tree exactly:
@@ -125,9 +126,9 @@ static void test_dp(void) {
     CHECK(calls[0] == 1 && calls[1] == 1 && calls[2] == 1 && calls[3] == 1 && calls[4] == 1);
     dp_free(&r);
     double stats[4] = {1, 2, 3, 4};
-    CHECK_OK(dp_share_leaves(2, stats, 2, &e), &e);
+    CHECK_OK(comm_share_blocks(2, stats, 2, &e), &e);
     CHECK(stats[3] == 4);
-    CHECK(dp_agree(RP_EINPUT, &e) == RP_EINPUT);
+    CHECK(comm_agree(RP_EINPUT, &e) == RP_EINPUT);
 }
 
 static void test_batch(void) {

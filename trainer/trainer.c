@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "kernels/cpu/ops.h"
+#include "core/comm.h"
 #include "trainer/dp.h"
 
 void train_config_default(TrainConfig *c) {
@@ -54,7 +55,7 @@ void trainer_print_memory(const GPT *m, const TrainConfig *tc) {
     size_t params = 4 * np, grads = 4 * np, opt = 8 * np, red = 4 * np * (size_t)reduction_levels(tc->grad_accum);
     size_t fixed = params + grads + opt + red;
     size_t act = gpt_activation_bytes(c, tc->batch_size, tc->seq_len);
-    int local = dp_local_ranks();
+    int local = comm_local_ranks();
     size_t avail = mem_available() / (size_t)local;
     log_info("memory plan per rank (%d rank(s) share this node): params %.1f MiB, grads %.1f MiB, AdamW moments %.1f MiB, reduction buffers %.1f MiB, "
              "activations %.1f MiB (batch %d x seq %d); total %.1f MiB of %.1f MiB available",
@@ -175,9 +176,9 @@ static int validate(Run *r, int64_t step, double *val_loss, Error *e) {
     double *stats = xcalloc((size_t)nb * 2, sizeof(double), e);
     if (!stats) return RP_ENOMEM;
     int lo, hi;
-    dp_leaves(r->rank, r->world, nb, &lo, &hi);
+    comm_block(r->rank, r->world, nb, &lo, &hi);
     int rc = eval_batches(r->m, r->val, r->val_idx, n, &r->batch, r->pad, lo, hi, stats, e);
-    if ((rc = dp_agree(rc, e)) || (rc = dp_share_leaves(nb, stats, 2, e))) {
+    if ((rc = comm_agree(rc, e)) || (rc = comm_share_blocks(nb, stats, 2, e))) {
         free(stats);
         return rc;
     }
@@ -229,7 +230,7 @@ static int save(Run *r, int64_t step, Error *e) {
         for (size_t i = 0; i < N_RUN_OPTS && !rc; i++) rc = checkpoint_meta_set_opt(&meta, RUN_OPTS[i].name, v[i], e);
         if (!rc) rc = checkpoint_save(r->tc->out, r->m, r->t, &meta, e);
     }
-    return dp_agree(rc, e);
+    return comm_agree(rc, e);
 }
 
 static int restore(Run *r, const CheckpointMeta *ck, int64_t *start, Error *e) {
@@ -318,7 +319,7 @@ static int train_step(Run *r, int64_t step, double lr, double *loss, double *nor
     }
     LeafCtx ctx = {r->m, r->train, &r->batch, r->idx, B, r->pad, n_global, r->stats};
     int rc;
-    if ((rc = dp_reduce(&r->dp, leaf_grad, &ctx, r->m->grads, e)) || (rc = dp_share_leaves(A, r->stats, 3, e))) return rc;
+    if ((rc = dp_reduce(&r->dp, leaf_grad, &ctx, r->m->grads, e)) || (rc = comm_share_blocks(A, r->stats, 3, e))) return rc;
     *loss = sum_ratio(r->stats, A, 3);
     *tokens = 0;
     for (int j = 0; j < A; j++) *tokens += r->stats[3 * j + 2];
@@ -351,9 +352,9 @@ int trainer_run(const TrainConfig *tc_in, GPT *m, const Tokenizer *t, const SeqS
     r.train = train;
     r.val = val;
     r.pad = tokenizer_special(t, TOK_EOT);
-    dp_world(&r.rank, &r.world);
+    comm_world(&r.rank, &r.world);
     int64_t start = 0;
-    rc = dp_agree(run_setup(&r, resume, &start, e), e);
+    rc = comm_agree(run_setup(&r, resume, &start, e), e);
     if (rc) {
         run_free(&r);
         return rc;

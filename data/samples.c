@@ -1,5 +1,5 @@
 /* Samples file building and HDF5 I/O (see samples.h). */
-#include "sampler/samples.h"
+#include "data/samples.h"
 
 #include <stdlib.h>
 #include <string.h>

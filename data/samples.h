@@ -4,8 +4,8 @@
  * One row per candidate, sorted by (example order in the dataset, candidate index) whatever the
  * number of ranks that produced them, so files from 1 and N ranks are identical. Token ids are
  * stored CSR-style (token_offset[M+1] into tokens[]). */
-#ifndef RESTPG_SAMPLER_SAMPLES_H
-#define RESTPG_SAMPLER_SAMPLES_H
+#ifndef RESTPG_DATA_SAMPLES_H
+#define RESTPG_DATA_SAMPLES_H
 
 #include <stdint.h>
 
