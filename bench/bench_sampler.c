@@ -26,7 +26,6 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "data/synth.h"
-#include "kernels/cpu/ops.h"
 #include "launch/runtime.h"
 #include "model/infer.h"
 #include "sampler/sampler.h"
@@ -44,13 +43,18 @@ static int bench_init(Bench *b, const char *gpt2, Error *e) {
     if (!rc) rc = tokenizer_load(gpt2, &b->t, e);
     if (rc) return rc;
     GPTConfig c = {.vocab_size = tokenizer_vocab_size(b->t), .n_layer = 12, .n_head = 4, .n_embd = 256, .n_positions = 1280};
-    if ((rc = gpt_init(&b->m, &c, e))) return rc;
-    gpt_init_random(&b->m, 1);
+    if ((rc = gpt_init(&b->m, &c, e)) || (rc = gpt_init_random(&b->m, 1, e))) return rc;
     /* GPT-2's init gives near-uniform next-token distributions, whose 40,000-token nucleus makes
      * the token choice (a sort) cost more than the model; larger token embeddings give peaked
      * distributions like a trained model's, so the figures measure the model and the cache. */
-    for (size_t i = 0; i < b->m.tensors[0].numel; i++) b->m.params[b->m.tensors[0].offset + i] *= 4.0f;
-    return RP_OK;
+    size_t n = b->m.tensors[0].numel;
+    float *wte = xmalloc(n * sizeof(float), e);
+    if (!wte) return RP_ENOMEM;
+    rc = gpt_tensor_download(&b->m, 'p', 0, wte, e);
+    for (size_t i = 0; i < n && !rc; i++) wte[i] *= 4.0f;
+    if (!rc) rc = gpt_tensor_upload(&b->m, 'p', 0, wte, e);
+    free(wte);
+    return rc;
 }
 
 static SamplerOptions options(int n, int max_new, int64_t inputs, int threads) {
@@ -198,7 +202,7 @@ int main(int argc, char **argv) {
         b.rank = rt.rank, b.world = rt.world, b.threads = (int)threads, b.repeat = repeat < 1 ? 1 : (int)repeat;
         /* Only JSON lines on stdout: the sampler's log and progress lines print on rank 0 only. */
         log_set_rank(1, b.world);
-        kernels_set_threads(b.threads);
+        backend_get()->ops->set_threads(b.threads);
         if (!(rc = bench_init(&b, gpt2, &e))) rc = run(&b, cases, news, inputs32, inputs1, &e);
     }
     if (rc) fprintf(stderr, "bench_sampler: %s\n", e.msg);

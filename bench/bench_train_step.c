@@ -59,22 +59,18 @@ typedef struct {
     double fwd, bwd, opt;
 } Phases;
 
-static int train_step(GPT *m, float *mo, float *vo, const int32_t *in, const int32_t *tg, int B, int T, int step,
-                      Phases *ph, float *loss, Error *e) {
+static int train_step(GPT *m, const int32_t *in, const int32_t *tg, int B, int T, int step, Phases *ph, float *loss,
+                      Error *e) {
     double t0 = now();
-    gpt_zero_grad(m);
-    int rc = gpt_forward(m, in, tg, NULL, B, T, loss, e);
+    int rc = gpt_zero_grad(m, e);
+    if (!rc) rc = gpt_forward(m, in, tg, NULL, B, T, loss, e);
     double t1 = now();
     if (!rc) rc = gpt_backward(m, 1.0f, e);
     if (rc) return rc;
     double t2 = now();
-    double norm = sqrt(grad_sumsq(m->grads, m->n_params));
-    float clip = grad_clip_factor(norm, 1.0);
-    for (int k = 0; k < GPT_N_TENSORS; k++) {
-        const ParamTensor *t = &m->tensors[k];
-        adamw_update(m->params + t->offset, m->grads + t->offset, mo + t->offset, vo + t->offset, t->numel, 3e-4f,
-                     0.9f, 0.95f, 1e-8f, gpt_tensor_decays(k) ? 0.1f : 0.0f, clip, step);
-    }
+    double norm = 0;
+    const AdamW h = {3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f};
+    if ((rc = gpt_adamw_step(m, &h, 1.0, step, &norm, e))) return rc;
     double t3 = now();
     ph->fwd += t1 - t0, ph->bwd += t2 - t1, ph->opt += t3 - t2;
     return RP_OK;
@@ -85,11 +81,9 @@ static int run_shape(const Shape *s, int threads, int steps, Error *e) {
     GPT m;
     int rc = gpt_init(&m, &s->cfg, e);
     if (rc) return rc;
-    gpt_init_random(&m, 1);
-    rc = gpt_plan(&m, s->B, s->T, e);
-    float *mo = calloc(m.n_params, sizeof(float)), *vo = calloc(m.n_params, sizeof(float));
+    if (!(rc = gpt_init_random(&m, 1, e)) && !(rc = gpt_opt_reset(&m, e))) rc = gpt_plan(&m, s->B, s->T, e);
     int32_t *in = malloc(sizeof(int32_t) * s->B * s->T), *tg = malloc(sizeof(int32_t) * s->B * s->T);
-    if (!rc && (!mo || !vo || !in || !tg)) rc = error_set(e, RP_ENOMEM, "bench: out of memory");
+    if (!rc && (!in || !tg)) rc = error_set(e, RP_ENOMEM, "bench: out of memory");
     Rng r;
     rng_seed(&r, 7);
     for (int i = 0; !rc && i < s->B * s->T; i++) {
@@ -100,12 +94,12 @@ static int run_shape(const Shape *s, int threads, int steps, Error *e) {
     float loss = 0.0f;
     double sg0 = 0.0, sg1 = 0.0, dt = 0.0;
     int done = 0;
-    if (!rc) rc = train_step(&m, mo, vo, in, tg, s->B, s->T, 1, &warm, &loss, e);
+    if (!rc) rc = train_step(&m, in, tg, s->B, s->T, 1, &warm, &loss, e);
     if (!rc) {
         sg0 = sgemm_rate();
         double t0 = now();
         /* At least `steps` steps, and at least half a second for shapes whose steps are short. */
-        while (!rc && (done < steps || now() - t0 < 0.5)) rc = train_step(&m, mo, vo, in, tg, s->B, s->T, 2 + done++, &ph, &loss, e);
+        while (!rc && (done < steps || now() - t0 < 0.5)) rc = train_step(&m, in, tg, s->B, s->T, 2 + done++, &ph, &loss, e);
         dt = now() - t0;
         sg1 = sgemm_rate();
     }
@@ -122,7 +116,7 @@ static int run_shape(const Shape *s, int threads, int steps, Error *e) {
                model_gflop / per / sg, gpt_activation_bytes(&s->cfg, s->B, s->T) / 1048576.0, (double)loss);
         fflush(stdout);
     }
-    free(mo), free(vo), free(in), free(tg);
+    free(in), free(tg);
     gpt_free(&m);
     return rc;
 }

@@ -57,7 +57,6 @@ int cmd_convert(int argc, char **argv, Error *e) {
     if (!rc)
         log_info("wrote %s: %d layers, %d heads, %d channels, %d positions, vocabulary %d", to, m.cfg.n_layer, m.cfg.n_head,
                  m.cfg.n_embd, m.cfg.n_positions, m.cfg.vocab_size);
-    checkpoint_meta_free(&meta);
     gpt_free(&m);
     tokenizer_free(t);
     return rc;

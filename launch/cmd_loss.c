@@ -7,7 +7,7 @@
 
 #include "core/args.h"
 #include "core/fileio.h"
-#include "kernels/cpu/ops.h"
+#include "kernels/backend.h"
 #include "launch/commands.h"
 #include "model/checkpoint.h"
 #include "trainer/trainer.h"
@@ -80,7 +80,7 @@ int cmd_loss(int argc, char **argv, Error *e) {
     if (rc) return rc;
     if (batch < 1 || batch > 65536) return error_set(e, RP_EINPUT, "--batch-size: must be in 1..65536, got %ld", batch);
     if (threads < 0 || threads > 4096) return error_set(e, RP_EINPUT, "--threads: must be in 1..4096, got %ld", threads);
-    if (threads > 0) kernels_set_threads((int)threads);
+    if (threads > 0) backend_get()->ops->set_threads((int)threads);
     GPT m;
     Tokenizer *t = NULL;
     if ((rc = checkpoint_load(model, &m, &t, NULL, e))) return rc;

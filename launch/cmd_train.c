@@ -8,7 +8,7 @@
 #include "core/fileio.h"
 #include "core/log.h"
 #include "data/dataset.h"
-#include "kernels/cpu/ops.h"
+#include "kernels/backend.h"
 #include "launch/commands.h"
 #include "launch/runtime.h"
 #include "model/checkpoint.h"
@@ -124,7 +124,6 @@ typedef struct {
 static void job_free(TrainJob *j) {
     if (j->have_model) gpt_free(&j->m);
     tokenizer_free(j->tok);
-    checkpoint_meta_free(&j->meta);
     if (j->have_data) dataset_free(&j->d);
     seqset_free(&j->train);
     seqset_free(&j->val);
@@ -164,7 +163,7 @@ static int pretrain(CommonOpts *o, const char *config, TrainJob *j, Error *e) {
         if ((rc = gpt_config_check(&cfg, e))) return error_wrap(e, "%s", config);
         if ((rc = gpt_init(&j->m, &cfg, e))) return rc;
         j->have_model = 1;
-        gpt_init_random(&j->m, (uint64_t)o->seed);
+        if ((rc = gpt_init_random(&j->m, (uint64_t)o->seed, e))) return rc;
     }
     if ((rc = to_config(o, "pretrain", &j->m.cfg, &j->tc, e)) || (rc = dataset_read(o->data, &j->d, e))) return rc;
     j->have_data = 1;
@@ -235,7 +234,7 @@ static int invoke(const Invocation *v) {
     rc = v->is_sft ? sft(v->o, v->init, v->reasoning, v->profile, v->k, &j, e) : pretrain(v->o, v->config, &j, e);
     rc = comm_agree(rc, e);
     if (!rc) {
-        if (v->o->threads > 0) kernels_set_threads((int)v->o->threads);
+        if (v->o->threads > 0) backend_get()->ops->set_threads((int)v->o->threads);
         trainer_print_memory(&j.m, &j.tc);
         TrainResult res;
         rc = trainer_run(&j.tc, &j.m, j.tok, &j.train, &j.val, j.resumed ? &j.meta : NULL, &res, e);

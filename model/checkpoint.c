@@ -10,11 +10,6 @@ static const char *const CFG_ATTRS[6] = {"n_layer", "n_head", "n_embd", "n_posit
 
 void checkpoint_meta_init(CheckpointMeta *meta) { memset(meta, 0, sizeof *meta); }
 
-void checkpoint_meta_free(CheckpointMeta *meta) {
-    free(meta->adam_m);
-    free(meta->adam_v);
-    meta->adam_m = meta->adam_v = NULL;
-}
 
 int checkpoint_meta_set_opt(CheckpointMeta *meta, const char *name, double value, Error *e) {
     for (int i = 0; i < meta->n_opts; i++)
@@ -39,15 +34,10 @@ int checkpoint_meta_get_opt(const CheckpointMeta *meta, const char *name, double
 }
 
 void checkpoint_hf_name(int k, int l, char *buf, size_t n, int *transposed) {
-    static const char *const LAYER[GPT_N_TENSORS] = {
-        NULL, NULL, "ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight",
-        "attn.c_proj.bias", "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight",
-        "mlp.c_proj.bias", NULL, NULL};
-    static const char *const TOP[GPT_N_TENSORS] = {"transformer.wte.weight", "transformer.wpe.weight",
-                                                   [14] = "transformer.ln_f.weight", [15] = "transformer.ln_f.bias"};
-    *transposed = k == 4 || k == 6 || k == 10 || k == 12;
-    if (TOP[k]) snprintf(buf, n, "%s", TOP[k]);
-    else snprintf(buf, n, "transformer.h.%d.%s", l, LAYER[k]);
+    const GPTTensorInfo *t = gpt_tensor_info(k);
+    *transposed = t->hf_transposed;
+    if (t->layered) snprintf(buf, n, "transformer.h.%d.%s", l, t->hf);
+    else snprintf(buf, n, "%s", t->hf);
 }
 
 /* Per-layer shape of tensor k in restpg's layout: rows x cols (cols = 0 for a vector); for wte
@@ -67,8 +57,6 @@ static void tensor_shape(const GPTConfig *c, int k, size_t *rows, size_t *cols) 
     default: *rows = C; break;
     }
 }
-
-static int is_layered(int k) { return k >= 2 && k <= 13; }
 
 static void transpose(const float *in, float *out, size_t rows, size_t cols) {
     for (size_t i = 0; i < rows; i++)
@@ -98,23 +86,28 @@ static int open_group(hid_t f, const char *name, int create, hid_t *g, Error *e)
 }
 
 /* Writes (save) or reads the parameters as Hugging Face tensors: one walk over the layout so the
- * names, shapes and transposes of both directions can never disagree. Reading checks shapes. */
+ * names, shapes and transposes of both directions can never disagree. Reading checks shapes.
+ * Each tensor passes through a host copy (the model's memory belongs to its backend). */
 static int params_io(hid_t f, GPT *m, int save, Error *e) {
     const GPTConfig *c = &m->cfg;
     hid_t g;
     int rc = open_group(f, "params", save, &g, e);
     if (rc) return rc;
+    size_t most = 0;
+    for (int k = 0; k < GPT_N_TENSORS; k++) most = m->tensors[k].numel > most ? m->tensors[k].numel : most;
     float *scratch = xmalloc(sizeof(float) * 4 * (size_t)c->n_embd * (size_t)c->n_embd, e);
-    if (!scratch) rc = RP_ENOMEM;
+    float *host = scratch ? xcalloc(most, sizeof(float), e) : NULL;
+    if (!host) rc = RP_ENOMEM;
     for (int k = 0; k < GPT_N_TENSORS && !rc; k++) {
         size_t rows, cols;
         tensor_shape(c, k, &rows, &cols);
-        int layers = is_layered(k) ? c->n_layer : 1;
+        int layers = gpt_tensor_info(k)->layered ? c->n_layer : 1;
+        if (save) rc = gpt_tensor_download(m, 'p', k, host, e);
         for (int l = 0; l < layers && !rc; l++) {
             char name[128];
             int tr;
             checkpoint_hf_name(k, l, name, sizeof name, &tr);
-            float *ours = m->params + m->tensors[k].offset + (size_t)l * rows * (cols ? cols : 1);
+            float *ours = host + (size_t)l * rows * (cols ? cols : 1);
             hsize_t dims[2] = {tr ? cols : rows, tr ? rows : cols};
             if (save) {
                 if (tr) transpose(ours, scratch, rows, cols);
@@ -124,20 +117,40 @@ static int params_io(hid_t f, GPT *m, int save, Error *e) {
                 if (!rc && tr) transpose(scratch, ours, cols, rows);
             }
         }
+        if (!save && !rc) rc = gpt_tensor_upload(m, 'p', k, host, e);
     }
+    free(host);
     free(scratch);
     H5Gclose(g);
     return rc;
 }
 
+/* The AdamW moments (m, then v) through one host copy of n_params floats. */
+static int moments_io(hid_t g, GPT *m, int save, Error *e) {
+    hsize_t n = (hsize_t)m->n_params;
+    float *host = xmalloc(sizeof(float) * m->n_params, e);
+    if (!host) return RP_ENOMEM;
+    int rc = RP_OK;
+    static const char *const NAMES[2] = {"adam_m", "adam_v"};
+    for (int i = 0; i < 2 && !rc; i++) {
+        int which = i ? 'v' : 'm';
+        if (save) {
+            if (!(rc = gpt_state_download(m, which, host, e))) rc = write_raw(g, NAMES[i], H5T_NATIVE_FLOAT, 1, &n, host, e);
+        } else if (!(rc = h5_read_into(g, NAMES[i], H5T_NATIVE_FLOAT, 1, &n, host, e))) {
+            rc = gpt_state_upload(m, which, host, e);
+        }
+    }
+    free(host);
+    return rc;
+}
+
 static int save_train(hid_t f, const GPT *m, const CheckpointMeta *meta, Error *e) {
     hid_t g = -1;
-    hsize_t n = (hsize_t)m->n_params, nr = 1;
+    hsize_t nr = 1;
     int rc;
+    if (!m->opt_m_memory) return error_set(e, RP_EINTERNAL, "checkpoint_save: training state without AdamW moments");
     if ((rc = open_group(f, "optimizer", 1, &g, e))) return rc;
-    if (!(rc = write_raw(g, "adam_m", H5T_NATIVE_FLOAT, 1, &n, meta->adam_m, e)) &&
-        !(rc = write_raw(g, "adam_v", H5T_NATIVE_FLOAT, 1, &n, meta->adam_v, e)))
-        rc = h5_attr_set_i64(g, "step", meta->step, e);
+    if (!(rc = moments_io(g, (GPT *)m, 1, e))) rc = h5_attr_set_i64(g, "step", meta->step, e);
     H5Gclose(g);
     if (rc || (rc = open_group(f, "rng", 1, &g, e))) return rc;
     rc = write_raw(g, "state", H5T_NATIVE_UINT64, 1, &nr, &meta->rng_state, e);
@@ -204,17 +217,12 @@ static herr_t collect_opt(hid_t loc, const char *name, const H5A_info_t *info, v
     return 0;
 }
 
-static int load_train(hid_t f, const GPT *m, CheckpointMeta *meta, Error *e) {
-    hsize_t n = (hsize_t)m->n_params, nr = 1;
-    meta->adam_m = xmalloc(sizeof(float) * m->n_params, e);
-    meta->adam_v = xmalloc(sizeof(float) * m->n_params, e);
-    if (!meta->adam_m || !meta->adam_v) return RP_ENOMEM;
+static int load_train(hid_t f, GPT *m, CheckpointMeta *meta, Error *e) {
+    hsize_t nr = 1;
     hid_t g;
     int rc;
-    if ((rc = open_group(f, "optimizer", 0, &g, e))) return rc;
-    if (!(rc = h5_read_into(g, "adam_m", H5T_NATIVE_FLOAT, 1, &n, meta->adam_m, e)) &&
-        !(rc = h5_read_into(g, "adam_v", H5T_NATIVE_FLOAT, 1, &n, meta->adam_v, e)))
-        rc = h5_attr_get_i64(g, "step", &meta->step, e);
+    if ((rc = gpt_opt_reset(m, e)) || (rc = open_group(f, "optimizer", 0, &g, e))) return rc;
+    if (!(rc = moments_io(g, m, 0, e))) rc = h5_attr_get_i64(g, "step", &meta->step, e);
     H5Gclose(g);
     if (rc || (rc = open_group(f, "rng", 0, &g, e))) return rc;
     rc = h5_read_into(g, "state", H5T_NATIVE_UINT64, 1, &nr, &meta->rng_state, e);
@@ -252,15 +260,6 @@ static int load_tokenizer(hid_t f, const char *path, const GPTConfig *c, Tokeniz
     return rc;
 }
 
-int checkpoint_read_config(const char *path, GPTConfig *cfg, Error *e) {
-    hid_t f;
-    int rc = h5_open_read(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, &f, e);
-    if (rc) return rc;
-    rc = read_config(f, cfg, e);
-    h5_close(f);
-    return rc ? error_wrap(e, "%s", path) : RP_OK;
-}
-
 int checkpoint_load(const char *path, GPT *m, Tokenizer **t, CheckpointMeta *meta, Error *e) {
     hid_t f;
     int rc = h5_open_read(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, &f, e);
@@ -278,7 +277,6 @@ int checkpoint_load(const char *path, GPT *m, Tokenizer **t, CheckpointMeta *met
     if (!rc && meta && h5_exists(f, "optimizer")) rc = load_train(f, m, meta, e);
     h5_close(f);
     if (rc) {
-        if (meta) checkpoint_meta_free(meta);
         if (have_model) gpt_free(m);
         tokenizer_free(*t);
         *t = NULL;

@@ -27,8 +27,8 @@ typedef struct {
     int64_t llmc_vocab_size;
     /* Training state; has_train = 0 for a weights-only checkpoint. */
     int has_train;
-    int64_t step;                            /* optimizer steps completed */
-    float *adam_m, *adam_v;                  /* [n_params] in gpt.h's flat layout; malloc'd by load */
+    int64_t step;                            /* optimizer steps completed (the AdamW moments live in
+                                              * the model: saved from it, loaded into it) */
     uint64_t rng_state;                      /* data-order RNG (core/rng.h) at the start of the epoch */
     int64_t data_epoch, data_pos;            /* epoch, and sequences of it already consumed */
     int n_opts;                              /* run options (name -> number) checked on resume */
@@ -38,24 +38,20 @@ typedef struct {
 
 /* Zeroes meta (no train state, no llm.c origin). */
 void checkpoint_meta_init(CheckpointMeta *meta);
-/* Frees the moments that checkpoint_load allocated. */
-void checkpoint_meta_free(CheckpointMeta *meta);
 /* Adds or replaces a run option; RP_EINTERNAL if more than CHECKPOINT_MAX_OPTS. */
 int checkpoint_meta_set_opt(CheckpointMeta *meta, const char *name, double value, Error *e);
 /* Returns 1 and sets *value if the option is present. */
 int checkpoint_meta_get_opt(const CheckpointMeta *meta, const char *name, double *value);
 
-/* Writes model parameters, config and tokenizer (and meta's train state when has_train)
- * atomically to path. meta may be NULL (weights only). */
+/* Writes model parameters, config and tokenizer (and, when meta->has_train, meta's train state
+ * with the model's AdamW moments) atomically to path. meta may be NULL (weights only). */
 int checkpoint_save(const char *path, const GPT *m, const Tokenizer *t, const CheckpointMeta *meta, Error *e);
 
 /* Reads a checkpoint: initialises m (gpt_init with the file's config, parameters loaded),
- * creates *t from the embedded tokenizer, and fills meta (train state only if the file has it;
- * meta may be NULL to skip it). On error nothing is left allocated. */
+ * creates *t from the embedded tokenizer, and fills meta (train state only if the file has it,
+ * its AdamW moments loaded into m; meta may be NULL to skip it). On error nothing is left
+ * allocated. */
 int checkpoint_load(const char *path, GPT *m, Tokenizer **t, CheckpointMeta *meta, Error *e);
-
-/* Reads just the config attributes (cheap: no tensors). */
-int checkpoint_read_config(const char *path, GPTConfig *cfg, Error *e);
 
 /* Name of tensor `k` of gpt.h's layout for layer `l` in Hugging Face's GPT-2 state dict
  * (e.g. "transformer.h.3.attn.c_attn.weight"), and whether HF stores it transposed. */

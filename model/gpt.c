@@ -1,5 +1,5 @@
-/* GPT-2 on the CPU kernels: the parameter table, GPT-2 initialisation, the activation plan and
- * the training forward/backward with a per-token loss mask.
+/* GPT-2 on the selected backend: the parameter table, GPT-2 initialisation, the activation plan,
+ * the training forward/backward with a per-token loss mask, and the AdamW step.
  *
  * Memory plan (per (B, T), N = B*T): each layer keeps ln1, qkv, the attention output and its
  * per-row log-sum-exp, the two residual streams, ln2 and the pre-GELU MLP activation; the GELU
@@ -13,22 +13,26 @@
 #include "model/gpt.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/rng.h"
-#include "kernels/cpu/ops.h"
 
 enum { ST_NONE, ST_FORWARD, ST_FORWARD_TARGETS, ST_BACKWARD_DONE };
 
 struct GPTActs {
     int B, T;     /* planned capacity */
     size_t cap;   /* B * T */
-    float *mem;   /* every float buffer below, one allocation */
-    int32_t *inputs, *targets;
+    float *mem;   /* every float buffer below, one device allocation */
+    int32_t *inputs, *targets; /* device */
     float *mask, *dloss;
     float *encoded, *layers, *lnf, *lnf_mean, *lnf_rstd, *logits, *ce_lse, *losses;
     float *dres, *dln, *dbig, *gbuf;
+    void *attn_ws;              /* the attention ops' scratch */
+    size_t attn_ws_bytes;
+    float *h_mask, *h_dloss, *h_losses; /* host mirrors of mask, dloss and losses [cap] */
+    int32_t *h_inputs, *h_targets;      /* host staging of the batch [cap] */
     int cur_B, cur_T, state;
     double weight_sum; /* sum of the mask over the last forward's rows */
 };
@@ -59,14 +63,35 @@ static void layer_acts(const GPT *m, int l, LayerActs *a) {
     a->res3 = p;
 }
 
-static const char *const TENSOR_NAMES[GPT_N_TENSORS] = {
-    "wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
-    "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb"};
+#define F(x) offsetof(GPT2Tensors, x)
+/* llm.c's order. Decay: the embeddings and the four per-layer matrices. Init: GPT-2's N(0, 0.02),
+ * the residual projections N(0, 0.02/sqrt(2L)), LayerNorm weights 1, biases 0. */
+static const GPTTensorInfo TENSORS[GPT_N_TENSORS] = {
+    {"wte", F(wte), 1, 0, GPT_INIT_NORMAL, "transformer.wte.weight", 0},
+    {"wpe", F(wpe), 1, 0, GPT_INIT_NORMAL, "transformer.wpe.weight", 0},
+    {"ln1w", F(ln1w), 0, 1, GPT_INIT_ONE, "ln_1.weight", 0},
+    {"ln1b", F(ln1b), 0, 1, GPT_INIT_ZERO, "ln_1.bias", 0},
+    {"qkvw", F(qkvw), 1, 1, GPT_INIT_NORMAL, "attn.c_attn.weight", 1},
+    {"qkvb", F(qkvb), 0, 1, GPT_INIT_ZERO, "attn.c_attn.bias", 0},
+    {"attprojw", F(attprojw), 1, 1, GPT_INIT_NORMAL_RESID, "attn.c_proj.weight", 1},
+    {"attprojb", F(attprojb), 0, 1, GPT_INIT_ZERO, "attn.c_proj.bias", 0},
+    {"ln2w", F(ln2w), 0, 1, GPT_INIT_ONE, "ln_2.weight", 0},
+    {"ln2b", F(ln2b), 0, 1, GPT_INIT_ZERO, "ln_2.bias", 0},
+    {"fcw", F(fcw), 1, 1, GPT_INIT_NORMAL, "mlp.c_fc.weight", 1},
+    {"fcb", F(fcb), 0, 1, GPT_INIT_ZERO, "mlp.c_fc.bias", 0},
+    {"fcprojw", F(fcprojw), 1, 1, GPT_INIT_NORMAL_RESID, "mlp.c_proj.weight", 1},
+    {"fcprojb", F(fcprojb), 0, 1, GPT_INIT_ZERO, "mlp.c_proj.bias", 0},
+    {"lnfw", F(lnfw), 0, 0, GPT_INIT_ONE, "transformer.ln_f.weight", 0},
+    {"lnfb", F(lnfb), 0, 0, GPT_INIT_ZERO, "transformer.ln_f.bias", 0},
+};
+#undef F
 
-const char *gpt_tensor_name(int k) { return k >= 0 && k < GPT_N_TENSORS ? TENSOR_NAMES[k] : NULL; }
+const GPTTensorInfo *gpt_tensor_info(int k) { return k >= 0 && k < GPT_N_TENSORS ? &TENSORS[k] : NULL; }
 
-/* llm.c decays the matrices (embeddings and the four per-layer weights), not biases or norms. */
-int gpt_tensor_decays(int k) { return k == 0 || k == 1 || k == 4 || k == 6 || k == 10 || k == 12; }
+/* Points the named views of v at the tensors of one buffer (NULL buffer: NULL views). */
+static void bind_views(GPT2Tensors *v, float *mem, const ParamTensor *t) {
+    for (int k = 0; k < GPT_N_TENSORS; k++) *(float **)((char *)v + TENSORS[k].field) = mem ? mem + t[k].offset : NULL;
+}
 
 int gpt_config_check(GPTConfig *c, Error *e) {
     const struct {
@@ -106,16 +131,9 @@ static void tensor_shapes(const GPTConfig *c, size_t rows, ParamTensor t[GPT_N_T
     }
 }
 
-/* 64-byte aligned, zeroed floats (sgemm and the vector loops like aligned rows). */
-static float *alloc_floats(size_t n, Error *e) {
-    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-    float *p = aligned_alloc(64, bytes ? bytes : 64);
-    if (!p) {
-        error_set(e, RP_ENOMEM, "out of memory allocating %zu bytes", bytes);
-        return NULL;
-    }
-    memset(p, 0, bytes);
-    return p;
+static float *dev_floats(const Backend *be, size_t n, Error *e) {
+    void *p = NULL;
+    return be->ops->alloc(n * sizeof(float), &p, e) ? NULL : p;
 }
 
 int gpt_init(GPT *m, const GPTConfig *cfg, Error *e) {
@@ -124,58 +142,143 @@ int gpt_init(GPT *m, const GPTConfig *cfg, Error *e) {
     int rc = gpt_config_check(&c, e);
     if (rc) return rc;
     m->cfg = c;
+    m->be = backend_get();
     tensor_shapes(&c, (size_t)c.padded_vocab_size, m->tensors);
     m->n_params = m->tensors[GPT_N_TENSORS - 1].offset + m->tensors[GPT_N_TENSORS - 1].numel;
-    m->params = alloc_floats(m->n_params, e);
-    m->grads = m->params ? alloc_floats(m->n_params, e) : NULL;
-    if (!m->grads) {
+    m->params_memory = dev_floats(m->be, m->n_params, e);
+    m->grads_memory = m->params_memory ? dev_floats(m->be, m->n_params, e) : NULL;
+    if (!m->grads_memory) {
         size_t n = m->n_params;
         gpt_free(m);
         return error_wrap(e, "gpt_init (%zu parameters)", n);
     }
+    bind_views(&m->params, m->params_memory, m->tensors);
+    bind_views(&m->grads, m->grads_memory, m->tensors);
     return RP_OK;
 }
 
-static void acts_free(struct GPTActs *a) {
+static void acts_free(const Backend *be, struct GPTActs *a) {
     if (!a) return;
-    free(a->mem);
-    free(a->inputs);
-    free(a->targets);
+    be->ops->free(a->mem);
+    be->ops->free(a->inputs);
+    be->ops->free(a->targets);
+    be->ops->free(a->attn_ws);
+    free(a->h_mask);
+    free(a->h_inputs);
     free(a);
 }
 
 void gpt_free(GPT *m) {
-    free(m->params);
-    free(m->grads);
-    acts_free(m->acts);
+    if (m->be) {
+        m->be->ops->free(m->params_memory);
+        m->be->ops->free(m->grads_memory);
+        m->be->ops->free(m->opt_m_memory);
+        m->be->ops->free(m->opt_v_memory);
+        acts_free(m->be, m->acts);
+    }
     memset(m, 0, sizeof *m);
 }
 
-void gpt_init_random(GPT *m, uint64_t seed) {
+static float *state_memory(const GPT *m, int which) {
+    switch (which) {
+    case 'p': return m->params_memory;
+    case 'g': return m->grads_memory;
+    case 'm': return m->opt_m_memory;
+    case 'v': return m->opt_v_memory;
+    default: return NULL;
+    }
+}
+
+int gpt_tensor_download(const GPT *m, int which, int k, float *host, Error *e) {
+    const float *src = state_memory(m, which);
+    if (!src || k < 0 || k >= GPT_N_TENSORS) return error_set(e, RP_EINTERNAL, "gpt_tensor_download: no state '%c' / tensor %d", which, k);
+    return m->be->ops->download(host, src + m->tensors[k].offset, m->tensors[k].numel * sizeof(float), e);
+}
+
+int gpt_tensor_upload(GPT *m, int which, int k, const float *host, Error *e) {
+    float *dst = state_memory(m, which);
+    if (!dst || k < 0 || k >= GPT_N_TENSORS) return error_set(e, RP_EINTERNAL, "gpt_tensor_upload: no state '%c' / tensor %d", which, k);
+    return m->be->ops->upload(dst + m->tensors[k].offset, host, m->tensors[k].numel * sizeof(float), e);
+}
+
+int gpt_state_download(const GPT *m, int which, float *host, Error *e) {
+    const float *src = state_memory(m, which);
+    if (!src) return error_set(e, RP_EINTERNAL, "gpt_state_download: no state '%c'", which);
+    return m->be->ops->download(host, src, m->n_params * sizeof(float), e);
+}
+
+int gpt_state_upload(GPT *m, int which, const float *host, Error *e) {
+    float *dst = state_memory(m, which);
+    if (!dst) return error_set(e, RP_EINTERNAL, "gpt_state_upload: no state '%c'", which);
+    return m->be->ops->upload(dst, host, m->n_params * sizeof(float), e);
+}
+
+float *gpt_grad_memory(GPT *m) { return m->grads_memory; }
+
+int gpt_opt_reset(GPT *m, Error *e) {
+    const BackendOps *op = m->be->ops;
+    if (!m->opt_m_memory) {
+        if (!(m->opt_m_memory = dev_floats(m->be, m->n_params, e)) || !(m->opt_v_memory = dev_floats(m->be, m->n_params, e)))
+            return error_wrap(e, "AdamW moments (%zu parameters)", m->n_params);
+        bind_views(&m->opt_m, m->opt_m_memory, m->tensors);
+        bind_views(&m->opt_v, m->opt_v_memory, m->tensors);
+        return RP_OK; /* alloc zeroes */
+    }
+    int rc = op->zero(m->opt_m_memory, m->n_params * sizeof(float), e);
+    return rc ? rc : op->zero(m->opt_v_memory, m->n_params * sizeof(float), e);
+}
+
+int gpt_opt_ready(const GPT *m) { return m->opt_m_memory != NULL; }
+
+int gpt_adamw_step(GPT *m, const AdamW *h, double max_norm, int step, double *norm, Error *e) {
+    if (!m->opt_m_memory) return error_set(e, RP_EINTERNAL, "gpt_adamw_step: no optimizer state (gpt_opt_reset)");
+    double s = 0;
+    int rc = m->be->ops->sumsq(m->grads_memory, m->n_params, &s, e);
+    if (rc) return rc;
+    *norm = sqrt(s);
+    float grad_scale = max_norm > 0.0 && *norm > max_norm ? (float)(max_norm / *norm) : 1.0f;
+    for (int k = 0; k < GPT_N_TENSORS; k++) {
+        size_t off = m->tensors[k].offset;
+        int rc = m->be->ops->adamw_update(m->params_memory + off, m->grads_memory + off, m->opt_m_memory + off,
+                                          m->opt_v_memory + off, m->tensors[k].numel, h->lr, h->beta1, h->beta2, h->eps,
+                                          TENSORS[k].decays ? h->weight_decay : 0.0f, grad_scale, step, e);
+        if (rc) return rc;
+    }
+    return RP_OK;
+}
+
+/* Element i of a matrix takes variate i % 2 of draw (k, i / 2): a function of the index only.
+ * Tensors are drawn on the host and uploaded. */
+int gpt_init_random(GPT *m, uint64_t seed, Error *e) {
     const GPTConfig *c = &m->cfg;
     const float std_res = 0.02f / sqrtf(2.0f * c->n_layer);
-    for (int k = 0; k < GPT_N_TENSORS; k++) {
+    size_t most = 0;
+    for (int k = 0; k < GPT_N_TENSORS; k++) most = m->tensors[k].numel > most ? m->tensors[k].numel : most;
+    float *p = xmalloc(most * sizeof(float), e);
+    if (!p) return RP_ENOMEM;
+    int rc = RP_OK;
+    for (int k = 0; k < GPT_N_TENSORS && !rc; k++) {
         const ParamTensor *t = &m->tensors[k];
-        float *p = m->params + t->offset;
-        int is_norm_weight = k == 2 || k == 8 || k == 14;
-        int is_matrix = k == 0 || k == 1 || k == 4 || k == 6 || k == 10 || k == 12;
-        float std = (k == 6 || k == 12) ? std_res : 0.02f;
+        GPTInit init = TENSORS[k].init;
+        float std = init == GPT_INIT_NORMAL_RESID ? std_res : 0.02f;
         /* Only the real vocabulary rows of wte are drawn; padding stays zero. */
         size_t n = k == 0 ? (size_t)c->vocab_size * c->n_embd : t->numel;
-        if (k == 0) memset(p, 0, t->numel * sizeof(float));
-        if (!is_matrix) {
-            for (size_t i = 0; i < n; i++) p[i] = is_norm_weight ? 1.0f : 0.0f;
-            continue;
-        }
-        /* Element i takes variate i % 2 of draw (k, i / 2): a function of the index only. */
+        memset(p, 0, t->numel * sizeof(float));
+        if (init == GPT_INIT_ONE || init == GPT_INIT_ZERO) {
+            for (size_t i = 0; i < n; i++) p[i] = init == GPT_INIT_ONE ? 1.0f : 0.0f;
+        } else {
 #pragma omp parallel for schedule(static) if (n > 65536)
-        for (size_t q = 0; q < (n + 1) / 2; q++) {
-            double z[2];
-            rng_hash_normal2(seed, (uint64_t)k, q, z);
-            p[2 * q] = std * (float)z[0];
-            if (2 * q + 1 < n) p[2 * q + 1] = std * (float)z[1];
+            for (size_t q = 0; q < (n + 1) / 2; q++) {
+                double z[2];
+                rng_hash_normal2(seed, (uint64_t)k, q, z);
+                p[2 * q] = std * (float)z[0];
+                if (2 * q + 1 < n) p[2 * q + 1] = std * (float)z[1];
+            }
         }
+        rc = gpt_tensor_upload(m, 'p', k, p, e);
     }
+    free(p);
+    return rc;
 }
 
 /* Float count of the activation buffer for capacity cap = B*T (excluding the int arrays). */
@@ -191,7 +294,7 @@ static size_t acts_floats(const GPTConfig *c, size_t cap) {
 
 size_t gpt_activation_bytes(const GPTConfig *c, int B, int T) {
     size_t cap = (size_t)B * T;
-    return acts_floats(c, cap) * sizeof(float) + 2 * cap * sizeof(int32_t);
+    return acts_floats(c, cap) * sizeof(float) + 2 * cap * sizeof(int32_t) + backend_get()->ops->attention_workspace(T);
 }
 
 int gpt_plan(GPT *m, int B, int T, Error *e) {
@@ -199,21 +302,30 @@ int gpt_plan(GPT *m, int B, int T, Error *e) {
     if (T > m->cfg.n_positions)
         return error_set(e, RP_EINPUT, "gpt_plan: sequence length %d exceeds the model's n_positions %d", T,
                          m->cfg.n_positions);
-    if (m->acts && m->acts->B == B && m->acts->T == T) return RP_OK;
-    acts_free(m->acts);
+    const BackendOps *op = m->be->ops;
+    if (m->acts && m->acts->B == B && m->acts->T == T && m->acts->attn_ws_bytes >= op->attention_workspace(T))
+        return RP_OK;
+    acts_free(m->be, m->acts);
     m->acts = NULL;
     m->B = m->T = 0;
     struct GPTActs *a = xcalloc(1, sizeof *a, e);
     if (!a) return error_wrap(e, "gpt_plan");
     size_t cap = (size_t)B * T, C = m->cfg.n_embd;
     a->B = B, a->T = T, a->cap = cap;
-    a->mem = alloc_floats(acts_floats(&m->cfg, cap), e);
-    a->inputs = a->mem ? xcalloc(cap, sizeof(int32_t), e) : NULL;
-    a->targets = a->inputs ? xcalloc(cap, sizeof(int32_t), e) : NULL;
-    if (!a->targets) {
-        acts_free(a);
+    a->attn_ws_bytes = op->attention_workspace(T);
+    int rc = op->alloc(acts_floats(&m->cfg, cap) * sizeof(float), (void **)&a->mem, e);
+    if (!rc) rc = op->alloc(cap * sizeof(int32_t), (void **)&a->inputs, e);
+    if (!rc) rc = op->alloc(cap * sizeof(int32_t), (void **)&a->targets, e);
+    if (!rc) rc = op->alloc(a->attn_ws_bytes, &a->attn_ws, e);
+    if (!rc && (!(a->h_mask = xcalloc(cap * 3, sizeof(float), e)) || !(a->h_inputs = xcalloc(cap * 2, sizeof(int32_t), e))))
+        rc = RP_ENOMEM;
+    if (rc) {
+        acts_free(m->be, a);
         return error_wrap(e, "gpt_plan (batch %d x %d, %zu bytes)", B, T, gpt_activation_bytes(&m->cfg, B, T));
     }
+    a->h_dloss = a->h_mask + cap;
+    a->h_losses = a->h_dloss + cap;
+    a->h_targets = a->h_inputs + cap;
     float *p = a->mem;
     a->mask = p, p += cap;
     a->dloss = p, p += cap;
@@ -234,7 +346,7 @@ int gpt_plan(GPT *m, int B, int T, Error *e) {
     return RP_OK;
 }
 
-/* Checks and copies the batch so backward does not depend on the caller's buffers. */
+/* Checks the batch and uploads it, so backward does not depend on the caller's buffers. */
 static int load_batch(GPT *m, const int32_t *inputs, const int32_t *targets, const float *mask, int B, int T,
                       Error *e) {
     struct GPTActs *a = m->acts;
@@ -252,15 +364,27 @@ static int load_batch(GPT *m, const int32_t *inputs, const int32_t *targets, con
             return error_set(e, RP_EINPUT,
                              "gpt_forward: field 'targets' [%d][%d] = %d is not a token id (vocabulary %d)", i / T,
                              i % T, targets[i], V);
-        a->inputs[i] = inputs[i];
+        a->h_inputs[i] = inputs[i];
         /* Unmasked targets may hold any placeholder; store a valid id so no kernel indexes with it. */
-        a->targets[i] = targets && w != 0.0f ? targets[i] : 0;
-        a->mask[i] = w;
+        a->h_targets[i] = targets && w != 0.0f ? targets[i] : 0;
+        a->h_mask[i] = w;
         wsum += w;
     }
     a->weight_sum = wsum;
-    return RP_OK;
+    const BackendOps *op = m->be->ops;
+    size_t n = (size_t)B * T;
+    int rc = op->upload(a->inputs, a->h_inputs, n * sizeof(int32_t), e);
+    if (!rc) rc = op->upload(a->targets, a->h_targets, n * sizeof(int32_t), e);
+    if (!rc) rc = op->upload(a->mask, a->h_mask, n * sizeof(float), e);
+    return rc;
 }
+
+/* Runs the backend op call `x`, returning its status from the enclosing function on failure. */
+#define OP(x)                                                                                                          \
+    do {                                                                                                               \
+        int op_rc_ = (x);                                                                                              \
+        if (op_rc_) return op_rc_;                                                                                     \
+    } while (0)
 
 int gpt_forward(GPT *m, const int32_t *inputs, const int32_t *targets, const float *mask, int B, int T, float *loss,
                 Error *e) {
@@ -270,74 +394,41 @@ int gpt_forward(GPT *m, const int32_t *inputs, const int32_t *targets, const flo
         return error_set(e, RP_EINPUT, "gpt_forward: batch %d x %d does not fit the planned %d x %d", B, T, a->B,
                          a->T);
     a->state = ST_NONE;
-    int rc = load_batch(m, inputs, targets, mask, B, T, e);
-    if (rc) return rc;
+    OP(load_batch(m, inputs, targets, mask, B, T, e));
+    const BackendOps *op = m->be->ops;
     const GPTConfig *c = &m->cfg;
     const int N = B * T, C = c->n_embd, NH = c->n_head, Vp = c->padded_vocab_size;
-    const ParamTensor *t = m->tensors;
-    const float *P = m->params;
-    encoder_forward(a->encoded, a->inputs, P + t[0].offset, P + t[1].offset, B, T, C);
+    const GPT2Tensors *P = &m->params;
+    OP(op->encoder_forward(a->encoded, a->inputs, P->wte, P->wpe, B, T, C, e));
     const float *res = a->encoded;
     for (int l = 0; l < c->n_layer; l++) {
         LayerActs la;
         layer_acts(m, l, &la);
         size_t lC = (size_t)l * C;
-        layernorm_forward(la.ln1, la.ln1_mean, la.ln1_rstd, res, P + t[2].offset + lC, P + t[3].offset + lC, N, C);
-        matmul_forward(la.qkv, la.ln1, P + t[4].offset + lC * 3 * C, P + t[5].offset + lC * 3, NULL, B, T, C, 3 * C);
-        rc = attention_forward(la.atty, la.att_lse, la.qkv, B, T, C, NH, e);
-        if (rc) return error_wrap(e, "gpt_forward layer %d", l);
-        matmul_forward(la.res2, la.atty, P + t[6].offset + lC * C, P + t[7].offset + lC, res, B, T, C, C);
-        layernorm_forward(la.ln2, la.ln2_mean, la.ln2_rstd, la.res2, P + t[8].offset + lC, P + t[9].offset + lC, N,
-                          C);
-        matmul_forward(la.fch, la.ln2, P + t[10].offset + lC * 4 * C, P + t[11].offset + lC * 4, NULL, B, T, C, 4 * C);
-        gelu_forward(a->gbuf, la.fch, (size_t)N * 4 * C);
-        matmul_forward(la.res3, a->gbuf, P + t[12].offset + lC * 4 * C, P + t[13].offset + lC, la.res2, B, T, 4 * C, C);
+        OP(op->layernorm_forward(la.ln1, la.ln1_mean, la.ln1_rstd, res, P->ln1w + lC, P->ln1b + lC, N, C, e));
+        OP(op->matmul_forward(la.qkv, la.ln1, P->qkvw + lC * 3 * C, P->qkvb + lC * 3, NULL, B, T, C, 3 * C, e));
+        if (op->attention_forward(la.atty, la.att_lse, la.qkv, B, T, C, NH, a->attn_ws, a->attn_ws_bytes, e))
+            return error_wrap(e, "gpt_forward layer %d", l);
+        OP(op->matmul_forward(la.res2, la.atty, P->attprojw + lC * C, P->attprojb + lC, res, B, T, C, C, e));
+        OP(op->layernorm_forward(la.ln2, la.ln2_mean, la.ln2_rstd, la.res2, P->ln2w + lC, P->ln2b + lC, N, C, e));
+        OP(op->matmul_forward(la.fch, la.ln2, P->fcw + lC * 4 * C, P->fcb + lC * 4, NULL, B, T, C, 4 * C, e));
+        OP(op->gelu_forward(a->gbuf, la.fch, (size_t)N * 4 * C, e));
+        OP(op->matmul_forward(la.res3, a->gbuf, P->fcprojw + lC * 4 * C, P->fcprojb + lC, la.res2, B, T, 4 * C, C, e));
         res = la.res3;
     }
-    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res, P + t[14].offset, P + t[15].offset, N, C);
-    matmul_forward(a->logits, a->lnf, P + t[0].offset, NULL, NULL, B, T, C, Vp);
+    OP(op->layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res, P->lnfw, P->lnfb, N, C, e));
+    OP(op->matmul_forward(a->logits, a->lnf, P->wte, NULL, NULL, B, T, C, Vp, e));
     a->cur_B = B, a->cur_T = T;
     a->state = ST_FORWARD;
     if (!targets) return RP_OK;
-    crossentropy_forward(a->losses, a->ce_lse, a->logits, a->targets, a->mask, N, c->vocab_size, Vp);
+    OP(op->crossentropy_forward(a->losses, a->ce_lse, a->logits, a->targets, a->mask, N, c->vocab_size, Vp, e));
+    OP(op->download(a->h_losses, a->losses, (size_t)N * sizeof(float), e));
     double sum = 0.0;
-    for (int i = 0; i < N; i++) sum += (double)a->mask[i] * a->losses[i];
+    for (int i = 0; i < N; i++) sum += (double)a->h_mask[i] * a->h_losses[i];
     m->mean_loss = a->weight_sum > 0.0 ? (float)(sum / a->weight_sum) : 0.0f;
     if (loss) *loss = m->mean_loss;
     a->state = ST_FORWARD_TARGETS;
     return RP_OK;
-}
-
-/* Backward through logits = lnf @ wte^T, from dlogits in the logits buffer into dln and the wte
- * gradient. Rows without loss weight have zero dlogits; when there are such rows (fine-tuning,
- * where only target tokens carry loss), the weighted rows are packed together first so neither
- * sgemm spends time on zeros. */
-static void lm_head_backward(GPT *m, int B, int T) {
-    struct GPTActs *a = m->acts;
-    const int N = B * T, C = m->cfg.n_embd, Vp = m->cfg.padded_vocab_size;
-    const float *wte = m->params + m->tensors[0].offset;
-    float *dwte = m->grads + m->tensors[0].offset;
-    int M = 0;
-    for (int i = 0; i < N; i++) M += a->dloss[i] != 0.0f;
-    if (M == N) {
-        matmul_backward(a->dln, dwte, NULL, a->logits, a->lnf, wte, B, T, C, Vp, 0);
-        return;
-    }
-    /* Packed rows k < i move down in order, so no source is overwritten before it is read. The
-     * [N, 4C] scratch buffers are free until the layer loop. */
-    float *lnf_packed = a->gbuf, *dln_packed = a->dbig;
-    for (int i = 0, k = 0; i < N; i++)
-        if (a->dloss[i] != 0.0f) {
-            if (k != i) memcpy(a->logits + (size_t)k * Vp, a->logits + (size_t)i * Vp, sizeof(float) * Vp);
-            memcpy(lnf_packed + (size_t)k * C, a->lnf + (size_t)i * C, sizeof(float) * C);
-            k++;
-        }
-    if (M > 0) matmul_backward(dln_packed, dwte, NULL, a->logits, lnf_packed, wte, 1, M, C, Vp, 0);
-    for (int i = 0, k = 0; i < N; i++) {
-        float *d = a->dln + (size_t)i * C;
-        if (a->dloss[i] != 0.0f) memcpy(d, dln_packed + (size_t)(k++) * C, sizeof(float) * C);
-        else memset(d, 0, sizeof(float) * C);
-    }
 }
 
 int gpt_backward(GPT *m, float loss_scale, Error *e) {
@@ -347,19 +438,19 @@ int gpt_backward(GPT *m, float loss_scale, Error *e) {
     a->state = ST_BACKWARD_DONE;
     /* No weighted position: the loss is the constant 0 and its gradient adds nothing. */
     if (!(a->weight_sum > 0.0) || loss_scale == 0.0f) return RP_OK;
+    const BackendOps *op = m->be->ops;
     const GPTConfig *c = &m->cfg;
     const int B = a->cur_B, T = a->cur_T, N = B * T, C = c->n_embd, NH = c->n_head, Vp = c->padded_vocab_size;
-    const ParamTensor *t = m->tensors;
-    const float *P = m->params;
-    float *G = m->grads;
-    for (int i = 0; i < N; i++) a->dloss[i] = (float)(loss_scale * a->mask[i] / a->weight_sum);
-    crossentropy_backward(a->logits, a->ce_lse, a->targets, a->dloss, N, c->vocab_size, Vp);
-    lm_head_backward(m, B, T);
+    const GPT2Tensors *P = &m->params, *G = &m->grads;
+    for (int i = 0; i < N; i++) a->h_dloss[i] = (float)(loss_scale * a->h_mask[i] / a->weight_sum);
+    OP(op->upload(a->dloss, a->h_dloss, (size_t)N * sizeof(float), e));
+    OP(op->crossentropy_backward(a->logits, a->ce_lse, a->targets, a->dloss, N, c->vocab_size, Vp, e));
+    /* The [N, 4C] scratch buffers are free until the layer loop. */
+    OP(op->lmhead_backward(a->dln, G->wte, a->logits, a->lnf, P->wte, a->dloss, B, T, C, Vp, a->gbuf, e));
     LayerActs la;
     layer_acts(m, c->n_layer - 1, &la);
-    memset(a->dres, 0, sizeof(float) * N * C);
-    layernorm_backward(a->dres, G + t[14].offset, G + t[15].offset, a->dln, la.res3, P + t[14].offset, a->lnf_mean,
-                       a->lnf_rstd, N, C);
+    OP(op->zero(a->dres, sizeof(float) * N * C, e));
+    OP(op->layernorm_backward(a->dres, G->lnfw, G->lnfb, a->dln, la.res3, P->lnfw, a->lnf_mean, a->lnf_rstd, N, C, e));
     for (int l = c->n_layer - 1; l >= 0; l--) {
         layer_acts(m, l, &la);
         const float *res_in = a->encoded;
@@ -369,40 +460,41 @@ int gpt_backward(GPT *m, float loss_scale, Error *e) {
             res_in = prev.res3;
         }
         size_t lC = (size_t)l * C;
-        gelu_forward(a->gbuf, la.fch, (size_t)N * 4 * C);
-        matmul_backward(a->dbig, G + t[12].offset + lC * 4 * C, G + t[13].offset + lC, a->dres, a->gbuf,
-                        P + t[12].offset + lC * 4 * C, B, T, 4 * C, C, 0);
-        gelu_backward(a->dbig, la.fch, a->dbig, (size_t)N * 4 * C);
-        matmul_backward(a->dln, G + t[10].offset + lC * 4 * C, G + t[11].offset + lC * 4, a->dbig, la.ln2,
-                        P + t[10].offset + lC * 4 * C, B, T, C, 4 * C, 0);
-        layernorm_backward(a->dres, G + t[8].offset + lC, G + t[9].offset + lC, a->dln, la.res2, P + t[8].offset + lC,
-                           la.ln2_mean, la.ln2_rstd, N, C);
+        OP(op->gelu_forward(a->gbuf, la.fch, (size_t)N * 4 * C, e));
+        OP(op->matmul_backward(a->dbig, G->fcprojw + lC * 4 * C, G->fcprojb + lC, a->dres, a->gbuf,
+                               P->fcprojw + lC * 4 * C, B, T, 4 * C, C, 0, e));
+        OP(op->gelu_backward(a->dbig, la.fch, a->dbig, (size_t)N * 4 * C, e));
+        OP(op->matmul_backward(a->dln, G->fcw + lC * 4 * C, G->fcb + lC * 4, a->dbig, la.ln2, P->fcw + lC * 4 * C, B, T,
+                               C, 4 * C, 0, e));
+        OP(op->layernorm_backward(a->dres, G->ln2w + lC, G->ln2b + lC, a->dln, la.res2, P->ln2w + lC, la.ln2_mean,
+                                  la.ln2_rstd, N, C, e));
         /* dln now carries d(attention output), dbig d(qkv). */
-        matmul_backward(a->dln, G + t[6].offset + lC * C, G + t[7].offset + lC, a->dres, la.atty,
-                        P + t[6].offset + lC * C, B, T, C, C, 0);
-        int rc = attention_backward(a->dbig, a->dln, la.qkv, la.atty, la.att_lse, B, T, C, NH, e);
-        if (rc) return error_wrap(e, "gpt_backward layer %d", l);
-        matmul_backward(a->dln, G + t[4].offset + lC * 3 * C, G + t[5].offset + lC * 3, a->dbig, la.ln1,
-                        P + t[4].offset + lC * 3 * C, B, T, C, 3 * C, 0);
-        layernorm_backward(a->dres, G + t[2].offset + lC, G + t[3].offset + lC, a->dln, res_in, P + t[2].offset + lC,
-                           la.ln1_mean, la.ln1_rstd, N, C);
+        OP(op->matmul_backward(a->dln, G->attprojw + lC * C, G->attprojb + lC, a->dres, la.atty, P->attprojw + lC * C, B,
+                               T, C, C, 0, e));
+        if (op->attention_backward(a->dbig, a->dln, la.qkv, la.atty, la.att_lse, B, T, C, NH, a->attn_ws,
+                                   a->attn_ws_bytes, e))
+            return error_wrap(e, "gpt_backward layer %d", l);
+        OP(op->matmul_backward(a->dln, G->qkvw + lC * 3 * C, G->qkvb + lC * 3, a->dbig, la.ln1, P->qkvw + lC * 3 * C, B,
+                               T, C, 3 * C, 0, e));
+        OP(op->layernorm_backward(a->dres, G->ln1w + lC, G->ln1b + lC, a->dln, res_in, P->ln1w + lC, la.ln1_mean,
+                                  la.ln1_rstd, N, C, e));
     }
-    encoder_backward(G + t[0].offset, G + t[1].offset, a->dres, a->inputs, B, T, C);
-    return RP_OK;
+    return op->encoder_backward(G->wte, G->wpe, a->dres, a->inputs, B, T, C, e);
 }
 
-void gpt_zero_grad(GPT *m) {
-    size_t n = m->n_params, block = 1 << 20, nblocks = (n + block - 1) / block;
-#pragma omp parallel for schedule(static)
-    for (size_t b = 0; b < nblocks; b++) {
-        size_t i0 = b * block;
-        memset(m->grads + i0, 0, sizeof(float) * (n - i0 < block ? n - i0 : block));
-    }
+int gpt_zero_grad(GPT *m, Error *e) { return m->be->ops->zero(m->grads_memory, m->n_params * sizeof(float), e); }
+
+int gpt_logits_download(const GPT *m, int row0, int n, float *host, Error *e) {
+    const struct GPTActs *a = m->acts;
+    if (!a || a->state == ST_NONE || a->state == ST_BACKWARD_DONE || row0 < 0 || n < 0 ||
+        row0 + n > a->cur_B * a->cur_T)
+        return error_set(e, RP_EINTERNAL, "gpt_logits_download: rows %d..%d of the last forward are not available", row0,
+                         row0 + n);
+    size_t Vp = (size_t)m->cfg.padded_vocab_size;
+    return m->be->ops->download(host, a->logits + (size_t)row0 * Vp, (size_t)n * Vp * sizeof(float), e);
 }
 
-const float *gpt_logits(const GPT *m) { return m->acts ? m->acts->logits : NULL; }
-
-const float *gpt_token_losses(const GPT *m) { return m->acts ? m->acts->losses : NULL; }
+const float *gpt_token_losses(const GPT *m) { return m->acts ? m->acts->h_losses : NULL; }
 
 double gpt_flops_per_token(const GPTConfig *c, int T) {
     ParamTensor t[GPT_N_TENSORS];

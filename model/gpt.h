@@ -1,5 +1,5 @@
-/* GPT-2 model: configuration, the one contiguous parameter buffer with its offset table, and the
- * training forward/backward on CPU kernels (kernels/cpu).
+/* GPT-2 model: configuration, the parameter table with named views, and the training
+ * forward/backward and AdamW step, run through the selected backend's ops (kernels/backend.h).
  *
  * Parameter layout (llm.c's order, 16 tensors; L layers, C channels, Vp padded vocabulary):
  *   0 wte [Vp, C]      1 wpe [maxT, C]
@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "kernels/backend.h"
 
 #define GPT_N_TENSORS 16
 
@@ -39,30 +40,48 @@ typedef struct {
     size_t dims[3];
 } ParamTensor;
 
+/* What the model knows of tensor k, defined once for initialisation, weight decay and the
+ * checkpoint names: llm.c's name, the GPT2Tensors field, whether AdamW decays it, how GPT-2
+ * initialises it, and its Hugging Face name (per-layer tensors: "transformer.h.%d." + hf) with
+ * whether HF stores it transposed (Conv1D [in, out]). */
+typedef enum { GPT_INIT_ZERO, GPT_INIT_ONE, GPT_INIT_NORMAL, GPT_INIT_NORMAL_RESID } GPTInit;
+typedef struct {
+    const char *name;
+    size_t field; /* offsetof(GPT2Tensors, ...) */
+    int decays, layered;
+    GPTInit init;
+    const char *hf;
+    int hf_transposed;
+} GPTTensorInfo;
+
+/* The model owns its memory through the selected backend (kernels/backend.h): parameters,
+ * gradients, AdamW moments and activations are device buffers that only model/ and the backend
+ * touch; callers move data with the gpt_*_download/upload calls below. params, grads, opt_m and
+ * opt_v are named views (GPT2Tensors) into one buffer each, laid out as tensors[] says. */
 typedef struct {
     GPTConfig cfg;
+    const Backend *be;
     ParamTensor tensors[GPT_N_TENSORS];
     size_t n_params;
-    float *params;   /* [n_params] */
-    float *grads;    /* [n_params], zeroed by gpt_zero_grad; accumulates across backward calls */
+    float *params_memory, *grads_memory;  /* [n_params] each; grads zeroed by gpt_zero_grad */
+    float *opt_m_memory, *opt_v_memory;   /* AdamW moments, NULL until gpt_opt_reset / a load */
+    GPT2Tensors params, grads, opt_m, opt_v;
     /* Activations: planned for (B, T) by gpt_plan; opaque to callers. */
     struct GPTActs *acts;
     int B, T;
     float mean_loss; /* of the last forward with targets */
 } GPT;
 
-/* Name of tensor k in llm.c's order ("wte", "wpe", "ln1w", ...); NULL if k is out of range. */
-const char *gpt_tensor_name(int k);
-/* 1 if AdamW's weight decay applies to tensor k (the embeddings and the four per-layer weight
- * matrices, as in llm.c), 0 for biases and LayerNorm parameters. */
-int gpt_tensor_decays(int k);
+/* Tensor k's description (llm.c's order), NULL if k is out of range. AdamW decays the
+ * embeddings and the four per-layer weight matrices, as llm.c does, not biases or norms. */
+const GPTTensorInfo *gpt_tensor_info(int k);
 
-/* Allocates params and grads for a config (parameters zeroed). */
+/* Allocates params and grads for a config on the selected backend (parameters zeroed). */
 int gpt_init(GPT *m, const GPTConfig *cfg, Error *e);
 void gpt_free(GPT *m);
 /* GPT-2's initialisation: N(0, 0.02), residual projections N(0, 0.02/sqrt(2L)), biases 0,
  * LayerNorm weights 1; padding rows zero. Deterministic for a seed. */
-void gpt_init_random(GPT *m, uint64_t seed);
+int gpt_init_random(GPT *m, uint64_t seed, Error *e);
 /* Plans (allocates) activations for batches of up to B sequences of up to T tokens. */
 int gpt_plan(GPT *m, int B, int T, Error *e);
 /* Bytes of activation memory gpt_plan would allocate for (B, T) (padded_vocab_size need not be
@@ -80,12 +99,41 @@ int gpt_forward(GPT *m, const int32_t *inputs, const int32_t *targets, const flo
 /* Backward of the last forward: ADDS d(loss_scale * sum of masked token losses / n_masked)/d(params)
  * into m->grads. loss_scale lets gradient accumulation and data parallelism weight micro-batches. */
 int gpt_backward(GPT *m, float loss_scale, Error *e);
-void gpt_zero_grad(GPT *m);
+int gpt_zero_grad(GPT *m, Error *e);
 
-/* Logits of the last forward, [B, T, Vp] (valid until the next gpt_forward or gpt_backward: the
- * backward turns this buffer into dlogits in place). Padding columns are 0. */
-const float *gpt_logits(const GPT *m);
-/* Per-position cross-entropy of the last forward with targets, [B, T]; 0 where the mask is 0. */
+/* Host copies of tensor k (tensors[k].numel floats) of the parameters or, with which = 'm' /
+ * 'v', of the AdamW moments (which must exist); upload writes them into the model. */
+int gpt_tensor_download(const GPT *m, int which, int k, float *host, Error *e);
+int gpt_tensor_upload(GPT *m, int which, int k, const float *host, Error *e);
+/* Every parameter, gradient or moment (which = 'p', 'g', 'm', 'v') as one host array of
+ * n_params floats in tensors[]'s layout. */
+int gpt_state_download(const GPT *m, int which, float *host, Error *e);
+int gpt_state_upload(GPT *m, int which, const float *host, Error *e);
+
+/* The device buffer of the gradients (n_params floats) for a gradient reducer
+ * (trainer/dp.h), which moves it with the backend's ops and never dereferences it itself. */
+float *gpt_grad_memory(GPT *m);
+
+/* Allocates the AdamW moments if needed and zeroes them (a fresh optimizer). */
+int gpt_opt_reset(GPT *m, Error *e);
+/* 1 if the model holds AdamW moments (after gpt_opt_reset or loading a training checkpoint). */
+int gpt_opt_ready(const GPT *m);
+/* AdamW's hyper-parameters (llm.c's formulation: decoupled weight decay on the tensors whose
+ * info says decays). */
+typedef struct {
+    float lr, beta1, beta2, eps, weight_decay;
+} AdamW;
+/* One AdamW step number `step` (from 1) with the gradients clipped to global L2 norm max_norm
+ * (<= 0: no clipping); the clipping factor is folded into the update, so it costs no extra pass
+ * over the gradients. *norm gets the norm before clipping (summed in a fixed order). Needs the
+ * moments (gpt_opt_reset or a checkpoint load). */
+int gpt_adamw_step(GPT *m, const AdamW *h, double max_norm, int step, double *norm, Error *e);
+
+/* Host copy of the logits of the last forward, rows [row0, row0 + n) of [B*T, Vp] (valid until
+ * the next gpt_backward, which turns that buffer into dlogits). Padding columns are 0. */
+int gpt_logits_download(const GPT *m, int row0, int n, float *host, Error *e);
+/* Per-position cross-entropy of the last forward with targets, [B, T] (a host copy the forward
+ * keeps for the loss); 0 where the mask is 0. */
 const float *gpt_token_losses(const GPT *m);
 
 /* Model FLOPs per token of a training step, for MFU reports: 6 * params + 12 * L * C * T

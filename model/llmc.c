@@ -67,13 +67,17 @@ int llmc_load(const char *path, const Tokenizer *t, GPT *m, int *file_vocab, Err
         fclose(f);
         return rc;
     }
-    size_t C = (size_t)c.n_embd;
-    float *wte = xmalloc(sizeof(float) * (size_t)Vp_file * C, e);
-    if (!wte) rc = RP_ENOMEM;
+    size_t C = (size_t)c.n_embd, most = (size_t)Vp_file * C;
+    for (int k = 0; k < GPT_N_TENSORS; k++) most = m->tensors[k].numel > most ? m->tensors[k].numel : most;
+    /* Tensors pass through a host buffer (the model's memory belongs to its backend); wte's file
+     * rows go to `wte`, the model's rows (padding zero) to `host`. */
+    float *wte = xmalloc(sizeof(float) * (size_t)Vp_file * C, e), *host = wte ? xcalloc(most, sizeof(float), e) : NULL;
+    if (!host) rc = RP_ENOMEM;
     if (!rc) rc = read_floats(f, wte, (size_t)Vp_file * C, path, e);
     if (!rc) {
         size_t keep = (size_t)(vt < Vp_file ? vt : Vp_file);
-        memcpy(m->params + m->tensors[0].offset, wte, keep * C * sizeof(float));
+        memcpy(host, wte, keep * C * sizeof(float));
+        rc = gpt_tensor_upload(m, 'p', 0, host, e);
         size_t dropped = 0;
         for (size_t i = keep * C; i < (size_t)Vp_file * C; i++) dropped += wte[i] != 0.0f;
         if (dropped)
@@ -82,7 +86,8 @@ int llmc_load(const char *path, const Tokenizer *t, GPT *m, int *file_vocab, Err
     }
     free(wte);
     for (int k = 1; k < GPT_N_TENSORS && !rc; k++)
-        rc = read_floats(f, m->params + m->tensors[k].offset, m->tensors[k].numel, path, e);
+        if (!(rc = read_floats(f, host, m->tensors[k].numel, path, e))) rc = gpt_tensor_upload(m, 'p', k, host, e);
+    free(host);
     fclose(f);
     if (rc) {
         gpt_free(m);
@@ -104,12 +109,18 @@ int llmc_save(const char *path, const GPT *m, int header_vocab, Error *e) {
     if (rc) return rc;
     FILE *f = fopen(tmp, "wb");
     if (!f) return error_set(e, RP_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    int bad = fwrite(h, sizeof(int32_t), LLMC_HEADER_INTS, f) != LLMC_HEADER_INTS;
-    for (int k = 0; k < GPT_N_TENSORS && !bad; k++)
-        bad = fwrite(m->params + m->tensors[k].offset, sizeof(float), m->tensors[k].numel, f) != m->tensors[k].numel;
+    size_t most = 0;
+    for (int k = 0; k < GPT_N_TENSORS; k++) most = m->tensors[k].numel > most ? m->tensors[k].numel : most;
+    float *host = xmalloc(sizeof(float) * most, e);
+    int bad = !host || fwrite(h, sizeof(int32_t), LLMC_HEADER_INTS, f) != LLMC_HEADER_INTS;
+    for (int k = 0; k < GPT_N_TENSORS && !bad && !rc; k++)
+        if (!(rc = gpt_tensor_download(m, 'p', k, host, e)))
+            bad = fwrite(host, sizeof(float), m->tensors[k].numel, f) != m->tensors[k].numel;
+    free(host);
     if (fclose(f) != 0) bad = 1;
-    if (bad) {
+    if (bad || rc) {
         atomic_abort(tmp);
+        if (rc) return error_wrap(e, "%s", path);
         return error_set(e, RP_EIO, "%s: write failed: %s", path, strerror(errno));
     }
     return atomic_commit(tmp, path, e);

@@ -7,7 +7,6 @@
 
 #include "core/rng.h"
 #include "core/text.h"
-#include "kernels/cpu/ops.h"
 #include "model/infer.h"
 #include "data/samples.h"
 
@@ -89,7 +88,8 @@ static InferPlan engine_plan(const EngineSpec *s) {
 size_t engine_bytes(const EngineSpec *s) {
     InferPlan p = engine_plan(s);
     size_t Vp = (size_t)s->m->cfg.padded_vocab_size;
-    return infer_bytes(&s->m->cfg, &p, kernels_threads()) + ((size_t)s->batch + p.n_prefixes) * Vp * sizeof(float) +
+    int threads = s->m->be->ops->threads();
+    return infer_bytes(&s->m->cfg, &p, threads) + ((size_t)s->batch + p.n_prefixes) * Vp * sizeof(float) +
            (size_t)p.n_prefixes * s->n * (size_t)s->max_new * sizeof(int32_t);
 }
 
@@ -117,7 +117,7 @@ static int engine_init(Engine *g, const EngineSpec *s, const EngineIO *io, Error
     InferPlan plan = engine_plan(s);
     g->np = plan.n_prefixes;
     g->Vp = s->m->cfg.padded_vocab_size;
-    g->n_work = kernels_threads();
+    g->n_work = s->m->be->ops->threads();
     int rc = infer_init(&g->inf, s->m, &plan, e);
     if (rc) return rc;
     g->pre = xcalloc((size_t)g->np, sizeof(Prefix), e);

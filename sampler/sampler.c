@@ -9,7 +9,7 @@
 
 #include "core/fileio.h"
 #include "core/log.h"
-#include "kernels/cpu/ops.h"
+#include "kernels/backend.h"
 #include "sampler/engine.h"
 #include "sampler/shard.h"
 #include "core/comm.h"
@@ -281,7 +281,7 @@ int sampler_run(const GPT *m, const Tokenizer *t, const Dataset *d, const Sample
     int rc = check_options(o, m, t, e);
     if (!rc) rc = select_inputs(d, o, &inputs, &n_inputs, e);
     if (!rc) rc = prompt_budget(m, t, d, inputs[0], o, &spec.prompt, &spec.max_prompt, e);
-    if (!rc && o->threads > 0) kernels_set_threads(o->threads);
+    if (!rc && o->threads > 0) backend_get()->ops->set_threads(o->threads);
     if (!rc && rank == 0) rc = collector_init(&col, o, d, t, inputs, n_inputs, e);
     Shard sh;
     memset(&sh, 0, sizeof sh);

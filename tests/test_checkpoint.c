@@ -23,7 +23,7 @@ static void make_model(GPT *m, int V, Error *e) {
     GPTConfig c = {.vocab_size = V, .n_layer = 2, .n_head = 2, .n_embd = 8, .n_positions = 12};
     CHECK_OK(gpt_config_check(&c, e), e);
     CHECK_OK(gpt_init(m, &c, e), e);
-    gpt_init_random(m, 11);
+    CHECK_OK(gpt_init_random(m, 11, e), e);
 }
 
 static int same_floats(const float *a, const float *b, size_t n) { return !memcmp(a, b, n * sizeof(float)); }
@@ -58,9 +58,9 @@ static void test_roundtrip(Tokenizer *t) {
     meta.rng_state = 0x123456789abcdef0ULL;
     meta.data_epoch = 3;
     meta.data_pos = 5;
-    meta.adam_m = malloc(sizeof(float) * m.n_params);
-    meta.adam_v = malloc(sizeof(float) * m.n_params);
-    for (size_t i = 0; i < m.n_params; i++) meta.adam_m[i] = (float)i * 1e-3f, meta.adam_v[i] = 1.0f / (float)(i + 1);
+    /* The moments live in the model (the CPU backend's memory is host memory). */
+    CHECK_OK(gpt_opt_reset(&m, &e), &e);
+    for (size_t i = 0; i < m.n_params; i++) m.opt_m_memory[i] = (float)i * 1e-3f, m.opt_v_memory[i] = 1.0f / (float)(i + 1);
     CHECK_OK(checkpoint_meta_set_opt(&meta, "lr", 3e-4, &e), &e);
     CHECK_OK(checkpoint_meta_set_opt(&meta, "seed", 9, &e), &e);
     CHECK_OK(checkpoint_save(g_path, &m, t, &meta, &e), &e);
@@ -69,14 +69,13 @@ static void test_roundtrip(Tokenizer *t) {
     Tokenizer *rt = NULL;
     CheckpointMeta got;
     CHECK_OK(checkpoint_load(g_path, &r, &rt, &got, &e), &e);
-    CHECK(r.n_params == m.n_params && same_floats(r.params, m.params, m.n_params));
+    CHECK(r.n_params == m.n_params && same_floats(r.params_memory, m.params_memory, m.n_params));
     CHECK(got.has_train && got.step == 17 && got.rng_state == meta.rng_state && got.data_epoch == 3 && got.data_pos == 5);
-    CHECK(same_floats(got.adam_m, meta.adam_m, m.n_params) && same_floats(got.adam_v, meta.adam_v, m.n_params));
+    CHECK(same_floats(r.opt_m_memory, m.opt_m_memory, m.n_params) && same_floats(r.opt_v_memory, m.opt_v_memory, m.n_params));
     double v = 0;
     CHECK(checkpoint_meta_get_opt(&got, "lr", &v) && v == 3e-4);
     CHECK(checkpoint_meta_get_opt(&got, "seed", &v) && v == 9);
     CHECK(rt && tokenizer_vocab_size(rt) == tokenizer_vocab_size(t));
-    checkpoint_meta_free(&got);
     gpt_free(&r);
     tokenizer_free(rt);
 
@@ -88,7 +87,7 @@ static void test_roundtrip(Tokenizer *t) {
     CHECK_OK(h5_read_array(f, "params/transformer.h.1.attn.c_attn.weight", H5T_NATIVE_FLOAT, 2, dims, (void **)&w, &e), &e);
     size_t C = 8;
     CHECK(dims[0] == C && dims[1] == 3 * C);
-    const float *q = m.params + m.tensors[4].offset + 3 * C * C; /* layer 1 of qkvw [3C, C] */
+    const float *q = m.params.qkvw + 3 * C * C; /* layer 1 of qkvw [3C, C] */
     int ok = 1;
     for (size_t i = 0; w && i < C; i++)
         for (size_t j = 0; j < 3 * C; j++) ok &= w[i * 3 * C + j] == q[j * C + i];
@@ -102,10 +101,9 @@ static void test_roundtrip(Tokenizer *t) {
     /* Weights-only checkpoints load without train state. */
     CHECK_OK(checkpoint_save(g_path, &m, t, NULL, &e), &e);
     CHECK_OK(checkpoint_load(g_path, &r, &rt, &got, &e), &e);
-    CHECK(!got.has_train && same_floats(r.params, m.params, m.n_params));
+    CHECK(!got.has_train && same_floats(r.params_memory, m.params_memory, m.n_params));
     gpt_free(&r);
     tokenizer_free(rt);
-    checkpoint_meta_free(&meta);
     gpt_free(&m);
 }
 
@@ -192,7 +190,7 @@ static void test_llmc(Tokenizer *t) {
     GPT r;
     int fv = 0;
     CHECK_OK(llmc_load(g_bin, t, &r, &fv, &e), &e);
-    CHECK(fv == V - 2 && r.cfg.vocab_size == V && same_floats(r.params, m.params, m.n_params));
+    CHECK(fv == V - 2 && r.cfg.vocab_size == V && same_floats(r.params_memory, m.params_memory, m.n_params));
     gpt_free(&r);
 
     char *buf = NULL;

@@ -123,11 +123,12 @@ static void random_batch(int32_t *in, int32_t *tg, int n, int V) {
 /* Random init plus noise on every real parameter, so biases and LayerNorm terms are not at
  * their special values 0 and 1 and their gradients are exercised. */
 static void init_noisy(GPT *m, uint64_t seed) {
-    gpt_init_random(m, seed);
+    Error e;
+    CHECK_OK(gpt_init_random(m, seed, &e), &e);
     const ParamTensor *w = &m->tensors[0];
     for (size_t i = 0; i < m->n_params; i++) {
         if (i >= w->offset + (size_t)m->cfg.vocab_size * m->cfg.n_embd && i < w->offset + w->numel) continue;
-        m->params[i] += 0.05f * (float)(2.0 * rng_uniform(&g_rng) - 1.0);
+        m->params_memory[i] += 0.05f * (float)(2.0 * rng_uniform(&g_rng) - 1.0);
     }
 }
 
@@ -166,10 +167,11 @@ static void test_config(void) {
     /* 6 * (params without wpe, real vocabulary) + 12 L C T. */
     double fl = gpt_flops_per_token(&c, 256);
     CHECK_NEAR(fl, 6.0 * (124475904.0 - 47 * 768 - 1024 * 768) + 12.0 * 12 * 768 * 256, 1.0);
-    CHECK_STR(gpt_tensor_name(0), "wte");
-    CHECK_STR(gpt_tensor_name(12), "fcprojw");
-    CHECK(gpt_tensor_name(16) == NULL);
-    CHECK(gpt_tensor_decays(4) && !gpt_tensor_decays(5) && !gpt_tensor_decays(14));
+    CHECK_STR(gpt_tensor_info(0)->name, "wte");
+    CHECK_STR(gpt_tensor_info(12)->name, "fcprojw");
+    CHECK(gpt_tensor_info(16) == NULL && gpt_tensor_info(-1) == NULL);
+    CHECK(gpt_tensor_info(4)->decays && !gpt_tensor_info(5)->decays && !gpt_tensor_info(14)->decays);
+    CHECK(gpt_tensor_info(6)->init == GPT_INIT_NORMAL_RESID && gpt_tensor_info(8)->init == GPT_INIT_ONE);
 }
 
 static void test_layout_and_init(void) {
@@ -182,27 +184,27 @@ static void test_layout_and_init(void) {
     CHECK(a.n_params == expect);
     CHECK(a.tensors[4].ndim == 3 && a.tensors[4].dims[1] == 48 && a.tensors[4].dims[2] == 16);
     CHECK(a.tensors[15].offset + a.tensors[15].numel == a.n_params);
-    gpt_init_random(&a, 7);
-    gpt_init_random(&b, 7);
-    CHECK(memcmp(a.params, b.params, a.n_params * sizeof(float)) == 0);
-    gpt_init_random(&b, 8);
-    CHECK(memcmp(a.params, b.params, a.n_params * sizeof(float)) != 0);
-    CHECK(pad_rows_zero(&a, a.params));
-    CHECK(a.params[a.tensors[2].offset] == 1.0f && a.params[a.tensors[3].offset] == 0.0f);
-    CHECK(a.params[a.tensors[14].offset + 3] == 1.0f && a.params[a.tensors[13].offset] == 0.0f);
+    CHECK_OK(gpt_init_random(&a, 7, &e), &e);
+    CHECK_OK(gpt_init_random(&b, 7, &e), &e);
+    CHECK(memcmp(a.params_memory, b.params_memory, a.n_params * sizeof(float)) == 0);
+    CHECK_OK(gpt_init_random(&b, 8, &e), &e);
+    CHECK(memcmp(a.params_memory, b.params_memory, a.n_params * sizeof(float)) != 0);
+    CHECK(pad_rows_zero(&a, a.params_memory));
+    CHECK(a.params_memory[a.tensors[2].offset] == 1.0f && a.params_memory[a.tensors[3].offset] == 0.0f);
+    CHECK(a.params_memory[a.tensors[14].offset + 3] == 1.0f && a.params_memory[a.tensors[13].offset] == 0.0f);
     gpt_free(&a);
     gpt_free(&b);
     /* Standard deviations on a model big enough for the statistics: 0.02, and 0.02/sqrt(2L) on
      * the residual projections. */
     GPTConfig mid = {.vocab_size = 1000, .n_layer = 4, .n_head = 4, .n_embd = 128, .n_positions = 64};
     CHECK_OK(gpt_init(&a, &mid, &e), &e);
-    gpt_init_random(&a, 1);
+    CHECK_OK(gpt_init_random(&a, 1, &e), &e);
     int ks[2] = {4, 12};
     double want[2] = {0.02, 0.02 / sqrt(8.0)};
     for (int q = 0; q < 2; q++) {
         const ParamTensor *t = &a.tensors[ks[q]];
         double s = 0.0, s2 = 0.0;
-        for (size_t i = 0; i < t->numel; i++) s += a.params[t->offset + i], s2 += (double)a.params[t->offset + i] * a.params[t->offset + i];
+        for (size_t i = 0; i < t->numel; i++) s += a.params_memory[t->offset + i], s2 += (double)a.params_memory[t->offset + i] * a.params_memory[t->offset + i];
         double mean = s / t->numel, sd = sqrt(s2 / t->numel - mean * mean);
         CHECK_MSG(fabs(sd - want[q]) < 0.02 * want[q] && fabs(mean) < 0.05 * want[q], "tensor %d sd %g mean %g",
                   ks[q], sd, mean);
@@ -226,11 +228,11 @@ static void test_gradcheck(void) {
     float loss;
     CHECK_OK(gpt_forward(&m, in, tg, mask, B, T, &loss, &e), &e);
     double *P = malloc(sizeof(double) * m.n_params), *fd = malloc(sizeof(double) * m.n_params);
-    for (size_t i = 0; i < m.n_params; i++) P[i] = m.params[i];
+    for (size_t i = 0; i < m.n_params; i++) P[i] = m.params_memory[i];
     RefCtx k = {&m, in, tg, mask, B, T};
     double ref = ref_loss(P, &k);
     CHECK_NEAR(loss, ref, 1e-5 * fabs(ref));
-    gpt_zero_grad(&m);
+    CHECK_OK(gpt_zero_grad(&m, &e), &e);
     CHECK_OK(gpt_backward(&m, 1.0f, &e), &e);
     for (size_t i = 0; i < m.n_params; i++) {
         double x0 = P[i], h = 1e-5;
@@ -246,21 +248,21 @@ static void test_gradcheck(void) {
     size_t bad = 0, worst = 0;
     double worst_err = 0.0;
     for (size_t i = 0; i < m.n_params; i++) {
-        double err = fabs(m.grads[i] - fd[i]);
+        double err = fabs(m.grads_memory[i] - fd[i]);
         if (err > 2e-6 + 1e-4 * fabs(fd[i])) bad++;
         if (err > worst_err) worst_err = err, worst = i;
     }
     CHECK_MSG(bad == 0, "%zu of %zu gradients off; worst [%zu] %g vs %g", bad, m.n_params, worst,
-              (double)m.grads[worst], fd[worst]);
-    CHECK(pad_rows_zero(&m, m.grads));
+              (double)m.grads_memory[worst], fd[worst]);
+    CHECK(pad_rows_zero(&m, m.grads_memory));
     /* Accumulation and loss_scale: adding a backward with scale 0.5 gives 1.5x the gradient. */
     float *g1 = malloc(sizeof(float) * m.n_params);
-    memcpy(g1, m.grads, sizeof(float) * m.n_params);
+    memcpy(g1, m.grads_memory, sizeof(float) * m.n_params);
     CHECK_OK(gpt_forward(&m, in, tg, mask, B, T, NULL, &e), &e);
     CHECK_OK(gpt_backward(&m, 0.5f, &e), &e);
     size_t off = 0;
     for (size_t i = 0; i < m.n_params; i++)
-        if (fabs(m.grads[i] - 1.5 * g1[i]) > 1e-6 * (1.0 + fabs(g1[i]))) off++;
+        if (fabs(m.grads_memory[i] - 1.5 * g1[i]) > 1e-6 * (1.0 + fabs(g1[i]))) off++;
     CHECK_MSG(off == 0, "%zu gradients are not 1.5x after a second backward with loss_scale 0.5", off);
     CHECK(gpt_backward(&m, 1.0f, &e) == RP_EINTERNAL); /* one backward per forward */
     free(P), free(fd), free(g1);
@@ -274,14 +276,14 @@ static void test_mask(void) {
     GPTConfig c = tiny_config();
     GPT m;
     CHECK_OK(gpt_init(&m, &c, &e), &e);
-    gpt_init_random(&m, 5);
+    CHECK_OK(gpt_init_random(&m, 5, &e), &e);
     CHECK_OK(gpt_plan(&m, B, T, &e), &e);
     int32_t in[B * T], tg[B * T];
     float mask[B * T];
     random_batch(in, tg, B * T, c.vocab_size);
     for (int i = 0; i < B * T; i++) mask[i] = (i % 4 == 0) ? 1.0f : 0.0f;
     float l1, l2;
-    gpt_zero_grad(&m);
+    CHECK_OK(gpt_zero_grad(&m, &e), &e);
     CHECK_OK(gpt_forward(&m, in, tg, mask, B, T, &l1, &e), &e);
     const float *tl = gpt_token_losses(&m);
     double sum = 0.0, cnt = 0.0;
@@ -294,20 +296,20 @@ static void test_mask(void) {
     CHECK_NEAR(l1, sum / cnt, 1e-6);
     CHECK_OK(gpt_backward(&m, 1.0f, &e), &e);
     float *g1 = malloc(sizeof(float) * m.n_params);
-    memcpy(g1, m.grads, sizeof(float) * m.n_params);
+    memcpy(g1, m.grads_memory, sizeof(float) * m.n_params);
     for (int i = 0; i < B * T; i++)
         if (mask[i] == 0.0f) tg[i] = (i % 2) ? -1 : (tg[i] + 1) % c.vocab_size;
-    gpt_zero_grad(&m);
+    CHECK_OK(gpt_zero_grad(&m, &e), &e);
     CHECK_OK(gpt_forward(&m, in, tg, mask, B, T, &l2, &e), &e);
     CHECK_OK(gpt_backward(&m, 1.0f, &e), &e);
     CHECK(l1 == l2);
-    CHECK(memcmp(g1, m.grads, sizeof(float) * m.n_params) == 0);
+    CHECK(memcmp(g1, m.grads_memory, sizeof(float) * m.n_params) == 0);
     /* No weighted position: loss 0, nothing added. */
     for (int i = 0; i < B * T; i++) mask[i] = 0.0f;
     CHECK_OK(gpt_forward(&m, in, tg, mask, B, T, &l2, &e), &e);
     CHECK(l2 == 0.0f);
     CHECK_OK(gpt_backward(&m, 1.0f, &e), &e);
-    CHECK(memcmp(g1, m.grads, sizeof(float) * m.n_params) == 0);
+    CHECK(memcmp(g1, m.grads_memory, sizeof(float) * m.n_params) == 0);
     free(g1);
     gpt_free(&m);
 }
@@ -319,44 +321,43 @@ static void test_padding(void) {
     GPTConfig c = tiny_config();
     GPT m;
     CHECK_OK(gpt_init(&m, &c, &e), &e);
-    gpt_init_random(&m, 9);
+    CHECK_OK(gpt_init_random(&m, 9, &e), &e);
     CHECK_OK(gpt_plan(&m, B, T, &e), &e);
     int32_t in[B * T], tg[B * T];
     random_batch(in, tg, B * T, c.vocab_size);
     float l0, l1;
     CHECK_OK(gpt_forward(&m, in, tg, NULL, B, T, &l0, &e), &e);
     int pad_logits_zero = 1;
+    float logits[B * T * 128];
+    CHECK_OK(gpt_logits_download(&m, 0, B * T, logits, &e), &e);
     for (int i = 0; i < B * T; i++)
-        for (int v = c.vocab_size; v < 128; v++) pad_logits_zero &= gpt_logits(&m)[i * 128 + v] == 0.0f;
+        for (int v = c.vocab_size; v < 128; v++) pad_logits_zero &= logits[i * 128 + v] == 0.0f;
     CHECK(pad_logits_zero);
-    float *wte = m.params + m.tensors[0].offset;
+    float *wte = m.params.wte;
     for (int i = c.vocab_size * c.n_embd; i < 128 * c.n_embd; i++) wte[i] = 5.0f;
     CHECK_OK(gpt_forward(&m, in, tg, NULL, B, T, &l1, &e), &e);
     CHECK_MSG(l0 == l1, "nonzero padding rows changed the loss: %.9g vs %.9g", (double)l0, (double)l1);
     for (int i = c.vocab_size * c.n_embd; i < 128 * c.n_embd; i++) wte[i] = 0.0f;
-    float *mo = calloc(m.n_params, sizeof(float)), *vo = calloc(m.n_params, sizeof(float));
+    CHECK_OK(gpt_opt_reset(&m, &e), &e);
+    const AdamW h = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f};
     float first = 0.0f, last = 0.0f;
     for (int step = 1; step <= 30; step++) {
-        gpt_zero_grad(&m);
+        CHECK_OK(gpt_zero_grad(&m, &e), &e);
         CHECK_OK(gpt_forward(&m, in, tg, NULL, B, T, &last, &e), &e);
         if (step == 1) first = last;
         CHECK_OK(gpt_backward(&m, 1.0f, &e), &e);
-        for (int k = 0; k < GPT_N_TENSORS; k++) {
-            const ParamTensor *t = &m.tensors[k];
-            adamw_update(m.params + t->offset, m.grads + t->offset, mo + t->offset, vo + t->offset, t->numel, 1e-2f,
-                         0.9f, 0.95f, 1e-8f, gpt_tensor_decays(k) ? 0.1f : 0.0f, 1.0f, step);
-        }
+        double norm;
+        CHECK_OK(gpt_adamw_step(&m, &h, 0.0, step, &norm, &e), &e);
     }
-    CHECK(pad_rows_zero(&m, m.grads) && pad_rows_zero(&m, m.params));
+    CHECK(pad_rows_zero(&m, m.grads_memory) && pad_rows_zero(&m, m.params_memory));
     CHECK_MSG(last < 0.5f * first, "30 AdamW steps on one batch: loss %g -> %g", (double)first, (double)last);
-    free(mo), free(vo);
     gpt_free(&m);
 }
 
 /* A model big enough that OpenBLAS runs sgemm on 2 threads. */
 static void run_medium(GPT *m, const int32_t *in, const int32_t *tg, const float *mask, int B, int T, float *loss,
                        Error *e) {
-    gpt_zero_grad(m);
+    CHECK_OK(gpt_zero_grad(m, e), e);
     CHECK_OK(gpt_forward(m, in, tg, mask, B, T, loss, e), e);
     CHECK_OK(gpt_backward(m, 1.0f, e), e);
 }
@@ -367,7 +368,7 @@ static void test_determinism_and_independence(void) {
     GPTConfig c = {.vocab_size = 300, .n_layer = 2, .n_head = 4, .n_embd = 64, .n_positions = 64};
     GPT m;
     CHECK_OK(gpt_init(&m, &c, &e), &e);
-    gpt_init_random(&m, 11);
+    CHECK_OK(gpt_init_random(&m, 11, &e), &e);
     CHECK_OK(gpt_plan(&m, B, T, &e), &e);
     int32_t in[B * T], tg[B * T];
     random_batch(in, tg, B * T, c.vocab_size);
@@ -381,7 +382,7 @@ static void test_determinism_and_independence(void) {
             kernels_set_threads(run == 2 ? 2 : 1);
             run_medium(&m, in, tg, masked ? mask : NULL, B, T, &l[run], &e);
             g[run] = malloc(sizeof(float) * m.n_params);
-            memcpy(g[run], m.grads, sizeof(float) * m.n_params);
+            memcpy(g[run], m.grads_memory, sizeof(float) * m.n_params);
         }
         CHECK_MSG(l[0] == l[1] && memcmp(g[0], g[1], sizeof(float) * m.n_params) == 0, "two runs differ (mask %d)",
                   masked);
@@ -407,7 +408,7 @@ static void test_errors(void) {
     GPTConfig c = tiny_config();
     GPT m;
     CHECK_OK(gpt_init(&m, &c, &e), &e);
-    gpt_init_random(&m, 1);
+    CHECK_OK(gpt_init_random(&m, 1, &e), &e);
     int32_t in[B * T] = {1, 2, 3, 4}, tg[B * T] = {2, 3, 4, 5};
     float mask[B * T] = {1, 1, 1, 1};
     CHECK(gpt_forward(&m, in, tg, NULL, B, T, NULL, &e) == RP_EINTERNAL); /* not planned */

@@ -1,4 +1,5 @@
-/* KV-cached inference (model/infer.c, kernels/cpu/decode.c) against the training forward.
+/* KV-cached inference (model/infer.c over the CPU decoder, kernels/cpu/decoder.c and decode.c)
+ * against the training forward.
  *
  *  - decode_gemm_nn and decode_matmul are batch-invariant: a row's result is bitwise the same
  *    alone or inside any batch, at any offset, with 1 or 2 threads, and with vectors of 16, 8 or
@@ -89,26 +90,34 @@ static void test_gemm_invariance(void) {
 typedef struct {
     GPT m;
     int V, Vp;
+    float *ref; /* [Vp]: one row of gpt_forward's logits */
 } Model;
 
 static void model_make(Model *mo, int n_positions) {
     Error e;
     GPTConfig c = {.vocab_size = 300, .n_layer = 2, .n_head = 4, .n_embd = 64, .n_positions = n_positions};
     CHECK_OK(gpt_init(&mo->m, &c, &e), &e);
-    gpt_init_random(&mo->m, 17);
+    CHECK_OK(gpt_init_random(&mo->m, 17, &e), &e);
     /* GPT-2's init gives near-uniform logits; larger embeddings make greedy choices clear-cut. */
-    for (size_t i = 0; i < mo->m.tensors[0].numel; i++) mo->m.params[mo->m.tensors[0].offset + i] *= 25.0f;
+    for (size_t i = 0; i < mo->m.tensors[0].numel; i++) mo->m.params.wte[i] *= 25.0f;
     mo->V = c.vocab_size;
     mo->Vp = mo->m.cfg.padded_vocab_size;
+    mo->ref = malloc(sizeof(float) * mo->Vp);
+}
+
+/* gpt_forward's logits at the last position of seq[0..n), into mo->ref. */
+static const float *full_logits(Model *mo, const int32_t *seq, int n) {
+    Error e;
+    CHECK_OK(gpt_forward(&mo->m, seq, NULL, NULL, 1, n, NULL, &e), &e);
+    CHECK_OK(gpt_logits_download(&mo->m, n - 1, 1, mo->ref, &e), &e);
+    return mo->ref;
 }
 
 static double g_worst = 0;
 
 /* Compares logits[Vp] with gpt_forward's last-position logits of seq[0..n). */
 static int matches_full(Model *mo, const int32_t *seq, int n, const float *logits) {
-    Error e;
-    CHECK_OK(gpt_forward(&mo->m, seq, NULL, NULL, 1, n, NULL, &e), &e);
-    const float *ref = gpt_logits(&mo->m) + (size_t)(n - 1) * mo->Vp;
+    const float *ref = full_logits(mo, seq, n);
     int ok = 1;
     for (int v = 0; v < mo->V; v++) {
         double err = fabs((double)logits[v] - ref[v]);
@@ -169,8 +178,7 @@ static void test_against_full_forward(void) {
             const float *lg = logits + (size_t)i * mo.Vp;
             if (!matches_full(&mo, seq[c], len[c], lg)) rows_ok = 0;
             if (c >= 4) {
-                CHECK_OK(gpt_forward(&mo.m, seq[c], NULL, NULL, 1, len[c], NULL, &e), &e);
-                int full = argmax(gpt_logits(&mo.m) + (size_t)(len[c] - 1) * mo.Vp, mo.V);
+                int full = argmax(full_logits(&mo, seq[c], len[c]), mo.V);
                 next[c] = argmax(lg, mo.V);
                 if (full != next[c]) greedy_ok = 0;
             } else {
@@ -195,7 +203,7 @@ static void test_against_full_forward(void) {
     CHECK(infer_decode(&s, 1, (int[]){0}, &bad, logits, &e) == RP_EINPUT);
     CHECK(infer_prefill(&s, 0, seq[0], 25, pl0, &e) == RP_EINPUT);
     infer_free(&s);
-    free(pl0), free(pl1), free(logits), free(solo);
+    free(pl0), free(pl1), free(logits), free(solo), free(mo.ref);
     gpt_free(&mo.m);
 }
 

@@ -86,11 +86,16 @@ static void test_config(void) {
 /* Leaf j of the tree test is a vector of values that make float addition order visible. */
 static float leaf_value(int j, size_t i) { return (float)((j * 7 + 3) * (i + 1)) * (j % 2 ? 1e7f : 1.1e-3f) * (i % 3 ? -1 : 1); }
 
-static int leaf_fill(void *ctx, int leaf, float *out, Error *e) {
+typedef struct {
+    int calls[5];
+    float *grad; /* the reducer's gradient buffer, which a leaf overwrites */
+} LeafFill;
+
+static int leaf_fill(void *ctx, int leaf, Error *e) {
     (void)e;
-    int *calls = ctx;
-    calls[leaf]++;
-    for (size_t i = 0; i < 16; i++) out[i] = leaf_value(leaf, i);
+    LeafFill *f = ctx;
+    f->calls[leaf]++;
+    for (size_t i = 0; i < 16; i++) f->grad[i] = leaf_value(leaf, i);
     return RP_OK;
 }
 
@@ -110,11 +115,12 @@ static void test_dp(void) {
     /* Without MPI the walk is local; the sum must follow the documented tree exactly:
      * [0,5) = [0,3) + [3,5), [0,3) = [0,2) + [2,3). */
     Error e;
-    DPReducer r;
-    CHECK_OK(dp_init(&r, 0, 1, 5, 16, &e), &e);
-    float out[16];
-    int calls[5] = {0};
-    CHECK_OK(dp_reduce(&r, leaf_fill, calls, out, &e), &e);
+    float *out = NULL;
+    CHECK_OK(backend_get()->ops->alloc(16 * sizeof(float), (void **)&out, &e), &e);
+    GradReducer *r;
+    CHECK_OK(dp_tree_init(&r, backend_get(), out, 16, 5, &e), &e);
+    LeafFill f = {{0}, out};
+    CHECK_OK(r->reduce(r, leaf_fill, &f, &e), &e);
     int exact = 1;
     for (size_t i = 0; i < 16; i++) {
         float l[5];
@@ -123,8 +129,10 @@ static void test_dp(void) {
         exact &= memcmp(&want, &out[i], sizeof want) == 0;
     }
     CHECK(exact);
-    CHECK(calls[0] == 1 && calls[1] == 1 && calls[2] == 1 && calls[3] == 1 && calls[4] == 1);
-    dp_free(&r);
+    CHECK(f.calls[0] == 1 && f.calls[1] == 1 && f.calls[2] == 1 && f.calls[3] == 1 && f.calls[4] == 1);
+    r->free(r);
+    backend_get()->ops->free(out);
+    CHECK(dp_tree_init(&r, backend_get(), NULL, 16, 0, &e) == RP_EINPUT);
     double stats[4] = {1, 2, 3, 4};
     CHECK_OK(comm_share_blocks(2, stats, 2, &e), &e);
     CHECK(stats[3] == 4);
@@ -196,7 +204,7 @@ static void test_eval(void) {
     CHECK_OK(gpt_config_check(&c, &e), &e);
     GPT m;
     CHECK_OK(gpt_init(&m, &c, &e), &e);
-    gpt_init_random(&m, 7);
+    CHECK_OK(gpt_init_random(&m, 7, &e), &e);
     SeqSet s;
     seqset_init(&s);
     Rng rng;
@@ -214,7 +222,8 @@ static void test_eval(void) {
         const int32_t *ids = s.tok + s.start[q];
         int T = lens[q] - 1;
         CHECK_OK(gpt_forward(&m, ids, NULL, NULL, 1, T, NULL, &e), &e);
-        const float *lg = gpt_logits(&m);
+        float lg[16 * 128];
+        CHECK_OK(gpt_logits_download(&m, 0, T, lg, &e), &e);
         for (int t = 0; t < T; t++) {
             const float *row = lg + (size_t)t * c.padded_vocab_size;
             double mx = -1e30, z = 0;

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "kernels/cpu/ops.h"
 #include "core/comm.h"
 #include "trainer/dp.h"
 
@@ -42,17 +41,11 @@ static size_t mem_available(void) {
     return (size_t)kb * 1024;
 }
 
-static int reduction_levels(int leaves) {
-    int depth = 1;
-    for (int span = leaves; span > 1; span = (span + 1) / 2) depth++;
-    return depth;
-}
-
 void trainer_print_memory(const GPT *m, const TrainConfig *tc) {
     const GPTConfig *c = &m->cfg;
     size_t np = m->n_params;
     const double MiB = 1024.0 * 1024.0;
-    size_t params = 4 * np, grads = 4 * np, opt = 8 * np, red = 4 * np * (size_t)reduction_levels(tc->grad_accum);
+    size_t params = 4 * np, grads = 4 * np, opt = 8 * np, red = dp_tree_bytes(np, tc->grad_accum);
     size_t fixed = params + grads + opt + red;
     size_t act = gpt_activation_bytes(c, tc->batch_size, tc->seq_len);
     int local = comm_local_ranks();
@@ -90,16 +83,15 @@ typedef struct {
     double *stats;      /* per leaf: loss sum, targets, real tokens */
 } LeafCtx;
 
-static int leaf_grad(void *ctx, int leaf, float *out, Error *e) {
+static int leaf_grad(void *ctx, int leaf, Error *e) {
     LeafCtx *c = ctx;
     Batch *b = c->batch;
     batch_fill(b, c->s, c->idx + (size_t)leaf * c->B, c->B, c->pad);
-    gpt_zero_grad(c->m);
     float loss = 0;
-    int rc = gpt_forward(c->m, b->inputs, b->targets, b->mask, b->B, b->T_used, &loss, e);
+    int rc = gpt_zero_grad(c->m, e);
+    if (!rc) rc = gpt_forward(c->m, b->inputs, b->targets, b->mask, b->B, b->T_used, &loss, e);
     if (!rc) rc = gpt_backward(c->m, (float)((double)b->n_target / c->n_global), e);
     if (rc) return rc;
-    memcpy(out, c->m->grads, sizeof(float) * c->m->n_params);
     c->stats[3 * leaf] = (double)loss * (double)b->n_target;
     c->stats[3 * leaf + 1] = (double)b->n_target;
     c->stats[3 * leaf + 2] = (double)b->n_real;
@@ -158,10 +150,9 @@ typedef struct {
     const Tokenizer *t;
     const SeqSet *train, *val;
     int rank, world;
-    DPReducer dp;
+    GradReducer *dp;
     DataOrder order;
     Batch batch;
-    float *adam_m, *adam_v;
     int64_t *idx, *val_idx;
     double *stats;
     int32_t pad;
@@ -220,8 +211,6 @@ static int save(Run *r, int64_t step, Error *e) {
         checkpoint_meta_init(&meta);
         meta.has_train = 1;
         meta.step = step;
-        meta.adam_m = r->adam_m;
-        meta.adam_v = r->adam_v;
         meta.rng_state = r->order.epoch_state;
         meta.data_epoch = r->order.epoch;
         meta.data_pos = r->order.pos;
@@ -252,19 +241,16 @@ static int restore(Run *r, const CheckpointMeta *ck, int64_t *start, Error *e) {
     if (ck->step > r->tc->steps)
         return error_set(e, RP_EINPUT, "%s: checkpoint is at step %lld, past --steps %lld", out, (long long)ck->step,
                          (long long)r->tc->steps);
-    memcpy(r->adam_m, ck->adam_m, sizeof(float) * r->m->n_params);
-    memcpy(r->adam_v, ck->adam_v, sizeof(float) * r->m->n_params);
+    if (!gpt_opt_ready(r->m)) return error_set(e, RP_EINTERNAL, "%s: the model was loaded without its AdamW moments", out);
     *start = ck->step;
     int rc = order_restore(&r->order, r->train->n, ck->rng_state, ck->data_epoch, ck->data_pos, e);
     return rc ? error_wrap(e, "%s", out) : RP_OK;
 }
 
 static void run_free(Run *r) {
-    dp_free(&r->dp);
+    if (r->dp) r->dp->free(r->dp);
     order_free(&r->order);
     batch_free(&r->batch);
-    free(r->adam_m);
-    free(r->adam_v);
     free(r->idx);
     free(r->val_idx);
     free(r->stats);
@@ -276,18 +262,16 @@ static int run_setup(Run *r, const CheckpointMeta *resume, int64_t *start, Error
     size_t np = r->m->n_params, gb = (size_t)tc->grad_accum * (size_t)tc->batch_size;
     int rc;
     if ((rc = gpt_plan(r->m, tc->batch_size, tc->seq_len, e)) || (rc = batch_init(&r->batch, tc->batch_size, tc->seq_len, e)) ||
-        (rc = dp_init(&r->dp, r->rank, r->world, tc->grad_accum, np, e)))
+        (rc = dp_tree_init(&r->dp, r->m->be, gpt_grad_memory(r->m), np, tc->grad_accum, e)))
         return rc;
-    r->adam_m = xcalloc(np, sizeof(float), e);
-    r->adam_v = xcalloc(np, sizeof(float), e);
     r->idx = xmalloc(sizeof(int64_t) * gb, e);
     r->val_idx = xmalloc(sizeof(int64_t) * (size_t)(r->val->n ? r->val->n : 1), e);
     r->stats = xcalloc((size_t)tc->grad_accum * 3, sizeof(double), e);
-    if (!r->adam_m || !r->adam_v || !r->idx || !r->val_idx || !r->stats) return RP_ENOMEM;
+    if (!r->idx || !r->val_idx || !r->stats) return RP_ENOMEM;
     for (int64_t i = 0; i < r->val->n; i++) r->val_idx[i] = i;
     *start = 0;
     if (resume) rc = restore(r, resume, start, e);
-    else rc = order_init(&r->order, r->train->n, tc->seed, e);
+    else if (!(rc = gpt_opt_reset(r->m, e))) rc = order_init(&r->order, r->train->n, tc->seed, e);
     if (rc) return rc;
     if (r->rank == 0 && tc->metrics && !(r->metrics = fopen(tc->metrics, "a")))
         rc = error_set(e, RP_EIO, "--metrics %s: cannot open for appending", tc->metrics);
@@ -319,20 +303,12 @@ static int train_step(Run *r, int64_t step, double lr, double *loss, double *nor
     }
     LeafCtx ctx = {r->m, r->train, &r->batch, r->idx, B, r->pad, n_global, r->stats};
     int rc;
-    if ((rc = dp_reduce(&r->dp, leaf_grad, &ctx, r->m->grads, e)) || (rc = comm_share_blocks(A, r->stats, 3, e))) return rc;
+    if ((rc = r->dp->reduce(r->dp, leaf_grad, &ctx, e)) || (rc = comm_share_blocks(A, r->stats, 3, e))) return rc;
     *loss = sum_ratio(r->stats, A, 3);
     *tokens = 0;
     for (int j = 0; j < A; j++) *tokens += r->stats[3 * j + 2];
-    GPT *m = r->m;
-    *norm = sqrt(grad_sumsq(m->grads, m->n_params));
-    float scale = grad_clip_factor(*norm, tc->grad_clip);
-    for (int k = 0; k < GPT_N_TENSORS; k++) {
-        size_t off = m->tensors[k].offset;
-        adamw_update(m->params + off, m->grads + off, r->adam_m + off, r->adam_v + off, m->tensors[k].numel, (float)lr,
-                     (float)tc->beta1, (float)tc->beta2, (float)tc->eps, gpt_tensor_decays(k) ? (float)tc->weight_decay : 0.0f,
-                     scale, (int)(step + 1));
-    }
-    return RP_OK;
+    AdamW h = {(float)lr, (float)tc->beta1, (float)tc->beta2, (float)tc->eps, (float)tc->weight_decay};
+    return gpt_adamw_step(r->m, &h, tc->grad_clip, (int)(step + 1), norm, e);
 }
 
 int trainer_run(const TrainConfig *tc_in, GPT *m, const Tokenizer *t, const SeqSet *train, const SeqSet *val,

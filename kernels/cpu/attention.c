@@ -6,6 +6,7 @@
  * thread in a fixed order. */
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,20 +52,37 @@ static void fwd_query_tile(float *o, float *lse, const float *q, const float *kb
     }
 }
 
-int attention_forward(float *out, float *lse, const float *qkv, int B, int T, int C, int NH, Error *e) {
+/* Floats of one thread's scratch: the forward's score tile and row statistics, the backward's
+ * two tiles and its per-row term; rounded to 64 bytes so every thread's slice stays aligned. */
+static size_t thread_floats(int T) {
+    size_t fwd = TILE * TILE + 2 * TILE, bwd = 2 * TILE * TILE + (size_t)T, n = fwd > bwd ? fwd : bwd;
+    return (n + 15) / 16 * 16;
+}
+
+size_t attention_workspace(int T) { return thread_floats(T) * sizeof(float) * (size_t)kernels_threads(); }
+
+/* Threads the workspace has room for (at most the kernels' count): the split of work into tasks
+ * does not depend on it, so neither do the results. */
+static int ws_threads(int T, size_t ws_bytes) {
+    size_t fit = ws_bytes / (thread_floats(T) * sizeof(float));
+    int n = kernels_threads();
+    return fit < (size_t)n ? (int)fit : n;
+}
+
+int attention_forward(float *out, float *lse, const float *qkv, int B, int T, int C, int NH, void *ws, size_t ws_bytes,
+                      Error *e) {
     const int hs = C / NH, C3 = 3 * C, ntiles = (T + TILE - 1) / TILE;
     const float scale = 1.0f / sqrtf((float)hs);
     const int ntasks = B * NH * ntiles;
-    int fail = 0;
+    int nth = ws_threads(T, ws_bytes);
+    if (nth < 1) return error_set(e, RP_EINTERNAL, "attention_forward: workspace of %zu bytes is too small", ws_bytes);
     int blas_threads = kernels_blas_single_begin();
-#pragma omp parallel reduction(| : fail)
+#pragma omp parallel num_threads(nth)
     {
-        float *s = malloc(sizeof(float) * (TILE * TILE + 2 * TILE));
-        fail = s == NULL;
+        float *s = (float *)ws + thread_floats(T) * (size_t)omp_get_thread_num();
         /* Heavier (later) query tiles first so dynamic scheduling balances the causal triangle. */
 #pragma omp for schedule(dynamic, 1)
         for (int task = 0; task < ntasks; task++) {
-            if (!s) continue;
             int it = ntiles - 1 - task % ntiles, bh = task / ntiles;
             int b = bh / NH, h = bh % NH;
             int i0 = it * TILE, rn = T - i0 < TILE ? T - i0 : TILE;
@@ -73,10 +91,8 @@ int attention_forward(float *out, float *lse, const float *qkv, int B, int T, in
                            base + (size_t)i0 * C3, base + C, base + 2 * C, i0, rn, hs, C, scale, s,
                            s + TILE * TILE, s + TILE * TILE + TILE);
         }
-        free(s);
     }
     kernels_blas_single_end(blas_threads);
-    if (fail) return error_set(e, RP_ENOMEM, "attention_forward: out of memory for tile buffers");
     return RP_OK;
 }
 
@@ -125,27 +141,24 @@ static void bwd_head(float *dq, float *dk, float *dv, const float *q, const floa
 }
 
 int attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out, const float *lse, int B,
-                       int T, int C, int NH, Error *e) {
+                       int T, int C, int NH, void *ws, size_t ws_bytes, Error *e) {
     const int hs = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
-    int fail = 0;
+    int nth = ws_threads(T, ws_bytes);
+    if (nth < 1) return error_set(e, RP_EINTERNAL, "attention_backward: workspace of %zu bytes is too small", ws_bytes);
     int blas_threads = kernels_blas_single_begin();
-#pragma omp parallel reduction(| : fail)
+#pragma omp parallel num_threads(nth)
     {
-        float *s = malloc(sizeof(float) * (2 * TILE * TILE + (size_t)T));
-        fail = s == NULL;
+        float *s = (float *)ws + thread_floats(T) * (size_t)omp_get_thread_num();
 #pragma omp for schedule(dynamic, 1)
         for (int bh = 0; bh < B * NH; bh++) {
-            if (!s) continue;
             int b = bh / NH, h = bh % NH;
             size_t qoff = (size_t)b * T * C3 + h * hs, ooff = (size_t)b * T * C + h * hs;
             bwd_head(dqkv + qoff, dqkv + qoff + C, dqkv + qoff + 2 * C, qkv + qoff, qkv + qoff + C,
                      qkv + qoff + 2 * C, out + ooff, dout + ooff, lse + (size_t)bh * T, T, hs, C, scale, s,
                      s + TILE * TILE, s + 2 * TILE * TILE);
         }
-        free(s);
     }
     kernels_blas_single_end(blas_threads);
-    if (fail) return error_set(e, RP_ENOMEM, "attention_backward: out of memory for tile buffers");
     return RP_OK;
 }

@@ -1,4 +1,4 @@
-/* Kernels for KV-cached generation (model/infer.c): a batch-invariant matrix product and the
+/* Kernels for KV-cached generation (kernels/cpu/decoder.c): a batch-invariant matrix product and the
  * attention of a few new query rows over a shared prompt cache plus each row's own suffix.
  *
  * Batch invariance is the point of this file. OpenBLAS's sgemm gives a row a result that depends

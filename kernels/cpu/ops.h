@@ -1,6 +1,8 @@
-/* CPU tensor ops for GPT-2 training: matmuls (OpenBLAS sgemm), causal flash-style attention,
- * LayerNorm, GELU, embeddings, residual add, fused softmax cross-entropy, AdamW and global-norm
- * gradient clipping.
+/* The CPU backend's ops (kernels/backend.h gives their contracts; this header adds what only the
+ * CPU has: thread and BLAS controls, tile sizes): matmuls (OpenBLAS sgemm), causal flash-style
+ * attention, LayerNorm, GELU, embeddings, residual add, fused softmax cross-entropy, the tied LM
+ * head's backward, AdamW and global-norm gradient clipping. cpu_backend() is the ops table that
+ * wraps them; code outside kernels/ reaches them only through that table.
  *
  * Conventions: fp32, row-major; N = B*T rows; weights are [out, in] (nn.Linear). "Accumulates"
  * means the op adds into its output (parameter gradients always accumulate, so callers can sum
@@ -53,11 +55,16 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
  * is kept. Works on tiles of ATTN_TILE queries x ATTN_TILE keys with an online softmax.
  * Returns RP_ENOMEM (and sets e) if per-thread tile buffers cannot be allocated. */
 #define ATTN_TILE 64
-int attention_forward(float *out, float *lse, const float *qkv, int B, int T, int C, int NH, Error *e);
+/* Scratch: attention_workspace(T) bytes (per-thread tile buffers for the current thread count);
+ * a smaller workspace runs on fewer threads (same results), one too small for a thread is
+ * RP_EINTERNAL. */
+size_t attention_workspace(int T);
+int attention_forward(float *out, float *lse, const float *qkv, int B, int T, int C, int NH, void *ws, size_t ws_bytes,
+                      Error *e);
 /* Backward: overwrites dqkv[B,T,3C] with the gradient of the loss given dout[B,T,C], from the
- * forward's inputs qkv, output out and lse; scores are recomputed tile by tile. */
+ * forward's inputs qkv, output out and lse; scores are recomputed tile by tile. Same scratch. */
 int attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out, const float *lse, int B,
-                       int T, int C, int NH, Error *e);
+                       int T, int C, int NH, void *ws, size_t ws_bytes, Error *e);
 
 /* LayerNorm over the last dimension with eps 1e-5: out = (x - mean) * rstd * w + b, saving the
  * per-row mean and rstd for the backward. */
@@ -91,6 +98,18 @@ void crossentropy_forward(float *losses, float *lse, const float *logits, const 
 void crossentropy_backward(float *logits, const float *lse, const int32_t *targets, const float *dloss, int N, int V,
                            int Vp);
 
+/* Backward of the tied LM head logits = x @ wte^T from dlogits[N,Vp]: dx[N,C] = dlogits @ wte
+ * (overwritten), dwte += dlogits^T @ x. Rows whose dloss is 0 have zero dlogits; when there are
+ * such rows (fine-tuning, where only target tokens carry loss) the weighted rows are packed
+ * together first (dlogits is reordered in place; scratch holds 2 x N x C floats) so neither sgemm
+ * spends time on zeros, and those rows get dx = 0. */
+void lmhead_backward(float *dx, float *dwte, float *dlogits, const float *x, const float *wte, const float *dloss, int B,
+                     int T, int C, int Vp, float *scratch);
+
+/* The CPU backend's ops table (kernels/cpu/backend_cpu.c). */
+#include "kernels/backend.h"
+const BackendOps *cpu_backend(void);
+
 /* One AdamW step on n parameters (llm.c's formulation, decoupled weight decay):
  *   g = grad_scale * grad;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
  *   param -= lr * ( (m / (1-b1^step)) / (sqrt(v / (1-b2^step)) + eps) + weight_decay * param )
@@ -102,12 +121,5 @@ void adamw_update(float *param, const float *grad, float *m, float *v, size_t n,
 /* Sum of squares of g in double, in a fixed order (chunks of 65536 summed in index order), so
  * the value is the same for any thread count. Shards can add their sums before the sqrt. */
 double grad_sumsq(const float *g, size_t n);
-/* The factor to multiply gradients by so their global norm is at most max_norm:
- * max_norm / norm when norm > max_norm, else 1 (also 1 when max_norm <= 0, meaning no clip). */
-float grad_clip_factor(double norm, double max_norm);
-/* Clips g in place to global norm max_norm; returns the norm before clipping. */
-double grad_clip(float *g, size_t n, double max_norm);
-/* g *= s elementwise. */
-void grad_scale(float *g, size_t n, float s);
 
 #endif

@@ -90,19 +90,3 @@ double grad_sumsq(const float *g, size_t n) {
     return total;
 }
 
-float grad_clip_factor(double norm, double max_norm) {
-    if (max_norm <= 0.0 || !(norm > max_norm)) return 1.0f;
-    return (float)(max_norm / norm);
-}
-
-void grad_scale(float *g, size_t n, float s) {
-#pragma omp parallel for schedule(static) if (n > OPT_BLOCK)
-    for (size_t i = 0; i < n; i++) g[i] *= s;
-}
-
-double grad_clip(float *g, size_t n, double max_norm) {
-    double norm = sqrt(grad_sumsq(g, n));
-    float f = grad_clip_factor(norm, max_norm);
-    if (f != 1.0f) grad_scale(g, n, f);
-    return norm;
-}

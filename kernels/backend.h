@@ -1,0 +1,148 @@
+/* The backend interface: where tensors live and the ops that run on them, the same for every
+ * device. model/ owns its tensors through it and never touches their memory directly; a new
+ * device (kernels/cuda/) is one more BackendOps table, chosen at run time by name.
+ *
+ * Memory: alloc/free/upload/download/zero/copy/add work on device pointers, which only the
+ * backend may dereference (on the CPU backend they happen to be host pointers; host_memory says
+ * so, for code such as the MPI gradient reduction that can then skip staging copies).
+ *
+ * Ops: every op returns RP_OK or an error code with e set, and takes any scratch it needs from
+ * the caller (sized by the matching *_workspace query), so an op never allocates. Conventions are
+ * llm.c's: fp32, row-major, N = B*T rows, weights [out, in] (nn.Linear); "accumulates" means the
+ * op adds into its output (parameter gradients always accumulate, so micro-batches sum). Each
+ * backend states its determinism in its own header (kernels/cpu/ops.h: bitwise for any thread
+ * count; a sequence's activations do not depend on the other sequences of the batch).
+ *
+ * One backend per process: a rank drives one device. backend_select picks it once at start
+ * (`--device`, config key `device`); everything after uses backend_get(). */
+#ifndef RESTPG_KERNELS_BACKEND_H
+#define RESTPG_KERNELS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+/* GPT-2's tensors as named views (llm.c's ParameterTensors): the same struct names parameters,
+ * gradients and AdamW moments, each a view into one device buffer. Per-layer tensors hold all L
+ * layers back to back ([L, ...]). */
+typedef struct {
+    float *wte;      /* [Vp, C] token embedding (rows V..Vp-1 padding, kept 0) and tied LM head */
+    float *wpe;      /* [maxT, C] */
+    float *ln1w, *ln1b;         /* [L, C] */
+    float *qkvw, *qkvb;         /* [L, 3C, C], [L, 3C] */
+    float *attprojw, *attprojb; /* [L, C, C], [L, C] */
+    float *ln2w, *ln2b;         /* [L, C] */
+    float *fcw, *fcb;           /* [L, 4C, C], [L, 4C] */
+    float *fcprojw, *fcprojb;   /* [L, C, 4C], [L, C] */
+    float *lnfw, *lnfb;         /* [C] */
+} GPT2Tensors;
+
+/* The shape of a GPT-2 model as the kernels need it. */
+typedef struct {
+    int n_layer, n_head, n_embd, n_positions, vocab_size, padded_vocab_size;
+} GPT2Dims;
+
+/* A KV-cached decoder's memory plan (model/infer.h explains prompt caches and slots). */
+typedef struct {
+    int max_rows;   /* candidate slots (rows of one decode step) */
+    int n_prefixes; /* prompt caches held at once */
+    int max_prompt; /* tokens of one prompt */
+    int max_new;    /* tokens fed to one slot after its prompt */
+} DecodePlan;
+
+typedef struct Backend Backend;
+
+typedef struct {
+    const char *name; /* "cpu", "cuda" */
+    int host_memory;  /* 1 if device pointers are host-addressable */
+
+    /* Host threads the backend may use for its work (>= 1), and the count in force. */
+    void (*set_threads)(int n);
+    int (*threads)(void);
+
+    /* Memory. alloc returns zeroed, 64-byte-aligned memory (*out NULL on error). */
+    int (*alloc)(size_t bytes, void **out, Error *e);
+    void (*free)(void *p);
+    int (*upload)(void *dst, const void *host_src, size_t bytes, Error *e);
+    int (*download)(void *host_dst, const void *src, size_t bytes, Error *e);
+    int (*zero)(void *dst, size_t bytes, Error *e);
+    int (*copy)(void *dst, const void *src, size_t bytes, Error *e);
+    /* a[i] += b[i], i < n, each element one addition (the gradient reduction's sum). */
+    int (*add)(float *a, const float *b, size_t n, Error *e);
+
+    /* out[b,t,:] = wte[tokens[b,t],:] + wpe[t,:] (tokens already checked, on the device). */
+    int (*encoder_forward)(float *out, const int32_t *tokens, const float *wte, const float *wpe, int B, int T, int C,
+                           Error *e);
+    /* Accumulates dwte rows of the tokens used and dwpe rows 0..T-1. */
+    int (*encoder_backward)(float *dwte, float *dwpe, const float *dout, const int32_t *tokens, int B, int T, int C,
+                            Error *e);
+    /* LayerNorm (eps 1e-5) saving per-row mean and rstd; the backward accumulates dinp, dw, db. */
+    int (*layernorm_forward)(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                             int N, int C, Error *e);
+    int (*layernorm_backward)(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                              const float *mean, const float *rstd, int N, int C, Error *e);
+    /* out[N,OC] = inp[N,C] @ w[OC,C]^T + bias + resid (bias, resid may be NULL; resid may alias
+     * out), rows taken as B groups of T; a group's rows depend only on that group. */
+    int (*matmul_forward)(float *out, const float *inp, const float *w, const float *bias, const float *resid, int B,
+                          int T, int C, int OC, Error *e);
+    /* dinp (= or +=, by accumulate_dinp) dout @ w per group; dw += dout^T inp; dbias += column
+     * sums. dinp or dbias may be NULL. */
+    int (*matmul_backward)(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
+                           int B, int T, int C, int OC, int accumulate_dinp, Error *e);
+    /* Causal attention over qkv[B,T,3C] (q | k | v; NH heads of C/NH), writing out[B,T,C] and the
+     * rows' log-sum-exp lse[B,NH,T]; no T x T matrix. The backward overwrites dqkv. Both take
+     * attention_workspace(T) bytes of scratch. */
+    size_t (*attention_workspace)(int T);
+    int (*attention_forward)(float *out, float *lse, const float *qkv, int B, int T, int C, int NH, void *ws,
+                             size_t ws_bytes, Error *e);
+    int (*attention_backward)(float *dqkv, const float *dout, const float *qkv, const float *out, const float *lse,
+                              int B, int T, int C, int NH, void *ws, size_t ws_bytes, Error *e);
+    /* GPT-2's tanh GELU (out may alias inp); the backward overwrites dinp (may alias dout). */
+    int (*gelu_forward)(float *out, const float *inp, size_t n, Error *e);
+    int (*gelu_backward)(float *dinp, const float *inp, const float *dout, size_t n, Error *e);
+    /* Per row of logits[N,Vp] over columns < V: lse, and losses = lse - logit[target] where
+     * mask != 0 (0 elsewhere). */
+    int (*crossentropy_forward)(float *losses, float *lse, const float *logits, const int32_t *targets,
+                                const float *mask, int N, int V, int Vp, Error *e);
+    /* logits -> dloss * (softmax - onehot) in place; padding columns and rows with dloss 0 -> 0. */
+    int (*crossentropy_backward)(float *logits, const float *lse, const int32_t *targets, const float *dloss, int N,
+                                 int V, int Vp, Error *e);
+    /* The tied LM head's backward (logits = x @ wte^T): dx[N,C] = dlogits @ wte (overwritten),
+     * dwte += dlogits^T x, for the rows whose dloss is non-zero (the others get dx = 0 and add
+     * nothing); the rows are B groups of T as in matmul_backward. Scratch: 2 x N x C floats. */
+    int (*lmhead_backward)(float *dx, float *dwte, float *dlogits, const float *x, const float *wte,
+                           const float *dloss, int B, int T, int C, int Vp, float *scratch, Error *e);
+
+    /* AdamW on n parameters (llm.c's formulation; decoupled weight decay; grad_scale carries the
+     * clipping factor; step counts from 1). */
+    int (*adamw_update)(float *param, const float *grad, float *m, float *v, size_t n, float lr, float beta1,
+                        float beta2, float eps, float weight_decay, float grad_scale, int step, Error *e);
+    /* Sum of squares of g in double, in an order fixed by n alone. */
+    int (*sumsq)(const float *g, size_t n, double *out, Error *e);
+
+    /* KV-cached decoding of a GPT-2 (model/infer.h): an opaque decoder over the weights w (which
+     * must stay valid), its memory in bytes for a plan, prefill of a prompt cache (logits of the
+     * last position to host logits[Vp]), attaching a slot to a prompt cache, and one decode step
+     * of n slots (host token ids in, host logits out). */
+    size_t (*decoder_bytes)(const GPT2Dims *d, const DecodePlan *p, int threads);
+    int (*decoder_init)(void **dec, const GPT2Tensors *w, const GPT2Dims *d, const DecodePlan *p, Error *e);
+    void (*decoder_free)(void *dec);
+    int (*decoder_prefill)(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e);
+    void (*decoder_attach)(void *dec, int slot, int prefix);
+    int (*decoder_decode)(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e);
+} BackendOps;
+
+struct Backend {
+    const BackendOps *ops;
+};
+
+/* Names the devices this build has, comma separated ("cpu" or "cpu,cuda"). */
+const char *backend_available(void);
+/* Makes `device` the process's backend ("cpu"; "cuda" where built). An unknown or unavailable
+ * name is RP_EINPUT naming it and the available ones. Call before any model is created. */
+int backend_select(const char *device, Error *e);
+/* The selected backend (the CPU backend until backend_select chose another). */
+const Backend *backend_get(void);
+
+#endif

@@ -1,0 +1,169 @@
+/* The CPU backend: kernels/backend.h's ops table over the CPU kernels of this folder. Device
+ * memory is host memory (64-byte aligned for the vector loops and sgemm); the ops that the CPU
+ * kernels define as void cannot fail and return RP_OK. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu/decoder.h"
+#include "kernels/cpu/ops.h"
+
+static int cpu_alloc(size_t bytes, void **out, Error *e) {
+    size_t n = (bytes + 63) / 64 * 64;
+    *out = aligned_alloc(64, n ? n : 64);
+    if (!*out) return error_set(e, RP_ENOMEM, "out of memory allocating %zu bytes", n);
+    memset(*out, 0, n);
+    return RP_OK;
+}
+
+static void cpu_free(void *p) { free(p); }
+
+static int cpu_copy(void *dst, const void *src, size_t bytes, Error *e) {
+    (void)e;
+    if (bytes) memcpy(dst, src, bytes);
+    return RP_OK;
+}
+
+/* Large buffers are zeroed in parallel blocks of 4 MiB. */
+static int cpu_zero(void *dst, size_t bytes, Error *e) {
+    (void)e;
+    size_t block = (size_t)4 << 20, nblocks = (bytes + block - 1) / block;
+#pragma omp parallel for schedule(static) if (nblocks > 1)
+    for (size_t b = 0; b < nblocks; b++) {
+        size_t i0 = b * block;
+        memset((char *)dst + i0, 0, bytes - i0 < block ? bytes - i0 : block);
+    }
+    return RP_OK;
+}
+
+static int cpu_add(float *a, const float *b, size_t n, Error *e) {
+    (void)e;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) a[i] += b[i];
+    return RP_OK;
+}
+
+static int cpu_encoder_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe, int B, int T,
+                               int C, Error *e) {
+    (void)e;
+    encoder_forward(out, tokens, wte, wpe, B, T, C);
+    return RP_OK;
+}
+
+static int cpu_encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tokens, int B, int T, int C,
+                                Error *e) {
+    (void)e;
+    encoder_backward(dwte, dwpe, dout, tokens, B, T, C);
+    return RP_OK;
+}
+
+static int cpu_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                                 int N, int C, Error *e) {
+    (void)e;
+    layernorm_forward(out, mean, rstd, inp, w, b, N, C);
+    return RP_OK;
+}
+
+static int cpu_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                                  const float *mean, const float *rstd, int N, int C, Error *e) {
+    (void)e;
+    layernorm_backward(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
+    return RP_OK;
+}
+
+static int cpu_matmul_forward(float *out, const float *inp, const float *w, const float *bias, const float *resid, int B,
+                              int T, int C, int OC, Error *e) {
+    (void)e;
+    matmul_forward(out, inp, w, bias, resid, B, T, C, OC);
+    return RP_OK;
+}
+
+static int cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
+                               int B, int T, int C, int OC, int accumulate_dinp, Error *e) {
+    (void)e;
+    matmul_backward(dinp, dw, dbias, dout, inp, w, B, T, C, OC, accumulate_dinp);
+    return RP_OK;
+}
+
+static int cpu_gelu_forward(float *out, const float *inp, size_t n, Error *e) {
+    (void)e;
+    gelu_forward(out, inp, n);
+    return RP_OK;
+}
+
+static int cpu_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n, Error *e) {
+    (void)e;
+    gelu_backward(dinp, inp, dout, n);
+    return RP_OK;
+}
+
+static int cpu_crossentropy_forward(float *losses, float *lse, const float *logits, const int32_t *targets,
+                                    const float *mask, int N, int V, int Vp, Error *e) {
+    (void)e;
+    crossentropy_forward(losses, lse, logits, targets, mask, N, V, Vp);
+    return RP_OK;
+}
+
+static int cpu_crossentropy_backward(float *logits, const float *lse, const int32_t *targets, const float *dloss, int N,
+                                     int V, int Vp, Error *e) {
+    (void)e;
+    crossentropy_backward(logits, lse, targets, dloss, N, V, Vp);
+    return RP_OK;
+}
+
+static int cpu_lmhead_backward(float *dx, float *dwte, float *dlogits, const float *x, const float *wte,
+                               const float *dloss, int B, int T, int C, int Vp, float *scratch, Error *e) {
+    (void)e;
+    lmhead_backward(dx, dwte, dlogits, x, wte, dloss, B, T, C, Vp, scratch);
+    return RP_OK;
+}
+
+static int cpu_adamw_update(float *param, const float *grad, float *m, float *v, size_t n, float lr, float beta1,
+                            float beta2, float eps, float weight_decay, float grad_scale, int step, Error *e) {
+    (void)e;
+    adamw_update(param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, grad_scale, step);
+    return RP_OK;
+}
+
+static int cpu_sumsq(const float *g, size_t n, double *out, Error *e) {
+    (void)e;
+    *out = grad_sumsq(g, n);
+    return RP_OK;
+}
+
+static const BackendOps CPU = {
+    .name = "cpu",
+    .host_memory = 1,
+    .set_threads = kernels_set_threads,
+    .threads = kernels_threads,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .zero = cpu_zero,
+    .copy = cpu_copy,
+    .add = cpu_add,
+    .encoder_forward = cpu_encoder_forward,
+    .encoder_backward = cpu_encoder_backward,
+    .layernorm_forward = cpu_layernorm_forward,
+    .layernorm_backward = cpu_layernorm_backward,
+    .matmul_forward = cpu_matmul_forward,
+    .matmul_backward = cpu_matmul_backward,
+    .attention_workspace = attention_workspace,
+    .attention_forward = attention_forward,
+    .attention_backward = attention_backward,
+    .gelu_forward = cpu_gelu_forward,
+    .gelu_backward = cpu_gelu_backward,
+    .crossentropy_forward = cpu_crossentropy_forward,
+    .crossentropy_backward = cpu_crossentropy_backward,
+    .lmhead_backward = cpu_lmhead_backward,
+    .adamw_update = cpu_adamw_update,
+    .sumsq = cpu_sumsq,
+    .decoder_bytes = cpu_decoder_bytes,
+    .decoder_init = cpu_decoder_init,
+    .decoder_free = cpu_decoder_free,
+    .decoder_prefill = cpu_decoder_prefill,
+    .decoder_attach = cpu_decoder_attach,
+    .decoder_decode = cpu_decoder_decode,
+};
+
+const BackendOps *cpu_backend(void) { return &CPU; }

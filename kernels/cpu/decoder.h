@@ -1,0 +1,40 @@
+/* The CPU backend's KV-cached GPT-2 decoder: the decoder_* ops of BackendOps (kernels/backend.h;
+ * model/infer.h states the contract: prompt caches, slots, prefill, attach, decode steps).
+ *
+ * CPU layouts: a plan's memory is one allocation holding n_prefixes prompt caches (keys
+ * transposed [C, P] and values [P, C] per layer, P <= max_prompt), max_rows suffix caches of up
+ * to max_new positions each, the activations of max(max_prompt, max_rows) rows, per-thread
+ * scratch, and a transposed ([in, out]) copy of the four weight matrices of every layer and of
+ * the token embedding, taken at init: every product is then kernels/cpu/decode.h's
+ * batch-invariant form, so a slot's logits do not depend on which other slots share its step,
+ * on their order, or on the thread count. LayerNorm, bias and embedding vectors are read from
+ * the weights in place.
+ *
+ * Threads: the decode attention's scratch and the prefill's attention workspace
+ * (attention_workspace(max_prompt)) are sized for the count in force at init (kernels_threads()),
+ * so a count raised afterwards adds no threads to them (results are the same for any count). */
+#ifndef RESTPG_KERNELS_CPU_DECODER_H
+#define RESTPG_KERNELS_CPU_DECODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "kernels/backend.h"
+
+/* Bytes cpu_decoder_init allocates for plan p: caches, activations, decode scratch for
+ * `threads` threads, the prefill's attention workspace for the thread count in force, and the
+ * transposed weights. */
+size_t cpu_decoder_bytes(const GPT2Dims *d, const DecodePlan *p, int threads);
+
+/* Checks the plan (every count >= 1, max_prompt + max_new <= n_positions: RP_EINPUT), allocates
+ * it (RP_ENOMEM naming the bytes) and copies the weight matrices transposed. w's vectors are
+ * read in place afterwards, so w must outlive *dec. */
+int cpu_decoder_init(void **dec, const GPT2Tensors *w, const GPT2Dims *d, const DecodePlan *p, Error *e);
+void cpu_decoder_free(void *dec);
+
+int cpu_decoder_prefill(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e);
+void cpu_decoder_attach(void *dec, int slot, int prefix);
+int cpu_decoder_decode(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e);
+
+#endif
