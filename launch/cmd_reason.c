@@ -2,6 +2,7 @@
  * teacher or from an external teacher's JSON Lines. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,8 @@ int cmd_reason(int argc, char **argv, Error *e) {
     ArgSpec specs[] = {
         {"--data", ARG_STR, &data, "dataset file (updated in place unless --out is given)", 1, 0},
         {"--teacher", ARG_STR, &teacher, "builtin (default) or jsonl:FILE with {id, reasoning} lines", 0, 0},
-        {"--k", ARG_INT, &k, "profile items the built-in teacher reads (the prompt's retrieval; default 4)", 0, 0},
+        {"--k", ARG_INT, &k, "profile items the built-in teacher reads (the prompt's retrieval; default 4)", 0,
+         ARG_RANGE(1, INT_MAX)},
         {"--splits", ARG_STR, &splits, "comma-separated splits to cover, or all (default train,val)", 0, 0},
         {"--out", ARG_STR, &out, "write the updated dataset here instead", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
@@ -123,10 +125,9 @@ int cmd_reason(int argc, char **argv, Error *e) {
                         "that explains the expected output without copying it (REST-PG stage 1).",
                         specs, argc, argv, e);
     if (rc) return rc;
-    if (k < 1) return error_set(e, RP_EINPUT, "reason: --k must be at least 1");
     int builtin = !strcmp(teacher, "builtin");
     if (!builtin && strncmp(teacher, "jsonl:", 6))
-        return error_set(e, RP_EINPUT, "reason: --teacher must be builtin or jsonl:FILE, got '%s'", teacher);
+        return error_set(e, RP_EINPUT, "--teacher: expected builtin or jsonl:FILE, got '%s'", teacher);
     Dataset d;
     if ((rc = dataset_read(data, &d, e))) return rc;
     int64_t done = 0;

@@ -50,9 +50,11 @@ static int cmd_tokenizer_train(int argc, char **argv, Error *e) {
     long vocab = 8192;
     ArgSpec specs[] = {
         {"--data", ARG_STR, &data, "dataset file (restpg-dataset HDF5)", 1, 0},
-        {"--vocab-size", ARG_INT, &vocab, "ids in the vocabulary: 256 bytes + merges + 3 specials (default 8192)", 0, 0},
+        {"--vocab-size", ARG_INT, &vocab, "ids in the vocabulary: 256 bytes + merges + 3 specials (default 8192)", 0,
+         ARG_RANGE(0, 1 << 24)},
         {"--out", ARG_STR, &out, "tokenizer file to write (RPTK format)", 1, 0},
-        {"--split", ARG_STR, &split, "train only on this split: train, val, test or all (default all)", 0, 0},
+        {"--split", ARG_STR, &split, "train only on this split: train, val, test or all (default all)", 0,
+         ARG_ONE_OF("train", "val", "test", "all")},
         {NULL, 0, NULL, NULL, 0, 0},
     };
     int rc = args_parse("tokenizer train",
@@ -60,9 +62,6 @@ static int cmd_tokenizer_train(int argc, char **argv, Error *e) {
                         "outputs, reasoning texts and profile item fields, each distinct text counted once.",
                         specs, argc, argv, e);
     if (rc) return rc;
-    if (strcmp(split, "all") && strcmp(split, "train") && strcmp(split, "val") && strcmp(split, "test"))
-        return error_set(e, RP_EINPUT, "--split: '%s' is not one of train, val, test, all", split);
-    if (vocab < 0 || vocab > 1 << 24) return error_set(e, RP_EINPUT, "--vocab-size: %ld is out of range", vocab);
     Dataset d;
     if ((rc = dataset_read(data, &d, e))) return rc;
     double t0 = time_now();

@@ -1,5 +1,6 @@
 /* `restpg pretrain` and `restpg sft`: parse options, load data, tokenizer and model (or the
  * checkpoint to resume), build the token sequences and hand them to trainer_run. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 #include "core/comm.h"
 #include "trainer/trainer.h"
 
-/* Options common to both commands; numbers parse as long/double and are range-checked later. */
+/* Options common to both commands; numbers parse as long/double within the option table's rules. */
 typedef struct {
     const char *data, *out, *tokenizer, *schedule, *metrics;
     long steps, batch, seq, seed, threads, ckpt_every, accum, warmup, val_every, val_batches;
@@ -29,21 +30,21 @@ typedef struct {
     {"--out", ARG_STR, &(o).out, "checkpoint to write (every --checkpoint-every steps and at the end)", 1, 0},        \
     {"--tokenizer", ARG_STR, &(o).tokenizer, "tokenizer file or GPT-2 directory", 0, 0},                            \
     {"--steps", ARG_INT, &(o).steps, "optimizer steps in total (default 100)", 0, 0},                                \
-    {"--batch-size", ARG_INT, &(o).batch, "sequences per micro-batch (default 4)", 0, 0},                            \
-    {"--seq-len", ARG_INT, &(o).seq, "tokens per sequence (default: the model's n_positions)", 0, 0},                \
-    {"--grad-accum", ARG_INT, &(o).accum, "micro-batches per step, split over ranks (default 1)", 0, 0},            \
+    {"--batch-size", ARG_INT, &(o).batch, "sequences per micro-batch (default 4)", 0, ARG_RANGE(1, INT_MAX)},                            \
+    {"--seq-len", ARG_INT, &(o).seq, "tokens per sequence (default: the model's n_positions)", 0, ARG_RANGE(0, INT_MAX)},                \
+    {"--grad-accum", ARG_INT, &(o).accum, "micro-batches per step, split over ranks (default 1)", 0, ARG_RANGE(1, INT_MAX)},            \
     {"--lr", ARG_DOUBLE, &(o).lr, "peak learning rate (default 3e-4)", 0, 0},                                        \
     {"--warmup", ARG_INT, &(o).warmup, "warm-up steps (default 0)", 0, 0},                                           \
     {"--lr-schedule", ARG_STR, &(o).schedule, "cosine or linear decay after warm-up (default cosine)", 0, 0},       \
     {"--min-lr-frac", ARG_DOUBLE, &(o).min_frac, "final lr as a fraction of --lr (default 0.1)", 0, 0},             \
     {"--weight-decay", ARG_DOUBLE, &(o).wd, "AdamW weight decay of matmul weights and embeddings (default 0.1)", 0, 0}, \
     {"--grad-clip", ARG_DOUBLE, &(o).clip, "max global gradient norm, 0 = off (default 1.0)", 0, 0},                \
-    {"--seed", ARG_INT, &(o).seed, "seed of initialisation and data order (default 1)", 0, 0},                       \
-    {"--threads", ARG_INT, &(o).threads, "CPU threads per rank (default: OMP_NUM_THREADS or all cores)", 0, 0},      \
+    {"--seed", ARG_INT, &(o).seed, "seed of initialisation and data order (default 1)", 0, ARG_MIN(0)},                       \
+    {"--threads", ARG_INT, &(o).threads, "CPU threads per rank (default: OMP_NUM_THREADS or all cores)", 0, ARG_RANGE(0, INT_MAX)},      \
     {"--checkpoint-every", ARG_INT, &(o).ckpt_every, "write --out every N steps (default 0: only at the end)", 0, 0},   \
     {"--resume", ARG_FLAG, &(o).resume, "continue from --out if it exists (bitwise as if never stopped)", 0, 0},     \
     {"--val-every", ARG_INT, &(o).val_every, "validation loss every N steps (default 0: off)", 0, 0},                \
-    {"--val-batches", ARG_INT, &(o).val_batches, "micro-batches of the val split per validation (default 8)", 0, 0}, \
+    {"--val-batches", ARG_INT, &(o).val_batches, "micro-batches of the val split per validation (default 8)", 0, ARG_RANGE(1, INT_MAX)}, \
     {"--metrics", ARG_STR, &(o).metrics, "append JSON lines (step, loss, lr, grad_norm, tokens/s, val_loss) here", 0, 0}
 
 static void common_defaults(CommonOpts *o) {
@@ -62,12 +63,6 @@ static void common_defaults(CommonOpts *o) {
     o->clip = d.grad_clip;
 }
 
-static int int_opt(long v, const char *name, long lo, int *out, Error *e) {
-    if (v < lo || v > 0x7fffffff) return error_set(e, RP_EINPUT, "%s: must be in %ld..2147483647, got %ld", name, lo, v);
-    *out = (int)v;
-    return RP_OK;
-}
-
 /* Fills a TrainConfig from the options; seq_len defaults to the model's n_positions. */
 static int to_config(const CommonOpts *o, const char *label, const GPTConfig *mc, TrainConfig *tc, Error *e) {
     train_config_default(tc);
@@ -83,15 +78,11 @@ static int to_config(const CommonOpts *o, const char *label, const GPTConfig *mc
     tc->sched.warmup = o->warmup;
     tc->weight_decay = o->wd;
     tc->grad_clip = o->clip;
-    int rc;
-    if ((rc = schedule_parse_kind(o->schedule, &tc->sched.kind, e)) || (rc = int_opt(o->batch, "--batch-size", 1, &tc->batch_size, e)) ||
-        (rc = int_opt(o->accum, "--grad-accum", 1, &tc->grad_accum, e)) ||
-        (rc = int_opt(o->val_batches, "--val-batches", 1, &tc->val_batches, e)) ||
-        (rc = int_opt(o->seq ? o->seq : mc->n_positions, "--seq-len", 1, &tc->seq_len, e)))
-        return rc;
-    if (o->threads < 0) return error_set(e, RP_EINPUT, "--threads: must be >= 1, got %ld", o->threads);
-    if (o->seed < 0) return error_set(e, RP_EINPUT, "--seed: must be >= 0, got %ld", o->seed);
-    return RP_OK;
+    tc->batch_size = (int)o->batch;
+    tc->grad_accum = (int)o->accum;
+    tc->val_batches = (int)o->val_batches;
+    tc->seq_len = o->seq ? (int)o->seq : mc->n_positions;
+    return schedule_parse_kind(o->schedule, &tc->sched.kind, e);
 }
 
 /* A --tokenizer given next to a checkpoint must be the checkpoint's own (same serialized bytes). */
@@ -185,20 +176,15 @@ static int sft(CommonOpts *o, const char *init, const char *reasoning, const cha
     j->have_data = 1;
     PromptOptions po;
     prompt_options_default(&po);
-    if (k != -1 && (k < 0 || k > 1000)) return error_set(e, RP_EINPUT, "--k: must be in 0..1000, got %ld", k);
     if (k >= 0) po.k = (int)k;
-    if (strcmp(profile, "on") && strcmp(profile, "off"))
-        return error_set(e, RP_EINPUT, "--profile: expected on or off, got '%s'", profile);
     po.profile = !strcmp(profile, "on");
     if (!strcmp(reasoning, "auto")) {
         po.reasoning = 1;
         for (int64_t i = 0; i < j->d.n; i++)
             if (!strcmp(j->d.split[i], "train") && !j->d.reasoning[i][0]) po.reasoning = 0;
         log_info("sft: --reasoning auto -> %s", po.reasoning ? "on (every train example has a reasoning text)" : "off");
-    } else if (!strcmp(reasoning, "on") || !strcmp(reasoning, "off")) {
-        po.reasoning = !strcmp(reasoning, "on");
     } else {
-        return error_set(e, RP_EINPUT, "--reasoning: expected on, off or auto, got '%s'", reasoning);
+        po.reasoning = !strcmp(reasoning, "on");
     }
     int64_t trunc, skipped;
     if ((rc = batch_sft_corpus(&j->d, "train", j->tok, &po, tc->seq_len, 0, &j->train, &trunc, &skipped, e)))
@@ -273,9 +259,10 @@ int cmd_sft(int argc, char **argv, Error *e) {
         COMMON_SPECS(o),
         {"--init", ARG_STR, &init, "checkpoint to start from (required unless --resume finds --out)", 0, 0},
         {"--reasoning", ARG_STR, &reasoning, "on: target is reasoning + answer; off: answer only; auto (default): on if "
-                                             "every train example has a reasoning text", 0, 0},
-        {"--k", ARG_INT, &k, "profile items retrieved into each prompt (default: the prompt builder's, 4)", 0, 0},
-        {"--profile", ARG_STR, &profile, "on (default): retrieved profile items in the prompt; off: none (no personalization)", 0, 0},
+                                             "every train example has a reasoning text", 0, ARG_ONE_OF("on", "off", "auto")},
+        {"--k", ARG_INT, &k, "profile items retrieved into each prompt (default: the prompt builder's, 4)", 0, ARG_RANGE(0, 1000)},
+        {"--profile", ARG_STR, &profile, "on (default): retrieved profile items in the prompt; off: none (no personalization)", 0,
+         ARG_ONE_OF("on", "off")},
         {NULL, 0, NULL, NULL, 0, 0},
     };
     int rc = args_parse("sft",
