@@ -1,5 +1,5 @@
-/* `restpg tokenizer ...`: train a BPE tokenizer on a dataset's texts, encode stdin to token ids,
- * decode token ids back to bytes. */
+/* `restpg tokenizer ...`: train a BPE tokenizer on a dataset's texts (also the pipeline's
+ * tokenizer stage), encode stdin to token ids, decode token ids back to bytes. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include "data/dataset.h"
 #include "data/tokenizer.h"
 #include "launch/commands.h"
+#include "launch/stages.h"
 
 static int cmd_tokenizer_train(int argc, char **argv, Error *e);
 static int cmd_tokenizer_encode(int argc, char **argv, Error *e);
@@ -45,6 +46,39 @@ static int add_text(char *s, StrMap *seen, char ***texts, int64_t *n, int64_t *c
     return RP_OK;
 }
 
+int stage_tokenizer_train(const TokenizerTrainOptions *o, Error *e) {
+    const char *data = o->data, *split = o->split;
+    Dataset d;
+    int rc = dataset_read(data, &d, e);
+    if (rc) return rc;
+    double t0 = time_now();
+    StrMap seen;
+    char **texts = NULL;
+    int64_t n = 0, cap = 0;
+    size_t bytes = 0;
+    rc = strmap_init(&seen, 1 << 12, e);
+    for (int64_t i = 0; i < d.n && !rc; i++) {
+        if (strcmp(split, "all") && strcmp(split, d.split[i])) continue;
+        char *own[3] = {d.input[i], d.output[i], d.reasoning[i]};
+        for (int k = 0; k < 3 && !rc; k++) rc = add_text(own[k], &seen, &texts, &n, &cap, &bytes, e);
+        for (int64_t j = 0; j < dataset_n_items(&d, i) && !rc; j++)
+            for (int f = 0; f < d.n_fields && !rc; f++)
+                rc = add_text(dataset_item(&d, i, j)[f], &seen, &texts, &n, &cap, &bytes, e);
+    }
+    if (!rc && n == 0) rc = error_set(e, RP_EINPUT, "%s: no texts in split '%s' to train on", data, split);
+    Tokenizer *t = NULL;
+    if (!rc && (rc = tokenizer_train(texts, n, o->vocab_size, &t, e))) error_wrap(e, "%s", data);
+    if (!rc) rc = tokenizer_save(t, o->out, e);
+    if (!rc)
+        log_info("tokenizer: %lld texts (%.1f MB) -> %d ids (%d requested) in %.1f s, written to %s", (long long)n,
+                 (double)bytes / 1e6, tokenizer_vocab_size(t), o->vocab_size, time_now() - t0, o->out);
+    tokenizer_free(t);
+    free(texts);
+    strmap_free(&seen);
+    dataset_free(&d);
+    return rc;
+}
+
 static int cmd_tokenizer_train(int argc, char **argv, Error *e) {
     const char *data = NULL, *out = NULL, *split = "all";
     long vocab = 8192;
@@ -62,34 +96,8 @@ static int cmd_tokenizer_train(int argc, char **argv, Error *e) {
                         "outputs, reasoning texts and profile item fields, each distinct text counted once.",
                         specs, argc, argv, e);
     if (rc) return rc;
-    Dataset d;
-    if ((rc = dataset_read(data, &d, e))) return rc;
-    double t0 = time_now();
-    StrMap seen;
-    char **texts = NULL;
-    int64_t n = 0, cap = 0;
-    size_t bytes = 0;
-    rc = strmap_init(&seen, 1 << 12, e);
-    for (int64_t i = 0; i < d.n && !rc; i++) {
-        if (strcmp(split, "all") && strcmp(split, d.split[i])) continue;
-        char *own[3] = {d.input[i], d.output[i], d.reasoning[i]};
-        for (int k = 0; k < 3 && !rc; k++) rc = add_text(own[k], &seen, &texts, &n, &cap, &bytes, e);
-        for (int64_t j = 0; j < dataset_n_items(&d, i) && !rc; j++)
-            for (int f = 0; f < d.n_fields && !rc; f++)
-                rc = add_text(dataset_item(&d, i, j)[f], &seen, &texts, &n, &cap, &bytes, e);
-    }
-    if (!rc && n == 0) rc = error_set(e, RP_EINPUT, "%s: no texts in split '%s' to train on", data, split);
-    Tokenizer *t = NULL;
-    if (!rc && (rc = tokenizer_train(texts, n, (int)vocab, &t, e))) error_wrap(e, "%s", data);
-    if (!rc) rc = tokenizer_save(t, out, e);
-    if (!rc)
-        log_info("tokenizer: %lld texts (%.1f MB) -> %d ids (%d requested) in %.1f s, written to %s", (long long)n,
-                 (double)bytes / 1e6, tokenizer_vocab_size(t), (int)vocab, time_now() - t0, out);
-    tokenizer_free(t);
-    free(texts);
-    strmap_free(&seen);
-    dataset_free(&d);
-    return rc;
+    TokenizerTrainOptions o = {data, out, split, (int)vocab};
+    return stage_tokenizer_train(&o, e);
 }
 
 static int read_stdin(StrBuf *b, Error *e) {
