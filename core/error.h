@@ -16,7 +16,6 @@ enum {
     RP_EIO = 3,       /* the system refused: disk full, permission, unreadable device */
     RP_ENOMEM = 4,
     RP_EMPI = 5,      /* MPI / NCCL communication failures */
-    RP_EGPU = 6,      /* CUDA failures */
     RP_HELP = 100     /* not an error: --help was printed; main exits 0 */
 };
 
