@@ -66,3 +66,20 @@ char *xstrdup(const char *s, Error *e) {
     if (p) memcpy(p, s, n);
     return p;
 }
+
+char *xasprintf(Error *e, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        error_set(e, RP_EINTERNAL, "cannot format '%s'", fmt);
+        return NULL;
+    }
+    char *s = xmalloc((size_t)n + 1, e);
+    if (!s) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}

@@ -16,7 +16,6 @@ enum {
     RP_EIO = 3,       /* the system refused: disk full, permission, unreadable device */
     RP_ENOMEM = 4,
     RP_EMPI = 5,      /* MPI / NCCL communication failures */
-    RP_EGPU = 6,      /* CUDA failures */
     RP_HELP = 100     /* not an error: --help was printed; main exits 0 */
 };
 
@@ -42,5 +41,8 @@ void *xmalloc(size_t n, Error *e);
 void *xcalloc(size_t count, size_t size, Error *e);
 void *xrealloc(void *p, size_t n, Error *e);
 char *xstrdup(const char *s, Error *e);
+/* A printf-formatted string in memory of its own size (free it), so a path built from a directory
+ * and a name is never cut short the way a fixed buffer would silently cut it. */
+char *xasprintf(Error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -40,7 +40,7 @@ typedef struct {
     int32_t *touched; /* pairs whose count rose during the current merge */
     int32_t n_touched, cap_touched;
     Error *e;
-} Trainer;
+} BpeTrainer;
 
 static inline uint64_t pkey(int32_t a, int32_t b) { return ((uint64_t)(uint32_t)a << 32) | (uint32_t)b; }
 
@@ -70,7 +70,7 @@ static int grow32(void **p, int32_t *cap, int64_t need, size_t elem, Error *e) {
 }
 
 /* Index of pair (a, b), created with count 0 if absent; -1 on OOM. */
-static int32_t pair_get(Trainer *T, int32_t a, int32_t b) {
+static int32_t pair_get(BpeTrainer *T, int32_t a, int32_t b) {
     uint64_t k = pkey(a, b);
     size_t i = pslot(k, T->pcap);
     while (T->pkeys[i] != UINT64_MAX) {
@@ -111,7 +111,7 @@ static inline int heap_above(const struct HeapEnt *x, const struct HeapEnt *y) {
     return x->count > y->count || (x->count == y->count && x->key < y->key);
 }
 
-static int heap_push(Trainer *T, int64_t count, uint64_t key) {
+static int heap_push(BpeTrainer *T, int64_t count, uint64_t key) {
     if (grow((void **)&T->heap, &T->hcap, T->hn + 1, sizeof *T->heap, T->e)) return RP_ENOMEM;
     struct HeapEnt v = {count, key};
     int64_t i = T->hn++;
@@ -123,7 +123,7 @@ static int heap_push(Trainer *T, int64_t count, uint64_t key) {
     return RP_OK;
 }
 
-static struct HeapEnt heap_pop(Trainer *T) {
+static struct HeapEnt heap_pop(BpeTrainer *T) {
     struct HeapEnt top = T->heap[0], v = T->heap[--T->hn];
     int64_t i = 0;
     for (;;) {
@@ -139,7 +139,7 @@ static struct HeapEnt heap_pop(Trainer *T) {
 }
 
 /* Adds delta occurrences of (a, b); a rise records word w and marks the pair for a heap refresh. */
-static int pair_add(Trainer *T, int32_t a, int32_t b, int64_t delta, int32_t w, int32_t step) {
+static int pair_add(BpeTrainer *T, int32_t a, int32_t b, int64_t delta, int32_t w, int32_t step) {
     int32_t p = pair_get(T, a, b);
     if (p < 0) return RP_ENOMEM;
     Pair *q = &T->pairs[p];
@@ -158,7 +158,7 @@ static int pair_add(Trainer *T, int32_t a, int32_t b, int64_t delta, int32_t w, 
 }
 
 /* Replaces every (a, b) in word w by x, moving the counts of the pairs around each occurrence. */
-static int word_merge(Trainer *T, int32_t w, int32_t a, int32_t b, int32_t x, int32_t step) {
+static int word_merge(BpeTrainer *T, int32_t w, int32_t a, int32_t b, int32_t x, int32_t step) {
     int32_t *s = T->sym + T->off[w];
     int32_t n = T->len[w], j = 0;
     int64_t c = T->wcount[w];
@@ -205,7 +205,7 @@ static int count_words(char *const *texts, int64_t n, StrMap *counts, Error *e) 
     return rc;
 }
 
-static int trainer_load_words(Trainer *T, const StrMap *counts) {
+static int bpe_trainer_load_words(BpeTrainer *T, const StrMap *counts) {
     int64_t total = 0;
     for (size_t i = 0; i < counts->cap; i++)
         if (counts->keys[i]) total += (int64_t)counts->klen[i];
@@ -241,7 +241,7 @@ static int trainer_load_words(Trainer *T, const StrMap *counts) {
 }
 
 /* Runs up to max_merges merges, appending them to merges; returns how many through *done. */
-static int trainer_run(Trainer *T, Merge *merges, int32_t max_merges, int32_t *done) {
+static int bpe_trainer_run(BpeTrainer *T, Merge *merges, int32_t max_merges, int32_t *done) {
     int32_t k = 0;
     while (k < max_merges && T->hn > 0) {
         struct HeapEnt top = heap_pop(T);
@@ -278,7 +278,7 @@ static int trainer_run(Trainer *T, Merge *merges, int32_t max_merges, int32_t *d
     return RP_OK;
 }
 
-static void trainer_free(Trainer *T) {
+static void bpe_trainer_free(BpeTrainer *T) {
     for (int32_t p = 0; p < T->n_pairs; p++) free(T->pairs[p].words);
     free(T->pairs), free(T->pkeys), free(T->pidx), free(T->heap), free(T->touched);
     free(T->sym), free(T->off), free(T->len), free(T->seen), free(T->wcount);
@@ -334,17 +334,17 @@ int tokenizer_train(char *const *texts, int64_t n, int vocab_size, Tokenizer **o
     StrMap counts;
     int rc = strmap_init(&counts, 1 << 16, e);
     if (rc) return rc;
-    Trainer T;
+    BpeTrainer T;
     memset(&T, 0, sizeof T);
     T.e = e;
     int32_t max_merges = vocab_size - min_size, done = 0;
     Merge *merges = xmalloc(sizeof(Merge) * (size_t)max_merges + 1, e);
     if (!merges) rc = RP_ENOMEM;
     if (!rc) rc = count_words(texts, n, &counts, e);
-    if (!rc) rc = trainer_load_words(&T, &counts);
+    if (!rc) rc = bpe_trainer_load_words(&T, &counts);
     strmap_free(&counts);
-    if (!rc) rc = trainer_run(&T, merges, max_merges, &done);
-    trainer_free(&T);
+    if (!rc) rc = bpe_trainer_run(&T, merges, max_merges, &done);
+    bpe_trainer_free(&T);
     if (!rc) rc = build_tokenizer(merges, done, out, e);
     free(merges);
     return rc;

@@ -27,15 +27,12 @@ static int variant(const RunConfig *base, const char *root, const char *name, co
     config_defaults(&c);
     StrBuf y;
     strbuf_init(&y);
-    char path[4300];
-    snprintf(path, sizeof path, "%s/%s.config.yaml", root, name);
+    char *path = xasprintf(e, "%s/%s.config.yaml", root, name), *kv = xasprintf(e, "run_dir=%s/%s", root, name);
     /* Copy the base config through its YAML, so every key carries over exactly. */
-    int rc = config_to_yaml(base, &y, e);
+    int rc = path && kv ? config_to_yaml(base, &y, e) : RP_ENOMEM;
     if (!rc && log_rank() == 0) rc = atomic_write(path, y.s, y.len, e);
     if (!rc) rc = comm_agree(rc, e);
     if (!rc) rc = config_load(&c, path, e);
-    char kv[4400];
-    snprintf(kv, sizeof kv, "run_dir=%s/%s", root, name);
     if (!rc) rc = config_set(&c, kv, "ablate", e);
     for (int i = 0; i < n_sets && !rc; i++) rc = config_set(&c, sets[i], "ablate", e);
     if (!rc) rc = config_check(&c, e);
@@ -43,6 +40,8 @@ static int variant(const RunConfig *base, const char *root, const char *name, co
         log_info("ablate: %s", name);
         rc = pipeline_run(&c, 1, res, e);
     }
+    free(path);
+    free(kv);
     strbuf_free(&y);
     config_free(&c);
     return rc;
@@ -83,34 +82,56 @@ static int write_table(const char *root, const EvalMetrics *m, Error *e) {
                                gain(x->rouge1, rag->rouge1), gain(x->rougeL, rag->rougeL), gain(x->meteor, rag->meteor));
     }
     if (!rc) rc = strbuf_puts(&js, "]}\n", e);
-    char path[4300];
-    snprintf(path, sizeof path, "%s/ablation.md", root);
-    if (!rc) rc = atomic_write(path, md.s, md.len, e);
-    snprintf(path, sizeof path, "%s/ablation.json", root);
-    if (!rc) rc = atomic_write(path, js.s, js.len, e);
+    char *md_path = xasprintf(e, "%s/ablation.md", root), *js_path = xasprintf(e, "%s/ablation.json", root);
+    if (!rc && !(md_path && js_path)) rc = RP_ENOMEM;
+    if (!rc) rc = atomic_write(md_path, md.s, md.len, e);
+    if (!rc) rc = atomic_write(js_path, js.s, js.len, e);
+    free(md_path);
+    free(js_path);
     if (!rc) log_info("\n%s\ntable: %s/ablation.md and ablation.json", md.s, root);
     strbuf_free(&md);
     strbuf_free(&js);
     return rc;
 }
 
+/* The run_dir paths of the variants the others reuse. */
+typedef struct {
+    char *base, *data, *init_kv, *data_kv, *sft_pg, *sft_em, *dir_sft_r, *dir_rag;
+} AblatePaths;
+
+static void ablate_paths_free(AblatePaths *a) {
+    free(a->base), free(a->data), free(a->init_kv), free(a->data_kv);
+    free(a->sft_pg), free(a->sft_em), free(a->dir_sft_r), free(a->dir_rag);
+}
+
+static int ablate_paths(const RunConfig *c, AblatePaths *a, Error *e) {
+    const char *root = c->run_dir;
+    memset(a, 0, sizeof *a);
+    a->base = xasprintf(e, "%s/rest_pg/base.h5", root);
+    a->data = xasprintf(e, "%s/rest_pg/data.h5", root);
+    a->init_kv = a->base ? xasprintf(e, "model.init=%s", c->model.init[0] ? c->model.init : a->base) : NULL;
+    a->data_kv = a->data ? xasprintf(e, "data.path=%s", a->data) : NULL;
+    a->sft_pg = xasprintf(e, "%s/rest_pg/sft.h5", root);
+    a->sft_em = xasprintf(e, "%s/rest_em/sft.h5", root);
+    a->dir_sft_r = xasprintf(e, "%s/%s", root, METHOD[M_SFT_R]);
+    a->dir_rag = xasprintf(e, "%s/%s", root, METHOD[M_RAG]);
+    return a->init_kv && a->data_kv && a->sft_pg && a->sft_em && a->dir_sft_r && a->dir_rag ? RP_OK : RP_ENOMEM;
+}
+
 static int do_ablate(const RunConfig *c, Error *e) {
     const char *root = c->run_dir;
-    char p_base[4300], p_data[4300], s_init[4400], s_data[4400], p_sft[4300], path[4300];
-    snprintf(p_base, sizeof p_base, "%s/rest_pg/base.h5", root);
-    snprintf(p_data, sizeof p_data, "%s/rest_pg/data.h5", root);
-    snprintf(s_init, sizeof s_init, "model.init=%s", c->model.init[0] ? c->model.init : p_base);
-    snprintf(s_data, sizeof s_data, "data.path=%s", p_data);
+    AblatePaths ap;
     PipelineResult r[M_COUNT];
+    memset(r, 0, sizeof r);
     EvalMetrics m[M_COUNT];
-    int rc = RP_OK;
-    if (log_rank() == 0) rc = mkdir_p(root, e);
-    if (!rc) rc = comm_agree(rc, e);
+    int rc = ablate_paths(c, &ap, e);
+    if (!rc && log_rank() == 0) rc = mkdir_p(root, e);
+    rc = comm_agree(rc, e);
     /* REST-PG builds the data (with reasoning) and base model the other variants reuse. */
     if (!rc) rc = variant(c, root, METHOD[M_RESTPG], NULL, 0, &r[M_RESTPG], e);
-    const char *restem[] = {"sft.reasoning=off", "data.source=file", s_data, s_init};
+    const char *restem[] = {"sft.reasoning=off", "data.source=file", ap.data_kv, ap.init_kv};
     if (!rc) rc = variant(c, root, METHOD[M_RESTEM], restem, 4, &r[M_RESTEM], e);
-    const char *nopers[] = {"sft.reasoning=off", "prompt.profile=off", "em.rounds=0", "data.source=file", s_data, s_init};
+    const char *nopers[] = {"sft.reasoning=off", "prompt.profile=off", "em.rounds=0", "data.source=file", ap.data_kv, ap.init_kv};
     if (!rc) rc = variant(c, root, METHOD[M_NOPERS], nopers, 6, &r[M_NOPERS], e);
     if (!rc) {
         m[M_RESTPG] = r[M_RESTPG].eval;
@@ -118,13 +139,11 @@ static int do_ablate(const RunConfig *c, Error *e) {
         m[M_NOPERS] = r[M_NOPERS].eval;
     }
     /* The SFT baselines are the round-0 policies of the two EM runs. */
-    snprintf(p_sft, sizeof p_sft, "%s/rest_pg/sft.h5", root);
-    snprintf(path, sizeof path, "%s/%s", root, METHOD[M_SFT_R]);
-    if (!rc) rc = eval_ckpt(c, p_sft, p_data, path, 1, &m[M_SFT_R], e);
-    snprintf(p_sft, sizeof p_sft, "%s/rest_em/sft.h5", root);
-    snprintf(path, sizeof path, "%s/%s", root, METHOD[M_RAG]);
-    if (!rc) rc = eval_ckpt(c, p_sft, p_data, path, 0, &m[M_RAG], e);
+    if (!rc) rc = eval_ckpt(c, ap.sft_pg, ap.data, ap.dir_sft_r, 1, &m[M_SFT_R], e);
+    if (!rc) rc = eval_ckpt(c, ap.sft_em, ap.data, ap.dir_rag, 0, &m[M_RAG], e);
     if (!rc && log_rank() == 0) rc = write_table(root, m, e);
+    for (int k = 0; k < M_COUNT; k++) pipeline_result_free(&r[k]);
+    ablate_paths_free(&ap);
     return comm_agree(rc, e);
 }
 

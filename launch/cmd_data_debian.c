@@ -1,11 +1,32 @@
-/* `restpg data debian`: builds the Debian-maintainer benchmark (task package_description) from
- * apt's Packages and Translation-en lists (data/debian.c, docs/debian.md). */
+/* `restpg data debian` and its stage: builds the Debian-maintainer benchmark (task
+ * package_description) from apt's Packages and Translation-en lists (data/debian.c, docs/debian.md). */
 #include <stdio.h>
 
 #include "core/args.h"
 #include "core/log.h"
 #include "data/debian.h"
 #include "launch/cmd_data.h"
+#include "launch/stages.h"
+
+int stage_debian(const DebianOptions *o, const char *out, Error *e) {
+    double t0 = time_now();
+    Dataset d;
+    DebianStats st;
+    int rc = debian_build(o, &d, &st, e);
+    if (rc) return rc;
+    rc = dataset_write(&d, out, e);
+    dataset_free(&d);
+    if (rc) return rc;
+    log_info("debian: %lld list files, %lld Packages stanzas, %lld packages, %lld with a usable long description, "
+             "%lld qualifying maintainers",
+             (long long)st.files, (long long)st.stanzas, (long long)st.packages, (long long)st.eligible,
+             (long long)st.qualifying);
+    log_info("debian: users train/val/test %lld/%lld/%lld, examples %lld/%lld/%lld, profile items %lld",
+             (long long)st.users[0], (long long)st.users[1], (long long)st.users[2], (long long)st.examples[0],
+             (long long)st.examples[1], (long long)st.examples[2], (long long)st.items);
+    log_info("debian: wrote %s in %.1f s", out, time_now() - t0);
+    return RP_OK;
+}
 
 int cmd_data_debian(int argc, char **argv, Error *e) {
     DebianOptions o;
@@ -31,20 +52,5 @@ int cmd_data_debian(int argc, char **argv, Error *e) {
                         "seed and the user. See docs/debian.md.",
                         specs, argc, argv, e);
     if (rc) return rc;
-    double t0 = time_now();
-    Dataset d;
-    DebianStats st;
-    if ((rc = debian_build(&o, &d, &st, e))) return rc;
-    rc = dataset_write(&d, out, e);
-    dataset_free(&d);
-    if (rc) return rc;
-    log_info("debian: %lld list files, %lld Packages stanzas, %lld packages, %lld with a usable long description, "
-             "%lld qualifying maintainers",
-             (long long)st.files, (long long)st.stanzas, (long long)st.packages, (long long)st.eligible,
-             (long long)st.qualifying);
-    log_info("debian: users train/val/test %lld/%lld/%lld, examples %lld/%lld/%lld, profile items %lld",
-             (long long)st.users[0], (long long)st.users[1], (long long)st.users[2], (long long)st.examples[0],
-             (long long)st.examples[1], (long long)st.examples[2], (long long)st.items);
-    log_info("debian: wrote %s in %.1f s", out, time_now() - t0);
-    return RP_OK;
+    return stage_debian(&o, out, e);
 }

@@ -1,9 +1,22 @@
-/* `restpg data synth`: writes the synthetic personalized task (data/synth.h) to a dataset file. */
+/* `restpg data synth` and its stage: writes the synthetic personalized task (data/synth.h) to a
+ * dataset file. */
 #include "core/args.h"
 #include "core/log.h"
 #include "data/dataset.h"
 #include "data/synth.h"
 #include "launch/cmd_data.h"
+#include "launch/stages.h"
+
+int stage_synth(const SynthConfig *c, const char *out, Error *e) {
+    Dataset d;
+    int rc = synth_build(c, &d, e);
+    if (rc) return rc;
+    if (!(rc = dataset_validate(&d, "synth", e)) && !(rc = dataset_write(&d, out, e)))
+        log_info("wrote %lld synthetic examples (%ld users, %ld notes each, seed %ld) to %s", (long long)d.n, c->users,
+                 c->per_user, (long)c->seed, out);
+    dataset_free(&d);
+    return rc;
+}
 
 int cmd_data_synth(int argc, char **argv, Error *e) {
     long users = 0, seed = 0, per_user = 8;
@@ -22,11 +35,5 @@ int cmd_data_synth(int argc, char **argv, Error *e) {
                         specs, argc, argv, e);
     if (rc) return rc;
     SynthConfig c = {users, per_user, (uint64_t)seed};
-    Dataset d;
-    if ((rc = synth_build(&c, &d, e))) return rc;
-    if (!(rc = dataset_validate(&d, "synth", e)) && !(rc = dataset_write(&d, out, e)))
-        log_info("wrote %lld synthetic examples (%ld users, %ld notes each, seed %ld) to %s", (long long)d.n, users,
-                 per_user, seed, out);
-    dataset_free(&d);
-    return rc;
+    return stage_synth(&c, out, e);
 }

@@ -1,5 +1,6 @@
 /* `restpg eval` (LongLaMP metrics of a checkpoint on a split) and `restpg ablate` (the paper's
  * comparison of five methods on one dataset). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,14 +11,6 @@
 #include "launch/eval.h"
 #include "launch/runtime.h"
 
-static int on_off(const char *v, const char *name, int *out, Error *e) {
-    if (!strcmp(v, "on") || !strcmp(v, "off")) {
-        *out = !strcmp(v, "on");
-        return RP_OK;
-    }
-    return error_set(e, RP_EINPUT, "%s: expected on or off, got '%s'", name, v);
-}
-
 int cmd_eval(int argc, char **argv, Error *e) {
     const char *model = NULL, *data = NULL, *split = "test", *decode = "greedy", *out = NULL, *reasoning = "on",
                *profile = "on", *reward = NULL;
@@ -27,17 +20,19 @@ int cmd_eval(int argc, char **argv, Error *e) {
         {"--model", ARG_STR, &model, "checkpoint", 1, 0},
         {"--data", ARG_STR, &data, "dataset", 1, 0},
         {"--split", ARG_STR, &split, "split to evaluate (default test)", 0, 0},
-        {"--decode", ARG_STR, &decode, "greedy (default) or sample", 0, 0},
-        {"--temperature", ARG_DOUBLE, &temperature, "with --decode sample (default 0.7)", 0, 0},
-        {"--top-p", ARG_DOUBLE, &top_p, "with --decode sample (default 0.9)", 0, 0},
-        {"--limit", ARG_INT, &limit, "evaluate the first N examples of the split (default all)", 0, 0},
-        {"--max-new-tokens", ARG_INT, &max_new, "generated tokens per example (default 256)", 0, 0},
-        {"--reasoning", ARG_STR, &reasoning, "on (default): the model writes reasoning then the answer; off: answer only", 0, 0},
-        {"--profile", ARG_STR, &profile, "off: prompts without profile items (no-personalization models)", 0, 0},
-        {"--k", ARG_INT, &k, "profile items retrieved into each prompt (default 4)", 0, 0},
+        {"--decode", ARG_STR, &decode, "greedy (default) or sample", 0, ARG_ONE_OF("greedy", "sample")},
+        {"--temperature", ARG_DOUBLE, &temperature, "with --decode sample (default 0.7)", 0, ARG_MIN(0)},
+        {"--top-p", ARG_DOUBLE, &top_p, "with --decode sample (default 0.9)", 0, ARG_ABOVE_UPTO(0, 1)},
+        {"--limit", ARG_INT, &limit, "evaluate the first N examples of the split (default all)", 0, ARG_MIN(0)},
+        {"--max-new-tokens", ARG_INT, &max_new, "generated tokens per example (default 256)", 0, ARG_RANGE(1, INT_MAX)},
+        {"--reasoning", ARG_STR, &reasoning, "on (default): the model writes reasoning then the answer; off: answer only", 0,
+         ARG_ONE_OF("on", "off")},
+        {"--profile", ARG_STR, &profile, "off: prompts without profile items (no-personalization models)", 0,
+         ARG_ONE_OF("on", "off")},
+        {"--k", ARG_INT, &k, "profile items retrieved into each prompt (default 4)", 0, ARG_RANGE(1, INT_MAX)},
         {"--reward", ARG_STR, &reward, "reward spec reported next to the metrics (default rouge1:0.5,rougeL:0.5)", 0, 0},
         {"--seed", ARG_INT, &seed, "seed of --decode sample (default 1)", 0, 0},
-        {"--threads", ARG_INT, &threads, "CPU threads per rank (default 1)", 0, 0},
+        {"--threads", ARG_INT, &threads, "CPU threads per rank (default 1)", 0, ARG_RANGE(1, INT_MAX)},
         {"--out", ARG_STR, &out, "directory for predictions.json (LongLaMP format), samples.h5, eval.json (default eval-out)", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
     };
@@ -49,12 +44,8 @@ int cmd_eval(int argc, char **argv, Error *e) {
     if (rc) return rc;
     EvalOptions eo;
     eval_options_default(&eo);
-    if (strcmp(decode, "greedy") && strcmp(decode, "sample"))
-        return error_set(e, RP_EINPUT, "eval: --decode must be greedy or sample, got '%s'", decode);
-    if ((rc = on_off(reasoning, "--reasoning", &eo.prompt.reasoning, e)) || (rc = on_off(profile, "--profile", &eo.prompt.profile, e)))
-        return rc;
-    if (limit < 0 || k < 1 || max_new < 1 || threads < 1 || temperature < 0 || !(top_p > 0 && top_p <= 1))
-        return error_set(e, RP_EINPUT, "eval: --limit >= 0, --k/--max-new-tokens/--threads >= 1, --temperature >= 0, --top-p in (0, 1]");
+    eo.prompt.reasoning = !strcmp(reasoning, "on");
+    eo.prompt.profile = !strcmp(profile, "on");
     eo.split = split;
     eo.limit = limit;
     eo.greedy = !strcmp(decode, "greedy");

@@ -17,34 +17,23 @@ typedef struct {
     int show_prompt;
 } GenArgs;
 
-static int gen_options(const GenArgs *a, SamplerOptions *o, Error *e) {
+/* SamplerOptions from the parsed arguments (already within the option table's rules). */
+static void gen_options(const GenArgs *a, SamplerOptions *o) {
     sampler_options_default(o);
     o->model_path = a->model;
     o->data_path = a->data;
     o->example_id = a->id;
     o->sp.temperature = a->temperature;
     o->sp.top_p = a->top_p;
-    const struct {
-        const char *name;
-        long v, lo, hi;
-        int *dst;
-    } ints[] = {{"--n", a->n, 1, 100000, &o->n},
-                {"--top-k", a->top_k, 0, 1 << 30, &o->sp.top_k},
-                {"--max-new-tokens", a->max_new, 1, 1 << 30, &o->max_new_tokens},
-                {"--batch", a->batch, 1, 65536, &o->batch},
-                {"--threads", a->threads, 0, 4096, &o->threads}};
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
-        if (ints[i].v < ints[i].lo || ints[i].v > ints[i].hi)
-            return error_set(e, RP_EINPUT, "%s: must be in %ld..%ld, got %ld", ints[i].name, ints[i].lo, ints[i].hi, ints[i].v);
-        *ints[i].dst = (int)ints[i].v;
-    }
+    o->n = (int)a->n;
+    o->sp.top_k = (int)a->top_k;
+    o->max_new_tokens = (int)a->max_new;
+    o->batch = (int)a->batch;
+    o->threads = (int)a->threads;
     if (a->k >= 0) o->prompt.k = a->k > 100000 ? 100000 : (int)a->k;
-    if (a->seed < 0 || a->round < 0) return error_set(e, RP_EINPUT, "--seed and --round must be >= 0");
     o->seed = (uint64_t)a->seed;
     o->round = a->round;
-    if (!strcmp(a->reasoning, "on") || !strcmp(a->reasoning, "off")) o->prompt.reasoning = !strcmp(a->reasoning, "on");
-    else return error_set(e, RP_EINPUT, "--reasoning: expected on or off, got '%s'", a->reasoning);
-    return RP_OK;
+    o->prompt.reasoning = !strcmp(a->reasoning, "on");
 }
 
 static void print_candidates(const Samples *s, const Dataset *d, int64_t idx, int64_t n_prompt) {
@@ -64,17 +53,17 @@ int cmd_generate(int argc, char **argv, Error *e) {
         {"--model", ARG_STR, &a.model, "checkpoint (.h5)", 1, 0},
         {"--data", ARG_STR, &a.data, "dataset file (restpg-dataset)", 1, 0},
         {"--id", ARG_STR, &a.id, "example id", 1, 0},
-        {"--n", ARG_INT, &a.n, "candidates (default 4)", 0, 0},
-        {"--temperature", ARG_DOUBLE, &a.temperature, "softmax temperature, 0 = greedy (default 0.7)", 0, 0},
-        {"--top-p", ARG_DOUBLE, &a.top_p, "nucleus mass in (0, 1] (default 0.9)", 0, 0},
-        {"--top-k", ARG_INT, &a.top_k, "keep the k most likely tokens, 0 = off (default 0)", 0, 0},
-        {"--max-new-tokens", ARG_INT, &a.max_new, "generated tokens per candidate at most (default 256)", 0, 0},
-        {"--seed", ARG_INT, &a.seed, "random seed (default 0)", 0, 0},
-        {"--round", ARG_INT, &a.round, "EM round, part of the random key (default 0)", 0, 0},
-        {"--reasoning", ARG_STR, &a.reasoning, "on (default): reasoning + answer; off: answer only", 0, 0},
+        {"--n", ARG_INT, &a.n, "candidates (default 4)", 0, ARG_RANGE(1, 100000)},
+        {"--temperature", ARG_DOUBLE, &a.temperature, "softmax temperature, 0 = greedy (default 0.7)", 0, ARG_MIN(0)},
+        {"--top-p", ARG_DOUBLE, &a.top_p, "nucleus mass in (0, 1] (default 0.9)", 0, ARG_ABOVE_UPTO(0, 1)},
+        {"--top-k", ARG_INT, &a.top_k, "keep the k most likely tokens, 0 = off (default 0)", 0, ARG_RANGE(0, 1 << 30)},
+        {"--max-new-tokens", ARG_INT, &a.max_new, "generated tokens per candidate at most (default 256)", 0, ARG_RANGE(1, 1 << 30)},
+        {"--seed", ARG_INT, &a.seed, "random seed (default 0)", 0, ARG_MIN(0)},
+        {"--round", ARG_INT, &a.round, "EM round, part of the random key (default 0)", 0, ARG_MIN(0)},
+        {"--reasoning", ARG_STR, &a.reasoning, "on (default): reasoning + answer; off: answer only", 0, ARG_ONE_OF("on", "off")},
         {"--k", ARG_INT, &a.k, "profile items retrieved into the prompt (default 4)", 0, 0},
-        {"--batch", ARG_INT, &a.batch, "candidates decoded together (default 32)", 0, 0},
-        {"--threads", ARG_INT, &a.threads, "CPU threads (default: OMP_NUM_THREADS or all cores)", 0, 0},
+        {"--batch", ARG_INT, &a.batch, "candidates decoded together (default 32)", 0, ARG_RANGE(1, 65536)},
+        {"--threads", ARG_INT, &a.threads, "CPU threads (default: OMP_NUM_THREADS or all cores)", 0, ARG_RANGE(0, 4096)},
         {"--show-prompt", ARG_FLAG, &a.show_prompt, "print the prompt text first", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
     };
@@ -84,7 +73,7 @@ int cmd_generate(int argc, char **argv, Error *e) {
                         specs, argc, argv, e);
     if (rc) return rc;
     SamplerOptions o;
-    if ((rc = gen_options(&a, &o, e))) return rc;
+    gen_options(&a, &o);
     GPT m;
     Tokenizer *tok = NULL;
     Dataset d;

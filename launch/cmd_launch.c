@@ -115,8 +115,7 @@ static int hosts_parse(const char *spec, Host *hosts, int *n_hosts, Error *e) {
             char what[64];
             snprintf(what, sizeof what, "--nodes: slots of host %d", field);
             int rc = parse_long(num, what, &h->slots, e);
-            if (rc) return rc;
-            if (h->slots < 1) return error_set(e, RP_EINPUT, "%s: must be at least 1, got %ld", what, h->slots);
+            if (rc || (rc = arg_rule_check(ARG_MIN(1), ARG_INT, what, &h->slots, e))) return rc;
         }
         if (!end) return RP_OK;
         p = end + 1;
@@ -185,8 +184,7 @@ static int launch_plan(const LaunchOpts *o, Host *hosts, char **job, int n_job, 
     if (o->nodes && (rc = hosts_parse(o->nodes, hosts, &n_hosts, e))) return rc;
     int srun;
     if (!strcmp(o->launcher, "auto")) srun = getenv("SLURM_JOB_ID") != NULL;
-    else if (!strcmp(o->launcher, "srun") || !strcmp(o->launcher, "mpirun")) srun = !strcmp(o->launcher, "srun");
-    else return error_set(e, RP_EINPUT, "--launcher: expected auto, mpirun or srun, got '%s'", o->launcher);
+    else srun = !strcmp(o->launcher, "srun");
 
     /* Cores per node: inside an allocation only the CPUs Slurm gave this job count. */
     long cores = cores_available(), slurm_cpus = 0;
@@ -207,11 +205,12 @@ static int launch_plan(const LaunchOpts *o, Host *hosts, char **job, int n_job, 
         error_clear(e);
     }
     if (np == 0) np = o->threads > 0 ? (slots / o->threads > 0 ? slots / o->threads : 1) : slots;
-    if (np < 1 || np > 1000000) return error_set(e, RP_EINPUT, "--np: must be in 1..1000000, got %ld", np);
+    /* Derived from the machine when not given, so checked here rather than by the option table. */
+    if ((rc = arg_rule_check(ARG_RANGE(1, 1000000), ARG_INT, "--np", &np, e))) return rc;
     long per_node = (np + nodes - 1) / nodes;
     long threads = o->threads;
     if (threads == 0) threads = cores / per_node > 0 ? cores / per_node : 1;
-    if (threads < 1 || threads > 4096) return error_set(e, RP_EINPUT, "--threads: must be in 1..4096, got %ld", threads);
+    if ((rc = arg_rule_check(ARG_RANGE(1, 4096), ARG_INT, "--threads", &threads, e))) return rc;
 
     char tbuf[32];
     snprintf(tbuf, sizeof tbuf, "%ld", threads);
@@ -265,10 +264,12 @@ static int launch_plan(const LaunchOpts *o, Host *hosts, char **job, int n_job, 
 int cmd_launch(int argc, char **argv, Error *e) {
     LaunchOpts o = {0, 0, NULL, "auto", 0};
     ArgSpec specs[] = {
-        {"--np", ARG_INT, &o.np, "MPI ranks (default: SLURM_NTASKS in an allocation, else slots / --threads)", 0, 0},
+        /* 0 stands for "not given" inside launch_plan, so a given value must be at least 1. */
+        {"--np", ARG_INT, &o.np, "MPI ranks (default: SLURM_NTASKS in an allocation, else slots / --threads)", 0, ARG_MIN(1)},
         {"--nodes", ARG_STR, &o.nodes, "hosts as NAME[:SLOTS],... (default: this machine; SLOTS defaults to its cores)", 0, 0},
-        {"--threads", ARG_INT, &o.threads, "CPU threads per rank (default: cores per node / ranks per node)", 0, 0},
-        {"--launcher", ARG_STR, &o.launcher, "auto (srun if SLURM_JOB_ID is set, else mpirun), mpirun or srun", 0, 0},
+        {"--threads", ARG_INT, &o.threads, "CPU threads per rank (default: cores per node / ranks per node)", 0, ARG_MIN(1)},
+        {"--launcher", ARG_STR, &o.launcher, "auto (srun if SLURM_JOB_ID is set, else mpirun), mpirun or srun", 0,
+         ARG_ONE_OF("auto", "mpirun", "srun")},
         {"--dry-run", ARG_FLAG, &o.dry_run, "print the command and do not run it", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
     };
@@ -285,9 +286,6 @@ int cmd_launch(int argc, char **argv, Error *e) {
     if (sep + 1 >= argc)
         return error_set(e, RP_EINPUT, "launch: nothing to run: give the command after '--' (restpg launch --np 2 -- "
                          "restpg pretrain ...)");
-    /* 0 stands for "not given" inside launch_plan, so an explicit 0 is refused here. */
-    if (specs[0].seen && o.np < 1) return error_set(e, RP_EINPUT, "--np: must be at least 1, got %ld", o.np);
-    if (specs[2].seen && o.threads < 1) return error_set(e, RP_EINPUT, "--threads: must be at least 1, got %ld", o.threads);
     Words env = {0}, cmd = {0};
     Host *hosts = xcalloc(LAUNCH_MAX_HOSTS, sizeof *hosts, e);
     if (!hosts) return RP_ENOMEM;

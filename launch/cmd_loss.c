@@ -67,8 +67,8 @@ int cmd_loss(int argc, char **argv, Error *e) {
     ArgSpec specs[] = {
         {"--model", ARG_STR, &model, "checkpoint (restpg-checkpoint)", 1, 0},
         {"--tokens", ARG_STR, &tokens, "text file: one sequence per line, whitespace-separated token ids", 1, 0},
-        {"--batch-size", ARG_INT, &batch, "sequences per forward pass (default 1)", 0, 0},
-        {"--threads", ARG_INT, &threads, "CPU threads (default: OMP_NUM_THREADS or all cores)", 0, 0},
+        {"--batch-size", ARG_INT, &batch, "sequences per forward pass (default 1)", 0, ARG_RANGE(1, 65536)},
+        {"--threads", ARG_INT, &threads, "CPU threads (default: OMP_NUM_THREADS or all cores)", 0, ARG_RANGE(0, 4096)},
         {"--json", ARG_FLAG, &json, "print one JSON object", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
     };
@@ -78,8 +78,6 @@ int cmd_loss(int argc, char **argv, Error *e) {
                         "Blank lines are skipped.",
                         specs, argc, argv, e);
     if (rc) return rc;
-    if (batch < 1 || batch > 65536) return error_set(e, RP_EINPUT, "--batch-size: must be in 1..65536, got %ld", batch);
-    if (threads < 0 || threads > 4096) return error_set(e, RP_EINPUT, "--threads: must be in 1..4096, got %ld", threads);
     if (threads > 0) backend_get()->ops->set_threads((int)threads);
     GPT m;
     Tokenizer *t = NULL;

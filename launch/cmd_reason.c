@@ -1,7 +1,8 @@
-/* `restpg reason`: adds reasoning paths to a dataset (stage 1 of REST-PG), from the built-in
+/* `restpg reason` and its stage: adds reasoning paths to a dataset (stage 1 of REST-PG), from the built-in
  * teacher or from an external teacher's JSON Lines. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "data/prompt_templates.h"
 #include "data/teacher.h"
 #include "launch/commands.h"
+#include "launch/stages.h"
 
 /* 1 if split s is named in the comma-separated list (or the list is "all"). */
 static int split_selected(const char *list, const char *s) {
@@ -107,30 +109,16 @@ static int reason_jsonl(Dataset *d, const char *path, const char *splits, int64_
     return rc;
 }
 
-int cmd_reason(int argc, char **argv, Error *e) {
-    const char *data = NULL, *teacher = "builtin", *out = NULL, *splits = "train,val";
-    long k = 4;
-    ArgSpec specs[] = {
-        {"--data", ARG_STR, &data, "dataset file (updated in place unless --out is given)", 1, 0},
-        {"--teacher", ARG_STR, &teacher, "builtin (default) or jsonl:FILE with {id, reasoning} lines", 0, 0},
-        {"--k", ARG_INT, &k, "profile items the built-in teacher reads (the prompt's retrieval; default 4)", 0, 0},
-        {"--splits", ARG_STR, &splits, "comma-separated splits to cover, or all (default train,val)", 0, 0},
-        {"--out", ARG_STR, &out, "write the updated dataset here instead", 0, 0},
-        {NULL, 0, NULL, NULL, 0, 0},
-    };
-    int rc = args_parse("reason",
-                        "Adds a reasoning path to each example: a short summary of the user's preferences and style "
-                        "that explains the expected output without copying it (REST-PG stage 1).",
-                        specs, argc, argv, e);
-    if (rc) return rc;
-    if (k < 1) return error_set(e, RP_EINPUT, "reason: --k must be at least 1");
+int stage_reason(const ReasonOptions *o, Error *e) {
+    const char *data = o->data, *out = o->out, *teacher = o->teacher, *splits = o->splits;
     int builtin = !strcmp(teacher, "builtin");
     if (!builtin && strncmp(teacher, "jsonl:", 6))
-        return error_set(e, RP_EINPUT, "reason: --teacher must be builtin or jsonl:FILE, got '%s'", teacher);
+        return error_set(e, RP_EINPUT, "--teacher: expected builtin or jsonl:FILE, got '%s'", teacher);
     Dataset d;
-    if ((rc = dataset_read(data, &d, e))) return rc;
+    int rc = dataset_read(data, &d, e);
+    if (rc) return rc;
     int64_t done = 0;
-    rc = builtin ? reason_builtin(&d, splits, (int)k, &done, e) : reason_jsonl(&d, teacher + 6, splits, &done, e);
+    rc = builtin ? reason_builtin(&d, splits, o->k, &done, e) : reason_jsonl(&d, teacher + 6, splits, &done, e);
     int64_t worst = 0, have = 0;
     double chars = 0;
     for (int64_t i = 0; i < d.n && !rc; i++) {
@@ -149,4 +137,25 @@ int cmd_reason(int argc, char **argv, Error *e) {
                  have ? chars / (double)have : 0.0, (long long)worst);
     dataset_free(&d);
     return rc;
+}
+
+int cmd_reason(int argc, char **argv, Error *e) {
+    const char *data = NULL, *teacher = "builtin", *out = NULL, *splits = "train,val";
+    long k = 4;
+    ArgSpec specs[] = {
+        {"--data", ARG_STR, &data, "dataset file (updated in place unless --out is given)", 1, 0},
+        {"--teacher", ARG_STR, &teacher, "builtin (default) or jsonl:FILE with {id, reasoning} lines", 0, 0},
+        {"--k", ARG_INT, &k, "profile items the built-in teacher reads (the prompt's retrieval; default 4)", 0,
+         ARG_RANGE(1, INT_MAX)},
+        {"--splits", ARG_STR, &splits, "comma-separated splits to cover, or all (default train,val)", 0, 0},
+        {"--out", ARG_STR, &out, "write the updated dataset here instead", 0, 0},
+        {NULL, 0, NULL, NULL, 0, 0},
+    };
+    int rc = args_parse("reason",
+                        "Adds a reasoning path to each example: a short summary of the user's preferences and style "
+                        "that explains the expected output without copying it (REST-PG stage 1).",
+                        specs, argc, argv, e);
+    if (rc) return rc;
+    ReasonOptions o = {data, out, teacher, splits, (int)k};
+    return stage_reason(&o, e);
 }

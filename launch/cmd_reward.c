@@ -1,4 +1,5 @@
 /* `restpg reward`: scores a samples file's candidates and marks the ones the M-step keeps. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,13 +40,13 @@ int cmd_reward(int argc, char **argv, Error *e) {
         {"--data", ARG_STR, &data, "the dataset the samples came from (expected outputs)", 1, 0},
         {"--reward", ARG_STR, &spec_s, "metric[:weight],... of rouge1 rouge2 rougeL meteor judge (default " REWARD_DEFAULT_SPEC ")", 0, 0},
         {"--tau", ARG_DOUBLE, &fo.tau, "keep candidates with reward >= tau (default 0.3)", 0, 0},
-        {"--keep", ARG_INT, &keep, "keep at most K per input, best first (default 10; 0 = no cap)", 0, 0},
+        {"--keep", ARG_INT, &keep, "keep at most K per input, best first (default 10; 0 = no cap)", 0, ARG_RANGE(0, INT_MAX)},
         {"--drop-uniform", ARG_FLAG, &drop_uniform, "keep nothing of inputs whose candidates all score the same", 0, 0},
         {"--judge", ARG_STR, &judge, "external judge command: JSON array or words (never run by a shell)", 0, 0},
-        {"--judge-timeout", ARG_DOUBLE, &ro.judge_timeout, "seconds the judge may take per answer (default 60)", 0, 0},
-        {"--judge-batch", ARG_INT, &batch, "requests per batch (default 64)", 0, 0},
-        {"--judge-retries", ARG_INT, &retries, "restarts of a crashed or stuck judge per batch (default 1)", 0, 0},
-        {"--threads", ARG_INT, &threads, "threads for the metrics (default 1)", 0, 0},
+        {"--judge-timeout", ARG_DOUBLE, &ro.judge_timeout, "seconds the judge may take per answer (default 60)", 0, ARG_ABOVE(0)},
+        {"--judge-batch", ARG_INT, &batch, "requests per batch (default 64)", 0, ARG_RANGE(1, INT_MAX)},
+        {"--judge-retries", ARG_INT, &retries, "restarts of a crashed or stuck judge per batch (default 1)", 0, ARG_RANGE(0, INT_MAX)},
+        {"--threads", ARG_INT, &threads, "threads for the metrics (default 1)", 0, ARG_RANGE(1, INT_MAX)},
         {"--out", ARG_STR, &out, "write the scored samples here instead", 0, 0},
         {"--json", ARG_FLAG, &json, "print the summary as one JSON object", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
@@ -56,8 +57,6 @@ int cmd_reward(int argc, char **argv, Error *e) {
                         "written back atomically.",
                         specs, argc, argv, e);
     if (rc) return rc;
-    if (threads < 1 || batch < 1 || retries < 0 || keep < 0 || ro.judge_timeout <= 0)
-        return error_set(e, RP_EINPUT, "reward: --threads and --judge-batch must be >= 1, --keep and --judge-retries >= 0, --judge-timeout > 0");
     fo.keep = (int)keep;
     fo.drop_uniform = drop_uniform;
     ro.threads = (int)threads;

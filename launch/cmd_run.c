@@ -21,7 +21,9 @@ static int with_runtime(int (*fn)(const RunConfig *, const RunArgs *, Error *), 
 
 static int do_run(const RunConfig *c, const RunArgs *a, Error *e) {
     PipelineResult res;
-    return pipeline_run(c, a->resume, &res, e);
+    int rc = pipeline_run(c, a->resume, &res, e);
+    pipeline_result_free(&res);
+    return rc;
 }
 
 int cmd_run(int argc, char **argv, Error *e) {
@@ -53,9 +55,9 @@ int cmd_demo(int argc, char **argv, Error *e) {
                    "~100 kept samples per round, restarting from the base model would forget the SFT stage.",
                    argc, argv, &c, &a, 0, DEMO_PRESETS, e);
     if (!rc) {
-        char kv[4200];
-        snprintf(kv, sizeof kv, "run_dir=%s", a.out ? a.out : "runs/demo");
-        rc = config_set(&c, kv, "--out", e);
+        char *kv = xasprintf(e, "run_dir=%s", a.out ? a.out : "runs/demo");
+        rc = kv ? config_set(&c, kv, "--out", e) : RP_ENOMEM;
+        free(kv);
     }
     a.resume = 1;
     if (!rc) rc = with_runtime(do_run, &c, &a, e);
@@ -64,12 +66,13 @@ int cmd_demo(int argc, char **argv, Error *e) {
 }
 
 static int do_em(const RunConfig *c, const RunArgs *a, Error *e) {
-    char metrics[4200];
-    snprintf(metrics, sizeof metrics, "%s/metrics", a->run_dir);
+    char *metrics = xasprintf(e, "%s/metrics", a->run_dir), *final_model = NULL;
+    if (!metrics) return RP_ENOMEM;
     EmPlan p = {c, a->run_dir, a->data, a->base ? a->base : a->sft, a->sft, metrics};
-    char final_model[4200];
-    int rc = em_run(&p, final_model, sizeof final_model, e);
+    int rc = em_run(&p, &final_model, e);
     if (!rc) log_info("em: final policy %s", final_model);
+    free(final_model);
+    free(metrics);
     return rc;
 }
 

@@ -23,14 +23,8 @@ typedef struct {
     int resume, no_profile;
 } SampleArgs;
 
-static int to_int(long v, const char *name, long lo, long hi, int *out, Error *e) {
-    if (v < lo || v > hi) return error_set(e, RP_EINPUT, "%s: must be in %ld..%ld, got %ld", name, lo, hi, v);
-    *out = (int)v;
-    return RP_OK;
-}
-
-/* SamplerOptions from the parsed arguments (range checks the sampler does not repeat). */
-static int sample_options(const SampleArgs *a, SamplerOptions *o, Error *e) {
+/* SamplerOptions from the parsed arguments (already within the option table's rules). */
+static void sample_options(const SampleArgs *a, SamplerOptions *o) {
     sampler_options_default(o);
     o->model_path = a->model;
     o->data_path = a->data;
@@ -41,23 +35,14 @@ static int sample_options(const SampleArgs *a, SamplerOptions *o, Error *e) {
     o->limit = a->limit;
     o->round = a->round;
     o->prompt.profile = !a->no_profile;
-    if (a->seed < 0) return error_set(e, RP_EINPUT, "--seed: must be >= 0, got %ld", a->seed);
-    if (a->limit < 0) return error_set(e, RP_EINPUT, "--limit: must be >= 0 (0 = all), got %ld", a->limit);
-    if (a->round < 0) return error_set(e, RP_EINPUT, "--round: must be >= 0, got %ld", a->round);
     o->seed = (uint64_t)a->seed;
-    int rc;
-    if ((rc = to_int(a->n, "--n", 1, 1000000, &o->n, e)) || (rc = to_int(a->top_k, "--top-k", 0, 1 << 30, &o->sp.top_k, e)) ||
-        (rc = to_int(a->max_new, "--max-new-tokens", 1, 1 << 30, &o->max_new_tokens, e)) ||
-        (rc = to_int(a->batch, "--batch", 1, 65536, &o->batch, e)) || (rc = to_int(a->threads, "--threads", 0, 4096, &o->threads, e)))
-        return rc;
-    if (a->k >= 0 && (rc = to_int(a->k, "--k", 0, 100000, &o->prompt.k, e))) return rc;
-    if (!strcmp(a->reasoning, "on") || !strcmp(a->reasoning, "off")) o->prompt.reasoning = !strcmp(a->reasoning, "on");
-    else return error_set(e, RP_EINPUT, "--reasoning: expected on or off, got '%s'", a->reasoning);
-    /* The sampler's own checks, before any file is read, so bad options fail fast. */
-    if (!(o->sp.temperature >= 0.0)) return error_set(e, RP_EINPUT, "--temperature: must be >= 0, got %g", o->sp.temperature);
-    if (!(o->sp.top_p > 0.0 && o->sp.top_p <= 1.0)) return error_set(e, RP_EINPUT, "--top-p: must be in (0, 1], got %g", o->sp.top_p);
-    if (!(o->save_every >= 0.0)) return error_set(e, RP_EINPUT, "--save-every: must be >= 0 seconds, got %g", o->save_every);
-    return RP_OK;
+    o->n = (int)a->n;
+    o->sp.top_k = (int)a->top_k;
+    o->max_new_tokens = (int)a->max_new;
+    o->batch = (int)a->batch;
+    o->threads = (int)a->threads;
+    if (a->k >= 0) o->prompt.k = (int)a->k;
+    o->prompt.reasoning = !strcmp(a->reasoning, "on");
 }
 
 /* Without --threads, ranks sharing a node split its cores instead of each taking all of them. */
@@ -94,10 +79,10 @@ static int load(const SampleArgs *a, SampleJob *j, int rank, Error *e) {
 
 static int run(const SampleArgs *a, Error *e) {
     SamplerOptions o;
-    int rc = sample_options(a, &o, e);
-    if (rc) return rc;
+    sample_options(a, &o);
     Runtime rt;
-    if ((rc = runtime_init(&rt, e))) {
+    int rc = runtime_init(&rt, e);
+    if (rc) {
         runtime_finalize(&rt);
         return rc;
     }
@@ -132,22 +117,24 @@ int cmd_sample(int argc, char **argv, Error *e) {
         {"--data", ARG_STR, &a.data, "dataset file (restpg-dataset)", 1, 0},
         {"--out", ARG_STR, &a.out, "samples file to write (restpg-samples)", 1, 0},
         {"--split", ARG_STR, &a.split, "split whose inputs are sampled (default train)", 0, 0},
-        {"--n", ARG_INT, &a.n, "candidates per input (default 32)", 0, 0},
-        {"--temperature", ARG_DOUBLE, &a.temperature, "softmax temperature, 0 = greedy (default 0.7)", 0, 0},
-        {"--top-p", ARG_DOUBLE, &a.top_p, "nucleus mass in (0, 1], 1 = off (default 0.9)", 0, 0},
-        {"--top-k", ARG_INT, &a.top_k, "keep the k most likely tokens, 0 = off (default 0)", 0, 0},
-        {"--max-new-tokens", ARG_INT, &a.max_new, "generated tokens per candidate at most (default 256)", 0, 0},
-        {"--seed", ARG_INT, &a.seed, "random seed (default 0)", 0, 0},
-        {"--round", ARG_INT, &a.round, "EM round, part of the random key (default 0)", 0, 0},
-        {"--limit", ARG_INT, &a.limit, "only the first N inputs of the split (default 0 = all)", 0, 0},
-        {"--reasoning", ARG_STR, &a.reasoning, "on: candidates are reasoning + answer (default); off: answer only", 0, 0},
-        {"--k", ARG_INT, &a.k, "profile items retrieved into each prompt (default 4)", 0, 0},
+        {"--n", ARG_INT, &a.n, "candidates per input (default 32)", 0, ARG_RANGE(1, 1000000)},
+        {"--temperature", ARG_DOUBLE, &a.temperature, "softmax temperature, 0 = greedy (default 0.7)", 0, ARG_MIN(0)},
+        {"--top-p", ARG_DOUBLE, &a.top_p, "nucleus mass in (0, 1], 1 = off (default 0.9)", 0, ARG_ABOVE_UPTO(0, 1)},
+        {"--top-k", ARG_INT, &a.top_k, "keep the k most likely tokens, 0 = off (default 0)", 0, ARG_RANGE(0, 1 << 30)},
+        {"--max-new-tokens", ARG_INT, &a.max_new, "generated tokens per candidate at most (default 256)", 0, ARG_RANGE(1, 1 << 30)},
+        {"--seed", ARG_INT, &a.seed, "random seed (default 0)", 0, ARG_MIN(0)},
+        {"--round", ARG_INT, &a.round, "EM round, part of the random key (default 0)", 0, ARG_MIN(0)},
+        {"--limit", ARG_INT, &a.limit, "only the first N inputs of the split (default 0 = all)", 0, ARG_MIN(0)},
+        {"--reasoning", ARG_STR, &a.reasoning, "on: candidates are reasoning + answer (default); off: answer only", 0,
+         ARG_ONE_OF("on", "off")},
+        {"--k", ARG_INT, &a.k, "profile items retrieved into each prompt (default 4)", 0, ARG_RANGE(0, 100000)},
         {"--no-profile", ARG_FLAG, &a.no_profile, "no retrieved profile items (non-personalized baseline)", 0, 0},
-        {"--batch", ARG_INT, &a.batch, "candidates decoded together per rank (default 32)", 0, 0},
+        {"--batch", ARG_INT, &a.batch, "candidates decoded together per rank (default 32)", 0, ARG_RANGE(1, 65536)},
         {"--threads", ARG_INT, &a.threads, "CPU threads per rank (default: OMP_NUM_THREADS, or the node's cores "
-                                           "split between its ranks)", 0, 0},
+                                           "split between its ranks)", 0, ARG_RANGE(0, 4096)},
         {"--resume", ARG_FLAG, &a.resume, "continue from OUT.partial left by an interrupted run", 0, 0},
-        {"--save-every", ARG_DOUBLE, &a.save_every, "most seconds between saves of OUT.partial (default 5; sooner while saving is cheap)", 0, 0},
+        {"--save-every", ARG_DOUBLE, &a.save_every, "most seconds between saves of OUT.partial (default 5; sooner while saving is cheap)", 0,
+         ARG_MIN(0)},
         {NULL, 0, NULL, NULL, 0, 0},
     };
     int rc = args_parse("sample",

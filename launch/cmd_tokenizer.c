@@ -1,5 +1,5 @@
-/* `restpg tokenizer ...`: train a BPE tokenizer on a dataset's texts, encode stdin to token ids,
- * decode token ids back to bytes. */
+/* `restpg tokenizer ...`: train a BPE tokenizer on a dataset's texts (also the pipeline's
+ * tokenizer stage), encode stdin to token ids, decode token ids back to bytes. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include "data/dataset.h"
 #include "data/tokenizer.h"
 #include "launch/commands.h"
+#include "launch/stages.h"
 
 static int cmd_tokenizer_train(int argc, char **argv, Error *e);
 static int cmd_tokenizer_encode(int argc, char **argv, Error *e);
@@ -45,26 +46,11 @@ static int add_text(char *s, StrMap *seen, char ***texts, int64_t *n, int64_t *c
     return RP_OK;
 }
 
-static int cmd_tokenizer_train(int argc, char **argv, Error *e) {
-    const char *data = NULL, *out = NULL, *split = "all";
-    long vocab = 8192;
-    ArgSpec specs[] = {
-        {"--data", ARG_STR, &data, "dataset file (restpg-dataset HDF5)", 1, 0},
-        {"--vocab-size", ARG_INT, &vocab, "ids in the vocabulary: 256 bytes + merges + 3 specials (default 8192)", 0, 0},
-        {"--out", ARG_STR, &out, "tokenizer file to write (RPTK format)", 1, 0},
-        {"--split", ARG_STR, &split, "train only on this split: train, val, test or all (default all)", 0, 0},
-        {NULL, 0, NULL, NULL, 0, 0},
-    };
-    int rc = args_parse("tokenizer train",
-                        "Trains a byte-level BPE tokenizer (GPT-2 pre-tokenization) on the dataset's inputs, "
-                        "outputs, reasoning texts and profile item fields, each distinct text counted once.",
-                        specs, argc, argv, e);
-    if (rc) return rc;
-    if (strcmp(split, "all") && strcmp(split, "train") && strcmp(split, "val") && strcmp(split, "test"))
-        return error_set(e, RP_EINPUT, "--split: '%s' is not one of train, val, test, all", split);
-    if (vocab < 0 || vocab > 1 << 24) return error_set(e, RP_EINPUT, "--vocab-size: %ld is out of range", vocab);
+int stage_tokenizer_train(const TokenizerTrainOptions *o, Error *e) {
+    const char *data = o->data, *split = o->split;
     Dataset d;
-    if ((rc = dataset_read(data, &d, e))) return rc;
+    int rc = dataset_read(data, &d, e);
+    if (rc) return rc;
     double t0 = time_now();
     StrMap seen;
     char **texts = NULL;
@@ -81,16 +67,37 @@ static int cmd_tokenizer_train(int argc, char **argv, Error *e) {
     }
     if (!rc && n == 0) rc = error_set(e, RP_EINPUT, "%s: no texts in split '%s' to train on", data, split);
     Tokenizer *t = NULL;
-    if (!rc && (rc = tokenizer_train(texts, n, (int)vocab, &t, e))) error_wrap(e, "%s", data);
-    if (!rc) rc = tokenizer_save(t, out, e);
+    if (!rc && (rc = tokenizer_train(texts, n, o->vocab_size, &t, e))) error_wrap(e, "%s", data);
+    if (!rc) rc = tokenizer_save(t, o->out, e);
     if (!rc)
         log_info("tokenizer: %lld texts (%.1f MB) -> %d ids (%d requested) in %.1f s, written to %s", (long long)n,
-                 (double)bytes / 1e6, tokenizer_vocab_size(t), (int)vocab, time_now() - t0, out);
+                 (double)bytes / 1e6, tokenizer_vocab_size(t), o->vocab_size, time_now() - t0, o->out);
     tokenizer_free(t);
     free(texts);
     strmap_free(&seen);
     dataset_free(&d);
     return rc;
+}
+
+static int cmd_tokenizer_train(int argc, char **argv, Error *e) {
+    const char *data = NULL, *out = NULL, *split = "all";
+    long vocab = 8192;
+    ArgSpec specs[] = {
+        {"--data", ARG_STR, &data, "dataset file (restpg-dataset HDF5)", 1, 0},
+        {"--vocab-size", ARG_INT, &vocab, "ids in the vocabulary: 256 bytes + merges + 3 specials (default 8192)", 0,
+         ARG_RANGE(0, 1 << 24)},
+        {"--out", ARG_STR, &out, "tokenizer file to write (RPTK format)", 1, 0},
+        {"--split", ARG_STR, &split, "train only on this split: train, val, test or all (default all)", 0,
+         ARG_ONE_OF("train", "val", "test", "all")},
+        {NULL, 0, NULL, NULL, 0, 0},
+    };
+    int rc = args_parse("tokenizer train",
+                        "Trains a byte-level BPE tokenizer (GPT-2 pre-tokenization) on the dataset's inputs, "
+                        "outputs, reasoning texts and profile item fields, each distinct text counted once.",
+                        specs, argc, argv, e);
+    if (rc) return rc;
+    TokenizerTrainOptions o = {data, out, split, (int)vocab};
+    return stage_tokenizer_train(&o, e);
 }
 
 static int read_stdin(StrBuf *b, Error *e) {

@@ -1,5 +1,7 @@
-/* `restpg pretrain` and `restpg sft`: parse options, load data, tokenizer and model (or the
- * checkpoint to resume), build the token sequences and hand them to trainer_run. */
+/* The pretrain and sft stages (launch/stages.h): load data, tokenizer and model (or the checkpoint
+ * to resume), build the token sequences and hand them to trainer_run; and `restpg pretrain` and
+ * `restpg sft`, which parse their options into the stages' structs. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +12,14 @@
 #include "data/dataset.h"
 #include "kernels/backend.h"
 #include "launch/commands.h"
+#include "launch/stages.h"
 #include "launch/runtime.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "core/comm.h"
 #include "trainer/trainer.h"
 
-/* Options common to both commands; numbers parse as long/double and are range-checked later. */
+/* Options common to both commands; numbers parse as long/double within the option table's rules. */
 typedef struct {
     const char *data, *out, *tokenizer, *schedule, *metrics;
     long steps, batch, seq, seed, threads, ckpt_every, accum, warmup, val_every, val_batches;
@@ -29,22 +32,28 @@ typedef struct {
     {"--out", ARG_STR, &(o).out, "checkpoint to write (every --checkpoint-every steps and at the end)", 1, 0},        \
     {"--tokenizer", ARG_STR, &(o).tokenizer, "tokenizer file or GPT-2 directory", 0, 0},                            \
     {"--steps", ARG_INT, &(o).steps, "optimizer steps in total (default 100)", 0, 0},                                \
-    {"--batch-size", ARG_INT, &(o).batch, "sequences per micro-batch (default 4)", 0, 0},                            \
-    {"--seq-len", ARG_INT, &(o).seq, "tokens per sequence (default: the model's n_positions)", 0, 0},                \
-    {"--grad-accum", ARG_INT, &(o).accum, "micro-batches per step, split over ranks (default 1)", 0, 0},            \
+    {"--batch-size", ARG_INT, &(o).batch, "sequences per micro-batch (default 4)", 0, ARG_RANGE(1, INT_MAX)},                            \
+    {"--seq-len", ARG_INT, &(o).seq, "tokens per sequence (default: the model's n_positions)", 0, ARG_RANGE(0, INT_MAX)},                \
+    {"--grad-accum", ARG_INT, &(o).accum, "micro-batches per step, split over ranks (default 1)", 0, ARG_RANGE(1, INT_MAX)},            \
     {"--lr", ARG_DOUBLE, &(o).lr, "peak learning rate (default 3e-4)", 0, 0},                                        \
     {"--warmup", ARG_INT, &(o).warmup, "warm-up steps (default 0)", 0, 0},                                           \
     {"--lr-schedule", ARG_STR, &(o).schedule, "cosine or linear decay after warm-up (default cosine)", 0, 0},       \
     {"--min-lr-frac", ARG_DOUBLE, &(o).min_frac, "final lr as a fraction of --lr (default 0.1)", 0, 0},             \
     {"--weight-decay", ARG_DOUBLE, &(o).wd, "AdamW weight decay of matmul weights and embeddings (default 0.1)", 0, 0}, \
     {"--grad-clip", ARG_DOUBLE, &(o).clip, "max global gradient norm, 0 = off (default 1.0)", 0, 0},                \
-    {"--seed", ARG_INT, &(o).seed, "seed of initialisation and data order (default 1)", 0, 0},                       \
-    {"--threads", ARG_INT, &(o).threads, "CPU threads per rank (default: OMP_NUM_THREADS or all cores)", 0, 0},      \
+    {"--seed", ARG_INT, &(o).seed, "seed of initialisation and data order (default 1)", 0, ARG_MIN(0)},                       \
+    {"--threads", ARG_INT, &(o).threads, "CPU threads per rank (default: OMP_NUM_THREADS or all cores)", 0, ARG_RANGE(0, INT_MAX)},      \
     {"--checkpoint-every", ARG_INT, &(o).ckpt_every, "write --out every N steps (default 0: only at the end)", 0, 0},   \
     {"--resume", ARG_FLAG, &(o).resume, "continue from --out if it exists (bitwise as if never stopped)", 0, 0},     \
     {"--val-every", ARG_INT, &(o).val_every, "validation loss every N steps (default 0: off)", 0, 0},                \
-    {"--val-batches", ARG_INT, &(o).val_batches, "micro-batches of the val split per validation (default 8)", 0, 0}, \
+    {"--val-batches", ARG_INT, &(o).val_batches, "micro-batches of the val split per validation (default 8)", 0, ARG_RANGE(1, INT_MAX)}, \
     {"--metrics", ARG_STR, &(o).metrics, "append JSON lines (step, loss, lr, grad_norm, tokens/s, val_loss) here", 0, 0}
+
+void train_stage_options_default(TrainStageOptions *o) {
+    memset(o, 0, sizeof *o);
+    train_config_default(&o->train);
+    o->train.seq_len = 0; /* the model's n_positions, as `restpg pretrain`/`sft` default it */
+}
 
 static void common_defaults(CommonOpts *o) {
     TrainConfig d;
@@ -62,16 +71,14 @@ static void common_defaults(CommonOpts *o) {
     o->clip = d.grad_clip;
 }
 
-static int int_opt(long v, const char *name, long lo, int *out, Error *e) {
-    if (v < lo || v > 0x7fffffff) return error_set(e, RP_EINPUT, "%s: must be in %ld..2147483647, got %ld", name, lo, v);
-    *out = (int)v;
-    return RP_OK;
-}
-
-/* Fills a TrainConfig from the options; seq_len defaults to the model's n_positions. */
-static int to_config(const CommonOpts *o, const char *label, const GPTConfig *mc, TrainConfig *tc, Error *e) {
-    train_config_default(tc);
-    tc->label = label;
+/* The stage options of the parsed command line (values already within the table's rules). */
+static int to_stage(const CommonOpts *o, TrainStageOptions *s, Error *e) {
+    train_stage_options_default(s);
+    s->data = o->data;
+    s->tokenizer = o->tokenizer;
+    s->threads = (int)o->threads;
+    s->resume = o->resume;
+    TrainConfig *tc = &s->train;
     tc->out = o->out;
     tc->metrics = o->metrics;
     tc->steps = o->steps;
@@ -83,15 +90,11 @@ static int to_config(const CommonOpts *o, const char *label, const GPTConfig *mc
     tc->sched.warmup = o->warmup;
     tc->weight_decay = o->wd;
     tc->grad_clip = o->clip;
-    int rc;
-    if ((rc = schedule_parse_kind(o->schedule, &tc->sched.kind, e)) || (rc = int_opt(o->batch, "--batch-size", 1, &tc->batch_size, e)) ||
-        (rc = int_opt(o->accum, "--grad-accum", 1, &tc->grad_accum, e)) ||
-        (rc = int_opt(o->val_batches, "--val-batches", 1, &tc->val_batches, e)) ||
-        (rc = int_opt(o->seq ? o->seq : mc->n_positions, "--seq-len", 1, &tc->seq_len, e)))
-        return rc;
-    if (o->threads < 0) return error_set(e, RP_EINPUT, "--threads: must be >= 1, got %ld", o->threads);
-    if (o->seed < 0) return error_set(e, RP_EINPUT, "--seed: must be >= 0, got %ld", o->seed);
-    return RP_OK;
+    tc->batch_size = (int)o->batch;
+    tc->grad_accum = (int)o->accum;
+    tc->val_batches = (int)o->val_batches;
+    tc->seq_len = (int)o->seq;
+    return schedule_parse_kind(o->schedule, &tc->sched.kind, e);
 }
 
 /* A --tokenizer given next to a checkpoint must be the checkpoint's own (same serialized bytes). */
@@ -129,119 +132,111 @@ static void job_free(TrainJob *j) {
     seqset_free(&j->val);
 }
 
-/* Loads --out for --resume if it exists; *resumed says whether it did. */
-static int try_resume(const CommonOpts *o, TrainJob *j, int *resumed, Error *e) {
+/* Loads train.out for resume if it exists; *resumed says whether it did. */
+static int try_resume(const TrainStageOptions *o, TrainJob *j, int *resumed, Error *e) {
     *resumed = 0;
+    const char *out = o->train.out;
     if (!o->resume) return RP_OK;
-    if (!path_exists(o->out)) {
-        log_info("--resume: %s does not exist yet; starting from step 0", o->out);
+    if (!path_exists(out)) {
+        log_info("--resume: %s does not exist yet; starting from step 0", out);
         return RP_OK;
     }
-    int rc = checkpoint_load(o->out, &j->m, &j->tok, &j->meta, e);
+    int rc = checkpoint_load(out, &j->m, &j->tok, &j->meta, e);
     if (rc) return rc;
     j->have_model = 1;
-    if (!j->meta.has_train) return error_set(e, RP_EINPUT, "%s: has no training state to resume from (weights only)", o->out);
+    if (!j->meta.has_train) return error_set(e, RP_EINPUT, "%s: has no training state to resume from (weights only)", out);
     *resumed = 1;
-    log_info("resuming from %s at step %lld", o->out, (long long)j->meta.step);
-    if (o->tokenizer) return same_tokenizer(o->tokenizer, j->tok, o->out, e);
+    log_info("resuming from %s at step %lld", out, (long long)j->meta.step);
+    if (o->tokenizer) return same_tokenizer(o->tokenizer, j->tok, out, e);
     return RP_OK;
 }
 
+/* The job's TrainConfig: the stage's, labelled, with seq_len 0 meaning the model's n_positions. */
+static int job_config(const TrainStageOptions *o, const char *label, TrainJob *j, Error *e) {
+    j->tc = o->train;
+    j->tc.label = label;
+    if (!j->tc.seq_len) j->tc.seq_len = j->m.cfg.n_positions;
+    int rc = dataset_read(o->data, &j->d, e);
+    if (!rc) j->have_data = 1;
+    return rc;
+}
 
-static int pretrain(CommonOpts *o, const char *config, TrainJob *j, Error *e) {
-    GPTConfig cfg;
-    int rc = model_config_load(config, &cfg, e);
-    if (rc || (rc = try_resume(o, j, &j->resumed, e))) return rc;
+static int prepare_pretrain(const PretrainOptions *o, TrainJob *j, Error *e) {
+    GPTConfig cfg = o->shape;
+    int rc = try_resume(&o->t, j, &j->resumed, e);
+    if (rc) return rc;
     if (j->resumed) {
         const GPTConfig *c = &j->m.cfg;
         if (c->n_layer != cfg.n_layer || c->n_head != cfg.n_head || c->n_embd != cfg.n_embd || c->n_positions != cfg.n_positions)
-            return error_set(e, RP_EINPUT, "%s: cannot resume: its model config differs from --config %s", o->out, config);
+            return error_set(e, RP_EINPUT, "%s: cannot resume: its model config differs from %s", o->t.train.out, o->shape_origin);
     } else {
-        if (!o->tokenizer) return error_set(e, RP_EINPUT, "pretrain: --tokenizer is required (a tokenizer file or GPT-2 directory)");
-        if ((rc = tokenizer_load(o->tokenizer, &j->tok, e))) return rc;
+        if (!o->t.tokenizer) return error_set(e, RP_EINPUT, "pretrain: --tokenizer is required (a tokenizer file or GPT-2 directory)");
+        if ((rc = tokenizer_load(o->t.tokenizer, &j->tok, e))) return rc;
         cfg.vocab_size = tokenizer_vocab_size(j->tok);
-        if ((rc = gpt_config_check(&cfg, e))) return error_wrap(e, "%s", config);
+        if ((rc = gpt_config_check(&cfg, e))) return error_wrap(e, "%s", o->shape_origin);
         if ((rc = gpt_init(&j->m, &cfg, e))) return rc;
         j->have_model = 1;
-        if ((rc = gpt_init_random(&j->m, (uint64_t)o->seed, e))) return rc;
+        if ((rc = gpt_init_random(&j->m, o->t.train.seed, e))) return rc;
     }
-    if ((rc = to_config(o, "pretrain", &j->m.cfg, &j->tc, e)) || (rc = dataset_read(o->data, &j->d, e))) return rc;
-    j->have_data = 1;
-    return batch_pretrain_corpus(&j->d, o->data, j->tok, j->tc.seq_len, &j->train, &j->val, e);
+    if ((rc = job_config(&o->t, "pretrain", j, e))) return rc;
+    return batch_pretrain_corpus(&j->d, o->t.data, j->tok, j->tc.seq_len, &j->train, &j->val, e);
 }
 
-static int sft(CommonOpts *o, const char *init, const char *reasoning, const char *profile, long k, TrainJob *j, Error *e) {
-    int rc = try_resume(o, j, &j->resumed, e);
+static int prepare_sft(const SftOptions *o, TrainJob *j, Error *e) {
+    int rc = try_resume(&o->t, j, &j->resumed, e);
     if (rc) return rc;
     if (!j->resumed) {
-        if (!init) return error_set(e, RP_EINPUT, "sft: --init is required (the checkpoint to fine-tune)");
-        if ((rc = checkpoint_load(init, &j->m, &j->tok, NULL, e))) return rc;
+        if (!o->init) return error_set(e, RP_EINPUT, "sft: --init is required (the checkpoint to fine-tune)");
+        if ((rc = checkpoint_load(o->init, &j->m, &j->tok, NULL, e))) return rc;
         j->have_model = 1;
-        if (o->tokenizer && (rc = same_tokenizer(o->tokenizer, j->tok, init, e))) return rc;
+        if (o->t.tokenizer && (rc = same_tokenizer(o->t.tokenizer, j->tok, o->init, e))) return rc;
     }
-    TrainConfig *tc = &j->tc;
-    if ((rc = to_config(o, "sft", &j->m.cfg, tc, e)) || (rc = dataset_read(o->data, &j->d, e))) return rc;
-    j->have_data = 1;
-    PromptOptions po;
-    prompt_options_default(&po);
-    if (k != -1 && (k < 0 || k > 1000)) return error_set(e, RP_EINPUT, "--k: must be in 0..1000, got %ld", k);
-    if (k >= 0) po.k = (int)k;
-    if (strcmp(profile, "on") && strcmp(profile, "off"))
-        return error_set(e, RP_EINPUT, "--profile: expected on or off, got '%s'", profile);
-    po.profile = !strcmp(profile, "on");
-    if (!strcmp(reasoning, "auto")) {
+    if ((rc = job_config(&o->t, "sft", j, e))) return rc;
+    const TrainConfig *tc = &j->tc;
+    const char *data = o->t.data;
+    PromptOptions po = o->prompt;
+    if (o->reasoning_auto) {
         po.reasoning = 1;
         for (int64_t i = 0; i < j->d.n; i++)
             if (!strcmp(j->d.split[i], "train") && !j->d.reasoning[i][0]) po.reasoning = 0;
         log_info("sft: --reasoning auto -> %s", po.reasoning ? "on (every train example has a reasoning text)" : "off");
-    } else if (!strcmp(reasoning, "on") || !strcmp(reasoning, "off")) {
-        po.reasoning = !strcmp(reasoning, "on");
-    } else {
-        return error_set(e, RP_EINPUT, "--reasoning: expected on, off or auto, got '%s'", reasoning);
     }
     int64_t trunc, skipped;
     if ((rc = batch_sft_corpus(&j->d, "train", j->tok, &po, tc->seq_len, 0, &j->train, &trunc, &skipped, e)))
-        return error_wrap(e, "%s", o->data);
-    if (j->train.n == 0) return error_set(e, RP_EINPUT, "%s: the train split is empty", o->data);
+        return error_wrap(e, "%s", data);
+    if (j->train.n == 0) return error_set(e, RP_EINPUT, "%s: the train split is empty", data);
     if (trunc) log_warn("sft: %lld train targets were longer than --seq-len %d and were cut", (long long)trunc, tc->seq_len);
     if ((rc = batch_sft_corpus(&j->d, "val", j->tok, &po, tc->seq_len, 1, &j->val, &trunc, &skipped, e)))
-        return error_wrap(e, "%s", o->data);
+        return error_wrap(e, "%s", data);
     if (skipped) log_warn("sft: %lld val examples have no reasoning text and are left out of validation", (long long)skipped);
     return RP_OK;
 }
 
-typedef struct {
-    CommonOpts *o;
-    const char *config, *init, *reasoning, *profile;
-    long k;
-    int is_sft;
-    Error *e;
-} Invocation;
-
 /* Every rank prepares (loads and tokenizes) on its own, then all agree on success before the
  * first collective, so a failure on one rank never leaves the others waiting. trainer_run
  * agrees on errors at each of its collectives itself. */
-static int invoke(const Invocation *v) {
-    Error *e = v->e;
-    Runtime rt;
-    int rc = runtime_init(&rt, e);
-    if (rc) {
-        runtime_finalize(&rt);
-        return rc;
+static int train(TrainJob *j, int prepare_rc, int threads, Error *e) {
+    int rc = comm_agree(prepare_rc, e);
+    if (!rc) {
+        if (threads > 0) backend_get()->ops->set_threads(threads);
+        trainer_print_memory(&j->m, &j->tc);
+        TrainResult res;
+        rc = trainer_run(&j->tc, &j->m, j->tok, &j->train, &j->val, j->resumed ? &j->meta : NULL, &res, e);
     }
+    job_free(j);
+    return rc;
+}
+
+int stage_pretrain(const PretrainOptions *o, Error *e) {
     TrainJob j;
     memset(&j, 0, sizeof j);
-    rc = v->is_sft ? sft(v->o, v->init, v->reasoning, v->profile, v->k, &j, e) : pretrain(v->o, v->config, &j, e);
-    rc = comm_agree(rc, e);
-    if (!rc) {
-        if (v->o->threads > 0) backend_get()->ops->set_threads((int)v->o->threads);
-        trainer_print_memory(&j.m, &j.tc);
-        TrainResult res;
-        rc = trainer_run(&j.tc, &j.m, j.tok, &j.train, &j.val, j.resumed ? &j.meta : NULL, &res, e);
-    }
-    job_free(&j);
-    runtime_finalize(&rt);
-    return rc;
+    return train(&j, prepare_pretrain(o, &j, e), o->t.threads, e);
+}
+
+int stage_sft(const SftOptions *o, Error *e) {
+    TrainJob j;
+    memset(&j, 0, sizeof j);
+    return train(&j, prepare_sft(o, &j, e), o->t.threads, e);
 }
 
 int cmd_pretrain(int argc, char **argv, Error *e) {
@@ -258,9 +253,16 @@ int cmd_pretrain(int argc, char **argv, Error *e) {
                         "documents separated by <|endoftext|>, packed into --seq-len windows). Works under mpirun "
                         "(data parallel, same result for any rank count) and without it.",
                         specs, argc, argv, e);
-    if (rc) return rc;
-    Invocation v = {&o, config, NULL, NULL, NULL, -1, 0, e};
-    return invoke(&v);
+    PretrainOptions p = {.shape_origin = config};
+    if (rc || (rc = to_stage(&o, &p.t, e))) return rc;
+    Runtime rt;
+    if (!(rc = runtime_init(&rt, e))) {
+        /* The model config is read on every rank; all agree before the stage's first collective. */
+        rc = comm_agree(model_config_load(config, &p.shape, e), e);
+        if (!rc) rc = stage_pretrain(&p, e);
+    }
+    runtime_finalize(&rt);
+    return rc;
 }
 
 int cmd_sft(int argc, char **argv, Error *e) {
@@ -272,16 +274,26 @@ int cmd_sft(int argc, char **argv, Error *e) {
         COMMON_SPECS(o),
         {"--init", ARG_STR, &init, "checkpoint to start from (required unless --resume finds --out)", 0, 0},
         {"--reasoning", ARG_STR, &reasoning, "on: target is reasoning + answer; off: answer only; auto (default): on if "
-                                             "every train example has a reasoning text", 0, 0},
-        {"--k", ARG_INT, &k, "profile items retrieved into each prompt (default: the prompt builder's, 4)", 0, 0},
-        {"--profile", ARG_STR, &profile, "on (default): retrieved profile items in the prompt; off: none (no personalization)", 0, 0},
+                                             "every train example has a reasoning text", 0, ARG_ONE_OF("on", "off", "auto")},
+        {"--k", ARG_INT, &k, "profile items retrieved into each prompt (default: the prompt builder's, 4)", 0, ARG_RANGE(0, 1000)},
+        {"--profile", ARG_STR, &profile, "on (default): retrieved profile items in the prompt; off: none (no personalization)", 0,
+         ARG_ONE_OF("on", "off")},
         {NULL, 0, NULL, NULL, 0, 0},
     };
     int rc = args_parse("sft",
                         "Fine-tunes a checkpoint on prompt -> target pairs of the train split (loss on target tokens "
                         "only), with validation loss on the val split. Works under mpirun and without it.",
                         specs, argc, argv, e);
+    SftOptions s = {.init = init};
+    if (!rc) rc = to_stage(&o, &s.t, e);
     if (rc) return rc;
-    Invocation v = {&o, NULL, init, reasoning, profile, k, 1, e};
-    return invoke(&v);
+    prompt_options_default(&s.prompt);
+    if (k >= 0) s.prompt.k = (int)k;
+    s.prompt.profile = !strcmp(profile, "on");
+    s.prompt.reasoning = !strcmp(reasoning, "on");
+    s.reasoning_auto = !strcmp(reasoning, "auto");
+    Runtime rt;
+    if (!(rc = runtime_init(&rt, e))) rc = stage_sft(&s, e);
+    runtime_finalize(&rt);
+    return rc;
 }

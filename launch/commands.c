@@ -1,8 +1,6 @@
 /* The command table of the `restpg` binary and the shared dispatcher for command groups. */
-#define _GNU_SOURCE /* vasprintf */
 #include "launch/commands.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,33 +42,4 @@ int command_dispatch(const char *group, const Command *table, int argc, char **a
         if (!strcmp(c->name, argv[1])) return c->fn(argc - 1, argv + 1, e);
     return error_set(e, RP_EINPUT, "%s: unknown command '%s' (see restpg %s%shelp)", group ? group : "restpg", argv[1],
                      group ? group : "", group ? " " : "");
-}
-
-void cmdargs_init(CmdArgs *a, const char *name) {
-    memset(a, 0, sizeof *a);
-    cmdargs_add(a, "%s", name);
-}
-
-void cmdargs_add(CmdArgs *a, const char *fmt, ...) {
-    if (a->argc + 1 >= (int)(sizeof a->argv / sizeof a->argv[0])) {
-        a->oom = 1;
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&a->argv[a->argc], fmt, ap) < 0) {
-        a->argv[a->argc] = NULL;
-        a->oom = 1;
-    } else {
-        a->argc++;
-    }
-    va_end(ap);
-}
-
-int cmdargs_run(CmdArgs *a, CommandFn fn, Error *e) {
-    int rc = a->oom ? error_set(e, RP_ENOMEM, "out of memory building the arguments of %s", a->argv[0] ? a->argv[0] : "a command")
-                    : fn(a->argc, a->argv, e);
-    for (int i = 0; i < a->argc; i++) free(a->argv[i]);
-    a->argc = 0;
-    return rc;
 }

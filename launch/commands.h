@@ -21,19 +21,6 @@ extern const Command COMMANDS[];
 int command_dispatch(const char *group, const Command *table, int argc, char **argv, Error *e);
 void command_print_table(const char *group, const Command *table);
 
-/* An argv built word by word, for running a command in-process (the pipeline's stages are the
- * documented commands). Words are printf-formatted copies; cmdargs_run frees them. */
-typedef struct {
-    char *argv[48];
-    int argc;
-    int oom;
-} CmdArgs;
-
-void cmdargs_init(CmdArgs *a, const char *name);
-void cmdargs_add(CmdArgs *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Runs fn with the words, frees them, and returns fn's status. */
-int cmdargs_run(CmdArgs *a, CommandFn fn, Error *e);
-
 int cmd_data(int argc, char **argv, Error *e);
 int cmd_tokenizer(int argc, char **argv, Error *e);
 int cmd_reason(int argc, char **argv, Error *e);

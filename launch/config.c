@@ -3,6 +3,7 @@
 #include "launch/config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -12,70 +13,81 @@
 
 #include "core/args.h"
 
-typedef enum { K_STR, K_INT, K_DOUBLE } KeyType;
-
+/* A key's type is ARG_STR, ARG_INT or ARG_DOUBLE; its rule (core/args.h) is what config_check
+ * holds every value to, the same mechanism and wording as the commands' options. */
 typedef struct {
     const char *name;
-    KeyType type;
+    ArgType type;
     size_t off;
     const char *def;
     const char *help;
+    const ArgRule *rule;
 } Key;
 
-#define K(name, type, field, def, help) {name, type, offsetof(RunConfig, field), def, help}
+#define K(name, type, field, def, help, rule) {name, type, offsetof(RunConfig, field), def, help, rule}
 
 /* Defaults are sized for the CPU demo: a ~1M-parameter model that runs the whole method on 2 cores
  * in minutes. Real runs override model.*, *.steps and em.n. */
 static const Key KEYS[] = {
-    K("run_dir", K_STR, run_dir, "runs/restpg", "directory holding every stage's outputs"),
-    K("seed", K_INT, seed, "1", "seed of data splits, initialisation, data order and sampling"),
-    K("threads", K_INT, threads, "0", "CPU threads per rank; 0 = cores / ranks"),
-    K("data.source", K_STR, data.source, "debian", "debian (this machine's apt lists), synth, or file"),
-    K("data.path", K_STR, data.path, "", "an existing restpg dataset when data.source is file"),
-    K("data.synth_users", K_INT, data.synth_users, "60", "users of the synthetic dataset"),
-    K("data.max_users", K_INT, data.max_users, "0", "debian: keep at most this many users (0 = all)"),
-    K("data.min_items", K_INT, data.min_items, "5", "debian: profile items a user needs"),
-    K("data.max_examples_per_user", K_INT, data.max_examples_per_user, "2", "debian: target packages per user"),
-    K("tokenizer.path", K_STR, tokenizer.path, "", "an existing tokenizer (file or GPT-2 directory); empty = train one"),
-    K("tokenizer.vocab_size", K_INT, tokenizer.vocab_size, "2048", "vocabulary of a trained tokenizer"),
-    K("model.init", K_STR, model.init, "", "base checkpoint; empty = pretrain one from scratch"),
-    K("model.n_layer", K_INT, model.n_layer, "4", "transformer layers of a pretrained-here model"),
-    K("model.n_head", K_INT, model.n_head, "4", "attention heads"),
-    K("model.n_embd", K_INT, model.n_embd, "128", "channels"),
-    K("model.n_positions", K_INT, model.n_positions, "512", "context length"),
-    K("pretrain.steps", K_INT, pretrain.steps, "400", "optimizer steps of pretraining"),
-    K("pretrain.batch_size", K_INT, pretrain.batch_size, "4", "sequences per micro-batch"),
-    K("pretrain.grad_accum", K_INT, pretrain.grad_accum, "2", "micro-batches per step, shared out over the ranks"),
-    K("pretrain.seq_len", K_INT, pretrain.seq_len, "128", "tokens per pretraining sequence"),
-    K("pretrain.lr", K_DOUBLE, pretrain.lr, "0.002", "peak learning rate"),
-    K("reason.teacher", K_STR, reason.teacher, "builtin", "builtin, or jsonl:FILE with {id, reasoning} lines"),
-    K("prompt.k", K_INT, prompt.k, "2", "profile items retrieved into each prompt"),
-    K("prompt.profile", K_STR, prompt.profile, "on", "off = no personalization (no profile in the prompt)"),
-    K("sft.steps", K_INT, sft.steps, "300", "optimizer steps of supervised fine-tuning"),
-    K("sft.batch_size", K_INT, sft.batch_size, "4", "sequences per micro-batch"),
-    K("sft.grad_accum", K_INT, sft.grad_accum, "2", "micro-batches per step, shared out over the ranks"),
-    K("sft.lr", K_DOUBLE, sft.lr, "0.001", "peak learning rate"),
-    K("sft.reasoning", K_STR, sft.reasoning, "on", "on: targets are reasoning + answer (REST-PG); off: answer only"),
-    K("em.rounds", K_INT, em.rounds, "3", "EM rounds (T)"),
-    K("em.n", K_INT, em.n, "8", "candidates sampled per training input (N; the paper uses 32)"),
-    K("em.temperature", K_DOUBLE, em.temperature, "0.7", "sampling temperature"),
-    K("em.top_p", K_DOUBLE, em.top_p, "0.9", "nucleus sampling mass"),
-    K("em.top_k", K_INT, em.top_k, "0", "top-k sampling (0 = off)"),
-    K("em.max_new_tokens", K_INT, em.max_new_tokens, "160", "generated tokens per candidate"),
-    K("em.reward", K_STR, em.reward, "rouge1:0.5,rougeL:0.5", "reward spec (restpg reward --help)"),
-    K("em.tau", K_DOUBLE, em.tau, "0.3", "keep candidates with reward >= tau"),
-    K("em.keep", K_INT, em.keep, "4", "keep at most K candidates per input (the paper uses 10)"),
-    K("em.mstep_init", K_STR, em.mstep_init, "base", "M-step starts from base, sft or previous"),
-    K("em.steps", K_INT, em.steps, "60", "optimizer steps of each M-step"),
-    K("em.batch_size", K_INT, em.batch_size, "4", "sequences per micro-batch in the M-step"),
-    K("em.grad_accum", K_INT, em.grad_accum, "2", "micro-batches per M-step step, shared out over the ranks"),
-    K("em.lr", K_DOUBLE, em.lr, "0.0005", "peak learning rate of the M-step"),
-    K("em.limit", K_INT, em.limit, "256", "training inputs sampled per round (0 = all)"),
-    K("eval.split", K_STR, eval.split, "test", "split of the final evaluation"),
-    K("eval.decode", K_STR, eval.decode, "greedy", "greedy or sample"),
-    K("eval.limit", K_INT, eval.limit, "0", "examples evaluated (0 = all)"),
-    K("eval.val_limit", K_INT, eval.val_limit, "0", "val examples scored after each round (0 = all)"),
-    K("eval.max_new_tokens", K_INT, eval.max_new_tokens, "160", "generated tokens per evaluated example"),
+    K("run_dir", ARG_STR, run_dir, "runs/restpg", "directory holding every stage's outputs", NULL),
+    K("seed", ARG_INT, seed, "1", "seed of data splits, initialisation, data order and sampling", ARG_MIN(0)),
+    K("threads", ARG_INT, threads, "0", "CPU threads per rank; 0 = cores / ranks", ARG_RANGE(0, INT_MAX)),
+    K("data.source", ARG_STR, data.source, "debian", "debian (this machine's apt lists), synth, or file",
+      ARG_ONE_OF("debian", "synth", "file")),
+    K("data.path", ARG_STR, data.path, "", "an existing restpg dataset when data.source is file", NULL),
+    K("data.synth_users", ARG_INT, data.synth_users, "60", "users of the synthetic dataset", ARG_RANGE(3, INT_MAX)),
+    K("data.max_users", ARG_INT, data.max_users, "0", "debian: keep at most this many users (0 = all)", NULL),
+    K("data.min_items", ARG_INT, data.min_items, "5", "debian: profile items a user needs", NULL),
+    K("data.max_examples_per_user", ARG_INT, data.max_examples_per_user, "2", "debian: target packages per user", NULL),
+    K("tokenizer.path", ARG_STR, tokenizer.path, "", "an existing tokenizer (file or GPT-2 directory); empty = train one",
+      NULL),
+    K("tokenizer.vocab_size", ARG_INT, tokenizer.vocab_size, "2048", "vocabulary of a trained tokenizer",
+      ARG_RANGE(300, 1 << 24)),
+    K("model.init", ARG_STR, model.init, "", "base checkpoint; empty = pretrain one from scratch", NULL),
+    K("model.n_layer", ARG_INT, model.n_layer, "4", "transformer layers of a pretrained-here model", ARG_RANGE(1, INT_MAX)),
+    K("model.n_head", ARG_INT, model.n_head, "4", "attention heads", ARG_RANGE(1, INT_MAX)),
+    K("model.n_embd", ARG_INT, model.n_embd, "128", "channels", ARG_RANGE(1, INT_MAX)),
+    K("model.n_positions", ARG_INT, model.n_positions, "512", "context length", ARG_RANGE(1, INT_MAX)),
+    K("pretrain.steps", ARG_INT, pretrain.steps, "400", "optimizer steps of pretraining", ARG_MIN(1)),
+    K("pretrain.batch_size", ARG_INT, pretrain.batch_size, "4", "sequences per micro-batch", ARG_RANGE(1, INT_MAX)),
+    K("pretrain.grad_accum", ARG_INT, pretrain.grad_accum, "2", "micro-batches per step, shared out over the ranks",
+      ARG_RANGE(1, INT_MAX)),
+    K("pretrain.seq_len", ARG_INT, pretrain.seq_len, "128", "tokens per pretraining sequence", ARG_RANGE(2, INT_MAX)),
+    K("pretrain.lr", ARG_DOUBLE, pretrain.lr, "0.002", "peak learning rate", ARG_ABOVE(0)),
+    K("reason.teacher", ARG_STR, reason.teacher, "builtin", "builtin, or jsonl:FILE with {id, reasoning} lines", NULL),
+    K("prompt.k", ARG_INT, prompt.k, "2", "profile items retrieved into each prompt", ARG_RANGE(1, 1000)),
+    K("prompt.profile", ARG_STR, prompt.profile, "on", "off = no personalization (no profile in the prompt)",
+      ARG_ONE_OF("on", "off")),
+    K("sft.steps", ARG_INT, sft.steps, "300", "optimizer steps of supervised fine-tuning", ARG_MIN(1)),
+    K("sft.batch_size", ARG_INT, sft.batch_size, "4", "sequences per micro-batch", ARG_RANGE(1, INT_MAX)),
+    K("sft.grad_accum", ARG_INT, sft.grad_accum, "2", "micro-batches per step, shared out over the ranks",
+      ARG_RANGE(1, INT_MAX)),
+    K("sft.lr", ARG_DOUBLE, sft.lr, "0.001", "peak learning rate", ARG_ABOVE(0)),
+    K("sft.reasoning", ARG_STR, sft.reasoning, "on", "on: targets are reasoning + answer (REST-PG); off: answer only",
+      ARG_ONE_OF("on", "off")),
+    K("em.rounds", ARG_INT, em.rounds, "3", "EM rounds (T)", ARG_RANGE(0, INT_MAX)),
+    K("em.n", ARG_INT, em.n, "8", "candidates sampled per training input (N; the paper uses 32)", ARG_RANGE(1, INT_MAX)),
+    K("em.temperature", ARG_DOUBLE, em.temperature, "0.7", "sampling temperature", ARG_MIN(0)),
+    K("em.top_p", ARG_DOUBLE, em.top_p, "0.9", "nucleus sampling mass", ARG_ABOVE_UPTO(0, 1)),
+    K("em.top_k", ARG_INT, em.top_k, "0", "top-k sampling (0 = off)", ARG_RANGE(0, INT_MAX)),
+    K("em.max_new_tokens", ARG_INT, em.max_new_tokens, "160", "generated tokens per candidate", ARG_RANGE(1, INT_MAX)),
+    K("em.reward", ARG_STR, em.reward, "rouge1:0.5,rougeL:0.5", "reward spec (restpg reward --help)", NULL),
+    K("em.tau", ARG_DOUBLE, em.tau, "0.3", "keep candidates with reward >= tau", NULL),
+    K("em.keep", ARG_INT, em.keep, "4", "keep at most K candidates per input (the paper uses 10)", ARG_RANGE(0, INT_MAX)),
+    K("em.mstep_init", ARG_STR, em.mstep_init, "base", "M-step starts from base, sft or previous",
+      ARG_ONE_OF("base", "sft", "previous")),
+    K("em.steps", ARG_INT, em.steps, "60", "optimizer steps of each M-step", ARG_MIN(1)),
+    K("em.batch_size", ARG_INT, em.batch_size, "4", "sequences per micro-batch in the M-step", ARG_RANGE(1, INT_MAX)),
+    K("em.grad_accum", ARG_INT, em.grad_accum, "2", "micro-batches per M-step step, shared out over the ranks",
+      ARG_RANGE(1, INT_MAX)),
+    K("em.lr", ARG_DOUBLE, em.lr, "0.0005", "peak learning rate of the M-step", ARG_ABOVE(0)),
+    K("em.limit", ARG_INT, em.limit, "256", "training inputs sampled per round (0 = all)", ARG_MIN(0)),
+    K("eval.split", ARG_STR, eval.split, "test", "split of the final evaluation", ARG_ONE_OF("val", "test", "train")),
+    K("eval.decode", ARG_STR, eval.decode, "greedy", "greedy or sample", ARG_ONE_OF("greedy", "sample")),
+    K("eval.limit", ARG_INT, eval.limit, "0", "examples evaluated (0 = all)", ARG_MIN(0)),
+    K("eval.val_limit", ARG_INT, eval.val_limit, "0", "val examples scored after each round (0 = all)", ARG_MIN(0)),
+    K("eval.max_new_tokens", ARG_INT, eval.max_new_tokens, "160", "generated tokens per evaluated example",
+      ARG_RANGE(1, INT_MAX)),
 };
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
 
@@ -86,7 +98,7 @@ static int assign(RunConfig *c, const Key *k, const char *value, const char *whe
     char what[160];
     snprintf(what, sizeof what, "%s: key '%s'", where, k->name);
     switch (k->type) {
-    case K_STR: {
+    case ARG_STR: {
         /* A string slot holds either the static default or a copy made here, never anything else,
          * so config_free can tell which to free. */
         char *s = xstrdup(value, e);
@@ -96,8 +108,9 @@ static int assign(RunConfig *c, const Key *k, const char *value, const char *whe
         *dst = s;
         return RP_OK;
     }
-    case K_INT: return parse_long(value, what, (long *)slot(c, k), e);
-    case K_DOUBLE: return parse_double(value, what, (double *)slot(c, k), e);
+    case ARG_INT: return parse_long(value, what, (long *)slot(c, k), e);
+    case ARG_DOUBLE: return parse_double(value, what, (double *)slot(c, k), e);
+    case ARG_FLAG: break; /* no config key is a flag */
     }
     return RP_EINTERNAL;
 }
@@ -112,8 +125,8 @@ void config_defaults(RunConfig *c) {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < N_KEYS; i++) {
         const Key *k = &KEYS[i];
-        if (k->type == K_STR) *(const char **)slot(c, k) = k->def;
-        else if (k->type == K_INT) *(long *)slot(c, k) = strtol(k->def, NULL, 10);
+        if (k->type == ARG_STR) *(const char **)slot(c, k) = k->def;
+        else if (k->type == ARG_INT) *(long *)slot(c, k) = strtol(k->def, NULL, 10);
         else *(double *)slot(c, k) = strtod(k->def, NULL);
     }
 }
@@ -121,7 +134,7 @@ void config_defaults(RunConfig *c) {
 void config_free(RunConfig *c) {
     for (size_t i = 0; i < N_KEYS; i++) {
         const Key *k = &KEYS[i];
-        if (k->type != K_STR) continue;
+        if (k->type != ARG_STR) continue;
         const char *s = *(const char **)slot(c, k);
         if (s != k->def) free((char *)s);
     }
@@ -144,7 +157,7 @@ int config_set(RunConfig *c, const char *assignment, const char *origin, Error *
 /* A plain scalar must not be a quoted number for numeric keys: "3" in quotes is a string. */
 static int scalar_ok_for(const Key *k, const yaml_node_t *v) {
     if (v->type != YAML_SCALAR_NODE) return 0;
-    return k->type == K_STR || v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    return k->type == ARG_STR || v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 }
 
 static int load_mapping(RunConfig *c, const char *path, yaml_document_t *doc, yaml_node_t *map, const char *section,
@@ -175,7 +188,7 @@ static int load_mapping(RunConfig *c, const char *path, yaml_document_t *doc, ya
         if (!k) return error_set(e, RP_EINPUT, "%s: line %zu: unknown key '%s' (restpg run --help lists the keys)", path, line, name);
         if (!scalar_ok_for(k, vn))
             return error_set(e, RP_EINPUT, "%s: line %zu: key '%s' must be %s", path, vn->start_mark.line + 1, name,
-                             k->type == K_INT ? "an integer" : k->type == K_DOUBLE ? "a number" : "a string");
+                             k->type == ARG_INT ? "an integer" : k->type == ARG_DOUBLE ? "a number" : "a string");
         char where[600];
         snprintf(where, sizeof where, "%s: line %zu", path, vn->start_mark.line + 1);
         int rc = assign(c, k, (const char *)vn->data.scalar.value, where, e);
@@ -211,46 +224,16 @@ int config_load(RunConfig *c, const char *path, Error *e) {
     return rc;
 }
 
-static int one_of(const char *v, const char *name, const char *a, const char *b, const char *c3, Error *e) {
-    if (!strcmp(v, a) || !strcmp(v, b) || (c3 && !strcmp(v, c3))) return RP_OK;
-    return error_set(e, RP_EINPUT, "config key '%s' must be %s, %s%s%s; got '%s'", name, a, b, c3 ? " or " : "", c3 ? c3 : "", v);
-}
-
 int config_check(const RunConfig *c, Error *e) {
-    int rc;
-    if ((rc = one_of(c->data.source, "data.source", "debian", "synth", "file", e)) ||
-        (rc = one_of(c->prompt.profile, "prompt.profile", "on", "off", NULL, e)) ||
-        (rc = one_of(c->sft.reasoning, "sft.reasoning", "on", "off", NULL, e)) ||
-        (rc = one_of(c->em.mstep_init, "em.mstep_init", "base", "sft", "previous", e)) ||
-        (rc = one_of(c->eval.decode, "eval.decode", "greedy", "sample", NULL, e)) ||
-        (rc = one_of(c->eval.split, "eval.split", "val", "test", "train", e)))
-        return rc;
+    for (size_t i = 0; i < N_KEYS; i++) {
+        char what[128];
+        snprintf(what, sizeof what, "config key '%s'", KEYS[i].name);
+        int rc = arg_rule_check(KEYS[i].rule, KEYS[i].type, what, cslot(c, &KEYS[i]), e);
+        if (rc) return rc;
+    }
     if (!strcmp(c->data.source, "file") && !c->data.path[0])
         return error_set(e, RP_EINPUT, "config: data.source is file but data.path is empty");
     if (!c->run_dir[0]) return error_set(e, RP_EINPUT, "config: run_dir is empty");
-    const struct {
-        const char *name;
-        long v, lo;
-    } ints[] = {
-        {"em.rounds", c->em.rounds, 0},         {"em.n", c->em.n, 1},
-        {"em.max_new_tokens", c->em.max_new_tokens, 1}, {"em.keep", c->em.keep, 0},
-        {"em.steps", c->em.steps, 1},           {"em.batch_size", c->em.batch_size, 1},
-        {"sft.steps", c->sft.steps, 1},         {"sft.batch_size", c->sft.batch_size, 1},
-        {"pretrain.steps", c->pretrain.steps, 1}, {"pretrain.batch_size", c->pretrain.batch_size, 1},
-        {"pretrain.seq_len", c->pretrain.seq_len, 2}, {"prompt.k", c->prompt.k, 1},
-        {"pretrain.grad_accum", c->pretrain.grad_accum, 1}, {"sft.grad_accum", c->sft.grad_accum, 1},
-        {"em.grad_accum", c->em.grad_accum, 1},
-        {"tokenizer.vocab_size", c->tokenizer.vocab_size, 300}, {"threads", c->threads, 0},
-        {"eval.max_new_tokens", c->eval.max_new_tokens, 1}, {"em.top_k", c->em.top_k, 0},
-        {"em.limit", c->em.limit, 0}, {"eval.limit", c->eval.limit, 0}, {"eval.val_limit", c->eval.val_limit, 0},
-        {"data.synth_users", c->data.synth_users, 3},
-    };
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
-        if (ints[i].v < ints[i].lo)
-            return error_set(e, RP_EINPUT, "config key '%s' must be at least %ld, got %ld", ints[i].name, ints[i].lo, ints[i].v);
-    if (!(c->em.temperature >= 0)) return error_set(e, RP_EINPUT, "config key 'em.temperature' must be >= 0");
-    if (!(c->em.top_p > 0 && c->em.top_p <= 1)) return error_set(e, RP_EINPUT, "config key 'em.top_p' must be in (0, 1]");
-    if (!(c->pretrain.lr > 0 && c->sft.lr > 0 && c->em.lr > 0)) return error_set(e, RP_EINPUT, "config: learning rates must be > 0");
     return RP_OK;
 }
 
@@ -272,8 +255,8 @@ int config_to_yaml(const RunConfig *c, StrBuf *out, Error *e) {
         }
         if (!rc) rc = strbuf_printf(out, e, "%s%s: ", dot ? "  " : "", leaf);
         if (rc) break;
-        if (k->type == K_STR) rc = strbuf_json_string(out, *(const char *const *)cslot(c, k), e);
-        else if (k->type == K_INT) rc = strbuf_printf(out, e, "%ld", *(const long *)cslot(c, k));
+        if (k->type == ARG_STR) rc = strbuf_json_string(out, *(const char *const *)cslot(c, k), e);
+        else if (k->type == ARG_INT) rc = strbuf_printf(out, e, "%ld", *(const long *)cslot(c, k));
         else rc = strbuf_printf(out, e, "%.17g", *(const double *)cslot(c, k));
         if (!rc) rc = strbuf_puts(out, "\n", e);
     }
@@ -283,7 +266,7 @@ int config_to_yaml(const RunConfig *c, StrBuf *out, Error *e) {
 void config_print_keys(void) {
     printf("config keys (YAML sections, or --section.key=value on the command line):\n");
     for (size_t i = 0; i < N_KEYS; i++)
-        printf("  %-24s %-6s %-24s %s\n", KEYS[i].name, KEYS[i].type == K_STR ? "string" : KEYS[i].type == K_INT ? "int" : "number",
+        printf("  %-24s %-6s %-24s %s\n", KEYS[i].name, KEYS[i].type == ARG_STR ? "string" : KEYS[i].type == ARG_INT ? "int" : "number",
                KEYS[i].def[0] ? KEYS[i].def : "\"\"", KEYS[i].help);
 }
 

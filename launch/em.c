@@ -9,14 +9,14 @@
 #include "core/fileio.h"
 #include "core/log.h"
 #include "data/dataset.h"
-#include "launch/commands.h"
+#include "launch/stages.h"
 #include "reward/filter.h"
 #include "reward/reward.h"
 #include "sampler/sampler.h"
 #include "core/comm.h"
 
-void em_path(const char *dir, int t, const char *name, char *buf, size_t n) {
-    snprintf(buf, n, "%s/round%d%s%s", dir, t, name[0] ? "/" : "", name);
+char *em_path(const char *dir, int t, const char *name, Error *e) {
+    return xasprintf(e, "%s/round%d%s%s", dir, t, name[0] ? "/" : "", name);
 }
 
 int em_threads(const RunConfig *c) {
@@ -26,26 +26,22 @@ int em_threads(const RunConfig *c) {
     return per > 0 ? per : 1;
 }
 
-void add_train_args(CmdArgs *a, const RunConfig *c, long steps, long batch, long accum, double lr, long seed,
-                    const char *metrics) {
-    cmdargs_add(a, "--steps=%ld", steps);
-    cmdargs_add(a, "--batch-size=%ld", batch);
-    cmdargs_add(a, "--grad-accum=%ld", accum);
-    cmdargs_add(a, "--lr=%.17g", lr);
-    cmdargs_add(a, "--seed=%ld", seed);
-    cmdargs_add(a, "--threads=%d", em_threads(c));
-    cmdargs_add(a, "--checkpoint-every=%ld", steps / 4 > 0 ? steps / 4 : 1);
-    cmdargs_add(a, "--metrics=%s", metrics);
-    cmdargs_add(a, "--resume");
+void em_train_options(const RunConfig *c, long steps, long batch, long accum, double lr, long seed, const char *out,
+                      const char *metrics, TrainStageOptions *t) {
+    train_stage_options_default(t);
+    t->train.out = out;
+    t->train.metrics = metrics;
+    t->train.steps = steps;
+    t->train.batch_size = (int)batch;
+    t->train.grad_accum = (int)accum;
+    t->train.sched.max_lr = lr;
+    t->train.seed = (uint64_t)seed;
+    t->train.checkpoint_every = steps / 4 > 0 ? steps / 4 : 1;
+    t->threads = em_threads(c);
+    t->resume = 1;
 }
 
-void add_prompt_args(CmdArgs *a, const RunConfig *c) {
-    cmdargs_add(a, "--reasoning=%s", c->sft.reasoning);
-    cmdargs_add(a, "--k=%ld", c->prompt.k);
-    cmdargs_add(a, "--profile=%s", c->prompt.profile);
-}
-
-static void prompt_from_config(const RunConfig *c, PromptOptions *po) {
+void em_prompt_options(const RunConfig *c, PromptOptions *po) {
     prompt_options_default(po);
     po->k = (int)c->prompt.k;
     po->profile = strcmp(c->prompt.profile, "off") != 0;
@@ -60,11 +56,40 @@ static int exists_all(const char *path, Error *e, int *yes) {
     return rc;
 }
 
-static int estep_sample(const EmPlan *p, int t, const char *policy, Error *e) {
+/* The files of round t (see em.h); every rank builds them. */
+typedef struct {
+    char *dir, *samples, *partial, *estep, *kept, *model, *done, *val, *val_done, *metrics;
+} Round;
+
+static void round_free(Round *r) {
+    free(r->dir), free(r->samples), free(r->partial), free(r->estep), free(r->kept);
+    free(r->model), free(r->done), free(r->val), free(r->val_done), free(r->metrics);
+    memset(r, 0, sizeof *r);
+}
+
+/* Collective: every rank returns the same status. */
+static int round_paths(const EmPlan *p, int t, Round *r, Error *e) {
+    memset(r, 0, sizeof *r);
+    r->dir = em_path(p->dir, t, "", e);
+    r->samples = em_path(p->dir, t, "samples.h5", e);
+    r->partial = em_path(p->dir, t, "samples.partial.h5", e);
+    r->estep = em_path(p->dir, t, "estep.json", e);
+    r->kept = em_path(p->dir, t, "kept.h5", e);
+    r->model = em_path(p->dir, t, "model.h5", e);
+    r->done = em_path(p->dir, t, "mstep.done", e);
+    r->val = em_path(p->dir, t, "val", e);
+    r->val_done = em_path(p->dir, t, "val/eval.json", e);
+    r->metrics = xasprintf(e, "%s/mstep_round%d.jsonl", p->metrics, t);
+    int ok = r->dir && r->samples && r->partial && r->estep && r->kept && r->model && r->done && r->val && r->val_done &&
+             r->metrics;
+    int rc = comm_agree(ok ? RP_OK : RP_ENOMEM, e);
+    if (rc) round_free(r);
+    return rc;
+}
+
+static int estep_sample(const EmPlan *p, const Round *r, int t, const char *policy, Error *e) {
     const RunConfig *c = p->c;
-    char out[4200], partial[4200];
-    em_path(p->dir, t, "samples.h5", out, sizeof out);
-    em_path(p->dir, t, "samples.partial.h5", partial, sizeof partial);
+    const char *out = r->samples, *partial = r->partial;
     GPT m;
     Tokenizer *tok;
     Dataset d;
@@ -79,7 +104,7 @@ static int estep_sample(const EmPlan *p, int t, const char *policy, Error *e) {
     so.max_new_tokens = (int)c->em.max_new_tokens;
     so.seed = (uint64_t)c->seed;
     so.round = t;
-    prompt_from_config(c, &so.prompt);
+    em_prompt_options(c, &so.prompt);
     so.prompt.allow_missing_reasoning = 1;
     so.threads = em_threads(c);
     so.partial = partial;
@@ -99,11 +124,9 @@ static int estep_sample(const EmPlan *p, int t, const char *policy, Error *e) {
 }
 
 /* Rank 0: scores and filters the samples in place and records the E-step's statistics. */
-static int estep_reward(const EmPlan *p, int t, Error *e) {
+static int estep_reward(const EmPlan *p, const Round *r, int t, Error *e) {
     const RunConfig *c = p->c;
-    char path[4200], stats[4200];
-    em_path(p->dir, t, "samples.h5", path, sizeof path);
-    em_path(p->dir, t, "estep.json", stats, sizeof stats);
+    const char *path = r->samples, *stats = r->estep;
     Samples s;
     Dataset d;
     int rc = samples_read(path, &s, e), have_d = 0;
@@ -165,10 +188,8 @@ static int estep_reward(const EmPlan *p, int t, Error *e) {
 
 /* Rank 0: the kept candidates as training examples (same prompt, the candidate as target), plus
  * the val examples so the M-step can report validation loss. */
-static int build_kept(const EmPlan *p, int t, int64_t *n_kept, Error *e) {
-    char spath[4200], kpath[4200];
-    em_path(p->dir, t, "samples.h5", spath, sizeof spath);
-    em_path(p->dir, t, "kept.h5", kpath, sizeof kpath);
+static int build_kept(const EmPlan *p, const Round *r, int64_t *n_kept, Error *e) {
+    const char *spath = r->samples, *kpath = r->kept;
     Samples s;
     Dataset d, k;
     int rc = samples_read(spath, &s, e), have_d = 0, have_k = 0;
@@ -205,21 +226,14 @@ static int build_kept(const EmPlan *p, int t, int64_t *n_kept, Error *e) {
     return rc;
 }
 
-/* Runs `restpg sft` in-process with the M-step's options (every rank). */
-static int mstep_train(const EmPlan *p, int t, const char *init, Error *e) {
+/* The M-step: `restpg sft` on the kept set with the run's options (every rank). */
+static int mstep_train(const EmPlan *p, const Round *r, int t, const char *init, Error *e) {
     const RunConfig *c = p->c;
-    char kept[4200], out[4200], metrics[4200];
-    em_path(p->dir, t, "kept.h5", kept, sizeof kept);
-    em_path(p->dir, t, "model.h5", out, sizeof out);
-    snprintf(metrics, sizeof metrics, "%s/mstep_round%d.jsonl", p->metrics, t);
-    CmdArgs a;
-    cmdargs_init(&a, "sft");
-    cmdargs_add(&a, "--data=%s", kept);
-    cmdargs_add(&a, "--init=%s", init);
-    cmdargs_add(&a, "--out=%s", out);
-    add_prompt_args(&a, c);
-    add_train_args(&a, c, c->em.steps, c->em.batch_size, c->em.grad_accum, c->em.lr, c->seed + t, metrics);
-    return cmdargs_run(&a, cmd_sft, e);
+    SftOptions o = {.init = init};
+    em_train_options(c, c->em.steps, c->em.batch_size, c->em.grad_accum, c->em.lr, c->seed + t, r->model, r->metrics, &o.t);
+    o.t.data = r->kept;
+    em_prompt_options(c, &o.prompt);
+    return stage_sft(&o, e);
 }
 
 static int copy_file(const char *from, const char *to, Error *e) {
@@ -242,20 +256,17 @@ void em_eval_options(const RunConfig *c, EvalOptions *eo) {
     eo->max_new_tokens = (int)c->eval.max_new_tokens;
     eo->seed = (uint64_t)c->seed;
     eo->threads = em_threads(c);
-    prompt_from_config(c, &eo->prompt);
+    em_prompt_options(c, &eo->prompt);
     eo->reward_spec = c->em.reward;
 }
 
-static int validate(const EmPlan *p, int t, const char *model_path, Error *e) {
-    char dir[4200], done[4300];
-    em_path(p->dir, t, "val", dir, sizeof dir);
-    snprintf(done, sizeof done, "%s/eval.json", dir);
+static int validate(const EmPlan *p, const Round *r, int t, const char *model_path, Error *e) {
     int have;
-    int rc = exists_all(done, e, &have);
+    int rc = exists_all(r->val_done, e, &have);
     if (rc || have) return rc;
     EvalOptions eo;
     em_eval_options(p->c, &eo);
-    eo.out_dir = dir;
+    eo.out_dir = r->val;
     EvalMetrics em;
     rc = eval_checkpoint(model_path, p->data, &eo, &em, e);
     if (!rc)
@@ -264,48 +275,59 @@ static int validate(const EmPlan *p, int t, const char *model_path, Error *e) {
     return rc;
 }
 
-int em_run(const EmPlan *p, char *final_model, size_t fn, Error *e) {
+/* One round after the policy prev (see em.h); every rank. */
+static int em_round(const EmPlan *p, const Round *r, int t, const char *prev, Error *e) {
     const RunConfig *c = p->c;
-    char prev[4200];
-    snprintf(prev, sizeof prev, "%s", p->sft);
+    int rc = log_rank() == 0 ? mkdir_p(r->dir, e) : RP_OK;
+    int have = 0;
+    if ((rc = comm_agree(rc, e)) || (rc = exists_all(r->samples, e, &have))) return rc;
+    if (!have && (rc = estep_sample(p, r, t, prev, e))) return rc;
+    if (log_rank() == 0) rc = estep_reward(p, r, t, e);
+    if ((rc = comm_agree(rc, e))) return rc;
+
+    if ((rc = exists_all(r->done, e, &have))) return rc;
+    if (!have) {
+        int64_t n_kept = 0;
+        if (log_rank() == 0) rc = build_kept(p, r, &n_kept, e);
+        if ((rc = comm_agree(rc, e)) || (rc = comm_bcast(&n_kept, sizeof n_kept, e))) return rc;
+        if (n_kept == 0) {
+            log_warn("em round %d: no candidate passed the filter (tau %g); the policy stays as it was", t, c->em.tau);
+            if (log_rank() == 0) rc = copy_file(prev, r->model, e);
+        } else {
+            const char *init = !strcmp(c->em.mstep_init, "base") ? p->base : !strcmp(c->em.mstep_init, "sft") ? p->sft : prev;
+            log_info("em round %d: M-step on %lld kept candidates from %s", t, (long long)n_kept, init);
+            rc = mstep_train(p, r, t, init, e);
+        }
+        if (!rc && log_rank() == 0) rc = atomic_write(r->done, "done\n", 5, e);
+        if ((rc = comm_agree(rc, e))) return rc;
+    }
+    return validate(p, r, t, r->model, e);
+}
+
+int em_run(const EmPlan *p, char **final_model, Error *e) {
+    const RunConfig *c = p->c;
+    *final_model = NULL;
+    char *prev = xstrdup(p->sft, e);
     em_threads(c); /* collective the first time: settle it on every rank before rank-0-only steps */
     int rc = log_rank() == 0 ? mkdir_p(p->metrics, e) : RP_OK;
-    if (!(rc = comm_agree(rc, e))) rc = validate(p, 0, p->sft, e);
-    for (int t = 1; t <= c->em.rounds && !rc; t++) {
-        char dir[4200];
-        em_path(p->dir, t, "", dir, sizeof dir);
-        if (log_rank() == 0) rc = mkdir_p(dir, e);
-        int have = 0;
-        char samples[4200];
-        em_path(p->dir, t, "samples.h5", samples, sizeof samples);
-        if ((rc = comm_agree(rc, e)) || (rc = exists_all(samples, e, &have))) break;
-        if (!have && (rc = estep_sample(p, t, prev, e))) break;
-        if (log_rank() == 0) rc = estep_reward(p, t, e);
-        if ((rc = comm_agree(rc, e))) break;
-
-        char kept[4200], model[4200], done[4200];
-        em_path(p->dir, t, "kept.h5", kept, sizeof kept);
-        em_path(p->dir, t, "model.h5", model, sizeof model);
-        em_path(p->dir, t, "mstep.done", done, sizeof done);
-        if ((rc = exists_all(done, e, &have))) break;
-        if (!have) {
-            int64_t n_kept = 0;
-            if (log_rank() == 0) rc = build_kept(p, t, &n_kept, e);
-            if ((rc = comm_agree(rc, e)) || (rc = comm_bcast(&n_kept, sizeof n_kept, e))) break;
-            if (n_kept == 0) {
-                log_warn("em round %d: no candidate passed the filter (tau %g); the policy stays as it was", t, c->em.tau);
-                if (log_rank() == 0) rc = copy_file(prev, model, e);
-            } else {
-                const char *init = !strcmp(c->em.mstep_init, "base") ? p->base : !strcmp(c->em.mstep_init, "sft") ? p->sft : prev;
-                log_info("em round %d: M-step on %lld kept candidates from %s", t, (long long)n_kept, init);
-                rc = mstep_train(p, t, init, e);
-            }
-            if (!rc && log_rank() == 0) rc = atomic_write(done, "done\n", 5, e);
-            if ((rc = comm_agree(rc, e))) break;
+    if (!(rc = comm_agree(prev ? rc : RP_ENOMEM, e))) {
+        Round r;
+        if (!(rc = round_paths(p, 0, &r, e))) {
+            rc = validate(p, &r, 0, p->sft, e);
+            round_free(&r);
         }
-        if ((rc = validate(p, t, model, e))) break;
-        snprintf(prev, sizeof prev, "%s", model);
     }
-    if (!rc) snprintf(final_model, fn, "%s", prev);
+    for (int t = 1; t <= c->em.rounds && !rc; t++) {
+        Round r;
+        if ((rc = round_paths(p, t, &r, e))) break;
+        if (!(rc = em_round(p, &r, t, prev, e))) {
+            free(prev);
+            prev = r.model; /* the round's policy is the next one's start */
+            r.model = NULL;
+        }
+        round_free(&r);
+    }
+    if (!rc) *final_model = prev;
+    else free(prev);
     return rc;
 }

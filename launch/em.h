@@ -15,9 +15,9 @@
 #define RESTPG_LAUNCH_EM_H
 
 #include "core/error.h"
-#include "launch/commands.h"
 #include "launch/config.h"
 #include "launch/eval.h"
+#include "launch/stages.h"
 
 typedef struct {
     const RunConfig *c;   /* em.*, prompt.*, sft.reasoning, eval.*, seed, threads */
@@ -28,8 +28,8 @@ typedef struct {
     const char *metrics;  /* directory for the M-steps' training curves (created if missing) */
 } EmPlan;
 
-/* Runs the rounds (collective). final_model receives the last round's model path. */
-int em_run(const EmPlan *p, char *final_model, size_t n, Error *e);
+/* Runs the rounds (collective). *final_model receives the last round's model path (free it). */
+int em_run(const EmPlan *p, char **final_model, Error *e);
 
 /* CPU threads per rank for the config: threads, or cores / ranks on this node when 0. The first
  * call must be made by every rank (it counts the node's ranks collectively). */
@@ -39,14 +39,15 @@ int em_threads(const RunConfig *c);
  * reasoning), reward and threads; split "val" with eval.val_limit (callers change split/limit). */
 void em_eval_options(const RunConfig *c, EvalOptions *eo);
 
-/* The training options every stage passes to `restpg pretrain`/`sft`: steps, batch, grad-accum,
- * lr, seed, threads, checkpoints every quarter, metrics file, --resume. */
-void add_train_args(CmdArgs *a, const RunConfig *c, long steps, long batch, long accum, double lr, long seed,
-                    const char *metrics);
-/* The prompt options of `restpg sft`: --reasoning, --k, --profile from the config. */
-void add_prompt_args(CmdArgs *a, const RunConfig *c);
+/* The training options every training stage of a run uses: steps, batch, grad-accum, lr, seed,
+ * the checkpoint out (written every quarter of the steps, and resumed from), the metrics file and
+ * em_threads; everything else as `restpg pretrain`/`sft` default it. */
+void em_train_options(const RunConfig *c, long steps, long batch, long accum, double lr, long seed, const char *out,
+                      const char *metrics, TrainStageOptions *t);
+/* The prompt of a run: prompt.k, prompt.profile and sft.reasoning over the prompt builder's defaults. */
+void em_prompt_options(const RunConfig *c, PromptOptions *po);
 
-/* Writes <dir>/round<t>/<name> into buf. */
-void em_path(const char *dir, int t, const char *name, char *buf, size_t n);
+/* <dir>/round<t>/<name> (<dir>/round<t> for an empty name), allocated; NULL with e set on failure. */
+char *em_path(const char *dir, int t, const char *name, Error *e);
 
 #endif

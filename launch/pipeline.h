@@ -13,7 +13,7 @@
 #include "launch/eval.h"
 
 typedef struct {
-    char final_model[4200];
+    char *final_model;      /* the last round's model path (pipeline_result_free frees it) */
     EvalMetrics eval;       /* the final evaluation */
     EvalMetrics sft_val;    /* validation of the SFT policy (round 0) */
     EvalMetrics last_val;   /* validation after the last round */
@@ -22,5 +22,6 @@ typedef struct {
 /* Runs (or, with resume, continues) the pipeline for c. Without resume an existing run
  * directory holding a started run is an error, so nothing is overwritten by accident. */
 int pipeline_run(const RunConfig *c, int resume, PipelineResult *res, Error *e);
+void pipeline_result_free(PipelineResult *res);
 
 #endif

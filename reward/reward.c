@@ -13,8 +13,6 @@
 
 static const char *NAMES[METRIC_COUNT] = {"rouge1", "rouge2", "rougeL", "meteor", "judge"};
 
-const char *metric_name(MetricKind m) { return NAMES[m]; }
-
 int reward_spec_parse(const char *spec, RewardSpec *r, Error *e) {
     memset(r, 0, sizeof *r);
     double total = 0;

@@ -17,9 +17,6 @@
 
 typedef enum { METRIC_ROUGE1, METRIC_ROUGE2, METRIC_ROUGEL, METRIC_METEOR, METRIC_JUDGE, METRIC_COUNT } MetricKind;
 
-/* The metric's name as specs and reports spell it. */
-const char *metric_name(MetricKind m);
-
 typedef struct {
     double weight[METRIC_COUNT]; /* 0 = unused */
 } RewardSpec;

@@ -381,11 +381,6 @@ static int present_wanted(const Present *p, const Step *s) {
     return 0;
 }
 
-void wordtok_init(WordTok *w) {
-    cpbuf_init(&w->a);
-    cpbuf_init(&w->b);
-}
-
 void wordtok_free(WordTok *w) {
     cpbuf_free(&w->a);
     cpbuf_free(&w->b);

@@ -20,8 +20,7 @@ typedef struct {
     CpBuf a, b; /* after wordtok_run, `a` holds the rewritten text */
 } WordTok;
 
-/* Empty scratch buffers / their release. */
-void wordtok_init(WordTok *w);
+/* A zeroed WordTok is empty; wordtok_free releases its scratch buffers. */
 void wordtok_free(WordTok *w);
 
 /* Rewrites the sentence t[0..n) as NLTKWordTokenizer.tokenize does before its final split. The

@@ -40,10 +40,6 @@ static uint64_t input_key(uint64_t seed, int64_t round, const char *id) {
     return rng_hash(seed, (uint64_t)round, hash_bytes(id, strlen(id)), SAMPLER_STREAM);
 }
 
-double engine_uniform(uint64_t seed, int64_t round, const char *example_id, int c, int s) {
-    return rng_to_uniform(rng_hash(input_key(seed, round, example_id), (uint64_t)c, (uint64_t)s, 0));
-}
-
 int engine_prefix_slots(int n, int batch) {
     int per = (batch + n - 1) / n;
     return (per < batch ? per : batch) + 1;

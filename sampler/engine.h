@@ -45,8 +45,6 @@ typedef struct {
     int64_t round;
 } EngineSpec;
 
-/* The uniform draw of step s of candidate c of the example with this id (docs/sampler.md). */
-double engine_uniform(uint64_t seed, int64_t round, const char *example_id, int c, int s);
 
 /* Work source and result sink. */
 typedef struct {

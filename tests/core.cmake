@@ -1,1 +1,2 @@
 restpg_test(test_dataset SOURCES tests/test_dataset.c LIBS restpg_data)
+restpg_test(test_args SOURCES tests/test_args.c LIBS restpg_core)
