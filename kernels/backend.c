@@ -7,7 +7,7 @@
 
 static Backend g_backend;
 
-const char *backend_available(void) { return "cpu"; }
+const char *backend_available(void) { return BACKEND_DEVICES; }
 
 const Backend *backend_get(void) {
     if (!g_backend.ops) g_backend.ops = cpu_backend();

@@ -131,12 +131,47 @@ typedef struct {
     int (*decoder_prefill)(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e);
     void (*decoder_attach)(void *dec, int slot, int prefix);
     int (*decoder_decode)(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e);
+
+    /* Gemma 3's ops (model/gemma3.h; kernels/cpu/ops.h states each one's details). */
+    /* RMSNorm with the (1 + w) weight over rows of C, saving rstd per row; the backward
+     * accumulates dinp and dw. */
+    int (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps,
+                           Error *e);
+    int (*rmsnorm_backward)(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                            const float *rstd, int N, int C, Error *e);
+    /* Rotate-half RoPE in place on x[B,T,NH,hd] at positions 0..T-1 of each sequence with base
+     * theta; the backward applies the inverse rotation to the gradient in place. */
+    int (*rope_forward)(float *x, int B, int T, int NH, int hd, double theta, Error *e);
+    int (*rope_backward)(float *dx, int B, int T, int NH, int hd, double theta, Error *e);
+    /* out = gelu_tanh(gate) * up; the backward overwrites dgate and dup. */
+    int (*geglu_forward)(float *out, const float *gate, const float *up, size_t n, Error *e);
+    int (*geglu_backward)(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n,
+                          Error *e);
+    /* out[i,:] = scale * wte[tokens[i],:] (tokens checked, on the device); the backward
+     * accumulates scale * dout into dwte's rows. */
+    int (*embedding_forward)(float *out, const int32_t *tokens, const float *wte, float scale, int N, int C, Error *e);
+    int (*embedding_backward)(float *dwte, const float *dout, const int32_t *tokens, float scale, int N, int C,
+                              Error *e);
+    /* Causal grouped-query attention (q, out [B,T,NH*hd]; k, v [B,T,NKV*hd]; query head h uses kv
+     * head h / (NH/NKV)), scores scale * q.k, keys j <= i and, when window > 0, i - j < window;
+     * writes out and lse[B,NH,T] with no T x T matrix. The backward overwrites dq, dk, dv. Both
+     * take attention_gqa_workspace(B, T, NH) bytes of scratch. */
+    size_t (*attention_gqa_workspace)(int B, int T, int NH);
+    int (*attention_gqa_forward)(float *out, float *lse, const float *q, const float *k, const float *v, int B, int T,
+                                 int NH, int NKV, int hd, int window, float scale, void *ws, size_t ws_bytes, Error *e);
+    int (*attention_gqa_backward)(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                                  const float *v, const float *out, const float *lse, int B, int T, int NH, int NKV,
+                                  int hd, int window, float scale, void *ws, size_t ws_bytes, Error *e);
 } BackendOps;
 
 struct Backend {
     const BackendOps *ops;
 };
 
+/* The devices this build has: for help texts, and as the allowed values of `--device` and the
+ * config key `device` (core/args.h's ARG_ONE_OF). */
+#define BACKEND_DEVICES "cpu"
+#define BACKEND_DEVICE_LIST "cpu"
 /* Names the devices this build has, comma separated ("cpu" or "cpu,cuda"). */
 const char *backend_available(void);
 /* Makes `device` the process's backend ("cpu"; "cuda" where built). An unknown or unavailable
@@ -144,5 +179,10 @@ const char *backend_available(void);
 int backend_select(const char *device, Error *e);
 /* The selected backend (the CPU backend until backend_select chose another). */
 const Backend *backend_get(void);
+
+/* The `--device` option of the commands that run a model, for their ArgSpec tables
+ * (core/args.h); pass the parsed value to backend_select before creating a model. */
+#define BACKEND_DEVICE_SPEC(var)                                                                                       \
+    {"--device", ARG_STR, &(var), "compute device: " BACKEND_DEVICES " (default cpu)", 0, ARG_ONE_OF(BACKEND_DEVICE_LIST)}
 
 #endif

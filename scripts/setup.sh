@@ -11,7 +11,7 @@ pkgs=(
   libcjson-dev libyaml-dev libpcre2-dev liblz4-dev
   wordnet wordnet-base wordnet-dev
   gnuplot-nox
-  python3 python3-h5py python3-numpy python3-nltk
+  python3 python3-h5py python3-numpy python3-nltk python3-torch python3-venv
   slurm-wlm munge
 )
 

@@ -130,6 +130,59 @@ static int cpu_sumsq(const float *g, size_t n, double *out, Error *e) {
     return RP_OK;
 }
 
+static int cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps,
+                               Error *e) {
+    (void)e;
+    rmsnorm_forward(out, rstd, inp, w, N, C, eps);
+    return RP_OK;
+}
+
+static int cpu_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                                const float *rstd, int N, int C, Error *e) {
+    (void)e;
+    rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, C);
+    return RP_OK;
+}
+
+static int cpu_rope_forward(float *x, int B, int T, int NH, int hd, double theta, Error *e) {
+    (void)e;
+    rope_forward(x, B, T, NH, hd, theta);
+    return RP_OK;
+}
+
+static int cpu_rope_backward(float *dx, int B, int T, int NH, int hd, double theta, Error *e) {
+    (void)e;
+    rope_backward(dx, B, T, NH, hd, theta);
+    return RP_OK;
+}
+
+static int cpu_geglu_forward(float *out, const float *gate, const float *up, size_t n, Error *e) {
+    (void)e;
+    geglu_forward(out, gate, up, n);
+    return RP_OK;
+}
+
+static int cpu_geglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                              size_t n, Error *e) {
+    (void)e;
+    geglu_backward(dgate, dup, dout, gate, up, n);
+    return RP_OK;
+}
+
+static int cpu_embedding_forward(float *out, const int32_t *tokens, const float *wte, float scale, int N, int C,
+                                 Error *e) {
+    (void)e;
+    embedding_forward(out, tokens, wte, scale, N, C);
+    return RP_OK;
+}
+
+static int cpu_embedding_backward(float *dwte, const float *dout, const int32_t *tokens, float scale, int N, int C,
+                                  Error *e) {
+    (void)e;
+    embedding_backward(dwte, dout, tokens, scale, N, C);
+    return RP_OK;
+}
+
 static const BackendOps CPU = {
     .name = "cpu",
     .host_memory = 1,
@@ -164,6 +217,17 @@ static const BackendOps CPU = {
     .decoder_prefill = cpu_decoder_prefill,
     .decoder_attach = cpu_decoder_attach,
     .decoder_decode = cpu_decoder_decode,
+    .rmsnorm_forward = cpu_rmsnorm_forward,
+    .rmsnorm_backward = cpu_rmsnorm_backward,
+    .rope_forward = cpu_rope_forward,
+    .rope_backward = cpu_rope_backward,
+    .geglu_forward = cpu_geglu_forward,
+    .geglu_backward = cpu_geglu_backward,
+    .embedding_forward = cpu_embedding_forward,
+    .embedding_backward = cpu_embedding_backward,
+    .attention_gqa_workspace = attention_gqa_workspace,
+    .attention_gqa_forward = attention_gqa_forward,
+    .attention_gqa_backward = attention_gqa_backward,
 };
 
 const BackendOps *cpu_backend(void) { return &CPU; }

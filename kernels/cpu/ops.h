@@ -122,4 +122,51 @@ void adamw_update(float *param, const float *grad, float *m, float *v, size_t n,
  * the value is the same for any thread count. Shards can add their sums before the sqrt. */
 double grad_sumsq(const float *g, size_t n);
 
+/* ---- Gemma 3's ops (model/gemma3.h) ---- */
+
+/* Gemma's RMSNorm over rows of C: out = x * rstd * (1 + w), rstd = 1 / sqrt(mean(x^2) + eps),
+ * saving rstd per row. The per-head q/k norms are the same op on N*heads rows of head_dim. */
+void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps);
+/* Accumulates dinp and dw (dw's column sums walk the rows in order inside one thread). */
+void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, const float *rstd,
+                      int N, int C);
+
+/* Rotary embedding in place on x[B,T,NH,hd], position t for row t of each sequence, Hugging
+ * Face's rotate-half convention: for i < hd/2 with a = t * theta^(-2i/hd),
+ * (x[i], x[i+hd/2]) -> (x[i] cos a - x[i+hd/2] sin a, x[i+hd/2] cos a + x[i] sin a). Angles,
+ * cosines and sines are computed in double, so long positions lose no phase. hd must be even. */
+void rope_forward(float *x, int B, int T, int NH, int hd, double theta);
+/* The backward: the transpose rotation (by -a) applied in place to the gradient dx. */
+void rope_backward(float *dx, int B, int T, int NH, int hd, double theta);
+
+/* GeGLU: out = gelu_tanh(gate) * up elementwise (the GELU of gelu_forward). out may alias gate,
+ * not up. */
+void geglu_forward(float *out, const float *gate, const float *up, size_t n);
+/* Overwrites dgate = dout * up * gelu'(gate) and dup = dout * gelu(gate). dgate may alias dout;
+ * dup may not. */
+void geglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n);
+
+/* Scaled token embedding: out[i,:] = wte[tokens[i],:] * scale for N rows (Gemma's sqrt(C)
+ * normaliser). Tokens must already be checked. The backward accumulates scale * dout into the
+ * rows of dwte, split by column blocks so each element's sum stays in one thread, in order. */
+void embedding_forward(float *out, const int32_t *tokens, const float *wte, float scale, int N, int C);
+void embedding_backward(float *dwte, const float *dout, const int32_t *tokens, float scale, int N, int C);
+
+/* Causal grouped-query attention with an optional sliding window, flash-style like
+ * attention_forward (ATTN_TILE tiles, online softmax, no T x T matrix). q and out are
+ * [B,T,NH*hd], k and v [B,T,NKV*hd]; query head h reads kv head h / (NH/NKV). Query i sees key
+ * j when j <= i and, if window > 0, i - j < window. Scores are scale * q.k. Writes out and
+ * lse[B,NH,T]. Scratch: attention_gqa_workspace(B, T, NH) bytes; a smaller workspace runs on
+ * fewer threads (same results), one too small for a single thread is RP_EINTERNAL.
+ * Parallel over (sequence, head, query tile); every output element is written by one task. */
+size_t attention_gqa_workspace(int B, int T, int NH);
+int attention_gqa_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B, int T, int NH,
+                          int NKV, int hd, int window, float scale, void *ws, size_t ws_bytes, Error *e);
+/* Overwrites dq, dk, dv from dout and the forward's inputs, out and lse. Two passes so no
+ * element is summed by two threads: dk, dv per (sequence, kv head, key tile), walking the
+ * group's query heads and query tiles in order; then dq per (sequence, head, query tile). */
+int attention_gqa_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                           const float *v, const float *out, const float *lse, int B, int T, int NH, int NKV, int hd,
+                           int window, float scale, void *ws, size_t ws_bytes, Error *e);
+
 #endif

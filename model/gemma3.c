@@ -1,0 +1,566 @@
+/* Gemma 3 on the selected backend: config check, the tensor table (GGUF and HF names), HF's
+ * initialisation, the activation plan, the training forward/backward with a per-token loss mask,
+ * and the AdamW step (model/gemma3.h has the architecture and the layout).
+ *
+ * Memory plan (per (B, T), N = B*T rows): each layer keeps the inputs of every norm, matmul and
+ * attention its backward needs (pre-norm q/k and their rstd, post-RoPE q/k, v, the attention
+ * output and its log-sum-exp, gate and up, the branch outputs before their post-norms, the two
+ * residual streams). The GeGLU output is recomputed in the backward. The logits [N, Vp] are the
+ * only vocabulary-sized buffer; the backward turns them into dlogits. Backward scratch is shared
+ * by all layers.
+ *
+ * Batch independence: the kernels work per sequence, so a sequence's activations and loss are
+ * the same bits whatever else is in the batch. */
+#include "model/gemma3.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+
+enum { ST_NONE, ST_FORWARD_TARGETS, ST_BACKWARD_DONE };
+
+/* One layer's activations; LAYER_FIELDS gives each one's width in floats per row. */
+typedef struct {
+    float *ln1, *ln1_rstd, *qr, *kr, *v, *q_rstd, *k_rstd, *q, *k, *atty, *lse, *ao, *ao_rstd, *res_mid, *ln2,
+        *ln2_rstd, *gate, *up, *mo, *mo_rstd, *res_out;
+} LayerActs;
+
+struct Gemma3Acts {
+    int B, T;   /* planned capacity */
+    size_t cap; /* B * T */
+    float *mem; /* every float buffer below, one device allocation */
+    int32_t *inputs, *targets;
+    float *mask, *dloss, *encoded, *layers, *lnf, *lnf_rstd, *logits, *ce_lse, *losses;
+    float *dres, *dc, *dln, *dq, *dqr, *datty, *dk, *dv, *dkr, *big; /* backward scratch; big also GeGLU */
+    void *attn_ws;
+    size_t attn_ws_bytes;
+    float *h_mask, *h_dloss, *h_losses;
+    int32_t *h_inputs, *h_targets;
+    int cur_B, cur_T, state;
+    double weight_sum;
+};
+
+#define LA(x) offsetof(LayerActs, x)
+/* Widths in units: C, Q = NH*hd, KV = NKV*hd, I, NH, NKV, or 1 (per row). */
+enum { W_C, W_Q, W_KV, W_I, W_NH, W_NKV, W_1 };
+static const struct {
+    size_t field;
+    int width;
+} LAYER_FIELDS[] = {{LA(ln1), W_C},     {LA(ln1_rstd), W_1}, {LA(qr), W_Q},       {LA(kr), W_KV},
+                    {LA(v), W_KV},      {LA(q_rstd), W_NH},  {LA(k_rstd), W_NKV}, {LA(q), W_Q},
+                    {LA(k), W_KV},      {LA(atty), W_Q},     {LA(lse), W_NH},     {LA(ao), W_C},
+                    {LA(ao_rstd), W_1}, {LA(res_mid), W_C},  {LA(ln2), W_C},      {LA(ln2_rstd), W_1},
+                    {LA(gate), W_I},    {LA(up), W_I},       {LA(mo), W_C},       {LA(mo_rstd), W_1},
+                    {LA(res_out), W_C}};
+#undef LA
+#define N_LAYER_FIELDS (sizeof LAYER_FIELDS / sizeof LAYER_FIELDS[0])
+
+static size_t width(const Gemma3Config *c, int w) {
+    switch (w) {
+    case W_C: return (size_t)c->hidden_size;
+    case W_Q: return (size_t)c->n_head * c->head_dim;
+    case W_KV: return (size_t)c->n_kv_head * c->head_dim;
+    case W_I: return (size_t)c->intermediate_size;
+    case W_NH: return (size_t)c->n_head;
+    case W_NKV: return (size_t)c->n_kv_head;
+    default: return 1;
+    }
+}
+
+static size_t layer_floats(const Gemma3Config *c, size_t cap) {
+    size_t n = 0;
+    for (size_t f = 0; f < N_LAYER_FIELDS; f++) n += cap * width(c, LAYER_FIELDS[f].width);
+    return n;
+}
+
+static void layer_acts(const Gemma3 *m, int l, LayerActs *a) {
+    size_t cap = m->acts->cap;
+    float *p = m->acts->layers + (size_t)l * layer_floats(&m->cfg, cap);
+    for (size_t f = 0; f < N_LAYER_FIELDS; f++) {
+        *(float **)((char *)a + LAYER_FIELDS[f].field) = p;
+        p += cap * width(&m->cfg, LAYER_FIELDS[f].width);
+    }
+}
+
+#define F(x) offsetof(Gemma3Tensors, x)
+static const Gemma3TensorInfo TENSORS[GEMMA3_N_TENSORS] = {
+    {"token_embd.weight", "model.embed_tokens.weight", F(token_embd), 0, 1, 0},
+    {"attn_norm.weight", "input_layernorm.weight", F(attn_norm), 1, 0, 1},
+    {"attn_q.weight", "self_attn.q_proj.weight", F(attn_q), 1, 1, 0},
+    {"attn_k.weight", "self_attn.k_proj.weight", F(attn_k), 1, 1, 0},
+    {"attn_v.weight", "self_attn.v_proj.weight", F(attn_v), 1, 1, 0},
+    {"attn_q_norm.weight", "self_attn.q_norm.weight", F(attn_q_norm), 1, 0, 1},
+    {"attn_k_norm.weight", "self_attn.k_norm.weight", F(attn_k_norm), 1, 0, 1},
+    {"attn_output.weight", "self_attn.o_proj.weight", F(attn_output), 1, 1, 0},
+    {"post_attention_norm.weight", "post_attention_layernorm.weight", F(post_attention_norm), 1, 0, 1},
+    {"ffn_norm.weight", "pre_feedforward_layernorm.weight", F(ffn_norm), 1, 0, 1},
+    {"ffn_gate.weight", "mlp.gate_proj.weight", F(ffn_gate), 1, 1, 0},
+    {"ffn_up.weight", "mlp.up_proj.weight", F(ffn_up), 1, 1, 0},
+    {"ffn_down.weight", "mlp.down_proj.weight", F(ffn_down), 1, 1, 0},
+    {"post_ffw_norm.weight", "post_feedforward_layernorm.weight", F(post_ffw_norm), 1, 0, 1},
+    {"output_norm.weight", "model.norm.weight", F(output_norm), 0, 0, 1},
+};
+#undef F
+
+const Gemma3TensorInfo *gemma3_tensor_info(int k) { return k >= 0 && k < GEMMA3_N_TENSORS ? &TENSORS[k] : NULL; }
+
+int gemma3_tensor_name(int k, int layer, int hf, char *buf, size_t n, Error *e) {
+    const Gemma3TensorInfo *t = gemma3_tensor_info(k);
+    if (!t) return error_set(e, RP_EINTERNAL, "gemma3_tensor_name: no tensor %d", k);
+    const char *name = hf ? t->hf : t->gguf;
+    int len = t->layered ? snprintf(buf, n, hf ? "model.layers.%d.%s" : "blk.%d.%s", layer, name)
+                         : snprintf(buf, n, "%s", name);
+    if (len < 0 || (size_t)len >= n) return error_set(e, RP_EINTERNAL, "gemma3_tensor_name: buffer of %zu bytes", n);
+    return RP_OK;
+}
+
+static void bind_views(Gemma3Tensors *v, float *mem, const ParamTensor *t) {
+    for (int k = 0; k < GEMMA3_N_TENSORS; k++)
+        *(float **)((char *)v + TENSORS[k].field) = mem ? mem + t[k].offset : NULL;
+}
+
+Gemma3Config gemma3_config_270m(void) {
+    return (Gemma3Config){.vocab_size = 262144, .hidden_size = 640, .intermediate_size = 2048, .n_layer = 18,
+                          .n_head = 4, .n_kv_head = 1, .head_dim = 256, .sliding_window = 512,
+                          .sliding_window_pattern = 6, .max_positions = 32768, .query_pre_attn_scalar = 256.0f,
+                          .rms_norm_eps = 1e-6f, .rope_theta = 1e6, .rope_local_base_freq = 1e4};
+}
+
+int gemma3_config_check(Gemma3Config *c, Error *e) {
+    const struct {
+        const char *name;
+        int v;
+    } f[] = {{"vocab_size", c->vocab_size}, {"hidden_size", c->hidden_size},
+             {"intermediate_size", c->intermediate_size}, {"num_hidden_layers", c->n_layer},
+             {"num_attention_heads", c->n_head}, {"num_key_value_heads", c->n_kv_head},
+             {"head_dim", c->head_dim}, {"sliding_window", c->sliding_window},
+             {"sliding_window_pattern", c->sliding_window_pattern}, {"max_position_embeddings", c->max_positions}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].v <= 0)
+            return error_set(e, RP_EINPUT, "Gemma 3 config: field '%s' is %d, must be positive", f[i].name, f[i].v);
+    if (c->n_head % c->n_kv_head)
+        return error_set(e, RP_EINPUT,
+                         "Gemma 3 config: field 'num_attention_heads' (%d) must be a multiple of "
+                         "'num_key_value_heads' (%d)", c->n_head, c->n_kv_head);
+    if (c->head_dim % 2)
+        return error_set(e, RP_EINPUT, "Gemma 3 config: field 'head_dim' (%d) must be even (RoPE pairs)", c->head_dim);
+    const struct {
+        const char *name;
+        double v;
+    } g[] = {{"query_pre_attn_scalar", c->query_pre_attn_scalar}, {"rms_norm_eps", c->rms_norm_eps},
+             {"rope_theta", c->rope_theta}, {"rope_local_base_freq", c->rope_local_base_freq}};
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)
+        if (!(g[i].v > 0.0) || isinf(g[i].v))
+            return error_set(e, RP_EINPUT, "Gemma 3 config: field '%s' is %g, must be positive and finite", g[i].name,
+                             g[i].v);
+    if (c->vocab_size > INT32_MAX - 128)
+        return error_set(e, RP_EINPUT, "Gemma 3 config: field 'vocab_size' (%d) is too large", c->vocab_size);
+    c->padded_vocab_size = (c->vocab_size + 127) / 128 * 128;
+    return RP_OK;
+}
+
+int gemma3_layer_is_global(const Gemma3Config *c, int l) { return (l + 1) % c->sliding_window_pattern == 0; }
+
+static void tensor_shapes(const Gemma3Config *c, ParamTensor t[GEMMA3_N_TENSORS]) {
+    size_t C = c->hidden_size, L = c->n_layer, Q = (size_t)c->n_head * c->head_dim;
+    size_t KV = (size_t)c->n_kv_head * c->head_dim, I = c->intermediate_size, hd = c->head_dim;
+    const size_t dims[GEMMA3_N_TENSORS][3] = {
+        {c->padded_vocab_size, C, 0}, {L, C, 0}, {L, Q, C}, {L, KV, C}, {L, KV, C}, {L, hd, 0}, {L, hd, 0},
+        {L, C, Q}, {L, C, 0}, {L, C, 0}, {L, I, C}, {L, I, C}, {L, C, I}, {L, C, 0}, {C, 0, 0}};
+    size_t off = 0;
+    for (int k = 0; k < GEMMA3_N_TENSORS; k++) {
+        t[k].offset = off;
+        t[k].numel = 1;
+        t[k].ndim = 0;
+        for (int d = 0; d < 3; d++) {
+            t[k].dims[d] = dims[k][d];
+            if (dims[k][d]) t[k].numel *= dims[k][d], t[k].ndim++;
+        }
+        off += t[k].numel;
+    }
+}
+
+static float *dev_floats(const Backend *be, size_t n, Error *e) {
+    void *p = NULL;
+    return be->ops->alloc(n * sizeof(float), &p, e) ? NULL : p;
+}
+
+int gemma3_init(Gemma3 *m, const Gemma3Config *cfg, Error *e) {
+    memset(m, 0, sizeof *m);
+    Gemma3Config c = *cfg;
+    int rc = gemma3_config_check(&c, e);
+    if (rc) return rc;
+    m->cfg = c;
+    m->be = backend_get();
+    tensor_shapes(&c, m->tensors);
+    m->n_params = m->tensors[GEMMA3_N_TENSORS - 1].offset + m->tensors[GEMMA3_N_TENSORS - 1].numel;
+    m->params_memory = dev_floats(m->be, m->n_params, e);
+    m->grads_memory = m->params_memory ? dev_floats(m->be, m->n_params, e) : NULL;
+    if (!m->grads_memory) {
+        size_t n = m->n_params;
+        gemma3_free(m);
+        return error_wrap(e, "gemma3_init (%zu parameters)", n);
+    }
+    bind_views(&m->params, m->params_memory, m->tensors);
+    bind_views(&m->grads, m->grads_memory, m->tensors);
+    return RP_OK;
+}
+
+static void acts_free(const Backend *be, struct Gemma3Acts *a) {
+    if (!a) return;
+    be->ops->free(a->mem);
+    be->ops->free(a->inputs);
+    be->ops->free(a->targets);
+    be->ops->free(a->attn_ws);
+    free(a->h_mask);
+    free(a->h_inputs);
+    free(a);
+}
+
+void gemma3_free(Gemma3 *m) {
+    if (m->be) {
+        m->be->ops->free(m->params_memory);
+        m->be->ops->free(m->grads_memory);
+        m->be->ops->free(m->opt_m_memory);
+        m->be->ops->free(m->opt_v_memory);
+        acts_free(m->be, m->acts);
+    }
+    memset(m, 0, sizeof *m);
+}
+
+static float *state_memory(const Gemma3 *m, int which) {
+    switch (which) {
+    case 'p': return m->params_memory;
+    case 'g': return m->grads_memory;
+    case 'm': return m->opt_m_memory;
+    case 'v': return m->opt_v_memory;
+    default: return NULL;
+    }
+}
+
+int gemma3_tensor_download(const Gemma3 *m, int which, int k, float *host, Error *e) {
+    const float *src = state_memory(m, which);
+    if (!src || k < 0 || k >= GEMMA3_N_TENSORS)
+        return error_set(e, RP_EINTERNAL, "gemma3_tensor_download: no state '%c' / tensor %d", which, k);
+    return m->be->ops->download(host, src + m->tensors[k].offset, m->tensors[k].numel * sizeof(float), e);
+}
+
+int gemma3_tensor_upload(Gemma3 *m, int which, int k, const float *host, Error *e) {
+    float *dst = state_memory(m, which);
+    if (!dst || k < 0 || k >= GEMMA3_N_TENSORS)
+        return error_set(e, RP_EINTERNAL, "gemma3_tensor_upload: no state '%c' / tensor %d", which, k);
+    return m->be->ops->upload(dst + m->tensors[k].offset, host, m->tensors[k].numel * sizeof(float), e);
+}
+
+int gemma3_state_download(const Gemma3 *m, int which, float *host, Error *e) {
+    const float *src = state_memory(m, which);
+    if (!src) return error_set(e, RP_EINTERNAL, "gemma3_state_download: no state '%c'", which);
+    return m->be->ops->download(host, src, m->n_params * sizeof(float), e);
+}
+
+int gemma3_state_upload(Gemma3 *m, int which, const float *host, Error *e) {
+    float *dst = state_memory(m, which);
+    if (!dst) return error_set(e, RP_EINTERNAL, "gemma3_state_upload: no state '%c'", which);
+    return m->be->ops->upload(dst, host, m->n_params * sizeof(float), e);
+}
+
+int gemma3_opt_reset(Gemma3 *m, Error *e) {
+    const BackendOps *op = m->be->ops;
+    if (!m->opt_m_memory) {
+        if (!(m->opt_m_memory = dev_floats(m->be, m->n_params, e)) ||
+            !(m->opt_v_memory = dev_floats(m->be, m->n_params, e)))
+            return error_wrap(e, "AdamW moments (%zu parameters)", m->n_params);
+        bind_views(&m->opt_m, m->opt_m_memory, m->tensors);
+        bind_views(&m->opt_v, m->opt_v_memory, m->tensors);
+        return RP_OK; /* alloc zeroes */
+    }
+    int rc = op->zero(m->opt_m_memory, m->n_params * sizeof(float), e);
+    return rc ? rc : op->zero(m->opt_v_memory, m->n_params * sizeof(float), e);
+}
+
+int gemma3_adamw_step(Gemma3 *m, const AdamW *h, double max_norm, int step, double *norm, Error *e) {
+    if (!m->opt_m_memory) return error_set(e, RP_EINTERNAL, "gemma3_adamw_step: no optimizer state (gemma3_opt_reset)");
+    double s = 0;
+    int rc = m->be->ops->sumsq(m->grads_memory, m->n_params, &s, e);
+    if (rc) return rc;
+    *norm = sqrt(s);
+    float grad_scale = max_norm > 0.0 && *norm > max_norm ? (float)(max_norm / *norm) : 1.0f;
+    for (int k = 0; k < GEMMA3_N_TENSORS && !rc; k++) {
+        size_t off = m->tensors[k].offset;
+        rc = m->be->ops->adamw_update(m->params_memory + off, m->grads_memory + off, m->opt_m_memory + off,
+                                      m->opt_v_memory + off, m->tensors[k].numel, h->lr, h->beta1, h->beta2, h->eps,
+                                      TENSORS[k].decays ? h->weight_decay : 0.0f, grad_scale, step, e);
+    }
+    return rc;
+}
+
+/* Element i of a matrix takes variate i % 2 of draw (k, i / 2); norm weights are 0 (scale 1). */
+int gemma3_init_random(Gemma3 *m, uint64_t seed, Error *e) {
+    size_t most = 0;
+    for (int k = 0; k < GEMMA3_N_TENSORS; k++) most = m->tensors[k].numel > most ? m->tensors[k].numel : most;
+    float *p = xmalloc(most * sizeof(float), e);
+    if (!p) return RP_ENOMEM;
+    int rc = RP_OK;
+    for (int k = 0; k < GEMMA3_N_TENSORS && !rc; k++) {
+        const ParamTensor *t = &m->tensors[k];
+        /* Only the real vocabulary rows of the embedding are drawn; padding stays zero. */
+        size_t n = k == 0 ? (size_t)m->cfg.vocab_size * m->cfg.hidden_size : t->numel;
+        memset(p, 0, t->numel * sizeof(float));
+        if (!TENSORS[k].is_norm) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+            for (size_t q = 0; q < (n + 1) / 2; q++) {
+                double z[2];
+                rng_hash_normal2(seed, (uint64_t)k, q, z);
+                p[2 * q] = 0.02f * (float)z[0];
+                if (2 * q + 1 < n) p[2 * q + 1] = 0.02f * (float)z[1];
+            }
+        }
+        rc = gemma3_tensor_upload(m, 'p', k, p, e);
+    }
+    free(p);
+    return rc;
+}
+
+/* Backward scratch widths per row: dres, dc, dln [C]; dq, dqr, datty [Q]; dk, dv, dkr [KV]; big
+ * holds the GeGLU output, dgate and dup [3 I], or the LM head backward's 2 C. */
+static size_t big_width(const Gemma3Config *c) {
+    size_t a = 3 * (size_t)c->intermediate_size, b = 2 * (size_t)c->hidden_size;
+    return a > b ? a : b;
+}
+
+static size_t acts_floats(const Gemma3Config *c, size_t cap) {
+    size_t C = width(c, W_C), Q = width(c, W_Q), KV = width(c, W_KV), Vp = (c->vocab_size + 127) / 128 * 128;
+    return cap * (2 + C + C + 1 + Vp + 2)                   /* mask, dloss, encoded, lnf(+rstd), logits, lse, losses */
+           + layer_floats(c, cap) * c->n_layer              /* per-layer activations */
+           + cap * (3 * C + 3 * Q + 3 * KV + big_width(c)); /* backward scratch */
+}
+
+size_t gemma3_activation_bytes(const Gemma3Config *c, int B, int T) {
+    size_t cap = (size_t)B * T;
+    return acts_floats(c, cap) * sizeof(float) + 2 * cap * sizeof(int32_t) +
+           backend_get()->ops->attention_gqa_workspace(B, T, c->n_head);
+}
+
+int gemma3_plan(Gemma3 *m, int B, int T, Error *e) {
+    if (B <= 0 || T <= 0) return error_set(e, RP_EINPUT, "gemma3_plan: batch %d x %d must be positive", B, T);
+    if (T > m->cfg.max_positions)
+        return error_set(e, RP_EINPUT, "gemma3_plan: sequence length %d exceeds the model's max_position_embeddings %d",
+                         T, m->cfg.max_positions);
+    const BackendOps *op = m->be->ops;
+    size_t ws_bytes = op->attention_gqa_workspace(B, T, m->cfg.n_head);
+    if (m->acts && m->acts->B == B && m->acts->T == T && m->acts->attn_ws_bytes >= ws_bytes) return RP_OK;
+    acts_free(m->be, m->acts);
+    m->acts = NULL;
+    m->B = m->T = 0;
+    struct Gemma3Acts *a = xcalloc(1, sizeof *a, e);
+    if (!a) return error_wrap(e, "gemma3_plan");
+    const Gemma3Config *c = &m->cfg;
+    size_t cap = (size_t)B * T, C = width(c, W_C), Q = width(c, W_Q), KV = width(c, W_KV);
+    a->B = B, a->T = T, a->cap = cap, a->attn_ws_bytes = ws_bytes;
+    int rc = op->alloc(acts_floats(c, cap) * sizeof(float), (void **)&a->mem, e);
+    if (!rc) rc = op->alloc(cap * sizeof(int32_t), (void **)&a->inputs, e);
+    if (!rc) rc = op->alloc(cap * sizeof(int32_t), (void **)&a->targets, e);
+    if (!rc) rc = op->alloc(ws_bytes, &a->attn_ws, e);
+    if (!rc && (!(a->h_mask = xcalloc(cap * 3, sizeof(float), e)) ||
+                !(a->h_inputs = xcalloc(cap * 2, sizeof(int32_t), e))))
+        rc = RP_ENOMEM;
+    if (rc) {
+        acts_free(m->be, a);
+        return error_wrap(e, "gemma3_plan (batch %d x %d, %zu bytes)", B, T, gemma3_activation_bytes(c, B, T));
+    }
+    a->h_dloss = a->h_mask + cap, a->h_losses = a->h_dloss + cap, a->h_targets = a->h_inputs + cap;
+    float *p = a->mem;
+    float **bufs[] = {&a->mask, &a->dloss, &a->ce_lse, &a->losses, &a->lnf_rstd, &a->encoded, &a->lnf, &a->dres,
+                      &a->dc, &a->dln, &a->dq, &a->dqr, &a->datty, &a->dk, &a->dv, &a->dkr, &a->logits, &a->big,
+                      &a->layers};
+    const size_t widths[] = {1, 1, 1, 1, 1, C, C, C, C, C, Q, Q, Q, KV, KV, KV, (size_t)c->padded_vocab_size,
+                             big_width(c), layer_floats(c, 1) * c->n_layer};
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) *bufs[i] = p, p += cap * widths[i];
+    m->acts = a;
+    m->B = B, m->T = T;
+    return RP_OK;
+}
+
+/* Checks the batch and uploads it, so backward does not depend on the caller's buffers. */
+static int load_batch(Gemma3 *m, const int32_t *inputs, const int32_t *targets, const float *mask, int B, int T,
+                      Error *e) {
+    struct Gemma3Acts *a = m->acts;
+    int V = m->cfg.vocab_size;
+    double wsum = 0.0;
+    for (int i = 0; i < B * T; i++) {
+        if (inputs[i] < 0 || inputs[i] >= V)
+            return error_set(e, RP_EINPUT,
+                             "gemma3_forward: field 'inputs' [%d][%d] = %d is not a token id (vocabulary %d)", i / T,
+                             i % T, inputs[i], V);
+        float w = mask ? mask[i] : 1.0f;
+        if (!(w >= 0.0f) || isinf(w))
+            return error_set(e, RP_EINPUT, "gemma3_forward: field 'mask' [%d][%d] = %g must be finite and >= 0", i / T,
+                             i % T, (double)w);
+        if (targets && w != 0.0f && (targets[i] < 0 || targets[i] >= V))
+            return error_set(e, RP_EINPUT,
+                             "gemma3_forward: field 'targets' [%d][%d] = %d is not a token id (vocabulary %d)", i / T,
+                             i % T, targets[i], V);
+        a->h_inputs[i] = inputs[i];
+        /* Unmasked targets may hold any placeholder; store a valid id so no kernel indexes with it. */
+        a->h_targets[i] = targets && w != 0.0f ? targets[i] : 0;
+        a->h_mask[i] = w;
+        wsum += w;
+    }
+    a->weight_sum = wsum;
+    const BackendOps *op = m->be->ops;
+    size_t n = (size_t)B * T;
+    int rc = op->upload(a->inputs, a->h_inputs, n * sizeof(int32_t), e);
+    if (!rc) rc = op->upload(a->targets, a->h_targets, n * sizeof(int32_t), e);
+    if (!rc) rc = op->upload(a->mask, a->h_mask, n * sizeof(float), e);
+    return rc;
+}
+
+#define OP(x)                                                                                                          \
+    do {                                                                                                               \
+        int op_rc_ = (x);                                                                                              \
+        if (op_rc_) return op_rc_;                                                                                     \
+    } while (0)
+
+/* The embedding normaliser sqrt(C), rounded to fp32 as HF's embed_scale is. */
+static float embed_scale(const Gemma3Config *c) { return (float)sqrt((double)c->hidden_size); }
+
+int gemma3_forward(Gemma3 *m, const int32_t *inputs, const int32_t *targets, const float *mask, int B, int T,
+                   float *loss, Error *e) {
+    struct Gemma3Acts *a = m->acts;
+    if (!a) return error_set(e, RP_EINTERNAL, "gemma3_forward: gemma3_plan was not called");
+    if (B <= 0 || T <= 0 || B > a->B || T > a->T)
+        return error_set(e, RP_EINPUT, "gemma3_forward: batch %d x %d does not fit the planned %d x %d", B, T, a->B,
+                         a->T);
+    a->state = ST_NONE;
+    OP(load_batch(m, inputs, targets, mask, B, T, e));
+    const BackendOps *op = m->be->ops;
+    const Gemma3Config *c = &m->cfg;
+    const int N = B * T, C = c->hidden_size, NH = c->n_head, NKV = c->n_kv_head, hd = c->head_dim;
+    const int Q = NH * hd, KV = NKV * hd, I = c->intermediate_size, Vp = c->padded_vocab_size;
+    const float eps = c->rms_norm_eps, scale = (float)(1.0 / sqrt((double)c->query_pre_attn_scalar));
+    const Gemma3Tensors *P = &m->params;
+    OP(op->embedding_forward(a->encoded, a->inputs, P->token_embd, embed_scale(c), N, C, e));
+    const float *res = a->encoded;
+    for (int l = 0; l < c->n_layer; l++) {
+        LayerActs la;
+        layer_acts(m, l, &la);
+        size_t lC = (size_t)l * C;
+        int global = gemma3_layer_is_global(c, l);
+        double theta = global ? c->rope_theta : c->rope_local_base_freq;
+        OP(op->rmsnorm_forward(la.ln1, la.ln1_rstd, res, P->attn_norm + lC, N, C, eps, e));
+        OP(op->matmul_forward(la.qr, la.ln1, P->attn_q + lC * Q, NULL, NULL, B, T, C, Q, e));
+        OP(op->matmul_forward(la.kr, la.ln1, P->attn_k + lC * KV, NULL, NULL, B, T, C, KV, e));
+        OP(op->matmul_forward(la.v, la.ln1, P->attn_v + lC * KV, NULL, NULL, B, T, C, KV, e));
+        OP(op->rmsnorm_forward(la.q, la.q_rstd, la.qr, P->attn_q_norm + (size_t)l * hd, N * NH, hd, eps, e));
+        OP(op->rmsnorm_forward(la.k, la.k_rstd, la.kr, P->attn_k_norm + (size_t)l * hd, N * NKV, hd, eps, e));
+        OP(op->rope_forward(la.q, B, T, NH, hd, theta, e));
+        OP(op->rope_forward(la.k, B, T, NKV, hd, theta, e));
+        if (op->attention_gqa_forward(la.atty, la.lse, la.q, la.k, la.v, B, T, NH, NKV, hd,
+                                      global ? 0 : c->sliding_window, scale, a->attn_ws, a->attn_ws_bytes, e))
+            return error_wrap(e, "gemma3_forward layer %d", l);
+        OP(op->matmul_forward(la.ao, la.atty, P->attn_output + lC * Q, NULL, NULL, B, T, Q, C, e));
+        OP(op->rmsnorm_forward(la.res_mid, la.ao_rstd, la.ao, P->post_attention_norm + lC, N, C, eps, e));
+        OP(op->add(la.res_mid, res, (size_t)N * C, e));
+        OP(op->rmsnorm_forward(la.ln2, la.ln2_rstd, la.res_mid, P->ffn_norm + lC, N, C, eps, e));
+        OP(op->matmul_forward(la.gate, la.ln2, P->ffn_gate + lC * I, NULL, NULL, B, T, C, I, e));
+        OP(op->matmul_forward(la.up, la.ln2, P->ffn_up + lC * I, NULL, NULL, B, T, C, I, e));
+        OP(op->geglu_forward(a->big, la.gate, la.up, (size_t)N * I, e));
+        OP(op->matmul_forward(la.mo, a->big, P->ffn_down + lC * I, NULL, NULL, B, T, I, C, e));
+        OP(op->rmsnorm_forward(la.res_out, la.mo_rstd, la.mo, P->post_ffw_norm + lC, N, C, eps, e));
+        OP(op->add(la.res_out, la.res_mid, (size_t)N * C, e));
+        res = la.res_out;
+    }
+    OP(op->rmsnorm_forward(a->lnf, a->lnf_rstd, res, P->output_norm, N, C, eps, e));
+    OP(op->matmul_forward(a->logits, a->lnf, P->token_embd, NULL, NULL, B, T, C, Vp, e));
+    a->cur_B = B, a->cur_T = T;
+    if (!targets) return RP_OK;
+    OP(op->crossentropy_forward(a->losses, a->ce_lse, a->logits, a->targets, a->mask, N, c->vocab_size, Vp, e));
+    OP(op->download(a->h_losses, a->losses, (size_t)N * sizeof(float), e));
+    double sum = 0.0;
+    for (int i = 0; i < N; i++) sum += (double)a->h_mask[i] * a->h_losses[i];
+    m->mean_loss = a->weight_sum > 0.0 ? (float)(sum / a->weight_sum) : 0.0f;
+    if (loss) *loss = m->mean_loss;
+    a->state = ST_FORWARD_TARGETS;
+    return RP_OK;
+}
+
+int gemma3_backward(Gemma3 *m, float loss_scale, Error *e) {
+    struct Gemma3Acts *a = m->acts;
+    if (!a || a->state != ST_FORWARD_TARGETS)
+        return error_set(e, RP_EINTERNAL,
+                         "gemma3_backward: needs a gemma3_forward with targets since the last backward");
+    a->state = ST_BACKWARD_DONE;
+    /* No weighted position: the loss is the constant 0 and its gradient adds nothing. */
+    if (!(a->weight_sum > 0.0) || loss_scale == 0.0f) return RP_OK;
+    const BackendOps *op = m->be->ops;
+    const Gemma3Config *c = &m->cfg;
+    const int B = a->cur_B, T = a->cur_T, N = B * T, C = c->hidden_size, NH = c->n_head, NKV = c->n_kv_head;
+    const int hd = c->head_dim, Q = NH * hd, KV = NKV * hd, I = c->intermediate_size, Vp = c->padded_vocab_size;
+    const float scale = (float)(1.0 / sqrt((double)c->query_pre_attn_scalar));
+    const size_t NC = (size_t)N * C, NI = (size_t)N * I;
+    const Gemma3Tensors *P = &m->params, *G = &m->grads;
+    for (int i = 0; i < N; i++) a->h_dloss[i] = (float)(loss_scale * a->h_mask[i] / a->weight_sum);
+    OP(op->upload(a->dloss, a->h_dloss, (size_t)N * sizeof(float), e));
+    OP(op->crossentropy_backward(a->logits, a->ce_lse, a->targets, a->dloss, N, c->vocab_size, Vp, e));
+    OP(op->lmhead_backward(a->dln, G->token_embd, a->logits, a->lnf, P->token_embd, a->dloss, B, T, C, Vp, a->big, e));
+    LayerActs la;
+    layer_acts(m, c->n_layer - 1, &la);
+    OP(op->zero(a->dres, NC * sizeof(float), e));
+    OP(op->rmsnorm_backward(a->dres, G->output_norm, a->dln, la.res_out, P->output_norm, a->lnf_rstd, N, C, e));
+    /* dres carries d(residual stream) down the layers; big = GeGLU output / its gradient, dgate, dup. */
+    float *dh = a->big + NI, *dup = a->big + 2 * NI;
+    for (int l = c->n_layer - 1; l >= 0; l--) {
+        layer_acts(m, l, &la);
+        const float *res_in = a->encoded;
+        if (l > 0) {
+            LayerActs prev;
+            layer_acts(m, l - 1, &prev);
+            res_in = prev.res_out;
+        }
+        size_t lC = (size_t)l * C;
+        int global = gemma3_layer_is_global(c, l);
+        double theta = global ? c->rope_theta : c->rope_local_base_freq;
+        OP(op->zero(a->dc, NC * sizeof(float), e));
+        OP(op->rmsnorm_backward(a->dc, G->post_ffw_norm + lC, a->dres, la.mo, P->post_ffw_norm + lC, la.mo_rstd, N, C,
+                                e));
+        OP(op->geglu_forward(a->big, la.gate, la.up, NI, e));
+        OP(op->matmul_backward(dh, G->ffn_down + lC * I, NULL, a->dc, a->big, P->ffn_down + lC * I, B, T, I, C, 0, e));
+        OP(op->geglu_backward(dh, dup, dh, la.gate, la.up, NI, e));
+        OP(op->matmul_backward(a->dln, G->ffn_gate + lC * I, NULL, dh, la.ln2, P->ffn_gate + lC * I, B, T, C, I, 0, e));
+        OP(op->matmul_backward(a->dln, G->ffn_up + lC * I, NULL, dup, la.ln2, P->ffn_up + lC * I, B, T, C, I, 1, e));
+        OP(op->rmsnorm_backward(a->dres, G->ffn_norm + lC, a->dln, la.res_mid, P->ffn_norm + lC, la.ln2_rstd, N, C, e));
+        /* Attention branch: dres is now d(res_mid). */
+        OP(op->zero(a->dc, NC * sizeof(float), e));
+        OP(op->rmsnorm_backward(a->dc, G->post_attention_norm + lC, a->dres, la.ao, P->post_attention_norm + lC,
+                                la.ao_rstd, N, C, e));
+        OP(op->matmul_backward(a->datty, G->attn_output + lC * Q, NULL, a->dc, la.atty, P->attn_output + lC * Q, B, T,
+                               Q, C, 0, e));
+        if (op->attention_gqa_backward(a->dq, a->dk, a->dv, a->datty, la.q, la.k, la.v, la.atty, la.lse, B, T, NH, NKV,
+                                       hd, global ? 0 : c->sliding_window, scale, a->attn_ws, a->attn_ws_bytes, e))
+            return error_wrap(e, "gemma3_backward layer %d", l);
+        OP(op->rope_backward(a->dq, B, T, NH, hd, theta, e));
+        OP(op->rope_backward(a->dk, B, T, NKV, hd, theta, e));
+        OP(op->zero(a->dqr, (size_t)N * Q * sizeof(float), e));
+        OP(op->zero(a->dkr, (size_t)N * KV * sizeof(float), e));
+        OP(op->rmsnorm_backward(a->dqr, G->attn_q_norm + (size_t)l * hd, a->dq, la.qr, P->attn_q_norm + (size_t)l * hd,
+                                la.q_rstd, N * NH, hd, e));
+        OP(op->rmsnorm_backward(a->dkr, G->attn_k_norm + (size_t)l * hd, a->dk, la.kr, P->attn_k_norm + (size_t)l * hd,
+                                la.k_rstd, N * NKV, hd, e));
+        OP(op->matmul_backward(a->dln, G->attn_q + lC * Q, NULL, a->dqr, la.ln1, P->attn_q + lC * Q, B, T, C, Q, 0, e));
+        OP(op->matmul_backward(a->dln, G->attn_k + lC * KV, NULL, a->dkr, la.ln1, P->attn_k + lC * KV, B, T, C, KV, 1,
+                               e));
+        OP(op->matmul_backward(a->dln, G->attn_v + lC * KV, NULL, a->dv, la.ln1, P->attn_v + lC * KV, B, T, C, KV, 1,
+                               e));
+        OP(op->rmsnorm_backward(a->dres, G->attn_norm + lC, a->dln, res_in, P->attn_norm + lC, la.ln1_rstd, N, C, e));
+    }
+    return op->embedding_backward(G->token_embd, a->dres, a->inputs, embed_scale(c), N, C, e);
+}
+
+int gemma3_zero_grad(Gemma3 *m, Error *e) {
+    return m->be->ops->zero(m->grads_memory, m->n_params * sizeof(float), e);
+}
+
+const float *gemma3_token_losses(const Gemma3 *m) { return m->acts ? m->acts->h_losses : NULL; }

@@ -1,0 +1,118 @@
+/* Gemma 3 (Hugging Face's Gemma3ForCausalLM text model): configuration, the parameter table with
+ * GGUF and HF names, named views over one buffer per state, and the training forward/backward
+ * and AdamW step on the selected backend's ops (kernels/backend.h). Shaped like model/gpt.h.
+ *
+ * Architecture (docs/models.md, "Gemma 3"): x = sqrt(C) * embed(tokens); per layer
+ *   x += post_attention_norm(attn(attn_norm(x)));  x += post_ffw_norm(mlp(ffn_norm(x)))
+ * then output_norm and the tied LM head (logits = x @ token_embd^T). RMSNorms scale by (1 + w).
+ * Attention: q/k/v projections (NH query heads, NKV kv heads of head_dim), per-head q/k RMSNorm,
+ * RoPE (rope_theta on global layers, rope_local_base_freq on sliding ones), scores scaled by
+ * query_pre_attn_scalar^-0.5, causal, and on sliding layers only the last sliding_window keys.
+ * Layer l is global when (l + 1) % sliding_window_pattern == 0. MLP: down(gelu_tanh(gate(x)) *
+ * up(x)). No biases.
+ *
+ * Parameter layout (15 tensors, per-layer ones hold all L layers back to back; Q = NH*hd,
+ * KV = NKV*hd, I = intermediate, weights [out, in] as nn.Linear):
+ *   0 token_embd [Vp, C]   1 attn_norm [L, C]   2 attn_q [L, Q, C]   3 attn_k [L, KV, C]
+ *   4 attn_v [L, KV, C]    5 attn_q_norm [L, hd]  6 attn_k_norm [L, hd]  7 attn_output [L, C, Q]
+ *   8 post_attention_norm [L, C]  9 ffn_norm [L, C]  10 ffn_gate [L, I, C]  11 ffn_up [L, I, C]
+ *  12 ffn_down [L, C, I]  13 post_ffw_norm [L, C]  14 output_norm [C]
+ * Gradients and AdamW moments use the same offsets. Rows V..Vp-1 of token_embd are padding
+ * (zero, never a target). Norm weights are HF's w (the model scales by 1 + w); GGUF files from
+ * llama.cpp's converter store 1 + w, so an importer subtracts 1 from *norm.weight tensors. */
+#ifndef RESTPG_MODEL_GEMMA3_H
+#define RESTPG_MODEL_GEMMA3_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "kernels/backend.h"
+#include "model/gpt.h" /* ParamTensor, AdamW */
+
+#define GEMMA3_N_TENSORS 15
+
+typedef struct {
+    int vocab_size;        /* V */
+    int padded_vocab_size; /* Vp: V rounded up to a multiple of 128 (filled by the check) */
+    int hidden_size, intermediate_size, n_layer, n_head, n_kv_head, head_dim;
+    int sliding_window, sliding_window_pattern, max_positions;
+    float query_pre_attn_scalar, rms_norm_eps;
+    double rope_theta, rope_local_base_freq;
+} Gemma3Config;
+
+/* Gemma 3 270M's hyper-parameters (max_positions as published; plan for far fewer). */
+Gemma3Config gemma3_config_270m(void);
+/* Fills padded_vocab_size and checks every field (positive sizes, n_head a multiple of
+ * n_kv_head, even head_dim, positive eps, scalar and bases); errors name the field. */
+int gemma3_config_check(Gemma3Config *c, Error *e);
+/* 1 if layer l attends globally (rope_theta, no window), 0 if it is a sliding layer. */
+int gemma3_layer_is_global(const Gemma3Config *c, int l);
+
+/* The tensors as named views; the same struct names parameters, gradients and moments. */
+typedef struct {
+    float *token_embd, *attn_norm, *attn_q, *attn_k, *attn_v, *attn_q_norm, *attn_k_norm, *attn_output;
+    float *post_attention_norm, *ffn_norm, *ffn_gate, *ffn_up, *ffn_down, *post_ffw_norm, *output_norm;
+} Gemma3Tensors;
+
+/* What the model knows of tensor k: its GGUF and HF names (per-layer tensors are
+ * "blk.%d." + gguf and "model.layers.%d." + hf), the view, whether AdamW decays it (matrices
+ * and the embedding, not norms) and whether it is a norm weight (initialised to 0, i.e. scale 1). */
+typedef struct {
+    const char *gguf, *hf;
+    size_t field; /* offsetof(Gemma3Tensors, ...) */
+    int layered, decays, is_norm;
+} Gemma3TensorInfo;
+
+const Gemma3TensorInfo *gemma3_tensor_info(int k);
+/* Writes tensor k's full GGUF (hf = 0) or HF (hf = 1) name for layer `layer` (ignored for
+ * whole-model tensors) into buf; RP_EINTERNAL if k is out of range or buf too small. */
+int gemma3_tensor_name(int k, int layer, int hf, char *buf, size_t n, Error *e);
+
+typedef struct {
+    Gemma3Config cfg;
+    const Backend *be;
+    ParamTensor tensors[GEMMA3_N_TENSORS];
+    size_t n_params;
+    float *params_memory, *grads_memory; /* [n_params] each */
+    float *opt_m_memory, *opt_v_memory;  /* AdamW moments, NULL until gemma3_opt_reset */
+    Gemma3Tensors params, grads, opt_m, opt_v;
+    struct Gemma3Acts *acts; /* planned by gemma3_plan; opaque */
+    int B, T;
+    float mean_loss; /* of the last forward with targets */
+} Gemma3;
+
+/* Allocates parameters (zeroed) and gradients for a config on the selected backend. */
+int gemma3_init(Gemma3 *m, const Gemma3Config *cfg, Error *e);
+void gemma3_free(Gemma3 *m);
+/* HF's initialisation: matrices and embedding N(0, 0.02), norm weights 0; padding rows zero.
+ * Element i of tensor k is a function of (seed, k, i) only. */
+int gemma3_init_random(Gemma3 *m, uint64_t seed, Error *e);
+/* Allocates activations for batches of up to B sequences of up to T <= max_positions tokens. */
+int gemma3_plan(Gemma3 *m, int B, int T, Error *e);
+size_t gemma3_activation_bytes(const Gemma3Config *c, int B, int T);
+
+/* Same contracts as gpt_forward / gpt_backward / gpt_zero_grad: the mean cross-entropy over
+ * positions weighted by mask (NULL = all), bad ids or weights are RP_EINPUT naming the field and
+ * [b][t]; the backward ADDS d(loss_scale * loss)/d(params) into m->grads. */
+int gemma3_forward(Gemma3 *m, const int32_t *inputs, const int32_t *targets, const float *mask, int B, int T,
+                   float *loss, Error *e);
+int gemma3_backward(Gemma3 *m, float loss_scale, Error *e);
+int gemma3_zero_grad(Gemma3 *m, Error *e);
+/* Per-position losses of the last forward with targets, [B, T] host copy; 0 where masked out. */
+const float *gemma3_token_losses(const Gemma3 *m);
+
+/* Host copies of tensor k, or of a whole state, which = 'p', 'g', 'm', 'v' (as gpt_tensor_*). */
+int gemma3_tensor_download(const Gemma3 *m, int which, int k, float *host, Error *e);
+int gemma3_tensor_upload(Gemma3 *m, int which, int k, const float *host, Error *e);
+int gemma3_state_download(const Gemma3 *m, int which, float *host, Error *e);
+int gemma3_state_upload(Gemma3 *m, int which, const float *host, Error *e);
+
+/* Allocates (if needed) and zeroes the AdamW moments. */
+int gemma3_opt_reset(Gemma3 *m, Error *e);
+/* One AdamW step as gpt_adamw_step: gradients clipped to global norm max_norm (<= 0: none) by
+ * a factor folded into the update; *norm gets the norm before clipping; decay on the tensors
+ * whose info says decays. */
+int gemma3_adamw_step(Gemma3 *m, const AdamW *h, double max_norm, int step, double *norm, Error *e);
+
+#endif
