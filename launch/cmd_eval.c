@@ -7,6 +7,7 @@
 
 #include "core/args.h"
 #include "core/log.h"
+#include "kernels/backend.h"
 #include "launch/commands.h"
 #include "launch/eval.h"
 #include "launch/runtime.h"
@@ -16,6 +17,7 @@ int cmd_eval(int argc, char **argv, Error *e) {
                *profile = "on", *reward = NULL;
     long limit = 0, k = 4, max_new = 256, threads = 1, seed = 1;
     double temperature = 0.7, top_p = 0.9;
+    const char *device = "cpu";
     ArgSpec specs[] = {
         {"--model", ARG_STR, &model, "checkpoint", 1, 0},
         {"--data", ARG_STR, &data, "dataset", 1, 0},
@@ -33,6 +35,7 @@ int cmd_eval(int argc, char **argv, Error *e) {
         {"--reward", ARG_STR, &reward, "reward spec reported next to the metrics (default rouge1:0.5,rougeL:0.5)", 0, 0},
         {"--seed", ARG_INT, &seed, "seed of --decode sample (default 1)", 0, 0},
         {"--threads", ARG_INT, &threads, "CPU threads per rank (default 1)", 0, ARG_RANGE(1, INT_MAX)},
+        BACKEND_DEVICE_SPEC(device),
         {"--out", ARG_STR, &out, "directory for predictions.json (LongLaMP format), samples.h5, eval.json (default eval-out)", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
     };
@@ -41,7 +44,7 @@ int cmd_eval(int argc, char **argv, Error *e) {
                         "metrics) and the reward, and writes the predictions as LongLaMP's {task, golds: [{id, output}]} so "
                         "LongLaMP's own evaluator can read them. Works under mpirun (generation is sharded).",
                         specs, argc, argv, e);
-    if (rc) return rc;
+    if (rc || (rc = backend_select(device, e))) return rc;
     EvalOptions eo;
     eval_options_default(&eo);
     eo.prompt.reasoning = !strcmp(reasoning, "on");

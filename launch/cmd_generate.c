@@ -6,6 +6,7 @@
 
 #include "core/args.h"
 #include "data/dataset.h"
+#include "kernels/backend.h"
 #include "launch/commands.h"
 #include "model/checkpoint.h"
 #include "sampler/sampler.h"
@@ -49,6 +50,7 @@ static void print_candidates(const Samples *s, const Dataset *d, int64_t idx, in
 
 int cmd_generate(int argc, char **argv, Error *e) {
     GenArgs a = {.reasoning = "on", .n = 4, .max_new = 256, .k = -1, .batch = 32, .temperature = 0.7, .top_p = 0.9};
+    const char *device = "cpu";
     ArgSpec specs[] = {
         {"--model", ARG_STR, &a.model, "checkpoint (.h5)", 1, 0},
         {"--data", ARG_STR, &a.data, "dataset file (restpg-dataset)", 1, 0},
@@ -64,6 +66,7 @@ int cmd_generate(int argc, char **argv, Error *e) {
         {"--k", ARG_INT, &a.k, "profile items retrieved into the prompt (default 4)", 0, 0},
         {"--batch", ARG_INT, &a.batch, "candidates decoded together (default 32)", 0, ARG_RANGE(1, 65536)},
         {"--threads", ARG_INT, &a.threads, "CPU threads (default: OMP_NUM_THREADS or all cores)", 0, ARG_RANGE(0, 4096)},
+        BACKEND_DEVICE_SPEC(device),
         {"--show-prompt", ARG_FLAG, &a.show_prompt, "print the prompt text first", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
     };
@@ -71,7 +74,7 @@ int cmd_generate(int argc, char **argv, Error *e) {
                         "Generates candidates for one example and prints each one's reasoning, answer, "
                         "log-probability and finish reason (end of text or length limit).",
                         specs, argc, argv, e);
-    if (rc) return rc;
+    if (rc || (rc = backend_select(device, e))) return rc;
     SamplerOptions o;
     gen_options(&a, &o);
     GPT m;

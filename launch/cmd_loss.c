@@ -64,11 +64,13 @@ int cmd_loss(int argc, char **argv, Error *e) {
     const char *model = NULL, *tokens = NULL;
     long batch = 1, threads = 0;
     int json = 0;
+    const char *device = "cpu";
     ArgSpec specs[] = {
         {"--model", ARG_STR, &model, "checkpoint (restpg-checkpoint)", 1, 0},
         {"--tokens", ARG_STR, &tokens, "text file: one sequence per line, whitespace-separated token ids", 1, 0},
         {"--batch-size", ARG_INT, &batch, "sequences per forward pass (default 1)", 0, ARG_RANGE(1, 65536)},
         {"--threads", ARG_INT, &threads, "CPU threads (default: OMP_NUM_THREADS or all cores)", 0, ARG_RANGE(0, 4096)},
+        BACKEND_DEVICE_SPEC(device),
         {"--json", ARG_FLAG, &json, "print one JSON object", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
     };
@@ -77,7 +79,7 @@ int cmd_loss(int argc, char **argv, Error *e) {
                         "--model, averaged over all predicted tokens (every token after the first of each line). "
                         "Blank lines are skipped.",
                         specs, argc, argv, e);
-    if (rc) return rc;
+    if (rc || (rc = backend_select(device, e))) return rc;
     if (threads > 0) backend_get()->ops->set_threads((int)threads);
     GPT m;
     Tokenizer *t = NULL;

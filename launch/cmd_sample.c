@@ -10,6 +10,7 @@
 #include "core/fileio.h"
 #include "core/log.h"
 #include "data/dataset.h"
+#include "kernels/backend.h"
 #include "launch/commands.h"
 #include "launch/runtime.h"
 #include "model/checkpoint.h"
@@ -112,6 +113,7 @@ static int run(const SampleArgs *a, Error *e) {
 int cmd_sample(int argc, char **argv, Error *e) {
     SampleArgs a = {.split = "train", .reasoning = "on", .n = 32, .max_new = 256, .k = -1, .batch = 32,
                     .temperature = 0.7, .top_p = 0.9, .save_every = 5.0};
+    const char *device = "cpu";
     ArgSpec specs[] = {
         {"--model", ARG_STR, &a.model, "checkpoint (.h5) to sample from", 1, 0},
         {"--data", ARG_STR, &a.data, "dataset file (restpg-dataset)", 1, 0},
@@ -132,6 +134,7 @@ int cmd_sample(int argc, char **argv, Error *e) {
         {"--batch", ARG_INT, &a.batch, "candidates decoded together per rank (default 32)", 0, ARG_RANGE(1, 65536)},
         {"--threads", ARG_INT, &a.threads, "CPU threads per rank (default: OMP_NUM_THREADS, or the node's cores "
                                            "split between its ranks)", 0, ARG_RANGE(0, 4096)},
+        BACKEND_DEVICE_SPEC(device),
         {"--resume", ARG_FLAG, &a.resume, "continue from OUT.partial left by an interrupted run", 0, 0},
         {"--save-every", ARG_DOUBLE, &a.save_every, "most seconds between saves of OUT.partial (default 5; sooner while saving is cheap)", 0,
          ARG_MIN(0)},
@@ -143,6 +146,6 @@ int cmd_sample(int argc, char **argv, Error *e) {
                         "rank 0 writes --out) or alone; the file is the same for any rank count, --batch and "
                         "--threads. Progress goes to OUT.partial; --resume continues a killed run.",
                         specs, argc, argv, e);
-    if (rc) return rc;
+    if (rc || (rc = backend_select(device, e))) return rc;
     return run(&a, e);
 }

@@ -22,6 +22,7 @@
 /* Options common to both commands; numbers parse as long/double within the option table's rules. */
 typedef struct {
     const char *data, *out, *tokenizer, *schedule, *metrics;
+    const char *device;
     long steps, batch, seq, seed, threads, ckpt_every, accum, warmup, val_every, val_batches;
     double lr, min_frac, wd, clip;
     int resume;
@@ -43,6 +44,7 @@ typedef struct {
     {"--grad-clip", ARG_DOUBLE, &(o).clip, "max global gradient norm, 0 = off (default 1.0)", 0, 0},                \
     {"--seed", ARG_INT, &(o).seed, "seed of initialisation and data order (default 1)", 0, ARG_MIN(0)},                       \
     {"--threads", ARG_INT, &(o).threads, "CPU threads per rank (default: OMP_NUM_THREADS or all cores)", 0, ARG_RANGE(0, INT_MAX)},      \
+    BACKEND_DEVICE_SPEC((o).device),                                                                               \
     {"--checkpoint-every", ARG_INT, &(o).ckpt_every, "write --out every N steps (default 0: only at the end)", 0, 0},   \
     {"--resume", ARG_FLAG, &(o).resume, "continue from --out if it exists (bitwise as if never stopped)", 0, 0},     \
     {"--val-every", ARG_INT, &(o).val_every, "validation loss every N steps (default 0: off)", 0, 0},                \
@@ -60,6 +62,7 @@ static void common_defaults(CommonOpts *o) {
     train_config_default(&d);
     memset(o, 0, sizeof *o);
     o->schedule = "cosine";
+    o->device = "cpu";
     o->steps = d.steps;
     o->batch = d.batch_size;
     o->seed = (long)d.seed;
@@ -254,7 +257,7 @@ int cmd_pretrain(int argc, char **argv, Error *e) {
                         "(data parallel, same result for any rank count) and without it.",
                         specs, argc, argv, e);
     PretrainOptions p = {.shape_origin = config};
-    if (rc || (rc = to_stage(&o, &p.t, e))) return rc;
+    if (rc || (rc = backend_select(o.device, e)) || (rc = to_stage(&o, &p.t, e))) return rc;
     Runtime rt;
     if (!(rc = runtime_init(&rt, e))) {
         /* The model config is read on every rank; all agree before the stage's first collective. */
@@ -285,6 +288,7 @@ int cmd_sft(int argc, char **argv, Error *e) {
                         "only), with validation loss on the val split. Works under mpirun and without it.",
                         specs, argc, argv, e);
     SftOptions s = {.init = init};
+    if (!rc) rc = backend_select(o.device, e);
     if (!rc) rc = to_stage(&o, &s.t, e);
     if (rc) return rc;
     prompt_options_default(&s.prompt);

@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "core/args.h"
+#include "kernels/backend.h"
 
 /* A key's type is ARG_STR, ARG_INT or ARG_DOUBLE; its rule (core/args.h) is what config_check
  * holds every value to, the same mechanism and wording as the commands' options. */
@@ -22,9 +23,11 @@ typedef struct {
     const char *def;
     const char *help;
     const ArgRule *rule;
+    int runtime; /* where the run computes, not what: not in config.yaml, so it may change on resume */
 } Key;
 
-#define K(name, type, field, def, help, rule) {name, type, offsetof(RunConfig, field), def, help, rule}
+#define K(name, type, field, def, help, rule) {name, type, offsetof(RunConfig, field), def, help, rule, 0}
+#define K_RUNTIME(name, type, field, def, help, rule) {name, type, offsetof(RunConfig, field), def, help, rule, 1}
 
 /* Defaults are sized for the CPU demo: a ~1M-parameter model that runs the whole method on 2 cores
  * in minutes. Real runs override model.*, *.steps and em.n. */
@@ -32,6 +35,8 @@ static const Key KEYS[] = {
     K("run_dir", ARG_STR, run_dir, "runs/restpg", "directory holding every stage's outputs", NULL),
     K("seed", ARG_INT, seed, "1", "seed of data splits, initialisation, data order and sampling", ARG_MIN(0)),
     K("threads", ARG_INT, threads, "0", "CPU threads per rank; 0 = cores / ranks", ARG_RANGE(0, INT_MAX)),
+    K_RUNTIME("device", ARG_STR, device, "cpu", "compute device of every rank (" BACKEND_DEVICES "); may change on resume",
+              ARG_ONE_OF(BACKEND_DEVICE_LIST)),
     K("data.source", ARG_STR, data.source, "debian", "debian (this machine's apt lists), synth, or file",
       ARG_ONE_OF("debian", "synth", "file")),
     K("data.path", ARG_STR, data.path, "", "an existing restpg dataset when data.source is file", NULL),
@@ -243,6 +248,7 @@ int config_to_yaml(const RunConfig *c, StrBuf *out, Error *e) {
     int rc = strbuf_puts(out, "# restpg effective run configuration (defaults + file + overrides)\n", e);
     for (size_t i = 0; i < N_KEYS && !rc; i++) {
         const Key *k = &KEYS[i];
+        if (k->runtime) continue;
         const char *dot = strchr(k->name, '.');
         const char *leaf = k->name;
         if (dot) {
@@ -325,6 +331,7 @@ int config_parse_args(const char *cmd, const char *synopsis, const char *text, i
     for (int i = 0; i < n_over && !rc; i++) rc = config_set(c, overrides[i], "command line", e);
     free(overrides);
     if (!rc) rc = config_check(c, e);
+    if (!rc) rc = backend_select(c->device, e);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 
 typedef struct {
     const char *run_dir;
+    const char *device; /* backend of every rank (kernels/backend.h) */
     long seed, threads;
     struct {
         const char *source, *path;
