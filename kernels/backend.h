@@ -43,6 +43,32 @@ typedef struct {
     int n_layer, n_head, n_embd, n_positions, vocab_size, padded_vocab_size;
 } GPT2Dims;
 
+/* Gemma 3's tensors as named views (model/gemma3.h gives the layout: per-layer tensors are
+ * [L, ...] back to back; norm weights are HF's w, applied as 1 + w). */
+typedef struct {
+    float *token_embd, *attn_norm, *attn_q, *attn_k, *attn_v, *attn_q_norm, *attn_k_norm, *attn_output;
+    float *post_attention_norm, *ffn_norm, *ffn_gate, *ffn_up, *ffn_down, *post_ffw_norm, *output_norm;
+} Gemma3Tensors;
+
+/* The shape of a Gemma 3 model as the kernels need it (model/gemma3.h's Gemma3Config). */
+typedef struct {
+    int vocab_size, padded_vocab_size, hidden_size, intermediate_size, n_layer, n_head, n_kv_head, head_dim;
+    int sliding_window, sliding_window_pattern, max_positions;
+    float query_pre_attn_scalar, rms_norm_eps;
+    double rope_theta, rope_local_base_freq;
+} Gemma3Dims;
+
+/* The model a decoder runs: its architecture, weights (which must stay valid while the decoder
+ * lives) and shape; only the pair of the named architecture is read. */
+typedef enum { ARCH_GPT2 = 0, ARCH_GEMMA3 = 1 } Arch;
+typedef struct {
+    Arch arch;
+    const GPT2Tensors *gpt2;
+    const GPT2Dims *gpt2_dims;
+    const Gemma3Tensors *gemma3;
+    const Gemma3Dims *gemma3_dims;
+} DecoderModel;
+
 /* A KV-cached decoder's memory plan (model/infer.h explains prompt caches and slots). */
 typedef struct {
     int max_rows;   /* candidate slots (rows of one decode step) */
@@ -121,12 +147,13 @@ typedef struct {
     /* Sum of squares of g in double, in an order fixed by n alone. */
     int (*sumsq)(const float *g, size_t n, double *out, Error *e);
 
-    /* KV-cached decoding of a GPT-2 (model/infer.h): an opaque decoder over the weights w (which
-     * must stay valid), its memory in bytes for a plan, prefill of a prompt cache (logits of the
-     * last position to host logits[Vp]), attaching a slot to a prompt cache, and one decode step
-     * of n slots (host token ids in, host logits out). */
-    size_t (*decoder_bytes)(const GPT2Dims *d, const DecodePlan *p, int threads);
-    int (*decoder_init)(void **dec, const GPT2Tensors *w, const GPT2Dims *d, const DecodePlan *p, Error *e);
+    /* KV-cached decoding (model/infer.h): an opaque decoder over the model dm describes, its
+     * memory in bytes for a plan (dm's weights are not read), prefill of a prompt cache (logits
+     * of the last position to host logits[Vp]), attaching a slot to a prompt cache, and one
+     * decode step of n slots (host token ids in, host logits out). An architecture the backend
+     * cannot decode is RP_EINPUT naming it. */
+    size_t (*decoder_bytes)(const DecoderModel *dm, const DecodePlan *p, int threads);
+    int (*decoder_init)(void **dec, const DecoderModel *dm, const DecodePlan *p, Error *e);
     void (*decoder_free)(void *dec);
     int (*decoder_prefill)(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e);
     void (*decoder_attach)(void *dec, int slot, int prefix);

@@ -49,11 +49,8 @@ int gemma3_config_check(Gemma3Config *c, Error *e);
 /* 1 if layer l attends globally (rope_theta, no window), 0 if it is a sliding layer. */
 int gemma3_layer_is_global(const Gemma3Config *c, int l);
 
-/* The tensors as named views; the same struct names parameters, gradients and moments. */
-typedef struct {
-    float *token_embd, *attn_norm, *attn_q, *attn_k, *attn_v, *attn_q_norm, *attn_k_norm, *attn_output;
-    float *post_attention_norm, *ffn_norm, *ffn_gate, *ffn_up, *ffn_down, *post_ffw_norm, *output_norm;
-} Gemma3Tensors;
+/* The tensors' named views are kernels/backend.h's Gemma3Tensors (the decoders read them too);
+ * the same struct names parameters, gradients and moments. */
 
 /* What the model knows of tensor k: its GGUF and HF names (per-layer tensors are
  * "blk.%d." + gguf and "model.layers.%d." + hf), the view, whether AdamW decays it (matrices

@@ -16,13 +16,15 @@ static GPT2Dims dims_of(const GPTConfig *c) {
 
 size_t infer_bytes(const GPTConfig *c, const InferPlan *p, int threads) {
     GPT2Dims d = dims_of(c);
-    return backend_get()->ops->decoder_bytes(&d, p, threads);
+    DecoderModel dm = {.arch = ARCH_GPT2, .gpt2_dims = &d};
+    return backend_get()->ops->decoder_bytes(&dm, p, threads);
 }
 
 int infer_init(Infer *s, const GPT *m, const InferPlan *p, Error *e) {
     memset(s, 0, sizeof *s);
     GPT2Dims d = dims_of(&m->cfg);
-    int rc = m->be->ops->decoder_init(&s->dec, &m->params, &d, p, e);
+    DecoderModel dm = {.arch = ARCH_GPT2, .gpt2 = &m->params, .gpt2_dims = &d};
+    int rc = m->be->ops->decoder_init(&s->dec, &dm, p, e);
     if (rc) return rc;
     s->m = m;
     s->plan = *p;

@@ -108,7 +108,8 @@ static void plan_sizes(const GPT2Dims *d, const DecodePlan *p, int threads, size
     sz[12] = L * layer_wt_floats(C) + C * (size_t)d->padded_vocab_size; /* transposed weights */
 }
 
-size_t cpu_decoder_bytes(const GPT2Dims *d, const DecodePlan *p, int threads) {
+size_t cpu_decoder_bytes(const DecoderModel *dm, const DecodePlan *p, int threads) {
+    const GPT2Dims *d = dm->gpt2_dims;
     size_t sz[N_PIECES], n = 0;
     plan_sizes(d, p, threads, sz);
     for (int i = 0; i < N_PIECES; i++) n += sz[i];
@@ -126,7 +127,10 @@ void cpu_decoder_free(void *dec) {
     free(s);
 }
 
-int cpu_decoder_init(void **dec, const GPT2Tensors *w, const GPT2Dims *d, const DecodePlan *p, Error *e) {
+int cpu_decoder_init(void **dec, const DecoderModel *dm, const DecodePlan *p, Error *e) {
+    if (dm->arch != ARCH_GPT2) return error_set(e, RP_EINPUT, "the CPU decoder cannot decode architecture %d", (int)dm->arch);
+    const GPT2Tensors *w = dm->gpt2;
+    const GPT2Dims *d = dm->gpt2_dims;
     *dec = NULL;
     if (p->max_rows < 1 || p->n_prefixes < 1 || p->max_prompt < 1 || p->max_new < 1)
         return error_set(e, RP_EINPUT, "infer plan: rows %d, prompt caches %d, prompt %d and new tokens %d must be >= 1",
@@ -152,7 +156,7 @@ int cpu_decoder_init(void **dec, const GPT2Tensors *w, const GPT2Dims *d, const 
         cpu_decoder_free(s);
         return error_set(e, RP_ENOMEM, "KV-cache inference: out of memory for %zu bytes (%d rows, %d prompt caches of %d "
                                        "tokens, %d new tokens); lower the batch",
-                         cpu_decoder_bytes(d, p, kernels_threads()), p->max_rows, p->n_prefixes, p->max_prompt,
+                         cpu_decoder_bytes(dm, p, kernels_threads()), p->max_rows, p->n_prefixes, p->max_prompt,
                          p->max_new);
     }
     float *f = s->mem;

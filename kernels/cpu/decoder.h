@@ -25,12 +25,12 @@
 /* Bytes cpu_decoder_init allocates for plan p: caches, activations, decode scratch for
  * `threads` threads, the prefill's attention workspace for the thread count in force, and the
  * transposed weights. */
-size_t cpu_decoder_bytes(const GPT2Dims *d, const DecodePlan *p, int threads);
+size_t cpu_decoder_bytes(const DecoderModel *dm, const DecodePlan *p, int threads);
 
 /* Checks the plan (every count >= 1, max_prompt + max_new <= n_positions: RP_EINPUT), allocates
  * it (RP_ENOMEM naming the bytes) and copies the weight matrices transposed. w's vectors are
  * read in place afterwards, so w must outlive *dec. */
-int cpu_decoder_init(void **dec, const GPT2Tensors *w, const GPT2Dims *d, const DecodePlan *p, Error *e);
+int cpu_decoder_init(void **dec, const DecoderModel *dm, const DecodePlan *p, Error *e);
 void cpu_decoder_free(void *dec);
 
 int cpu_decoder_prefill(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e);
