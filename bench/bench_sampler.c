@@ -31,7 +31,7 @@
 #include "sampler/sampler.h"
 
 typedef struct {
-    GPT m;
+    Model m;
     Tokenizer *t;
     Dataset d;
     int rank, world, threads, repeat;
@@ -43,16 +43,17 @@ static int bench_init(Bench *b, const char *gpt2, Error *e) {
     if (!rc) rc = tokenizer_load(gpt2, &b->t, e);
     if (rc) return rc;
     GPTConfig c = {.vocab_size = tokenizer_vocab_size(b->t), .n_layer = 12, .n_head = 4, .n_embd = 256, .n_positions = 1280};
-    if ((rc = gpt_init(&b->m, &c, e)) || (rc = gpt_init_random(&b->m, 1, e))) return rc;
+    ModelConfig mc = {.arch = ARCH_GPT2, .gpt2 = c};
+    if ((rc = model_init(&b->m, &mc, e)) || (rc = model_init_random(&b->m, 1, e))) return rc;
     /* GPT-2's init gives near-uniform next-token distributions, whose 40,000-token nucleus makes
      * the token choice (a sort) cost more than the model; larger token embeddings give peaked
      * distributions like a trained model's, so the figures measure the model and the cache. */
-    size_t n = b->m.tensors[0].numel;
+    size_t n = model_tensor(&b->m, 0)->numel;
     float *wte = xmalloc(n * sizeof(float), e);
     if (!wte) return RP_ENOMEM;
-    rc = gpt_tensor_download(&b->m, 'p', 0, wte, e);
+    rc = model_tensor_download(&b->m, 'p', 0, wte, e);
     for (size_t i = 0; i < n && !rc; i++) wte[i] *= 4.0f;
-    if (!rc) rc = gpt_tensor_upload(&b->m, 'p', 0, wte, e);
+    if (!rc) rc = model_tensor_upload(&b->m, 'p', 0, wte, e);
     free(wte);
     return rc;
 }
@@ -72,7 +73,7 @@ static SamplerOptions options(int n, int max_new, int64_t inputs, int threads) {
 
 static void json(const Bench *b, const char *name, int n, int64_t inputs, double prompt_tokens, int max_new,
                  int ranks, double seconds, double tokens) {
-    const GPTConfig *c = &b->m.cfg;
+    const GPTConfig *c = &b->m.gpt2.cfg;
     printf("{\"bench\": \"sampler\", \"case\": \"%s\", \"n\": %d, \"inputs\": %lld, \"prompt_tokens\": %.0f, "
            "\"max_new_tokens\": %d, \"ranks\": %d, \"threads_per_rank\": %d, \"model\": \"L%d H%d C%d V%d T%d\", "
            "\"seconds\": %.3f, \"best_of\": %d, \"generated_tokens\": %.0f, \"tokens_per_s\": %.1f}\n",
@@ -88,7 +89,7 @@ static int kv_case(Bench *b, int shared, int N, int max_new, double *secs, int *
     BuiltPrompt bp;
     built_prompt_init(&bp);
     int rc = sampler_prompt(&b->m, b->t, &b->d, 0, &o, &bp, e);
-    int P = (int)bp.n_prompt, Vp = b->m.cfg.padded_vocab_size, V = b->m.cfg.vocab_size;
+    int P = (int)bp.n_prompt, Vp = b->m.padded_vocab_size, V = b->m.vocab_size;
     *plen = P;
     InferPlan plan = {.max_rows = N, .n_prefixes = shared ? 1 : N, .max_prompt = P, .max_new = max_new};
     Infer s;
@@ -206,7 +207,7 @@ int main(int argc, char **argv) {
         if (!(rc = bench_init(&b, gpt2, &e))) rc = run(&b, cases, news, inputs32, inputs1, &e);
     }
     if (rc) fprintf(stderr, "bench_sampler: %s\n", e.msg);
-    gpt_free(&b.m);
+    model_free(&b.m);
     tokenizer_free(b.t);
     dataset_free(&b.d);
     runtime_finalize(&rt);

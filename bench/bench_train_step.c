@@ -19,7 +19,7 @@
 #include "core/args.h"
 #include "core/rng.h"
 #include "kernels/cpu/ops.h"
-#include "model/gpt.h"
+#include "model/model.h"
 
 static double now(void) {
     struct timespec ts;
@@ -59,18 +59,18 @@ typedef struct {
     double fwd, bwd, opt;
 } Phases;
 
-static int train_step(GPT *m, const int32_t *in, const int32_t *tg, int B, int T, int step, Phases *ph, float *loss,
+static int train_step(Model *m, const int32_t *in, const int32_t *tg, int B, int T, int step, Phases *ph, float *loss,
                       Error *e) {
     double t0 = now();
-    int rc = gpt_zero_grad(m, e);
-    if (!rc) rc = gpt_forward(m, in, tg, NULL, B, T, loss, e);
+    int rc = model_zero_grad(m, e);
+    if (!rc) rc = model_forward(m, in, tg, NULL, B, T, loss, e);
     double t1 = now();
-    if (!rc) rc = gpt_backward(m, 1.0f, e);
+    if (!rc) rc = model_backward(m, 1.0f, e);
     if (rc) return rc;
     double t2 = now();
     double norm = 0;
     const AdamW h = {3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f};
-    if ((rc = gpt_adamw_step(m, &h, 1.0, step, &norm, e))) return rc;
+    if ((rc = model_adamw_step(m, &h, 1.0, step, &norm, e))) return rc;
     double t3 = now();
     ph->fwd += t1 - t0, ph->bwd += t2 - t1, ph->opt += t3 - t2;
     return RP_OK;
@@ -78,10 +78,11 @@ static int train_step(GPT *m, const int32_t *in, const int32_t *tg, int B, int T
 
 static int run_shape(const Shape *s, int threads, int steps, Error *e) {
     kernels_set_threads(threads);
-    GPT m;
-    int rc = gpt_init(&m, &s->cfg, e);
+    Model m;
+    ModelConfig mc = {.arch = ARCH_GPT2, .gpt2 = s->cfg};
+    int rc = model_init(&m, &mc, e);
     if (rc) return rc;
-    if (!(rc = gpt_init_random(&m, 1, e)) && !(rc = gpt_opt_reset(&m, e))) rc = gpt_plan(&m, s->B, s->T, e);
+    if (!(rc = model_init_random(&m, 1, e)) && !(rc = model_opt_reset(&m, e))) rc = model_plan(&m, s->B, s->T, e);
     int32_t *in = malloc(sizeof(int32_t) * s->B * s->T), *tg = malloc(sizeof(int32_t) * s->B * s->T);
     if (!rc && (!in || !tg)) rc = error_set(e, RP_ENOMEM, "bench: out of memory");
     Rng r;
@@ -117,7 +118,7 @@ static int run_shape(const Shape *s, int threads, int steps, Error *e) {
         fflush(stdout);
     }
     free(in), free(tg);
-    gpt_free(&m);
+    model_free(&m);
     return rc;
 }
 

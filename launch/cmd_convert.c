@@ -17,20 +17,21 @@ static int ends_with(const char *s, const char *suffix) {
 int cmd_convert(int argc, char **argv, Error *e) {
     const char *from = NULL, *to = NULL, *tokpath = NULL;
     ArgSpec specs[] = {
-        {"--from", ARG_STR, &from, "source: an llm.c checkpoint (.bin) or a restpg checkpoint (.h5)", 1, 0},
+        {"--from", ARG_STR, &from, "source: an llm.c checkpoint (.bin), a GGUF file (Gemma 3) or a restpg checkpoint (.h5)", 1, 0},
         {"--to", ARG_STR, &to, "target: FILE.bin writes llm.c's format, FILE.h5 a restpg checkpoint", 1, 0},
         {"--tokenizer", ARG_STR, &tokpath, "tokenizer for an llm.c source (which has none), e.g. data/gpt2", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
     };
     int rc = args_parse("convert",
-                        "Converts between llm.c's GPT-2 fp32 checkpoint (version 3) and restpg checkpoints. "
+                        "Converts between llm.c's GPT-2 fp32 checkpoint (version 3) and restpg checkpoints, and "
+                        "imports GGUF files (Gemma 3, weights dequantized to fp32, tokenizer from the file). "
                         "llm.c -> restpg needs --tokenizer; restpg -> restpg keeps the weights only.",
                         specs, argc, argv, e);
     if (rc) return rc;
     int to_llmc = ends_with(to, ".bin");
     if (!to_llmc && !ends_with(to, ".h5") && !ends_with(to, ".hdf5"))
         return error_set(e, RP_EINPUT, "--to %s: unknown target format (use .bin for llm.c, .h5 for restpg)", to);
-    GPT m;
+    Model m;
     Tokenizer *t = NULL;
     CheckpointMeta meta;
     checkpoint_meta_init(&meta);
@@ -50,14 +51,16 @@ int cmd_convert(int argc, char **argv, Error *e) {
     } else {
         if (tokpath)
             return error_set(e, RP_EINPUT, "--tokenizer: a restpg checkpoint carries its own tokenizer; drop the option");
-        if ((rc = checkpoint_load(from, &m, &t, &meta, e))) return rc;
+        if ((rc = checkpoint_load_any(from, &m, &t, &meta, e))) return rc;
         meta.has_train = 0; /* weights only: the optimizer state belongs to the run that made it */
         rc = to_llmc ? llmc_save(to, &m, (int)meta.llmc_vocab_size, e) : checkpoint_save(to, &m, t, &meta, e);
     }
-    if (!rc)
-        log_info("wrote %s: %d layers, %d heads, %d channels, %d positions, vocabulary %d", to, m.cfg.n_layer, m.cfg.n_head,
-                 m.cfg.n_embd, m.cfg.n_positions, m.cfg.vocab_size);
-    gpt_free(&m);
+    if (!rc) {
+        char what[256];
+        model_describe(&m, what, sizeof what);
+        log_info("wrote %s: %s", to, what);
+    }
+    model_free(&m);
     tokenizer_free(t);
     return rc;
 }

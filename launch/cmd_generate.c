@@ -77,12 +77,12 @@ int cmd_generate(int argc, char **argv, Error *e) {
     if (rc || (rc = backend_select(device, e))) return rc;
     SamplerOptions o;
     gen_options(&a, &o);
-    GPT m;
+    Model m;
     Tokenizer *tok = NULL;
     Dataset d;
-    if ((rc = checkpoint_load(a.model, &m, &tok, NULL, e))) return rc;
+    if ((rc = checkpoint_load_any(a.model, &m, &tok, NULL, e))) return rc;
     if ((rc = dataset_read(a.data, &d, e))) {
-        gpt_free(&m);
+        model_free(&m);
         tokenizer_free(tok);
         return rc;
     }
@@ -99,7 +99,7 @@ int cmd_generate(int argc, char **argv, Error *e) {
     built_prompt_free(&b);
     samples_free(&s);
     dataset_free(&d);
-    gpt_free(&m);
+    model_free(&m);
     tokenizer_free(tok);
     return rc;
 }

@@ -81,20 +81,20 @@ int cmd_loss(int argc, char **argv, Error *e) {
                         specs, argc, argv, e);
     if (rc || (rc = backend_select(device, e))) return rc;
     if (threads > 0) backend_get()->ops->set_threads((int)threads);
-    GPT m;
+    Model m;
     Tokenizer *t = NULL;
-    if ((rc = checkpoint_load(model, &m, &t, NULL, e))) return rc;
+    if ((rc = checkpoint_load_any(model, &m, &t, NULL, e))) return rc;
     SeqSet s;
     seqset_init(&s);
     int64_t *idx = NULL;
-    rc = read_sequences(tokens, m.cfg.vocab_size, m.cfg.n_positions + 1, &s, e);
+    rc = read_sequences(tokens, m.vocab_size, m.n_positions + 1, &s, e);
     int T = 1;
     for (int64_t i = 0; !rc && i < s.n; i++)
         if (s.len[i] - 1 > T) T = s.len[i] - 1;
     if (!rc && !(idx = xmalloc(sizeof(int64_t) * (size_t)s.n, e))) rc = RP_ENOMEM;
     for (int64_t i = 0; !rc && i < s.n; i++) idx[i] = i;
     int B = (int64_t)batch < s.n ? (int)batch : (int)s.n;
-    if (!rc) rc = gpt_plan(&m, B, T, e);
+    if (!rc) rc = model_plan(&m, B, T, e);
     double loss = 0;
     int64_t n_tok = 0;
     if (!rc) rc = trainer_eval(&m, &s, idx, s.n, B, tokenizer_special(t, TOK_EOT), &loss, &n_tok, e);
@@ -104,7 +104,7 @@ int cmd_loss(int argc, char **argv, Error *e) {
         printf("loss %.6f nats/token over %lld tokens in %lld sequences\n", loss, (long long)n_tok, (long long)s.n);
     free(idx);
     seqset_free(&s);
-    gpt_free(&m);
+    model_free(&m);
     tokenizer_free(t);
     return rc;
 }

@@ -54,7 +54,7 @@ static void default_threads(SamplerOptions *o) {
 }
 
 typedef struct {
-    GPT m;
+    Model m;
     int have_model;
     Tokenizer *tok;
     Dataset d;
@@ -64,7 +64,7 @@ typedef struct {
 } SampleJob;
 
 static int load(const SampleArgs *a, SampleJob *j, int rank, Error *e) {
-    int rc = checkpoint_load(a->model, &j->m, &j->tok, NULL, e);
+    int rc = checkpoint_load_any(a->model, &j->m, &j->tok, NULL, e);
     if (rc) return rc;
     j->have_model = 1;
     if ((rc = dataset_read(a->data, &j->d, e))) return rc;
@@ -104,7 +104,7 @@ static int run(const SampleArgs *a, Error *e) {
     rc = comm_agree(rc, e);
     samples_free(&j.s);
     if (j.have_data) dataset_free(&j.d);
-    if (j.have_model) gpt_free(&j.m);
+    if (j.have_model) model_free(&j.m);
     tokenizer_free(j.tok);
     runtime_finalize(&rt);
     return rc;

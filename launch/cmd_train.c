@@ -116,7 +116,7 @@ static int same_tokenizer(const char *path, const Tokenizer *have, const char *c
 }
 
 typedef struct {
-    GPT m;
+    Model m;
     int have_model;
     Tokenizer *tok;
     CheckpointMeta meta;
@@ -128,7 +128,7 @@ typedef struct {
 } TrainJob;
 
 static void job_free(TrainJob *j) {
-    if (j->have_model) gpt_free(&j->m);
+    if (j->have_model) model_free(&j->m);
     tokenizer_free(j->tok);
     if (j->have_data) dataset_free(&j->d);
     seqset_free(&j->train);
@@ -158,7 +158,7 @@ static int try_resume(const TrainStageOptions *o, TrainJob *j, int *resumed, Err
 static int job_config(const TrainStageOptions *o, const char *label, TrainJob *j, Error *e) {
     j->tc = o->train;
     j->tc.label = label;
-    if (!j->tc.seq_len) j->tc.seq_len = j->m.cfg.n_positions;
+    if (!j->tc.seq_len) j->tc.seq_len = j->m.n_positions;
     int rc = dataset_read(o->data, &j->d, e);
     if (!rc) j->have_data = 1;
     return rc;
@@ -169,17 +169,19 @@ static int prepare_pretrain(const PretrainOptions *o, TrainJob *j, Error *e) {
     int rc = try_resume(&o->t, j, &j->resumed, e);
     if (rc) return rc;
     if (j->resumed) {
-        const GPTConfig *c = &j->m.cfg;
+        if (j->m.arch != ARCH_GPT2) return error_set(e, RP_EINPUT, "%s: cannot resume pretraining: it is a %s model", o->t.train.out, model_arch_name(j->m.arch));
+        const GPTConfig *c = &j->m.gpt2.cfg;
         if (c->n_layer != cfg.n_layer || c->n_head != cfg.n_head || c->n_embd != cfg.n_embd || c->n_positions != cfg.n_positions)
             return error_set(e, RP_EINPUT, "%s: cannot resume: its model config differs from %s", o->t.train.out, o->shape_origin);
     } else {
         if (!o->t.tokenizer) return error_set(e, RP_EINPUT, "pretrain: --tokenizer is required (a tokenizer file or GPT-2 directory)");
         if ((rc = tokenizer_load(o->t.tokenizer, &j->tok, e))) return rc;
         cfg.vocab_size = tokenizer_vocab_size(j->tok);
-        if ((rc = gpt_config_check(&cfg, e))) return error_wrap(e, "%s", o->shape_origin);
-        if ((rc = gpt_init(&j->m, &cfg, e))) return rc;
+        ModelConfig mc = {.arch = ARCH_GPT2, .gpt2 = cfg};
+        if ((rc = model_config_check(&mc, e))) return error_wrap(e, "%s", o->shape_origin);
+        if ((rc = model_init(&j->m, &mc, e))) return rc;
         j->have_model = 1;
-        if ((rc = gpt_init_random(&j->m, o->t.train.seed, e))) return rc;
+        if ((rc = model_init_random(&j->m, o->t.train.seed, e))) return rc;
     }
     if ((rc = job_config(&o->t, "pretrain", j, e))) return rc;
     return batch_pretrain_corpus(&j->d, o->t.data, j->tok, j->tc.seq_len, &j->train, &j->val, e);
@@ -190,7 +192,7 @@ static int prepare_sft(const SftOptions *o, TrainJob *j, Error *e) {
     if (rc) return rc;
     if (!j->resumed) {
         if (!o->init) return error_set(e, RP_EINPUT, "sft: --init is required (the checkpoint to fine-tune)");
-        if ((rc = checkpoint_load(o->init, &j->m, &j->tok, NULL, e))) return rc;
+        if ((rc = checkpoint_load_any(o->init, &j->m, &j->tok, NULL, e))) return rc;
         j->have_model = 1;
         if (o->t.tokenizer && (rc = same_tokenizer(o->t.tokenizer, j->tok, o->init, e))) return rc;
     }

@@ -90,7 +90,7 @@ static int round_paths(const EmPlan *p, int t, Round *r, Error *e) {
 static int estep_sample(const EmPlan *p, const Round *r, int t, const char *policy, Error *e) {
     const RunConfig *c = p->c;
     const char *out = r->samples, *partial = r->partial;
-    GPT m;
+    Model m;
     Tokenizer *tok;
     Dataset d;
     int rc = eval_load(policy, p->data, &m, &tok, &d, e);

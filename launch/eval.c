@@ -115,7 +115,7 @@ static int score(const Dataset *d, const EvalOptions *o, Samples *s, EvalMetrics
     return rc;
 }
 
-int eval_run(const GPT *model, const Tokenizer *t, const Dataset *d, const EvalOptions *o, EvalMetrics *m, Error *e) {
+int eval_run(const Model *model, const Tokenizer *t, const Dataset *d, const EvalOptions *o, EvalMetrics *m, Error *e) {
     memset(m, 0, sizeof *m);
     SamplerOptions so;
     sampler_options_default(&so);
@@ -148,29 +148,29 @@ int eval_run(const GPT *model, const Tokenizer *t, const Dataset *d, const EvalO
     return rc;
 }
 
-int eval_load(const char *model, const char *data, GPT *g, Tokenizer **t, Dataset *d, Error *e) {
+int eval_load(const char *model, const char *data, Model *g, Tokenizer **t, Dataset *d, Error *e) {
     *t = NULL;
     int have_g = 0, have_d = 0;
-    int rc = checkpoint_load(model, g, t, NULL, e);
+    int rc = checkpoint_load_any(model, g, t, NULL, e);
     if (!rc) have_g = 1;
     if (!rc && !(rc = dataset_read(data, d, e))) have_d = 1;
     if ((rc = comm_agree(rc, e))) {
         if (have_d) dataset_free(d);
-        if (have_g) gpt_free(g);
+        if (have_g) model_free(g);
         tokenizer_free(*t);
         *t = NULL;
     }
     return rc;
 }
 
-void eval_unload(GPT *g, Tokenizer *t, Dataset *d) {
+void eval_unload(Model *g, Tokenizer *t, Dataset *d) {
     dataset_free(d);
-    gpt_free(g);
+    model_free(g);
     tokenizer_free(t);
 }
 
 int eval_checkpoint(const char *model, const char *data, EvalOptions *o, EvalMetrics *m, Error *e) {
-    GPT g;
+    Model g;
     Tokenizer *tok;
     Dataset d;
     int rc = eval_load(model, data, &g, &tok, &d, e);

@@ -12,7 +12,7 @@
 #include "data/dataset.h"
 #include "data/prompt.h"
 #include "data/tokenizer.h"
-#include "model/gpt.h"
+#include "model/model.h"
 
 typedef struct {
     const char *split;        /* default "test" */
@@ -39,12 +39,12 @@ void eval_options_default(EvalOptions *o);
 
 /* Runs the evaluation (see above). On success every rank holds the metrics in *m, and rank 0 has
  * written the files of out_dir (created if needed), eval.json last. */
-int eval_run(const GPT *model, const Tokenizer *t, const Dataset *d, const EvalOptions *o, EvalMetrics *m, Error *e);
+int eval_run(const Model *model, const Tokenizer *t, const Dataset *d, const EvalOptions *o, EvalMetrics *m, Error *e);
 
 /* Loads a checkpoint (model and tokenizer) and a dataset on every rank (collective). If any rank
  * fails, every rank returns the error with nothing left loaded; else free with eval_unload. */
-int eval_load(const char *model, const char *data, GPT *g, Tokenizer **t, Dataset *d, Error *e);
-void eval_unload(GPT *g, Tokenizer *t, Dataset *d);
+int eval_load(const char *model, const char *data, Model *g, Tokenizer **t, Dataset *d, Error *e);
+void eval_unload(Model *g, Tokenizer *t, Dataset *d);
 
 /* Loads the checkpoint and the dataset on every rank, sets o's model/data paths and runs
  * eval_run (collective). */

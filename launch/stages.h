@@ -15,7 +15,7 @@
 #include "data/debian.h"
 #include "data/prompt.h"
 #include "data/synth.h"
-#include "model/gpt.h"
+#include "model/model.h"
 #include "trainer/trainer.h"
 
 /* `restpg data synth`: the synthetic dataset of c, written to out. */

@@ -1,12 +1,47 @@
 /* Checkpoint writer and reader (see checkpoint.h; layout in docs/formats.md). */
 #include "model/checkpoint.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/h5.h"
+#include "model/gguf_import.h"
 
 static const char *const CFG_ATTRS[6] = {"n_layer", "n_head", "n_embd", "n_positions", "vocab_size", "padded_vocab_size"};
+
+/* Gemma 3's config attributes (HF's names; the file's "architecture" attribute is "gemma3").
+ * GPT-2 files carry no "architecture" attribute, as before there were other architectures. */
+#define G3I(f) {#f, offsetof(Gemma3Config, f), 0}
+#define G3F(f) {#f, offsetof(Gemma3Config, f), 1}
+#define G3D(f) {#f, offsetof(Gemma3Config, f), 2}
+static const struct {
+    const char *name;
+    size_t off;
+    int kind; /* 0 int, 1 float, 2 double */
+} G3_ATTRS[] = {G3I(vocab_size),     G3I(padded_vocab_size),      G3I(hidden_size),    G3I(intermediate_size),
+                G3I(n_layer),        G3I(n_head),                 G3I(n_kv_head),      G3I(head_dim),
+                G3I(sliding_window), G3I(sliding_window_pattern), G3I(max_positions),  G3F(query_pre_attn_scalar),
+                G3F(rms_norm_eps),   G3D(rope_theta),             G3D(rope_local_base_freq)};
+#define N_G3_ATTRS (sizeof G3_ATTRS / sizeof G3_ATTRS[0])
+
+static int save_config(hid_t f, const Model *m, Error *e) {
+    int rc = RP_OK;
+    if (m->arch == ARCH_GPT2) {
+        const GPTConfig *c = &m->gpt2.cfg;
+        const int vals[6] = {c->n_layer, c->n_head, c->n_embd, c->n_positions, c->vocab_size, c->padded_vocab_size};
+        for (int i = 0; i < 6 && !rc; i++) rc = h5_attr_set_i64(f, CFG_ATTRS[i], vals[i], e);
+        return rc;
+    }
+    const char *c = (const char *)&m->gemma3.cfg;
+    rc = h5_attr_set_str(f, "architecture", model_arch_name(m->arch), e);
+    for (size_t i = 0; i < N_G3_ATTRS && !rc; i++) {
+        const void *p = c + G3_ATTRS[i].off;
+        if (G3_ATTRS[i].kind == 0) rc = h5_attr_set_i64(f, G3_ATTRS[i].name, *(const int *)p, e);
+        else rc = h5_attr_set_f64(f, G3_ATTRS[i].name, G3_ATTRS[i].kind == 1 ? *(const float *)p : *(const double *)p, e);
+    }
+    return rc;
+}
 
 void checkpoint_meta_init(CheckpointMeta *meta) { memset(meta, 0, sizeof *meta); }
 
@@ -40,22 +75,34 @@ void checkpoint_hf_name(int k, int l, char *buf, size_t n, int *transposed) {
     else snprintf(buf, n, "%s", t->hf);
 }
 
-/* Per-layer shape of tensor k in restpg's layout: rows x cols (cols = 0 for a vector); for wte
+/* Where tensor k of layer l lives in the file: its Hugging Face name, whether HF stores it
+ * transposed, and its per-layer shape rows x cols (cols = 0 for a vector); the embedding stores
  * the real vocabulary rows only (the padding rows are not stored). */
-static void tensor_shape(const GPTConfig *c, int k, size_t *rows, size_t *cols) {
-    size_t C = (size_t)c->n_embd;
-    *cols = 0;
-    switch (k) {
-    case 0: *rows = (size_t)c->vocab_size, *cols = C; break;
-    case 1: *rows = (size_t)c->n_positions, *cols = C; break;
-    case 4: *rows = 3 * C, *cols = C; break;
-    case 5: *rows = 3 * C; break;
-    case 6: *rows = C, *cols = C; break;
-    case 10: *rows = 4 * C, *cols = C; break;
-    case 11: *rows = 4 * C; break;
-    case 12: *rows = C, *cols = 4 * C; break;
-    default: *rows = C; break;
+typedef struct {
+    char name[128];
+    int transposed, layers;
+    size_t rows, cols;
+} FileTensor;
+
+static int file_tensor(const Model *m, int k, int l, FileTensor *ft, Error *e) {
+    const ParamTensor *t = model_tensor(m, k);
+    int layered;
+    if (m->arch == ARCH_GPT2) {
+        checkpoint_hf_name(k, l, ft->name, sizeof ft->name, &ft->transposed);
+        layered = gpt_tensor_info(k)->layered;
+        ft->layers = layered ? m->gpt2.cfg.n_layer : 1;
+    } else {
+        int rc = gemma3_tensor_name(k, l, 1, ft->name, sizeof ft->name, e);
+        if (rc) return rc;
+        ft->transposed = 0;
+        layered = gemma3_tensor_info(k)->layered;
+        ft->layers = layered ? m->gemma3.cfg.n_layer : 1;
     }
+    const size_t *d = t->dims + (layered ? 1 : 0);
+    int nd = t->ndim - (layered ? 1 : 0);
+    ft->rows = k == 0 ? (size_t)m->vocab_size : d[0];
+    ft->cols = nd > 1 ? d[1] : 0;
+    return RP_OK;
 }
 
 static void transpose(const float *in, float *out, size_t rows, size_t cols) {
@@ -88,25 +135,24 @@ static int open_group(hid_t f, const char *name, int create, hid_t *g, Error *e)
 /* Writes (save) or reads the parameters as Hugging Face tensors: one walk over the layout so the
  * names, shapes and transposes of both directions can never disagree. Reading checks shapes.
  * Each tensor passes through a host copy (the model's memory belongs to its backend). */
-static int params_io(hid_t f, GPT *m, int save, Error *e) {
-    const GPTConfig *c = &m->cfg;
+static int params_io(hid_t f, Model *m, int save, Error *e) {
     hid_t g;
     int rc = open_group(f, "params", save, &g, e);
     if (rc) return rc;
     size_t most = 0;
-    for (int k = 0; k < GPT_N_TENSORS; k++) most = m->tensors[k].numel > most ? m->tensors[k].numel : most;
-    float *scratch = xmalloc(sizeof(float) * 4 * (size_t)c->n_embd * (size_t)c->n_embd, e);
-    float *host = scratch ? xcalloc(most, sizeof(float), e) : NULL;
+    for (int k = 0; k < model_tensor_count(m); k++) most = model_tensor(m, k)->numel > most ? model_tensor(m, k)->numel : most;
+    float *host = xcalloc(most, sizeof(float), e), *scratch = NULL;
     if (!host) rc = RP_ENOMEM;
-    for (int k = 0; k < GPT_N_TENSORS && !rc; k++) {
-        size_t rows, cols;
-        tensor_shape(c, k, &rows, &cols);
-        int layers = gpt_tensor_info(k)->layered ? c->n_layer : 1;
-        if (save) rc = gpt_tensor_download(m, 'p', k, host, e);
-        for (int l = 0; l < layers && !rc; l++) {
-            char name[128];
-            int tr;
-            checkpoint_hf_name(k, l, name, sizeof name, &tr);
+    for (int k = 0; k < model_tensor_count(m) && !rc; k++) {
+        FileTensor ft;
+        if ((rc = file_tensor(m, k, 0, &ft, e))) break;
+        size_t rows = ft.rows, cols = ft.cols;
+        if (ft.transposed && !scratch && !(scratch = xmalloc(sizeof(float) * most, e))) rc = RP_ENOMEM;
+        if (!rc && save) rc = model_tensor_download(m, 'p', k, host, e);
+        for (int l = 0; l < ft.layers && !rc; l++) {
+            if ((rc = file_tensor(m, k, l, &ft, e))) break;
+            int tr = ft.transposed;
+            const char *name = ft.name;
             float *ours = host + (size_t)l * rows * (cols ? cols : 1);
             hsize_t dims[2] = {tr ? cols : rows, tr ? rows : cols};
             if (save) {
@@ -117,7 +163,7 @@ static int params_io(hid_t f, GPT *m, int save, Error *e) {
                 if (!rc && tr) transpose(scratch, ours, cols, rows);
             }
         }
-        if (!save && !rc) rc = gpt_tensor_upload(m, 'p', k, host, e);
+        if (!save && !rc) rc = model_tensor_upload(m, 'p', k, host, e);
     }
     free(host);
     free(scratch);
@@ -126,7 +172,7 @@ static int params_io(hid_t f, GPT *m, int save, Error *e) {
 }
 
 /* The AdamW moments (m, then v) through one host copy of n_params floats. */
-static int moments_io(hid_t g, GPT *m, int save, Error *e) {
+static int moments_io(hid_t g, Model *m, int save, Error *e) {
     hsize_t n = (hsize_t)m->n_params;
     float *host = xmalloc(sizeof(float) * m->n_params, e);
     if (!host) return RP_ENOMEM;
@@ -135,22 +181,22 @@ static int moments_io(hid_t g, GPT *m, int save, Error *e) {
     for (int i = 0; i < 2 && !rc; i++) {
         int which = i ? 'v' : 'm';
         if (save) {
-            if (!(rc = gpt_state_download(m, which, host, e))) rc = write_raw(g, NAMES[i], H5T_NATIVE_FLOAT, 1, &n, host, e);
+            if (!(rc = model_state_download(m, which, host, e))) rc = write_raw(g, NAMES[i], H5T_NATIVE_FLOAT, 1, &n, host, e);
         } else if (!(rc = h5_read_into(g, NAMES[i], H5T_NATIVE_FLOAT, 1, &n, host, e))) {
-            rc = gpt_state_upload(m, which, host, e);
+            rc = model_state_upload(m, which, host, e);
         }
     }
     free(host);
     return rc;
 }
 
-static int save_train(hid_t f, const GPT *m, const CheckpointMeta *meta, Error *e) {
+static int save_train(hid_t f, const Model *m, const CheckpointMeta *meta, Error *e) {
     hid_t g = -1;
     hsize_t nr = 1;
     int rc;
-    if (!m->opt_m_memory) return error_set(e, RP_EINTERNAL, "checkpoint_save: training state without AdamW moments");
+    if (!model_opt_ready(m)) return error_set(e, RP_EINTERNAL, "checkpoint_save: training state without AdamW moments");
     if ((rc = open_group(f, "optimizer", 1, &g, e))) return rc;
-    if (!(rc = moments_io(g, (GPT *)m, 1, e))) rc = h5_attr_set_i64(g, "step", meta->step, e);
+    if (!(rc = moments_io(g, (Model *)m, 1, e))) rc = h5_attr_set_i64(g, "step", meta->step, e);
     H5Gclose(g);
     if (rc || (rc = open_group(f, "rng", 1, &g, e))) return rc;
     rc = write_raw(g, "state", H5T_NATIVE_UINT64, 1, &nr, &meta->rng_state, e);
@@ -164,16 +210,14 @@ static int save_train(hid_t f, const GPT *m, const CheckpointMeta *meta, Error *
     return rc;
 }
 
-int checkpoint_save(const char *path, const GPT *m, const Tokenizer *t, const CheckpointMeta *meta, Error *e) {
+int checkpoint_save(const char *path, const Model *m, const Tokenizer *t, const CheckpointMeta *meta, Error *e) {
     char tmp[4200];
     hid_t f;
     int rc = h5_create(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, tmp, sizeof tmp, &f, e);
     if (rc) return rc;
-    const GPTConfig *c = &m->cfg;
-    const int vals[6] = {c->n_layer, c->n_head, c->n_embd, c->n_positions, c->vocab_size, c->padded_vocab_size};
-    for (int i = 0; i < 6 && !rc; i++) rc = h5_attr_set_i64(f, CFG_ATTRS[i], vals[i], e);
+    rc = save_config(f, m, e);
     if (!rc && meta && meta->llmc_vocab_size > 0) rc = h5_attr_set_i64(f, "llmc_vocab_size", meta->llmc_vocab_size, e);
-    if (!rc) rc = params_io(f, (GPT *)m, 1, e);
+    if (!rc) rc = params_io(f, (Model *)m, 1, e);
     uint8_t *tok = NULL;
     size_t ntok = 0;
     if (!rc && !(rc = tokenizer_serialize(t, &tok, &ntok, e))) {
@@ -189,7 +233,7 @@ int checkpoint_save(const char *path, const GPT *m, const Tokenizer *t, const Ch
     return h5_commit(f, tmp, path, e);
 }
 
-static int read_config(hid_t f, GPTConfig *c, Error *e) {
+static int read_gpt2_config(hid_t f, GPTConfig *c, Error *e) {
     int *dst[6] = {&c->n_layer, &c->n_head, &c->n_embd, &c->n_positions, &c->vocab_size, &c->padded_vocab_size};
     memset(c, 0, sizeof *c);
     for (int i = 0; i < 6; i++) {
@@ -208,6 +252,47 @@ static int read_config(hid_t f, GPTConfig *c, Error *e) {
     return RP_OK;
 }
 
+static int read_gemma3_config(hid_t f, Gemma3Config *c, Error *e) {
+    memset(c, 0, sizeof *c);
+    char *base = (char *)c;
+    for (size_t i = 0; i < N_G3_ATTRS; i++) {
+        void *p = base + G3_ATTRS[i].off;
+        int rc;
+        if (G3_ATTRS[i].kind == 0) {
+            int64_t v;
+            if ((rc = h5_attr_get_i64(f, G3_ATTRS[i].name, &v, e))) return rc;
+            if (v < 1 || v > 0x7fffffff)
+                return error_set(e, RP_EINPUT, "attribute '%s' is %lld, expected a positive int", G3_ATTRS[i].name, (long long)v);
+            *(int *)p = (int)v;
+        } else {
+            double v;
+            if ((rc = h5_attr_get_f64(f, G3_ATTRS[i].name, &v, e))) return rc;
+            if (G3_ATTRS[i].kind == 1) *(float *)p = (float)v;
+            else *(double *)p = v;
+        }
+    }
+    int stored_vp = c->padded_vocab_size;
+    int rc = gemma3_config_check(c, e);
+    if (!rc && stored_vp != c->padded_vocab_size)
+        rc = error_set(e, RP_EINPUT, "attribute 'padded_vocab_size' is %d, this build pads vocab_size %d to %d", stored_vp,
+                       c->vocab_size, c->padded_vocab_size);
+    return rc;
+}
+
+/* The architecture (attribute "architecture", absent in GPT-2 files) and its config. */
+static int read_config(hid_t f, ModelConfig *c, Error *e) {
+    memset(c, 0, sizeof *c);
+    c->arch = ARCH_GPT2;
+    if (H5Aexists(f, "architecture") > 0) {
+        char *s = NULL;
+        int rc = h5_attr_get_str(f, "architecture", &s, e);
+        if (!rc) rc = model_arch_parse(s, &c->arch, e);
+        free(s);
+        if (rc) return error_wrap(e, "attribute 'architecture'");
+    }
+    return c->arch == ARCH_GPT2 ? read_gpt2_config(f, &c->gpt2, e) : read_gemma3_config(f, &c->gemma3, e);
+}
+
 static herr_t collect_opt(hid_t loc, const char *name, const H5A_info_t *info, void *data) {
     (void)info;
     CheckpointMeta *meta = data;
@@ -217,11 +302,11 @@ static herr_t collect_opt(hid_t loc, const char *name, const H5A_info_t *info, v
     return 0;
 }
 
-static int load_train(hid_t f, GPT *m, CheckpointMeta *meta, Error *e) {
+static int load_train(hid_t f, Model *m, CheckpointMeta *meta, Error *e) {
     hsize_t nr = 1;
     hid_t g;
     int rc;
-    if ((rc = gpt_opt_reset(m, e)) || (rc = open_group(f, "optimizer", 0, &g, e))) return rc;
+    if ((rc = model_opt_reset(m, e)) || (rc = open_group(f, "optimizer", 0, &g, e))) return rc;
     if (!(rc = moments_io(g, m, 0, e))) rc = h5_attr_get_i64(g, "step", &meta->step, e);
     H5Gclose(g);
     if (rc || (rc = open_group(f, "rng", 0, &g, e))) return rc;
@@ -241,7 +326,7 @@ static int load_train(hid_t f, GPT *m, CheckpointMeta *meta, Error *e) {
     return rc;
 }
 
-static int load_tokenizer(hid_t f, const char *path, const GPTConfig *c, Tokenizer **t, Error *e) {
+static int load_tokenizer(hid_t f, const char *path, int vocab_size, Tokenizer **t, Error *e) {
     hsize_t d;
     void *buf = NULL;
     int rc = h5_read_array(f, "tokenizer", H5T_NATIVE_UINT8, 1, &d, &buf, e);
@@ -251,24 +336,26 @@ static int load_tokenizer(hid_t f, const char *path, const GPTConfig *c, Tokeniz
     rc = tokenizer_deserialize(buf, (size_t)d, source, t, e);
     free(buf);
     if (rc) return rc;
-    if (tokenizer_vocab_size(*t) != c->vocab_size) {
+    if (tokenizer_vocab_size(*t) != vocab_size) {
         rc = error_set(e, RP_EINPUT, "config mismatch with the tokenizer: vocab_size attribute is %d but the embedded tokenizer has %d tokens",
-                       c->vocab_size, tokenizer_vocab_size(*t));
+                       vocab_size, tokenizer_vocab_size(*t));
         tokenizer_free(*t);
         *t = NULL;
     }
     return rc;
 }
 
-int checkpoint_load(const char *path, GPT *m, Tokenizer **t, CheckpointMeta *meta, Error *e) {
+int checkpoint_load(const char *path, Model *m, Tokenizer **t, CheckpointMeta *meta, Error *e) {
     hid_t f;
     int rc = h5_open_read(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, &f, e);
     if (rc) return rc;
-    GPTConfig c;
+    ModelConfig c;
     *t = NULL;
     if (meta) checkpoint_meta_init(meta);
     int have_model = 0;
-    if (!(rc = read_config(f, &c, e)) && !(rc = load_tokenizer(f, path, &c, t, e)) && !(rc = gpt_init(m, &c, e))) {
+    if (!(rc = read_config(f, &c, e)) &&
+        !(rc = load_tokenizer(f, path, c.arch == ARCH_GPT2 ? c.gpt2.vocab_size : c.gemma3.vocab_size, t, e)) &&
+        !(rc = model_init(m, &c, e))) {
         have_model = 1;
         rc = params_io(f, m, 0, e);
     }
@@ -277,10 +364,18 @@ int checkpoint_load(const char *path, GPT *m, Tokenizer **t, CheckpointMeta *met
     if (!rc && meta && h5_exists(f, "optimizer")) rc = load_train(f, m, meta, e);
     h5_close(f);
     if (rc) {
-        if (have_model) gpt_free(m);
+        if (have_model) model_free(m);
         tokenizer_free(*t);
         *t = NULL;
         return error_wrap(e, "%s", path);
     }
     return RP_OK;
+}
+
+int checkpoint_load_any(const char *path, Model *m, Tokenizer **t, CheckpointMeta *meta, Error *e) {
+    int tagged = !strncmp(path, "gguf:", 5);
+    if (tagged) path += 5;
+    if (!tagged && !gguf_sniff(path)) return checkpoint_load(path, m, t, meta, e);
+    if (meta) checkpoint_meta_init(meta);
+    return gguf_import(path, m, t, e);
 }

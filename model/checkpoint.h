@@ -14,7 +14,7 @@
 
 #include "core/error.h"
 #include "data/tokenizer.h"
-#include "model/gpt.h"
+#include "model/model.h"
 
 #define CHECKPOINT_FORMAT "restpg-checkpoint"
 #define CHECKPOINT_VERSION 1
@@ -45,13 +45,18 @@ int checkpoint_meta_get_opt(const CheckpointMeta *meta, const char *name, double
 
 /* Writes model parameters, config and tokenizer (and, when meta->has_train, meta's train state
  * with the model's AdamW moments) atomically to path. meta may be NULL (weights only). */
-int checkpoint_save(const char *path, const GPT *m, const Tokenizer *t, const CheckpointMeta *meta, Error *e);
+int checkpoint_save(const char *path, const Model *m, const Tokenizer *t, const CheckpointMeta *meta, Error *e);
 
 /* Reads a checkpoint: initialises m (gpt_init with the file's config, parameters loaded),
  * creates *t from the embedded tokenizer, and fills meta (train state only if the file has it,
  * its AdamW moments loaded into m; meta may be NULL to skip it). On error nothing is left
  * allocated. */
-int checkpoint_load(const char *path, GPT *m, Tokenizer **t, CheckpointMeta *meta, Error *e);
+int checkpoint_load(const char *path, Model *m, Tokenizer **t, CheckpointMeta *meta, Error *e);
+
+/* Any model file restpg reads: a restpg checkpoint (as checkpoint_load), or a GGUF file imported
+ * on the fly (model/gguf_import.h; meta, if given, then holds no training state), recognised by
+ * its magic number or named as "gguf:FILE" (the run config's model.init form). */
+int checkpoint_load_any(const char *path, Model *m, Tokenizer **t, CheckpointMeta *meta, Error *e);
 
 /* Name of tensor `k` of gpt.h's layout for layer `l` in Hugging Face's GPT-2 state dict
  * (e.g. "transformer.h.3.attn.c_attn.weight"), and whether HF stores it transposed. */

@@ -20,7 +20,7 @@
 
 #include "core/rng.h"
 
-enum { ST_NONE, ST_FORWARD_TARGETS, ST_BACKWARD_DONE };
+enum { ST_NONE, ST_FORWARD, ST_FORWARD_TARGETS, ST_BACKWARD_DONE };
 
 /* One layer's activations; LAYER_FIELDS gives each one's width in floats per row. */
 typedef struct {
@@ -476,6 +476,7 @@ int gemma3_forward(Gemma3 *m, const int32_t *inputs, const int32_t *targets, con
     OP(op->rmsnorm_forward(a->lnf, a->lnf_rstd, res, P->output_norm, N, C, eps, e));
     OP(op->matmul_forward(a->logits, a->lnf, P->token_embd, NULL, NULL, B, T, C, Vp, e));
     a->cur_B = B, a->cur_T = T;
+    a->state = ST_FORWARD;
     if (!targets) return RP_OK;
     OP(op->crossentropy_forward(a->losses, a->ce_lse, a->logits, a->targets, a->mask, N, c->vocab_size, Vp, e));
     OP(op->download(a->h_losses, a->losses, (size_t)N * sizeof(float), e));
@@ -561,6 +562,16 @@ int gemma3_backward(Gemma3 *m, float loss_scale, Error *e) {
 
 int gemma3_zero_grad(Gemma3 *m, Error *e) {
     return m->be->ops->zero(m->grads_memory, m->n_params * sizeof(float), e);
+}
+
+int gemma3_logits_download(const Gemma3 *m, int row0, int n, float *host, Error *e) {
+    const struct Gemma3Acts *a = m->acts;
+    if (!a || a->state == ST_NONE || a->state == ST_BACKWARD_DONE || row0 < 0 || n < 0 ||
+        row0 + n > a->cur_B * a->cur_T)
+        return error_set(e, RP_EINTERNAL, "gemma3_logits_download: rows %d..%d of the last forward are not available",
+                         row0, row0 + n);
+    size_t Vp = (size_t)m->cfg.padded_vocab_size;
+    return m->be->ops->download(host, a->logits + (size_t)row0 * Vp, (size_t)n * Vp * sizeof(float), e);
 }
 
 const float *gemma3_token_losses(const Gemma3 *m) { return m->acts ? m->acts->h_losses : NULL; }

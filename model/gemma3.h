@@ -96,6 +96,10 @@ int gemma3_forward(Gemma3 *m, const int32_t *inputs, const int32_t *targets, con
                    float *loss, Error *e);
 int gemma3_backward(Gemma3 *m, float loss_scale, Error *e);
 int gemma3_zero_grad(Gemma3 *m, Error *e);
+/* Host copy of rows [row0, row0+n) of the last forward's logits ([B*T, Vp], row b*T + t), as
+ * gpt_logits_download: RP_EINTERNAL if there was no forward since the last backward (which turns
+ * the logits into their gradient) or the rows are out of range. */
+int gemma3_logits_download(const Gemma3 *m, int row0, int n, float *host, Error *e);
 /* Per-position losses of the last forward with targets, [B, T] host copy; 0 where masked out. */
 const float *gemma3_token_losses(const Gemma3 *m);
 

@@ -4,26 +4,18 @@
 
 #include <string.h>
 
-static GPT2Dims dims_of(const GPTConfig *c) {
-    GPT2Dims d = {.n_layer = c->n_layer,
-                  .n_head = c->n_head,
-                  .n_embd = c->n_embd,
-                  .n_positions = c->n_positions,
-                  .vocab_size = c->vocab_size,
-                  .padded_vocab_size = c->padded_vocab_size};
-    return d;
-}
-
-size_t infer_bytes(const GPTConfig *c, const InferPlan *p, int threads) {
-    GPT2Dims d = dims_of(c);
-    DecoderModel dm = {.arch = ARCH_GPT2, .gpt2_dims = &d};
+size_t infer_bytes(const ModelConfig *c, const InferPlan *p, int threads) {
+    GPT2Dims gd;
+    Gemma3Dims g3d;
+    DecoderModel dm = model_config_decoder(c, &gd, &g3d);
     return backend_get()->ops->decoder_bytes(&dm, p, threads);
 }
 
-int infer_init(Infer *s, const GPT *m, const InferPlan *p, Error *e) {
+int infer_init(Infer *s, const Model *m, const InferPlan *p, Error *e) {
     memset(s, 0, sizeof *s);
-    GPT2Dims d = dims_of(&m->cfg);
-    DecoderModel dm = {.arch = ARCH_GPT2, .gpt2 = &m->params, .gpt2_dims = &d};
+    GPT2Dims gd;
+    Gemma3Dims g3d;
+    DecoderModel dm = model_decoder(m, &gd, &g3d);
     int rc = m->be->ops->decoder_init(&s->dec, &dm, p, e);
     if (rc) return rc;
     s->m = m;

@@ -23,25 +23,25 @@
 
 #include "core/error.h"
 #include "kernels/backend.h"
-#include "model/gpt.h"
+#include "model/model.h"
 
 /* max_rows, n_prefixes, max_prompt, max_new (kernels/backend.h). */
 typedef DecodePlan InferPlan;
 
 typedef struct {
-    const GPT *m;
+    const Model *m;
     InferPlan plan;
     void *dec; /* the backend's decoder */
 } Infer;
 
 /* Bytes infer_init allocates for a plan on the selected backend (caches, activations, scratch
  * for `threads`, and whatever copy of the weights the backend's decoder keeps). */
-size_t infer_bytes(const GPTConfig *c, const InferPlan *p, int threads);
+size_t infer_bytes(const ModelConfig *c, const InferPlan *p, int threads);
 
 /* Plans the memory for m (which must outlive s; the decoder may copy its parameters at init, so
  * change them only before infer_init). Every count must be >= 1 and max_prompt + max_new <=
  * n_positions. */
-int infer_init(Infer *s, const GPT *m, const InferPlan *p, Error *e);
+int infer_init(Infer *s, const Model *m, const InferPlan *p, Error *e);
 /* Safe on a zeroed or failed-to-init s. */
 void infer_free(Infer *s);
 

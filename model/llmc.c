@@ -47,7 +47,7 @@ static int check_header(const char *path, const int32_t *h, long long size, Erro
     return RP_OK;
 }
 
-int llmc_load(const char *path, const Tokenizer *t, GPT *m, int *file_vocab, Error *e) {
+int llmc_load(const char *path, const Tokenizer *t, Model *m, int *file_vocab, Error *e) {
     struct stat st;
     if (stat(path, &st) != 0) return error_set(e, RP_EINPUT, "%s: cannot open: %s", path, strerror(errno));
     FILE *f = fopen(path, "rb");
@@ -63,12 +63,13 @@ int llmc_load(const char *path, const Tokenizer *t, GPT *m, int *file_vocab, Err
                        path, V, vt);
     GPTConfig c = {.vocab_size = vt, .n_layer = h[4], .n_head = h[5], .n_embd = h[6], .n_positions = h[2]};
     if (!rc) rc = gpt_config_check(&c, e);
-    if (rc || (rc = gpt_init(m, &c, e))) {
+    ModelConfig mc = {.arch = ARCH_GPT2, .gpt2 = c};
+    if (rc || (rc = model_init(m, &mc, e))) {
         fclose(f);
         return rc;
     }
     size_t C = (size_t)c.n_embd, most = (size_t)Vp_file * C;
-    for (int k = 0; k < GPT_N_TENSORS; k++) most = m->tensors[k].numel > most ? m->tensors[k].numel : most;
+    for (int k = 0; k < GPT_N_TENSORS; k++) most = model_tensor(m, k)->numel > most ? model_tensor(m, k)->numel : most;
     /* Tensors pass through a host buffer (the model's memory belongs to its backend); wte's file
      * rows go to `wte`, the model's rows (padding zero) to `host`. */
     float *wte = xmalloc(sizeof(float) * (size_t)Vp_file * C, e), *host = wte ? xcalloc(most, sizeof(float), e) : NULL;
@@ -77,7 +78,7 @@ int llmc_load(const char *path, const Tokenizer *t, GPT *m, int *file_vocab, Err
     if (!rc) {
         size_t keep = (size_t)(vt < Vp_file ? vt : Vp_file);
         memcpy(host, wte, keep * C * sizeof(float));
-        rc = gpt_tensor_upload(m, 'p', 0, host, e);
+        rc = model_tensor_upload(m, 'p', 0, host, e);
         size_t dropped = 0;
         for (size_t i = keep * C; i < (size_t)Vp_file * C; i++) dropped += wte[i] != 0.0f;
         if (dropped)
@@ -86,19 +87,21 @@ int llmc_load(const char *path, const Tokenizer *t, GPT *m, int *file_vocab, Err
     }
     free(wte);
     for (int k = 1; k < GPT_N_TENSORS && !rc; k++)
-        if (!(rc = read_floats(f, host, m->tensors[k].numel, path, e))) rc = gpt_tensor_upload(m, 'p', k, host, e);
+        if (!(rc = read_floats(f, host, model_tensor(m, k)->numel, path, e))) rc = model_tensor_upload(m, 'p', k, host, e);
     free(host);
     fclose(f);
     if (rc) {
-        gpt_free(m);
+        model_free(m);
         return rc;
     }
     *file_vocab = V;
     return RP_OK;
 }
 
-int llmc_save(const char *path, const GPT *m, int header_vocab, Error *e) {
-    const GPTConfig *c = &m->cfg;
+int llmc_save(const char *path, const Model *m, int header_vocab, Error *e) {
+    if (m->arch != ARCH_GPT2)
+        return error_set(e, RP_EINPUT, "%s: llm.c files hold GPT-2 models; this model is %s", path, model_arch_name(m->arch));
+    const GPTConfig *c = &m->gpt2.cfg;
     if (header_vocab <= 0) header_vocab = c->vocab_size;
     if (header_vocab > c->vocab_size)
         return error_set(e, RP_EINTERNAL, "%s: llm.c header V %d exceeds the model's vocabulary %d", path, header_vocab, c->vocab_size);
@@ -110,12 +113,12 @@ int llmc_save(const char *path, const GPT *m, int header_vocab, Error *e) {
     FILE *f = fopen(tmp, "wb");
     if (!f) return error_set(e, RP_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     size_t most = 0;
-    for (int k = 0; k < GPT_N_TENSORS; k++) most = m->tensors[k].numel > most ? m->tensors[k].numel : most;
+    for (int k = 0; k < GPT_N_TENSORS; k++) most = model_tensor(m, k)->numel > most ? model_tensor(m, k)->numel : most;
     float *host = xmalloc(sizeof(float) * most, e);
     int bad = !host || fwrite(h, sizeof(int32_t), LLMC_HEADER_INTS, f) != LLMC_HEADER_INTS;
     for (int k = 0; k < GPT_N_TENSORS && !bad && !rc; k++)
-        if (!(rc = gpt_tensor_download(m, 'p', k, host, e)))
-            bad = fwrite(host, sizeof(float), m->tensors[k].numel, f) != m->tensors[k].numel;
+        if (!(rc = model_tensor_download(m, 'p', k, host, e)))
+            bad = fwrite(host, sizeof(float), model_tensor(m, k)->numel, f) != model_tensor(m, k)->numel;
     free(host);
     if (fclose(f) != 0) bad = 1;
     if (bad || rc) {

@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 #include "data/tokenizer.h"
-#include "model/gpt.h"
+#include "model/model.h"
 
 #define LLMC_MAGIC 20240326
 #define LLMC_VERSION 3
@@ -24,10 +24,10 @@ int llmc_sniff(const char *path);
  * vocabulary, which must be at least the file's V. *file_vocab receives the file's V. Wrong
  * magic or version, impossible header fields, a size that does not match the header
  * (truncated), or a tokenizer smaller than V -> RP_EINPUT naming the file and field. */
-int llmc_load(const char *path, const Tokenizer *t, GPT *m, int *file_vocab, Error *e);
+int llmc_load(const char *path, const Tokenizer *t, Model *m, int *file_vocab, Error *e);
 
-/* Writes m in llm.c's format atomically, with header V = header_vocab (0: m's vocab_size;
+/* Writes m (a GPT-2; other architectures are RP_EINPUT) in llm.c's format atomically, with header V = header_vocab (0: m's vocab_size;
  * otherwise at most vocab_size) and Vp = m's padded vocabulary. */
-int llmc_save(const char *path, const GPT *m, int header_vocab, Error *e);
+int llmc_save(const char *path, const Model *m, int header_vocab, Error *e);
 
 #endif

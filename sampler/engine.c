@@ -83,9 +83,10 @@ static InferPlan engine_plan(const EngineSpec *s) {
 
 size_t engine_bytes(const EngineSpec *s) {
     InferPlan p = engine_plan(s);
-    size_t Vp = (size_t)s->m->cfg.padded_vocab_size;
+    size_t Vp = (size_t)s->m->padded_vocab_size;
     int threads = s->m->be->ops->threads();
-    return infer_bytes(&s->m->cfg, &p, threads) + ((size_t)s->batch + p.n_prefixes) * Vp * sizeof(float) +
+    ModelConfig c = model_config(s->m);
+    return infer_bytes(&c, &p, threads) + ((size_t)s->batch + p.n_prefixes) * Vp * sizeof(float) +
            (size_t)p.n_prefixes * s->n * (size_t)s->max_new * sizeof(int32_t);
 }
 
@@ -112,7 +113,7 @@ static int engine_init(Engine *g, const EngineSpec *s, const EngineIO *io, Error
     built_prompt_init(&g->bp);
     InferPlan plan = engine_plan(s);
     g->np = plan.n_prefixes;
-    g->Vp = s->m->cfg.padded_vocab_size;
+    g->Vp = s->m->padded_vocab_size;
     g->n_work = s->m->be->ops->threads();
     int rc = infer_init(&g->inf, s->m, &plan, e);
     if (rc) return rc;
@@ -127,7 +128,7 @@ static int engine_init(Engine *g, const EngineSpec *s, const EngineIO *io, Error
     g->slots = g->act + s->batch;
     g->busy = g->slots + s->batch;
     for (int i = 0; i < g->n_work; i++)
-        if ((rc = sampling_work_init(&g->work[i], s->m->cfg.vocab_size, e))) return rc;
+        if ((rc = sampling_work_init(&g->work[i], s->m->vocab_size, e))) return rc;
     for (int p = 0; p < g->np; p++) {
         g->pre[p].logits = g->plogits + (size_t)p * g->Vp;
         if ((rc = input_result_init(&g->pre[p].res, s->n, s->max_new, e))) return rc;
@@ -186,7 +187,7 @@ static int admit_more(Engine *g, Error *e) {
 static int32_t choose(const Engine *g, const Prefix *pr, int c, int step, const float *logits, SamplingWork *w,
                       double *lp) {
     double u = rng_to_uniform(rng_hash(pr->key, (uint64_t)c, (uint64_t)step, 0));
-    return sampling_choose(logits, g->s->m->cfg.vocab_size, &g->s->sp, u, w, lp);
+    return sampling_choose(logits, g->s->m->vocab_size, &g->s->sp, u, w, lp);
 }
 
 /* Records a finished candidate; emits its input when it was the last one. */

@@ -15,7 +15,7 @@
 #include "data/dataset.h"
 #include "data/prompt.h"
 #include "data/tokenizer.h"
-#include "model/gpt.h"
+#include "model/model.h"
 #include "sampler/sampling.h"
 
 /* The candidates of one input: candidate c's tokens are tokens[c * max_new .. + len[c]). */
@@ -33,7 +33,7 @@ void input_result_free(InputResult *r);
 
 /* What every rank generates with (the same on all ranks). */
 typedef struct {
-    const GPT *m;
+    const Model *m;
     const Tokenizer *t;
     const Dataset *d;
     const int64_t *inputs;   /* dataset index of each input position */

@@ -28,27 +28,27 @@ void sampler_options_default(SamplerOptions *o) {
     o->save_every = 5.0;
 }
 
-static int check_options(const SamplerOptions *o, const GPT *m, const Tokenizer *t, Error *e) {
+static int check_options(const SamplerOptions *o, const Model *m, const Tokenizer *t, Error *e) {
     const SamplingParams *p = &o->sp;
     if (o->n < 1 || o->n > 1000000) return error_set(e, RP_EINPUT, "n (--n, candidates per input) must be in 1..1000000, got %d", o->n);
     if (!(p->temperature >= 0.0) || !isfinite(p->temperature))
         return error_set(e, RP_EINPUT, "temperature (--temperature) must be a finite number >= 0, got %g", p->temperature);
     if (!(p->top_p > 0.0 && p->top_p <= 1.0)) return error_set(e, RP_EINPUT, "top_p (--top-p) must be in (0, 1], got %g", p->top_p);
     if (p->top_k < 0) return error_set(e, RP_EINPUT, "top_k (--top-k) must be >= 0 (0 = off), got %d", p->top_k);
-    if (o->max_new_tokens < 1 || o->max_new_tokens >= m->cfg.n_positions)
+    if (o->max_new_tokens < 1 || o->max_new_tokens >= m->n_positions)
         return error_set(e, RP_EINPUT,
                          "max_new_tokens (--max-new-tokens) must be in 1..%d (the model's n_positions %d leaves room for "
                          "a prompt), got %d",
-                         m->cfg.n_positions - 1, m->cfg.n_positions, o->max_new_tokens);
+                         m->n_positions - 1, m->n_positions, o->max_new_tokens);
     if (o->batch < 1 || o->batch > 65536) return error_set(e, RP_EINPUT, "batch (--batch) must be in 1..65536, got %d", o->batch);
     if (o->threads < 0) return error_set(e, RP_EINPUT, "threads (--threads) must be >= 0 (0 = default), got %d", o->threads);
     if (o->limit < 0) return error_set(e, RP_EINPUT, "limit (--limit) must be >= 0 (0 = all), got %lld", (long long)o->limit);
     if (o->prompt.k < 0) return error_set(e, RP_EINPUT, "k (--k, profile items) must be >= 0, got %d", o->prompt.k);
     if (!(o->save_every >= 0.0)) return error_set(e, RP_EINPUT, "save_every must be >= 0 seconds, got %g", o->save_every);
     if (!o->example_id && !o->split) return error_set(e, RP_EINPUT, "sampler: no split given");
-    if (tokenizer_vocab_size(t) > m->cfg.vocab_size)
+    if (tokenizer_vocab_size(t) > m->vocab_size)
         return error_set(e, RP_EINPUT, "the tokenizer has %d tokens but the model only %d", tokenizer_vocab_size(t),
-                         m->cfg.vocab_size);
+                         m->vocab_size);
     return RP_OK;
 }
 
@@ -74,7 +74,7 @@ static int select_inputs(const Dataset *d, const SamplerOptions *o, int64_t **ou
  * generation. The budget counts the target too; with an empty reasoning and answer the target is
  * the same few tokens for every example (the cue and separators, or just <|endoftext|>), so it
  * is measured once on the first input. */
-static int prompt_budget(const GPT *m, const Tokenizer *t, const Dataset *d, int64_t first, const SamplerOptions *o,
+static int prompt_budget(const Model *m, const Tokenizer *t, const Dataset *d, int64_t first, const SamplerOptions *o,
                          PromptOptions *po, int *max_prompt, Error *e) {
     *po = o->prompt;
     po->allow_missing_reasoning = 1;
@@ -82,13 +82,13 @@ static int prompt_budget(const GPT *m, const Tokenizer *t, const Dataset *d, int
     BuiltPrompt b;
     built_prompt_init(&b);
     int rc = prompt_build_with(d, first, t, po, "", "", &b, e);
-    *max_prompt = m->cfg.n_positions - o->max_new_tokens;
+    *max_prompt = m->n_positions - o->max_new_tokens;
     po->max_tokens = *max_prompt + (int)(b.tokens.n - b.n_prompt);
     built_prompt_free(&b);
     return rc;
 }
 
-int sampler_prompt(const GPT *m, const Tokenizer *t, const Dataset *d, int64_t i, const SamplerOptions *o, BuiltPrompt *b,
+int sampler_prompt(const Model *m, const Tokenizer *t, const Dataset *d, int64_t i, const SamplerOptions *o, BuiltPrompt *b,
                    Error *e) {
     PromptOptions po;
     int max_prompt;
@@ -270,7 +270,7 @@ static int collector_init(Collector *c, const SamplerOptions *o, const Dataset *
     return rc;
 }
 
-int sampler_run(const GPT *m, const Tokenizer *t, const Dataset *d, const SamplerOptions *o, Samples *out, Error *e) {
+int sampler_run(const Model *m, const Tokenizer *t, const Dataset *d, const SamplerOptions *o, Samples *out, Error *e) {
     int rank, world;
     comm_world(&rank, &world);
     int64_t *inputs = NULL, n_inputs = 0;

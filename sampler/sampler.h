@@ -22,7 +22,7 @@
 #include "data/dataset.h"
 #include "data/prompt.h"
 #include "data/tokenizer.h"
-#include "model/gpt.h"
+#include "model/model.h"
 #include "data/samples.h"
 #include "sampler/sampling.h"
 
@@ -50,12 +50,12 @@ void sampler_options_default(SamplerOptions *o);
  * the settings attributes filled in. Options out of range, a split without examples or an
  * unknown example_id are RP_EINPUT; so is a `partial` file made with other settings or for other
  * inputs. Every rank returns the same status. */
-int sampler_run(const GPT *m, const Tokenizer *t, const Dataset *d, const SamplerOptions *o, Samples *out, Error *e);
+int sampler_run(const Model *m, const Tokenizer *t, const Dataset *d, const SamplerOptions *o, Samples *out, Error *e);
 
 /* The prompt sampler_run feeds for dataset example i under o: b->tokens[0..b->n_prompt), within
  * the budget that leaves o->max_new_tokens of the model's positions (for `restpg generate` and
  * tests). */
-int sampler_prompt(const GPT *m, const Tokenizer *t, const Dataset *d, int64_t i, const SamplerOptions *o, BuiltPrompt *b,
+int sampler_prompt(const Model *m, const Tokenizer *t, const Dataset *d, int64_t i, const SamplerOptions *o, BuiltPrompt *b,
                    Error *e);
 
 #endif

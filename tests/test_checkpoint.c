@@ -19,11 +19,11 @@ static Tokenizer *make_tokenizer(Error *e) {
     return t;
 }
 
-static void make_model(GPT *m, int V, Error *e) {
+static void make_model(Model *m, int V, Error *e) {
     GPTConfig c = {.vocab_size = V, .n_layer = 2, .n_head = 2, .n_embd = 8, .n_positions = 12};
     CHECK_OK(gpt_config_check(&c, e), e);
-    CHECK_OK(gpt_init(m, &c, e), e);
-    CHECK_OK(gpt_init_random(m, 11, e), e);
+    CHECK_OK(model_init(m, &(ModelConfig){.arch = ARCH_GPT2, .gpt2 = c}, e), e);
+    CHECK_OK(model_init_random(m, 11, e), e);
 }
 
 static int same_floats(const float *a, const float *b, size_t n) { return !memcmp(a, b, n * sizeof(float)); }
@@ -38,7 +38,7 @@ static void poke_attr(const char *name, int64_t v) {
 }
 
 static void expect_load_error(const char *what, const char *needle) {
-    GPT m;
+    Model m;
     Tokenizer *t = NULL;
     CheckpointMeta meta;
     Error e;
@@ -49,7 +49,7 @@ static void expect_load_error(const char *what, const char *needle) {
 
 static void test_roundtrip(Tokenizer *t) {
     Error e;
-    GPT m;
+    Model m;
     make_model(&m, tokenizer_vocab_size(t), &e);
     CheckpointMeta meta;
     checkpoint_meta_init(&meta);
@@ -59,24 +59,24 @@ static void test_roundtrip(Tokenizer *t) {
     meta.data_epoch = 3;
     meta.data_pos = 5;
     /* The moments live in the model (the CPU backend's memory is host memory). */
-    CHECK_OK(gpt_opt_reset(&m, &e), &e);
-    for (size_t i = 0; i < m.n_params; i++) m.opt_m_memory[i] = (float)i * 1e-3f, m.opt_v_memory[i] = 1.0f / (float)(i + 1);
+    CHECK_OK(model_opt_reset(&m, &e), &e);
+    for (size_t i = 0; i < m.n_params; i++) m.gpt2.opt_m_memory[i] = (float)i * 1e-3f, m.gpt2.opt_v_memory[i] = 1.0f / (float)(i + 1);
     CHECK_OK(checkpoint_meta_set_opt(&meta, "lr", 3e-4, &e), &e);
     CHECK_OK(checkpoint_meta_set_opt(&meta, "seed", 9, &e), &e);
     CHECK_OK(checkpoint_save(g_path, &m, t, &meta, &e), &e);
 
-    GPT r;
+    Model r;
     Tokenizer *rt = NULL;
     CheckpointMeta got;
     CHECK_OK(checkpoint_load(g_path, &r, &rt, &got, &e), &e);
-    CHECK(r.n_params == m.n_params && same_floats(r.params_memory, m.params_memory, m.n_params));
+    CHECK(r.n_params == m.n_params && same_floats(r.gpt2.params_memory, m.gpt2.params_memory, m.n_params));
     CHECK(got.has_train && got.step == 17 && got.rng_state == meta.rng_state && got.data_epoch == 3 && got.data_pos == 5);
-    CHECK(same_floats(r.opt_m_memory, m.opt_m_memory, m.n_params) && same_floats(r.opt_v_memory, m.opt_v_memory, m.n_params));
+    CHECK(same_floats(r.gpt2.opt_m_memory, m.gpt2.opt_m_memory, m.n_params) && same_floats(r.gpt2.opt_v_memory, m.gpt2.opt_v_memory, m.n_params));
     double v = 0;
     CHECK(checkpoint_meta_get_opt(&got, "lr", &v) && v == 3e-4);
     CHECK(checkpoint_meta_get_opt(&got, "seed", &v) && v == 9);
     CHECK(rt && tokenizer_vocab_size(rt) == tokenizer_vocab_size(t));
-    gpt_free(&r);
+    model_free(&r);
     tokenizer_free(rt);
 
     /* HF's Conv1D layout is the transpose of ours: c_attn.weight[i][j] = qkvw[j][i] of layer 1. */
@@ -87,7 +87,7 @@ static void test_roundtrip(Tokenizer *t) {
     CHECK_OK(h5_read_array(f, "params/transformer.h.1.attn.c_attn.weight", H5T_NATIVE_FLOAT, 2, dims, (void **)&w, &e), &e);
     size_t C = 8;
     CHECK(dims[0] == C && dims[1] == 3 * C);
-    const float *q = m.params.qkvw + 3 * C * C; /* layer 1 of qkvw [3C, C] */
+    const float *q = m.gpt2.params.qkvw + 3 * C * C; /* layer 1 of qkvw [3C, C] */
     int ok = 1;
     for (size_t i = 0; w && i < C; i++)
         for (size_t j = 0; j < 3 * C; j++) ok &= w[i * 3 * C + j] == q[j * C + i];
@@ -101,15 +101,15 @@ static void test_roundtrip(Tokenizer *t) {
     /* Weights-only checkpoints load without train state. */
     CHECK_OK(checkpoint_save(g_path, &m, t, NULL, &e), &e);
     CHECK_OK(checkpoint_load(g_path, &r, &rt, &got, &e), &e);
-    CHECK(!got.has_train && same_floats(r.params_memory, m.params_memory, m.n_params));
-    gpt_free(&r);
+    CHECK(!got.has_train && same_floats(r.gpt2.params_memory, m.gpt2.params_memory, m.n_params));
+    model_free(&r);
     tokenizer_free(rt);
-    gpt_free(&m);
+    model_free(&m);
 }
 
 static void test_bad_files(Tokenizer *t) {
     Error e;
-    GPT m;
+    Model m;
     make_model(&m, tokenizer_vocab_size(t), &e);
     CHECK_OK(checkpoint_save(g_path, &m, t, NULL, &e), &e);
 
@@ -161,7 +161,7 @@ static void test_bad_files(Tokenizer *t) {
     expect_load_error("garbage", "not an HDF5 file");
     unlink(g_path);
     expect_load_error("missing", "no such file");
-    gpt_free(&m);
+    model_free(&m);
 }
 
 static void write_bytes(const char *path, const void *p, size_t n) {
@@ -171,7 +171,7 @@ static void write_bytes(const char *path, const void *p, size_t n) {
 }
 
 static void expect_llmc_error(const Tokenizer *t, const char *what, const char *needle) {
-    GPT m;
+    Model m;
     int v = 0;
     Error e;
     int rc = llmc_load(g_bin, t, &m, &v, &e);
@@ -181,17 +181,17 @@ static void expect_llmc_error(const Tokenizer *t, const char *what, const char *
 
 static void test_llmc(Tokenizer *t) {
     Error e;
-    GPT m;
+    Model m;
     int V = tokenizer_vocab_size(t);
     make_model(&m, V, &e);
     CHECK(!llmc_sniff(g_bin));
     CHECK_OK(llmc_save(g_bin, &m, V - 2, &e), &e);
     CHECK(llmc_sniff(g_bin));
-    GPT r;
+    Model r;
     int fv = 0;
     CHECK_OK(llmc_load(g_bin, t, &r, &fv, &e), &e);
-    CHECK(fv == V - 2 && r.cfg.vocab_size == V && same_floats(r.params_memory, m.params_memory, m.n_params));
-    gpt_free(&r);
+    CHECK(fv == V - 2 && r.gpt2.cfg.vocab_size == V && same_floats(r.gpt2.params_memory, m.gpt2.params_memory, m.n_params));
+    model_free(&r);
 
     char *buf = NULL;
     size_t n = 0;
@@ -224,7 +224,7 @@ static void test_llmc(Tokenizer *t) {
     expect_llmc_error(t, "heads", "multiple of H");
     free(buf);
     unlink(g_bin);
-    gpt_free(&m);
+    model_free(&m);
 }
 
 int main(void) {

@@ -18,7 +18,7 @@
 #include "core/rng.h"
 #include "kernels/cpu/decode.h"
 #include "kernels/cpu/ops.h"
-#include "model/gpt.h"
+#include "model/model.h"
 #include "model/infer.h"
 #include "tests/test.h"
 
@@ -88,35 +88,35 @@ static void test_gemm_invariance(void) {
 }
 
 typedef struct {
-    GPT m;
+    Model m;
     int V, Vp;
     float *ref; /* [Vp]: one row of gpt_forward's logits */
-} Model;
+} TinyModel;
 
-static void model_make(Model *mo, int n_positions) {
+static void model_make(TinyModel *mo, int n_positions) {
     Error e;
     GPTConfig c = {.vocab_size = 300, .n_layer = 2, .n_head = 4, .n_embd = 64, .n_positions = n_positions};
-    CHECK_OK(gpt_init(&mo->m, &c, &e), &e);
-    CHECK_OK(gpt_init_random(&mo->m, 17, &e), &e);
+    CHECK_OK(model_init(&mo->m, &(ModelConfig){.arch = ARCH_GPT2, .gpt2 = c}, &e), &e);
+    CHECK_OK(model_init_random(&mo->m, 17, &e), &e);
     /* GPT-2's init gives near-uniform logits; larger embeddings make greedy choices clear-cut. */
-    for (size_t i = 0; i < mo->m.tensors[0].numel; i++) mo->m.params.wte[i] *= 25.0f;
+    for (size_t i = 0; i < mo->m.gpt2.tensors[0].numel; i++) mo->m.gpt2.params.wte[i] *= 25.0f;
     mo->V = c.vocab_size;
-    mo->Vp = mo->m.cfg.padded_vocab_size;
+    mo->Vp = mo->m.gpt2.cfg.padded_vocab_size;
     mo->ref = malloc(sizeof(float) * mo->Vp);
 }
 
 /* gpt_forward's logits at the last position of seq[0..n), into mo->ref. */
-static const float *full_logits(Model *mo, const int32_t *seq, int n) {
+static const float *full_logits(TinyModel *mo, const int32_t *seq, int n) {
     Error e;
-    CHECK_OK(gpt_forward(&mo->m, seq, NULL, NULL, 1, n, NULL, &e), &e);
-    CHECK_OK(gpt_logits_download(&mo->m, n - 1, 1, mo->ref, &e), &e);
+    CHECK_OK(model_forward(&mo->m, seq, NULL, NULL, 1, n, NULL, &e), &e);
+    CHECK_OK(model_logits_download(&mo->m, n - 1, 1, mo->ref, &e), &e);
     return mo->ref;
 }
 
 static double g_worst = 0;
 
 /* Compares logits[Vp] with gpt_forward's last-position logits of seq[0..n). */
-static int matches_full(Model *mo, const int32_t *seq, int n, const float *logits) {
+static int matches_full(TinyModel *mo, const int32_t *seq, int n, const float *logits) {
     const float *ref = full_logits(mo, seq, n);
     int ok = 1;
     for (int v = 0; v < mo->V; v++) {
@@ -138,11 +138,11 @@ static int argmax(const float *x, int n) {
  * for 30 steps. Candidates 0..3 choose tokens at random from the cached logits, candidates 4, 5
  * greedily; every step is checked against the full forward. */
 static void test_against_full_forward(void) {
-    Model mo;
+    TinyModel mo;
     const int T = 64, NP0 = 21, NP1 = 9, STEPS = 30, NC = 6;
     model_make(&mo, T);
     Error e;
-    CHECK_OK(gpt_plan(&mo.m, 1, T, &e), &e);
+    CHECK_OK(model_plan(&mo.m, 1, T, &e), &e);
     Rng r;
     rng_seed(&r, 9);
     int32_t seq[NC][64], p1[NP1];
@@ -204,7 +204,7 @@ static void test_against_full_forward(void) {
     CHECK(infer_prefill(&s, 0, seq[0], 25, pl0, &e) == RP_EINPUT);
     infer_free(&s);
     free(pl0), free(pl1), free(logits), free(solo), free(mo.ref);
-    gpt_free(&mo.m);
+    model_free(&mo.m);
 }
 
 int main(void) {

@@ -17,7 +17,7 @@
 #include "sampler/sampler.h"
 #include "tests/test.h"
 
-static GPT g_m;
+static Model g_m;
 static Tokenizer *g_t;
 static Dataset g_d;
 
@@ -30,10 +30,10 @@ static void setup(void) {
     CHECK_OK(tokenizer_train(texts, g_d.n * 2, 350, &g_t, &e), &e);
     free(texts);
     GPTConfig c = {.vocab_size = tokenizer_vocab_size(g_t), .n_layer = 2, .n_head = 2, .n_embd = 64, .n_positions = 160};
-    CHECK_OK(gpt_init(&g_m, &c, &e), &e);
-    CHECK_OK(gpt_init_random(&g_m, 3, &e), &e);
+    CHECK_OK(model_init(&g_m, &(ModelConfig){.arch = ARCH_GPT2, .gpt2 = c}, &e), &e);
+    CHECK_OK(model_init_random(&g_m, 3, &e), &e);
     /* Sharper logits than GPT-2's init, so greedy choices are not near-ties. */
-    for (size_t i = 0; i < g_m.tensors[0].numel; i++) g_m.params.wte[i] *= 20.0f;
+    for (size_t i = 0; i < g_m.gpt2.tensors[0].numel; i++) g_m.gpt2.params.wte[i] *= 20.0f;
 }
 
 static SamplerOptions options(void) {
@@ -71,8 +71,8 @@ static void test_greedy(void) {
     samples_init(&s);
     CHECK_OK(sampler_run(&g_m, g_t, &g_d, &o, &s, &e), &e);
     CHECK(s.m == 6);
-    const int V = g_m.cfg.vocab_size, Vp = g_m.cfg.padded_vocab_size, T = g_m.cfg.n_positions;
-    CHECK_OK(gpt_plan(&g_m, 1, T, &e), &e);
+    const int V = g_m.gpt2.cfg.vocab_size, Vp = g_m.gpt2.cfg.padded_vocab_size, T = g_m.gpt2.cfg.n_positions;
+    CHECK_OK(model_plan(&g_m, 1, T, &e), &e);
     int32_t *seq = malloc(sizeof(int32_t) * T);
     BuiltPrompt b;
     built_prompt_init(&b);
@@ -86,9 +86,9 @@ static void test_greedy(void) {
         memcpy(seq, b.tokens.v, sizeof(int32_t) * n);
         double lp = 0;
         for (;;) {
-            CHECK_OK(gpt_forward(&g_m, seq, NULL, NULL, 1, n, NULL, &e), &e);
+            CHECK_OK(model_forward(&g_m, seq, NULL, NULL, 1, n, NULL, &e), &e);
             float lg[Vp];
-            CHECK_OK(gpt_logits_download(&g_m, n - 1, 1, lg, &e), &e);
+            CHECK_OK(model_logits_download(&g_m, n - 1, 1, lg, &e), &e);
             int tok = argmax(lg, V);
             double mx = lg[tok], z = 0;
             for (int v = 0; v < V; v++) z += exp((double)lg[v] - mx);
@@ -206,7 +206,7 @@ static void test_errors(void) {
     expect_input_error(o, "--top-p");
     o = options(), o.sp.top_k = -1;
     expect_input_error(o, "--top-k");
-    o = options(), o.max_new_tokens = g_m.cfg.n_positions;
+    o = options(), o.max_new_tokens = g_m.gpt2.cfg.n_positions;
     expect_input_error(o, "n_positions");
     o = options(), o.split = "nosuch";
     expect_input_error(o, "no examples in split 'nosuch'");
@@ -225,7 +225,7 @@ int main(void) {
     test_resume(tmp ? tmp : "/tmp");
     test_errors();
     samples_free(&g_ref);
-    gpt_free(&g_m);
+    model_free(&g_m);
     tokenizer_free(g_t);
     dataset_free(&g_d);
     return test_summary("test_sampler_gen");

@@ -202,9 +202,9 @@ static void test_eval(void) {
     Error e;
     GPTConfig c = {.vocab_size = 50, .n_layer = 1, .n_head = 2, .n_embd = 16, .n_positions = 16};
     CHECK_OK(gpt_config_check(&c, &e), &e);
-    GPT m;
-    CHECK_OK(gpt_init(&m, &c, &e), &e);
-    CHECK_OK(gpt_init_random(&m, 7, &e), &e);
+    Model m;
+    CHECK_OK(model_init(&m, &(ModelConfig){.arch = ARCH_GPT2, .gpt2 = c}, &e), &e);
+    CHECK_OK(model_init_random(&m, 7, &e), &e);
     SeqSet s;
     seqset_init(&s);
     Rng rng;
@@ -217,13 +217,13 @@ static void test_eval(void) {
     }
     double want_sum = 0;
     int64_t want_n = 0;
-    CHECK_OK(gpt_plan(&m, 3, 15, &e), &e);
+    CHECK_OK(model_plan(&m, 3, 15, &e), &e);
     for (int q = 0; q < 4; q++) {
         const int32_t *ids = s.tok + s.start[q];
         int T = lens[q] - 1;
-        CHECK_OK(gpt_forward(&m, ids, NULL, NULL, 1, T, NULL, &e), &e);
+        CHECK_OK(model_forward(&m, ids, NULL, NULL, 1, T, NULL, &e), &e);
         float lg[16 * 128];
-        CHECK_OK(gpt_logits_download(&m, 0, T, lg, &e), &e);
+        CHECK_OK(model_logits_download(&m, 0, T, lg, &e), &e);
         for (int t = 0; t < T; t++) {
             const float *row = lg + (size_t)t * c.padded_vocab_size;
             double mx = -1e30, z = 0;
@@ -239,7 +239,7 @@ static void test_eval(void) {
     CHECK(n == want_n);
     CHECK_NEAR(loss, want_sum / (double)want_n, 1e-5);
     seqset_free(&s);
-    gpt_free(&m);
+    model_free(&m);
 }
 
 int main(void) {

@@ -41,13 +41,13 @@ static size_t mem_available(void) {
     return (size_t)kb * 1024;
 }
 
-void trainer_print_memory(const GPT *m, const TrainConfig *tc) {
-    const GPTConfig *c = &m->cfg;
+void trainer_print_memory(const Model *m, const TrainConfig *tc) {
+    const ModelConfig cfg = model_config(m), *c = &cfg;
     size_t np = m->n_params;
     const double MiB = 1024.0 * 1024.0;
     size_t params = 4 * np, grads = 4 * np, opt = 8 * np, red = dp_tree_bytes(np, tc->grad_accum);
     size_t fixed = params + grads + opt + red;
-    size_t act = gpt_activation_bytes(c, tc->batch_size, tc->seq_len);
+    size_t act = model_activation_bytes(c, tc->batch_size, tc->seq_len);
     int local = comm_local_ranks();
     size_t avail = mem_available() / (size_t)local;
     log_info("memory plan per rank (%d rank(s) share this node): params %.1f MiB, grads %.1f MiB, AdamW moments %.1f MiB, reduction buffers %.1f MiB, "
@@ -55,10 +55,10 @@ void trainer_print_memory(const GPT *m, const TrainConfig *tc) {
              local, params / MiB, grads / MiB, opt / MiB, red / MiB, act / MiB, tc->batch_size, tc->seq_len, (fixed + act) / MiB,
              avail / MiB);
     int lo = 0, hi = 1;
-    while (hi < (1 << 24) && fixed + gpt_activation_bytes(c, hi, tc->seq_len) <= avail) lo = hi, hi *= 2;
+    while (hi < (1 << 24) && fixed + model_activation_bytes(c, hi, tc->seq_len) <= avail) lo = hi, hi *= 2;
     while (hi - lo > 1) {
         int mid = lo + (hi - lo) / 2;
-        if (fixed + gpt_activation_bytes(c, mid, tc->seq_len) <= avail) lo = mid;
+        if (fixed + model_activation_bytes(c, mid, tc->seq_len) <= avail) lo = mid;
         else hi = mid;
     }
     if (lo == 0) log_warn("even batch size 1 at seq %d does not fit the available memory", tc->seq_len);
@@ -73,7 +73,7 @@ static int64_t seq_targets(const SeqSet *s, int64_t i, int T) {
 }
 
 typedef struct {
-    GPT *m;
+    Model *m;
     const SeqSet *s;
     Batch *batch;
     const int64_t *idx; /* the global batch: leaf j uses idx[j*B .. j*B+B) */
@@ -88,9 +88,9 @@ static int leaf_grad(void *ctx, int leaf, Error *e) {
     Batch *b = c->batch;
     batch_fill(b, c->s, c->idx + (size_t)leaf * c->B, c->B, c->pad);
     float loss = 0;
-    int rc = gpt_zero_grad(c->m, e);
-    if (!rc) rc = gpt_forward(c->m, b->inputs, b->targets, b->mask, b->B, b->T_used, &loss, e);
-    if (!rc) rc = gpt_backward(c->m, (float)((double)b->n_target / c->n_global), e);
+    int rc = model_zero_grad(c->m, e);
+    if (!rc) rc = model_forward(c->m, b->inputs, b->targets, b->mask, b->B, b->T_used, &loss, e);
+    if (!rc) rc = model_backward(c->m, (float)((double)b->n_target / c->n_global), e);
     if (rc) return rc;
     c->stats[3 * leaf] = (double)loss * (double)b->n_target;
     c->stats[3 * leaf + 1] = (double)b->n_target;
@@ -100,14 +100,14 @@ static int leaf_grad(void *ctx, int leaf, Error *e) {
 
 /* Forward-only loss of batches [lo, hi) of `n` sequences idx taken B at a time; per batch the
  * loss sum and target count go to stats[2j], stats[2j+1]. */
-static int eval_batches(GPT *m, const SeqSet *s, const int64_t *idx, int64_t n, Batch *b, int32_t pad, int lo, int hi,
+static int eval_batches(Model *m, const SeqSet *s, const int64_t *idx, int64_t n, Batch *b, int32_t pad, int lo, int hi,
                         double *stats, Error *e) {
     for (int j = lo; j < hi; j++) {
         int64_t first = (int64_t)j * b->B;
         int cnt = n - first < b->B ? (int)(n - first) : b->B;
         batch_fill(b, s, idx + first, cnt, pad);
         float loss = 0;
-        int rc = b->n_target ? gpt_forward(m, b->inputs, b->targets, b->mask, b->B, b->T_used, &loss, e) : RP_OK;
+        int rc = b->n_target ? model_forward(m, b->inputs, b->targets, b->mask, b->B, b->T_used, &loss, e) : RP_OK;
         if (rc) return rc;
         stats[2 * j] = b->n_target ? (double)loss * (double)b->n_target : 0.0;
         stats[2 * j + 1] = (double)b->n_target;
@@ -121,7 +121,7 @@ static double sum_ratio(const double *stats, int n, int width) {
     return den > 0 ? num / den : 0.0;
 }
 
-int trainer_eval(GPT *m, const SeqSet *s, const int64_t *idx, int64_t n, int B, int32_t pad, double *loss,
+int trainer_eval(Model *m, const SeqSet *s, const int64_t *idx, int64_t n, int B, int32_t pad, double *loss,
                  int64_t *n_tokens, Error *e) {
     int T = 1;
     for (int64_t i = 0; i < n; i++)
@@ -146,7 +146,7 @@ int trainer_eval(GPT *m, const SeqSet *s, const int64_t *idx, int64_t n, int B, 
 /* Everything trainer_run keeps between steps. */
 typedef struct {
     const TrainConfig *tc;
-    GPT *m;
+    Model *m;
     const Tokenizer *t;
     const SeqSet *train, *val;
     int rank, world;
@@ -241,7 +241,7 @@ static int restore(Run *r, const CheckpointMeta *ck, int64_t *start, Error *e) {
     if (ck->step > r->tc->steps)
         return error_set(e, RP_EINPUT, "%s: checkpoint is at step %lld, past --steps %lld", out, (long long)ck->step,
                          (long long)r->tc->steps);
-    if (!gpt_opt_ready(r->m)) return error_set(e, RP_EINTERNAL, "%s: the model was loaded without its AdamW moments", out);
+    if (!model_opt_ready(r->m)) return error_set(e, RP_EINTERNAL, "%s: the model was loaded without its AdamW moments", out);
     *start = ck->step;
     int rc = order_restore(&r->order, r->train->n, ck->rng_state, ck->data_epoch, ck->data_pos, e);
     return rc ? error_wrap(e, "%s", out) : RP_OK;
@@ -261,8 +261,8 @@ static int run_setup(Run *r, const CheckpointMeta *resume, int64_t *start, Error
     const TrainConfig *tc = r->tc;
     size_t np = r->m->n_params, gb = (size_t)tc->grad_accum * (size_t)tc->batch_size;
     int rc;
-    if ((rc = gpt_plan(r->m, tc->batch_size, tc->seq_len, e)) || (rc = batch_init(&r->batch, tc->batch_size, tc->seq_len, e)) ||
-        (rc = dp_tree_init(&r->dp, r->m->be, gpt_grad_memory(r->m), np, tc->grad_accum, e)))
+    if ((rc = model_plan(r->m, tc->batch_size, tc->seq_len, e)) || (rc = batch_init(&r->batch, tc->batch_size, tc->seq_len, e)) ||
+        (rc = dp_tree_init(&r->dp, r->m->be, model_grad_memory(r->m), np, tc->grad_accum, e)))
         return rc;
     r->idx = xmalloc(sizeof(int64_t) * gb, e);
     r->val_idx = xmalloc(sizeof(int64_t) * (size_t)(r->val->n ? r->val->n : 1), e);
@@ -271,18 +271,18 @@ static int run_setup(Run *r, const CheckpointMeta *resume, int64_t *start, Error
     for (int64_t i = 0; i < r->val->n; i++) r->val_idx[i] = i;
     *start = 0;
     if (resume) rc = restore(r, resume, start, e);
-    else if (!(rc = gpt_opt_reset(r->m, e))) rc = order_init(&r->order, r->train->n, tc->seed, e);
+    else if (!(rc = model_opt_reset(r->m, e))) rc = order_init(&r->order, r->train->n, tc->seed, e);
     if (rc) return rc;
     if (r->rank == 0 && tc->metrics && !(r->metrics = fopen(tc->metrics, "a")))
         rc = error_set(e, RP_EIO, "--metrics %s: cannot open for appending", tc->metrics);
     return rc;
 }
 
-static int check_config(const TrainConfig *tc, const GPT *m, const SeqSet *train, Error *e) {
+static int check_config(const TrainConfig *tc, const Model *m, const SeqSet *train, Error *e) {
     if (tc->batch_size < 1) return error_set(e, RP_EINPUT, "--batch-size: must be >= 1, got %d", tc->batch_size);
     if (tc->grad_accum < 1) return error_set(e, RP_EINPUT, "--grad-accum: must be >= 1, got %d", tc->grad_accum);
-    if (tc->seq_len < 1 || tc->seq_len > m->cfg.n_positions)
-        return error_set(e, RP_EINPUT, "--seq-len: must be in 1..%d (the model's n_positions), got %d", m->cfg.n_positions,
+    if (tc->seq_len < 1 || tc->seq_len > m->n_positions)
+        return error_set(e, RP_EINPUT, "--seq-len: must be in 1..%d (the model's n_positions), got %d", m->n_positions,
                          tc->seq_len);
     if (tc->steps < 1) return error_set(e, RP_EINPUT, "--steps: must be >= 1, got %lld", (long long)tc->steps);
     if (tc->checkpoint_every < 0 || tc->val_every < 0 || tc->val_batches < 1)
@@ -308,10 +308,10 @@ static int train_step(Run *r, int64_t step, double lr, double *loss, double *nor
     *tokens = 0;
     for (int j = 0; j < A; j++) *tokens += r->stats[3 * j + 2];
     AdamW h = {(float)lr, (float)tc->beta1, (float)tc->beta2, (float)tc->eps, (float)tc->weight_decay};
-    return gpt_adamw_step(r->m, &h, tc->grad_clip, (int)(step + 1), norm, e);
+    return model_adamw_step(r->m, &h, tc->grad_clip, (int)(step + 1), norm, e);
 }
 
-int trainer_run(const TrainConfig *tc_in, GPT *m, const Tokenizer *t, const SeqSet *train, const SeqSet *val,
+int trainer_run(const TrainConfig *tc_in, Model *m, const Tokenizer *t, const SeqSet *train, const SeqSet *val,
                 const CheckpointMeta *resume, TrainResult *res, Error *e) {
     TrainConfig tcv = *tc_in;
     tcv.sched.total = tcv.steps;

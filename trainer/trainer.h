@@ -18,7 +18,7 @@
 #include "core/error.h"
 #include "data/tokenizer.h"
 #include "model/checkpoint.h"
-#include "model/gpt.h"
+#include "model/model.h"
 #include "trainer/batch.h"
 #include "trainer/schedule.h"
 
@@ -52,20 +52,20 @@ typedef struct {
 
 /* Prints the memory plan of a run (parameters, gradients, optimizer, reduction buffers,
  * activations for batch_size x seq_len) and the largest batch size that fits MemAvailable. */
-void trainer_print_memory(const GPT *m, const TrainConfig *tc);
+void trainer_print_memory(const Model *m, const TrainConfig *tc);
 
 /* Trains m (already initialised or loaded) on train, validating on val (may be empty), and
  * writes checkpoints with tokenizer t to tc->out. resume: the state of a checkpoint of this run
  * (NULL to start at step 0); its run options must match tc (seed, batch size, sequence length,
  * grad_accum and the number of training sequences; schedule changes only warn). Collective over
  * MPI_COMM_WORLD: every rank calls it with the same arguments. */
-int trainer_run(const TrainConfig *tc, GPT *m, const Tokenizer *t, const SeqSet *train, const SeqSet *val,
+int trainer_run(const TrainConfig *tc, Model *m, const Tokenizer *t, const SeqSet *train, const SeqSet *val,
                 const CheckpointMeta *resume, TrainResult *res, Error *e);
 
 /* Mean next-token loss (nats/token) of sequences idx[0..n) of s, evaluated in micro-batches of
  * B on this process only; *n_tokens gets the target count. The model must be planned for
  * (B, longest sequence - 1). */
-int trainer_eval(GPT *m, const SeqSet *s, const int64_t *idx, int64_t n, int B, int32_t pad, double *loss,
+int trainer_eval(Model *m, const SeqSet *s, const int64_t *idx, int64_t n, int B, int32_t pad, double *loss,
                  int64_t *n_tokens, Error *e);
 
 #endif

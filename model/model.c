@@ -1,0 +1,197 @@
+/* The architecture-independent model API (see model.h): one switch per call. */
+#include "model/model.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const ARCH_NAMES[] = {[ARCH_GPT2] = "gpt2", [ARCH_GEMMA3] = "gemma3"};
+
+const char *model_arch_name(Arch a) { return a == ARCH_GPT2 || a == ARCH_GEMMA3 ? ARCH_NAMES[a] : "?"; }
+
+int model_arch_parse(const char *s, Arch *a, Error *e) {
+    for (int i = 0; i < 2; i++)
+        if (!strcmp(s, ARCH_NAMES[i])) {
+            *a = (Arch)i;
+            return RP_OK;
+        }
+    return error_set(e, RP_EINPUT, "architecture '%s' is not supported (gpt2, gemma3)", s);
+}
+
+int model_config_check(ModelConfig *c, Error *e) {
+    switch (c->arch) {
+    case ARCH_GPT2: return gpt_config_check(&c->gpt2, e);
+    case ARCH_GEMMA3: return gemma3_config_check(&c->gemma3, e);
+    }
+    return error_set(e, RP_EINPUT, "architecture %d is not supported", (int)c->arch);
+}
+
+ModelConfig model_config(const Model *m) {
+    ModelConfig c;
+    memset(&c, 0, sizeof c);
+    c.arch = m->arch;
+    if (m->arch == ARCH_GPT2) c.gpt2 = m->gpt2.cfg;
+    else c.gemma3 = m->gemma3.cfg;
+    return c;
+}
+
+int model_init(Model *m, const ModelConfig *c, Error *e) {
+    memset(m, 0, sizeof *m);
+    m->arch = c->arch;
+    m->be = backend_get();
+    int rc;
+    switch (c->arch) {
+    case ARCH_GPT2:
+        if ((rc = gpt_init(&m->gpt2, &c->gpt2, e))) return rc;
+        m->vocab_size = m->gpt2.cfg.vocab_size;
+        m->padded_vocab_size = m->gpt2.cfg.padded_vocab_size;
+        m->n_positions = m->gpt2.cfg.n_positions;
+        m->n_params = m->gpt2.n_params;
+        return RP_OK;
+    case ARCH_GEMMA3:
+        if ((rc = gemma3_init(&m->gemma3, &c->gemma3, e))) return rc;
+        m->vocab_size = m->gemma3.cfg.vocab_size;
+        m->padded_vocab_size = m->gemma3.cfg.padded_vocab_size;
+        m->n_positions = m->gemma3.cfg.max_positions;
+        m->n_params = m->gemma3.n_params;
+        return RP_OK;
+    }
+    return error_set(e, RP_EINPUT, "architecture %d is not supported", (int)c->arch);
+}
+
+void model_free(Model *m) {
+    if (m->arch == ARCH_GPT2) gpt_free(&m->gpt2);
+    else gemma3_free(&m->gemma3);
+    memset(m, 0, sizeof *m);
+}
+
+int model_init_random(Model *m, uint64_t seed, Error *e) {
+    return m->arch == ARCH_GPT2 ? gpt_init_random(&m->gpt2, seed, e) : gemma3_init_random(&m->gemma3, seed, e);
+}
+
+int model_plan(Model *m, int B, int T, Error *e) {
+    return m->arch == ARCH_GPT2 ? gpt_plan(&m->gpt2, B, T, e) : gemma3_plan(&m->gemma3, B, T, e);
+}
+
+size_t model_activation_bytes(const ModelConfig *c, int B, int T) {
+    return c->arch == ARCH_GPT2 ? gpt_activation_bytes(&c->gpt2, B, T) : gemma3_activation_bytes(&c->gemma3, B, T);
+}
+
+double model_flops_per_token(const ModelConfig *c, int T) {
+    if (c->arch == ARCH_GPT2) return gpt_flops_per_token(&c->gpt2, T);
+    /* PaLM's count as for GPT-2: 6 x the matmul parameters (the real vocabulary's embedding
+     * rows serve as the LM head) + 12 L (NH hd) T for the attention scores and values. */
+    const Gemma3Config *g = &c->gemma3;
+    double C = g->hidden_size, Q = (double)g->n_head * g->head_dim, KV = (double)g->n_kv_head * g->head_dim;
+    double per_layer = C * Q * 2 + C * KV * 2 + 3.0 * C * g->intermediate_size;
+    double matmul = (double)g->vocab_size * C + g->n_layer * per_layer;
+    return 6.0 * matmul + 12.0 * g->n_layer * Q * T;
+}
+
+int model_forward(Model *m, const int32_t *inputs, const int32_t *targets, const float *mask, int B, int T, float *loss,
+                  Error *e) {
+    return m->arch == ARCH_GPT2 ? gpt_forward(&m->gpt2, inputs, targets, mask, B, T, loss, e)
+                                : gemma3_forward(&m->gemma3, inputs, targets, mask, B, T, loss, e);
+}
+
+int model_backward(Model *m, float loss_scale, Error *e) {
+    return m->arch == ARCH_GPT2 ? gpt_backward(&m->gpt2, loss_scale, e) : gemma3_backward(&m->gemma3, loss_scale, e);
+}
+
+int model_zero_grad(Model *m, Error *e) {
+    return m->arch == ARCH_GPT2 ? gpt_zero_grad(&m->gpt2, e) : gemma3_zero_grad(&m->gemma3, e);
+}
+
+const float *model_token_losses(const Model *m) {
+    return m->arch == ARCH_GPT2 ? gpt_token_losses(&m->gpt2) : gemma3_token_losses(&m->gemma3);
+}
+
+int model_logits_download(const Model *m, int row0, int n, float *host, Error *e) {
+    return m->arch == ARCH_GPT2 ? gpt_logits_download(&m->gpt2, row0, n, host, e)
+                                : gemma3_logits_download(&m->gemma3, row0, n, host, e);
+}
+
+int model_opt_reset(Model *m, Error *e) {
+    return m->arch == ARCH_GPT2 ? gpt_opt_reset(&m->gpt2, e) : gemma3_opt_reset(&m->gemma3, e);
+}
+
+int model_opt_ready(const Model *m) {
+    return m->arch == ARCH_GPT2 ? gpt_opt_ready(&m->gpt2) : m->gemma3.opt_m_memory != NULL;
+}
+
+int model_adamw_step(Model *m, const AdamW *h, double max_norm, int step, double *norm, Error *e) {
+    return m->arch == ARCH_GPT2 ? gpt_adamw_step(&m->gpt2, h, max_norm, step, norm, e)
+                                : gemma3_adamw_step(&m->gemma3, h, max_norm, step, norm, e);
+}
+
+float *model_grad_memory(Model *m) { return m->arch == ARCH_GPT2 ? gpt_grad_memory(&m->gpt2) : m->gemma3.grads_memory; }
+
+int model_tensor_count(const Model *m) { return m->arch == ARCH_GPT2 ? GPT_N_TENSORS : GEMMA3_N_TENSORS; }
+
+const ParamTensor *model_tensor(const Model *m, int k) {
+    if (k < 0 || k >= model_tensor_count(m)) return NULL;
+    return m->arch == ARCH_GPT2 ? &m->gpt2.tensors[k] : &m->gemma3.tensors[k];
+}
+
+int model_tensor_download(const Model *m, int which, int k, float *host, Error *e) {
+    return m->arch == ARCH_GPT2 ? gpt_tensor_download(&m->gpt2, which, k, host, e)
+                                : gemma3_tensor_download(&m->gemma3, which, k, host, e);
+}
+
+int model_tensor_upload(Model *m, int which, int k, const float *host, Error *e) {
+    return m->arch == ARCH_GPT2 ? gpt_tensor_upload(&m->gpt2, which, k, host, e)
+                                : gemma3_tensor_upload(&m->gemma3, which, k, host, e);
+}
+
+int model_state_download(const Model *m, int which, float *host, Error *e) {
+    return m->arch == ARCH_GPT2 ? gpt_state_download(&m->gpt2, which, host, e)
+                                : gemma3_state_download(&m->gemma3, which, host, e);
+}
+
+int model_state_upload(Model *m, int which, const float *host, Error *e) {
+    return m->arch == ARCH_GPT2 ? gpt_state_upload(&m->gpt2, which, host, e)
+                                : gemma3_state_upload(&m->gemma3, which, host, e);
+}
+
+DecoderModel model_config_decoder(const ModelConfig *c, GPT2Dims *gd, Gemma3Dims *g3d) {
+    DecoderModel dm;
+    memset(&dm, 0, sizeof dm);
+    dm.arch = c->arch;
+    if (c->arch == ARCH_GPT2) {
+        const GPTConfig *g = &c->gpt2;
+        *gd = (GPT2Dims){g->n_layer, g->n_head, g->n_embd, g->n_positions, g->vocab_size, g->padded_vocab_size};
+        dm.gpt2_dims = gd;
+    } else {
+        const Gemma3Config *g = &c->gemma3;
+        *g3d = (Gemma3Dims){g->vocab_size,       g->padded_vocab_size,
+                            g->hidden_size,      g->intermediate_size,
+                            g->n_layer,          g->n_head,
+                            g->n_kv_head,        g->head_dim,
+                            g->sliding_window,   g->sliding_window_pattern,
+                            g->max_positions,    g->query_pre_attn_scalar,
+                            g->rms_norm_eps,     g->rope_theta,
+                            g->rope_local_base_freq};
+        dm.gemma3_dims = g3d;
+    }
+    return dm;
+}
+
+DecoderModel model_decoder(const Model *m, GPT2Dims *gd, Gemma3Dims *g3d) {
+    ModelConfig c = model_config(m);
+    DecoderModel dm = model_config_decoder(&c, gd, g3d);
+    if (m->arch == ARCH_GPT2) dm.gpt2 = &m->gpt2.params;
+    else dm.gemma3 = &m->gemma3.params;
+    return dm;
+}
+
+void model_describe(const Model *m, char *buf, size_t n) {
+    if (m->arch == ARCH_GPT2) {
+        const GPTConfig *c = &m->gpt2.cfg;
+        snprintf(buf, n, "gpt2: %d layers, %d heads, %d channels, %d positions, vocabulary %d", c->n_layer, c->n_head,
+                 c->n_embd, c->n_positions, c->vocab_size);
+    } else {
+        const Gemma3Config *c = &m->gemma3.cfg;
+        snprintf(buf, n, "gemma3: %d layers, %d heads (%d kv) of %d, %d channels, %d intermediate, window %d, vocabulary %d",
+                 c->n_layer, c->n_head, c->n_kv_head, c->head_dim, c->hidden_size, c->intermediate_size,
+                 c->sliding_window, c->vocab_size);
+    }
+}

@@ -1,0 +1,85 @@
+/* One model API over the architectures restpg trains (GPT-2: model/gpt.h; Gemma 3:
+ * model/gemma3.h): what the trainer, the sampler, checkpoints and the CLI call, so none of them
+ * knows which architecture it runs. Each call forwards to the architecture's own function with the
+ * same contract (see gpt.h: the forward's masked mean loss, the backward that ADDS scaled
+ * gradients, AdamW with clipping folded in, tensors moved only through download/upload).
+ *
+ * Adding an architecture: its model/<arch>.{c,h} shaped like gpt.h, an Arch value in
+ * kernels/backend.h, one case per function in model.c, its tensor names in checkpoint.c, and a
+ * decoder in the backend (DecoderModel). */
+#ifndef RESTPG_MODEL_MODEL_H
+#define RESTPG_MODEL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "kernels/backend.h"
+#include "model/gemma3.h"
+#include "model/gpt.h"
+
+/* An architecture and its hyper-parameters (only the member of `arch` is read). */
+typedef struct {
+    Arch arch;
+    GPTConfig gpt2;
+    Gemma3Config gemma3;
+} ModelConfig;
+
+typedef struct {
+    Arch arch;
+    /* Facts every caller needs, whatever the architecture (copied from the member's config). */
+    int vocab_size, padded_vocab_size, n_positions;
+    size_t n_params;
+    const Backend *be;
+    GPT gpt2;      /* arch == ARCH_GPT2 */
+    Gemma3 gemma3; /* arch == ARCH_GEMMA3 */
+} Model;
+
+/* "gpt2" / "gemma3"; and back (RP_EINPUT naming the value). */
+const char *model_arch_name(Arch a);
+int model_arch_parse(const char *s, Arch *a, Error *e);
+
+/* Checks the config (the architecture's own check; fills the padded vocabulary). */
+int model_config_check(ModelConfig *c, Error *e);
+/* The config of an initialised model. */
+ModelConfig model_config(const Model *m);
+/* Allocates parameters and gradients on the selected backend (zeroed). */
+int model_init(Model *m, const ModelConfig *c, Error *e);
+void model_free(Model *m);
+/* The architecture's published initialisation, a function of (seed, tensor, index) only. */
+int model_init_random(Model *m, uint64_t seed, Error *e);
+
+int model_plan(Model *m, int B, int T, Error *e);
+size_t model_activation_bytes(const ModelConfig *c, int B, int T);
+/* Model FLOPs per token of a training step (6 x matmul parameters + attention), for MFU. */
+double model_flops_per_token(const ModelConfig *c, int T);
+
+int model_forward(Model *m, const int32_t *inputs, const int32_t *targets, const float *mask, int B, int T, float *loss,
+                  Error *e);
+int model_backward(Model *m, float loss_scale, Error *e);
+int model_zero_grad(Model *m, Error *e);
+const float *model_token_losses(const Model *m);
+int model_logits_download(const Model *m, int row0, int n, float *host, Error *e);
+
+int model_opt_reset(Model *m, Error *e);
+int model_opt_ready(const Model *m);
+int model_adamw_step(Model *m, const AdamW *h, double max_norm, int step, double *norm, Error *e);
+float *model_grad_memory(Model *m);
+
+/* Tensor k of the architecture's table: count, shape (offset/numel/dims in the flat state), and
+ * host copies of one tensor or a whole state (which = 'p', 'g', 'm', 'v'). */
+int model_tensor_count(const Model *m);
+const ParamTensor *model_tensor(const Model *m, int k);
+int model_tensor_download(const Model *m, int which, int k, float *host, Error *e);
+int model_tensor_upload(Model *m, int which, int k, const float *host, Error *e);
+int model_state_download(const Model *m, int which, float *host, Error *e);
+int model_state_upload(Model *m, int which, const float *host, Error *e);
+
+/* The model as a backend decoder sees it (dims are written to the caller's storage). */
+DecoderModel model_decoder(const Model *m, GPT2Dims *gd, Gemma3Dims *g3d);
+DecoderModel model_config_decoder(const ModelConfig *c, GPT2Dims *gd, Gemma3Dims *g3d);
+
+/* One line describing the model ("gpt2: 2 layers, 2 heads, 64 channels, ..."), for logs. */
+void model_describe(const Model *m, char *buf, size_t n);
+
+#endif
