@@ -165,9 +165,9 @@ static int save_train(hid_t f, const GPT *m, const CheckpointMeta *meta, Error *
 }
 
 int checkpoint_save(const char *path, const GPT *m, const Tokenizer *t, const CheckpointMeta *meta, Error *e) {
-    char tmp[4200];
+    char *tmp;
     hid_t f;
-    int rc = h5_create(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, tmp, sizeof tmp, &f, e);
+    int rc = h5_create(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, &tmp, &f, e);
     if (rc) return rc;
     const GPTConfig *c = &m->cfg;
     const int vals[6] = {c->n_layer, c->n_head, c->n_embd, c->n_positions, c->vocab_size, c->padded_vocab_size};
@@ -184,9 +184,10 @@ int checkpoint_save(const char *path, const GPT *m, const Tokenizer *t, const Ch
     if (!rc && meta && meta->has_train) rc = save_train(f, m, meta, e);
     if (rc) {
         h5_abort(f, tmp);
-        return error_wrap(e, "%s", path);
-    }
-    return h5_commit(f, tmp, path, e);
+        rc = error_wrap(e, "%s", path);
+    } else rc = h5_commit(f, tmp, path, e);
+    free(tmp);
+    return rc;
 }
 
 static int read_config(hid_t f, GPTConfig *c, Error *e) {
@@ -246,9 +247,9 @@ static int load_tokenizer(hid_t f, const char *path, const GPTConfig *c, Tokeniz
     void *buf = NULL;
     int rc = h5_read_array(f, "tokenizer", H5T_NATIVE_UINT8, 1, &d, &buf, e);
     if (rc) return rc;
-    char source[4200];
-    snprintf(source, sizeof source, "%s:/tokenizer", path);
-    rc = tokenizer_deserialize(buf, (size_t)d, source, t, e);
+    char *source = xasprintf(e, "%s:/tokenizer", path);
+    rc = source ? tokenizer_deserialize(buf, (size_t)d, source, t, e) : RP_ENOMEM;
+    free(source);
     free(buf);
     if (rc) return rc;
     if (tokenizer_vocab_size(*t) != c->vocab_size) {
