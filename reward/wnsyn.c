@@ -27,7 +27,7 @@ static const Rule *const RULES[NPOS] = {NOUN_RULES, VERB_RULES, ADJ_RULES, ADV_R
 /* libwordnet keeps open files and static buffers: one lock for every call into it, process-wide. */
 static pthread_mutex_t wn_mutex = PTHREAD_MUTEX_INITIALIZER;
 static int wn_state;          /* 0 not opened yet, 1 open, -1 failed */
-static char wn_dir[4096];     /* the directory libwordnet opened */
+static char *wn_dir;          /* the directory libwordnet opened, kept as long as it stays open */
 
 typedef struct {
     char **v;
@@ -71,10 +71,13 @@ static int slist_add(SList *l, const char *s, size_t n, const char *suffix, Erro
 /* ---- opening ---- */
 
 static int load_exceptions(WnSyn *w, int pos, Error *e) {
-    char path[4096], *data;
-    snprintf(path, sizeof path, "%s/%s.exc", w->dir, POS_FILE[pos]);
+    char *data, *path = xasprintf(e, "%s/%s.exc", w->dir, POS_FILE[pos]);
+    if (!path) return RP_ENOMEM;
     int rc = file_read_all(path, &data, NULL, e);
-    if (rc) return rc;
+    if (rc) {
+        free(path);
+        return rc;
+    }
     for (char *line = data, *next; *line && rc == RP_OK; line = next) {
         next = strchr(line, '\n');
         next = next ? (*next = '\0', next + 1) : line + strlen(line);
@@ -100,7 +103,9 @@ static int load_exceptions(WnSyn *w, int pos, Error *e) {
         }
     }
     free(data);
-    return rc ? error_wrap(e, "%s", path) : RP_OK;
+    if (rc) rc = error_wrap(e, "%s", path);
+    free(path);
+    return rc;
 }
 
 /* libwordnet reads $WNSEARCHDIR when it opens its files, once per process. */
@@ -108,10 +113,12 @@ static int open_libwordnet(const char *dir, Error *e) {
     int rc = RP_OK;
     pthread_mutex_lock(&wn_mutex);
     if (wn_state == 0) {
-        snprintf(wn_dir, sizeof wn_dir, "%s", dir);
-        wn_state = setenv("WNSEARCHDIR", dir, 1) == 0 && wninit() == 0 ? 1 : -1;
+        if (!(wn_dir = xstrdup(dir, e))) rc = RP_ENOMEM;
+        else wn_state = setenv("WNSEARCHDIR", dir, 1) == 0 && wninit() == 0 ? 1 : -1;
     }
-    if (wn_state != 1)
+    if (rc) {
+        /* out of memory before libwordnet was touched: a later call may try again */
+    } else if (wn_state != 1)
         rc = error_set(e, RP_EIO, "%s: libwordnet could not open the WordNet database", wn_dir);
     else if (strcmp(wn_dir, dir))
         rc = error_set(e, RP_EINPUT, "%s: libwordnet already uses %s; one WordNet directory per process", dir, wn_dir);
@@ -124,9 +131,12 @@ int wnsyn_init(WnSyn *w, const char *dir, Error *e) {
     for (int p = 0; p < NPOS; p++) {
         static const char *const kinds[] = {"index", "data"};
         for (int k = 0; k < 2; k++) {
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s.%s", dir, kinds[k], POS_FILE[p]);
-            if (!path_exists(path)) return error_set(e, RP_EINPUT, "%s: WordNet file missing", path);
+            char *path = xasprintf(e, "%s/%s.%s", dir, kinds[k], POS_FILE[p]);
+            if (!path) return RP_ENOMEM;
+            int missing = !path_exists(path);
+            if (missing) error_set(e, RP_EINPUT, "%s: WordNet file missing", path);
+            free(path);
+            if (missing) return RP_EINPUT;
         }
     }
     int rc = RP_OK;
