@@ -6,6 +6,7 @@
 #include <string.h>
 #include <wn.h>
 
+#include "core/vec.h"
 #include "core/fileio.h"
 
 #define NPOS 4 /* noun, verb, adjective, adverb: NLTK's POS_LIST order; libwordnet's are 1..4 */
@@ -58,12 +59,7 @@ static int slist_add(SList *l, const char *s, size_t n, const char *suffix, Erro
         free(c);
         return RP_OK;
     }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 8;
-        char **v = xrealloc(l->v, cap * sizeof *v, e);
-        if (!v) return free(c), RP_ENOMEM;
-        l->v = v, l->cap = cap;
-    }
+    if (VEC_RESERVE(l->v, l->cap, l->n + 1, e)) return free(c), RP_ENOMEM;
     l->v[l->n++] = c;
     return RP_OK;
 }
@@ -88,12 +84,7 @@ static int load_exceptions(WnSyn *w, int pos, Error *e) {
         rest += strspn(rest, " \t\r");
         size_t rlen = strlen(rest);
         while (rlen && strchr(" \t\r", rest[rlen - 1])) rlen--;
-        if (w->n_exc == w->cap_exc) {
-            size_t cap = w->cap_exc ? 2 * w->cap_exc : 1024;
-            char **v = xrealloc(w->exc_bases, cap * sizeof *v, e);
-            if (!v) rc = RP_ENOMEM;
-            else w->exc_bases = v, w->cap_exc = cap;
-        }
+        rc = VEC_RESERVE(w->exc_bases, w->cap_exc, w->n_exc + 1, e);
         if (rc == RP_OK && !(w->exc_bases[w->n_exc] = xmalloc(rlen + 1, e))) rc = RP_ENOMEM;
         if (rc == RP_OK) {
             memcpy(w->exc_bases[w->n_exc], rest, rlen);
@@ -249,12 +240,7 @@ static int add_name(WnSyn *w, const char *raw, int32_t **ids, size_t *n, size_t 
     int64_t *slot = strmap_slot(&w->names, raw, len, w->n_names, e);
     if (!slot) return RP_ENOMEM;
     if (*slot == w->n_names) w->n_names++;
-    if (*n == *cap) {
-        size_t c = *cap ? 2 * *cap : 16;
-        int32_t *v = xrealloc(*ids, c * sizeof *v, e);
-        if (!v) return RP_ENOMEM;
-        *ids = v, *cap = c;
-    }
+    if (VEC_RESERVE(*ids, *cap, *n + 1, e)) return RP_ENOMEM;
     (*ids)[(*n)++] = (int32_t)*slot;
     return RP_OK;
 }
@@ -311,15 +297,7 @@ int wnsyn_sets(WnSyn *w, const char *const *words, const size_t *lens, size_t k,
         if (out[i].n != (size_t)-1) continue;
         int64_t at;
         if (!strmap_get(&w->words, words[i], lens[i], &at)) { /* not added by another thread meanwhile */
-            if (w->n_sets == w->cap_sets) {
-                size_t cap = w->cap_sets ? 2 * w->cap_sets : 1024;
-                WnSet *v = xrealloc(w->sets, cap * sizeof *v, e);
-                if (!v) {
-                    rc = RP_ENOMEM;
-                    break;
-                }
-                w->sets = v, w->cap_sets = cap;
-            }
+            if ((rc = VEC_RESERVE(w->sets, w->cap_sets, w->n_sets + 1, e))) break;
             if ((rc = compute_set(w, words[i], lens[i], &w->sets[w->n_sets], e))) break;
             at = (int64_t)w->n_sets++;
             rc = strmap_put(&w->words, words[i], lens[i], at, e);
