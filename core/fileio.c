@@ -10,11 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int atomic_tmp_path(const char *path, char *tmp, size_t n, Error *e) {
-    int w = snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    if (w < 0 || (size_t)w >= n) return error_set(e, RP_EINPUT, "%s: path too long", path);
-    return RP_OK;
-}
+char *atomic_tmp_path(const char *path, Error *e) { return xasprintf(e, "%s.tmp.%ld", path, (long)getpid()); }
 
 static int fsync_path(const char *path, int dir) {
     int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
@@ -35,27 +31,32 @@ int atomic_commit(const char *tmp, const char *path, Error *e) {
         atomic_abort(tmp);
         return error_set(e, RP_EIO, "%s: cannot rename temp file into place: %s", path, strerror(err));
     }
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    fsync_path(dirname(dir), 1); /* best effort: some filesystems refuse directory fsync */
+    /* Best effort: some filesystems refuse directory fsync, and the file is already in place, so
+     * not even running out of memory here is worth failing the write for. */
+    char *dir = strdup(path);
+    if (dir) fsync_path(dirname(dir), 1);
+    free(dir);
     return RP_OK;
 }
 
 void atomic_abort(const char *tmp) { unlink(tmp); }
 
 int atomic_write(const char *path, const void *data, size_t n, Error *e) {
-    char tmp[4200];
-    int rc = atomic_tmp_path(path, tmp, sizeof tmp, e);
-    if (rc) return rc;
+    char *tmp = atomic_tmp_path(path, e);
+    if (!tmp) return RP_ENOMEM;
+    int rc;
     FILE *f = fopen(tmp, "wb");
-    if (!f) return error_set(e, RP_EIO, "%s: cannot create: %s", path, strerror(errno));
-    size_t w = fwrite(data, 1, n, f);
-    int bad = (w != n) | (fclose(f) != 0);
-    if (bad) {
-        atomic_abort(tmp);
-        return error_set(e, RP_EIO, "%s: write failed: %s", path, strerror(errno));
+    if (!f) rc = error_set(e, RP_EIO, "%s: cannot create: %s", path, strerror(errno));
+    else {
+        size_t w = fwrite(data, 1, n, f);
+        int bad = (w != n) | (fclose(f) != 0);
+        if (bad) {
+            atomic_abort(tmp);
+            rc = error_set(e, RP_EIO, "%s: write failed: %s", path, strerror(errno));
+        } else rc = atomic_commit(tmp, path, e);
     }
-    return atomic_commit(tmp, path, e);
+    free(tmp);
+    return rc;
 }
 
 int file_read_all(const char *path, char **data, size_t *len, Error *e) {
@@ -95,19 +96,20 @@ int file_read_all(const char *path, char **data, size_t *len, Error *e) {
 }
 
 int mkdir_p(const char *path, Error *e) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return error_set(e, RP_EINPUT, "%s: path too long", path);
-    for (char *p = buf + 1; *p; p++) {
+    char *buf = xstrdup(path, e);
+    if (!buf) return RP_ENOMEM;
+    int rc = RP_OK;
+    for (char *p = buf[0] ? buf + 1 : buf; !rc && *p; p++) {
         if (*p != '/') continue;
         *p = '\0';
         if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return error_set(e, RP_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
+            rc = error_set(e, RP_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
         *p = '/';
     }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return error_set(e, RP_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
-    return RP_OK;
+    if (!rc && mkdir(buf, 0777) != 0 && errno != EEXIST)
+        rc = error_set(e, RP_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
+    free(buf);
+    return rc;
 }
 
 int path_exists(const char *path) {

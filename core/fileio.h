@@ -10,8 +10,8 @@
 
 #include "core/error.h"
 
-/* Writes the temp path for `path` into tmp (size n). */
-int atomic_tmp_path(const char *path, char *tmp, size_t n, Error *e);
+/* The temp path for `path`, allocated (free it); NULL with e set when out of memory. */
+char *atomic_tmp_path(const char *path, Error *e);
 /* fsyncs tmp, renames it to path, fsyncs the directory. On failure tmp is removed. */
 int atomic_commit(const char *tmp, const char *path, Error *e);
 /* Removes a temp file after a failed write (no error if it is already gone). */

@@ -43,16 +43,23 @@ int h5_open_read(const char *path, const char *format, int64_t max_version, hid_
     return RP_OK;
 }
 
-int h5_create(const char *path, const char *format, int64_t version, char *tmp, size_t tmp_n, hid_t *file, Error *e) {
+int h5_create(const char *path, const char *format, int64_t version, char **tmp, hid_t *file, Error *e) {
     h5_init();
-    int rc = atomic_tmp_path(path, tmp, tmp_n, e);
-    if (rc) return rc;
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return error_set(e, RP_EIO, "%s: cannot create HDF5 file %s", path, tmp);
-    if ((rc = h5_attr_set_str(f, "format", format, e)) || (rc = h5_attr_set_i64(f, "version", version, e))) {
-        h5_abort(f, tmp);
-        return error_wrap(e, "%s", path);
+    *tmp = NULL;
+    char *t = atomic_tmp_path(path, e);
+    if (!t) return RP_ENOMEM;
+    int rc = RP_OK;
+    hid_t f = H5Fcreate(t, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) rc = error_set(e, RP_EIO, "%s: cannot create HDF5 file %s", path, t);
+    else if ((rc = h5_attr_set_str(f, "format", format, e)) || (rc = h5_attr_set_i64(f, "version", version, e))) {
+        h5_abort(f, t);
+        rc = error_wrap(e, "%s", path);
     }
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    *tmp = t;
     *file = f;
     return RP_OK;
 }
@@ -88,10 +95,11 @@ int h5_exists(hid_t loc, const char *name) {
 }
 
 int h5_mkgroups(hid_t loc, const char *path, Error *e) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", path);
+    char *buf = xstrdup(path, e);
+    if (!buf) return RP_ENOMEM;
     size_t n = strlen(buf);
-    for (size_t i = 1; i <= n; i++) {
+    int rc = RP_OK;
+    for (size_t i = 1; !rc && i <= n; i++) {
         if (buf[i] != '/' && buf[i] != '\0') continue;
         char c = buf[i];
         buf[i] = '\0';
@@ -100,12 +108,13 @@ int h5_mkgroups(hid_t loc, const char *path, Error *e) {
             H5Pset_obj_track_times(gcpl, 0);
             hid_t g = H5Gcreate2(loc, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
             H5Pclose(gcpl);
-            if (g < 0) return error_set(e, RP_EIO, "cannot create HDF5 group %s", buf);
-            H5Gclose(g);
+            if (g < 0) rc = error_set(e, RP_EIO, "cannot create HDF5 group %s", buf);
+            else H5Gclose(g);
         }
         buf[i] = c;
     }
-    return RP_OK;
+    free(buf);
+    return rc;
 }
 
 static hid_t vlen_str_type(void) {

@@ -23,9 +23,11 @@ void h5_init(void);
 int h5_open_read(const char *path, const char *format, int64_t max_version, hid_t *file, Error *e);
 
 /* Opens an existing restpg file for in-place appends is never done: writers build a new temp
- * file instead. h5_create makes "<path>.tmp.<pid>" (tmp receives its name), stamps format and
- * version; h5_commit closes it and renames it over path; h5_abort closes and removes it. */
-int h5_create(const char *path, const char *format, int64_t version, char *tmp, size_t tmp_n, hid_t *file, Error *e);
+ * file instead. h5_create makes "<path>.tmp.<pid>", stamps format and version, and sets *tmp to
+ * that name (allocated: the caller frees it after h5_commit or h5_abort; NULL on failure, when
+ * nothing is left behind); h5_commit closes it and renames it over path; h5_abort closes and
+ * removes it. */
+int h5_create(const char *path, const char *format, int64_t version, char **tmp, hid_t *file, Error *e);
 int h5_commit(hid_t file, const char *tmp, const char *path, Error *e);
 void h5_abort(hid_t file, const char *tmp);
 

@@ -2,9 +2,12 @@
 #include "core/text.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/vec.h"
 
 void strbuf_init(StrBuf *b) {
     b->s = NULL;
@@ -22,14 +25,8 @@ void strbuf_clear(StrBuf *b) {
 }
 
 static int reserve(StrBuf *b, size_t extra, Error *e) {
-    if (b->len + extra + 1 <= b->cap) return RP_OK;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + extra + 1) cap *= 2;
-    char *s = xrealloc(b->s, cap, e);
-    if (!s) return RP_ENOMEM;
-    b->s = s;
-    b->cap = cap;
-    return RP_OK;
+    if (extra > SIZE_MAX - b->len - 1) return error_set(e, RP_ENOMEM, "out of memory: string of %zu + %zu bytes", b->len, extra);
+    return vec_reserve(&b->s, &b->cap, b->len + extra + 1, 1, e);
 }
 
 int strbuf_append(StrBuf *b, const char *s, size_t n, Error *e) {

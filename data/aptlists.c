@@ -272,19 +272,19 @@ static int ends_with(const char *s, const char *suffix) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int push_path(char ***v, int *n, int *cap, const char *dir, const char *name, Error *e) {
+/* Appends path (allocated; the list owns it from here on, and frees it if it cannot grow). */
+static int push_path(char ***v, int *n, int *cap, char *path, Error *e) {
     if (*n == *cap) {
         int c = *cap ? 2 * *cap : 8;
         char **nv = xrealloc(*v, sizeof(char *) * (size_t)c, e);
-        if (!nv) return RP_ENOMEM;
+        if (!nv) {
+            free(path);
+            return RP_ENOMEM;
+        }
         *v = nv;
         *cap = c;
     }
-    size_t len = strlen(dir) + strlen(name) + 2;
-    char *p = xmalloc(len, e);
-    if (!p) return RP_ENOMEM;
-    snprintf(p, len, "%s/%s", dir, name);
-    (*v)[(*n)++] = p;
+    (*v)[(*n)++] = path;
     return RP_OK;
 }
 
@@ -313,12 +313,17 @@ int apt_list_dir(const char *dir, char ***packages, int *n_packages, char ***tra
                     log_warn("%s/%s: skipped: only plain and .lz4 lists are read", dir, name);
             continue;
         }
-        char path[4096];
+        char *path = xasprintf(e, "%s/%s", dir, name);
+        if (!path) {
+            rc = RP_ENOMEM;
+            break;
+        }
         struct stat st;
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        rc = is_p ? push_path(packages, n_packages, &cap_p, dir, name, e)
-                  : push_path(translations, n_translations, &cap_t, dir, name, e);
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+            free(path);
+            continue;
+        }
+        rc = is_p ? push_path(packages, n_packages, &cap_p, path, e) : push_path(translations, n_translations, &cap_t, path, e);
     }
     closedir(d);
     if (!rc && *n_packages == 0)

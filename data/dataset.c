@@ -139,9 +139,9 @@ int dataset_validate(const Dataset *d, const char *source, Error *e) {
 }
 
 int dataset_write(const Dataset *d, const char *path, Error *e) {
-    char tmp[4200];
+    char *tmp;
     hid_t f;
-    int rc = h5_create(path, DATASET_FORMAT, DATASET_VERSION, tmp, sizeof tmp, &f, e);
+    int rc = h5_create(path, DATASET_FORMAT, DATASET_VERSION, &tmp, &f, e);
     if (rc) return rc;
     char **fields = (char **)d->task->fields;
     if ((rc = h5_attr_set_str(f, "task", d->task->name, e)) || (rc = h5_mkgroups(f, "examples", e)) ||
@@ -169,9 +169,12 @@ int dataset_write(const Dataset *d, const char *path, Error *e) {
     }
     free(col);
     if (rc) goto fail;
-    return h5_commit(f, tmp, path, e);
+    rc = h5_commit(f, tmp, path, e);
+    free(tmp);
+    return rc;
 fail:
     h5_abort(f, tmp);
+    free(tmp);
     return error_wrap(e, "%s", path);
 }
 

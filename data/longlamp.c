@@ -66,21 +66,26 @@ typedef struct {
     char id[96]; /* the example id once known; truncated for display */
 } Where;
 
-static const char *where_str(const Where *w, char *buf, size_t n) {
-    int k = w->line ? snprintf(buf, n, "%s: line %ld", w->file, w->line)
-                    : snprintf(buf, n, "%s: record %ld", w->file, w->record);
-    if (w->id[0] && k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, " (id '%s')", w->id);
-    return buf;
+/* The description of w, allocated so a long file name never pushes the line number out; NULL
+ * when out of memory, where callers fall back to the bare file name (it only feeds a message). */
+static char *where_str(const Where *w) {
+    const char *unit = w->line ? "line" : "record";
+    long at = w->line ? w->line : w->record;
+    return w->id[0] ? xasprintf(NULL, "%s: %s %ld (id '%s')", w->file, unit, at, w->id)
+                    : xasprintf(NULL, "%s: %s %ld", w->file, unit, at);
 }
 
 static int fail(const Where *w, const char *field, Error *e, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int fail(const Where *w, const char *field, Error *e, const char *fmt, ...) {
-    char what[1024], where[1024];
+    char what[1024]; /* a message fragment: Error.msg holds 2048 bytes in all anyway */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    return error_set(e, RP_EINPUT, "%s: field '%s': %s", where_str(w, where, sizeof where), field, what);
+    char *where = where_str(w);
+    int rc = error_set(e, RP_EINPUT, "%s: field '%s': %s", where ? where : w->file, field, what);
+    free(where);
+    return rc;
 }
 
 static const char *json_type(const cJSON *v) {
@@ -189,8 +194,11 @@ static int add_row(Dataset *d, const Schema *s, const cJSON *row, const char *id
     if (!output && (rc = get_text(cJSON_GetObjectItemCaseSensitive(row, "output"), TEXT_STRING, w, "output", NULL, &output, e)))
         return rc;
     if ((rc = dataset_add(d, id, user, split, input, output, NULL, e))) {
-        char where[1024];
-        return rc == RP_EINPUT ? error_wrap(e, "%s: field 'id'", where_str(w, where, sizeof where)) : rc;
+        if (rc != RP_EINPUT) return rc;
+        char *where = where_str(w);
+        rc = error_wrap(e, "%s: field 'id'", where ? where : w->file);
+        free(where);
+        return rc;
     }
     return add_profile(d, s, cJSON_GetObjectItemCaseSensitive(row, "profile"), w, e);
 }

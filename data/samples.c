@@ -107,9 +107,9 @@ static const struct {
 #define N_INT_ATTRS (sizeof INT_ATTRS / sizeof INT_ATTRS[0])
 
 int samples_write(const Samples *s, const char *path, Error *e) {
-    char tmp[4200];
+    char *tmp;
     hid_t f;
-    int rc = h5_create(path, SAMPLES_FORMAT, SAMPLES_VERSION, tmp, sizeof tmp, &f, e);
+    int rc = h5_create(path, SAMPLES_FORMAT, SAMPLES_VERSION, &tmp, &f, e);
     if (rc) return rc;
     hsize_t m[1] = {(hsize_t)s->m}, m1[1] = {(hsize_t)s->m + 1}, nt[1] = {(hsize_t)s->token_offset[s->m]};
     int64_t zero = 0;
@@ -138,9 +138,12 @@ int samples_write(const Samples *s, const char *path, Error *e) {
          (rc = h5_attr_set_str(f, "reward_spec", s->reward_spec ? s->reward_spec : "", e)) ||
          (rc = h5_attr_set_f64(f, "tau", s->tau, e)) || (rc = h5_attr_set_i64(f, "keep", s->keep_k, e))))
         goto fail;
-    return h5_commit(f, tmp, path, e);
+    rc = h5_commit(f, tmp, path, e);
+    free(tmp);
+    return rc;
 fail:
     h5_abort(f, tmp);
+    free(tmp);
     return error_wrap(e, "%s", path);
 }
 

@@ -171,6 +171,26 @@ static void print_word(FILE *f, const char *s) {
     fputc('\'', f);
 }
 
+/* The absolute path of this binary (allocated), or "restpg" to be found on PATH where /proc has
+ * no link. readlink does not say whether it cut the path short, so the buffer grows until the
+ * link fits with a byte to spare. */
+static char *self_path(Error *e) {
+    for (size_t cap = 256;; cap *= 2) {
+        char *buf = xmalloc(cap, e);
+        if (!buf) return NULL;
+        ssize_t len = readlink("/proc/self/exe", buf, cap);
+        if (len <= 0) {
+            free(buf);
+            return xstrdup("restpg", e);
+        }
+        if ((size_t)len < cap) {
+            buf[len] = '\0';
+            return buf;
+        }
+        free(buf);
+    }
+}
+
 typedef struct {
     long np, threads;
     const char *nodes, *launcher;
@@ -249,11 +269,11 @@ static int launch_plan(const LaunchOpts *o, Host *hosts, char **job, int n_job, 
     int skip = 0;
     const char *first = job[0];
     if (!strcmp(first, "restpg") || is_command(first)) {
-        static char self[4096];
-        ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (len > 0) self[len] = '\0';
-        else snprintf(self, sizeof self, "restpg");
-        if ((rc = words_push(cmd, self, e))) return rc;
+        char *self = self_path(e);
+        if (!self) return RP_ENOMEM;
+        rc = words_push(cmd, self, e);
+        free(self);
+        if (rc) return rc;
         skip = !strcmp(first, "restpg");
     }
     for (int i = skip; i < n_job; i++)

@@ -60,7 +60,7 @@ typedef struct {
     Dataset d;
     int have_data;
     Samples s;
-    char partial[4096];
+    char *partial; /* OUT.partial */
 } SampleJob;
 
 static int load(const SampleArgs *a, SampleJob *j, int rank, Error *e) {
@@ -69,8 +69,7 @@ static int load(const SampleArgs *a, SampleJob *j, int rank, Error *e) {
     j->have_model = 1;
     if ((rc = dataset_read(a->data, &j->d, e))) return rc;
     j->have_data = 1;
-    if (snprintf(j->partial, sizeof j->partial, "%s.partial", a->out) >= (int)sizeof j->partial)
-        return error_set(e, RP_EINPUT, "--out: path too long");
+    if (!(j->partial = xasprintf(e, "%s.partial", a->out))) return RP_ENOMEM;
     if (rank == 0 && !a->resume && path_exists(j->partial))
         return error_set(e, RP_EINPUT, "%s exists: an earlier run of this command was interrupted; add --resume to "
                                        "continue it, or delete the file to start over", j->partial);
@@ -106,6 +105,7 @@ static int run(const SampleArgs *a, Error *e) {
     if (j.have_data) dataset_free(&j.d);
     if (j.have_model) model_free(&j.m);
     tokenizer_free(j.tok);
+    free(j.partial);
     runtime_finalize(&rt);
     return rc;
 }

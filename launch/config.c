@@ -100,8 +100,6 @@ static void *slot(RunConfig *c, const Key *k) { return (char *)c + k->off; }
 static const void *cslot(const RunConfig *c, const Key *k) { return (const char *)c + k->off; }
 
 static int assign(RunConfig *c, const Key *k, const char *value, const char *where, Error *e) {
-    char what[160];
-    snprintf(what, sizeof what, "%s: key '%s'", where, k->name);
     switch (k->type) {
     case ARG_STR: {
         /* A string slot holds either the static default or a copy made here, never anything else,
@@ -113,8 +111,15 @@ static int assign(RunConfig *c, const Key *k, const char *value, const char *whe
         *dst = s;
         return RP_OK;
     }
-    case ARG_INT: return parse_long(value, what, (long *)slot(c, k), e);
-    case ARG_DOUBLE: return parse_double(value, what, (double *)slot(c, k), e);
+    case ARG_INT:
+    case ARG_DOUBLE: {
+        char *what = xasprintf(e, "%s: key '%s'", where, k->name);
+        if (!what) return RP_ENOMEM;
+        int rc = k->type == ARG_INT ? parse_long(value, what, (long *)slot(c, k), e)
+                                    : parse_double(value, what, (double *)slot(c, k), e);
+        free(what);
+        return rc;
+    }
     case ARG_FLAG: break; /* no config key is a flag */
     }
     return RP_EINTERNAL;
@@ -166,37 +171,49 @@ static int scalar_ok_for(const Key *k, const yaml_node_t *v) {
 }
 
 static int load_mapping(RunConfig *c, const char *path, yaml_document_t *doc, yaml_node_t *map, const char *section,
+                        Error *e);
+
+/* One "key: value" pair of a mapping; name is the key with its section ("eval.limit"). */
+static int load_pair(RunConfig *c, const char *path, yaml_document_t *doc, yaml_node_t *map, yaml_node_pair_t *p,
+                     const char *section, const char *name, Error *e) {
+    yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+    yaml_node_t *vn = yaml_document_get_node(doc, p->value);
+    size_t line = kn->start_mark.line + 1;
+    /* Duplicate keys: libyaml keeps both pairs, so look back. */
+    for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+        yaml_node_t *qk = yaml_document_get_node(doc, q->key);
+        if (qk->type == YAML_SCALAR_NODE && !strcmp((const char *)qk->data.scalar.value, (const char *)kn->data.scalar.value))
+            return error_set(e, RP_EINPUT, "%s: line %zu: key '%s' appears twice", path, line, name);
+    }
+    if (!section && vn->type == YAML_MAPPING_NODE) {
+        int known = 0;
+        size_t len = strlen(name);
+        for (size_t i = 0; i < N_KEYS; i++) known |= !strncmp(KEYS[i].name, name, len) && KEYS[i].name[len] == '.';
+        if (!known) return error_set(e, RP_EINPUT, "%s: line %zu: unknown section '%s'", path, line, name);
+        return load_mapping(c, path, doc, vn, name, e);
+    }
+    const Key *k = find_key(name);
+    if (!k) return error_set(e, RP_EINPUT, "%s: line %zu: unknown key '%s' (restpg run --help lists the keys)", path, line, name);
+    if (!scalar_ok_for(k, vn))
+        return error_set(e, RP_EINPUT, "%s: line %zu: key '%s' must be %s", path, vn->start_mark.line + 1, name,
+                         k->type == ARG_INT ? "an integer" : k->type == ARG_DOUBLE ? "a number" : "a string");
+    char *where = xasprintf(e, "%s: line %zu", path, vn->start_mark.line + 1);
+    if (!where) return RP_ENOMEM;
+    int rc = assign(c, k, (const char *)vn->data.scalar.value, where, e);
+    free(where);
+    return rc;
+}
+
+static int load_mapping(RunConfig *c, const char *path, yaml_document_t *doc, yaml_node_t *map, const char *section,
                         Error *e) {
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *kn = yaml_document_get_node(doc, p->key);
-        yaml_node_t *vn = yaml_document_get_node(doc, p->value);
-        size_t line = kn->start_mark.line + 1;
-        if (kn->type != YAML_SCALAR_NODE) return error_set(e, RP_EINPUT, "%s: line %zu: keys must be plain names", path, line);
-        char name[96];
-        snprintf(name, sizeof name, "%s%s%s", section ? section : "", section ? "." : "", (const char *)kn->data.scalar.value);
-        /* Duplicate keys: libyaml keeps both pairs, so look back. */
-        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-            yaml_node_t *qk = yaml_document_get_node(doc, q->key);
-            if (qk->type == YAML_SCALAR_NODE && !strcmp((const char *)qk->data.scalar.value, (const char *)kn->data.scalar.value))
-                return error_set(e, RP_EINPUT, "%s: line %zu: key '%s' appears twice", path, line, name);
-        }
-        if (!section && vn->type == YAML_MAPPING_NODE) {
-            int known = 0;
-            size_t len = strlen(name);
-            for (size_t i = 0; i < N_KEYS; i++) known |= !strncmp(KEYS[i].name, name, len) && KEYS[i].name[len] == '.';
-            if (!known) return error_set(e, RP_EINPUT, "%s: line %zu: unknown section '%s'", path, line, name);
-            int rc = load_mapping(c, path, doc, vn, name, e);
-            if (rc) return rc;
-            continue;
-        }
-        const Key *k = find_key(name);
-        if (!k) return error_set(e, RP_EINPUT, "%s: line %zu: unknown key '%s' (restpg run --help lists the keys)", path, line, name);
-        if (!scalar_ok_for(k, vn))
-            return error_set(e, RP_EINPUT, "%s: line %zu: key '%s' must be %s", path, vn->start_mark.line + 1, name,
-                             k->type == ARG_INT ? "an integer" : k->type == ARG_DOUBLE ? "a number" : "a string");
-        char where[600];
-        snprintf(where, sizeof where, "%s: line %zu", path, vn->start_mark.line + 1);
-        int rc = assign(c, k, (const char *)vn->data.scalar.value, where, e);
+        if (kn->type != YAML_SCALAR_NODE)
+            return error_set(e, RP_EINPUT, "%s: line %zu: keys must be plain names", path, kn->start_mark.line + 1);
+        char *name = xasprintf(e, "%s%s%s", section ? section : "", section ? "." : "", (const char *)kn->data.scalar.value);
+        if (!name) return RP_ENOMEM;
+        int rc = load_pair(c, path, doc, map, p, section, name, e);
+        free(name);
         if (rc) return rc;
     }
     return RP_OK;

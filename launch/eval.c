@@ -56,10 +56,9 @@ int eval_metrics_json(const EvalMetrics *m, StrBuf *out, Error *e) {
 
 /* Rank 0: files and metrics from the generated samples. */
 static int score(const Dataset *d, const EvalOptions *o, Samples *s, EvalMetrics *m, Error *e) {
-    char pred[4200], refs[4200], path[4200];
-    snprintf(pred, sizeof pred, "%s/predictions.json", o->out_dir);
-    snprintf(refs, sizeof refs, "%s/references.json", o->out_dir);
-    int rc = mkdir_p(o->out_dir, e);
+    char *pred = xasprintf(e, "%s/predictions.json", o->out_dir);
+    char *refs = pred ? xasprintf(e, "%s/references.json", o->out_dir) : NULL;
+    int rc = refs ? mkdir_p(o->out_dir, e) : RP_ENOMEM;
     if (!rc) rc = write_golds(pred, d->task->name, s, d, 0, e);
     if (!rc) rc = write_golds(refs, d->task->name, s, d, 1, e);
     TextSet tp, tr;
@@ -96,8 +95,9 @@ static int score(const Dataset *d, const EvalOptions *o, Samples *s, EvalMetrics
         m->answer_words = words / n;
         m->with_separator = sep / n;
         m->reward = rew / n;
-        snprintf(path, sizeof path, "%s/samples.h5", o->out_dir);
-        rc = samples_write(s, path, e);
+        char *path = xasprintf(e, "%s/samples.h5", o->out_dir);
+        rc = path ? samples_write(s, path, e) : RP_ENOMEM;
+        free(path);
     }
     if (!rc) {
         StrBuf j;
@@ -106,12 +106,15 @@ static int score(const Dataset *d, const EvalOptions *o, Samples *s, EvalMetrics
                            o->data_path, o->split, o->greedy ? "greedy" : "sample");
         if (!rc) rc = eval_metrics_json(m, &j, e);
         if (!rc) rc = strbuf_puts(&j, "}\n", e);
-        snprintf(path, sizeof path, "%s/eval.json", o->out_dir);
-        if (!rc) rc = atomic_write(path, j.s, j.len, e);
+        char *path = rc ? NULL : xasprintf(e, "%s/eval.json", o->out_dir);
+        if (!rc) rc = path ? atomic_write(path, j.s, j.len, e) : RP_ENOMEM;
+        free(path);
         strbuf_free(&j);
     }
     if (have_p) textset_free(&tp);
     if (have_r) textset_free(&tr);
+    free(pred);
+    free(refs);
     return rc;
 }
 

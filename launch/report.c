@@ -121,8 +121,8 @@ static int reward_hist(const char *samples, const char *tsv, Error *e) {
 }
 
 static int plots(const char *dir, int rounds, int have_val, Error *e) {
-    char pdir[4200], gp[4300];
-    snprintf(pdir, sizeof pdir, "%s/plots", dir);
+    char *pdir = xasprintf(e, "%s/plots", dir);
+    if (!pdir) return RP_ENOMEM;
     int rc = mkdir_p(pdir, e);
     StrBuf s;
     strbuf_init(&s);
@@ -142,12 +142,14 @@ static int plots(const char *dir, int rounds, int have_val, Error *e) {
     }
     int drawn = 0;
     for (int i = 0; i < ns && !rc; i++) {
-        char jl[4300], tsv[4400];
-        snprintf(jl, sizeof jl, "%s/metrics/%s.jsonl", dir, stages[i]);
-        snprintf(tsv, sizeof tsv, "%s/%s_loss.tsv", pdir, stages[i]);
-        int have;
-        if ((rc = loss_table(jl, tsv, &have, e)) || !have) continue;
-        rc = strbuf_printf(&s, e, "%s'%s' using 1:2 with lines title '%s'", drawn++ ? ", " : "", tsv, stages[i]);
+        char *jl = xasprintf(e, "%s/metrics/%s.jsonl", dir, stages[i]);
+        char *tsv = jl ? xasprintf(e, "%s/%s_loss.tsv", pdir, stages[i]) : NULL;
+        int have = 0;
+        if (!tsv) rc = RP_ENOMEM;
+        else if (!(rc = loss_table(jl, tsv, &have, e)) && have)
+            rc = strbuf_printf(&s, e, "%s'%s' using 1:2 with lines title '%s'", drawn++ ? ", " : "", tsv, stages[i]);
+        free(jl);
+        free(tsv);
     }
     if (!rc) rc = strbuf_puts(&s, "\n", e);
     /* Reward distribution per round and the kept fraction. */
@@ -155,11 +157,13 @@ static int plots(const char *dir, int rounds, int have_val, Error *e) {
     StrBuf h;
     strbuf_init(&h);
     for (int t = 1; t <= rounds && !rc; t++) {
-        char sp[4300], tsv[4400];
-        snprintf(sp, sizeof sp, "%s/em/round%d/samples.h5", dir, t);
-        snprintf(tsv, sizeof tsv, "%s/reward_round%d.tsv", pdir, t);
-        if ((rc = reward_hist(sp, tsv, e)) || !path_exists(tsv)) continue;
-        rc = strbuf_printf(&h, e, "%s'%s' using 1:2 with linespoints title 'round %d'", hist++ ? ", " : "", tsv, t);
+        char *sp = xasprintf(e, "%s/em/round%d/samples.h5", dir, t);
+        char *tsv = sp ? xasprintf(e, "%s/reward_round%d.tsv", pdir, t) : NULL;
+        if (!tsv) rc = RP_ENOMEM;
+        else if (!(rc = reward_hist(sp, tsv, e)) && path_exists(tsv))
+            rc = strbuf_printf(&h, e, "%s'%s' using 1:2 with linespoints title 'round %d'", hist++ ? ", " : "", tsv, t);
+        free(sp);
+        free(tsv);
     }
     if (!rc && hist)
         rc = strbuf_printf(&s, e, "set output '%s/reward.png'\nset title 'reward of sampled candidates'\nset xlabel 'reward'\n"
@@ -176,13 +180,25 @@ static int plots(const char *dir, int rounds, int have_val, Error *e) {
                            "'%s/val.tsv' using 1:3 with linespoints title 'ROUGE-L', '%s/val.tsv' using 1:4 with linespoints "
                            "title 'METEOR', '%s/val.tsv' using 1:5 with linespoints title 'reward'\n",
                            pdir, pdir, pdir, pdir, pdir);
-    snprintf(gp, sizeof gp, "%s/plots.gp", pdir);
-    if (!rc) rc = atomic_write(gp, s.s, s.len, e);
+    char *gp = rc ? NULL : xasprintf(e, "%s/plots.gp", pdir);
+    if (!rc) rc = gp ? atomic_write(gp, s.s, s.len, e) : RP_ENOMEM;
     strbuf_free(&s);
     if (!rc && report_gnuplot(gp, e)) {
         log_warn("plots not drawn: %s", e->msg);
         error_clear(e);
     }
+    free(gp);
+    free(pdir);
+    return rc;
+}
+
+/* Writes b atomically to "<dir>/<name>"; an empty b writes nothing unless `always`. */
+static int write_in(const char *dir, const char *name, const StrBuf *b, int always, Error *e) {
+    if (!always && !b->len) return RP_OK;
+    char *path = xasprintf(e, "%s/%s", dir, name);
+    if (!path) return RP_ENOMEM;
+    int rc = atomic_write(path, b->s ? b->s : "", b->len, e);
+    free(path);
     return rc;
 }
 
@@ -196,10 +212,14 @@ int report_write(const char *dir, int rounds, PipelineResult *res, Error *e) {
     strbuf_init(&lines);
     strbuf_init(&val);
     strbuf_init(&est);
-    char path[4300];
+    char *path = NULL;
     int rc = RP_OK, have_val = 0;
     for (int t = 0; t <= rounds && !rc; t++) {
-        snprintf(path, sizeof path, "%s/em/round%d/estep.json", dir, t);
+        free(path);
+        if (!(path = xasprintf(e, "%s/em/round%d/estep.json", dir, t))) {
+            rc = RP_ENOMEM;
+            break;
+        }
         cJSON *o = read_json(path);
         if (o) {
             rc = add_record(&lines, "estep", t, o, e);
@@ -208,7 +228,11 @@ int report_write(const char *dir, int rounds, PipelineResult *res, Error *e) {
                                    num(o, "mean_kept_reward"));
             cJSON_Delete(o);
         }
-        snprintf(path, sizeof path, "%s/em/round%d/val/eval.json", dir, t);
+        free(path);
+        if (!(path = xasprintf(e, "%s/em/round%d/val/eval.json", dir, t))) {
+            rc = RP_ENOMEM;
+            break;
+        }
         if (!rc && (o = read_json(path))) {
             rc = add_record(&lines, "val", t, o, e);
             if (!rc)
@@ -220,22 +244,22 @@ int report_write(const char *dir, int rounds, PipelineResult *res, Error *e) {
             cJSON_Delete(o);
         }
     }
-    snprintf(path, sizeof path, "%s/eval/eval.json", dir);
+    free(path);
+    path = rc ? NULL : xasprintf(e, "%s/eval/eval.json", dir);
+    if (!rc && !path) rc = RP_ENOMEM;
     cJSON *o = rc ? NULL : read_json(path);
     if (o) {
         rc = add_record(&lines, "eval", rounds, o, e);
         fill_metrics(o, &res->eval);
         cJSON_Delete(o);
     }
-    char pdir[4200];
-    snprintf(pdir, sizeof pdir, "%s/plots", dir);
-    if (!rc) rc = mkdir_p(pdir, e);
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    if (!rc) rc = atomic_write(path, lines.s ? lines.s : "", lines.len, e);
-    snprintf(path, sizeof path, "%s/val.tsv", pdir);
-    if (!rc && val.len) rc = atomic_write(path, val.s, val.len, e);
-    snprintf(path, sizeof path, "%s/estep.tsv", pdir);
-    if (!rc && est.len) rc = atomic_write(path, est.s, est.len, e);
+    free(path);
+    char *pdir = rc ? NULL : xasprintf(e, "%s/plots", dir);
+    if (!rc) rc = pdir ? mkdir_p(pdir, e) : RP_ENOMEM;
+    if (!rc) rc = write_in(dir, "metrics.jsonl", &lines, 1, e);
+    if (!rc) rc = write_in(pdir, "val.tsv", &val, 0, e);
+    if (!rc) rc = write_in(pdir, "estep.tsv", &est, 0, e);
+    free(pdir);
     if (!rc) rc = plots(dir, rounds, have_val > 0, e);
     if (!rc) {
         log_info("\n%-28s %8s %8s %8s %8s", "", "ROUGE-1", "ROUGE-L", "METEOR", "reward");

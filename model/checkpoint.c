@@ -211,9 +211,9 @@ static int save_train(hid_t f, const Model *m, const CheckpointMeta *meta, Error
 }
 
 int checkpoint_save(const char *path, const Model *m, const Tokenizer *t, const CheckpointMeta *meta, Error *e) {
-    char tmp[4200];
+    char *tmp;
     hid_t f;
-    int rc = h5_create(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, tmp, sizeof tmp, &f, e);
+    int rc = h5_create(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, &tmp, &f, e);
     if (rc) return rc;
     rc = save_config(f, m, e);
     if (!rc && meta && meta->llmc_vocab_size > 0) rc = h5_attr_set_i64(f, "llmc_vocab_size", meta->llmc_vocab_size, e);
@@ -228,9 +228,10 @@ int checkpoint_save(const char *path, const Model *m, const Tokenizer *t, const 
     if (!rc && meta && meta->has_train) rc = save_train(f, m, meta, e);
     if (rc) {
         h5_abort(f, tmp);
-        return error_wrap(e, "%s", path);
-    }
-    return h5_commit(f, tmp, path, e);
+        rc = error_wrap(e, "%s", path);
+    } else rc = h5_commit(f, tmp, path, e);
+    free(tmp);
+    return rc;
 }
 
 static int read_gpt2_config(hid_t f, GPTConfig *c, Error *e) {
@@ -331,9 +332,9 @@ static int load_tokenizer(hid_t f, const char *path, int vocab_size, Tokenizer *
     void *buf = NULL;
     int rc = h5_read_array(f, "tokenizer", H5T_NATIVE_UINT8, 1, &d, &buf, e);
     if (rc) return rc;
-    char source[4200];
-    snprintf(source, sizeof source, "%s:/tokenizer", path);
-    rc = tokenizer_deserialize(buf, (size_t)d, source, t, e);
+    char *source = xasprintf(e, "%s:/tokenizer", path);
+    rc = source ? tokenizer_deserialize(buf, (size_t)d, source, t, e) : RP_ENOMEM;
+    free(source);
     free(buf);
     if (rc) return rc;
     if (tokenizer_vocab_size(*t) != vocab_size) {

@@ -107,11 +107,15 @@ int llmc_save(const char *path, const Model *m, int header_vocab, Error *e) {
         return error_set(e, RP_EINTERNAL, "%s: llm.c header V %d exceeds the model's vocabulary %d", path, header_vocab, c->vocab_size);
     int32_t h[LLMC_HEADER_INTS] = {LLMC_MAGIC, LLMC_VERSION, c->n_positions, header_vocab, c->n_layer,
                                    c->n_head,  c->n_embd,    c->padded_vocab_size};
-    char tmp[4200];
-    int rc = atomic_tmp_path(path, tmp, sizeof tmp, e);
-    if (rc) return rc;
+    char *tmp = atomic_tmp_path(path, e);
+    if (!tmp) return RP_ENOMEM;
+    int rc = RP_OK;
     FILE *f = fopen(tmp, "wb");
-    if (!f) return error_set(e, RP_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    if (!f) {
+        rc = error_set(e, RP_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+        free(tmp);
+        return rc;
+    }
     size_t most = 0;
     for (int k = 0; k < GPT_N_TENSORS; k++) most = model_tensor(m, k)->numel > most ? model_tensor(m, k)->numel : most;
     float *host = xmalloc(sizeof(float) * most, e);
@@ -123,8 +127,8 @@ int llmc_save(const char *path, const Model *m, int header_vocab, Error *e) {
     if (fclose(f) != 0) bad = 1;
     if (bad || rc) {
         atomic_abort(tmp);
-        if (rc) return error_wrap(e, "%s", path);
-        return error_set(e, RP_EIO, "%s: write failed: %s", path, strerror(errno));
-    }
-    return atomic_commit(tmp, path, e);
+        rc = rc ? error_wrap(e, "%s", path) : error_set(e, RP_EIO, "%s: write failed: %s", path, strerror(errno));
+    } else rc = atomic_commit(tmp, path, e);
+    free(tmp);
+    return rc;
 }

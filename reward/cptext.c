@@ -1,10 +1,12 @@
 /* Code point buffers, surrogateescape UTF-8 decoding and Python lowercasing (see cptext.h). */
 #include "reward/cptext.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "reward/unicase.h"
+#include "core/vec.h"
 
 #define ESCAPE_BASE 0xDC00u
 
@@ -16,14 +18,8 @@ void cpbuf_free(CpBuf *b) {
 }
 
 int cpbuf_reserve(CpBuf *b, size_t extra, Error *e) {
-    if (b->n + extra <= b->cap) return RP_OK;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->n + extra) cap *= 2;
-    uint32_t *v = xrealloc(b->v, cap * sizeof *v, e);
-    if (!v) return RP_ENOMEM;
-    b->v = v;
-    b->cap = cap;
-    return RP_OK;
+    if (extra > SIZE_MAX - b->n) return error_set(e, RP_ENOMEM, "out of memory: %zu + %zu code points", b->n, extra);
+    return VEC_RESERVE(b->v, b->cap, b->n + extra, e);
 }
 
 int cpbuf_append(CpBuf *b, const uint32_t *c, size_t n, Error *e) {

@@ -29,7 +29,6 @@ int meteor_init_paths(Meteor *m, const char *punkt_path, const char *wordnet_dir
 }
 
 int meteor_init(Meteor *m, Error *e) {
-    char path[4096];
     const char *dir = getenv("RESTPG_DATA_DIR");
 #ifdef RESTPG_REWARD_DATA_DIR
     if (!dir || !*dir) dir = RESTPG_REWARD_DATA_DIR;
@@ -38,8 +37,11 @@ int meteor_init(Meteor *m, Error *e) {
         return error_set(e, RP_EINPUT,
                          "METEOR: set RESTPG_DATA_DIR to the directory holding %s (reward/data in the restpg "
                          "sources)", METEOR_PUNKT_FILE);
-    snprintf(path, sizeof path, "%s/%s", dir, METEOR_PUNKT_FILE);
-    return meteor_init_paths(m, path, RESTPG_WORDNET_DIR, e);
+    char *path = xasprintf(e, "%s/%s", dir, METEOR_PUNKT_FILE);
+    if (!path) return RP_ENOMEM;
+    int rc = meteor_init_paths(m, path, RESTPG_WORDNET_DIR, e);
+    free(path);
+    return rc;
 }
 
 void meteor_free(Meteor *m) {

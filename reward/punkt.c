@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/vec.h"
 #include "core/fileio.h"
 #include "reward/cptext.h"
 #include "reward/pyclass.h"
@@ -157,12 +158,7 @@ static int lower_key(Work *w, const uint32_t *t, size_t s, size_t e, Error *err)
 
 /* Builds the token t[s..e) with its type and PunktBaseClass._first_pass_annotation. */
 static int add_token(const Punkt *p, Work *w, const uint32_t *t, size_t s, size_t e, Error *err) {
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 32;
-        Tok *v = xrealloc(w->v, cap * sizeof *v, err);
-        if (!v) return RP_ENOMEM;
-        w->v = v, w->cap = cap;
-    }
+    if (VEC_RESERVE(w->v, w->cap, w->n + 1, err)) return RP_ENOMEM;
     Tok *k = &w->v[w->n++];
     memset(k, 0, sizeof *k);
     k->s = s, k->e = e;
@@ -290,12 +286,7 @@ static int contains_sentbreak(const Punkt *p, Work *w, const uint32_t *t, size_t
 /* ---- sentence spans ---- */
 
 static int push_span(PunktSpans *o, size_t s, size_t e, Error *err) {
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? 2 * o->cap : 16;
-        PunktSpan *v = xrealloc(o->v, cap * sizeof *v, err);
-        if (!v) return RP_ENOMEM;
-        o->v = v, o->cap = cap;
-    }
+    if (VEC_RESERVE(o->v, o->cap, o->n + 1, err)) return RP_ENOMEM;
     o->v[o->n++] = (PunktSpan){s, e};
     return RP_OK;
 }

@@ -7,6 +7,7 @@
 
 #include "reward/porter.h"
 #include "reward/unicase.h"
+#include "core/vec.h"
 
 #define EMPTY32 UINT32_MAX
 #define EMPTY64 UINT64_MAX
@@ -15,17 +16,6 @@
 #define MASK_LIMIT ((size_t)64 << 20)
 
 /* Grows *p to hold need elements of size elem, keeping contents. */
-static int reserve(void *p, size_t *cap, size_t need, size_t elem, Error *e) {
-    if (need <= *cap) return RP_OK;
-    size_t c = *cap ? *cap : 64;
-    while (c < need) c *= 2;
-    void *q = xrealloc(*(void **)p, c * elem, e);
-    if (!q) return e->code;
-    *(void **)p = q;
-    *cap = c;
-    return RP_OK;
-}
-
 /* realloc that leaves *p intact on failure. */
 static int resize(void *p, size_t bytes, Error *e) {
     void *q = xrealloc(*(void **)p, bytes, e);
@@ -116,7 +106,7 @@ static int64_t *vocab_slot(RougeVocab *v, const char *s, size_t n, int64_t init,
         error_set(e, RP_EINTERNAL, "rouge: vocabulary text over 4 GiB");
         return NULL;
     }
-    if (reserve(&v->arena, &v->cap_arena, v->used + n, 1, e)) return NULL;
+    if (vec_reserve(&v->arena, &v->cap_arena, v->used + n, 1, e)) return NULL;
     memcpy(v->arena + v->used, s, n);
     v->hash[i] = h, v->off[i] = (uint32_t)v->used, v->len[i] = (uint32_t)n, v->val[i] = init;
     v->used += n;
@@ -215,7 +205,7 @@ static int emit(Rouge *r, Sink *k, const char *s, size_t n, Error *e) {
         }
     }
     if (id == DROP) return RP_OK;
-    if (reserve(k->ids, k->cap, k->n + 1, sizeof **k->ids, e)) return e->code;
+    if (vec_reserve(k->ids, k->cap, k->n + 1, sizeof **k->ids, e)) return e->code;
     (*k->ids)[k->n++] = (uint32_t)id;
     return RP_OK;
 }
@@ -228,7 +218,7 @@ static int is_token_char(uint32_t c) { return (c >= 'a' && c <= 'z') || (c >= '0
  * context-free mapping suffices here. */
 static int tokenize(Rouge *r, const char *t, size_t n, Sink *k, Error *e) {
     size_t len = 0;
-    if (reserve(&r->tok, &r->cap_tok, n + 1, 1, e)) return e->code;
+    if (vec_reserve(&r->tok, &r->cap_tok, n + 1, 1, e)) return e->code;
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)t[i];
         if (c < 0x80) {
@@ -341,7 +331,7 @@ static int ref_index(RougeRef *f, Error *e) {
         f->words = 0; /* too many distinct tokens x length: rouge_score_ref uses the DP */
         return RP_OK;
     }
-    if (reserve(&f->masks, &f->cap_masks, need ? need : 1, sizeof *f->masks, e)) return e->code;
+    if (vec_reserve(&f->masks, &f->cap_masks, need ? need : 1, sizeof *f->masks, e)) return e->code;
     memset(f->masks, 0, need * sizeof *f->masks);
     for (size_t i = 0; i < n; i++) {
         uint64_t row = f->uni_row[find_uni(f, f->ids[i])];
@@ -401,8 +391,8 @@ int rouge_score_ref(Rouge *r, const RougeRef *f, const char *pred, size_t n, Rou
     const uint32_t *c = r->cand;
     size_t m = k.n, us = (size_t)f->uni_mask + 1, bs = (size_t)f->bi_mask + 1;
     size_t row_bytes = f->words ? f->words * sizeof(uint64_t) : (f->n + 1) * sizeof(uint32_t);
-    if (reserve(&r->rem, &r->cap_rem, us + bs, sizeof *r->rem, e)) return e->code;
-    if (reserve(&r->row, &r->cap_row, row_bytes, 1, e)) return e->code;
+    if (vec_reserve(&r->rem, &r->cap_rem, us + bs, sizeof *r->rem, e)) return e->code;
+    if (vec_reserve(&r->row, &r->cap_row, row_bytes, 1, e)) return e->code;
     int32_t *rem1 = r->rem, *rem2 = r->rem + us;
     memcpy(rem1, f->uni_cnt, us * sizeof *rem1); /* empty slots are never read */
     memcpy(rem2, f->bi_cnt, bs * sizeof *rem2);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <wn.h>
 
+#include "core/vec.h"
 #include "core/fileio.h"
 
 #define NPOS 4 /* noun, verb, adjective, adverb: NLTK's POS_LIST order; libwordnet's are 1..4 */
@@ -27,7 +28,7 @@ static const Rule *const RULES[NPOS] = {NOUN_RULES, VERB_RULES, ADJ_RULES, ADV_R
 /* libwordnet keeps open files and static buffers: one lock for every call into it, process-wide. */
 static pthread_mutex_t wn_mutex = PTHREAD_MUTEX_INITIALIZER;
 static int wn_state;          /* 0 not opened yet, 1 open, -1 failed */
-static char wn_dir[4096];     /* the directory libwordnet opened */
+static char *wn_dir;          /* the directory libwordnet opened, kept as long as it stays open */
 
 typedef struct {
     char **v;
@@ -58,12 +59,7 @@ static int slist_add(SList *l, const char *s, size_t n, const char *suffix, Erro
         free(c);
         return RP_OK;
     }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 8;
-        char **v = xrealloc(l->v, cap * sizeof *v, e);
-        if (!v) return free(c), RP_ENOMEM;
-        l->v = v, l->cap = cap;
-    }
+    if (VEC_RESERVE(l->v, l->cap, l->n + 1, e)) return free(c), RP_ENOMEM;
     l->v[l->n++] = c;
     return RP_OK;
 }
@@ -71,10 +67,13 @@ static int slist_add(SList *l, const char *s, size_t n, const char *suffix, Erro
 /* ---- opening ---- */
 
 static int load_exceptions(WnSyn *w, int pos, Error *e) {
-    char path[4096], *data;
-    snprintf(path, sizeof path, "%s/%s.exc", w->dir, POS_FILE[pos]);
+    char *data, *path = xasprintf(e, "%s/%s.exc", w->dir, POS_FILE[pos]);
+    if (!path) return RP_ENOMEM;
     int rc = file_read_all(path, &data, NULL, e);
-    if (rc) return rc;
+    if (rc) {
+        free(path);
+        return rc;
+    }
     for (char *line = data, *next; *line && rc == RP_OK; line = next) {
         next = strchr(line, '\n');
         next = next ? (*next = '\0', next + 1) : line + strlen(line);
@@ -85,12 +84,7 @@ static int load_exceptions(WnSyn *w, int pos, Error *e) {
         rest += strspn(rest, " \t\r");
         size_t rlen = strlen(rest);
         while (rlen && strchr(" \t\r", rest[rlen - 1])) rlen--;
-        if (w->n_exc == w->cap_exc) {
-            size_t cap = w->cap_exc ? 2 * w->cap_exc : 1024;
-            char **v = xrealloc(w->exc_bases, cap * sizeof *v, e);
-            if (!v) rc = RP_ENOMEM;
-            else w->exc_bases = v, w->cap_exc = cap;
-        }
+        rc = VEC_RESERVE(w->exc_bases, w->cap_exc, w->n_exc + 1, e);
         if (rc == RP_OK && !(w->exc_bases[w->n_exc] = xmalloc(rlen + 1, e))) rc = RP_ENOMEM;
         if (rc == RP_OK) {
             memcpy(w->exc_bases[w->n_exc], rest, rlen);
@@ -100,7 +94,9 @@ static int load_exceptions(WnSyn *w, int pos, Error *e) {
         }
     }
     free(data);
-    return rc ? error_wrap(e, "%s", path) : RP_OK;
+    if (rc) rc = error_wrap(e, "%s", path);
+    free(path);
+    return rc;
 }
 
 /* libwordnet reads $WNSEARCHDIR when it opens its files, once per process. */
@@ -108,10 +104,12 @@ static int open_libwordnet(const char *dir, Error *e) {
     int rc = RP_OK;
     pthread_mutex_lock(&wn_mutex);
     if (wn_state == 0) {
-        snprintf(wn_dir, sizeof wn_dir, "%s", dir);
-        wn_state = setenv("WNSEARCHDIR", dir, 1) == 0 && wninit() == 0 ? 1 : -1;
+        if (!(wn_dir = xstrdup(dir, e))) rc = RP_ENOMEM;
+        else wn_state = setenv("WNSEARCHDIR", dir, 1) == 0 && wninit() == 0 ? 1 : -1;
     }
-    if (wn_state != 1)
+    if (rc) {
+        /* out of memory before libwordnet was touched: a later call may try again */
+    } else if (wn_state != 1)
         rc = error_set(e, RP_EIO, "%s: libwordnet could not open the WordNet database", wn_dir);
     else if (strcmp(wn_dir, dir))
         rc = error_set(e, RP_EINPUT, "%s: libwordnet already uses %s; one WordNet directory per process", dir, wn_dir);
@@ -124,9 +122,12 @@ int wnsyn_init(WnSyn *w, const char *dir, Error *e) {
     for (int p = 0; p < NPOS; p++) {
         static const char *const kinds[] = {"index", "data"};
         for (int k = 0; k < 2; k++) {
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s.%s", dir, kinds[k], POS_FILE[p]);
-            if (!path_exists(path)) return error_set(e, RP_EINPUT, "%s: WordNet file missing", path);
+            char *path = xasprintf(e, "%s/%s.%s", dir, kinds[k], POS_FILE[p]);
+            if (!path) return RP_ENOMEM;
+            int missing = !path_exists(path);
+            if (missing) error_set(e, RP_EINPUT, "%s: WordNet file missing", path);
+            free(path);
+            if (missing) return RP_EINPUT;
         }
     }
     int rc = RP_OK;
@@ -239,12 +240,7 @@ static int add_name(WnSyn *w, const char *raw, int32_t **ids, size_t *n, size_t 
     int64_t *slot = strmap_slot(&w->names, raw, len, w->n_names, e);
     if (!slot) return RP_ENOMEM;
     if (*slot == w->n_names) w->n_names++;
-    if (*n == *cap) {
-        size_t c = *cap ? 2 * *cap : 16;
-        int32_t *v = xrealloc(*ids, c * sizeof *v, e);
-        if (!v) return RP_ENOMEM;
-        *ids = v, *cap = c;
-    }
+    if (VEC_RESERVE(*ids, *cap, *n + 1, e)) return RP_ENOMEM;
     (*ids)[(*n)++] = (int32_t)*slot;
     return RP_OK;
 }
@@ -301,15 +297,7 @@ int wnsyn_sets(WnSyn *w, const char *const *words, const size_t *lens, size_t k,
         if (out[i].n != (size_t)-1) continue;
         int64_t at;
         if (!strmap_get(&w->words, words[i], lens[i], &at)) { /* not added by another thread meanwhile */
-            if (w->n_sets == w->cap_sets) {
-                size_t cap = w->cap_sets ? 2 * w->cap_sets : 1024;
-                WnSet *v = xrealloc(w->sets, cap * sizeof *v, e);
-                if (!v) {
-                    rc = RP_ENOMEM;
-                    break;
-                }
-                w->sets = v, w->cap_sets = cap;
-            }
+            if ((rc = VEC_RESERVE(w->sets, w->cap_sets, w->n_sets + 1, e))) break;
             if ((rc = compute_set(w, words[i], lens[i], &w->sets[w->n_sets], e))) break;
             at = (int64_t)w->n_sets++;
             rc = strmap_put(&w->words, words[i], lens[i], at, e);

@@ -370,9 +370,11 @@ int trainer_run(const TrainConfig *tc_in, Model *m, const Tokenizer *t, const Se
         if (!rc && (last || (tc->checkpoint_every && (step + 1) % tc->checkpoint_every == 0))) rc = save(&r, step + 1, e);
     }
     if (!rc) {
-        char extra[96];
-        snprintf(extra, sizeof extra, "loss %.4f, checkpoint %s", res->last_loss, tc->out);
+        /* Cosmetic: without memory for it the line goes out without the checkpoint path, and the
+         * run (whose checkpoint is already saved) still succeeds. */
+        char *extra = xasprintf(NULL, "loss %.4f, checkpoint %s", res->last_loss, tc->out);
         progress_finish(&p, tc->steps - start, extra);
+        free(extra);
     }
     run_free(&r);
     return rc;
