@@ -98,7 +98,8 @@ static int cut_left(const Tokenizer *t, TokenVec *ptok, int64_t keep, StrBuf *te
  * alone and the target cut from its end. ptok gets the prompt text tokens (marker excluded). */
 static int fit_budget(const Dataset *d, int64_t i, const Tokenizer *t, const PromptOptions *o, const int64_t *idx,
                       TokenVec *ptok, TokenVec *target, BuiltPrompt *out, Error *e) {
-    int64_t budget = o->max_tokens;
+    /* A model that wants BOS gets it in front of the prompt, inside the budget. */
+    int64_t budget = o->max_tokens && tokenizer_bos(t) >= 0 ? o->max_tokens - 1 : o->max_tokens;
     int rc = RP_OK;
     for (int used = out->items_retrieved; used >= 0; used--) {
         ptok->n = 0;
@@ -141,6 +142,7 @@ int prompt_build_with(const Dataset *d, int64_t i, const Tokenizer *t, const Pro
         rc = render_prompt(d, i, o, idx, out->items_used, &out->prompt_text, e);
     } else if (!rc) {
         rc = fit_budget(d, i, t, o, idx, &ptok, &target, out, e);
+        if (!rc && tokenizer_bos(t) >= 0) rc = tokvec_push(&out->tokens, tokenizer_bos(t), e);
         for (int64_t j = 0; !rc && j < ptok.n; j++) rc = tokvec_push(&out->tokens, ptok.v[j], e);
         if (!rc) rc = tokvec_push(&out->tokens, tokenizer_special(t, o->reasoning ? TOK_REASONING : TOK_ANSWER), e);
         out->n_prompt = out->tokens.n;

@@ -6,6 +6,8 @@
  * n_prompt counts the prompt tokens *including* the <|reasoning|> marker, so a sampler feeds
  * tokens[0..n_prompt) and lets the model write the rest; the loss covers tokens[n_prompt..n).
  * Without reasoning the marker after the prompt is <|answer|> and the target is answer + EOT.
+ * A model whose tokenizer wants a BOS (tokenizer_bos >= 0: Gemma's <bos>) gets it first, counted
+ * in n_prompt and in the budget; GPT-2 vocabularies want none.
  * Truncation never cuts the target: whole retrieved items are dropped (lowest-ranked first)
  * before the input text itself is cut from the left; the target is cut only if it alone
  * exceeds the budget (reported via target_truncated). The texts around the markers (a closing

@@ -66,10 +66,12 @@ int64_t seqset_targets(const SeqSet *s) {
     return n;
 }
 
-/* Encodes text + <|endoftext|> at the end of s's token storage (no sequence added yet). */
+/* Encodes [BOS, if the model wants one] text + <|endoftext|> at the end of s's token storage (no
+ * sequence added yet). */
 static int append_doc(SeqSet *s, const Tokenizer *t, const char *text, TokenVec *scratch, Error *e) {
     scratch->n = 0;
-    int rc = tokenizer_encode(t, text, strlen(text), scratch, e);
+    int rc = tokenizer_bos(t) >= 0 ? tokvec_push(scratch, tokenizer_bos(t), e) : RP_OK;
+    if (!rc) rc = tokenizer_encode(t, text, strlen(text), scratch, e);
     if (!rc) rc = tokvec_push(scratch, tokenizer_special(t, TOK_EOT), e);
     if (!rc) rc = reserve_tok(s, scratch->n, e);
     if (rc) return rc;
