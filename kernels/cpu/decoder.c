@@ -1,5 +1,6 @@
-/* The CPU decoder: prefill and batched decode with prompt and suffix KV caches (see decoder.h;
- * the contract is model/infer.h's).
+/* The CPU decoder: the decoder ops' dispatch on the model's architecture, and GPT-2's prefill and
+ * batched decode with prompt and suffix KV caches (see decoder.h; the contract is model/infer.h's;
+ * Gemma 3's decoder is decoder_gemma3.c).
  *
  * Every product takes its second operand with the output columns contiguous, the form of the
  * batch-invariant kernel (kernels/cpu/decode.h): the weight matrices and the token embedding are
@@ -14,9 +15,11 @@
 #include <string.h>
 
 #include "kernels/cpu/decode.h"
+#include "kernels/cpu/decoder_gemma3.h"
 #include "kernels/cpu/ops.h"
 
 typedef struct {
+    Arch arch;          /* ARCH_GPT2, first: the ops dispatch on it */
     GPT2Tensors w;      /* the model's weights (vectors read in place) */
     GPT2Dims d;
     DecodePlan plan;
@@ -62,8 +65,7 @@ static void layer_params(const Decoder *s, int l, LayerParams *p) {
     p->fcprojb = w->fcprojb + lC;
 }
 
-/* dst[c][r] = src[r][c] for a [rows, cols] matrix, in cache-sized blocks. */
-static void transpose(float *dst, const float *src, size_t rows, size_t cols) {
+void cpu_decoder_transpose(float *dst, const float *src, size_t rows, size_t cols) {
     const size_t TB = 32;
 #pragma omp parallel for schedule(static) if (rows * cols > 65536)
     for (size_t r0 = 0; r0 < rows; r0 += TB)
@@ -78,12 +80,12 @@ static void transpose_weights(Decoder *s) {
     const GPT2Tensors *w = &s->w;
     for (int l = 0; l < s->d.n_layer; l++) {
         float *W = s->wt + (size_t)l * layer_wt_floats(C);
-        transpose(W, w->qkvw + (size_t)l * 3 * C * C, 3 * C, C);
-        transpose(W + 3 * C * C, w->attprojw + (size_t)l * C * C, C, C);
-        transpose(W + 4 * C * C, w->fcw + (size_t)l * 4 * C * C, 4 * C, C);
-        transpose(W + 8 * C * C, w->fcprojw + (size_t)l * 4 * C * C, C, 4 * C);
+        cpu_decoder_transpose(W, w->qkvw + (size_t)l * 3 * C * C, 3 * C, C);
+        cpu_decoder_transpose(W + 3 * C * C, w->attprojw + (size_t)l * C * C, C, C);
+        cpu_decoder_transpose(W + 4 * C * C, w->fcw + (size_t)l * 4 * C * C, 4 * C, C);
+        cpu_decoder_transpose(W + 8 * C * C, w->fcprojw + (size_t)l * 4 * C * C, C, 4 * C);
     }
-    transpose(s->wt + (size_t)s->d.n_layer * layer_wt_floats(C), w->wte, (size_t)s->d.padded_vocab_size, C);
+    cpu_decoder_transpose(s->wt + (size_t)s->d.n_layer * layer_wt_floats(C), w->wte, (size_t)s->d.padded_vocab_size, C);
 }
 
 static int act_rows(const DecodePlan *p) { return p->max_prompt > p->max_rows ? p->max_prompt : p->max_rows; }
@@ -108,8 +110,7 @@ static void plan_sizes(const GPT2Dims *d, const DecodePlan *p, int threads, size
     sz[12] = L * layer_wt_floats(C) + C * (size_t)d->padded_vocab_size; /* transposed weights */
 }
 
-size_t cpu_decoder_bytes(const DecoderModel *dm, const DecodePlan *p, int threads) {
-    const GPT2Dims *d = dm->gpt2_dims;
+static size_t gpt2_decoder_bytes(const GPT2Dims *d, const DecodePlan *p, int threads) {
     size_t sz[N_PIECES], n = 0;
     plan_sizes(d, p, threads, sz);
     for (int i = 0; i < N_PIECES; i++) n += sz[i];
@@ -117,9 +118,7 @@ size_t cpu_decoder_bytes(const DecoderModel *dm, const DecodePlan *p, int thread
            ((size_t)p->max_rows * 5 + 1) * sizeof(int) + (size_t)p->max_rows * 2 * sizeof(float *);
 }
 
-void cpu_decoder_free(void *dec) {
-    Decoder *s = dec;
-    if (!s) return;
+static void gpt2_decoder_free(Decoder *s) {
     free(s->mem);
     free(s->plen);
     free(s->slen);
@@ -127,11 +126,7 @@ void cpu_decoder_free(void *dec) {
     free(s);
 }
 
-int cpu_decoder_init(void **dec, const DecoderModel *dm, const DecodePlan *p, Error *e) {
-    if (dm->arch != ARCH_GPT2) return error_set(e, RP_EINPUT, "the CPU decoder cannot decode architecture %d", (int)dm->arch);
-    const GPT2Tensors *w = dm->gpt2;
-    const GPT2Dims *d = dm->gpt2_dims;
-    *dec = NULL;
+static int gpt2_decoder_init(void **dec, const GPT2Tensors *w, const GPT2Dims *d, const DecodePlan *p, Error *e) {
     if (p->max_rows < 1 || p->n_prefixes < 1 || p->max_prompt < 1 || p->max_new < 1)
         return error_set(e, RP_EINPUT, "infer plan: rows %d, prompt caches %d, prompt %d and new tokens %d must be >= 1",
                          p->max_rows, p->n_prefixes, p->max_prompt, p->max_new);
@@ -140,6 +135,7 @@ int cpu_decoder_init(void **dec, const DecoderModel *dm, const DecodePlan *p, Er
                          p->max_prompt, p->max_new, d->n_positions);
     Decoder *s = xcalloc(1, sizeof *s, e);
     if (!s) return RP_ENOMEM;
+    s->arch = ARCH_GPT2;
     s->w = *w;
     s->d = *d;
     s->plan = *p;
@@ -153,10 +149,10 @@ int cpu_decoder_init(void **dec, const DecoderModel *dm, const DecodePlan *p, Er
     s->slen = xcalloc((size_t)p->max_rows * 5 + 1, sizeof(int), e);
     s->ks = xcalloc((size_t)p->max_rows * 2, sizeof(float *), e);
     if (!s->mem || !s->plen || !s->slen || !s->ks) {
-        cpu_decoder_free(s);
+        gpt2_decoder_free(s);
         return error_set(e, RP_ENOMEM, "KV-cache inference: out of memory for %zu bytes (%d rows, %d prompt caches of %d "
                                        "tokens, %d new tokens); lower the batch",
-                         cpu_decoder_bytes(dm, p, kernels_threads()), p->max_rows, p->n_prefixes, p->max_prompt,
+                         gpt2_decoder_bytes(d, p, kernels_threads()), p->max_rows, p->n_prefixes, p->max_prompt,
                          p->max_new);
     }
     float *f = s->mem;
@@ -205,8 +201,7 @@ static void lm_head(Decoder *s, int r0, int n, float *logits) {
     decode_matmul(logits, s->ln, wte_t, NULL, NULL, n, C, s->d.padded_vocab_size);
 }
 
-int cpu_decoder_prefill(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e) {
-    Decoder *s = dec;
+static int gpt2_decoder_prefill(Decoder *s, int prefix, const int32_t *tokens, int n, float *logits, Error *e) {
     const int C = s->d.n_embd, L = s->d.n_layer, Pm = s->plan.max_prompt;
     if (prefix < 0 || prefix >= s->plan.n_prefixes)
         return error_set(e, RP_EINTERNAL, "infer_prefill: prompt cache %d of %d", prefix, s->plan.n_prefixes);
@@ -235,8 +230,7 @@ int cpu_decoder_prefill(void *dec, int prefix, const int32_t *tokens, int n, flo
     return RP_OK;
 }
 
-void cpu_decoder_attach(void *dec, int slot, int prefix) {
-    Decoder *s = dec;
+static void gpt2_decoder_attach(Decoder *s, int slot, int prefix) {
     s->sprefix[slot] = prefix;
     s->slen[slot] = 0;
 }
@@ -298,8 +292,7 @@ static void decode_attention(Decoder *s, int l, int n, const int *slots) {
     }
 }
 
-int cpu_decoder_decode(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e) {
-    Decoder *s = dec;
+static int gpt2_decoder_decode(Decoder *s, int n, const int *slots, const int32_t *tokens, float *logits, Error *e) {
     int rc = decode_begin(s, n, slots, tokens, e);
     if (rc) return rc;
     const int C = s->d.n_embd;
@@ -314,4 +307,46 @@ int cpu_decoder_decode(void *dec, int n, const int *slots, const int32_t *tokens
     for (int r = 0; r < n; r++) s->slen[slots[r]]++;
     lm_head(s, 0, n, logits);
     return RP_OK;
+}
+
+/* Every handle starts with its Arch (Decoder here, Gemma 3's in decoder_gemma3.c), so the ops
+ * below reach the right decoder without knowing the other's layout. */
+static int is_gemma3(const void *dec) { return *(const Arch *)dec == ARCH_GEMMA3; }
+
+size_t cpu_decoder_bytes(const DecoderModel *dm, const DecodePlan *p, int threads) {
+    switch (dm->arch) {
+    case ARCH_GPT2: return gpt2_decoder_bytes(dm->gpt2_dims, p, threads);
+    case ARCH_GEMMA3: return cpu_decoder_gemma3_bytes(dm->gemma3_dims, p, threads);
+    }
+    return 0; /* an architecture this backend cannot decode: cpu_decoder_init says so */
+}
+
+int cpu_decoder_init(void **dec, const DecoderModel *dm, const DecodePlan *p, Error *e) {
+    *dec = NULL;
+    switch (dm->arch) {
+    case ARCH_GPT2: return gpt2_decoder_init(dec, dm->gpt2, dm->gpt2_dims, p, e);
+    case ARCH_GEMMA3: return cpu_decoder_gemma3_init(dec, dm->gemma3, dm->gemma3_dims, p, e);
+    }
+    return error_set(e, RP_EINPUT, "the CPU decoder cannot decode architecture %d", (int)dm->arch);
+}
+
+void cpu_decoder_free(void *dec) {
+    if (!dec) return;
+    if (is_gemma3(dec)) cpu_decoder_gemma3_free(dec);
+    else gpt2_decoder_free(dec);
+}
+
+int cpu_decoder_prefill(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e) {
+    if (is_gemma3(dec)) return cpu_decoder_gemma3_prefill(dec, prefix, tokens, n, logits, e);
+    return gpt2_decoder_prefill(dec, prefix, tokens, n, logits, e);
+}
+
+void cpu_decoder_attach(void *dec, int slot, int prefix) {
+    if (is_gemma3(dec)) cpu_decoder_gemma3_attach(dec, slot, prefix);
+    else gpt2_decoder_attach(dec, slot, prefix);
+}
+
+int cpu_decoder_decode(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e) {
+    if (is_gemma3(dec)) return cpu_decoder_gemma3_decode(dec, n, slots, tokens, logits, e);
+    return gpt2_decoder_decode(dec, n, slots, tokens, logits, e);
 }

@@ -1,7 +1,9 @@
-/* The CPU backend's KV-cached GPT-2 decoder: the decoder_* ops of BackendOps (kernels/backend.h;
- * model/infer.h states the contract: prompt caches, slots, prefill, attach, decode steps).
+/* The CPU backend's KV-cached decoders: the decoder_* ops of BackendOps (kernels/backend.h;
+ * model/infer.h states the contract: prompt caches, slots, prefill, attach, decode steps). Each
+ * op dispatches on the model's architecture: the handle starts with its Arch. GPT-2's decoder is
+ * described here and lives in decoder.c; Gemma 3's is kernels/cpu/decoder_gemma3.h.
  *
- * CPU layouts: a plan's memory is one allocation holding n_prefixes prompt caches (keys
+ * GPT-2's CPU layouts: a plan's memory is one allocation holding n_prefixes prompt caches (keys
  * transposed [C, P] and values [P, C] per layer, P <= max_prompt), max_rows suffix caches of up
  * to max_new positions each, the activations of max(max_prompt, max_rows) rows, per-thread
  * scratch, and a transposed ([in, out]) copy of the four weight matrices of every layer and of
@@ -24,17 +26,22 @@
 
 /* Bytes cpu_decoder_init allocates for plan p: caches, activations, decode scratch for
  * `threads` threads, the prefill's attention workspace for the thread count in force, and the
- * transposed weights. */
+ * transposed weights (0 for an architecture the CPU cannot decode). */
 size_t cpu_decoder_bytes(const DecoderModel *dm, const DecodePlan *p, int threads);
 
-/* Checks the plan (every count >= 1, max_prompt + max_new <= n_positions: RP_EINPUT), allocates
- * it (RP_ENOMEM naming the bytes) and copies the weight matrices transposed. w's vectors are
- * read in place afterwards, so w must outlive *dec. */
+/* Checks the plan (every count >= 1, max_prompt + max_new <= the model's positions: RP_EINPUT),
+ * allocates it (RP_ENOMEM naming the bytes) and copies the weight matrices transposed. The
+ * weights' vectors are read in place afterwards, so they must outlive *dec. An architecture the
+ * CPU cannot decode is RP_EINPUT naming it. */
 int cpu_decoder_init(void **dec, const DecoderModel *dm, const DecodePlan *p, Error *e);
 void cpu_decoder_free(void *dec);
 
 int cpu_decoder_prefill(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e);
 void cpu_decoder_attach(void *dec, int slot, int prefix);
 int cpu_decoder_decode(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e);
+
+/* dst[c][r] = src[r][c] for a [rows, cols] matrix, in cache-sized blocks (the decoders' weight
+ * copies). */
+void cpu_decoder_transpose(float *dst, const float *src, size_t rows, size_t cols);
 
 #endif

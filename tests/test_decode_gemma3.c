@@ -1,0 +1,224 @@
+/* KV-cached Gemma 3 decoding (the CPU backend's decoder ops, kernels/cpu/decoder_gemma3.c)
+ * against gemma3_forward over the full sequences, on a tiny random model with what the decoder
+ * must get right: a sliding layer whose window (5) is shorter than every sequence, a global
+ * layer, grouped-query attention (4 query heads on 2 kv heads) and head_dim 16 != hidden 48 / 4.
+ *
+ *  - Two prompts (13 and 7 tokens), 6 candidate slots (4 on the first, 2 on the second) decoded
+ *    for 10 steps each, starting on different steps (so rows sharing a prompt see different
+ *    windows of it), in mixed row orders, alternating 1 and 2 threads: the logits of every prefill
+ *    and every step equal gemma3_forward's logits at that position within
+ *    max |diff| <= 1e-4 * max |logit| (float sums taken in another order; measured 7.6e-6 on a
+ *    largest logit of 25, 3e-7 relative).
+ *  - Batch invariance, bitwise: the same candidates replayed on other slots from prompt caches
+ *    prefilled on the other thread count, alone on even steps and in pairs that mix the prompts
+ *    on odd steps, threads alternating the other way, give the same bits at every step.
+ *  - Bad token ids, an over-long prompt, a full suffix, a plan past max_positions and an
+ *    architecture the CPU cannot decode are RP_EINPUT. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "kernels/cpu/ops.h"
+#include "model/gemma3.h"
+#include "tests/test.h"
+
+enum { NC = 6, STEPS = 10, NP0 = 13, NP1 = 7, MAXT = NP0 + STEPS };
+
+static Gemma3Config tiny_config(void) {
+    return (Gemma3Config){.vocab_size = 300, .hidden_size = 48, .intermediate_size = 96, .n_layer = 3, .n_head = 4,
+                          .n_kv_head = 2, .head_dim = 16, .sliding_window = 5, .sliding_window_pattern = 2,
+                          .max_positions = 40, .query_pre_attn_scalar = 24.0f, .rms_norm_eps = 1e-6f,
+                          .rope_theta = 1e6, .rope_local_base_freq = 1e4};
+}
+
+static Gemma3Dims dims_of(const Gemma3Config *c) {
+    return (Gemma3Dims){.vocab_size = c->vocab_size, .padded_vocab_size = c->padded_vocab_size,
+                        .hidden_size = c->hidden_size, .intermediate_size = c->intermediate_size,
+                        .n_layer = c->n_layer, .n_head = c->n_head, .n_kv_head = c->n_kv_head,
+                        .head_dim = c->head_dim, .sliding_window = c->sliding_window,
+                        .sliding_window_pattern = c->sliding_window_pattern, .max_positions = c->max_positions,
+                        .query_pre_attn_scalar = c->query_pre_attn_scalar, .rms_norm_eps = c->rms_norm_eps,
+                        .rope_theta = c->rope_theta, .rope_local_base_freq = c->rope_local_base_freq};
+}
+
+/* Matrices N(0, 1/fan_in), the embedding N(0, 0.5) (logits of a few units, so attention and the
+ * softmax are far from uniform), norm weights N(0, 0.3); padding rows 0. */
+static void random_params(Gemma3 *m, Rng *r, Error *e) {
+    float *h = malloc(sizeof(float) * m->n_params);
+    for (int k = 0; k < GEMMA3_N_TENSORS; k++) {
+        const ParamTensor *t = &m->tensors[k];
+        double sd = gemma3_tensor_info(k)->is_norm ? 0.3 : k == 0 ? 0.5 : 1.0 / sqrt((double)t->dims[t->ndim - 1]);
+        size_t n = k == 0 ? (size_t)m->cfg.vocab_size * m->cfg.hidden_size : t->numel;
+        for (size_t i = 0; i < t->numel; i++) h[t->offset + i] = i < n ? (float)(sd * rng_normal(r)) : 0.0f;
+    }
+    CHECK_OK(gemma3_state_upload(m, 'p', h, e), e);
+    free(h);
+}
+
+typedef struct {
+    Gemma3 m;
+    const BackendOps *op;
+    DecoderModel dm;
+    Gemma3Dims d;
+    int V, Vp;
+    int32_t seq[NC][MAXT]; /* prompt, then the tokens fed at steps 0.. */
+    int plen[NC];
+    float *logits;         /* [NC][1 + STEPS][Vp]: run A's prefill logits, then each step's */
+} Fixture;
+
+static float *row_of(Fixture *f, int c, int i) { return f->logits + ((size_t)c * (1 + STEPS) + i) * f->Vp; }
+
+/* Run A: prefill both prompts on 2 threads, then the candidates in mixed orders, threads
+ * alternating 1, 2. Candidates start on different ticks, so rows that share a prompt sit at
+ * different positions and their sliding windows start at different prompt keys. Tokens are drawn
+ * at random (not from the logits) so every candidate differs from the others. */
+static void run_together(Fixture *f, void *dec) {
+    Error e;
+    float *step = malloc(sizeof(float) * NC * f->Vp);
+    kernels_set_threads(2);
+    CHECK_OK(f->op->decoder_prefill(dec, 0, f->seq[0], NP0, row_of(f, 0, 0), &e), &e);
+    CHECK_OK(f->op->decoder_prefill(dec, 1, f->seq[4], NP1, row_of(f, 4, 0), &e), &e);
+    for (int c = 0; c < NC; c++) {
+        int src = c < 4 ? 0 : 4;
+        if (c != src) memcpy(row_of(f, c, 0), row_of(f, src, 0), sizeof(float) * f->Vp);
+        f->op->decoder_attach(dec, c, c < 4 ? 0 : 1);
+    }
+    static const int start[NC] = {0, 2, 1, 0, 3, 0};
+    for (int tick = 0; tick < STEPS + 3; tick++) {
+        int order[NC], n = 0;
+        int32_t tok[NC];
+        for (int i = 0; i < NC; i++) {
+            int c = tick % 2 ? NC - 1 - i : (i * 5 + tick) % NC, s = tick - start[c];
+            if (s < 0 || s >= STEPS) continue;
+            order[n] = c;
+            tok[n++] = f->seq[c][f->plen[c] + s];
+        }
+        kernels_set_threads(1 + tick % 2);
+        CHECK_OK(f->op->decoder_decode(dec, n, order, tok, step, &e), &e);
+        for (int i = 0; i < n; i++)
+            memcpy(row_of(f, order[i], 1 + tick - start[order[i]]), step + (size_t)i * f->Vp, sizeof(float) * f->Vp);
+    }
+    free(step);
+}
+
+/* Every prefill and step against gemma3_forward of the candidate's full sequence. */
+static void check_full_forward(Fixture *f) {
+    Error e;
+    float *ref = malloc(sizeof(float) * MAXT * f->Vp);
+    double worst = 0, biggest = 0;
+    kernels_set_threads(1);
+    for (int c = 0; c < NC; c++) {
+        int T = f->plen[c] + STEPS;
+        CHECK_OK(gemma3_forward(&f->m, f->seq[c], NULL, NULL, 1, T, NULL, &e), &e);
+        CHECK_OK(gemma3_logits_download(&f->m, 0, T, ref, &e), &e);
+        for (int i = 0; i <= STEPS; i++) {
+            const float *got = row_of(f, c, i), *want = ref + (size_t)(f->plen[c] - 1 + i) * f->Vp;
+            for (int v = 0; v < f->V; v++) {
+                worst = fmax(worst, fabs((double)got[v] - want[v]));
+                biggest = fmax(biggest, fabs((double)want[v]));
+            }
+        }
+    }
+    printf("decode vs gemma3_forward: max |diff| %.3g, max |logit| %.3g, ratio %.3g (tolerance 1e-4)\n", worst,
+           biggest, worst / biggest);
+    CHECK_MSG(biggest > 1.0 && worst <= 1e-4 * biggest, "max |diff| %g vs max |logit| %g", worst, biggest);
+    free(ref);
+}
+
+/* Run B: fresh prompt caches prefilled on 1 thread, candidate c on slot 7 - c; even steps decode
+ * each candidate alone (last first), odd steps in pairs that mix the prompts; threads alternate
+ * 2, 1. Every row must equal run A's bits. */
+static void check_invariance(Fixture *f, void *dec) {
+    Error e;
+    float *out = malloc(sizeof(float) * 2 * f->Vp);
+    int prefill_same = 1, steps_same = 1;
+    kernels_set_threads(1);
+    CHECK_OK(f->op->decoder_prefill(dec, 1, f->seq[4], NP1, out, &e), &e);
+    prefill_same &= !memcmp(out, row_of(f, 4, 0), sizeof(float) * f->Vp);
+    CHECK_OK(f->op->decoder_prefill(dec, 0, f->seq[0], NP0, out, &e), &e);
+    prefill_same &= !memcmp(out, row_of(f, 0, 0), sizeof(float) * f->Vp);
+    for (int c = 0; c < NC; c++) f->op->decoder_attach(dec, 7 - c, c < 4 ? 0 : 1);
+    static const int pairs[3][2] = {{5, 0}, {1, 4}, {3, 2}};
+    for (int s = 0; s < STEPS; s++) {
+        kernels_set_threads(2 - s % 2);
+        for (int g = 0; g < (s % 2 ? 3 : NC); g++) {
+            int n = s % 2 ? 2 : 1, cand[2] = {n == 2 ? pairs[g][0] : NC - 1 - g, n == 2 ? pairs[g][1] : -1};
+            int slots[2];
+            int32_t tok[2];
+            for (int i = 0; i < n; i++) slots[i] = 7 - cand[i], tok[i] = f->seq[cand[i]][f->plen[cand[i]] + s];
+            CHECK_OK(f->op->decoder_decode(dec, n, slots, tok, out, &e), &e);
+            for (int i = 0; i < n; i++)
+                steps_same &= !memcmp(out + (size_t)i * f->Vp, row_of(f, cand[i], 1 + s), sizeof(float) * f->Vp);
+        }
+    }
+    CHECK_MSG(prefill_same, "prefill logits depend on the thread count");
+    CHECK_MSG(steps_same, "a slot's logits depend on the rows decoded with it, their order or the threads");
+    /* Every slot now holds STEPS = max_new tokens: one more is an input error. */
+    CHECK(f->op->decoder_decode(dec, 1, (int[]){7}, (int32_t[]){1}, out, &e) == RP_EINPUT);
+    free(out);
+}
+
+static void check_errors(Fixture *f, void *dec) {
+    Error e;
+    float *out = malloc(sizeof(float) * f->Vp);
+    f->op->decoder_attach(dec, 0, 0);
+    int32_t bad[2] = {f->V, -1};
+    for (int i = 0; i < 2; i++) {
+        CHECK(f->op->decoder_decode(dec, 1, (int[]){0}, &bad[i], out, &e) == RP_EINPUT);
+        int32_t prompt[3] = {1, bad[i], 2};
+        CHECK(f->op->decoder_prefill(dec, 1, prompt, 3, out, &e) == RP_EINPUT);
+    }
+    int32_t longp[17] = {0};
+    CHECK(f->op->decoder_prefill(dec, 1, longp, 17, out, &e) == RP_EINPUT);
+    /* The slot still decodes after the rejected calls. */
+    CHECK_OK(f->op->decoder_decode(dec, 1, (int[]){0}, (int32_t[]){3}, out, &e), &e);
+    void *other = NULL;
+    DecodePlan too_long = {.max_rows = 1, .n_prefixes = 1, .max_prompt = 31, .max_new = 10};
+    CHECK(f->op->decoder_init(&other, &f->dm, &too_long, &e) == RP_EINPUT && !other);
+    printf("plan error: %s\n", e.msg);
+    DecoderModel unknown = f->dm;
+    unknown.arch = (Arch)7;
+    DecodePlan ok = {.max_rows = 1, .n_prefixes = 1, .max_prompt = 4, .max_new = 4};
+    CHECK(f->op->decoder_init(&other, &unknown, &ok, &e) == RP_EINPUT && !other);
+    free(out);
+}
+
+int main(void) {
+    Error e;
+    Fixture f;
+    memset(&f, 0, sizeof f);
+    Gemma3Config c = tiny_config();
+    CHECK_OK(gemma3_init(&f.m, &c, &e), &e);
+    CHECK_OK(gemma3_plan(&f.m, 1, MAXT, &e), &e);
+    Rng r;
+    rng_seed(&r, 21);
+    random_params(&f.m, &r, &e);
+    f.op = f.m.be->ops;
+    f.V = f.m.cfg.vocab_size;
+    f.Vp = f.m.cfg.padded_vocab_size;
+    f.d = dims_of(&f.m.cfg);
+    f.dm = (DecoderModel){.arch = ARCH_GEMMA3, .gemma3 = &f.m.params, .gemma3_dims = &f.d};
+    for (int t = 0; t < NP0; t++) f.seq[0][t] = (int32_t)(rng_next(&r) % f.V);
+    for (int t = 0; t < NP1; t++) f.seq[4][t] = (int32_t)(rng_next(&r) % f.V);
+    for (int k = 0; k < NC; k++) {
+        f.plen[k] = k < 4 ? NP0 : NP1;
+        if (k != 0 && k != 4) memcpy(f.seq[k], f.seq[k < 4 ? 0 : 4], sizeof(int32_t) * f.plen[k]);
+        for (int s = 0; s < STEPS; s++) f.seq[k][f.plen[k] + s] = (int32_t)(rng_next(&r) % f.V);
+    }
+    f.logits = malloc(sizeof(float) * NC * (1 + STEPS) * f.Vp);
+    /* Initialised on 2 threads, so the decoder has scratch for both counts used below. */
+    kernels_set_threads(2);
+    DecodePlan plan = {.max_rows = 8, .n_prefixes = 2, .max_prompt = 16, .max_new = STEPS};
+    void *dec = NULL;
+    CHECK_OK(f.op->decoder_init(&dec, &f.dm, &plan, &e), &e);
+    if (dec) {
+        run_together(&f, dec);
+        check_full_forward(&f);
+        check_invariance(&f, dec);
+        check_errors(&f, dec);
+        f.op->decoder_free(dec);
+    }
+    free(f.logits);
+    gemma3_free(&f.m);
+    return test_summary("test_decode_gemma3");
+}
