@@ -1,4 +1,4 @@
-/* KV-cached inference for GPT-2 (docs/sampler.md): prefill a prompt once, then decode many
+/* KV-cached inference for any architecture of model/model.h (docs/sampler.md): prefill a prompt once, then decode many
  * candidates that share it. The work is the selected backend's decoder (kernels/backend.h's
  * decoder_* ops; the CPU one and its layouts are kernels/cpu/decoder.h).
  *
@@ -13,7 +13,7 @@
  * Only the new position's logits are computed.
  *
  * Results are batch-invariant: a slot's logits do not depend on which other slots share its
- * step, on their order, or on the thread count. They match gpt_forward over the whole sequence
+ * step, on their order, or on the thread count. They match model_forward over the whole sequence
  * up to float rounding (the products are summed in another order). */
 #ifndef RESTPG_MODEL_INFER_H
 #define RESTPG_MODEL_INFER_H
