@@ -36,7 +36,7 @@ static Gemma3Dims dims_of(const Gemma3Config *c) {
 /* One run: decoder init, prefill of the prompt, then `plan->max_new` steps of every slot. */
 static int run_once(const Gemma3 *m, const DecoderModel *dm, const DecodePlan *plan, const int32_t *prompt,
                     Times *t, Error *e) {
-    const BackendOps *op = m->be->ops;
+    const BackendOps *op = m->store.be->ops;
     const int S = plan->max_rows, Vp = m->cfg.padded_vocab_size;
     float *logits = malloc(sizeof(float) * (size_t)S * Vp);
     int *slots = malloc(sizeof(int) * S);
@@ -100,7 +100,7 @@ int main(int argc, char **argv) {
             rc = error_set(&e, RP_EINPUT, "--threads: '%s' is not a thread count", tp);
             break;
         }
-        m.be->ops->set_threads(nt);
+        m.store.be->ops->set_threads(nt);
         Times best = {1e30, 1e30, 1e30}, t;
         for (long r = 0; r < repeat && !rc; r++) {
             rc = run_once(&m, &dm, &plan, prompt, &t, &e);
@@ -115,7 +115,7 @@ int main(int argc, char **argv) {
                "\"prefill_tokens_per_s\": %.1f, \"decode_s\": %.3f, \"generated_tokens\": %.0f, \"tokens_per_s\": %.1f, "
                "\"decoder_bytes\": %zu, \"best_of\": %ld}\n",
                nt, prompt_len, slots, max_new, best.init, best.prefill, (double)prompt_len / best.prefill, best.decode,
-               tokens, tokens / best.decode, m.be->ops->decoder_bytes(&dm, &plan, nt), repeat);
+               tokens, tokens / best.decode, m.store.be->ops->decoder_bytes(&dm, &plan, nt), repeat);
         fflush(stdout);
     }
     if (rc) fprintf(stderr, "bench_decode_gemma3: %s\n", e.msg);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "model/tokens.h"
 
 enum { ST_NONE, ST_FORWARD, ST_FORWARD_TARGETS, ST_BACKWARD_DONE };
 
@@ -32,15 +33,12 @@ struct Gemma3Acts {
     int B, T;   /* planned capacity */
     size_t cap; /* B * T */
     float *mem; /* every float buffer below, one device allocation */
-    int32_t *inputs, *targets;
-    float *mask, *dloss, *encoded, *layers, *lnf, *lnf_rstd, *logits, *ce_lse, *losses;
+    TokenBatch tok; /* staged batch, loss weights, per-token losses (model/tokens.h) */
+    float *encoded, *layers, *lnf, *lnf_rstd, *logits, *ce_lse, *losses;
     float *dres, *dc, *dln, *dq, *dqr, *datty, *dk, *dv, *dkr, *big; /* backward scratch; big also GeGLU */
     void *attn_ws;
     size_t attn_ws_bytes;
-    float *h_mask, *h_dloss, *h_losses;
-    int32_t *h_inputs, *h_targets;
     int cur_B, cur_T, state;
-    double weight_sum;
 };
 
 #define LA(x) offsetof(LayerActs, x)
@@ -117,11 +115,6 @@ int gemma3_tensor_name(int k, int layer, int hf, char *buf, size_t n, Error *e) 
     return RP_OK;
 }
 
-static void bind_views(Gemma3Tensors *v, float *mem, const ParamTensor *t) {
-    for (int k = 0; k < GEMMA3_N_TENSORS; k++)
-        *(float **)((char *)v + TENSORS[k].field) = mem ? mem + t[k].offset : NULL;
-}
-
 Gemma3Config gemma3_config_270m(void) {
     return (Gemma3Config){.vocab_size = 262144, .hidden_size = 640, .intermediate_size = 2048, .n_layer = 18,
                           .n_head = 4, .n_kv_head = 1, .head_dim = 256, .sliding_window = 512,
@@ -164,28 +157,13 @@ int gemma3_config_check(Gemma3Config *c, Error *e) {
 
 int gemma3_layer_is_global(const Gemma3Config *c, int l) { return (l + 1) % c->sliding_window_pattern == 0; }
 
-static void tensor_shapes(const Gemma3Config *c, ParamTensor t[GEMMA3_N_TENSORS]) {
+static void tensor_dims(const Gemma3Config *c, size_t dims[GEMMA3_N_TENSORS][3]) {
     size_t C = c->hidden_size, L = c->n_layer, Q = (size_t)c->n_head * c->head_dim;
     size_t KV = (size_t)c->n_kv_head * c->head_dim, I = c->intermediate_size, hd = c->head_dim;
-    const size_t dims[GEMMA3_N_TENSORS][3] = {
+    const size_t d[GEMMA3_N_TENSORS][3] = {
         {c->padded_vocab_size, C, 0}, {L, C, 0}, {L, Q, C}, {L, KV, C}, {L, KV, C}, {L, hd, 0}, {L, hd, 0},
         {L, C, Q}, {L, C, 0}, {L, C, 0}, {L, I, C}, {L, I, C}, {L, C, I}, {L, C, 0}, {C, 0, 0}};
-    size_t off = 0;
-    for (int k = 0; k < GEMMA3_N_TENSORS; k++) {
-        t[k].offset = off;
-        t[k].numel = 1;
-        t[k].ndim = 0;
-        for (int d = 0; d < 3; d++) {
-            t[k].dims[d] = dims[k][d];
-            if (dims[k][d]) t[k].numel *= dims[k][d], t[k].ndim++;
-        }
-        off += t[k].numel;
-    }
-}
-
-static float *dev_floats(const Backend *be, size_t n, Error *e) {
-    void *p = NULL;
-    return be->ops->alloc(n * sizeof(float), &p, e) ? NULL : p;
+    memcpy(dims, d, sizeof d);
 }
 
 int gemma3_init(Gemma3 *m, const Gemma3Config *cfg, Error *e) {
@@ -194,118 +172,34 @@ int gemma3_init(Gemma3 *m, const Gemma3Config *cfg, Error *e) {
     int rc = gemma3_config_check(&c, e);
     if (rc) return rc;
     m->cfg = c;
-    m->be = backend_get();
-    tensor_shapes(&c, m->tensors);
-    m->n_params = m->tensors[GEMMA3_N_TENSORS - 1].offset + m->tensors[GEMMA3_N_TENSORS - 1].numel;
-    m->params_memory = dev_floats(m->be, m->n_params, e);
-    m->grads_memory = m->params_memory ? dev_floats(m->be, m->n_params, e) : NULL;
-    if (!m->grads_memory) {
-        size_t n = m->n_params;
-        gemma3_free(m);
-        return error_wrap(e, "gemma3_init (%zu parameters)", n);
-    }
-    bind_views(&m->params, m->params_memory, m->tensors);
-    bind_views(&m->grads, m->grads_memory, m->tensors);
-    return RP_OK;
+    size_t dims[GEMMA3_N_TENSORS][3];
+    tensor_dims(&c, dims);
+    ParamTable table = {&TENSORS[0].field, &TENSORS[0].decays, sizeof TENSORS[0], {&m->params, &m->grads, &m->opt_m, &m->opt_v}};
+    rc = params_init(&m->store, (const size_t(*)[3])dims, GEMMA3_N_TENSORS, &table, e);
+    return rc ? error_wrap(e, "gemma3_init") : RP_OK;
 }
 
 static void acts_free(const Backend *be, struct Gemma3Acts *a) {
     if (!a) return;
     be->ops->free(a->mem);
-    be->ops->free(a->inputs);
-    be->ops->free(a->targets);
     be->ops->free(a->attn_ws);
-    free(a->h_mask);
-    free(a->h_inputs);
+    tokens_free(&a->tok, be);
     free(a);
 }
 
 void gemma3_free(Gemma3 *m) {
-    if (m->be) {
-        m->be->ops->free(m->params_memory);
-        m->be->ops->free(m->grads_memory);
-        m->be->ops->free(m->opt_m_memory);
-        m->be->ops->free(m->opt_v_memory);
-        acts_free(m->be, m->acts);
-    }
+    if (m->store.be) acts_free(m->store.be, m->acts);
+    params_free(&m->store);
     memset(m, 0, sizeof *m);
-}
-
-static float *state_memory(const Gemma3 *m, int which) {
-    switch (which) {
-    case 'p': return m->params_memory;
-    case 'g': return m->grads_memory;
-    case 'm': return m->opt_m_memory;
-    case 'v': return m->opt_v_memory;
-    default: return NULL;
-    }
-}
-
-int gemma3_tensor_download(const Gemma3 *m, int which, int k, float *host, Error *e) {
-    const float *src = state_memory(m, which);
-    if (!src || k < 0 || k >= GEMMA3_N_TENSORS)
-        return error_set(e, RP_EINTERNAL, "gemma3_tensor_download: no state '%c' / tensor %d", which, k);
-    return m->be->ops->download(host, src + m->tensors[k].offset, m->tensors[k].numel * sizeof(float), e);
-}
-
-int gemma3_tensor_upload(Gemma3 *m, int which, int k, const float *host, Error *e) {
-    float *dst = state_memory(m, which);
-    if (!dst || k < 0 || k >= GEMMA3_N_TENSORS)
-        return error_set(e, RP_EINTERNAL, "gemma3_tensor_upload: no state '%c' / tensor %d", which, k);
-    return m->be->ops->upload(dst + m->tensors[k].offset, host, m->tensors[k].numel * sizeof(float), e);
-}
-
-int gemma3_state_download(const Gemma3 *m, int which, float *host, Error *e) {
-    const float *src = state_memory(m, which);
-    if (!src) return error_set(e, RP_EINTERNAL, "gemma3_state_download: no state '%c'", which);
-    return m->be->ops->download(host, src, m->n_params * sizeof(float), e);
-}
-
-int gemma3_state_upload(Gemma3 *m, int which, const float *host, Error *e) {
-    float *dst = state_memory(m, which);
-    if (!dst) return error_set(e, RP_EINTERNAL, "gemma3_state_upload: no state '%c'", which);
-    return m->be->ops->upload(dst, host, m->n_params * sizeof(float), e);
-}
-
-int gemma3_opt_reset(Gemma3 *m, Error *e) {
-    const BackendOps *op = m->be->ops;
-    if (!m->opt_m_memory) {
-        if (!(m->opt_m_memory = dev_floats(m->be, m->n_params, e)) ||
-            !(m->opt_v_memory = dev_floats(m->be, m->n_params, e)))
-            return error_wrap(e, "AdamW moments (%zu parameters)", m->n_params);
-        bind_views(&m->opt_m, m->opt_m_memory, m->tensors);
-        bind_views(&m->opt_v, m->opt_v_memory, m->tensors);
-        return RP_OK; /* alloc zeroes */
-    }
-    int rc = op->zero(m->opt_m_memory, m->n_params * sizeof(float), e);
-    return rc ? rc : op->zero(m->opt_v_memory, m->n_params * sizeof(float), e);
-}
-
-int gemma3_adamw_step(Gemma3 *m, const AdamW *h, double max_norm, int step, double *norm, Error *e) {
-    if (!m->opt_m_memory) return error_set(e, RP_EINTERNAL, "gemma3_adamw_step: no optimizer state (gemma3_opt_reset)");
-    double s = 0;
-    int rc = m->be->ops->sumsq(m->grads_memory, m->n_params, &s, e);
-    if (rc) return rc;
-    *norm = sqrt(s);
-    float grad_scale = max_norm > 0.0 && *norm > max_norm ? (float)(max_norm / *norm) : 1.0f;
-    for (int k = 0; k < GEMMA3_N_TENSORS && !rc; k++) {
-        size_t off = m->tensors[k].offset;
-        rc = m->be->ops->adamw_update(m->params_memory + off, m->grads_memory + off, m->opt_m_memory + off,
-                                      m->opt_v_memory + off, m->tensors[k].numel, h->lr, h->beta1, h->beta2, h->eps,
-                                      TENSORS[k].decays ? h->weight_decay : 0.0f, grad_scale, step, e);
-    }
-    return rc;
 }
 
 /* Element i of a matrix takes variate i % 2 of draw (k, i / 2); norm weights are 0 (scale 1). */
 int gemma3_init_random(Gemma3 *m, uint64_t seed, Error *e) {
-    size_t most = 0;
-    for (int k = 0; k < GEMMA3_N_TENSORS; k++) most = m->tensors[k].numel > most ? m->tensors[k].numel : most;
-    float *p = xmalloc(most * sizeof(float), e);
+    float *p = xmalloc(params_largest(&m->store) * sizeof(float), e);
     if (!p) return RP_ENOMEM;
     int rc = RP_OK;
     for (int k = 0; k < GEMMA3_N_TENSORS && !rc; k++) {
-        const ParamTensor *t = &m->tensors[k];
+        const ParamTensor *t = &m->store.t[k];
         /* Only the real vocabulary rows of the embedding are drawn; padding stays zero. */
         size_t n = k == 0 ? (size_t)m->cfg.vocab_size * m->cfg.hidden_size : t->numel;
         memset(p, 0, t->numel * sizeof(float));
@@ -318,7 +212,7 @@ int gemma3_init_random(Gemma3 *m, uint64_t seed, Error *e) {
                 if (2 * q + 1 < n) p[2 * q + 1] = 0.02f * (float)z[1];
             }
         }
-        rc = gemma3_tensor_upload(m, 'p', k, p, e);
+        rc = params_tensor_upload(&m->store, 'p', k, p, e);
     }
     free(p);
     return rc;
@@ -349,10 +243,10 @@ int gemma3_plan(Gemma3 *m, int B, int T, Error *e) {
     if (T > m->cfg.max_positions)
         return error_set(e, RP_EINPUT, "gemma3_plan: sequence length %d exceeds the model's max_position_embeddings %d",
                          T, m->cfg.max_positions);
-    const BackendOps *op = m->be->ops;
+    const BackendOps *op = m->store.be->ops;
     size_t ws_bytes = op->attention_gqa_workspace(B, T, m->cfg.n_head);
     if (m->acts && m->acts->B == B && m->acts->T == T && m->acts->attn_ws_bytes >= ws_bytes) return RP_OK;
-    acts_free(m->be, m->acts);
+    acts_free(m->store.be, m->acts);
     m->acts = NULL;
     m->B = m->T = 0;
     struct Gemma3Acts *a = xcalloc(1, sizeof *a, e);
@@ -361,19 +255,14 @@ int gemma3_plan(Gemma3 *m, int B, int T, Error *e) {
     size_t cap = (size_t)B * T, C = width(c, W_C), Q = width(c, W_Q), KV = width(c, W_KV);
     a->B = B, a->T = T, a->cap = cap, a->attn_ws_bytes = ws_bytes;
     int rc = op->alloc(acts_floats(c, cap) * sizeof(float), (void **)&a->mem, e);
-    if (!rc) rc = op->alloc(cap * sizeof(int32_t), (void **)&a->inputs, e);
-    if (!rc) rc = op->alloc(cap * sizeof(int32_t), (void **)&a->targets, e);
+    if (!rc) rc = tokens_alloc(&a->tok, m->store.be, cap, e);
     if (!rc) rc = op->alloc(ws_bytes, &a->attn_ws, e);
-    if (!rc && (!(a->h_mask = xcalloc(cap * 3, sizeof(float), e)) ||
-                !(a->h_inputs = xcalloc(cap * 2, sizeof(int32_t), e))))
-        rc = RP_ENOMEM;
     if (rc) {
-        acts_free(m->be, a);
+        acts_free(m->store.be, a);
         return error_wrap(e, "gemma3_plan (batch %d x %d, %zu bytes)", B, T, gemma3_activation_bytes(c, B, T));
     }
-    a->h_dloss = a->h_mask + cap, a->h_losses = a->h_dloss + cap, a->h_targets = a->h_inputs + cap;
     float *p = a->mem;
-    float **bufs[] = {&a->mask, &a->dloss, &a->ce_lse, &a->losses, &a->lnf_rstd, &a->encoded, &a->lnf, &a->dres,
+    float **bufs[] = {&a->tok.mask, &a->tok.dloss, &a->ce_lse, &a->losses, &a->lnf_rstd, &a->encoded, &a->lnf, &a->dres,
                       &a->dc, &a->dln, &a->dq, &a->dqr, &a->datty, &a->dk, &a->dv, &a->dkr, &a->logits, &a->big,
                       &a->layers};
     const size_t widths[] = {1, 1, 1, 1, 1, C, C, C, C, C, Q, Q, Q, KV, KV, KV, (size_t)c->padded_vocab_size,
@@ -384,39 +273,6 @@ int gemma3_plan(Gemma3 *m, int B, int T, Error *e) {
     return RP_OK;
 }
 
-/* Checks the batch and uploads it, so backward does not depend on the caller's buffers. */
-static int load_batch(Gemma3 *m, const int32_t *inputs, const int32_t *targets, const float *mask, int B, int T,
-                      Error *e) {
-    struct Gemma3Acts *a = m->acts;
-    int V = m->cfg.vocab_size;
-    double wsum = 0.0;
-    for (int i = 0; i < B * T; i++) {
-        if (inputs[i] < 0 || inputs[i] >= V)
-            return error_set(e, RP_EINPUT,
-                             "gemma3_forward: field 'inputs' [%d][%d] = %d is not a token id (vocabulary %d)", i / T,
-                             i % T, inputs[i], V);
-        float w = mask ? mask[i] : 1.0f;
-        if (!(w >= 0.0f) || isinf(w))
-            return error_set(e, RP_EINPUT, "gemma3_forward: field 'mask' [%d][%d] = %g must be finite and >= 0", i / T,
-                             i % T, (double)w);
-        if (targets && w != 0.0f && (targets[i] < 0 || targets[i] >= V))
-            return error_set(e, RP_EINPUT,
-                             "gemma3_forward: field 'targets' [%d][%d] = %d is not a token id (vocabulary %d)", i / T,
-                             i % T, targets[i], V);
-        a->h_inputs[i] = inputs[i];
-        /* Unmasked targets may hold any placeholder; store a valid id so no kernel indexes with it. */
-        a->h_targets[i] = targets && w != 0.0f ? targets[i] : 0;
-        a->h_mask[i] = w;
-        wsum += w;
-    }
-    a->weight_sum = wsum;
-    const BackendOps *op = m->be->ops;
-    size_t n = (size_t)B * T;
-    int rc = op->upload(a->inputs, a->h_inputs, n * sizeof(int32_t), e);
-    if (!rc) rc = op->upload(a->targets, a->h_targets, n * sizeof(int32_t), e);
-    if (!rc) rc = op->upload(a->mask, a->h_mask, n * sizeof(float), e);
-    return rc;
-}
 
 #define OP(x)                                                                                                          \
     do {                                                                                                               \
@@ -435,14 +291,14 @@ int gemma3_forward(Gemma3 *m, const int32_t *inputs, const int32_t *targets, con
         return error_set(e, RP_EINPUT, "gemma3_forward: batch %d x %d does not fit the planned %d x %d", B, T, a->B,
                          a->T);
     a->state = ST_NONE;
-    OP(load_batch(m, inputs, targets, mask, B, T, e));
-    const BackendOps *op = m->be->ops;
+    OP(tokens_stage(&a->tok, m->store.be, inputs, targets, mask, B, T, m->cfg.vocab_size, "gemma3_forward", e));
+    const BackendOps *op = m->store.be->ops;
     const Gemma3Config *c = &m->cfg;
     const int N = B * T, C = c->hidden_size, NH = c->n_head, NKV = c->n_kv_head, hd = c->head_dim;
     const int Q = NH * hd, KV = NKV * hd, I = c->intermediate_size, Vp = c->padded_vocab_size;
     const float eps = c->rms_norm_eps, scale = (float)(1.0 / sqrt((double)c->query_pre_attn_scalar));
     const Gemma3Tensors *P = &m->params;
-    OP(op->embedding_forward(a->encoded, a->inputs, P->token_embd, embed_scale(c), N, C, e));
+    OP(op->embedding_forward(a->encoded, a->tok.inputs, P->token_embd, embed_scale(c), N, C, e));
     const float *res = a->encoded;
     for (int l = 0; l < c->n_layer; l++) {
         LayerActs la;
@@ -478,11 +334,8 @@ int gemma3_forward(Gemma3 *m, const int32_t *inputs, const int32_t *targets, con
     a->cur_B = B, a->cur_T = T;
     a->state = ST_FORWARD;
     if (!targets) return RP_OK;
-    OP(op->crossentropy_forward(a->losses, a->ce_lse, a->logits, a->targets, a->mask, N, c->vocab_size, Vp, e));
-    OP(op->download(a->h_losses, a->losses, (size_t)N * sizeof(float), e));
-    double sum = 0.0;
-    for (int i = 0; i < N; i++) sum += (double)a->h_mask[i] * a->h_losses[i];
-    m->mean_loss = a->weight_sum > 0.0 ? (float)(sum / a->weight_sum) : 0.0f;
+    OP(op->crossentropy_forward(a->losses, a->ce_lse, a->logits, a->tok.targets, a->tok.mask, N, c->vocab_size, Vp, e));
+    OP(tokens_mean_loss(&a->tok, m->store.be, a->losses, N, &m->mean_loss, e));
     if (loss) *loss = m->mean_loss;
     a->state = ST_FORWARD_TARGETS;
     return RP_OK;
@@ -495,18 +348,17 @@ int gemma3_backward(Gemma3 *m, float loss_scale, Error *e) {
                          "gemma3_backward: needs a gemma3_forward with targets since the last backward");
     a->state = ST_BACKWARD_DONE;
     /* No weighted position: the loss is the constant 0 and its gradient adds nothing. */
-    if (!(a->weight_sum > 0.0) || loss_scale == 0.0f) return RP_OK;
-    const BackendOps *op = m->be->ops;
+    if (!(a->tok.weight_sum > 0.0) || loss_scale == 0.0f) return RP_OK;
+    const BackendOps *op = m->store.be->ops;
     const Gemma3Config *c = &m->cfg;
     const int B = a->cur_B, T = a->cur_T, N = B * T, C = c->hidden_size, NH = c->n_head, NKV = c->n_kv_head;
     const int hd = c->head_dim, Q = NH * hd, KV = NKV * hd, I = c->intermediate_size, Vp = c->padded_vocab_size;
     const float scale = (float)(1.0 / sqrt((double)c->query_pre_attn_scalar));
     const size_t NC = (size_t)N * C, NI = (size_t)N * I;
     const Gemma3Tensors *P = &m->params, *G = &m->grads;
-    for (int i = 0; i < N; i++) a->h_dloss[i] = (float)(loss_scale * a->h_mask[i] / a->weight_sum);
-    OP(op->upload(a->dloss, a->h_dloss, (size_t)N * sizeof(float), e));
-    OP(op->crossentropy_backward(a->logits, a->ce_lse, a->targets, a->dloss, N, c->vocab_size, Vp, e));
-    OP(op->lmhead_backward(a->dln, G->token_embd, a->logits, a->lnf, P->token_embd, a->dloss, B, T, C, Vp, a->big, e));
+    OP(tokens_dloss(&a->tok, m->store.be, loss_scale, N, e));
+    OP(op->crossentropy_backward(a->logits, a->ce_lse, a->tok.targets, a->tok.dloss, N, c->vocab_size, Vp, e));
+    OP(op->lmhead_backward(a->dln, G->token_embd, a->logits, a->lnf, P->token_embd, a->tok.dloss, B, T, C, Vp, a->big, e));
     LayerActs la;
     layer_acts(m, c->n_layer - 1, &la);
     OP(op->zero(a->dres, NC * sizeof(float), e));
@@ -557,12 +409,9 @@ int gemma3_backward(Gemma3 *m, float loss_scale, Error *e) {
                                e));
         OP(op->rmsnorm_backward(a->dres, G->attn_norm + lC, a->dln, res_in, P->attn_norm + lC, la.ln1_rstd, N, C, e));
     }
-    return op->embedding_backward(G->token_embd, a->dres, a->inputs, embed_scale(c), N, C, e);
+    return op->embedding_backward(G->token_embd, a->dres, a->tok.inputs, embed_scale(c), N, C, e);
 }
 
-int gemma3_zero_grad(Gemma3 *m, Error *e) {
-    return m->be->ops->zero(m->grads_memory, m->n_params * sizeof(float), e);
-}
 
 int gemma3_logits_download(const Gemma3 *m, int row0, int n, float *host, Error *e) {
     const struct Gemma3Acts *a = m->acts;
@@ -571,7 +420,7 @@ int gemma3_logits_download(const Gemma3 *m, int row0, int n, float *host, Error 
         return error_set(e, RP_EINTERNAL, "gemma3_logits_download: rows %d..%d of the last forward are not available",
                          row0, row0 + n);
     size_t Vp = (size_t)m->cfg.padded_vocab_size;
-    return m->be->ops->download(host, a->logits + (size_t)row0 * Vp, (size_t)n * Vp * sizeof(float), e);
+    return m->store.be->ops->download(host, a->logits + (size_t)row0 * Vp, (size_t)n * Vp * sizeof(float), e);
 }
 
-const float *gemma3_token_losses(const Gemma3 *m) { return m->acts ? m->acts->h_losses : NULL; }
+const float *gemma3_token_losses(const Gemma3 *m) { return m->acts ? m->acts->tok.h_losses : NULL; }

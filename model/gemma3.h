@@ -28,7 +28,7 @@
 
 #include "core/error.h"
 #include "kernels/backend.h"
-#include "model/gpt.h" /* ParamTensor, AdamW */
+#include "model/params.h"
 
 #define GEMMA3_N_TENSORS 15
 
@@ -66,13 +66,11 @@ const Gemma3TensorInfo *gemma3_tensor_info(int k);
  * whole-model tensors) into buf; RP_EINTERNAL if k is out of range or buf too small. */
 int gemma3_tensor_name(int k, int layer, int hf, char *buf, size_t n, Error *e);
 
+/* Memory as GPT's (model/gpt.h): the store (model/params.h) holds parameters, gradients and AdamW
+ * moments (NULL until params_opt_reset or a load); params, grads, opt_m, opt_v are named views. */
 typedef struct {
     Gemma3Config cfg;
-    const Backend *be;
-    ParamTensor tensors[GEMMA3_N_TENSORS];
-    size_t n_params;
-    float *params_memory, *grads_memory; /* [n_params] each */
-    float *opt_m_memory, *opt_v_memory;  /* AdamW moments, NULL until gemma3_opt_reset */
+    ParamStore store;
     Gemma3Tensors params, grads, opt_m, opt_v;
     struct Gemma3Acts *acts; /* planned by gemma3_plan; opaque */
     int B, T;
@@ -89,31 +87,18 @@ int gemma3_init_random(Gemma3 *m, uint64_t seed, Error *e);
 int gemma3_plan(Gemma3 *m, int B, int T, Error *e);
 size_t gemma3_activation_bytes(const Gemma3Config *c, int B, int T);
 
-/* Same contracts as gpt_forward / gpt_backward / gpt_zero_grad: the mean cross-entropy over
+/* Same contracts as gpt_forward / gpt_backward: the mean cross-entropy over
  * positions weighted by mask (NULL = all), bad ids or weights are RP_EINPUT naming the field and
  * [b][t]; the backward ADDS d(loss_scale * loss)/d(params) into m->grads. */
 int gemma3_forward(Gemma3 *m, const int32_t *inputs, const int32_t *targets, const float *mask, int B, int T,
                    float *loss, Error *e);
 int gemma3_backward(Gemma3 *m, float loss_scale, Error *e);
-int gemma3_zero_grad(Gemma3 *m, Error *e);
 /* Host copy of rows [row0, row0+n) of the last forward's logits ([B*T, Vp], row b*T + t), as
  * gpt_logits_download: RP_EINTERNAL if there was no forward since the last backward (which turns
  * the logits into their gradient) or the rows are out of range. */
 int gemma3_logits_download(const Gemma3 *m, int row0, int n, float *host, Error *e);
 /* Per-position losses of the last forward with targets, [B, T] host copy; 0 where masked out. */
 const float *gemma3_token_losses(const Gemma3 *m);
-
-/* Host copies of tensor k, or of a whole state, which = 'p', 'g', 'm', 'v' (as gpt_tensor_*). */
-int gemma3_tensor_download(const Gemma3 *m, int which, int k, float *host, Error *e);
-int gemma3_tensor_upload(Gemma3 *m, int which, int k, const float *host, Error *e);
-int gemma3_state_download(const Gemma3 *m, int which, float *host, Error *e);
-int gemma3_state_upload(Gemma3 *m, int which, const float *host, Error *e);
-
-/* Allocates (if needed) and zeroes the AdamW moments. */
-int gemma3_opt_reset(Gemma3 *m, Error *e);
-/* One AdamW step as gpt_adamw_step: gradients clipped to global norm max_norm (<= 0: none) by
- * a factor folded into the update; *norm gets the norm before clipping; decay on the tensors
- * whose info says decays. */
-int gemma3_adamw_step(Gemma3 *m, const AdamW *h, double max_norm, int step, double *norm, Error *e);
+/* Zeroing gradients, AdamW moments and steps: the store's params_* calls (model/params.h). */
 
 #endif

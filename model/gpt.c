@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "model/tokens.h"
 
 enum { ST_NONE, ST_FORWARD, ST_FORWARD_TARGETS, ST_BACKWARD_DONE };
 
@@ -25,16 +26,12 @@ struct GPTActs {
     int B, T;     /* planned capacity */
     size_t cap;   /* B * T */
     float *mem;   /* every float buffer below, one device allocation */
-    int32_t *inputs, *targets; /* device */
-    float *mask, *dloss;
+    TokenBatch tok;             /* staged batch, loss weights, per-token losses (model/tokens.h) */
     float *encoded, *layers, *lnf, *lnf_mean, *lnf_rstd, *logits, *ce_lse, *losses;
     float *dres, *dln, *dbig, *gbuf;
     void *attn_ws;              /* the attention ops' scratch */
     size_t attn_ws_bytes;
-    float *h_mask, *h_dloss, *h_losses; /* host mirrors of mask, dloss and losses [cap] */
-    int32_t *h_inputs, *h_targets;      /* host staging of the batch [cap] */
     int cur_B, cur_T, state;
-    double weight_sum; /* sum of the mask over the last forward's rows */
 };
 
 /* One layer's activations, laid out at capacity cap inside acts->layers. */
@@ -88,11 +85,6 @@ static const GPTTensorInfo TENSORS[GPT_N_TENSORS] = {
 
 const GPTTensorInfo *gpt_tensor_info(int k) { return k >= 0 && k < GPT_N_TENSORS ? &TENSORS[k] : NULL; }
 
-/* Points the named views of v at the tensors of one buffer (NULL buffer: NULL views). */
-static void bind_views(GPT2Tensors *v, float *mem, const ParamTensor *t) {
-    for (int k = 0; k < GPT_N_TENSORS; k++) *(float **)((char *)v + TENSORS[k].field) = mem ? mem + t[k].offset : NULL;
-}
-
 int gpt_config_check(GPTConfig *c, Error *e) {
     const struct {
         const char *name;
@@ -111,29 +103,13 @@ int gpt_config_check(GPTConfig *c, Error *e) {
 }
 
 /* Shapes in llm.c's order; rows is the embedding row count (Vp for storage, V for FLOP counts). */
-static void tensor_shapes(const GPTConfig *c, size_t rows, ParamTensor t[GPT_N_TENSORS]) {
+static void tensor_dims(const GPTConfig *c, size_t rows, size_t dims[GPT_N_TENSORS][3]) {
     size_t C = c->n_embd, L = c->n_layer;
-    const size_t dims[GPT_N_TENSORS][3] = {
+    const size_t d[GPT_N_TENSORS][3] = {
         {rows, C, 0}, {c->n_positions, C, 0}, {L, C, 0},     {L, C, 0},     {L, 3 * C, C}, {L, 3 * C, 0},
         {L, C, C},    {L, C, 0},              {L, C, 0},     {L, C, 0},     {L, 4 * C, C}, {L, 4 * C, 0},
         {L, C, 4 * C}, {L, C, 0},             {C, 0, 0},     {C, 0, 0}};
-    size_t off = 0;
-    for (int k = 0; k < GPT_N_TENSORS; k++) {
-        t[k].offset = off;
-        t[k].numel = 1;
-        t[k].ndim = 0;
-        for (int d = 0; d < 3 && dims[k][d]; d++) {
-            t[k].dims[t[k].ndim++] = dims[k][d];
-            t[k].numel *= dims[k][d];
-        }
-        for (int d = t[k].ndim; d < 3; d++) t[k].dims[d] = 0;
-        off += t[k].numel;
-    }
-}
-
-static float *dev_floats(const Backend *be, size_t n, Error *e) {
-    void *p = NULL;
-    return be->ops->alloc(n * sizeof(float), &p, e) ? NULL : p;
+    memcpy(dims, d, sizeof d);
 }
 
 int gpt_init(GPT *m, const GPTConfig *cfg, Error *e) {
@@ -142,109 +118,25 @@ int gpt_init(GPT *m, const GPTConfig *cfg, Error *e) {
     int rc = gpt_config_check(&c, e);
     if (rc) return rc;
     m->cfg = c;
-    m->be = backend_get();
-    tensor_shapes(&c, (size_t)c.padded_vocab_size, m->tensors);
-    m->n_params = m->tensors[GPT_N_TENSORS - 1].offset + m->tensors[GPT_N_TENSORS - 1].numel;
-    m->params_memory = dev_floats(m->be, m->n_params, e);
-    m->grads_memory = m->params_memory ? dev_floats(m->be, m->n_params, e) : NULL;
-    if (!m->grads_memory) {
-        size_t n = m->n_params;
-        gpt_free(m);
-        return error_wrap(e, "gpt_init (%zu parameters)", n);
-    }
-    bind_views(&m->params, m->params_memory, m->tensors);
-    bind_views(&m->grads, m->grads_memory, m->tensors);
-    return RP_OK;
+    size_t dims[GPT_N_TENSORS][3];
+    tensor_dims(&c, (size_t)c.padded_vocab_size, dims);
+    ParamTable table = {&TENSORS[0].field, &TENSORS[0].decays, sizeof TENSORS[0], {&m->params, &m->grads, &m->opt_m, &m->opt_v}};
+    rc = params_init(&m->store, (const size_t(*)[3])dims, GPT_N_TENSORS, &table, e);
+    return rc ? error_wrap(e, "gpt_init") : RP_OK;
 }
 
 static void acts_free(const Backend *be, struct GPTActs *a) {
     if (!a) return;
     be->ops->free(a->mem);
-    be->ops->free(a->inputs);
-    be->ops->free(a->targets);
     be->ops->free(a->attn_ws);
-    free(a->h_mask);
-    free(a->h_inputs);
+    tokens_free(&a->tok, be);
     free(a);
 }
 
 void gpt_free(GPT *m) {
-    if (m->be) {
-        m->be->ops->free(m->params_memory);
-        m->be->ops->free(m->grads_memory);
-        m->be->ops->free(m->opt_m_memory);
-        m->be->ops->free(m->opt_v_memory);
-        acts_free(m->be, m->acts);
-    }
+    if (m->store.be) acts_free(m->store.be, m->acts);
+    params_free(&m->store);
     memset(m, 0, sizeof *m);
-}
-
-static float *state_memory(const GPT *m, int which) {
-    switch (which) {
-    case 'p': return m->params_memory;
-    case 'g': return m->grads_memory;
-    case 'm': return m->opt_m_memory;
-    case 'v': return m->opt_v_memory;
-    default: return NULL;
-    }
-}
-
-int gpt_tensor_download(const GPT *m, int which, int k, float *host, Error *e) {
-    const float *src = state_memory(m, which);
-    if (!src || k < 0 || k >= GPT_N_TENSORS) return error_set(e, RP_EINTERNAL, "gpt_tensor_download: no state '%c' / tensor %d", which, k);
-    return m->be->ops->download(host, src + m->tensors[k].offset, m->tensors[k].numel * sizeof(float), e);
-}
-
-int gpt_tensor_upload(GPT *m, int which, int k, const float *host, Error *e) {
-    float *dst = state_memory(m, which);
-    if (!dst || k < 0 || k >= GPT_N_TENSORS) return error_set(e, RP_EINTERNAL, "gpt_tensor_upload: no state '%c' / tensor %d", which, k);
-    return m->be->ops->upload(dst + m->tensors[k].offset, host, m->tensors[k].numel * sizeof(float), e);
-}
-
-int gpt_state_download(const GPT *m, int which, float *host, Error *e) {
-    const float *src = state_memory(m, which);
-    if (!src) return error_set(e, RP_EINTERNAL, "gpt_state_download: no state '%c'", which);
-    return m->be->ops->download(host, src, m->n_params * sizeof(float), e);
-}
-
-int gpt_state_upload(GPT *m, int which, const float *host, Error *e) {
-    float *dst = state_memory(m, which);
-    if (!dst) return error_set(e, RP_EINTERNAL, "gpt_state_upload: no state '%c'", which);
-    return m->be->ops->upload(dst, host, m->n_params * sizeof(float), e);
-}
-
-float *gpt_grad_memory(GPT *m) { return m->grads_memory; }
-
-int gpt_opt_reset(GPT *m, Error *e) {
-    const BackendOps *op = m->be->ops;
-    if (!m->opt_m_memory) {
-        if (!(m->opt_m_memory = dev_floats(m->be, m->n_params, e)) || !(m->opt_v_memory = dev_floats(m->be, m->n_params, e)))
-            return error_wrap(e, "AdamW moments (%zu parameters)", m->n_params);
-        bind_views(&m->opt_m, m->opt_m_memory, m->tensors);
-        bind_views(&m->opt_v, m->opt_v_memory, m->tensors);
-        return RP_OK; /* alloc zeroes */
-    }
-    int rc = op->zero(m->opt_m_memory, m->n_params * sizeof(float), e);
-    return rc ? rc : op->zero(m->opt_v_memory, m->n_params * sizeof(float), e);
-}
-
-int gpt_opt_ready(const GPT *m) { return m->opt_m_memory != NULL; }
-
-int gpt_adamw_step(GPT *m, const AdamW *h, double max_norm, int step, double *norm, Error *e) {
-    if (!m->opt_m_memory) return error_set(e, RP_EINTERNAL, "gpt_adamw_step: no optimizer state (gpt_opt_reset)");
-    double s = 0;
-    int rc = m->be->ops->sumsq(m->grads_memory, m->n_params, &s, e);
-    if (rc) return rc;
-    *norm = sqrt(s);
-    float grad_scale = max_norm > 0.0 && *norm > max_norm ? (float)(max_norm / *norm) : 1.0f;
-    for (int k = 0; k < GPT_N_TENSORS; k++) {
-        size_t off = m->tensors[k].offset;
-        int rc = m->be->ops->adamw_update(m->params_memory + off, m->grads_memory + off, m->opt_m_memory + off,
-                                          m->opt_v_memory + off, m->tensors[k].numel, h->lr, h->beta1, h->beta2, h->eps,
-                                          TENSORS[k].decays ? h->weight_decay : 0.0f, grad_scale, step, e);
-        if (rc) return rc;
-    }
-    return RP_OK;
 }
 
 /* Element i of a matrix takes variate i % 2 of draw (k, i / 2): a function of the index only.
@@ -252,13 +144,11 @@ int gpt_adamw_step(GPT *m, const AdamW *h, double max_norm, int step, double *no
 int gpt_init_random(GPT *m, uint64_t seed, Error *e) {
     const GPTConfig *c = &m->cfg;
     const float std_res = 0.02f / sqrtf(2.0f * c->n_layer);
-    size_t most = 0;
-    for (int k = 0; k < GPT_N_TENSORS; k++) most = m->tensors[k].numel > most ? m->tensors[k].numel : most;
-    float *p = xmalloc(most * sizeof(float), e);
+    float *p = xmalloc(params_largest(&m->store) * sizeof(float), e);
     if (!p) return RP_ENOMEM;
     int rc = RP_OK;
     for (int k = 0; k < GPT_N_TENSORS && !rc; k++) {
-        const ParamTensor *t = &m->tensors[k];
+        const ParamTensor *t = &m->store.t[k];
         GPTInit init = TENSORS[k].init;
         float std = init == GPT_INIT_NORMAL_RESID ? std_res : 0.02f;
         /* Only the real vocabulary rows of wte are drawn; padding stays zero. */
@@ -275,7 +165,7 @@ int gpt_init_random(GPT *m, uint64_t seed, Error *e) {
                 if (2 * q + 1 < n) p[2 * q + 1] = std * (float)z[1];
             }
         }
-        rc = gpt_tensor_upload(m, 'p', k, p, e);
+        rc = params_tensor_upload(&m->store, 'p', k, p, e);
     }
     free(p);
     return rc;
@@ -302,10 +192,10 @@ int gpt_plan(GPT *m, int B, int T, Error *e) {
     if (T > m->cfg.n_positions)
         return error_set(e, RP_EINPUT, "gpt_plan: sequence length %d exceeds the model's n_positions %d", T,
                          m->cfg.n_positions);
-    const BackendOps *op = m->be->ops;
+    const BackendOps *op = m->store.be->ops;
     if (m->acts && m->acts->B == B && m->acts->T == T && m->acts->attn_ws_bytes >= op->attention_workspace(T))
         return RP_OK;
-    acts_free(m->be, m->acts);
+    acts_free(m->store.be, m->acts);
     m->acts = NULL;
     m->B = m->T = 0;
     struct GPTActs *a = xcalloc(1, sizeof *a, e);
@@ -314,21 +204,15 @@ int gpt_plan(GPT *m, int B, int T, Error *e) {
     a->B = B, a->T = T, a->cap = cap;
     a->attn_ws_bytes = op->attention_workspace(T);
     int rc = op->alloc(acts_floats(&m->cfg, cap) * sizeof(float), (void **)&a->mem, e);
-    if (!rc) rc = op->alloc(cap * sizeof(int32_t), (void **)&a->inputs, e);
-    if (!rc) rc = op->alloc(cap * sizeof(int32_t), (void **)&a->targets, e);
+    if (!rc) rc = tokens_alloc(&a->tok, m->store.be, cap, e);
     if (!rc) rc = op->alloc(a->attn_ws_bytes, &a->attn_ws, e);
-    if (!rc && (!(a->h_mask = xcalloc(cap * 3, sizeof(float), e)) || !(a->h_inputs = xcalloc(cap * 2, sizeof(int32_t), e))))
-        rc = RP_ENOMEM;
     if (rc) {
-        acts_free(m->be, a);
+        acts_free(m->store.be, a);
         return error_wrap(e, "gpt_plan (batch %d x %d, %zu bytes)", B, T, gpt_activation_bytes(&m->cfg, B, T));
     }
-    a->h_dloss = a->h_mask + cap;
-    a->h_losses = a->h_dloss + cap;
-    a->h_targets = a->h_inputs + cap;
     float *p = a->mem;
-    a->mask = p, p += cap;
-    a->dloss = p, p += cap;
+    a->tok.mask = p, p += cap;
+    a->tok.dloss = p, p += cap;
     a->layers = p, p += layer_floats(&m->cfg, cap) * m->cfg.n_layer;
     a->encoded = p, p += cap * C;
     a->lnf = p, p += cap * C;
@@ -346,38 +230,6 @@ int gpt_plan(GPT *m, int B, int T, Error *e) {
     return RP_OK;
 }
 
-/* Checks the batch and uploads it, so backward does not depend on the caller's buffers. */
-static int load_batch(GPT *m, const int32_t *inputs, const int32_t *targets, const float *mask, int B, int T,
-                      Error *e) {
-    struct GPTActs *a = m->acts;
-    int V = m->cfg.vocab_size;
-    double wsum = 0.0;
-    for (int i = 0; i < B * T; i++) {
-        if (inputs[i] < 0 || inputs[i] >= V)
-            return error_set(e, RP_EINPUT, "gpt_forward: field 'inputs' [%d][%d] = %d is not a token id (vocabulary %d)",
-                             i / T, i % T, inputs[i], V);
-        float w = mask ? mask[i] : 1.0f;
-        if (!(w >= 0.0f) || isinf(w))
-            return error_set(e, RP_EINPUT, "gpt_forward: field 'mask' [%d][%d] = %g must be finite and >= 0", i / T,
-                             i % T, (double)w);
-        if (targets && w != 0.0f && (targets[i] < 0 || targets[i] >= V))
-            return error_set(e, RP_EINPUT,
-                             "gpt_forward: field 'targets' [%d][%d] = %d is not a token id (vocabulary %d)", i / T,
-                             i % T, targets[i], V);
-        a->h_inputs[i] = inputs[i];
-        /* Unmasked targets may hold any placeholder; store a valid id so no kernel indexes with it. */
-        a->h_targets[i] = targets && w != 0.0f ? targets[i] : 0;
-        a->h_mask[i] = w;
-        wsum += w;
-    }
-    a->weight_sum = wsum;
-    const BackendOps *op = m->be->ops;
-    size_t n = (size_t)B * T;
-    int rc = op->upload(a->inputs, a->h_inputs, n * sizeof(int32_t), e);
-    if (!rc) rc = op->upload(a->targets, a->h_targets, n * sizeof(int32_t), e);
-    if (!rc) rc = op->upload(a->mask, a->h_mask, n * sizeof(float), e);
-    return rc;
-}
 
 /* Runs the backend op call `x`, returning its status from the enclosing function on failure. */
 #define OP(x)                                                                                                          \
@@ -394,12 +246,12 @@ int gpt_forward(GPT *m, const int32_t *inputs, const int32_t *targets, const flo
         return error_set(e, RP_EINPUT, "gpt_forward: batch %d x %d does not fit the planned %d x %d", B, T, a->B,
                          a->T);
     a->state = ST_NONE;
-    OP(load_batch(m, inputs, targets, mask, B, T, e));
-    const BackendOps *op = m->be->ops;
+    OP(tokens_stage(&a->tok, m->store.be, inputs, targets, mask, B, T, m->cfg.vocab_size, "gpt_forward", e));
+    const BackendOps *op = m->store.be->ops;
     const GPTConfig *c = &m->cfg;
     const int N = B * T, C = c->n_embd, NH = c->n_head, Vp = c->padded_vocab_size;
     const GPT2Tensors *P = &m->params;
-    OP(op->encoder_forward(a->encoded, a->inputs, P->wte, P->wpe, B, T, C, e));
+    OP(op->encoder_forward(a->encoded, a->tok.inputs, P->wte, P->wpe, B, T, C, e));
     const float *res = a->encoded;
     for (int l = 0; l < c->n_layer; l++) {
         LayerActs la;
@@ -421,11 +273,8 @@ int gpt_forward(GPT *m, const int32_t *inputs, const int32_t *targets, const flo
     a->cur_B = B, a->cur_T = T;
     a->state = ST_FORWARD;
     if (!targets) return RP_OK;
-    OP(op->crossentropy_forward(a->losses, a->ce_lse, a->logits, a->targets, a->mask, N, c->vocab_size, Vp, e));
-    OP(op->download(a->h_losses, a->losses, (size_t)N * sizeof(float), e));
-    double sum = 0.0;
-    for (int i = 0; i < N; i++) sum += (double)a->h_mask[i] * a->h_losses[i];
-    m->mean_loss = a->weight_sum > 0.0 ? (float)(sum / a->weight_sum) : 0.0f;
+    OP(op->crossentropy_forward(a->losses, a->ce_lse, a->logits, a->tok.targets, a->tok.mask, N, c->vocab_size, Vp, e));
+    OP(tokens_mean_loss(&a->tok, m->store.be, a->losses, N, &m->mean_loss, e));
     if (loss) *loss = m->mean_loss;
     a->state = ST_FORWARD_TARGETS;
     return RP_OK;
@@ -437,16 +286,15 @@ int gpt_backward(GPT *m, float loss_scale, Error *e) {
         return error_set(e, RP_EINTERNAL, "gpt_backward: needs a gpt_forward with targets since the last backward");
     a->state = ST_BACKWARD_DONE;
     /* No weighted position: the loss is the constant 0 and its gradient adds nothing. */
-    if (!(a->weight_sum > 0.0) || loss_scale == 0.0f) return RP_OK;
-    const BackendOps *op = m->be->ops;
+    if (!(a->tok.weight_sum > 0.0) || loss_scale == 0.0f) return RP_OK;
+    const BackendOps *op = m->store.be->ops;
     const GPTConfig *c = &m->cfg;
     const int B = a->cur_B, T = a->cur_T, N = B * T, C = c->n_embd, NH = c->n_head, Vp = c->padded_vocab_size;
     const GPT2Tensors *P = &m->params, *G = &m->grads;
-    for (int i = 0; i < N; i++) a->h_dloss[i] = (float)(loss_scale * a->h_mask[i] / a->weight_sum);
-    OP(op->upload(a->dloss, a->h_dloss, (size_t)N * sizeof(float), e));
-    OP(op->crossentropy_backward(a->logits, a->ce_lse, a->targets, a->dloss, N, c->vocab_size, Vp, e));
+    OP(tokens_dloss(&a->tok, m->store.be, loss_scale, N, e));
+    OP(op->crossentropy_backward(a->logits, a->ce_lse, a->tok.targets, a->tok.dloss, N, c->vocab_size, Vp, e));
     /* The [N, 4C] scratch buffers are free until the layer loop. */
-    OP(op->lmhead_backward(a->dln, G->wte, a->logits, a->lnf, P->wte, a->dloss, B, T, C, Vp, a->gbuf, e));
+    OP(op->lmhead_backward(a->dln, G->wte, a->logits, a->lnf, P->wte, a->tok.dloss, B, T, C, Vp, a->gbuf, e));
     LayerActs la;
     layer_acts(m, c->n_layer - 1, &la);
     OP(op->zero(a->dres, sizeof(float) * N * C, e));
@@ -479,10 +327,9 @@ int gpt_backward(GPT *m, float loss_scale, Error *e) {
         OP(op->layernorm_backward(a->dres, G->ln1w + lC, G->ln1b + lC, a->dln, res_in, P->ln1w + lC, la.ln1_mean,
                                   la.ln1_rstd, N, C, e));
     }
-    return op->encoder_backward(G->wte, G->wpe, a->dres, a->inputs, B, T, C, e);
+    return op->encoder_backward(G->wte, G->wpe, a->dres, a->tok.inputs, B, T, C, e);
 }
 
-int gpt_zero_grad(GPT *m, Error *e) { return m->be->ops->zero(m->grads_memory, m->n_params * sizeof(float), e); }
 
 int gpt_logits_download(const GPT *m, int row0, int n, float *host, Error *e) {
     const struct GPTActs *a = m->acts;
@@ -491,14 +338,16 @@ int gpt_logits_download(const GPT *m, int row0, int n, float *host, Error *e) {
         return error_set(e, RP_EINTERNAL, "gpt_logits_download: rows %d..%d of the last forward are not available", row0,
                          row0 + n);
     size_t Vp = (size_t)m->cfg.padded_vocab_size;
-    return m->be->ops->download(host, a->logits + (size_t)row0 * Vp, (size_t)n * Vp * sizeof(float), e);
+    return m->store.be->ops->download(host, a->logits + (size_t)row0 * Vp, (size_t)n * Vp * sizeof(float), e);
 }
 
-const float *gpt_token_losses(const GPT *m) { return m->acts ? m->acts->h_losses : NULL; }
+const float *gpt_token_losses(const GPT *m) { return m->acts ? m->acts->tok.h_losses : NULL; }
 
 double gpt_flops_per_token(const GPTConfig *c, int T) {
+    size_t dims[GPT_N_TENSORS][3];
     ParamTensor t[GPT_N_TENSORS];
-    tensor_shapes(c, (size_t)c->vocab_size, t);
+    tensor_dims(c, (size_t)c->vocab_size, dims);
+    params_layout(t, (const size_t(*)[3])dims, GPT_N_TENSORS);
     double params = 0.0;
     for (int k = 0; k < GPT_N_TENSORS; k++)
         if (k != 1) params += (double)t[k].numel;

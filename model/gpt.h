@@ -21,6 +21,7 @@
 
 #include "core/error.h"
 #include "kernels/backend.h"
+#include "model/params.h"
 
 #define GPT_N_TENSORS 16
 
@@ -32,13 +33,6 @@ typedef struct {
 
 /* Fills padded_vocab_size and checks the config (n_embd % n_head == 0, all positive). */
 int gpt_config_check(GPTConfig *c, Error *e);
-
-/* Where tensor k lives in the parameter buffer and its shape (up to 3 dims, unused dims 0). */
-typedef struct {
-    size_t offset, numel;
-    int ndim;
-    size_t dims[3];
-} ParamTensor;
 
 /* What the model knows of tensor k, defined once for initialisation, weight decay and the
  * checkpoint names: llm.c's name, the GPT2Tensors field, whether AdamW decays it, how GPT-2
@@ -55,16 +49,13 @@ typedef struct {
 } GPTTensorInfo;
 
 /* The model owns its memory through the selected backend (kernels/backend.h): parameters,
- * gradients, AdamW moments and activations are device buffers that only model/ and the backend
- * touch; callers move data with the gpt_*_download/upload calls below. params, grads, opt_m and
- * opt_v are named views (GPT2Tensors) into one buffer each, laid out as tensors[] says. */
+ * gradients, AdamW moments (model/params.h's store; moments NULL until params_opt_reset or a load)
+ * and activations are device buffers that only model/ and the backend touch; callers move data
+ * through the store's download/upload calls. params, grads, opt_m and opt_v are named views
+ * (GPT2Tensors) into the store's buffers. */
 typedef struct {
     GPTConfig cfg;
-    const Backend *be;
-    ParamTensor tensors[GPT_N_TENSORS];
-    size_t n_params;
-    float *params_memory, *grads_memory;  /* [n_params] each; grads zeroed by gpt_zero_grad */
-    float *opt_m_memory, *opt_v_memory;   /* AdamW moments, NULL until gpt_opt_reset / a load */
+    ParamStore store;
     GPT2Tensors params, grads, opt_m, opt_v;
     /* Activations: planned for (B, T) by gpt_plan; opaque to callers. */
     struct GPTActs *acts;
@@ -99,35 +90,8 @@ int gpt_forward(GPT *m, const int32_t *inputs, const int32_t *targets, const flo
 /* Backward of the last forward: ADDS d(loss_scale * sum of masked token losses / n_masked)/d(params)
  * into m->grads. loss_scale lets gradient accumulation and data parallelism weight micro-batches. */
 int gpt_backward(GPT *m, float loss_scale, Error *e);
-int gpt_zero_grad(GPT *m, Error *e);
-
-/* Host copies of tensor k (tensors[k].numel floats) of the parameters or, with which = 'm' /
- * 'v', of the AdamW moments (which must exist); upload writes them into the model. */
-int gpt_tensor_download(const GPT *m, int which, int k, float *host, Error *e);
-int gpt_tensor_upload(GPT *m, int which, int k, const float *host, Error *e);
-/* Every parameter, gradient or moment (which = 'p', 'g', 'm', 'v') as one host array of
- * n_params floats in tensors[]'s layout. */
-int gpt_state_download(const GPT *m, int which, float *host, Error *e);
-int gpt_state_upload(GPT *m, int which, const float *host, Error *e);
-
-/* The device buffer of the gradients (n_params floats) for a gradient reducer
- * (trainer/dp.h), which moves it with the backend's ops and never dereferences it itself. */
-float *gpt_grad_memory(GPT *m);
-
-/* Allocates the AdamW moments if needed and zeroes them (a fresh optimizer). */
-int gpt_opt_reset(GPT *m, Error *e);
-/* 1 if the model holds AdamW moments (after gpt_opt_reset or loading a training checkpoint). */
-int gpt_opt_ready(const GPT *m);
-/* AdamW's hyper-parameters (llm.c's formulation: decoupled weight decay on the tensors whose
- * info says decays). */
-typedef struct {
-    float lr, beta1, beta2, eps, weight_decay;
-} AdamW;
-/* One AdamW step number `step` (from 1) with the gradients clipped to global L2 norm max_norm
- * (<= 0: no clipping); the clipping factor is folded into the update, so it costs no extra pass
- * over the gradients. *norm gets the norm before clipping (summed in a fixed order). Needs the
- * moments (gpt_opt_reset or a checkpoint load). */
-int gpt_adamw_step(GPT *m, const AdamW *h, double max_norm, int step, double *norm, Error *e);
+/* Zeroing the gradients, the AdamW moments and the AdamW step (clipping folded in) are the
+ * store's: params_zero_grad(&m->store), params_opt_reset, params_adamw (model/params.h). */
 
 /* Host copy of the logits of the last forward, rows [row0, row0 + n) of [B*T, Vp] (valid until
  * the next gpt_backward, which turns that buffer into dlogits). Padding columns are 0. */

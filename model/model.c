@@ -17,6 +17,10 @@ int model_arch_parse(const char *s, Arch *a, Error *e) {
     return error_set(e, RP_EINPUT, "architecture '%s' is not supported (gpt2, gemma3)", s);
 }
 
+const ParamStore *model_store(const Model *m) { return m->arch == ARCH_GPT2 ? &m->gpt2.store : &m->gemma3.store; }
+
+static ParamStore *model_store_mut(Model *m) { return m->arch == ARCH_GPT2 ? &m->gpt2.store : &m->gemma3.store; }
+
 int model_config_check(ModelConfig *c, Error *e) {
     switch (c->arch) {
     case ARCH_GPT2: return gpt_config_check(&c->gpt2, e);
@@ -45,14 +49,14 @@ int model_init(Model *m, const ModelConfig *c, Error *e) {
         m->vocab_size = m->gpt2.cfg.vocab_size;
         m->padded_vocab_size = m->gpt2.cfg.padded_vocab_size;
         m->n_positions = m->gpt2.cfg.n_positions;
-        m->n_params = m->gpt2.n_params;
+        m->n_params = m->gpt2.store.n_params;
         return RP_OK;
     case ARCH_GEMMA3:
         if ((rc = gemma3_init(&m->gemma3, &c->gemma3, e))) return rc;
         m->vocab_size = m->gemma3.cfg.vocab_size;
         m->padded_vocab_size = m->gemma3.cfg.padded_vocab_size;
         m->n_positions = m->gemma3.cfg.max_positions;
-        m->n_params = m->gemma3.n_params;
+        m->n_params = m->gemma3.store.n_params;
         return RP_OK;
     }
     return error_set(e, RP_EINPUT, "architecture %d is not supported", (int)c->arch);
@@ -97,9 +101,7 @@ int model_backward(Model *m, float loss_scale, Error *e) {
     return m->arch == ARCH_GPT2 ? gpt_backward(&m->gpt2, loss_scale, e) : gemma3_backward(&m->gemma3, loss_scale, e);
 }
 
-int model_zero_grad(Model *m, Error *e) {
-    return m->arch == ARCH_GPT2 ? gpt_zero_grad(&m->gpt2, e) : gemma3_zero_grad(&m->gemma3, e);
-}
+int model_zero_grad(Model *m, Error *e) { return params_zero_grad(model_store_mut(m), e); }
 
 const float *model_token_losses(const Model *m) {
     return m->arch == ARCH_GPT2 ? gpt_token_losses(&m->gpt2) : gemma3_token_losses(&m->gemma3);
@@ -110,46 +112,37 @@ int model_logits_download(const Model *m, int row0, int n, float *host, Error *e
                                 : gemma3_logits_download(&m->gemma3, row0, n, host, e);
 }
 
-int model_opt_reset(Model *m, Error *e) {
-    return m->arch == ARCH_GPT2 ? gpt_opt_reset(&m->gpt2, e) : gemma3_opt_reset(&m->gemma3, e);
-}
+int model_opt_reset(Model *m, Error *e) { return params_opt_reset(model_store_mut(m), e); }
 
-int model_opt_ready(const Model *m) {
-    return m->arch == ARCH_GPT2 ? gpt_opt_ready(&m->gpt2) : m->gemma3.opt_m_memory != NULL;
-}
+int model_opt_ready(const Model *m) { return params_opt_ready(model_store(m)); }
 
 int model_adamw_step(Model *m, const AdamW *h, double max_norm, int step, double *norm, Error *e) {
-    return m->arch == ARCH_GPT2 ? gpt_adamw_step(&m->gpt2, h, max_norm, step, norm, e)
-                                : gemma3_adamw_step(&m->gemma3, h, max_norm, step, norm, e);
+    return params_adamw(model_store_mut(m), h, max_norm, step, norm, e);
 }
 
-float *model_grad_memory(Model *m) { return m->arch == ARCH_GPT2 ? gpt_grad_memory(&m->gpt2) : m->gemma3.grads_memory; }
+float *model_grad_memory(Model *m) { return params_mem(model_store(m), 'g'); }
 
-int model_tensor_count(const Model *m) { return m->arch == ARCH_GPT2 ? GPT_N_TENSORS : GEMMA3_N_TENSORS; }
+int model_tensor_count(const Model *m) { return model_store(m)->n; }
 
 const ParamTensor *model_tensor(const Model *m, int k) {
-    if (k < 0 || k >= model_tensor_count(m)) return NULL;
-    return m->arch == ARCH_GPT2 ? &m->gpt2.tensors[k] : &m->gemma3.tensors[k];
+    const ParamStore *s = model_store(m);
+    return k >= 0 && k < s->n ? &s->t[k] : NULL;
 }
 
 int model_tensor_download(const Model *m, int which, int k, float *host, Error *e) {
-    return m->arch == ARCH_GPT2 ? gpt_tensor_download(&m->gpt2, which, k, host, e)
-                                : gemma3_tensor_download(&m->gemma3, which, k, host, e);
+    return params_tensor_download(model_store(m), which, k, host, e);
 }
 
 int model_tensor_upload(Model *m, int which, int k, const float *host, Error *e) {
-    return m->arch == ARCH_GPT2 ? gpt_tensor_upload(&m->gpt2, which, k, host, e)
-                                : gemma3_tensor_upload(&m->gemma3, which, k, host, e);
+    return params_tensor_upload(model_store_mut(m), which, k, host, e);
 }
 
 int model_state_download(const Model *m, int which, float *host, Error *e) {
-    return m->arch == ARCH_GPT2 ? gpt_state_download(&m->gpt2, which, host, e)
-                                : gemma3_state_download(&m->gemma3, which, host, e);
+    return params_state_download(model_store(m), which, host, e);
 }
 
 int model_state_upload(Model *m, int which, const float *host, Error *e) {
-    return m->arch == ARCH_GPT2 ? gpt_state_upload(&m->gpt2, which, host, e)
-                                : gemma3_state_upload(&m->gemma3, which, host, e);
+    return params_state_upload(model_store_mut(m), which, host, e);
 }
 
 DecoderModel model_config_decoder(const ModelConfig *c, GPT2Dims *gd, Gemma3Dims *g3d) {

@@ -60,7 +60,7 @@ static void test_roundtrip(Tokenizer *t) {
     meta.data_pos = 5;
     /* The moments live in the model (the CPU backend's memory is host memory). */
     CHECK_OK(model_opt_reset(&m, &e), &e);
-    for (size_t i = 0; i < m.n_params; i++) m.gpt2.opt_m_memory[i] = (float)i * 1e-3f, m.gpt2.opt_v_memory[i] = 1.0f / (float)(i + 1);
+    for (size_t i = 0; i < m.n_params; i++) m.gpt2.store.mem[2][i] = (float)i * 1e-3f, m.gpt2.store.mem[3][i] = 1.0f / (float)(i + 1);
     CHECK_OK(checkpoint_meta_set_opt(&meta, "lr", 3e-4, &e), &e);
     CHECK_OK(checkpoint_meta_set_opt(&meta, "seed", 9, &e), &e);
     CHECK_OK(checkpoint_save(g_path, &m, t, &meta, &e), &e);
@@ -69,9 +69,9 @@ static void test_roundtrip(Tokenizer *t) {
     Tokenizer *rt = NULL;
     CheckpointMeta got;
     CHECK_OK(checkpoint_load(g_path, &r, &rt, &got, &e), &e);
-    CHECK(r.n_params == m.n_params && same_floats(r.gpt2.params_memory, m.gpt2.params_memory, m.n_params));
+    CHECK(r.n_params == m.n_params && same_floats(r.gpt2.store.mem[0], m.gpt2.store.mem[0], m.n_params));
     CHECK(got.has_train && got.step == 17 && got.rng_state == meta.rng_state && got.data_epoch == 3 && got.data_pos == 5);
-    CHECK(same_floats(r.gpt2.opt_m_memory, m.gpt2.opt_m_memory, m.n_params) && same_floats(r.gpt2.opt_v_memory, m.gpt2.opt_v_memory, m.n_params));
+    CHECK(same_floats(r.gpt2.store.mem[2], m.gpt2.store.mem[2], m.n_params) && same_floats(r.gpt2.store.mem[3], m.gpt2.store.mem[3], m.n_params));
     double v = 0;
     CHECK(checkpoint_meta_get_opt(&got, "lr", &v) && v == 3e-4);
     CHECK(checkpoint_meta_get_opt(&got, "seed", &v) && v == 9);
@@ -101,7 +101,7 @@ static void test_roundtrip(Tokenizer *t) {
     /* Weights-only checkpoints load without train state. */
     CHECK_OK(checkpoint_save(g_path, &m, t, NULL, &e), &e);
     CHECK_OK(checkpoint_load(g_path, &r, &rt, &got, &e), &e);
-    CHECK(!got.has_train && same_floats(r.gpt2.params_memory, m.gpt2.params_memory, m.n_params));
+    CHECK(!got.has_train && same_floats(r.gpt2.store.mem[0], m.gpt2.store.mem[0], m.n_params));
     model_free(&r);
     tokenizer_free(rt);
     model_free(&m);
@@ -190,7 +190,7 @@ static void test_llmc(Tokenizer *t) {
     Model r;
     int fv = 0;
     CHECK_OK(llmc_load(g_bin, t, &r, &fv, &e), &e);
-    CHECK(fv == V - 2 && r.gpt2.cfg.vocab_size == V && same_floats(r.gpt2.params_memory, m.gpt2.params_memory, m.n_params));
+    CHECK(fv == V - 2 && r.gpt2.cfg.vocab_size == V && same_floats(r.gpt2.store.mem[0], m.gpt2.store.mem[0], m.n_params));
     model_free(&r);
 
     char *buf = NULL;

@@ -44,14 +44,14 @@ static Gemma3Dims dims_of(const Gemma3Config *c) {
 /* Matrices N(0, 1/fan_in), the embedding N(0, 0.5) (logits of a few units, so attention and the
  * softmax are far from uniform), norm weights N(0, 0.3); padding rows 0. */
 static void random_params(Gemma3 *m, Rng *r, Error *e) {
-    float *h = malloc(sizeof(float) * m->n_params);
+    float *h = malloc(sizeof(float) * m->store.n_params);
     for (int k = 0; k < GEMMA3_N_TENSORS; k++) {
-        const ParamTensor *t = &m->tensors[k];
+        const ParamTensor *t = &m->store.t[k];
         double sd = gemma3_tensor_info(k)->is_norm ? 0.3 : k == 0 ? 0.5 : 1.0 / sqrt((double)t->dims[t->ndim - 1]);
         size_t n = k == 0 ? (size_t)m->cfg.vocab_size * m->cfg.hidden_size : t->numel;
         for (size_t i = 0; i < t->numel; i++) h[t->offset + i] = i < n ? (float)(sd * rng_normal(r)) : 0.0f;
     }
-    CHECK_OK(gemma3_state_upload(m, 'p', h, e), e);
+    CHECK_OK(params_state_upload(&m->store, 'p', h, e), e);
     free(h);
 }
 
@@ -193,7 +193,7 @@ int main(void) {
     Rng r;
     rng_seed(&r, 21);
     random_params(&f.m, &r, &e);
-    f.op = f.m.be->ops;
+    f.op = f.m.store.be->ops;
     f.V = f.m.cfg.vocab_size;
     f.Vp = f.m.cfg.padded_vocab_size;
     f.d = dims_of(&f.m.cfg);

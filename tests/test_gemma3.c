@@ -22,15 +22,15 @@ static Gemma3Config tiny_config(void) {
 /* Random parameters large enough that attention is far from uniform and every (1 + w) matters:
  * matrices N(0, 1/fan_in), the embedding N(0, 0.15), norm weights N(0, 0.3); padding rows 0. */
 static void random_params(Gemma3 *m, Rng *r, Error *e) {
-    float *h = malloc(sizeof(float) * m->n_params);
+    float *h = malloc(sizeof(float) * m->store.n_params);
     for (int k = 0; k < GEMMA3_N_TENSORS; k++) {
-        const ParamTensor *t = &m->tensors[k];
+        const ParamTensor *t = &m->store.t[k];
         const Gemma3TensorInfo *info = gemma3_tensor_info(k);
         double sd = info->is_norm ? 0.3 : k == 0 ? 0.15 : 1.0 / sqrt((double)t->dims[t->ndim - 1]);
         size_t n = k == 0 ? (size_t)m->cfg.vocab_size * m->cfg.hidden_size : t->numel;
         for (size_t i = 0; i < t->numel; i++) h[t->offset + i] = i < n ? (float)(sd * rng_normal(r)) : 0.0f;
     }
-    CHECK_OK(gemma3_state_upload(m, 'p', h, e), e);
+    CHECK_OK(params_state_upload(&m->store, 'p', h, e), e);
     free(h);
 }
 
@@ -58,10 +58,10 @@ static int write_case(const char *path, const Gemma3 *m, const int32_t *in, cons
                         c->sliding_window_pattern, B, T, 0, 0};
     double hp[4] = {c->query_pre_attn_scalar, c->rms_norm_eps, c->rope_theta, c->rope_local_base_freq};
     size_t n = (size_t)B * T;
-    float *p = malloc(sizeof(float) * m->n_params);
+    float *p = malloc(sizeof(float) * m->store.n_params);
     Error e;
-    int ok = p && gemma3_state_download(m, 'p', p, &e) == RP_OK && fwrite(head, sizeof head, 1, f) == 1 &&
-             fwrite(hp, sizeof hp, 1, f) == 1 && fwrite(p, sizeof(float), m->n_params, f) == m->n_params &&
+    int ok = p && params_state_download(&m->store, 'p', p, &e) == RP_OK && fwrite(head, sizeof head, 1, f) == 1 &&
+             fwrite(hp, sizeof hp, 1, f) == 1 && fwrite(p, sizeof(float), m->store.n_params, f) == m->store.n_params &&
              fwrite(in, sizeof(int32_t), n, f) == n && fwrite(tg, sizeof(int32_t), n, f) == n &&
              fwrite(mask, sizeof(float), n, f) == n;
     free(p);
@@ -95,13 +95,13 @@ static void test_parity(void) {
     }
 
     float loss = 0.0f;
-    CHECK_OK(gemma3_zero_grad(&m, &e), &e);
+    CHECK_OK(params_zero_grad(&m.store, &e), &e);
     CHECK_OK(gemma3_forward(&m, in, tg, mask, B, T, &loss, &e), &e);
     CHECK_OK(gemma3_backward(&m, 1.0f, &e), &e);
 
-    size_t n = m.n_params;
+    size_t n = m.store.n_params;
     float *grads = malloc(sizeof(float) * n);
-    CHECK_OK(gemma3_state_download(&m, 'g', grads, &e), &e);
+    CHECK_OK(params_state_download(&m.store, 'g', grads, &e), &e);
     double *ref = malloc(sizeof(double) * (1 + B * T + n));
     FILE *f = fopen(out_path, "rb");
     CHECK(f && fread(ref, sizeof(double), 1 + B * T + n, f) == 1 + B * T + n);
@@ -119,7 +119,7 @@ static void test_parity(void) {
     double worst_ratio = 0.0;
     int worst_k = 0;
     for (int k = 0; k < GEMMA3_N_TENSORS; k++) {
-        const ParamTensor *t = &m.tensors[k];
+        const ParamTensor *t = &m.store.t[k];
         double gmax = 0.0, err = 0.0;
         for (size_t i = 0; i < t->numel; i++) {
             gmax = fmax(gmax, fabs(gref[t->offset + i]));
@@ -158,13 +158,13 @@ static void test_determinism_and_independence(void) {
         kernels_set_threads(run == 2 ? 2 : 1);
         /* Plan after setting the threads: the attention workspace is per thread. */
         CHECK_OK(gemma3_plan(&m, B, T, &e), &e);
-        CHECK_OK(gemma3_zero_grad(&m, &e), &e);
+        CHECK_OK(params_zero_grad(&m.store, &e), &e);
         CHECK_OK(gemma3_forward(&m, in, tg, mask, B, T, &l[run], &e), &e);
         CHECK_OK(gemma3_backward(&m, 1.0f, &e), &e);
-        g[run] = malloc(sizeof(float) * m.n_params);
-        CHECK_OK(gemma3_state_download(&m, 'g', g[run], &e), &e);
+        g[run] = malloc(sizeof(float) * m.store.n_params);
+        CHECK_OK(params_state_download(&m.store, 'g', g[run], &e), &e);
     }
-    size_t bytes = sizeof(float) * m.n_params;
+    size_t bytes = sizeof(float) * m.store.n_params;
     CHECK_MSG(l[0] == l[1] && memcmp(g[0], g[1], bytes) == 0, "two runs differ");
     CHECK_MSG(l[0] == l[2] && memcmp(g[0], g[2], bytes) == 0, "1 vs 2 threads differ");
     for (int run = 0; run < 3; run++) free(g[run]);
@@ -236,22 +236,22 @@ static void test_errors_and_adamw(void) {
     CHECK(gemma3_backward(&m, 1.0f, &e) == RP_EINTERNAL);
 
     /* norm weights are 0 after init_random; give them a value so "unchanged" is meaningful */
-    float *before = malloc(sizeof(float) * m.n_params), *after = malloc(sizeof(float) * m.n_params);
-    CHECK_OK(gemma3_state_download(&m, 'p', before, &e), &e);
+    float *before = malloc(sizeof(float) * m.store.n_params), *after = malloc(sizeof(float) * m.store.n_params);
+    CHECK_OK(params_state_download(&m.store, 'p', before, &e), &e);
     for (int k = 0; k < GEMMA3_N_TENSORS; k++)
         if (gemma3_tensor_info(k)->is_norm)
-            for (size_t i = 0; i < m.tensors[k].numel; i++) before[m.tensors[k].offset + i] = 0.25f;
-    CHECK_OK(gemma3_state_upload(&m, 'p', before, &e), &e);
-    CHECK_OK(gemma3_opt_reset(&m, &e), &e);
-    CHECK_OK(gemma3_zero_grad(&m, &e), &e);
+            for (size_t i = 0; i < m.store.t[k].numel; i++) before[m.store.t[k].offset + i] = 0.25f;
+    CHECK_OK(params_state_upload(&m.store, 'p', before, &e), &e);
+    CHECK_OK(params_opt_reset(&m.store, &e), &e);
+    CHECK_OK(params_zero_grad(&m.store, &e), &e);
     AdamW h = {.lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f};
     double norm = -1.0;
-    CHECK_OK(gemma3_adamw_step(&m, &h, 1.0, 1, &norm, &e), &e);
+    CHECK_OK(params_adamw(&m.store, &h, 1.0, 1, &norm, &e), &e);
     CHECK(norm == 0.0);
-    CHECK_OK(gemma3_state_download(&m, 'p', after, &e), &e);
+    CHECK_OK(params_state_download(&m.store, 'p', after, &e), &e);
     int bad = 0;
     for (int k = 0; k < GEMMA3_N_TENSORS; k++) {
-        const ParamTensor *t = &m.tensors[k];
+        const ParamTensor *t = &m.store.t[k];
         float f = gemma3_tensor_info(k)->decays ? 1.0f - h.lr * h.weight_decay : 1.0f;
         for (size_t i = 0; i < t->numel; i++)
             /* A few ulps: the update rounds p - lr * wd * p, the check p * (1 - lr * wd). */
@@ -260,10 +260,10 @@ static void test_errors_and_adamw(void) {
     CHECK_MSG(bad == 0, "%d parameters moved other than by their decay", bad);
     float l0 = 0.0f, l1 = 0.0f;
     for (int step = 1; step <= 6; step++) {
-        CHECK_OK(gemma3_zero_grad(&m, &e), &e);
+        CHECK_OK(params_zero_grad(&m.store, &e), &e);
         CHECK_OK(gemma3_forward(&m, in, tg, mask, B, T, step == 1 ? &l0 : &l1, &e), &e);
         CHECK_OK(gemma3_backward(&m, 1.0f, &e), &e);
-        CHECK_OK(gemma3_adamw_step(&m, &h, 1.0, step + 1, &norm, &e), &e);
+        CHECK_OK(params_adamw(&m.store, &h, 1.0, step + 1, &norm, &e), &e);
     }
     CHECK_MSG(l1 < l0, "AdamW steps did not lower the loss: %g -> %g", l0, l1);
     free(before);

@@ -42,7 +42,7 @@ static void ref_linear(double *out, const double *x, const double *W, const doub
 static double ref_loss(const double *P, void *vctx) {
     const RefCtx *k = vctx;
     const GPTConfig *cf = &k->m->cfg;
-    const ParamTensor *t = k->m->tensors;
+    const ParamTensor *t = k->m->store.t;
     int T = k->T, C = cf->n_embd, NH = cf->n_head, hs = C / NH, V = cf->vocab_size;
     double *x = malloc(sizeof(double) * T * C), *ln = malloc(sizeof(double) * T * C),
            *qkv = malloc(sizeof(double) * T * 3 * C), *att = malloc(sizeof(double) * T * C),
@@ -125,15 +125,15 @@ static void random_batch(int32_t *in, int32_t *tg, int n, int V) {
 static void init_noisy(GPT *m, uint64_t seed) {
     Error e;
     CHECK_OK(gpt_init_random(m, seed, &e), &e);
-    const ParamTensor *w = &m->tensors[0];
-    for (size_t i = 0; i < m->n_params; i++) {
+    const ParamTensor *w = &m->store.t[0];
+    for (size_t i = 0; i < m->store.n_params; i++) {
         if (i >= w->offset + (size_t)m->cfg.vocab_size * m->cfg.n_embd && i < w->offset + w->numel) continue;
-        m->params_memory[i] += 0.05f * (float)(2.0 * rng_uniform(&g_rng) - 1.0);
+        m->store.mem[0][i] += 0.05f * (float)(2.0 * rng_uniform(&g_rng) - 1.0);
     }
 }
 
 static int pad_rows_zero(const GPT *m, const float *buf) {
-    const ParamTensor *w = &m->tensors[0];
+    const ParamTensor *w = &m->store.t[0];
     for (size_t i = w->offset + (size_t)m->cfg.vocab_size * m->cfg.n_embd; i < w->offset + w->numel; i++)
         if (buf[i] != 0.0f) return 0;
     return 1;
@@ -181,17 +181,17 @@ static void test_layout_and_init(void) {
     CHECK_OK(gpt_init(&a, &c, &e), &e);
     CHECK_OK(gpt_init(&b, &c, &e), &e);
     size_t C = 16, L = 2, expect = 128 * C + 12 * C + L * (12 * C * C + 13 * C) + 2 * C;
-    CHECK(a.n_params == expect);
-    CHECK(a.tensors[4].ndim == 3 && a.tensors[4].dims[1] == 48 && a.tensors[4].dims[2] == 16);
-    CHECK(a.tensors[15].offset + a.tensors[15].numel == a.n_params);
+    CHECK(a.store.n_params == expect);
+    CHECK(a.store.t[4].ndim == 3 && a.store.t[4].dims[1] == 48 && a.store.t[4].dims[2] == 16);
+    CHECK(a.store.t[15].offset + a.store.t[15].numel == a.store.n_params);
     CHECK_OK(gpt_init_random(&a, 7, &e), &e);
     CHECK_OK(gpt_init_random(&b, 7, &e), &e);
-    CHECK(memcmp(a.params_memory, b.params_memory, a.n_params * sizeof(float)) == 0);
+    CHECK(memcmp(a.store.mem[0], b.store.mem[0], a.store.n_params * sizeof(float)) == 0);
     CHECK_OK(gpt_init_random(&b, 8, &e), &e);
-    CHECK(memcmp(a.params_memory, b.params_memory, a.n_params * sizeof(float)) != 0);
-    CHECK(pad_rows_zero(&a, a.params_memory));
-    CHECK(a.params_memory[a.tensors[2].offset] == 1.0f && a.params_memory[a.tensors[3].offset] == 0.0f);
-    CHECK(a.params_memory[a.tensors[14].offset + 3] == 1.0f && a.params_memory[a.tensors[13].offset] == 0.0f);
+    CHECK(memcmp(a.store.mem[0], b.store.mem[0], a.store.n_params * sizeof(float)) != 0);
+    CHECK(pad_rows_zero(&a, a.store.mem[0]));
+    CHECK(a.store.mem[0][a.store.t[2].offset] == 1.0f && a.store.mem[0][a.store.t[3].offset] == 0.0f);
+    CHECK(a.store.mem[0][a.store.t[14].offset + 3] == 1.0f && a.store.mem[0][a.store.t[13].offset] == 0.0f);
     gpt_free(&a);
     gpt_free(&b);
     /* Standard deviations on a model big enough for the statistics: 0.02, and 0.02/sqrt(2L) on
@@ -202,9 +202,9 @@ static void test_layout_and_init(void) {
     int ks[2] = {4, 12};
     double want[2] = {0.02, 0.02 / sqrt(8.0)};
     for (int q = 0; q < 2; q++) {
-        const ParamTensor *t = &a.tensors[ks[q]];
+        const ParamTensor *t = &a.store.t[ks[q]];
         double s = 0.0, s2 = 0.0;
-        for (size_t i = 0; i < t->numel; i++) s += a.params_memory[t->offset + i], s2 += (double)a.params_memory[t->offset + i] * a.params_memory[t->offset + i];
+        for (size_t i = 0; i < t->numel; i++) s += a.store.mem[0][t->offset + i], s2 += (double)a.store.mem[0][t->offset + i] * a.store.mem[0][t->offset + i];
         double mean = s / t->numel, sd = sqrt(s2 / t->numel - mean * mean);
         CHECK_MSG(fabs(sd - want[q]) < 0.02 * want[q] && fabs(mean) < 0.05 * want[q], "tensor %d sd %g mean %g",
                   ks[q], sd, mean);
@@ -227,14 +227,14 @@ static void test_gradcheck(void) {
     mask[0] = 2.0f; /* a weight, not only 0/1 */
     float loss;
     CHECK_OK(gpt_forward(&m, in, tg, mask, B, T, &loss, &e), &e);
-    double *P = malloc(sizeof(double) * m.n_params), *fd = malloc(sizeof(double) * m.n_params);
-    for (size_t i = 0; i < m.n_params; i++) P[i] = m.params_memory[i];
+    double *P = malloc(sizeof(double) * m.store.n_params), *fd = malloc(sizeof(double) * m.store.n_params);
+    for (size_t i = 0; i < m.store.n_params; i++) P[i] = m.store.mem[0][i];
     RefCtx k = {&m, in, tg, mask, B, T};
     double ref = ref_loss(P, &k);
     CHECK_NEAR(loss, ref, 1e-5 * fabs(ref));
-    CHECK_OK(gpt_zero_grad(&m, &e), &e);
+    CHECK_OK(params_zero_grad(&m.store, &e), &e);
     CHECK_OK(gpt_backward(&m, 1.0f, &e), &e);
-    for (size_t i = 0; i < m.n_params; i++) {
+    for (size_t i = 0; i < m.store.n_params; i++) {
         double x0 = P[i], h = 1e-5;
         P[i] = x0 + h;
         double fp = ref_loss(P, &k);
@@ -247,22 +247,22 @@ static void test_gradcheck(void) {
      * the measured worst error is about 8e-8); the worst is printed on failure. */
     size_t bad = 0, worst = 0;
     double worst_err = 0.0;
-    for (size_t i = 0; i < m.n_params; i++) {
-        double err = fabs(m.grads_memory[i] - fd[i]);
+    for (size_t i = 0; i < m.store.n_params; i++) {
+        double err = fabs(m.store.mem[1][i] - fd[i]);
         if (err > 2e-6 + 1e-4 * fabs(fd[i])) bad++;
         if (err > worst_err) worst_err = err, worst = i;
     }
-    CHECK_MSG(bad == 0, "%zu of %zu gradients off; worst [%zu] %g vs %g", bad, m.n_params, worst,
-              (double)m.grads_memory[worst], fd[worst]);
-    CHECK(pad_rows_zero(&m, m.grads_memory));
+    CHECK_MSG(bad == 0, "%zu of %zu gradients off; worst [%zu] %g vs %g", bad, m.store.n_params, worst,
+              (double)m.store.mem[1][worst], fd[worst]);
+    CHECK(pad_rows_zero(&m, m.store.mem[1]));
     /* Accumulation and loss_scale: adding a backward with scale 0.5 gives 1.5x the gradient. */
-    float *g1 = malloc(sizeof(float) * m.n_params);
-    memcpy(g1, m.grads_memory, sizeof(float) * m.n_params);
+    float *g1 = malloc(sizeof(float) * m.store.n_params);
+    memcpy(g1, m.store.mem[1], sizeof(float) * m.store.n_params);
     CHECK_OK(gpt_forward(&m, in, tg, mask, B, T, NULL, &e), &e);
     CHECK_OK(gpt_backward(&m, 0.5f, &e), &e);
     size_t off = 0;
-    for (size_t i = 0; i < m.n_params; i++)
-        if (fabs(m.grads_memory[i] - 1.5 * g1[i]) > 1e-6 * (1.0 + fabs(g1[i]))) off++;
+    for (size_t i = 0; i < m.store.n_params; i++)
+        if (fabs(m.store.mem[1][i] - 1.5 * g1[i]) > 1e-6 * (1.0 + fabs(g1[i]))) off++;
     CHECK_MSG(off == 0, "%zu gradients are not 1.5x after a second backward with loss_scale 0.5", off);
     CHECK(gpt_backward(&m, 1.0f, &e) == RP_EINTERNAL); /* one backward per forward */
     free(P), free(fd), free(g1);
@@ -283,7 +283,7 @@ static void test_mask(void) {
     random_batch(in, tg, B * T, c.vocab_size);
     for (int i = 0; i < B * T; i++) mask[i] = (i % 4 == 0) ? 1.0f : 0.0f;
     float l1, l2;
-    CHECK_OK(gpt_zero_grad(&m, &e), &e);
+    CHECK_OK(params_zero_grad(&m.store, &e), &e);
     CHECK_OK(gpt_forward(&m, in, tg, mask, B, T, &l1, &e), &e);
     const float *tl = gpt_token_losses(&m);
     double sum = 0.0, cnt = 0.0;
@@ -295,21 +295,21 @@ static void test_mask(void) {
     CHECK(zero_elsewhere);
     CHECK_NEAR(l1, sum / cnt, 1e-6);
     CHECK_OK(gpt_backward(&m, 1.0f, &e), &e);
-    float *g1 = malloc(sizeof(float) * m.n_params);
-    memcpy(g1, m.grads_memory, sizeof(float) * m.n_params);
+    float *g1 = malloc(sizeof(float) * m.store.n_params);
+    memcpy(g1, m.store.mem[1], sizeof(float) * m.store.n_params);
     for (int i = 0; i < B * T; i++)
         if (mask[i] == 0.0f) tg[i] = (i % 2) ? -1 : (tg[i] + 1) % c.vocab_size;
-    CHECK_OK(gpt_zero_grad(&m, &e), &e);
+    CHECK_OK(params_zero_grad(&m.store, &e), &e);
     CHECK_OK(gpt_forward(&m, in, tg, mask, B, T, &l2, &e), &e);
     CHECK_OK(gpt_backward(&m, 1.0f, &e), &e);
     CHECK(l1 == l2);
-    CHECK(memcmp(g1, m.grads_memory, sizeof(float) * m.n_params) == 0);
+    CHECK(memcmp(g1, m.store.mem[1], sizeof(float) * m.store.n_params) == 0);
     /* No weighted position: loss 0, nothing added. */
     for (int i = 0; i < B * T; i++) mask[i] = 0.0f;
     CHECK_OK(gpt_forward(&m, in, tg, mask, B, T, &l2, &e), &e);
     CHECK(l2 == 0.0f);
     CHECK_OK(gpt_backward(&m, 1.0f, &e), &e);
-    CHECK(memcmp(g1, m.grads_memory, sizeof(float) * m.n_params) == 0);
+    CHECK(memcmp(g1, m.store.mem[1], sizeof(float) * m.store.n_params) == 0);
     free(g1);
     gpt_free(&m);
 }
@@ -338,18 +338,18 @@ static void test_padding(void) {
     CHECK_OK(gpt_forward(&m, in, tg, NULL, B, T, &l1, &e), &e);
     CHECK_MSG(l0 == l1, "nonzero padding rows changed the loss: %.9g vs %.9g", (double)l0, (double)l1);
     for (int i = c.vocab_size * c.n_embd; i < 128 * c.n_embd; i++) wte[i] = 0.0f;
-    CHECK_OK(gpt_opt_reset(&m, &e), &e);
+    CHECK_OK(params_opt_reset(&m.store, &e), &e);
     const AdamW h = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f};
     float first = 0.0f, last = 0.0f;
     for (int step = 1; step <= 30; step++) {
-        CHECK_OK(gpt_zero_grad(&m, &e), &e);
+        CHECK_OK(params_zero_grad(&m.store, &e), &e);
         CHECK_OK(gpt_forward(&m, in, tg, NULL, B, T, &last, &e), &e);
         if (step == 1) first = last;
         CHECK_OK(gpt_backward(&m, 1.0f, &e), &e);
         double norm;
-        CHECK_OK(gpt_adamw_step(&m, &h, 0.0, step, &norm, &e), &e);
+        CHECK_OK(params_adamw(&m.store, &h, 0.0, step, &norm, &e), &e);
     }
-    CHECK(pad_rows_zero(&m, m.grads_memory) && pad_rows_zero(&m, m.params_memory));
+    CHECK(pad_rows_zero(&m, m.store.mem[1]) && pad_rows_zero(&m, m.store.mem[0]));
     CHECK_MSG(last < 0.5f * first, "30 AdamW steps on one batch: loss %g -> %g", (double)first, (double)last);
     gpt_free(&m);
 }
@@ -357,7 +357,7 @@ static void test_padding(void) {
 /* A model big enough that OpenBLAS runs sgemm on 2 threads. */
 static void run_medium(GPT *m, const int32_t *in, const int32_t *tg, const float *mask, int B, int T, float *loss,
                        Error *e) {
-    CHECK_OK(gpt_zero_grad(m, e), e);
+    CHECK_OK(params_zero_grad(&m->store, e), e);
     CHECK_OK(gpt_forward(m, in, tg, mask, B, T, loss, e), e);
     CHECK_OK(gpt_backward(m, 1.0f, e), e);
 }
@@ -381,12 +381,12 @@ static void test_determinism_and_independence(void) {
         for (int run = 0; run < 3; run++) {
             kernels_set_threads(run == 2 ? 2 : 1);
             run_medium(&m, in, tg, masked ? mask : NULL, B, T, &l[run], &e);
-            g[run] = malloc(sizeof(float) * m.n_params);
-            memcpy(g[run], m.grads_memory, sizeof(float) * m.n_params);
+            g[run] = malloc(sizeof(float) * m.store.n_params);
+            memcpy(g[run], m.store.mem[1], sizeof(float) * m.store.n_params);
         }
-        CHECK_MSG(l[0] == l[1] && memcmp(g[0], g[1], sizeof(float) * m.n_params) == 0, "two runs differ (mask %d)",
+        CHECK_MSG(l[0] == l[1] && memcmp(g[0], g[1], sizeof(float) * m.store.n_params) == 0, "two runs differ (mask %d)",
                   masked);
-        CHECK_MSG(l[0] == l[2] && memcmp(g[0], g[2], sizeof(float) * m.n_params) == 0,
+        CHECK_MSG(l[0] == l[2] && memcmp(g[0], g[2], sizeof(float) * m.store.n_params) == 0,
                   "1 vs 2 threads differ (mask %d)", masked);
         for (int run = 0; run < 3; run++) free(g[run]);
     }

@@ -99,7 +99,7 @@ static void model_make(TinyModel *mo, int n_positions) {
     CHECK_OK(model_init(&mo->m, &(ModelConfig){.arch = ARCH_GPT2, .gpt2 = c}, &e), &e);
     CHECK_OK(model_init_random(&mo->m, 17, &e), &e);
     /* GPT-2's init gives near-uniform logits; larger embeddings make greedy choices clear-cut. */
-    for (size_t i = 0; i < mo->m.gpt2.tensors[0].numel; i++) mo->m.gpt2.params.wte[i] *= 25.0f;
+    for (size_t i = 0; i < mo->m.gpt2.store.t[0].numel; i++) mo->m.gpt2.params.wte[i] *= 25.0f;
     mo->V = c.vocab_size;
     mo->Vp = mo->m.gpt2.cfg.padded_vocab_size;
     mo->ref = malloc(sizeof(float) * mo->Vp);

@@ -33,7 +33,7 @@ static void setup(void) {
     CHECK_OK(model_init(&g_m, &(ModelConfig){.arch = ARCH_GPT2, .gpt2 = c}, &e), &e);
     CHECK_OK(model_init_random(&g_m, 3, &e), &e);
     /* Sharper logits than GPT-2's init, so greedy choices are not near-ties. */
-    for (size_t i = 0; i < g_m.gpt2.tensors[0].numel; i++) g_m.gpt2.params.wte[i] *= 20.0f;
+    for (size_t i = 0; i < g_m.gpt2.store.t[0].numel; i++) g_m.gpt2.params.wte[i] *= 20.0f;
 }
 
 static SamplerOptions options(void) {
