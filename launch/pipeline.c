@@ -14,6 +14,7 @@
 #include "launch/report.h"
 #include "launch/runtime.h"
 #include "launch/stages.h"
+#include "model/checkpoint.h"
 #include "core/comm.h"
 
 typedef struct {
@@ -110,9 +111,30 @@ static int run_reason(Run *r, Error *e) {
     return stage_finish(r, "reason", rc, e);
 }
 
+/* model.init names a GGUF file: imported once into the run's base.h5 with its context limited to
+ * model.n_positions, so every later stage loads a restpg checkpoint planned for that context. */
+static int run_import(Run *r, Error *e) {
+    const RunConfig *c = r->c;
+    int done, rc = stage_done(r, "import", &done, e);
+    if (rc || done) return rc;
+    if (log_rank() == 0) {
+        Model m;
+        Tokenizer *t = NULL;
+        if (!(rc = checkpoint_load_any(c->model.init, &m, &t, NULL, e))) {
+            if (!(rc = model_limit_positions(&m, (int)c->model.n_positions, e))) rc = checkpoint_save(r->base, &m, t, NULL, e);
+            char what[256];
+            model_describe(&m, what, sizeof what);
+            if (!rc) log_info("imported %s into %s: %s, context %d", c->model.init, r->base, what, m.n_positions);
+            model_free(&m);
+            tokenizer_free(t);
+        }
+    }
+    return stage_finish(r, "import", rc, e);
+}
+
 static int run_pretrain(Run *r, Error *e) {
     const RunConfig *c = r->c;
-    if (c->model.init[0]) return RP_OK;
+    if (c->model.init[0]) return model_file_is_gguf(c->model.init) ? run_import(r, e) : RP_OK;
     int done, rc = stage_done(r, "pretrain", &done, e);
     if (rc || done) return rc;
     char *metrics = xasprintf(e, "%s/pretrain.jsonl", r->metrics);
@@ -207,7 +229,8 @@ int pipeline_run(const RunConfig *c, int resume, PipelineResult *res, Error *e) 
     Run r = {c, c->run_dir, NULL, NULL, NULL, NULL, NULL, NULL};
     r.data = xasprintf(e, "%s/data.h5", r.dir);
     r.tok = c->tokenizer.path[0] ? xstrdup(c->tokenizer.path, e) : xasprintf(e, "%s/tokenizer.rptk", r.dir);
-    r.base = c->model.init[0] ? xstrdup(c->model.init, e) : xasprintf(e, "%s/base.h5", r.dir);
+    r.base = c->model.init[0] && !model_file_is_gguf(c->model.init) ? xstrdup(c->model.init, e)
+                                                                      : xasprintf(e, "%s/base.h5", r.dir);
     r.sft = xasprintf(e, "%s/sft.h5", r.dir);
     r.state = xasprintf(e, "%s/state", r.dir);
     r.metrics = xasprintf(e, "%s/metrics", r.dir);

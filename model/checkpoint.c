@@ -373,10 +373,11 @@ int checkpoint_load(const char *path, Model *m, Tokenizer **t, CheckpointMeta *m
     return RP_OK;
 }
 
+int model_file_is_gguf(const char *path) { return !strncmp(path, "gguf:", 5) || gguf_sniff(path); }
+
 int checkpoint_load_any(const char *path, Model *m, Tokenizer **t, CheckpointMeta *meta, Error *e) {
-    int tagged = !strncmp(path, "gguf:", 5);
-    if (tagged) path += 5;
-    if (!tagged && !gguf_sniff(path)) return checkpoint_load(path, m, t, meta, e);
+    if (!model_file_is_gguf(path)) return checkpoint_load(path, m, t, meta, e);
+    if (!strncmp(path, "gguf:", 5)) path += 5;
     if (meta) checkpoint_meta_init(meta);
     return gguf_import(path, m, t, e);
 }

@@ -57,6 +57,8 @@ int checkpoint_load(const char *path, Model *m, Tokenizer **t, CheckpointMeta *m
  * on the fly (model/gguf_import.h; meta, if given, then holds no training state), recognised by
  * its magic number or named as "gguf:FILE" (the run config's model.init form). */
 int checkpoint_load_any(const char *path, Model *m, Tokenizer **t, CheckpointMeta *meta, Error *e);
+/* 1 if path names a GGUF file as checkpoint_load_any recognises it ("gguf:FILE" or the magic). */
+int model_file_is_gguf(const char *path);
 
 /* Name of tensor `k` of gpt.h's layout for layer `l` in Hugging Face's GPT-2 state dict
  * (e.g. "transformer.h.3.attn.c_attn.weight"), and whether HF stores it transposed. */

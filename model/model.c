@@ -176,6 +176,19 @@ DecoderModel model_decoder(const Model *m, GPT2Dims *gd, Gemma3Dims *g3d) {
     return dm;
 }
 
+int model_limit_positions(Model *m, int n, Error *e) {
+    if (n < 1) return error_set(e, RP_EINPUT, "context length %d must be positive", n);
+    if (m->arch == ARCH_GPT2) {
+        if (n < m->n_positions)
+            return error_set(e, RP_EINPUT, "a GPT-2's context (%d positions, its wpe table) cannot be limited to %d",
+                             m->n_positions, n);
+        return RP_OK;
+    }
+    if (n < m->gemma3.cfg.max_positions) m->gemma3.cfg.max_positions = n;
+    m->n_positions = m->gemma3.cfg.max_positions;
+    return RP_OK;
+}
+
 void model_describe(const Model *m, char *buf, size_t n) {
     if (m->arch == ARCH_GPT2) {
         const GPTConfig *c = &m->gpt2.cfg;

@@ -81,6 +81,12 @@ int model_state_upload(Model *m, int which, const float *host, Error *e);
 DecoderModel model_decoder(const Model *m, GPT2Dims *gd, Gemma3Dims *g3d);
 DecoderModel model_config_decoder(const ModelConfig *c, GPT2Dims *gd, Gemma3Dims *g3d);
 
+/* Limits the positions the model is planned for to n (the context a run uses): Gemma 3's
+ * max_positions only bounds plans (RoPE needs no table), so lowering it changes no result of a
+ * shorter sequence; a GPT-2's context is its wpe table, which cannot shrink: RP_EINPUT unless n is
+ * at least its n_positions (then nothing changes). */
+int model_limit_positions(Model *m, int n, Error *e);
+
 /* One line describing the model ("gpt2: 2 layers, 2 heads, 64 channels, ..."), for logs. */
 void model_describe(const Model *m, char *buf, size_t n);
 
