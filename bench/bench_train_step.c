@@ -1,13 +1,13 @@
 /* Benchmark: one full training step (zero grads, forward, backward, global grad norm, AdamW) of
- * GPT-2 124M (d=768, 12 layers, 12 heads, V=50257) at B=4 with T=64 and T=256, and of a tiny
- * GPT, on 1 and 2 threads.
+ * GPT-2 124M (d=768, 12 layers, 12 heads, V=50257) at B=4 with T=64 and T=256, of a tiny GPT, and
+ * (shape gemma3-270m:T) of Gemma 3 270M at B=1, on 1 and 2 threads; weights are random.
  *
- * MFU here is model FLOPs/s (gpt_flops_per_token: 6 x params + 12 L C T per token) divided by
+ * MFU here is model FLOPs/s (model_flops_per_token: 6 x matmul params + 12 L C T per token) divided by
  * the sgemm rate of this machine at the same thread count, measured in the same run just before
  * and just after the steps (a 2048^3 sgemm through OpenBLAS's own threading); the machine may be
  * shared, so both sgemm figures are printed and the larger is the denominator (noise from other
  * users lowers one of them; taking the larger never flatters the MFU).
- * Usage: bench_train_step [--threads 1,2] [--shapes tiny,124M:64,124M:256] [--steps N]
+ * Usage: bench_train_step [--threads 1,2] [--shapes tiny,124M:64,124M:256,gemma3-270m:256] [--steps N]
  * Prints one JSON line per (shape, thread count). */
 #include <cblas.h>
 #include <math.h>
@@ -51,7 +51,7 @@ static double sgemm_rate(void) {
 
 typedef struct {
     const char *name;
-    GPTConfig cfg;
+    ModelConfig cfg;
     int B, T;
 } Shape;
 
@@ -79,8 +79,7 @@ static int train_step(Model *m, const int32_t *in, const int32_t *tg, int B, int
 static int run_shape(const Shape *s, int threads, int steps, Error *e) {
     kernels_set_threads(threads);
     Model m;
-    ModelConfig mc = {.arch = ARCH_GPT2, .gpt2 = s->cfg};
-    int rc = model_init(&m, &mc, e);
+    int rc = model_init(&m, &s->cfg, e);
     if (rc) return rc;
     if (!(rc = model_init_random(&m, 1, e)) && !(rc = model_opt_reset(&m, e))) rc = model_plan(&m, s->B, s->T, e);
     int32_t *in = malloc(sizeof(int32_t) * s->B * s->T), *tg = malloc(sizeof(int32_t) * s->B * s->T);
@@ -88,8 +87,8 @@ static int run_shape(const Shape *s, int threads, int steps, Error *e) {
     Rng r;
     rng_seed(&r, 7);
     for (int i = 0; !rc && i < s->B * s->T; i++) {
-        in[i] = (int32_t)(rng_next(&r) % (uint64_t)s->cfg.vocab_size);
-        tg[i] = (int32_t)(rng_next(&r) % (uint64_t)s->cfg.vocab_size);
+        in[i] = (int32_t)(rng_next(&r) % (uint64_t)m.vocab_size);
+        tg[i] = (int32_t)(rng_next(&r) % (uint64_t)m.vocab_size);
     }
     Phases warm = {0}, ph = {0};
     float loss = 0.0f;
@@ -106,7 +105,7 @@ static int run_shape(const Shape *s, int threads, int steps, Error *e) {
     }
     if (!rc) {
         double per = dt / done, tokens = (double)s->B * s->T;
-        double model_gflop = gpt_flops_per_token(&s->cfg, s->T) * tokens * 1e-9;
+        double model_gflop = model_flops_per_token(&s->cfg, s->T) * tokens * 1e-9;
         double sg = sg0 > sg1 ? sg0 : sg1;
         printf("{\"bench\":\"train_step\",\"shape\":\"%s\",\"B\":%d,\"T\":%d,\"threads\":%d,\"params\":%zu,"
                "\"steps\":%d,\"ms_per_step\":%.1f,\"tokens_per_s\":%.1f,\"fwd_ms\":%.1f,\"bwd_ms\":%.1f,"
@@ -114,7 +113,7 @@ static int run_shape(const Shape *s, int threads, int steps, Error *e) {
                "\"sgemm_gflops_after\":%.1f,\"mfu\":%.3f,\"activation_mb\":%.1f,\"loss\":%.4f}\n",
                s->name, s->B, s->T, threads, m.n_params, done, 1e3 * per, tokens / per, 1e3 * ph.fwd / done,
                1e3 * ph.bwd / done, 1e3 * ph.opt / done, model_gflop, model_gflop / per, sg0, sg1,
-               model_gflop / per / sg, gpt_activation_bytes(&s->cfg, s->B, s->T) / 1048576.0, (double)loss);
+               model_gflop / per / sg, model_activation_bytes(&s->cfg, s->B, s->T) / 1048576.0, (double)loss);
         fflush(stdout);
     }
     free(in), free(tg);
@@ -126,19 +125,24 @@ int main(int argc, char **argv) {
     const char *threads = "1,2", *shapes = "tiny,124M:64,124M:256";
     long steps = 2;
     ArgSpec specs[] = {{"--threads", ARG_STR, &threads, "comma-separated thread counts", 0, 0},
-                       {"--shapes", ARG_STR, &shapes, "comma-separated: tiny, 124M:T", 0, 0},
+                       {"--shapes", ARG_STR, &shapes, "comma-separated: tiny, 124M:T, gemma3-270m:T", 0, 0},
                        {"--steps", ARG_INT, &steps, "timed steps per configuration (after one warm-up)", 0, 0},
                        {NULL, 0, NULL, NULL, 0, 0}};
     Error e;
     error_clear(&e);
-    int rc = args_parse("bench_train_step", "Times GPT-2 training steps; prints JSON lines.", specs, argc, argv, &e);
+    int rc = args_parse("bench_train_step", "Times training steps; prints JSON lines.", specs, argc, argv, &e);
     if (rc == RP_HELP) return 0;
     if (rc) {
         fprintf(stderr, "error: %s\n", e.msg);
         return rc;
     }
-    GPTConfig gpt2 = {.vocab_size = 50257, .n_layer = 12, .n_head = 12, .n_embd = 768, .n_positions = 1024};
-    GPTConfig tiny = {.vocab_size = 512, .n_layer = 4, .n_head = 4, .n_embd = 128, .n_positions = 256};
+    ModelConfig gpt2 = {.arch = ARCH_GPT2, .gpt2 = {.vocab_size = 50257, .n_layer = 12, .n_head = 12, .n_embd = 768, .n_positions = 1024}};
+    ModelConfig tiny = {.arch = ARCH_GPT2, .gpt2 = {.vocab_size = 512, .n_layer = 4, .n_head = 4, .n_embd = 128, .n_positions = 256}};
+    ModelConfig g3 = {.arch = ARCH_GEMMA3, .gemma3 = gemma3_config_270m()};
+    if ((rc = model_config_check(&gpt2, &e)) || (rc = model_config_check(&tiny, &e)) || (rc = model_config_check(&g3, &e))) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return rc;
+    }
     char tbuf[256];
     snprintf(tbuf, sizeof tbuf, "%s", threads);
     for (char *ts = strtok(tbuf, ","); ts; ts = strtok(NULL, ",")) {
@@ -150,11 +154,12 @@ int main(int argc, char **argv) {
             Shape s;
             if (!strcmp(sh, "tiny")) s = (Shape){"tiny", tiny, 4, 64};
             else if (!strncmp(sh, "124M:", 5)) s = (Shape){sh, gpt2, 4, atoi(sh + 5)};
+            else if (!strncmp(sh, "gemma3-270m:", 12)) s = (Shape){sh, g3, 1, atoi(sh + 12)};
             else {
                 fprintf(stderr, "error: --shapes: unknown shape '%s'\n", sh);
                 return RP_EINPUT;
             }
-            if (nt < 1 || s.T < 1 || s.T > s.cfg.n_positions) {
+            if (nt < 1 || s.T < 1 || (s.cfg.arch == ARCH_GPT2 && s.T > s.cfg.gpt2.n_positions)) {
                 fprintf(stderr, "error: bad thread count or T in '%s' / '%s'\n", ts, sh);
                 return RP_EINPUT;
             }
