@@ -10,6 +10,9 @@ set -euo pipefail
 cache="${RESTPG_CACHE:-$HOME/.cache/restpg}"
 venv="$cache/venv"
 mkdir -p "$cache"
+# Tests call this script concurrently (ctest -j): one installs, the others wait for it.
+exec 9>"$cache/.model_env.lock"
+flock 9
 if [ ! -x "$venv/bin/python" ]; then
   # Debian's python3 (the one with h5py and numpy from apt) makes the venv; system packages stay
   # visible so the tests can use h5py and numpy from Debian.
