@@ -1,5 +1,6 @@
-/* `restpg convert`: llm.c GPT-2 fp32 checkpoints <-> restpg checkpoints. The source format is
- * recognised by its content (llm.c's magic number, or HDF5), the target by its extension. */
+/* `restpg convert`: llm.c GPT-2 fp32 checkpoints <-> restpg checkpoints, and GGUF files (Gemma 3)
+ * -> restpg checkpoints. The source format is recognised by its content (llm.c's or GGUF's magic
+ * number, or HDF5), the target by its extension. */
 #include <stdio.h>
 #include <string.h>
 
@@ -50,7 +51,8 @@ int cmd_convert(int argc, char **argv, Error *e) {
         rc = checkpoint_save(to, &m, t, &meta, e);
     } else {
         if (tokpath)
-            return error_set(e, RP_EINPUT, "--tokenizer: a restpg checkpoint carries its own tokenizer; drop the option");
+            return error_set(e, RP_EINPUT, "--tokenizer: %s carries its own tokenizer (a restpg checkpoint or GGUF "
+                                           "file); drop the option", from);
         if ((rc = checkpoint_load_any(from, &m, &t, &meta, e))) return rc;
         meta.has_train = 0; /* weights only: the optimizer state belongs to the run that made it */
         rc = to_llmc ? llmc_save(to, &m, (int)meta.llmc_vocab_size, e) : checkpoint_save(to, &m, t, &meta, e);

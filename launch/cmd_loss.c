@@ -1,5 +1,6 @@
-/* `restpg loss`: the mean next-token loss of token sequences under a checkpoint, for checking
- * restpg's forward pass against other implementations (e.g. PyTorch on the exported weights). */
+/* `restpg loss`: the mean next-token loss of token sequences under a checkpoint or GGUF file, for
+ * checking restpg's forward pass against other implementations (e.g. PyTorch on the exported
+ * weights). The sequences are token ids, fed exactly as written: a BOS is the caller's to put. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,8 +67,9 @@ int cmd_loss(int argc, char **argv, Error *e) {
     int json = 0;
     const char *device = "cpu";
     ArgSpec specs[] = {
-        {"--model", ARG_STR, &model, "checkpoint (restpg-checkpoint)", 1, 0},
-        {"--tokens", ARG_STR, &tokens, "text file: one sequence per line, whitespace-separated token ids", 1, 0},
+        {"--model", ARG_STR, &model, "checkpoint (restpg-checkpoint) or GGUF file", 1, 0},
+        {"--tokens", ARG_STR, &tokens, "text file: one sequence per line, whitespace-separated token ids, used as "
+                                       "given (no BOS is added: start a line with it if the model wants one)", 1, 0},
         {"--batch-size", ARG_INT, &batch, "sequences per forward pass (default 1)", 0, ARG_RANGE(1, 65536)},
         {"--threads", ARG_INT, &threads, "CPU threads (default: OMP_NUM_THREADS or all cores)", 0, ARG_RANGE(0, 4096)},
         BACKEND_DEVICE_SPEC(device),

@@ -1,5 +1,6 @@
 /* `restpg tokenizer ...`: train a BPE tokenizer on a dataset's texts (also the pipeline's
- * tokenizer stage), encode stdin to token ids, decode token ids back to bytes. */
+ * tokenizer stage), encode stdin to token ids, decode token ids back to bytes (with a tokenizer
+ * file, or the tokenizer inside a model file). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "data/tokenizer.h"
 #include "launch/commands.h"
 #include "launch/stages.h"
+#include "model/checkpoint.h"
 
 static int cmd_tokenizer_train(int argc, char **argv, Error *e);
 static int cmd_tokenizer_encode(int argc, char **argv, Error *e);
@@ -114,18 +116,30 @@ static int finish_stdout(Error *e) {
     return RP_OK;
 }
 
+/* The tokenizer of --tokenizer, or of --model (a checkpoint or GGUF file; exactly one of them).
+ * A model file's tokenizer comes with its weights: loading reads them too (a GGUF file is
+ * imported in a few seconds), then they are dropped. */
 static int load_for(const char *cmd, int argc, char **argv, Tokenizer **t, Error *e) {
-    const char *path = NULL;
+    const char *path = NULL, *model = NULL;
     ArgSpec specs[] = {
-        {"--tokenizer", ARG_STR, &path, "RPTK file, or a directory with GPT-2's encoder.json and vocab.bpe", 1, 0},
+        {"--tokenizer", ARG_STR, &path, "RPTK/RPSP file, or a directory with GPT-2's encoder.json and vocab.bpe", 0, 0},
+        {"--model", ARG_STR, &model, "instead of --tokenizer: a checkpoint (.h5) or GGUF file, whose tokenizer is used", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
     };
     int rc = args_parse(cmd,
                         !strcmp(cmd, "tokenizer encode")
-                            ? "Reads text (any bytes) on stdin and writes its token ids, space-separated decimals."
+                            ? "Reads text (any bytes) on stdin and writes its token ids, space-separated decimals "
+                              "(no BOS is added)."
                             : "Reads whitespace-separated token ids on stdin and writes their bytes.",
                         specs, argc, argv, e);
-    return rc ? rc : tokenizer_load(path, t, e);
+    if (rc) return rc;
+    if (!path == !model)
+        return error_set(e, RP_EINPUT, "%s: give exactly one of --tokenizer FILE and --model FILE", cmd);
+    if (path) return tokenizer_load(path, t, e);
+    Model m;
+    if ((rc = checkpoint_load_any(model, &m, t, NULL, e))) return rc;
+    model_free(&m);
+    return RP_OK;
 }
 
 static int cmd_tokenizer_encode(int argc, char **argv, Error *e) {
