@@ -143,9 +143,40 @@ int checkpoint_check_finite(const float *x, size_t n, const char *tensor, Error 
     return RP_OK;
 }
 
+/* Whether a chunked dataset has every chunk where it belongs: a flipped chunk coordinate in the
+ * index would otherwise read as a missing chunk, which HDF5 fills with zeros without a word.
+ * Contiguous datasets (checkpoints written before checksums) have nothing to check. */
+static int chunks_complete(hid_t ds, int rank, const hsize_t *dims) {
+    hid_t dcpl = H5Dget_create_plist(ds), sp = H5Dget_space(ds);
+    hsize_t c[2] = {0, 0}, n = 0, want;
+    int ok = dcpl >= 0 && sp >= 0;
+    if (ok && H5Pget_layout(dcpl) == H5D_CHUNKED) {
+        ok = H5Pget_chunk(dcpl, 2, c) == rank && c[0] > 0 && H5Dget_num_chunks(ds, sp, &n) >= 0;
+        want = ok ? (dims[0] + c[0] - 1) / c[0] : 0;
+        ok = ok && n == want;
+        for (hsize_t i = 0; ok && i < n; i++) {
+            hsize_t off[2] = {0, 0};
+            unsigned mask = 0;
+            haddr_t addr;
+            hsize_t size;
+            ok = H5Dget_chunk_info(ds, sp, i, off, &mask, &addr, &size) >= 0 && off[0] == i * c[0] && off[1] == 0 && mask == 0;
+        }
+    }
+    if (sp >= 0) H5Sclose(sp);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return ok;
+}
+
 /* Reads a float dataset; a checksum failure (a failed read) or a non-finite value is RP_EINPUT
  * naming it. */
 static int read_floats(hid_t loc, const char *name, int rank, const hsize_t *dims, float *dst, Error *e) {
+    /* The checksum covers the stored bytes, not the datatype that says how to read them: a flipped
+     * bit there (byte order, exponent position) would convert the bytes into other numbers. */
+    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT), type = ds < 0 ? -1 : H5Dget_type(ds);
+    int stored_ok = type >= 0 && H5Tequal(type, H5T_IEEE_F32LE) > 0 && chunks_complete(ds, rank, dims);
+    if (type >= 0) H5Tclose(type);
+    if (ds >= 0) H5Dclose(ds);
+    if (ds >= 0 && !stored_ok) return error_set(e, RP_EINPUT, "tensor '%s': stored type is not little-endian float32, or its chunk index is corrupt", name);
     int rc = h5_read_into(loc, name, H5T_NATIVE_FLOAT, rank, dims, dst, e);
     if (rc) return rc;
     size_t n = (size_t)dims[0] * (rank > 1 ? (size_t)dims[1] : 1);
