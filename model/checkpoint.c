@@ -151,7 +151,7 @@ static int chunks_complete(hid_t ds, int rank, const hsize_t *dims) {
     hsize_t c[2] = {0, 0}, n = 0, want;
     int ok = dcpl >= 0 && sp >= 0;
     if (ok && H5Pget_layout(dcpl) == H5D_CHUNKED) {
-        ok = H5Pget_chunk(dcpl, 2, c) == rank && c[0] > 0 && H5Dget_num_chunks(ds, sp, &n) >= 0;
+        ok = H5Pget_chunk(dcpl, 2, c) == rank && c[0] > 0 && (rank < 2 || c[1] == dims[1]) && H5Dget_num_chunks(ds, sp, &n) >= 0;
         want = ok ? (dims[0] + c[0] - 1) / c[0] : 0;
         ok = ok && n == want;
         for (hsize_t i = 0; ok && i < n; i++) {
@@ -159,7 +159,9 @@ static int chunks_complete(hid_t ds, int rank, const hsize_t *dims) {
             unsigned mask = 0;
             haddr_t addr;
             hsize_t size;
-            ok = H5Dget_chunk_info(ds, sp, i, off, &mask, &addr, &size) >= 0 && off[0] == i * c[0] && off[1] == 0 && mask == 0;
+            /* A stored chunk is its rows of float32 and the 4-byte checksum. */
+            ok = H5Dget_chunk_info(ds, sp, i, off, &mask, &addr, &size) >= 0 && off[0] == i * c[0] && off[1] == 0 && mask == 0 &&
+                 size == c[0] * (rank > 1 ? c[1] : 1) * sizeof(float) + 4;
         }
     }
     if (sp >= 0) H5Sclose(sp);
