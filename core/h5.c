@@ -49,7 +49,13 @@ int h5_create(const char *path, const char *format, int64_t version, char **tmp,
     char *t = atomic_tmp_path(path, e);
     if (!t) return RP_ENOMEM;
     int rc = RP_OK;
-    hid_t f = H5Fcreate(t, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* The 1.10 file format: object headers, chunk indexes and other metadata carry checksums,
+     * so a flipped bit in them is an error on open instead of a silently different value
+     * (older formats checksum nothing but the data filters). h5py and HDF5 >= 1.10 read it. */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = -1;
+    if (fapl >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST) >= 0)
+        f = H5Fcreate(t, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (fapl >= 0) H5Pclose(fapl);
     if (f < 0) rc = error_set(e, RP_EIO, "%s: cannot create HDF5 file %s", path, t);
     else if ((rc = h5_attr_set_str(f, "format", format, e)) || (rc = h5_attr_set_i64(f, "version", version, e))) {
         h5_abort(f, t);

@@ -23,7 +23,7 @@
 typedef struct {
     const char *data, *out, *tokenizer, *schedule, *metrics;
     const char *device;
-    long steps, batch, seq, seed, threads, ckpt_every, accum, warmup, val_every, val_batches;
+    long steps, batch, seq, seed, threads, ckpt_every, accum, warmup, val_every, val_batches, skip_nonfinite;
     double lr, min_frac, wd, clip;
     int resume;
 } CommonOpts;
@@ -42,6 +42,7 @@ typedef struct {
     {"--min-lr-frac", ARG_DOUBLE, &(o).min_frac, "final lr as a fraction of --lr (default 0.1)", 0, 0},             \
     {"--weight-decay", ARG_DOUBLE, &(o).wd, "AdamW weight decay of matmul weights and embeddings (default 0.1)", 0, 0}, \
     {"--grad-clip", ARG_DOUBLE, &(o).clip, "max global gradient norm, 0 = off (default 1.0)", 0, 0},                \
+    {"--skip-nonfinite", ARG_INT, &(o).skip_nonfinite, "skip up to N steps with a NaN/Inf loss or gradient norm (default 0: stop at the first)", 0, ARG_MIN(0)}, \
     {"--seed", ARG_INT, &(o).seed, "seed of initialisation and data order (default 1)", 0, ARG_MIN(0)},                       \
     {"--threads", ARG_INT, &(o).threads, "CPU threads per rank (default: OMP_NUM_THREADS or all cores)", 0, ARG_RANGE(0, INT_MAX)},      \
     BACKEND_DEVICE_SPEC((o).device),                                                                               \
@@ -93,6 +94,7 @@ static int to_stage(const CommonOpts *o, TrainStageOptions *s, Error *e) {
     tc->sched.warmup = o->warmup;
     tc->weight_decay = o->wd;
     tc->grad_clip = o->clip;
+    tc->skip_nonfinite = o->skip_nonfinite;
     tc->batch_size = (int)o->batch;
     tc->grad_accum = (int)o->accum;
     tc->val_batches = (int)o->val_batches;

@@ -1,6 +1,7 @@
 /* Checkpoint writer and reader (see checkpoint.h; layout in docs/formats.md). */
 #include "model/checkpoint.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,20 +111,78 @@ static void transpose(const float *in, float *out, size_t rows, size_t cols) {
         for (size_t j = 0; j < cols; j++) out[j * rows + i] = in[i * cols + j];
 }
 
-/* Contiguous, uncompressed: parameters do not compress, and deflate would slow every save. */
+/* Uncompressed (parameters do not compress, and deflate would slow every save), but chunked so
+ * HDF5's fletcher32 filter can checksum every chunk: a flipped bit in stored data then fails the
+ * read (HDF5 verifies it on every H5Dread) instead of loading a silently different model. The
+ * checksum lives beside the chunk, so the data bytes h5py returns are exactly what was written.
+ * A chunk holds whole rows up to CHUNK_BYTES (one chunk for all but the largest tensors). */
+#define CHUNK_BYTES ((hsize_t)4 << 20)
 static int write_raw(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data, Error *e) {
-    hid_t sp = H5Screate_simple(rank, dims, NULL);
-    if (sp < 0) return error_set(e, RP_EIO, "%s: cannot create dataspace", name);
-    hid_t ds = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t chunk[2] = {dims[0], rank > 1 ? dims[1] : 1}, row = H5Tget_size(type) * (rank > 1 ? dims[1] : 1);
+    if (row && chunk[0] > CHUNK_BYTES / row) chunk[0] = CHUNK_BYTES / row ? CHUNK_BYTES / row : 1;
+    hid_t sp = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
     int rc = RP_OK;
-    if (ds < 0) rc = error_set(e, RP_EIO, "%s: cannot create dataset", name);
-    else {
+    if (sp < 0 || dcpl < 0) rc = error_set(e, RP_EIO, "%s: cannot create dataspace", name);
+    else if (chunk[0] && row && (H5Pset_chunk(dcpl, rank, chunk) < 0 || H5Pset_fletcher32(dcpl) < 0))
+        rc = error_set(e, RP_EINTERNAL, "%s: cannot set up the checksum filter", name);
+    hid_t ds = rc ? -1 : H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (!rc && ds < 0) rc = error_set(e, RP_EIO, "%s: cannot create dataset", name);
+    else if (!rc) {
         if (H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
             rc = error_set(e, RP_EIO, "%s: write failed (disk full?)", name);
         if (H5Dclose(ds) < 0 && !rc) rc = error_set(e, RP_EIO, "%s: closing dataset failed", name);
     }
-    H5Sclose(sp);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (sp >= 0) H5Sclose(sp);
     return rc;
+}
+
+int checkpoint_check_finite(const float *x, size_t n, const char *tensor, Error *e) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return error_set(e, RP_EINPUT, "tensor '%s': non-finite value %g at index %zu", tensor, (double)x[i], i);
+    return RP_OK;
+}
+
+/* Whether a chunked dataset has every chunk where it belongs: a flipped chunk coordinate in the
+ * index would otherwise read as a missing chunk, which HDF5 fills with zeros without a word.
+ * Contiguous datasets (checkpoints written before checksums) have nothing to check. */
+static int chunks_complete(hid_t ds, int rank, const hsize_t *dims) {
+    hid_t dcpl = H5Dget_create_plist(ds), sp = H5Dget_space(ds);
+    hsize_t c[2] = {0, 0}, n = 0, want;
+    int ok = dcpl >= 0 && sp >= 0;
+    if (ok && H5Pget_layout(dcpl) == H5D_CHUNKED) {
+        ok = H5Pget_chunk(dcpl, 2, c) == rank && c[0] > 0 && (rank < 2 || c[1] == dims[1]) && H5Dget_num_chunks(ds, sp, &n) >= 0;
+        want = ok ? (dims[0] + c[0] - 1) / c[0] : 0;
+        ok = ok && n == want;
+        for (hsize_t i = 0; ok && i < n; i++) {
+            hsize_t off[2] = {0, 0};
+            unsigned mask = 0;
+            haddr_t addr;
+            hsize_t size;
+            /* A stored chunk is its rows of float32 and the 4-byte checksum. */
+            ok = H5Dget_chunk_info(ds, sp, i, off, &mask, &addr, &size) >= 0 && off[0] == i * c[0] && off[1] == 0 && mask == 0 &&
+                 size == c[0] * (rank > 1 ? c[1] : 1) * sizeof(float) + 4;
+        }
+    }
+    if (sp >= 0) H5Sclose(sp);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return ok;
+}
+
+/* Reads a float dataset; a checksum failure (a failed read) or a non-finite value is RP_EINPUT
+ * naming it. */
+static int read_floats(hid_t loc, const char *name, int rank, const hsize_t *dims, float *dst, Error *e) {
+    /* The checksum covers the stored bytes, not the datatype that says how to read them: a flipped
+     * bit there (byte order, exponent position) would convert the bytes into other numbers. */
+    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT), type = ds < 0 ? -1 : H5Dget_type(ds);
+    int stored_ok = type >= 0 && H5Tequal(type, H5T_IEEE_F32LE) > 0 && chunks_complete(ds, rank, dims);
+    if (type >= 0) H5Tclose(type);
+    if (ds >= 0) H5Dclose(ds);
+    if (ds >= 0 && !stored_ok) return error_set(e, RP_EINPUT, "tensor '%s': stored type is not little-endian float32, or its chunk index is corrupt", name);
+    int rc = h5_read_into(loc, name, H5T_NATIVE_FLOAT, rank, dims, dst, e);
+    if (rc) return rc;
+    size_t n = (size_t)dims[0] * (rank > 1 ? (size_t)dims[1] : 1);
+    return checkpoint_check_finite(dst, n, name, e);
 }
 
 static int open_group(hid_t f, const char *name, int create, hid_t *g, Error *e) {
@@ -157,9 +216,12 @@ static int params_io(hid_t f, Model *m, int save, Error *e) {
             hsize_t dims[2] = {tr ? cols : rows, tr ? rows : cols};
             if (save) {
                 if (tr) transpose(ours, scratch, rows, cols);
-                rc = write_raw(g, name, H5T_NATIVE_FLOAT, cols ? 2 : 1, dims, tr ? scratch : ours, e);
+                /* Never write what could not be loaded: a diverged model stops here, and the
+                 * previous checkpoint at this path stays as it was. */
+                if (!(rc = checkpoint_check_finite(tr ? scratch : ours, rows * (cols ? cols : 1), name, e)))
+                    rc = write_raw(g, name, H5T_NATIVE_FLOAT, cols ? 2 : 1, dims, tr ? scratch : ours, e);
             } else {
-                rc = h5_read_into(g, name, H5T_NATIVE_FLOAT, cols ? 2 : 1, dims, tr ? scratch : ours, e);
+                rc = read_floats(g, name, cols ? 2 : 1, dims, tr ? scratch : ours, e);
                 if (!rc && tr) transpose(scratch, ours, cols, rows);
             }
         }
@@ -181,8 +243,9 @@ static int moments_io(hid_t g, Model *m, int save, Error *e) {
     for (int i = 0; i < 2 && !rc; i++) {
         int which = i ? 'v' : 'm';
         if (save) {
-            if (!(rc = model_state_download(m, which, host, e))) rc = write_raw(g, NAMES[i], H5T_NATIVE_FLOAT, 1, &n, host, e);
-        } else if (!(rc = h5_read_into(g, NAMES[i], H5T_NATIVE_FLOAT, 1, &n, host, e))) {
+            if (!(rc = model_state_download(m, which, host, e)) && !(rc = checkpoint_check_finite(host, m->n_params, NAMES[i], e)))
+                rc = write_raw(g, NAMES[i], H5T_NATIVE_FLOAT, 1, &n, host, e);
+        } else if (!(rc = read_floats(g, NAMES[i], 1, &n, host, e))) {
             rc = model_state_upload(m, which, host, e);
         }
     }

@@ -5,11 +5,13 @@
  *
  * Files are written to a temp file and renamed into place, so a crash mid-write leaves the
  * previous checkpoint intact. Loading checks format, version, config attributes, every tensor's
- * shape and the tokenizer's vocabulary against the config; any mismatch is RP_EINPUT naming the
- * file and the object. */
+ * shape and the tokenizer's vocabulary against the config, every dataset's fletcher32 checksum
+ * (files written before checksums load without one) and every tensor value for NaN/Inf; any
+ * failure is RP_EINPUT naming the file and the object. */
 #ifndef RESTPG_MODEL_CHECKPOINT_H
 #define RESTPG_MODEL_CHECKPOINT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -59,6 +61,10 @@ int checkpoint_load(const char *path, Model *m, Tokenizer **t, CheckpointMeta *m
 int checkpoint_load_any(const char *path, Model *m, Tokenizer **t, CheckpointMeta *meta, Error *e);
 /* 1 if path names a GGUF file as checkpoint_load_any recognises it ("gguf:FILE" or the magic). */
 int model_file_is_gguf(const char *path);
+
+/* RP_EINPUT naming `tensor` and the first index whose value is NaN or infinite. Every tensor read
+ * from a model file passes through it, and so does every tensor written to a checkpoint. */
+int checkpoint_check_finite(const float *x, size_t n, const char *tensor, Error *e);
 
 /* Name of tensor `k` of gpt.h's layout for layer `l` in Hugging Face's GPT-2 state dict
  * (e.g. "transformer.h.3.attn.c_attn.weight"), and whether HF stores it transposed. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/checkpoint.h"
 #include "model/gguf.h"
 
 int gguf_sniff(const char *path) {
@@ -122,7 +123,7 @@ static int import_tensor(const GGUF *g, Model *m, int k, float *host, Error *e) 
                              (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], nd > 1 ? cols : rows,
                              (unsigned long long)want1);
         float *dst = host + (size_t)l * per_layer;
-        if ((rc = gguf_tensor_to_f32(g, t, dst, e))) return rc;
+        if ((rc = gguf_tensor_to_f32(g, t, dst, e)) || (rc = checkpoint_check_finite(dst, rows * cols, name, e))) return rc;
         if (info->is_norm)
             for (size_t i = 0; i < rows * cols; i++) dst[i] -= 1.0f;
     }

@@ -9,6 +9,7 @@
 
 #include "core/fileio.h"
 #include "core/log.h"
+#include "model/checkpoint.h"
 
 int llmc_sniff(const char *path) {
     FILE *f = fopen(path, "rb");
@@ -26,6 +27,21 @@ static size_t file_params(size_t maxT, size_t L, size_t C, size_t Vp) {
 
 static int read_floats(FILE *f, float *dst, size_t n, const char *path, Error *e) {
     if (fread(dst, sizeof(float), n, f) != n) return error_set(e, RP_EINPUT, "%s: truncated parameter data", path);
+    return RP_OK;
+}
+
+/* Checks tensor k (n values of every layer back to back, as llm.c stores them) for NaN/Inf,
+ * naming the layer's Hugging Face tensor. */
+static int check_finite(const char *path, const Model *m, int k, const float *x, size_t n, Error *e) {
+    const GPTTensorInfo *info = gpt_tensor_info(k);
+    int layers = info->layered ? m->gpt2.cfg.n_layer : 1;
+    size_t per = n / (size_t)layers;
+    for (int l = 0; l < layers; l++) {
+        char name[128];
+        int tr;
+        checkpoint_hf_name(k, l, name, sizeof name, &tr);
+        if (checkpoint_check_finite(x + (size_t)l * per, per, name, e)) return error_wrap(e, "%s", path);
+    }
     return RP_OK;
 }
 
@@ -75,6 +91,7 @@ int llmc_load(const char *path, const Tokenizer *t, Model *m, int *file_vocab, E
     float *wte = xmalloc(sizeof(float) * (size_t)Vp_file * C, e), *host = wte ? xcalloc(most, sizeof(float), e) : NULL;
     if (!host) rc = RP_ENOMEM;
     if (!rc) rc = read_floats(f, wte, (size_t)Vp_file * C, path, e);
+    if (!rc) rc = check_finite(path, m, 0, wte, (size_t)Vp_file * C, e);
     if (!rc) {
         size_t keep = (size_t)(vt < Vp_file ? vt : Vp_file);
         memcpy(host, wte, keep * C * sizeof(float));
@@ -87,7 +104,9 @@ int llmc_load(const char *path, const Tokenizer *t, Model *m, int *file_vocab, E
     }
     free(wte);
     for (int k = 1; k < GPT_N_TENSORS && !rc; k++)
-        if (!(rc = read_floats(f, host, model_tensor(m, k)->numel, path, e))) rc = model_tensor_upload(m, 'p', k, host, e);
+        if (!(rc = read_floats(f, host, model_tensor(m, k)->numel, path, e)) &&
+            !(rc = check_finite(path, m, k, host, model_tensor(m, k)->numel, e)))
+            rc = model_tensor_upload(m, 'p', k, host, e);
     free(host);
     fclose(f);
     if (rc) {

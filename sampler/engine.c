@@ -190,6 +190,13 @@ static int32_t choose(const Engine *g, const Prefix *pr, int c, int step, const 
     return sampling_choose(logits, g->s->m->vocab_size, &g->s->sp, u, w, lp);
 }
 
+/* A token choice sampling_choose refused: the logits held NaN or Inf (a model with broken weights,
+ * or activations that overflowed). */
+static int no_token(const Engine *g, const Prefix *pr, int c, int step, Error *e) {
+    return error_set(e, RP_EINPUT, "no token has finite probability at step %d of candidate %d of example '%s' (the model's "
+                     "logits are NaN or infinite)", step, c, g->s->d->id[g->s->inputs[pr->res.input]]);
+}
+
 /* Records a finished candidate; emits its input when it was the last one. */
 static int finish(Engine *g, int p, int c, int len, double lp, FinishReason why, Error *e) {
     Prefix *pr = &g->pre[p];
@@ -224,8 +231,9 @@ static int start_candidates(Engine *g, Error *e) {
         if (p < 0 || slot == s->batch) return RP_OK;
         Prefix *pr = &g->pre[p];
         int c = pr->started++;
-        double lp;
+        double lp = 0;
         int32_t tok = choose(g, pr, c, 0, pr->logits, &g->work[0], &lp);
+        if (tok < 0) return no_token(g, pr, c, 0, e);
         pr->res.tokens[(size_t)c * s->max_new] = tok;
         FinishReason why;
         if (done_reason(g, tok, 1, &why)) {
@@ -265,12 +273,16 @@ static int step(Engine *g, Error *e) {
     for (int i = 0; i < n; i++) {
         Row *r = &g->row[g->act[i]];
         Prefix *pr = &g->pre[r->prefix];
-        double lp;
+        double lp = 0;
         int32_t tok = choose(g, pr, r->cand, r->len, g->logits + (size_t)i * g->Vp, &g->work[omp_get_thread_num()], &lp);
         pr->res.tokens[(size_t)r->cand * s->max_new + r->len] = tok;
         r->len++;
         r->lp += lp;
         r->last = tok;
+    }
+    for (int i = 0; i < n; i++) {
+        const Row *r = &g->row[g->act[i]];
+        if (r->last < 0) return no_token(g, &g->pre[r->prefix], r->cand, r->len - 1, e);
     }
     int kept = 0;
     for (int i = 0; i < n; i++) {

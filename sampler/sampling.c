@@ -118,13 +118,28 @@ static double model_logprob(const float *logits, int n, int32_t tok) {
     return (double)logits[tok] - mx - log(z);
 }
 
+/* Whether the logits define a distribution: no NaN, no +Inf (exp(Inf - Inf) is NaN), and at least
+ * one token above -Inf. A model with broken weights produces such logits; every choice would be
+ * garbage (argmax silently token 0, the draw reading outside its support). */
+static int logits_ok(const float *x, int n) {
+    int any = 0;
+    for (int i = 0; i < n; i++) {
+        if (isnan(x[i]) || x[i] == INFINITY) return 0;
+        any |= x[i] != -INFINITY;
+    }
+    return any;
+}
+
 int32_t sampling_choose(const float *logits, int n_valid, const SamplingParams *p, double u, SamplingWork *w,
                         double *logprob) {
     int32_t tok;
+    if (n_valid < 1 || !logits_ok(logits, n_valid)) return -1;
     if (p->temperature <= 0.0) {
         tok = argmax(logits, n_valid);
     } else {
         int m = support(logits, n_valid, p, w);
+        /* Empty only if the temperature scaling itself overflowed (a subnormal temperature). */
+        if (m < 1) return -1;
         double total = 0;
         for (int r = 0; r < m; r++) total += w->prob[w->idx[r]];
         double target = u * total, acc = 0;
@@ -142,6 +157,7 @@ int32_t sampling_choose(const float *logits, int n_valid, const SamplingParams *
 }
 
 int sampling_support(const float *logits, int n_valid, const SamplingParams *p, SamplingWork *w, int32_t *ids) {
+    if (n_valid < 1 || !logits_ok(logits, n_valid)) return 0;
     if (p->temperature <= 0.0) {
         ids[0] = argmax(logits, n_valid);
         return 1;

@@ -29,14 +29,15 @@ typedef struct {
 int sampling_work_init(SamplingWork *w, int n_vocab, Error *e);
 void sampling_work_free(SamplingWork *w);
 
-/* Returns the chosen token. u is uniform in [0, 1). If logprob is non-NULL it receives the
+/* Returns the chosen token, or -1 when no token has a finite probability (a NaN or +Inf logit, or
+ * every logit -Inf: the model is broken, and the caller reports where). u is uniform in [0, 1). If logprob is non-NULL it receives the
  * token's log-probability under the model's own distribution (softmax of the raw logits at
  * temperature 1, before any truncation), which is what a sequence likelihood needs. */
 int32_t sampling_choose(const float *logits, int n_valid, const SamplingParams *p, double u, SamplingWork *w,
                         double *logprob);
 
-/* Number of tokens the filters would keep, and their ids in order (best first); for tests and
- * for `restpg generate --explain`. ids needs n_valid slots. */
+/* Number of tokens the filters would keep (0 for logits sampling_choose refuses), and their ids in
+ * order (best first); for tests and for `restpg generate --explain`. ids needs n_valid slots. */
 int sampling_support(const float *logits, int n_valid, const SamplingParams *p, SamplingWork *w, int32_t *ids);
 
 #endif

@@ -106,6 +106,24 @@ int main(void) {
         CHECK_MSG(same, "case %zu: support %d, brute force %d", c, m, want);
         CHECK(ids[0] == 777 && ids[1] == 778);
     }
+    /* Logits of a broken model: no token is chosen (-1), whatever the filters; the top-k path once
+     * read w->idx[-1] when every probability was NaN. */
+    const SamplingParams modes[4] = {{0.0, 0, 1.0}, {1.0, 0, 1.0}, {0.7, 3, 1.0}, {0.7, 0, 0.9}};
+    float nan_all[6], nan_one[6], pinf[6], ninf[6];
+    for (int i = 0; i < 6; i++) nan_all[i] = NAN, nan_one[i] = lg[i], pinf[i] = lg[i], ninf[i] = -INFINITY;
+    nan_one[3] = NAN;
+    pinf[2] = INFINITY;
+    const float *bad[4] = {nan_all, nan_one, pinf, ninf};
+    for (int b = 0; b < 4; b++)
+        for (int q = 0; q < 4; q++) {
+            double blp = 123;
+            CHECK_MSG(sampling_choose(bad[b], 6, &modes[q], 0.5, &w, &blp) == -1, "bad logits %d, mode %d", b, q);
+            CHECK(sampling_support(bad[b], 6, &modes[q], &w, ids) == 0);
+        }
+    /* Some tokens at -Inf are fine: they just have probability 0. */
+    float some_ninf[6] = {-INFINITY, 1.0f, -INFINITY, 0.5f, -INFINITY, -INFINITY};
+    for (int q = 0; q < 4; q++) CHECK(sampling_choose(some_ninf, 6, &modes[q], 0.25, &w, NULL) == 1);
+
     free(big);
     free(ref);
     free(ids);

@@ -287,16 +287,45 @@ static int check_config(const TrainConfig *tc, const Model *m, const SeqSet *tra
     if (tc->steps < 1) return error_set(e, RP_EINPUT, "--steps: must be >= 1, got %lld", (long long)tc->steps);
     if (tc->checkpoint_every < 0 || tc->val_every < 0 || tc->val_batches < 1)
         return error_set(e, RP_EINPUT, "--checkpoint-every and --val-every must be >= 0, --val-batches >= 1");
+    if (tc->skip_nonfinite < 0) return error_set(e, RP_EINPUT, "--skip-nonfinite: must be >= 0, got %lld", (long long)tc->skip_nonfinite);
     if (!(tc->weight_decay >= 0)) return error_set(e, RP_EINPUT, "--weight-decay: must be >= 0, got %g", tc->weight_decay);
     if (train->n < 1) return error_set(e, RP_EINPUT, "no training sequences");
     return schedule_check(&tc->sched, e);
 }
 
-/* One optimizer step; *loss gets the global batch's mean loss, *norm the pre-clip gradient norm. */
-static int train_step(Run *r, int64_t step, double lr, double *loss, double *norm, double *tokens, Error *e) {
+/* Whether the step's loss and gradient are finite; if not, *why says which (and for the loss, the
+ * first micro-batch and the rank that computed it). Loss and gradient are already summed over
+ * every rank, so every rank reaches the same verdict from the same bits. The norm is taken here,
+ * before the update, because model_adamw_step would already have applied a NaN gradient. */
+static int step_finite(Run *r, double loss, double *norm, char *why, size_t n, Error *e) {
+    int A = r->tc->grad_accum;
+    if (!isfinite(loss)) {
+        int leaf = 0, owner = 0, lo, hi;
+        while (leaf < A - 1 && isfinite(r->stats[3 * leaf])) leaf++;
+        for (int q = 0; q < r->world; q++) {
+            comm_block(q, r->world, A, &lo, &hi);
+            if (leaf >= lo && leaf < hi) owner = q;
+        }
+        snprintf(why, n, "loss %g (micro-batch %d, computed on rank %d)", loss, leaf, owner);
+        return 0;
+    }
+    double ss = 0;
+    int rc = r->m->be->ops->sumsq(model_grad_memory(r->m), r->m->n_params, &ss, e);
+    if (rc) return -rc;
+    *norm = sqrt(ss);
+    if (isfinite(*norm)) return 1;
+    snprintf(why, n, "gradient norm %g (summed over %d rank(s))", *norm, r->world);
+    return 0;
+}
+
+/* One optimizer step; *loss gets the global batch's mean loss, *norm the pre-clip gradient norm.
+ * A non-finite loss or norm leaves the model as it was and sets *skipped with the reason. */
+static int train_step(Run *r, int64_t step, double lr, double *loss, double *norm, double *tokens, char *skipped,
+                      size_t n_skipped, Error *e) {
     const TrainConfig *tc = r->tc;
     int A = tc->grad_accum, B = tc->batch_size;
     double n_global = 0;
+    skipped[0] = 0;
     for (int i = 0; i < A * B; i++) {
         r->idx[i] = order_next(&r->order);
         n_global += (double)seq_targets(r->train, r->idx[i], tc->seq_len);
@@ -307,8 +336,30 @@ static int train_step(Run *r, int64_t step, double lr, double *loss, double *nor
     *loss = sum_ratio(r->stats, A, 3);
     *tokens = 0;
     for (int j = 0; j < A; j++) *tokens += r->stats[3 * j + 2];
+    int ok = step_finite(r, *loss, norm, skipped, n_skipped, e);
+    if (ok <= 0) return -ok;
     AdamW h = {(float)lr, (float)tc->beta1, (float)tc->beta2, (float)tc->eps, (float)tc->weight_decay};
     return model_adamw_step(r->m, &h, tc->grad_clip, (int)(step + 1), norm, e);
+}
+
+/* A step skipped for a non-finite loss or gradient: an error once more than --skip-nonfinite were
+ * (the model is unchanged, so the last checkpoint written stays the last good one), else logged
+ * and recorded in the metrics. */
+static int skip_step(Run *r, int64_t step, const char *why, int64_t n_skipped, Error *e) {
+    const TrainConfig *tc = r->tc;
+    if (n_skipped > tc->skip_nonfinite)
+        return error_set(e, RP_EINPUT,
+                         "%s: step %lld: non-finite %s; stopped without writing a checkpoint (%s keeps the last one "
+                         "saved, if any); lower --lr, or let --skip-nonfinite N skip up to N such steps (now %lld)",
+                         tc->label, (long long)step + 1, why, tc->out, (long long)tc->skip_nonfinite);
+    log_warn("%s: step %lld skipped (%lld of at most %lld): non-finite %s; the model is unchanged", tc->label,
+             (long long)step + 1, (long long)n_skipped, (long long)tc->skip_nonfinite, why);
+    if (r->metrics) {
+        fprintf(r->metrics, "{\"step\": %lld, \"skipped\": \"non-finite %s\", \"skipped_nonfinite\": %lld}\n",
+                (long long)step + 1, why, (long long)n_skipped);
+        fflush(r->metrics);
+    }
+    return RP_OK;
 }
 
 int trainer_run(const TrainConfig *tc_in, Model *m, const Tokenizer *t, const SeqSet *train, const SeqSet *val,
@@ -346,26 +397,34 @@ int trainer_run(const TrainConfig *tc_in, Model *m, const Tokenizer *t, const Se
     Progress p;
     progress_init(&p, tc->label, tc->steps - start);
     double t0 = time_now(), tokens_total = 0, loss = 0, norm = 0, tokens = 0;
+    int64_t n_skipped = 0;
     for (int64_t step = start; step < tc->steps && !rc; step++) {
         double lr = schedule_lr(&tc->sched, step), ts = time_now();
-        if ((rc = train_step(&r, step, lr, &loss, &norm, &tokens, e))) break;
-        tokens_total += tokens;
-        double now = time_now(), tps = tokens_total / (now - t0 > 1e-9 ? now - t0 : 1e-9);
-        res->steps_done++;
-        res->last_loss = loss;
-        char extra[160];
-        snprintf(extra, sizeof extra, "step %lld loss %.4f lr %.2e norm %.3f tok/s %.0f", (long long)step + 1, loss, lr, norm,
-                 tps);
-        progress_update(&p, step + 1 - start, extra);
-        if (r.metrics) {
-            fprintf(r.metrics,
-                    "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6e, \"grad_norm\": %.6f, \"tokens\": %.0f, "
-                    "\"tokens_per_s\": %.1f, \"step_s\": %.4f}\n",
-                    (long long)step + 1, loss, lr, norm, tokens, tps, now - ts);
-            fflush(r.metrics);
-        }
+        char why[160];
+        if ((rc = train_step(&r, step, lr, &loss, &norm, &tokens, why, sizeof why, e))) break;
         int last = step + 1 == tc->steps;
-        if (val->n && tc->val_every && ((step + 1) % tc->val_every == 0 || last))
+        if (why[0]) rc = skip_step(&r, step, why, ++n_skipped, e);
+        else {
+            tokens_total += tokens;
+            double now = time_now(), tps = tokens_total / (now - t0 > 1e-9 ? now - t0 : 1e-9);
+            res->steps_done++;
+            res->last_loss = loss;
+            char extra[160];
+            snprintf(extra, sizeof extra, "step %lld loss %.4f lr %.2e norm %.3f tok/s %.0f", (long long)step + 1, loss, lr, norm,
+                     tps);
+            progress_update(&p, step + 1 - start, extra);
+            if (r.metrics) {
+                /* Only a run that skipped steps has the field, so the lines of a healthy run are as before. */
+                char skipped_field[48];
+                snprintf(skipped_field, sizeof skipped_field, ", \"skipped_nonfinite\": %lld", (long long)n_skipped);
+                fprintf(r.metrics,
+                        "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6e, \"grad_norm\": %.6f, \"tokens\": %.0f, "
+                        "\"tokens_per_s\": %.1f, \"step_s\": %.4f%s}\n",
+                        (long long)step + 1, loss, lr, norm, tokens, tps, now - ts, n_skipped ? skipped_field : "");
+                fflush(r.metrics);
+            }
+        }
+        if (!rc && val->n && tc->val_every && ((step + 1) % tc->val_every == 0 || last))
             rc = validate(&r, step + 1, &res->last_val_loss, e);
         if (!rc && (last || (tc->checkpoint_every && (step + 1) % tc->checkpoint_every == 0))) rc = save(&r, step + 1, e);
     }

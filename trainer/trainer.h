@@ -9,7 +9,12 @@
  * contiguous block of them), and the loss is the mean over all target tokens of the global
  * batch: each micro-batch's backward is scaled by its target count / the global target count.
  * The result is bitwise the same for any number of ranks (same kernels and threads per rank),
- * and a run resumed from a checkpoint continues bitwise as if it had never stopped. */
+ * and a run resumed from a checkpoint continues bitwise as if it had never stopped.
+ *
+ * A step whose loss or gradient norm is NaN or infinite never updates the model: it is skipped
+ * (logged, and in the metrics) up to skip_nonfinite times, and then trainer_run fails with
+ * RP_EINPUT naming the step, the value and the rank, before anything more is written; the
+ * checkpoint writer refuses non-finite tensors too, so no checkpoint ever holds one. */
 #ifndef RESTPG_TRAINER_TRAINER_H
 #define RESTPG_TRAINER_TRAINER_H
 
@@ -38,6 +43,8 @@ typedef struct {
     int64_t val_every;        /* 0: no validation */
     int val_batches;          /* micro-batches of the validation set per evaluation */
     const char *metrics;      /* JSON-lines file appended by rank 0, or NULL */
+    int64_t skip_nonfinite;   /* steps with a non-finite loss or gradient norm skipped (no update)
+                               * before the next one is an error; 0: the first is (per invocation) */
 } TrainConfig;
 
 /* Defaults: batch_size 4, seq_len 256, grad_accum 1, lr 3e-4 cosine, warmup 0, min_lr_frac 0.1,
