@@ -1,12 +1,24 @@
 /* HDF5 helpers (see h5.h). */
 #include "core/h5.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/fileio.h"
 
-void h5_init(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/* A write that fails (a full disk) leaves HDF5 unable to close the file: H5Fclose fails, the file
+ * stays registered, and the library's atexit shutdown later crashes flushing it. Every file restpg
+ * writes is closed by h5_commit or h5_abort, and the temp file of a failed write is removed
+ * anyway, so the shutdown has nothing worth doing: it is not registered (H5dont_atexit must come
+ * before any other HDF5 call, hence main calls h5_init first). */
+void h5_init(void) {
+    static int done;
+    if (done) return;
+    done = 1;
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 static char *obj_name(hid_t loc, char *buf, size_t n) {
     ssize_t w = H5Iget_name(loc, buf, n);
@@ -17,6 +29,8 @@ static char *obj_name(hid_t loc, char *buf, size_t n) {
 int h5_open_read(const char *path, const char *format, int64_t max_version, hid_t *file, Error *e) {
     h5_init();
     if (!path_exists(path)) return error_set(e, RP_EINPUT, "%s: no such file", path);
+    int rc = file_check_input(path, e);
+    if (rc) return rc;
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0) return error_set(e, RP_EINPUT, "%s: not an HDF5 file (or truncated)", path);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -65,9 +79,11 @@ int h5_create(const char *path, const char *format, int64_t version, char **tmp,
 }
 
 int h5_commit(hid_t file, const char *tmp, const char *path, Error *e) {
+    errno = 0;
     if (H5Fclose(file) < 0) {
+        int err = errno;
         atomic_abort(tmp);
-        return error_set(e, RP_EIO, "%s: closing HDF5 file failed (disk full?)", path);
+        return error_set(e, RP_EIO, "%s: writing HDF5 file failed: %s", path, file_errno_text(err));
     }
     return atomic_commit(tmp, path, e);
 }
@@ -106,9 +122,10 @@ int h5_mkgroups(hid_t loc, const char *path, Error *e) {
         if (!h5_exists(loc, buf)) {
             hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
             H5Pset_obj_track_times(gcpl, 0);
+            errno = 0;
             hid_t g = H5Gcreate2(loc, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
             H5Pclose(gcpl);
-            if (g < 0) rc = error_set(e, RP_EIO, "cannot create HDF5 group %s", buf);
+            if (g < 0) rc = error_set(e, RP_EIO, "cannot create HDF5 group %s: %s", buf, file_errno_text(errno));
             else H5Gclose(g);
         }
         buf[i] = c;
@@ -152,15 +169,20 @@ static int write_any(hid_t loc, const char *name, hid_t memtype, hid_t filetype,
         return error_set(e, RP_EIO, "%s/%s: cannot replace dataset", obj_name(loc, where, sizeof where), name);
     hid_t space = H5Screate_simple(rank, dims, NULL);
     hid_t dcpl = make_dcpl(rank, dims, elem);
+    errno = 0;
     hid_t ds = H5Dcreate2(loc, name, filetype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     int rc = RP_OK;
-    if (ds < 0) rc = error_set(e, RP_EIO, "%s/%s: cannot create dataset", obj_name(loc, where, sizeof where), name);
+    if (ds < 0)
+        rc = error_set(e, RP_EIO, "%s/%s: cannot create dataset: %s", obj_name(loc, where, sizeof where), name,
+                       file_errno_text(errno));
     else {
         hsize_t total = 1;
         for (int i = 0; i < rank; i++) total *= dims[i];
         if (total > 0 && H5Dwrite(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-            rc = error_set(e, RP_EIO, "%s/%s: write failed (disk full?)", obj_name(loc, where, sizeof where), name);
-        H5Dclose(ds);
+            rc = error_set(e, RP_EIO, "%s/%s: write failed: %s", obj_name(loc, where, sizeof where), name, file_errno_text(errno));
+        /* Chunks are written when the dataset closes, so a full disk may first show here. */
+        if (H5Dclose(ds) < 0 && !rc)
+            rc = error_set(e, RP_EIO, "%s/%s: write failed: %s", obj_name(loc, where, sizeof where), name, file_errno_text(errno));
     }
     H5Pclose(dcpl);
     H5Sclose(space);
@@ -298,9 +320,10 @@ int h5_read_into(hid_t loc, const char *name, hid_t memtype, int rank, const hsi
 static int attr_write(hid_t obj, const char *name, hid_t type, const void *v, Error *e) {
     if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
     hid_t sp = H5Screate(H5S_SCALAR);
+    errno = 0;
     hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
     int rc = RP_OK;
-    if (a < 0 || H5Awrite(a, type, v) < 0) rc = error_set(e, RP_EIO, "cannot write attribute '%s'", name);
+    if (a < 0 || H5Awrite(a, type, v) < 0) rc = error_set(e, RP_EIO, "cannot write attribute '%s': %s", name, file_errno_text(errno));
     if (a >= 0) H5Aclose(a);
     H5Sclose(sp);
     return rc;
