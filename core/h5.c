@@ -2,8 +2,13 @@
 #include "core/h5.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/fileio.h"
 
@@ -216,13 +221,102 @@ static int open_checked(hid_t loc, const char *name, int rank, hsize_t *dims, hi
     }
     H5Sget_simple_extent_dims(sp, dims, NULL);
     H5Sclose(sp);
+    /* A corrupt shape must not become a huge allocation: even deflate (at most ~1032:1) cannot fit
+     * more elements than bytes of the file times that ratio, plus headroom for small files. */
+    hsize_t fsize = 0, total = 1;
+    hid_t fid = H5Iget_file_id(ds);
+    if (fid >= 0) {
+        H5Fget_filesize(fid, &fsize);
+        H5Fclose(fid);
+    }
+    for (int i = 0; i < rank; i++) total = dims[i] && total > ~(hsize_t)0 / dims[i] ? ~(hsize_t)0 : total * dims[i];
+    if (fsize && total / 1100 > fsize + (1u << 20)) {
+        H5Dclose(ds);
+        return error_set(e, RP_EINPUT, "%s/%s: shape of %llu elements cannot be stored in a %llu-byte file (corrupt?)",
+                         obj_name(loc, where, sizeof where), name, (unsigned long long)total, (unsigned long long)fsize);
+    }
     *ds_out = ds;
     return RP_OK;
 }
 
+/* libhdf5 1.10 trusts the sizes stored in a variable-length string's global heap: a corrupt heap
+ * makes H5Dread copy past its buffers (a crash) or spin. So the strings are read in a forked child
+ * that sends them back through a pipe as (u64 length, bytes) records: a child that dies, sends
+ * something malformed or outlives the deadline means a corrupt file, never a crash or hang here.
+ * The child leaves with _exit, so it flushes nothing of the parent's. */
+static void strings_child(hid_t ds, int64_t n, int fd) {
+    char **raw = calloc((size_t)(n ? n : 1), sizeof(char *));
+    hid_t t = vlen_str_type();
+    if (!raw || (n > 0 && H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0)) _exit(3);
+    FILE *w = fdopen(fd, "wb");
+    if (!w) _exit(3);
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t len = raw[i] ? strlen(raw[i]) : 0;
+        if (fwrite(&len, sizeof len, 1, w) != 1 || (len && fwrite(raw[i], 1, len, w) != len)) _exit(3);
+    }
+    _exit(fclose(w) == 0 ? 0 : 3);
+}
+
+/* Reads exactly n bytes from fd before the deadline (seconds, CLOCK_MONOTONIC); 0 on success. */
+static int read_full(int fd, void *buf, size_t n, double deadline) {
+    char *p = buf;
+    while (n > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        double left = deadline - ((double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec);
+        if (left <= 0) return -1;
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        int pr = poll(&pf, 1, (int)(left * 1000) + 1);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr <= 0) return -1;
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static int strings_from_child(hid_t ds, int64_t n, char **res, Error *e) {
+    /* Generous for a sound file (a read rate far below a disk's), short for a spinning one. */
+    double secs = 10.0 + (double)H5Dget_storage_size(ds) / 20e6;
+    int fds[2];
+    if (pipe(fds) != 0) return error_set(e, RP_EIO, "cannot create a pipe: %s", strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return error_set(e, RP_EIO, "cannot fork to read strings: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        strings_child(ds, n, fds[1]);
+    }
+    close(fds[1]);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double deadline = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec + secs;
+    int rc = RP_OK;
+    for (int64_t i = 0; !rc && i < n; i++) {
+        uint64_t len;
+        if (read_full(fds[0], &len, sizeof len, deadline) || len > ((uint64_t)1 << 40)) rc = RP_EINPUT;
+        else if (!(res[i] = malloc((size_t)len + 1))) rc = error_set(e, RP_ENOMEM, "out of memory reading strings");
+        else if (read_full(fds[0], res[i], (size_t)len, deadline)) rc = RP_EINPUT;
+        else res[i][len] = '\0';
+    }
+    close(fds[0]);
+    if (rc) kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (!rc && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) rc = RP_EINPUT;
+    return rc;
+}
+
 int h5_read_strings(hid_t loc, const char *name, char ***out, int64_t *n_out, Error *e) {
     hsize_t dims[1];
-    hid_t ds;
+    hid_t ds = -1;
     int rc = open_checked(loc, name, 1, dims, &ds, e);
     if (rc) return rc;
     char where[256];
@@ -234,30 +328,14 @@ int h5_read_strings(hid_t loc, const char *name, char ***out, int64_t *n_out, Er
         return error_set(e, RP_EINPUT, "%s/%s: expected variable-length strings", obj_name(loc, where, sizeof where), name);
     }
     int64_t n = (int64_t)dims[0];
-    char **raw = xcalloc((size_t)(n ? n : 1), sizeof(char *), e);
     char **res = xcalloc((size_t)(n ? n : 1), sizeof(char *), e);
-    if (!raw || !res) {
-        free(raw);
-        free(res);
+    if (!res) {
         H5Dclose(ds);
         return RP_ENOMEM;
     }
-    hid_t t = vlen_str_type();
-    if (n > 0 && H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0) {
-        rc = error_set(e, RP_EINPUT, "%s/%s: read failed (corrupt file?)", obj_name(loc, where, sizeof where), name);
-    }
-    for (int64_t i = 0; !rc && i < n; i++) {
-        res[i] = xstrdup(raw[i] ? raw[i] : "", e);
-        if (!res[i]) rc = RP_ENOMEM;
-    }
-    if (n > 0) {
-        hid_t sp = H5Dget_space(ds);
-        H5Dvlen_reclaim(t, sp, H5P_DEFAULT, raw);
-        H5Sclose(sp);
-    }
-    H5Tclose(t);
+    if (n > 0 && (rc = strings_from_child(ds, n, res, e)) == RP_EINPUT)
+        error_set(e, RP_EINPUT, "%s/%s: read failed (corrupt string heap?)", obj_name(loc, where, sizeof where), name);
     H5Dclose(ds);
-    free(raw);
     if (rc) {
         h5_strings_free(res, n);
         return rc;
@@ -278,7 +356,7 @@ int h5_write_array(hid_t loc, const char *name, hid_t memtype, int rank, const h
 }
 
 int h5_read_array(hid_t loc, const char *name, hid_t memtype, int rank, hsize_t *dims, void **data, Error *e) {
-    hid_t ds;
+    hid_t ds = -1;
     int rc = open_checked(loc, name, rank, dims, &ds, e);
     if (rc) return rc;
     hsize_t total = 1;
@@ -301,7 +379,7 @@ int h5_read_array(hid_t loc, const char *name, hid_t memtype, int rank, hsize_t 
 
 int h5_read_into(hid_t loc, const char *name, hid_t memtype, int rank, const hsize_t *dims, void *data, Error *e) {
     hsize_t got[8];
-    hid_t ds;
+    hid_t ds = -1;
     int rc = open_checked(loc, name, rank, got, &ds, e);
     if (rc) return rc;
     char where[256];
