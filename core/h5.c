@@ -240,14 +240,21 @@ static int open_checked(hid_t loc, const char *name, int rank, hsize_t *dims, hi
 }
 
 /* libhdf5 1.10 trusts the sizes stored in a variable-length string's global heap: a corrupt heap
- * makes H5Dread copy past its buffers (a crash) or spin. So the strings are read in a forked child
- * that sends them back through a pipe as (u64 length, bytes) records: a child that dies, sends
- * something malformed or outlives the deadline means a corrupt file, never a crash or hang here.
- * The child leaves with _exit, so it flushes nothing of the parent's. */
-static void strings_child(hid_t ds, int64_t n, int fd) {
+ * makes H5Dread and H5Aread copy past their buffers (a crash) or spin. So the strings are read in a
+ * forked child that sends them back through a pipe as (u64 length, bytes) records: a child that
+ * dies, sends something malformed or outlives the deadline means a corrupt file, never a crash or
+ * hang here. The child leaves with _exit, so it flushes nothing of the parent's. */
+typedef struct {
+    hid_t obj; /* a dataset, or an attribute when attr */
+    int attr;
+} VlenSource;
+
+static void strings_child(const VlenSource *src, int64_t n, int fd) {
     char **raw = calloc((size_t)(n ? n : 1), sizeof(char *));
     hid_t t = vlen_str_type();
-    if (!raw || (n > 0 && H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0)) _exit(3);
+    if (!raw) _exit(3);
+    herr_t r = src->attr ? H5Aread(src->obj, t, raw) : H5Dread(src->obj, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw);
+    if (r < 0) _exit(3);
     FILE *w = fdopen(fd, "wb");
     if (!w) _exit(3);
     for (int64_t i = 0; i < n; i++) {
@@ -278,9 +285,9 @@ static int read_full(int fd, void *buf, size_t n, double deadline) {
     return 0;
 }
 
-static int strings_from_child(hid_t ds, int64_t n, char **res, Error *e) {
+static int strings_from_child(const VlenSource *src, int64_t n, char **res, Error *e) {
     /* Generous for a sound file (a read rate far below a disk's), short for a spinning one. */
-    double secs = 10.0 + (double)H5Dget_storage_size(ds) / 20e6;
+    double secs = 10.0 + (src->attr ? 0.0 : (double)H5Dget_storage_size(src->obj) / 20e6);
     int fds[2];
     if (pipe(fds) != 0) return error_set(e, RP_EIO, "cannot create a pipe: %s", strerror(errno));
     fflush(NULL);
@@ -292,7 +299,7 @@ static int strings_from_child(hid_t ds, int64_t n, char **res, Error *e) {
     }
     if (pid == 0) {
         close(fds[0]);
-        strings_child(ds, n, fds[1]);
+        strings_child(src, n, fds[1]);
     }
     close(fds[1]);
     struct timespec ts;
@@ -311,6 +318,10 @@ static int strings_from_child(hid_t ds, int64_t n, char **res, Error *e) {
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     if (!rc && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) rc = RP_EINPUT;
+    for (int64_t i = 0; rc && i < n; i++) {
+        free(res[i]);
+        res[i] = NULL;
+    }
     return rc;
 }
 
@@ -333,7 +344,8 @@ int h5_read_strings(hid_t loc, const char *name, char ***out, int64_t *n_out, Er
         H5Dclose(ds);
         return RP_ENOMEM;
     }
-    if (n > 0 && (rc = strings_from_child(ds, n, res, e)) == RP_EINPUT)
+    VlenSource src = {ds, 0};
+    if (n > 0 && (rc = strings_from_child(&src, n, res, e)) == RP_EINPUT)
         error_set(e, RP_EINPUT, "%s/%s: read failed (corrupt string heap?)", obj_name(loc, where, sizeof where), name);
     H5Dclose(ds);
     if (rc) {
@@ -436,15 +448,9 @@ int h5_attr_get_str(hid_t obj, const char *name, char **value, Error *e) {
         return error_set(e, RP_EINPUT, "attribute '%s' is not a string", name);
     }
     if (var) {
-        hid_t t = vlen_str_type();
-        char *raw = NULL;
-        if (H5Aread(a, t, &raw) < 0) rc = error_set(e, RP_EINPUT, "cannot read attribute '%s'", name);
-        else {
-            *value = xstrdup(raw ? raw : "", e);
-            if (!*value) rc = RP_ENOMEM;
-            H5free_memory(raw);
-        }
-        H5Tclose(t);
+        VlenSource src = {a, 1};
+        if ((rc = strings_from_child(&src, 1, value, e)) == RP_EINPUT)
+            error_set(e, RP_EINPUT, "cannot read attribute '%s' (corrupt string heap?)", name);
     } else {
         /* h5py writes fixed-length strings for numpy bytes; accept those too. */
         hid_t t = H5Tcopy(H5T_C_S1);

@@ -222,8 +222,7 @@ static int load_mapping(RunConfig *c, const char *path, yaml_document_t *doc, ya
 
 int config_load(RunConfig *c, const char *path, Error *e) {
     FILE *f;
-    int rc0 = file_open_input(path, &f, e);
-    if (rc0) return rc0;
+    if (file_open_input(path, &f, e)) return error_wrap(e, "cannot open config");
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {

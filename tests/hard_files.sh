@@ -31,7 +31,7 @@ expect_err 2 "short.h5: candidates/answer: " "$RESTPG" reward --samples "$T/shor
 [ ! -e "$T/r.h5" ] || fail "reward of a bad samples file wrote --out"
 
 # --- bit flips and truncations ---
-# flips FILE CMD...: CMD (with @ standing for the corrupt copy) on 150 single-bit flips at
+# flips FILE CMD...: CMD (with @ standing for the corrupt copy) on 300 single-bit flips at
 # offsets spread over the whole file and 20 truncations; prints a summary.
 flips() {
     "$PY" - "$@" <<'EOF'
@@ -40,7 +40,7 @@ src, cmd = sys.argv[1], sys.argv[2:]
 data = open(src, "rb").read()
 bad = src + ".bad.h5"
 rng = random.Random(15)
-cases = [("flip", (i * len(data)) // 150 + rng.randrange(max(1, len(data) // 150)), rng.randrange(8)) for i in range(150)]
+cases = [("flip", (i * len(data)) // 300 + rng.randrange(max(1, len(data) // 300)), rng.randrange(8)) for i in range(300)]
 cases += [("cut", (i * len(data)) // 20, 0) for i in range(20)]
 seen, failures = {}, []
 for kind, off, bit in cases:
