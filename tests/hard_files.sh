@@ -78,19 +78,23 @@ else
     echo "note: cannot mount a tmpfs here; using a file size limit instead"
     limit=(bash -c 'trap "" XFSZ; ulimit -f 200; exec "$@"' limit) full="file size limit reached"
 fi
+mounted=$([ ${#limit[@]} -eq 0 ] && echo 1 || echo 0)
 "$RESTPG" data synth --users 2 --per-user 2 --seed 1 --out "$T/small/ds.h5" >/dev/null || fail "a small synth into the small disk"
 cp "$T/small/ds.h5" "$T/ds_before.h5"
 expect_err 3 "$full" "${limit[@]}" "$RESTPG" data synth --users 60 --per-user 20 --seed 1 --out "$T/small/ds.h5"
 cmp -s "$T/ds_before.h5" "$T/small/ds.h5" || fail "a failed synth changed the previous file"
 expect_err 3 "$full" "${limit[@]}" "$RESTPG" data synth --users 60 --per-user 20 --seed 1 --out "$T/small/new.h5"
 [ ! -e "$T/small/new.h5" ] || fail "a failed synth left its output"
-printf 'n_layer: 2\nn_head: 2\nn_embd: 128\nn_positions: 256\n' >"$T/big.yaml"
-"$RESTPG" pretrain --config "$T/big.yaml" --tokenizer "$T/tok" --data "$T/ds.h5" --steps 1 --batch-size 1 \
-    --seq-len 32 --threads 1 --out "$T/small/m.h5" >/dev/null 2>"$T/err"
-rc=$?
-[ $rc -ne 0 ] && [ $rc -lt 128 ] || fail "pretrain onto a full disk exited $rc"
-grep -qF "$full" "$T/err" || fail "pretrain onto a full disk: $(cat "$T/err")"
-[ ! -e "$T/small/m.h5" ] || fail "a failed pretrain left its checkpoint"
+# pretrain only on the tmpfs: under a file size limit MPI_Init itself fails (PMIx's shared memory).
+if [ "$mounted" = 1 ]; then
+    printf 'n_layer: 2\nn_head: 2\nn_embd: 128\nn_positions: 256\n' >"$T/big.yaml"
+    "$RESTPG" pretrain --config "$T/big.yaml" --tokenizer "$T/tok" --data "$T/ds.h5" --steps 1 --batch-size 1 \
+        --seq-len 32 --threads 1 --out "$T/small/m.h5" >/dev/null 2>"$T/err"
+    rc=$?
+    [ $rc -ne 0 ] && [ $rc -lt 128 ] || fail "pretrain onto a full disk exited $rc"
+    grep -qF "$full" "$T/err" || fail "pretrain onto a full disk: $(cat "$T/err")"
+    [ ! -e "$T/small/m.h5" ] || fail "a failed pretrain left its checkpoint"
+fi
 ls "$T/small" | grep -q '\.tmp\.' && fail "a failed write left a temp file: $(ls "$T/small")"
 
 # --- --out naming an input ---
