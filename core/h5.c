@@ -1,12 +1,29 @@
 /* HDF5 helpers (see h5.h). */
 #include "core/h5.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/fileio.h"
 
-void h5_init(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/* A write that fails (a full disk) leaves HDF5 unable to close the file: H5Fclose fails, the file
+ * stays registered, and the library's atexit shutdown later crashes flushing it. Every file restpg
+ * writes is closed by h5_commit or h5_abort, and the temp file of a failed write is removed
+ * anyway, so the shutdown has nothing worth doing: it is not registered (H5dont_atexit must come
+ * before any other HDF5 call, hence main calls h5_init first). */
+void h5_init(void) {
+    static int done;
+    if (done) return;
+    done = 1;
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 static char *obj_name(hid_t loc, char *buf, size_t n) {
     ssize_t w = H5Iget_name(loc, buf, n);
@@ -17,6 +34,8 @@ static char *obj_name(hid_t loc, char *buf, size_t n) {
 int h5_open_read(const char *path, const char *format, int64_t max_version, hid_t *file, Error *e) {
     h5_init();
     if (!path_exists(path)) return error_set(e, RP_EINPUT, "%s: no such file", path);
+    int rc = file_check_input(path, e);
+    if (rc) return rc;
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0) return error_set(e, RP_EINPUT, "%s: not an HDF5 file (or truncated)", path);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -71,9 +90,11 @@ int h5_create(const char *path, const char *format, int64_t version, char **tmp,
 }
 
 int h5_commit(hid_t file, const char *tmp, const char *path, Error *e) {
+    errno = 0;
     if (H5Fclose(file) < 0) {
+        int err = errno;
         atomic_abort(tmp);
-        return error_set(e, RP_EIO, "%s: closing HDF5 file failed (disk full?)", path);
+        return error_set(e, RP_EIO, "%s: writing HDF5 file failed: %s", path, file_errno_text(err));
     }
     return atomic_commit(tmp, path, e);
 }
@@ -112,9 +133,10 @@ int h5_mkgroups(hid_t loc, const char *path, Error *e) {
         if (!h5_exists(loc, buf)) {
             hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
             H5Pset_obj_track_times(gcpl, 0);
+            errno = 0;
             hid_t g = H5Gcreate2(loc, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
             H5Pclose(gcpl);
-            if (g < 0) rc = error_set(e, RP_EIO, "cannot create HDF5 group %s", buf);
+            if (g < 0) rc = error_set(e, RP_EIO, "cannot create HDF5 group %s: %s", buf, file_errno_text(errno));
             else H5Gclose(g);
         }
         buf[i] = c;
@@ -158,15 +180,20 @@ static int write_any(hid_t loc, const char *name, hid_t memtype, hid_t filetype,
         return error_set(e, RP_EIO, "%s/%s: cannot replace dataset", obj_name(loc, where, sizeof where), name);
     hid_t space = H5Screate_simple(rank, dims, NULL);
     hid_t dcpl = make_dcpl(rank, dims, elem);
+    errno = 0;
     hid_t ds = H5Dcreate2(loc, name, filetype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     int rc = RP_OK;
-    if (ds < 0) rc = error_set(e, RP_EIO, "%s/%s: cannot create dataset", obj_name(loc, where, sizeof where), name);
+    if (ds < 0)
+        rc = error_set(e, RP_EIO, "%s/%s: cannot create dataset: %s", obj_name(loc, where, sizeof where), name,
+                       file_errno_text(errno));
     else {
         hsize_t total = 1;
         for (int i = 0; i < rank; i++) total *= dims[i];
         if (total > 0 && H5Dwrite(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-            rc = error_set(e, RP_EIO, "%s/%s: write failed (disk full?)", obj_name(loc, where, sizeof where), name);
-        H5Dclose(ds);
+            rc = error_set(e, RP_EIO, "%s/%s: write failed: %s", obj_name(loc, where, sizeof where), name, file_errno_text(errno));
+        /* Chunks are written when the dataset closes, so a full disk may first show here. */
+        if (H5Dclose(ds) < 0 && !rc)
+            rc = error_set(e, RP_EIO, "%s/%s: write failed: %s", obj_name(loc, where, sizeof where), name, file_errno_text(errno));
     }
     H5Pclose(dcpl);
     H5Sclose(space);
@@ -200,13 +227,113 @@ static int open_checked(hid_t loc, const char *name, int rank, hsize_t *dims, hi
     }
     H5Sget_simple_extent_dims(sp, dims, NULL);
     H5Sclose(sp);
+    /* A corrupt shape must not become a huge allocation: even deflate (at most ~1032:1) cannot fit
+     * more elements than bytes of the file times that ratio, plus headroom for small files. */
+    hsize_t fsize = 0, total = 1;
+    hid_t fid = H5Iget_file_id(ds);
+    if (fid >= 0) {
+        H5Fget_filesize(fid, &fsize);
+        H5Fclose(fid);
+    }
+    for (int i = 0; i < rank; i++) total = dims[i] && total > ~(hsize_t)0 / dims[i] ? ~(hsize_t)0 : total * dims[i];
+    if (fsize && total / 1100 > fsize + (1u << 20)) {
+        H5Dclose(ds);
+        return error_set(e, RP_EINPUT, "%s/%s: shape of %llu elements cannot be stored in a %llu-byte file (corrupt?)",
+                         obj_name(loc, where, sizeof where), name, (unsigned long long)total, (unsigned long long)fsize);
+    }
     *ds_out = ds;
     return RP_OK;
 }
 
+/* libhdf5 1.10 trusts the sizes stored in a variable-length string's global heap: a corrupt heap
+ * makes H5Dread and H5Aread copy past their buffers (a crash) or spin. So the strings are read in a
+ * forked child that sends them back through a pipe as (u64 length, bytes) records: a child that
+ * dies, sends something malformed or outlives the deadline means a corrupt file, never a crash or
+ * hang here. The child leaves with _exit, so it flushes nothing of the parent's. */
+typedef struct {
+    hid_t obj; /* a dataset, or an attribute when attr */
+    int attr;
+} VlenSource;
+
+static void strings_child(const VlenSource *src, int64_t n, int fd) {
+    char **raw = calloc((size_t)(n ? n : 1), sizeof(char *));
+    hid_t t = vlen_str_type();
+    if (!raw) _exit(3);
+    herr_t r = src->attr ? H5Aread(src->obj, t, raw) : H5Dread(src->obj, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw);
+    if (r < 0) _exit(3);
+    FILE *w = fdopen(fd, "wb");
+    if (!w) _exit(3);
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t len = raw[i] ? strlen(raw[i]) : 0;
+        if (fwrite(&len, sizeof len, 1, w) != 1 || (len && fwrite(raw[i], 1, len, w) != len)) _exit(3);
+    }
+    _exit(fclose(w) == 0 ? 0 : 3);
+}
+
+/* Reads exactly n bytes from fd before the deadline (seconds, CLOCK_MONOTONIC); 0 on success. */
+static int read_full(int fd, void *buf, size_t n, double deadline) {
+    char *p = buf;
+    while (n > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        double left = deadline - ((double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec);
+        if (left <= 0) return -1;
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        int pr = poll(&pf, 1, (int)(left * 1000) + 1);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr <= 0) return -1;
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static int strings_from_child(const VlenSource *src, int64_t n, char **res, Error *e) {
+    /* Generous for a sound file (a read rate far below a disk's), short for a spinning one. */
+    double secs = 10.0 + (src->attr ? 0.0 : (double)H5Dget_storage_size(src->obj) / 20e6);
+    int fds[2];
+    if (pipe(fds) != 0) return error_set(e, RP_EIO, "cannot create a pipe: %s", strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return error_set(e, RP_EIO, "cannot fork to read strings: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        strings_child(src, n, fds[1]);
+    }
+    close(fds[1]);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double deadline = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec + secs;
+    int rc = RP_OK;
+    for (int64_t i = 0; !rc && i < n; i++) {
+        uint64_t len;
+        if (read_full(fds[0], &len, sizeof len, deadline) || len > ((uint64_t)1 << 40)) rc = RP_EINPUT;
+        else if (!(res[i] = malloc((size_t)len + 1))) rc = error_set(e, RP_ENOMEM, "out of memory reading strings");
+        else if (read_full(fds[0], res[i], (size_t)len, deadline)) rc = RP_EINPUT;
+        else res[i][len] = '\0';
+    }
+    close(fds[0]);
+    if (rc) kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (!rc && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) rc = RP_EINPUT;
+    for (int64_t i = 0; rc && i < n; i++) {
+        free(res[i]);
+        res[i] = NULL;
+    }
+    return rc;
+}
+
 int h5_read_strings(hid_t loc, const char *name, char ***out, int64_t *n_out, Error *e) {
     hsize_t dims[1];
-    hid_t ds;
+    hid_t ds = -1;
     int rc = open_checked(loc, name, 1, dims, &ds, e);
     if (rc) return rc;
     char where[256];
@@ -218,30 +345,15 @@ int h5_read_strings(hid_t loc, const char *name, char ***out, int64_t *n_out, Er
         return error_set(e, RP_EINPUT, "%s/%s: expected variable-length strings", obj_name(loc, where, sizeof where), name);
     }
     int64_t n = (int64_t)dims[0];
-    char **raw = xcalloc((size_t)(n ? n : 1), sizeof(char *), e);
     char **res = xcalloc((size_t)(n ? n : 1), sizeof(char *), e);
-    if (!raw || !res) {
-        free(raw);
-        free(res);
+    if (!res) {
         H5Dclose(ds);
         return RP_ENOMEM;
     }
-    hid_t t = vlen_str_type();
-    if (n > 0 && H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0) {
-        rc = error_set(e, RP_EINPUT, "%s/%s: read failed (corrupt file?)", obj_name(loc, where, sizeof where), name);
-    }
-    for (int64_t i = 0; !rc && i < n; i++) {
-        res[i] = xstrdup(raw[i] ? raw[i] : "", e);
-        if (!res[i]) rc = RP_ENOMEM;
-    }
-    if (n > 0) {
-        hid_t sp = H5Dget_space(ds);
-        H5Dvlen_reclaim(t, sp, H5P_DEFAULT, raw);
-        H5Sclose(sp);
-    }
-    H5Tclose(t);
+    VlenSource src = {ds, 0};
+    if (n > 0 && (rc = strings_from_child(&src, n, res, e)) == RP_EINPUT)
+        error_set(e, RP_EINPUT, "%s/%s: read failed (corrupt string heap?)", obj_name(loc, where, sizeof where), name);
     H5Dclose(ds);
-    free(raw);
     if (rc) {
         h5_strings_free(res, n);
         return rc;
@@ -262,7 +374,7 @@ int h5_write_array(hid_t loc, const char *name, hid_t memtype, int rank, const h
 }
 
 int h5_read_array(hid_t loc, const char *name, hid_t memtype, int rank, hsize_t *dims, void **data, Error *e) {
-    hid_t ds;
+    hid_t ds = -1;
     int rc = open_checked(loc, name, rank, dims, &ds, e);
     if (rc) return rc;
     hsize_t total = 1;
@@ -285,7 +397,7 @@ int h5_read_array(hid_t loc, const char *name, hid_t memtype, int rank, hsize_t 
 
 int h5_read_into(hid_t loc, const char *name, hid_t memtype, int rank, const hsize_t *dims, void *data, Error *e) {
     hsize_t got[8];
-    hid_t ds;
+    hid_t ds = -1;
     int rc = open_checked(loc, name, rank, got, &ds, e);
     if (rc) return rc;
     char where[256];
@@ -304,9 +416,10 @@ int h5_read_into(hid_t loc, const char *name, hid_t memtype, int rank, const hsi
 static int attr_write(hid_t obj, const char *name, hid_t type, const void *v, Error *e) {
     if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
     hid_t sp = H5Screate(H5S_SCALAR);
+    errno = 0;
     hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
     int rc = RP_OK;
-    if (a < 0 || H5Awrite(a, type, v) < 0) rc = error_set(e, RP_EIO, "cannot write attribute '%s'", name);
+    if (a < 0 || H5Awrite(a, type, v) < 0) rc = error_set(e, RP_EIO, "cannot write attribute '%s': %s", name, file_errno_text(errno));
     if (a >= 0) H5Aclose(a);
     H5Sclose(sp);
     return rc;
@@ -341,15 +454,9 @@ int h5_attr_get_str(hid_t obj, const char *name, char **value, Error *e) {
         return error_set(e, RP_EINPUT, "attribute '%s' is not a string", name);
     }
     if (var) {
-        hid_t t = vlen_str_type();
-        char *raw = NULL;
-        if (H5Aread(a, t, &raw) < 0) rc = error_set(e, RP_EINPUT, "cannot read attribute '%s'", name);
-        else {
-            *value = xstrdup(raw ? raw : "", e);
-            if (!*value) rc = RP_ENOMEM;
-            H5free_memory(raw);
-        }
-        H5Tclose(t);
+        VlenSource src = {a, 1};
+        if ((rc = strings_from_child(&src, 1, value, e)) == RP_EINPUT)
+            error_set(e, RP_EINPUT, "cannot read attribute '%s' (corrupt string heap?)", name);
     } else {
         /* h5py writes fixed-length strings for numpy bytes; accept those too. */
         hid_t t = H5Tcopy(H5T_C_S1);

@@ -224,8 +224,10 @@ int dataset_read(const char *path, Dataset *d, Error *e) {
         }
     }
     for (int64_t i = 0; i < n && !rc; i++) {
-        if (off[i + 1] < off[i]) {
-            rc = error_set(e, RP_EINPUT, "examples/profile_offset: decreases at record %lld", (long long)i);
+        /* Checked before the items are indexed: an offset past off[n] would read beyond the columns. */
+        if (off[i + 1] < off[i] || off[i + 1] > off[n]) {
+            rc = error_set(e, RP_EINPUT, "examples/profile_offset: record %lld: offset %lld is out of order (0..%lld)",
+                           (long long)i, (long long)off[i + 1], (long long)off[n]);
             break;
         }
         rc = dataset_add(d, cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i], cols[5][i], e);

@@ -247,8 +247,8 @@ int longlamp_read_jsonl(Dataset *d, const char *path, const char *split, Error *
     const Schema *s;
     int rc = schema_find(d->task, &s, e);
     if (rc) return rc;
-    FILE *f = fopen(path, "rb");
-    if (!f) return error_set(e, RP_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    if ((rc = file_open_input(path, &f, e))) return rc;
     char *buf = NULL;
     size_t cap = 0;
     ssize_t len;
@@ -437,8 +437,9 @@ out:
 
 int longlamp_import(Dataset *d, const char *input, const char *outputs, const char *split, Error *e) {
     if (outputs) return longlamp_read_github(d, input, outputs, split, e);
-    FILE *f = fopen(input, "rb");
-    if (!f) return error_set(e, RP_EINPUT, "%s: cannot open: %s", input, strerror(errno));
+    FILE *f;
+    int rc = file_open_input(input, &f, e);
+    if (rc) return rc;
     int c;
     while ((c = fgetc(f)) != EOF && (isspace(c) || c == 0xEF || c == 0xBB || c == 0xBF)) {}
     fclose(f);

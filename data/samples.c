@@ -165,13 +165,23 @@ static int read_body(hid_t f, Samples *s, Error *e) {
         (rc = h5_attr_get_str(f, "split", &s->split, e)) || (rc = h5_attr_get_f64(f, "temperature", &s->temperature, e)) ||
         (rc = h5_attr_get_f64(f, "top_p", &s->top_p, e)))
         return rc;
-    int64_t m, n2, n3;
+    /* samples_free frees every string column with s->m entries, so a column is recorded in s only
+     * after its length is known to be s->m: a shorter column must never be freed past its end. */
+    int64_t m, n2;
     if ((rc = h5_read_strings(f, "candidates/example_id", &s->example_id, &m, e))) return rc;
     s->m = s->cap = m;
-    if ((rc = h5_read_strings(f, "candidates/reasoning", &s->reasoning_text, &n2, e)) ||
-        (rc = h5_read_strings(f, "candidates/answer", &s->answer, &n3, e)))
-        return rc;
-    if (n2 != m || n3 != m) return error_set(e, RP_EINPUT, "candidates/reasoning and answer must have %lld entries", (long long)m);
+    static const char *TEXT_COLS[] = {"candidates/reasoning", "candidates/answer"};
+    char ***dst[] = {&s->reasoning_text, &s->answer};
+    for (int k = 0; k < 2; k++) {
+        char **col;
+        if ((rc = h5_read_strings(f, TEXT_COLS[k], &col, &n2, e))) return rc;
+        if (n2 != m) {
+            h5_strings_free(col, n2);
+            return error_set(e, RP_EINPUT, "%s: %lld entries, candidates/example_id has %lld", TEXT_COLS[k], (long long)n2,
+                             (long long)m);
+        }
+        *dst[k] = col;
+    }
     if ((rc = read_col(f, "candidates/candidate", H5T_NATIVE_INT32, m, (void **)&s->candidate, e)) ||
         (rc = read_col(f, "candidates/token_offset", H5T_NATIVE_INT64, m + 1, (void **)&s->token_offset, e)) ||
         (rc = read_col(f, "candidates/has_separator", H5T_NATIVE_UINT8, m, (void **)&s->has_separator, e)) ||

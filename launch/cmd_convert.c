@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/fileio.h"
 #include "core/args.h"
 #include "core/log.h"
 #include "launch/commands.h"
@@ -28,7 +29,8 @@ int cmd_convert(int argc, char **argv, Error *e) {
                         "imports GGUF files (Gemma 3, weights dequantized to fp32, tokenizer from the file). "
                         "llm.c -> restpg needs --tokenizer; restpg -> restpg keeps the weights only.",
                         specs, argc, argv, e);
-    if (rc) return rc;
+    const char *ins[] = {"--from", from, "--tokenizer", tokpath};
+    if (rc || (rc = file_check_out("--to", to, 2, ins, e))) return rc;
     int to_llmc = ends_with(to, ".bin");
     if (!to_llmc && !ends_with(to, ".h5") && !ends_with(to, ".hdf5"))
         return error_set(e, RP_EINPUT, "--to %s: unknown target format (use .bin for llm.c, .h5 for restpg)", to);

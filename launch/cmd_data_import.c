@@ -10,7 +10,7 @@
 
 int cmd_data_import(int argc, char **argv, Error *e) {
     const char *task = NULL, *input = NULL, *outputs = NULL, *split = "train", *out = NULL;
-    int append = 0;
+    int append = 0, force = 0;
     ArgSpec specs[] = {
         {"--task", ARG_STR, &task, "abstract_generation, product_review, topic_writing or email_completion", 1, 0},
         {"--input", ARG_STR, &input, "JSON Lines rows (Hugging Face export) or a GitHub *_questions.json", 1, 0},
@@ -18,6 +18,7 @@ int cmd_data_import(int argc, char **argv, Error *e) {
         {"--split", ARG_STR, &split, "train, val (dev, validation) or test; default train", 0, 0},
         {"--out", ARG_STR, &out, "dataset file to write (HDF5)", 1, 0},
         {"--append", ARG_FLAG, &append, "add to --out if it exists (same task; ids must stay unique)", 0, 0},
+        {"--force", ARG_FLAG, &force, "replace an existing --out (without it, an existing dataset is never lost)", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
     };
     int rc = args_parse("data import",
@@ -25,7 +26,11 @@ int cmd_data_import(int argc, char **argv, Error *e) {
                         "JSON Lines rows exported from Hugging Face, and the GitHub *_questions.json with its "
                         "*_outputs.json. Use --append to collect train/val/test into one file.",
                         specs, argc, argv, e);
-    if (rc) return rc;
+    const char *ins[] = {"--input", input, "--outputs", outputs};
+    if (rc || (rc = file_check_out("--out", out, 2, ins, e))) return rc;
+    if (append && force) return error_set(e, RP_EINPUT, "--append and --force: choose one (add to --out, or replace it)");
+    if (!append && !force && path_exists(out))
+        return error_set(e, RP_EINPUT, "--out %s: already exists; add --append to add to it or --force to replace it", out);
     const char *canon;
     if ((rc = longlamp_split_name(split, &canon, e))) return error_wrap(e, "--split");
     if (!task_find(task)) return error_set(e, RP_EINPUT, "--task: unknown task '%s' (known: %s)", task, task_names());

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fileio.h"
 #include "core/args.h"
 #include "core/log.h"
 #include "data/dataset.h"
@@ -54,8 +55,9 @@ static int reason_builtin(Dataset *d, const char *splits, int k, int64_t *done, 
 }
 
 static int reason_jsonl(Dataset *d, const char *path, const char *splits, int64_t *done, Error *e) {
-    FILE *f = fopen(path, "r");
-    if (!f) return error_set(e, RP_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    int rc = file_open_input(path, &f, e);
+    if (rc) return rc;
     uint8_t *seen = xcalloc((size_t)d->n, 1, e);
     if (!seen) {
         fclose(f);
@@ -65,7 +67,6 @@ static int reason_jsonl(Dataset *d, const char *path, const char *splits, int64_
     size_t cap = 0;
     ssize_t len;
     int64_t lineno = 0;
-    int rc = RP_OK;
     while (!rc && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         const char *p = line;
@@ -155,7 +156,8 @@ int cmd_reason(int argc, char **argv, Error *e) {
                         "Adds a reasoning path to each example: a short summary of the user's preferences and style "
                         "that explains the expected output without copying it (REST-PG stage 1).",
                         specs, argc, argv, e);
-    if (rc) return rc;
+    const char *ins[] = {"--teacher", !strncmp(teacher, "jsonl:", 6) ? teacher + 6 : NULL};
+    if (rc || (rc = file_check_out("--out", out, 1, ins, e))) return rc;
     ReasonOptions o = {data, out, teacher, splits, (int)k};
     return stage_reason(&o, e);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fileio.h"
 #include "core/args.h"
 #include "core/log.h"
 #include "data/dataset.h"
@@ -56,7 +57,9 @@ int cmd_reward(int argc, char **argv, Error *e) {
                         "tau, at most K per input (best first, ties by candidate index). Rewards and kept flags are "
                         "written back atomically.",
                         specs, argc, argv, e);
-    if (rc) return rc;
+    /* --out may name --samples (the default, in-place update), never the dataset. */
+    const char *ins[] = {"--data", data};
+    if (rc || (rc = file_check_out("--out", out, 1, ins, e))) return rc;
     fo.keep = (int)keep;
     fo.drop_uniform = drop_uniform;
     ro.threads = (int)threads;

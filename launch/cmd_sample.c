@@ -146,6 +146,7 @@ int cmd_sample(int argc, char **argv, Error *e) {
                         "rank 0 writes --out) or alone; the file is the same for any rank count, --batch and "
                         "--threads. Progress goes to OUT.partial; --resume continues a killed run.",
                         specs, argc, argv, e);
-    if (rc || (rc = backend_select(device, e))) return rc;
+    const char *ins[] = {"--model", a.model, "--data", a.data};
+    if (rc || (rc = file_check_out("--out", a.out, 2, ins, e)) || (rc = backend_select(device, e))) return rc;
     return run(&a, e);
 }

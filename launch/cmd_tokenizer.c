@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fileio.h"
 #include "core/args.h"
 #include "core/log.h"
 #include "data/dataset.h"
@@ -97,7 +98,8 @@ static int cmd_tokenizer_train(int argc, char **argv, Error *e) {
                         "Trains a byte-level BPE tokenizer (GPT-2 pre-tokenization) on the dataset's inputs, "
                         "outputs, reasoning texts and profile item fields, each distinct text counted once.",
                         specs, argc, argv, e);
-    if (rc) return rc;
+    const char *ins[] = {"--data", data};
+    if (rc || (rc = file_check_out("--out", out, 1, ins, e))) return rc;
     TokenizerTrainOptions o = {data, out, split, (int)vocab};
     return stage_tokenizer_train(&o, e);
 }

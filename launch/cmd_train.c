@@ -75,6 +75,12 @@ static void common_defaults(CommonOpts *o) {
     o->clip = d.grad_clip;
 }
 
+/* --out is rewritten every checkpoint: it must not be one of the files the run reads. */
+static int check_out(const CommonOpts *o, const char *opt, const char *path, Error *e) {
+    const char *ins[] = {"--data", o->data, "--tokenizer", o->tokenizer, "--metrics", o->metrics, opt, path};
+    return file_check_out("--out", o->out, 4, ins, e);
+}
+
 /* The stage options of the parsed command line (values already within the table's rules). */
 static int to_stage(const CommonOpts *o, TrainStageOptions *s, Error *e) {
     train_stage_options_default(s);
@@ -261,7 +267,7 @@ int cmd_pretrain(int argc, char **argv, Error *e) {
                         "(data parallel, same result for any rank count) and without it.",
                         specs, argc, argv, e);
     PretrainOptions p = {.shape_origin = config};
-    if (rc || (rc = backend_select(o.device, e)) || (rc = to_stage(&o, &p.t, e))) return rc;
+    if (rc || (rc = check_out(&o, "--config", config, e)) || (rc = backend_select(o.device, e)) || (rc = to_stage(&o, &p.t, e))) return rc;
     Runtime rt;
     if (!(rc = runtime_init(&rt, e))) {
         /* The model config is read on every rank; all agree before the stage's first collective. */
@@ -292,6 +298,7 @@ int cmd_sft(int argc, char **argv, Error *e) {
                         "only), with validation loss on the val split. Works under mpirun and without it.",
                         specs, argc, argv, e);
     SftOptions s = {.init = init};
+    if (!rc) rc = check_out(&o, "--init", init, e);
     if (!rc) rc = backend_select(o.device, e);
     if (!rc) rc = to_stage(&o, &s.t, e);
     if (rc) return rc;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "core/fileio.h"
 #include "core/args.h"
 #include "kernels/backend.h"
 
@@ -220,8 +221,8 @@ static int load_mapping(RunConfig *c, const char *path, yaml_document_t *doc, ya
 }
 
 int config_load(RunConfig *c, const char *path, Error *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return error_set(e, RP_EINPUT, "%s: cannot open config: %s", path, strerror(errno));
+    FILE *f;
+    if (file_open_input(path, &f, e)) return error_wrap(e, "cannot open config");
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {

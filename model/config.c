@@ -7,6 +7,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "core/fileio.h"
+
 static const char *const KEYS[] = {"n_layer", "n_head", "n_embd", "n_positions"};
 #define N_KEYS 4
 
@@ -72,8 +74,9 @@ static int check_doc(const char *path, yaml_document_t *doc, GPTConfig *cfg, Err
 
 int model_config_load(const char *path, GPTConfig *cfg, Error *e) {
     memset(cfg, 0, sizeof *cfg);
-    FILE *f = fopen(path, "rb");
-    if (!f) return error_set(e, RP_EINPUT, "%s: cannot open model config: %s", path, strerror(errno));
+    FILE *f;
+    int rc0 = file_open_input(path, &f, e);
+    if (rc0) return rc0;
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
         fclose(f);

@@ -65,8 +65,10 @@ bad() {
     local name=$1 subs=$2
     shift 2
     for out in "$T/new.h5" "$T/existing.h5"; do
-        [ "$out" = "$T/existing.h5" ] && cp "$T/keep.h5" "$T/existing.h5"
-        "$RESTPG" data import "$@" --out "$out" >/dev/null 2>"$T/err"
+        # --force: replacing the existing file is allowed, so only the bad input may stop the write.
+        local force=()
+        [ "$out" = "$T/existing.h5" ] && cp "$T/keep.h5" "$T/existing.h5" && force=(--force)
+        "$RESTPG" data import "$@" "${force[@]}" --out "$out" >/dev/null 2>"$T/err"
         local rc=$?
         [ $rc -eq 2 ] || fail "$name: exit status $rc, expected 2 ($(cat "$T/err"))"
         local IFS='|'
@@ -103,7 +105,8 @@ printf '{"id": "a", "user_id": "u", "input": "i", "output": "o", "profile": %s}\
 bad duplicate-id "dup.jsonl: line 2 (id 'a')|field 'id'|duplicate id 'a'" --task $E --input "$T/dup.jsonl"
 bad unreadable "nope.jsonl: cannot open" --task $E --input "$T/nope.jsonl"
 mkdir -p "$T/adir"
-bad unreadable-dir "adir: read error" --task $E --input "$T/adir"
+bad unreadable-dir "adir: is a directory, expected a file" --task $E --input "$T/adir"
+bad device-input "/dev/zero: not a regular file" --task $E --input /dev/zero
 : >"$T/empty.jsonl"
 bad empty-file "empty.jsonl: no rows" --task $E --input "$T/empty.jsonl"
 bad list-without-outputs "email_completion_questions.json: line 1|needs --outputs" --task $E --input "$FIX/${E}_questions.json"
