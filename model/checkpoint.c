@@ -2,10 +2,12 @@
 #include "model/checkpoint.h"
 
 #include <math.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fileio.h"
 #include "core/h5.h"
 #include "model/gguf_import.h"
 
@@ -128,9 +130,11 @@ static int write_raw(hid_t loc, const char *name, hid_t type, int rank, const hs
     hid_t ds = rc ? -1 : H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (!rc && ds < 0) rc = error_set(e, RP_EIO, "%s: cannot create dataset", name);
     else if (!rc) {
+        /* Chunked data reaches the disk at the latest when the dataset closes: both say why. */
+        errno = 0;
         if (H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-            rc = error_set(e, RP_EIO, "%s: write failed (disk full?)", name);
-        if (H5Dclose(ds) < 0 && !rc) rc = error_set(e, RP_EIO, "%s: closing dataset failed", name);
+            rc = error_set(e, RP_EIO, "%s: write failed: %s", name, file_errno_text(errno));
+        if (H5Dclose(ds) < 0 && !rc) rc = error_set(e, RP_EIO, "%s: write failed: %s", name, file_errno_text(errno));
     }
     if (dcpl >= 0) H5Pclose(dcpl);
     if (sp >= 0) H5Sclose(sp);
