@@ -118,7 +118,7 @@ int cmd_sample(int argc, char **argv, Error *e) {
         {"--model", ARG_STR, &a.model, "checkpoint (.h5) to sample from", 1, 0},
         {"--data", ARG_STR, &a.data, "dataset file (restpg-dataset)", 1, 0},
         {"--out", ARG_STR, &a.out, "samples file to write (restpg-samples)", 1, 0},
-        {"--split", ARG_STR, &a.split, "split whose inputs are sampled (default train)", 0, 0},
+        {"--split", ARG_STR, &a.split, "split whose inputs are sampled (default train)", 0, ARG_SPLIT},
         {"--n", ARG_INT, &a.n, "candidates per input (default 32)", 0, ARG_RANGE(1, 1000000)},
         {"--temperature", ARG_DOUBLE, &a.temperature, "softmax temperature, 0 = greedy (default 0.7)", 0, ARG_MIN(0)},
         {"--top-p", ARG_DOUBLE, &a.top_p, "nucleus mass in (0, 1], 1 = off (default 0.9)", 0, ARG_ABOVE_UPTO(0, 1)},
@@ -133,7 +133,7 @@ int cmd_sample(int argc, char **argv, Error *e) {
         {"--no-profile", ARG_FLAG, &a.no_profile, "no retrieved profile items (non-personalized baseline)", 0, 0},
         {"--batch", ARG_INT, &a.batch, "candidates decoded together per rank (default 32)", 0, ARG_RANGE(1, 65536)},
         {"--threads", ARG_INT, &a.threads, "CPU threads per rank (default: OMP_NUM_THREADS, or the node's cores "
-                                           "split between its ranks)", 0, ARG_RANGE(0, 4096)},
+                                           "split between its ranks)", 0, ARG_THREADS},
         BACKEND_DEVICE_SPEC(device),
         {"--resume", ARG_FLAG, &a.resume, "continue from OUT.partial left by an interrupted run", 0, 0},
         {"--save-every", ARG_DOUBLE, &a.save_every, "most seconds between saves of OUT.partial (default 5; sooner while saving is cheap)", 0,

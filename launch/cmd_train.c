@@ -41,9 +41,9 @@ typedef struct {
     {"--lr-schedule", ARG_STR, &(o).schedule, "cosine or linear decay after warm-up (default cosine)", 0, 0},       \
     {"--min-lr-frac", ARG_DOUBLE, &(o).min_frac, "final lr as a fraction of --lr (default 0.1)", 0, 0},             \
     {"--weight-decay", ARG_DOUBLE, &(o).wd, "AdamW weight decay of matmul weights and embeddings (default 0.1)", 0, 0}, \
-    {"--grad-clip", ARG_DOUBLE, &(o).clip, "max global gradient norm, 0 = off (default 1.0)", 0, 0},                \
+    {"--grad-clip", ARG_DOUBLE, &(o).clip, "max global gradient norm, 0 = off (default 1.0)", 0, ARG_MIN(0)},                \
     {"--seed", ARG_INT, &(o).seed, "seed of initialisation and data order (default 1)", 0, ARG_MIN(0)},                       \
-    {"--threads", ARG_INT, &(o).threads, "CPU threads per rank (default: OMP_NUM_THREADS or all cores)", 0, ARG_RANGE(0, INT_MAX)},      \
+    {"--threads", ARG_INT, &(o).threads, "CPU threads per rank (default: OMP_NUM_THREADS or all cores)", 0, ARG_THREADS},      \
     BACKEND_DEVICE_SPEC((o).device),                                                                               \
     {"--checkpoint-every", ARG_INT, &(o).ckpt_every, "write --out every N steps (default 0: only at the end)", 0, 0},   \
     {"--resume", ARG_FLAG, &(o).resume, "continue from --out if it exists (bitwise as if never stopped)", 0, 0},     \
