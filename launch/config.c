@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "core/args.h"
+#include "core/watchdog.h"
 #include "data/debian.h"
 #include "kernels/backend.h"
 #include "reward/reward.h"
@@ -31,6 +32,9 @@ typedef struct {
 #define K(name, type, field, def, help, rule) {name, type, offsetof(RunConfig, field), def, help, rule, 0}
 #define K_RUNTIME(name, type, field, def, help, rule) {name, type, offsetof(RunConfig, field), def, help, rule, 1}
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 /* Defaults are sized for the CPU demo: a ~1M-parameter model that runs the whole method on 2 cores
  * in minutes. Real runs override model.*, *.steps and em.n. */
 static const Key KEYS[] = {
@@ -39,9 +43,9 @@ static const Key KEYS[] = {
     K("seed", ARG_INT, seed, "1", "seed of data splits, initialisation, data order and sampling",
       ARG_RANGE(0, 9007199254740991.0)),
     K("threads", ARG_INT, threads, "0", "CPU threads per rank; 0 = cores / ranks", ARG_THREADS),
-    K_RUNTIME("stall_timeout", ARG_INT, stall_timeout, "1800",
+    K_RUNTIME("stall_timeout", ARG_INT, stall_timeout, STRINGIFY(WATCHDOG_DEFAULT_S),
               "seconds a rank may make no progress before the job stops naming it (0 = never); may change on resume",
-              ARG_RANGE(0, 604800)),
+              ARG_RANGE(0, WATCHDOG_MAX_S)),
     K_RUNTIME("device", ARG_STR, device, "cpu", "compute device of every rank (" BACKEND_DEVICES "); may change on resume",
               ARG_ONE_OF(BACKEND_DEVICE_LIST)),
     K("data.source", ARG_STR, data.source, "debian", "debian (this machine's apt lists), synth, or file",

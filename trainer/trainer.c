@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/comm.h"
+#include "core/watchdog.h"
 #include "trainer/dp.h"
 
 void train_config_default(TrainConfig *c) {
@@ -349,6 +350,7 @@ int trainer_run(const TrainConfig *tc_in, Model *m, const Tokenizer *t, const Se
     for (int64_t step = start; step < tc->steps && !rc; step++) {
         double lr = schedule_lr(&tc->sched, step), ts = time_now();
         if ((rc = train_step(&r, step, lr, &loss, &norm, &tokens, e))) break;
+        watchdog_progress();
         tokens_total += tokens;
         double now = time_now(), tps = tokens_total / (now - t0 > 1e-9 ? now - t0 : 1e-9);
         res->steps_done++;
