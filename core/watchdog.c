@@ -63,12 +63,12 @@ static void *watch(void *arg) {
     return NULL;
 }
 
-int watchdog_start(long timeout_s, Error *e) {
+int watchdog_start(long timeout_s, const char *stage, Error *e) {
     if (timeout_s <= 0 || g_started) return RP_OK;
     comm_world(&g_rank, &g_world);
     g_timeout = timeout_s;
     atomic_store(&g_running, 1);
-    watchdog_stage("start", 1);
+    watchdog_stage(stage, 1);
     int err = pthread_create(&g_thread, NULL, watch, NULL);
     if (err) {
         atomic_store(&g_running, 0);

@@ -15,16 +15,21 @@
 
 #include <stdatomic.h>
 
+#include "core/args.h"
 #include "core/error.h"
 
 /* The default of --stall-timeout and the config key stall_timeout: generous, since a rank-symmetric
  * stage that goes that long without one step or one sampled input is stuck; and the largest value. */
 #define WATCHDOG_DEFAULT_S 1800
 #define WATCHDOG_MAX_S 604800
+/* The --stall-timeout option of the commands that run under mpirun (dst: a long). */
+#define WATCHDOG_SPEC(dst)                                                                                             \
+    {"--stall-timeout", ARG_INT, &(dst), "seconds a rank may make no progress before the job stops naming it "       \
+     "(default 1800; 0 = never)", 0, ARG_RANGE(0, WATCHDOG_MAX_S)}
 
-/* Starts this rank's watchdog thread (after MPI is initialised); timeout_s 0 = none started.
- * Stage "start", armed. RP_EINTERNAL if the thread cannot start. */
-int watchdog_start(long timeout_s, Error *e);
+/* Starts this rank's watchdog thread (after MPI is initialised) in `stage`, armed; timeout_s 0 =
+ * none started. RP_EINTERNAL if the thread cannot start. */
+int watchdog_start(long timeout_s, const char *stage, Error *e);
 /* Stops and joins the thread; safe when none was started. */
 void watchdog_stop(void);
 

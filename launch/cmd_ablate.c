@@ -161,7 +161,7 @@ int cmd_ablate(int argc, char **argv, Error *e) {
     if (!rc && !a.config) rc = error_set(e, RP_EINPUT, "ablate: missing CONFIG.yaml (see restpg ablate --help)");
     Runtime rt;
     if (!rc && !(rc = runtime_init(&rt, e))) {
-        if (!(rc = watchdog_start(c.stall_timeout, e))) rc = do_ablate(&c, e);
+        if (!(rc = watchdog_start(c.stall_timeout, "setup", e))) rc = do_ablate(&c, e);
         watchdog_stop();
         runtime_finalize(&rt);
     }

@@ -16,10 +16,11 @@
 #include "model/checkpoint.h"
 #include "sampler/sampler.h"
 #include "core/comm.h"
+#include "core/watchdog.h"
 
 typedef struct {
     const char *model, *data, *split, *out, *reasoning;
-    long n, top_k, max_new, seed, limit, round, k, batch, threads;
+    long n, top_k, max_new, seed, limit, round, k, batch, threads, stall;
     double temperature, top_p, save_every;
     int resume, no_profile;
 } SampleArgs;
@@ -82,7 +83,9 @@ static int run(const SampleArgs *a, Error *e) {
     sample_options(a, &o);
     Runtime rt;
     int rc = runtime_init(&rt, e);
+    if (!rc) rc = watchdog_start(a->stall, "sampling", e);
     if (rc) {
+        watchdog_stop();
         runtime_finalize(&rt);
         return rc;
     }
@@ -106,13 +109,14 @@ static int run(const SampleArgs *a, Error *e) {
     if (j.have_model) model_free(&j.m);
     tokenizer_free(j.tok);
     free(j.partial);
+    watchdog_stop();
     runtime_finalize(&rt);
     return rc;
 }
 
 int cmd_sample(int argc, char **argv, Error *e) {
     SampleArgs a = {.split = "train", .reasoning = "on", .n = 32, .max_new = 256, .k = -1, .batch = 32,
-                    .temperature = 0.7, .top_p = 0.9, .save_every = 5.0};
+                    .temperature = 0.7, .top_p = 0.9, .save_every = 5.0, .stall = WATCHDOG_DEFAULT_S};
     const char *device = "cpu";
     ArgSpec specs[] = {
         {"--model", ARG_STR, &a.model, "checkpoint (.h5) to sample from", 1, 0},
@@ -135,6 +139,7 @@ int cmd_sample(int argc, char **argv, Error *e) {
         {"--threads", ARG_INT, &a.threads, "CPU threads per rank (default: OMP_NUM_THREADS, or the node's cores "
                                            "split between its ranks)", 0, ARG_THREADS},
         BACKEND_DEVICE_SPEC(device),
+        WATCHDOG_SPEC(a.stall),
         {"--resume", ARG_FLAG, &a.resume, "continue from OUT.partial left by an interrupted run", 0, 0},
         {"--save-every", ARG_DOUBLE, &a.save_every, "most seconds between saves of OUT.partial (default 5; sooner while saving is cheap)", 0,
          ARG_MIN(0)},
