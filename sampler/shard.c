@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "core/comm.h"
-#include "core/watchdog.h"
 
 enum { TAG_REQUEST = 7401, TAG_ASSIGN, TAG_RESULT, TAG_DONE, TAG_ABORT, TAG_LEAVE };
 #define MAX_ASSIGN 64
@@ -259,7 +258,6 @@ static int io_next(void *ctx, int want, int *got, int64_t *input, Error *e) {
 
 static int io_emit(void *ctx, const InputResult *r, Error *e) {
     Shard *sh = ctx;
-    watchdog_progress(); /* this rank finished an input */
     if (sh->rank == 0) {
         sh->results_left--;
         sh->per_rank[0]++;
