@@ -2,7 +2,7 @@
  * with a message naming itself and its stage, instead of the job hanging until the scheduler's
  * time limit (a rank stopped by SIGSTOP, a dead node, a peer stuck in a driver).
  *
- * The stages bump a progress counter where a rank finishes work (a trainer step, a sampled input);
+ * The stages bump a progress counter where a rank finishes work (a trainer step, a decoding step);
  * the bump is one relaxed atomic add. A thread per rank checks the counter once a second. A rank
  * that waits in a collective for a stopped peer makes no progress either, so the ranks that can
  * still run trip their own watchdogs: the stopped rank cannot print, the waiting ones name it
@@ -19,7 +19,7 @@
 #include "core/error.h"
 
 /* The default of --stall-timeout and the config key stall_timeout: generous, since a rank-symmetric
- * stage that goes that long without one step or one sampled input is stuck; and the largest value. */
+ * stage that goes that long without one training or decoding step is stuck; and the largest value. */
 #define WATCHDOG_DEFAULT_S 1800
 #define WATCHDOG_MAX_S 604800
 /* The --stall-timeout option of the commands that run under mpirun (dst: a long). */
