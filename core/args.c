@@ -51,6 +51,7 @@ int arg_rule_check(const ArgRule *r, ArgType type, const char *name, const void 
     if (!r) return RP_OK;
     if (type == ARG_STR) {
         const char *v = *(const char *const *)value;
+        if (r->nonempty && !v[0]) return error_set(e, RP_EINPUT, "%s: must not be empty", name);
         if (!r->choices) return RP_OK;
         int n = 0;
         for (const char *const *c = r->choices; *c; c++, n++)

@@ -12,11 +12,13 @@ typedef enum { ARG_STR, ARG_INT, ARG_DOUBLE, ARG_FLAG } ArgType;
 /* What a value must be, written once next to the option (or config key) it belongs to, so every
  * command words its range errors the same way. Numbers (ARG_INT, ARG_DOUBLE) must lie in the
  * interval lo..hi (an infinite end is open-ended; lo_open/hi_open exclude that end); strings
- * (ARG_STR) must equal one of `choices` (NULL-terminated) when it is set. */
+ * (ARG_STR) must equal one of `choices` (NULL-terminated) when it is set, and be non-empty when
+ * `nonempty` is. */
 typedef struct {
     double lo, hi;
     int lo_open, hi_open;
     const char *const *choices;
+    int nonempty;
 } ArgRule;
 
 /* Rules for the tables: ARG_RANGE(1, 4096) is [1, 4096], ARG_MIN(0) is >= 0, ARG_ABOVE(0) is
@@ -27,6 +29,15 @@ typedef struct {
 #define ARG_ABOVE(a) (&(const ArgRule){.lo = (a), .hi = INFINITY, .lo_open = 1})
 #define ARG_ABOVE_UPTO(a, b) (&(const ArgRule){.lo = (a), .hi = (b), .lo_open = 1})
 #define ARG_ONE_OF(...) (&(const ArgRule){.choices = (const char *const[]){__VA_ARGS__, NULL}})
+#define ARG_NONEMPTY (&(const ArgRule){.nonempty = 1})
+
+/* Bounds shared by many commands, so one number holds everywhere. Thread counts: OpenMP aborts on
+ * absurd team sizes, so every --threads and the config key `threads` stop at ARG_THREADS_MAX (0 is
+ * the command's default where it has one). A split is one of the dataset's three. */
+#define ARG_THREADS_MAX 4096
+#define ARG_THREADS ARG_RANGE(0, ARG_THREADS_MAX)
+#define ARG_THREADS_1 ARG_RANGE(1, ARG_THREADS_MAX)
+#define ARG_SPLIT ARG_ONE_OF("train", "val", "test")
 
 typedef struct {
     const char *name;    /* "--out"; a name without leading dashes is a positional argument */
@@ -49,7 +60,7 @@ void args_print_usage(const char *cmd, const char *usage, const ArgSpec *specs);
 
 /* Checks one value against a rule (NULL passes everything): value points at a long (ARG_INT), a
  * double (ARG_DOUBLE) or a const char* (ARG_STR). RP_EINPUT "NAME: must be in [lo, hi], got X"
- * or "NAME: expected a, b or c, got 'X'" otherwise. */
+ * or "NAME: expected a, b or c, got 'X'" or "NAME: must not be empty" otherwise. */
 int arg_rule_check(const ArgRule *r, ArgType type, const char *name, const void *value, Error *e);
 
 /* Parses a whole string as a long / double; RP_EINPUT naming `what` if it is not one. */

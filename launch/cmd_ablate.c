@@ -7,6 +7,7 @@
 
 #include "core/fileio.h"
 #include "core/log.h"
+#include "core/watchdog.h"
 #include "launch/commands.h"
 #include "launch/config.h"
 #include "launch/em.h"
@@ -160,7 +161,8 @@ int cmd_ablate(int argc, char **argv, Error *e) {
     if (!rc && !a.config) rc = error_set(e, RP_EINPUT, "ablate: missing CONFIG.yaml (see restpg ablate --help)");
     Runtime rt;
     if (!rc && !(rc = runtime_init(&rt, e))) {
-        rc = do_ablate(&c, e);
+        if (!(rc = watchdog_start(c.stall_timeout, "setup", e))) rc = do_ablate(&c, e);
+        watchdog_stop();
         runtime_finalize(&rt);
     }
     config_free(&c);

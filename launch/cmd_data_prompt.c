@@ -13,8 +13,8 @@ int cmd_data_prompt(int argc, char **argv, Error *e) {
     int no_reasoning = 0, no_profile = 0;
     ArgSpec specs[] = {
         {"--data", ARG_STR, &path, "dataset file (.h5)", 1, 0},
-        {"--id", ARG_STR, &id, "example id", 1, 0},
-        {"--k", ARG_INT, &k, "profile items to retrieve (default 4)", 0, 0},
+        {"--id", ARG_STR, &id, "example id", 1, ARG_NONEMPTY},
+        {"--k", ARG_INT, &k, "profile items to retrieve (default 4)", 0, ARG_RANGE(0, 100000)},
         {"--tokenizer", ARG_STR, &tok_path, "tokenizer file or GPT-2 directory: adds token counts and the budget", 0, 0},
         {"--no-reasoning", ARG_FLAG, &no_reasoning, "target is the answer alone (baselines)", 0, 0},
         {"--no-profile", ARG_FLAG, &no_profile, "no retrieved items (no-personalization prompt)", 0, 0},

@@ -21,7 +21,7 @@ int cmd_eval(int argc, char **argv, Error *e) {
     ArgSpec specs[] = {
         {"--model", ARG_STR, &model, "checkpoint", 1, 0},
         {"--data", ARG_STR, &data, "dataset", 1, 0},
-        {"--split", ARG_STR, &split, "split to evaluate (default test)", 0, 0},
+        {"--split", ARG_STR, &split, "split to evaluate (default test)", 0, ARG_SPLIT},
         {"--decode", ARG_STR, &decode, "greedy (default) or sample", 0, ARG_ONE_OF("greedy", "sample")},
         {"--temperature", ARG_DOUBLE, &temperature, "with --decode sample (default 0.7)", 0, ARG_MIN(0)},
         {"--top-p", ARG_DOUBLE, &top_p, "with --decode sample (default 0.9)", 0, ARG_ABOVE_UPTO(0, 1)},
@@ -34,7 +34,7 @@ int cmd_eval(int argc, char **argv, Error *e) {
         {"--k", ARG_INT, &k, "profile items retrieved into each prompt (default 4)", 0, ARG_RANGE(1, INT_MAX)},
         {"--reward", ARG_STR, &reward, "reward spec reported next to the metrics (default rouge1:0.5,rougeL:0.5)", 0, 0},
         {"--seed", ARG_INT, &seed, "seed of --decode sample (default 1)", 0, 0},
-        {"--threads", ARG_INT, &threads, "CPU threads per rank (default 1)", 0, ARG_RANGE(1, INT_MAX)},
+        {"--threads", ARG_INT, &threads, "CPU threads per rank (default 1)", 0, ARG_THREADS_1},
         BACKEND_DEVICE_SPEC(device),
         {"--out", ARG_STR, &out, "directory for predictions.json (LongLaMP format), samples.h5, eval.json (default eval-out)", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},

@@ -230,7 +230,7 @@ static int launch_plan(const LaunchOpts *o, Host *hosts, char **job, int n_job, 
     long per_node = (np + nodes - 1) / nodes;
     long threads = o->threads;
     if (threads == 0) threads = cores / per_node > 0 ? cores / per_node : 1;
-    if ((rc = arg_rule_check(ARG_RANGE(1, 4096), ARG_INT, "--threads", &threads, e))) return rc;
+    if ((rc = arg_rule_check(ARG_THREADS_1, ARG_INT, "--threads", &threads, e))) return rc;
 
     char tbuf[32];
     snprintf(tbuf, sizeof tbuf, "%ld", threads);
@@ -287,7 +287,7 @@ int cmd_launch(int argc, char **argv, Error *e) {
         /* 0 stands for "not given" inside launch_plan, so a given value must be at least 1. */
         {"--np", ARG_INT, &o.np, "MPI ranks (default: SLURM_NTASKS in an allocation, else slots / --threads)", 0, ARG_MIN(1)},
         {"--nodes", ARG_STR, &o.nodes, "hosts as NAME[:SLOTS],... (default: this machine; SLOTS defaults to its cores)", 0, 0},
-        {"--threads", ARG_INT, &o.threads, "CPU threads per rank (default: cores per node / ranks per node)", 0, ARG_MIN(1)},
+        {"--threads", ARG_INT, &o.threads, "CPU threads per rank (default: cores per node / ranks per node)", 0, ARG_THREADS_1},
         {"--launcher", ARG_STR, &o.launcher, "auto (srun if SLURM_JOB_ID is set, else mpirun), mpirun or srun", 0,
          ARG_ONE_OF("auto", "mpirun", "srun")},
         {"--dry-run", ARG_FLAG, &o.dry_run, "print the command and do not run it", 0, 0},

@@ -71,7 +71,7 @@ int cmd_loss(int argc, char **argv, Error *e) {
         {"--tokens", ARG_STR, &tokens, "text file: one sequence per line, whitespace-separated token ids, used as "
                                        "given (no BOS is added: start a line with it if the model wants one)", 1, 0},
         {"--batch-size", ARG_INT, &batch, "sequences per forward pass (default 1)", 0, ARG_RANGE(1, 65536)},
-        {"--threads", ARG_INT, &threads, "CPU threads (default: OMP_NUM_THREADS or all cores)", 0, ARG_RANGE(0, 4096)},
+        {"--threads", ARG_INT, &threads, "CPU threads (default: OMP_NUM_THREADS or all cores)", 0, ARG_THREADS},
         BACKEND_DEVICE_SPEC(device),
         {"--json", ARG_FLAG, &json, "print one JSON object", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/watchdog.h"
 #include "launch/commands.h"
 #include "launch/config.h"
 #include "launch/em.h"
@@ -14,7 +15,9 @@
 static int with_runtime(int (*fn)(const RunConfig *, const RunArgs *, Error *), const RunConfig *c, const RunArgs *a, Error *e) {
     Runtime rt;
     int rc = runtime_init(&rt, e);
+    if (!rc) rc = watchdog_start(c->stall_timeout, "setup", e);
     if (!rc) rc = fn(c, a, e);
+    watchdog_stop();
     runtime_finalize(&rt);
     return rc;
 }

@@ -16,10 +16,11 @@
 #include "model/checkpoint.h"
 #include "sampler/sampler.h"
 #include "core/comm.h"
+#include "core/watchdog.h"
 
 typedef struct {
     const char *model, *data, *split, *out, *reasoning;
-    long n, top_k, max_new, seed, limit, round, k, batch, threads;
+    long n, top_k, max_new, seed, limit, round, k, batch, threads, stall;
     double temperature, top_p, save_every;
     int resume, no_profile;
 } SampleArgs;
@@ -82,7 +83,9 @@ static int run(const SampleArgs *a, Error *e) {
     sample_options(a, &o);
     Runtime rt;
     int rc = runtime_init(&rt, e);
+    if (!rc) rc = watchdog_start(a->stall, "sampling", e);
     if (rc) {
+        watchdog_stop();
         runtime_finalize(&rt);
         return rc;
     }
@@ -106,19 +109,20 @@ static int run(const SampleArgs *a, Error *e) {
     if (j.have_model) model_free(&j.m);
     tokenizer_free(j.tok);
     free(j.partial);
+    watchdog_stop();
     runtime_finalize(&rt);
     return rc;
 }
 
 int cmd_sample(int argc, char **argv, Error *e) {
     SampleArgs a = {.split = "train", .reasoning = "on", .n = 32, .max_new = 256, .k = -1, .batch = 32,
-                    .temperature = 0.7, .top_p = 0.9, .save_every = 5.0};
+                    .temperature = 0.7, .top_p = 0.9, .save_every = 5.0, .stall = WATCHDOG_DEFAULT_S};
     const char *device = "cpu";
     ArgSpec specs[] = {
         {"--model", ARG_STR, &a.model, "checkpoint (.h5) to sample from", 1, 0},
         {"--data", ARG_STR, &a.data, "dataset file (restpg-dataset)", 1, 0},
         {"--out", ARG_STR, &a.out, "samples file to write (restpg-samples)", 1, 0},
-        {"--split", ARG_STR, &a.split, "split whose inputs are sampled (default train)", 0, 0},
+        {"--split", ARG_STR, &a.split, "split whose inputs are sampled (default train)", 0, ARG_SPLIT},
         {"--n", ARG_INT, &a.n, "candidates per input (default 32)", 0, ARG_RANGE(1, 1000000)},
         {"--temperature", ARG_DOUBLE, &a.temperature, "softmax temperature, 0 = greedy (default 0.7)", 0, ARG_MIN(0)},
         {"--top-p", ARG_DOUBLE, &a.top_p, "nucleus mass in (0, 1], 1 = off (default 0.9)", 0, ARG_ABOVE_UPTO(0, 1)},
@@ -133,8 +137,9 @@ int cmd_sample(int argc, char **argv, Error *e) {
         {"--no-profile", ARG_FLAG, &a.no_profile, "no retrieved profile items (non-personalized baseline)", 0, 0},
         {"--batch", ARG_INT, &a.batch, "candidates decoded together per rank (default 32)", 0, ARG_RANGE(1, 65536)},
         {"--threads", ARG_INT, &a.threads, "CPU threads per rank (default: OMP_NUM_THREADS, or the node's cores "
-                                           "split between its ranks)", 0, ARG_RANGE(0, 4096)},
+                                           "split between its ranks)", 0, ARG_THREADS},
         BACKEND_DEVICE_SPEC(device),
+        WATCHDOG_SPEC(a.stall),
         {"--resume", ARG_FLAG, &a.resume, "continue from OUT.partial left by an interrupted run", 0, 0},
         {"--save-every", ARG_DOUBLE, &a.save_every, "most seconds between saves of OUT.partial (default 5; sooner while saving is cheap)", 0,
          ARG_MIN(0)},

@@ -17,13 +17,14 @@
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "core/comm.h"
+#include "core/watchdog.h"
 #include "trainer/trainer.h"
 
 /* Options common to both commands; numbers parse as long/double within the option table's rules. */
 typedef struct {
     const char *data, *out, *tokenizer, *schedule, *metrics;
     const char *device;
-    long steps, batch, seq, seed, threads, ckpt_every, accum, warmup, val_every, val_batches, skip_nonfinite;
+    long steps, batch, seq, seed, threads, ckpt_every, accum, warmup, val_every, val_batches, skip_nonfinite, stall;
     double lr, min_frac, wd, clip;
     int resume;
 } CommonOpts;
@@ -41,11 +42,12 @@ typedef struct {
     {"--lr-schedule", ARG_STR, &(o).schedule, "cosine or linear decay after warm-up (default cosine)", 0, 0},       \
     {"--min-lr-frac", ARG_DOUBLE, &(o).min_frac, "final lr as a fraction of --lr (default 0.1)", 0, 0},             \
     {"--weight-decay", ARG_DOUBLE, &(o).wd, "AdamW weight decay of matmul weights and embeddings (default 0.1)", 0, 0}, \
-    {"--grad-clip", ARG_DOUBLE, &(o).clip, "max global gradient norm, 0 = off (default 1.0)", 0, 0},                \
+    {"--grad-clip", ARG_DOUBLE, &(o).clip, "max global gradient norm, 0 = off (default 1.0)", 0, ARG_MIN(0)},                \
     {"--skip-nonfinite", ARG_INT, &(o).skip_nonfinite, "skip up to N steps with a NaN/Inf loss or gradient norm (default 0: stop at the first)", 0, ARG_MIN(0)}, \
     {"--seed", ARG_INT, &(o).seed, "seed of initialisation and data order (default 1)", 0, ARG_MIN(0)},                       \
-    {"--threads", ARG_INT, &(o).threads, "CPU threads per rank (default: OMP_NUM_THREADS or all cores)", 0, ARG_RANGE(0, INT_MAX)},      \
+    {"--threads", ARG_INT, &(o).threads, "CPU threads per rank (default: OMP_NUM_THREADS or all cores)", 0, ARG_THREADS},      \
     BACKEND_DEVICE_SPEC((o).device),                                                                               \
+    WATCHDOG_SPEC((o).stall),                                                                                      \
     {"--checkpoint-every", ARG_INT, &(o).ckpt_every, "write --out every N steps (default 0: only at the end)", 0, 0},   \
     {"--resume", ARG_FLAG, &(o).resume, "continue from --out if it exists (bitwise as if never stopped)", 0, 0},     \
     {"--val-every", ARG_INT, &(o).val_every, "validation loss every N steps (default 0: off)", 0, 0},                \
@@ -69,6 +71,7 @@ static void common_defaults(CommonOpts *o) {
     o->seed = (long)d.seed;
     o->accum = d.grad_accum;
     o->val_batches = d.val_batches;
+    o->stall = WATCHDOG_DEFAULT_S;
     o->lr = d.sched.max_lr;
     o->min_frac = d.sched.min_frac;
     o->wd = d.weight_decay;
@@ -269,11 +272,12 @@ int cmd_pretrain(int argc, char **argv, Error *e) {
     PretrainOptions p = {.shape_origin = config};
     if (rc || (rc = check_out(&o, "--config", config, e)) || (rc = backend_select(o.device, e)) || (rc = to_stage(&o, &p.t, e))) return rc;
     Runtime rt;
-    if (!(rc = runtime_init(&rt, e))) {
+    if (!(rc = runtime_init(&rt, e)) && !(rc = watchdog_start(o.stall, "pretrain", e))) {
         /* The model config is read on every rank; all agree before the stage's first collective. */
         rc = comm_agree(model_config_load(config, &p.shape, e), e);
         if (!rc) rc = stage_pretrain(&p, e);
     }
+    watchdog_stop();
     runtime_finalize(&rt);
     return rc;
 }
@@ -308,7 +312,8 @@ int cmd_sft(int argc, char **argv, Error *e) {
     s.prompt.reasoning = !strcmp(reasoning, "on");
     s.reasoning_auto = !strcmp(reasoning, "auto");
     Runtime rt;
-    if (!(rc = runtime_init(&rt, e))) rc = stage_sft(&s, e);
+    if (!(rc = runtime_init(&rt, e)) && !(rc = watchdog_start(o.stall, "sft", e))) rc = stage_sft(&s, e);
+    watchdog_stop();
     runtime_finalize(&rt);
     return rc;
 }

@@ -13,7 +13,10 @@
 
 #include "core/fileio.h"
 #include "core/args.h"
+#include "core/watchdog.h"
+#include "data/debian.h"
 #include "kernels/backend.h"
+#include "reward/reward.h"
 
 /* A key's type is ARG_STR, ARG_INT or ARG_DOUBLE; its rule (core/args.h) is what config_check
  * holds every value to, the same mechanism and wording as the commands' options. */
@@ -30,21 +33,29 @@ typedef struct {
 #define K(name, type, field, def, help, rule) {name, type, offsetof(RunConfig, field), def, help, rule, 0}
 #define K_RUNTIME(name, type, field, def, help, rule) {name, type, offsetof(RunConfig, field), def, help, rule, 1}
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 /* Defaults are sized for the CPU demo: a ~1M-parameter model that runs the whole method on 2 cores
  * in minutes. Real runs override model.*, *.steps and em.n. */
 static const Key KEYS[] = {
     K("run_dir", ARG_STR, run_dir, "runs/restpg", "directory holding every stage's outputs", NULL),
-    K("seed", ARG_INT, seed, "1", "seed of data splits, initialisation, data order and sampling", ARG_MIN(0)),
-    K("threads", ARG_INT, threads, "0", "CPU threads per rank; 0 = cores / ranks", ARG_RANGE(0, INT_MAX)),
+    /* seed + round must not overflow a long, and stays exact through the double of the rules. */
+    K("seed", ARG_INT, seed, "1", "seed of data splits, initialisation, data order and sampling",
+      ARG_RANGE(0, 9007199254740991.0)),
+    K("threads", ARG_INT, threads, "0", "CPU threads per rank; 0 = cores / ranks", ARG_THREADS),
+    K_RUNTIME("stall_timeout", ARG_INT, stall_timeout, STRINGIFY(WATCHDOG_DEFAULT_S),
+              "seconds a rank may make no progress before the job stops naming it (0 = never); may change on resume",
+              ARG_RANGE(0, WATCHDOG_MAX_S)),
     K_RUNTIME("device", ARG_STR, device, "cpu", "compute device of every rank (" BACKEND_DEVICES "); may change on resume",
               ARG_ONE_OF(BACKEND_DEVICE_LIST)),
     K("data.source", ARG_STR, data.source, "debian", "debian (this machine's apt lists), synth, or file",
       ARG_ONE_OF("debian", "synth", "file")),
     K("data.path", ARG_STR, data.path, "", "an existing restpg dataset when data.source is file", NULL),
     K("data.synth_users", ARG_INT, data.synth_users, "60", "users of the synthetic dataset", ARG_RANGE(3, INT_MAX)),
-    K("data.max_users", ARG_INT, data.max_users, "0", "debian: keep at most this many users (0 = all)", NULL),
-    K("data.min_items", ARG_INT, data.min_items, "5", "debian: profile items a user needs", NULL),
-    K("data.max_examples_per_user", ARG_INT, data.max_examples_per_user, "2", "debian: target packages per user", NULL),
+    K("data.max_users", ARG_INT, data.max_users, "0", "debian: keep at most this many users (0 = all)", ARG_RANGE(0, INT_MAX)),
+    K("data.min_items", ARG_INT, data.min_items, "5", "debian: profile items a user needs", ARG_RANGE(1, INT_MAX)),
+    K("data.max_examples_per_user", ARG_INT, data.max_examples_per_user, "2", "debian: target packages per user", ARG_RANGE(1, INT_MAX)),
     K("tokenizer.path", ARG_STR, tokenizer.path, "", "an existing tokenizer (file or GPT-2 directory); empty = train one",
       NULL),
     K("tokenizer.vocab_size", ARG_INT, tokenizer.vocab_size, "2048", "vocabulary of a trained tokenizer",
@@ -72,14 +83,14 @@ static const Key KEYS[] = {
     K("sft.reasoning", ARG_STR, sft.reasoning, "on", "on: targets are reasoning + answer (REST-PG); off: answer only",
       ARG_ONE_OF("on", "off")),
     K("em.rounds", ARG_INT, em.rounds, "3", "EM rounds (T)", ARG_RANGE(0, INT_MAX)),
-    K("em.n", ARG_INT, em.n, "8", "candidates sampled per training input (N; the paper uses 32)", ARG_RANGE(1, INT_MAX)),
+    K("em.n", ARG_INT, em.n, "8", "candidates sampled per training input (N; the paper uses 32)", ARG_RANGE(1, 1000000)),
     K("em.temperature", ARG_DOUBLE, em.temperature, "0.7", "sampling temperature", ARG_MIN(0)),
     K("em.top_p", ARG_DOUBLE, em.top_p, "0.9", "nucleus sampling mass", ARG_ABOVE_UPTO(0, 1)),
-    K("em.top_k", ARG_INT, em.top_k, "0", "top-k sampling (0 = off)", ARG_RANGE(0, INT_MAX)),
-    K("em.max_new_tokens", ARG_INT, em.max_new_tokens, "160", "generated tokens per candidate", ARG_RANGE(1, INT_MAX)),
+    K("em.top_k", ARG_INT, em.top_k, "0", "top-k sampling (0 = off)", ARG_RANGE(0, 1 << 30)),
+    K("em.max_new_tokens", ARG_INT, em.max_new_tokens, "160", "generated tokens per candidate", ARG_RANGE(1, 1 << 30)),
     K("em.reward", ARG_STR, em.reward, "rouge1:0.5,rougeL:0.5", "reward spec (restpg reward --help)", NULL),
-    K("em.tau", ARG_DOUBLE, em.tau, "0.3", "keep candidates with reward >= tau", NULL),
-    K("em.keep", ARG_INT, em.keep, "4", "keep at most K candidates per input (the paper uses 10)", ARG_RANGE(0, INT_MAX)),
+    K("em.tau", ARG_DOUBLE, em.tau, "0.3", "keep candidates with reward >= tau (rewards lie in [0, 1])", ARG_RANGE(0, 1)),
+    K("em.keep", ARG_INT, em.keep, "4", "keep at most K candidates per input (the paper uses 10; 0 = no cap)", ARG_RANGE(0, INT_MAX)),
     K("em.mstep_init", ARG_STR, em.mstep_init, "base", "M-step starts from base, sft or previous",
       ARG_ONE_OF("base", "sft", "previous")),
     K("em.steps", ARG_INT, em.steps, "60", "optimizer steps of each M-step", ARG_MIN(1)),
@@ -93,7 +104,7 @@ static const Key KEYS[] = {
     K("eval.limit", ARG_INT, eval.limit, "0", "examples evaluated (0 = all)", ARG_MIN(0)),
     K("eval.val_limit", ARG_INT, eval.val_limit, "0", "val examples scored after each round (0 = all)", ARG_MIN(0)),
     K("eval.max_new_tokens", ARG_INT, eval.max_new_tokens, "160", "generated tokens per evaluated example",
-      ARG_RANGE(1, INT_MAX)),
+      ARG_RANGE(1, 1 << 30)),
 };
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
 
@@ -247,6 +258,44 @@ int config_load(RunConfig *c, const char *path, Error *e) {
     return rc;
 }
 
+/* What the stages would reject hours in (the E-step's reward spec, the sampler's room for a
+ * prompt), checked before the first stage so a run never fails after pretraining and SFT on a
+ * value it could have refused at the start. Checks that need a file's contents (a given
+ * model.init's n_positions) stay with the stage. */
+static int check_stages(const RunConfig *c, Error *e) {
+    if (!strcmp(c->data.source, "debian")) {
+        DebianOptions o;
+        debian_options_default(&o);
+        o.min_items = c->data.min_items;
+        o.max_users = c->data.max_users;
+        o.max_examples_per_user = c->data.max_examples_per_user;
+        if (debian_options_check(&o, e)) return error_wrap(e, "config key 'data.*'");
+    }
+    if (strcmp(c->reason.teacher, "builtin") && (strncmp(c->reason.teacher, "jsonl:", 6) || !c->reason.teacher[6]))
+        return error_set(e, RP_EINPUT, "config key 'reason.teacher': expected builtin or jsonl:FILE, got '%s'", c->reason.teacher);
+    RewardSpec spec;
+    if (reward_spec_parse(c->em.reward, &spec, e)) return error_wrap(e, "config key 'em.reward'");
+    if (spec.weight[METRIC_JUDGE] > 0)
+        return error_set(e, RP_EINPUT, "config key 'em.reward': '%s' uses judge, which a run cannot start (score with "
+                                       "restpg reward --judge instead)", c->em.reward);
+    if (!c->model.init[0]) {
+        /* The model is pretrained here, so its shape is known now. */
+        if (c->model.n_embd % c->model.n_head)
+            return error_set(e, RP_EINPUT, "config key 'model.n_embd': %ld is not a multiple of model.n_head %ld",
+                             c->model.n_embd, c->model.n_head);
+        if (c->pretrain.seq_len > c->model.n_positions)
+            return error_set(e, RP_EINPUT, "config key 'pretrain.seq_len': %ld exceeds model.n_positions %ld",
+                             c->pretrain.seq_len, c->model.n_positions);
+        const char *gen[2] = {"em.max_new_tokens", "eval.max_new_tokens"};
+        const long val[2] = {c->em.max_new_tokens, c->eval.max_new_tokens};
+        for (int i = 0; i < 2; i++)
+            if (val[i] >= c->model.n_positions)
+                return error_set(e, RP_EINPUT, "config key '%s': %ld leaves no room for a prompt in model.n_positions %ld",
+                                 gen[i], val[i], c->model.n_positions);
+    }
+    return RP_OK;
+}
+
 int config_check(const RunConfig *c, Error *e) {
     for (size_t i = 0; i < N_KEYS; i++) {
         char what[128];
@@ -257,7 +306,7 @@ int config_check(const RunConfig *c, Error *e) {
     if (!strcmp(c->data.source, "file") && !c->data.path[0])
         return error_set(e, RP_EINPUT, "config: data.source is file but data.path is empty");
     if (!c->run_dir[0]) return error_set(e, RP_EINPUT, "config: run_dir is empty");
-    return RP_OK;
+    return check_stages(c, e);
 }
 
 int config_to_yaml(const RunConfig *c, StrBuf *out, Error *e) {

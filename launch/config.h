@@ -15,6 +15,7 @@ typedef struct {
     const char *run_dir;
     const char *device; /* backend of every rank (kernels/backend.h) */
     long seed, threads;
+    long stall_timeout; /* seconds without progress before the watchdog stops the job (core/watchdog.h) */
     struct {
         const char *source, *path;
         long synth_users, max_users, min_items, max_examples_per_user;

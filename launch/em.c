@@ -8,6 +8,7 @@
 
 #include "core/fileio.h"
 #include "core/log.h"
+#include "core/watchdog.h"
 #include "data/dataset.h"
 #include "launch/stages.h"
 #include "reward/filter.h"
@@ -264,6 +265,7 @@ static int validate(const EmPlan *p, const Round *r, int t, const char *model_pa
     int have;
     int rc = exists_all(r->val_done, e, &have);
     if (rc || have) return rc;
+    watchdog_stage("em validation", 1);
     EvalOptions eo;
     em_eval_options(p->c, &eo);
     eo.out_dir = r->val;
@@ -281,13 +283,16 @@ static int em_round(const EmPlan *p, const Round *r, int t, const char *prev, Er
     int rc = log_rank() == 0 ? mkdir_p(r->dir, e) : RP_OK;
     int have = 0;
     if ((rc = comm_agree(rc, e)) || (rc = exists_all(r->samples, e, &have))) return rc;
+    watchdog_stage("em sampling", 1);
     if (!have && (rc = estep_sample(p, r, t, prev, e))) return rc;
+    watchdog_stage("em reward", 0); /* rank 0 alone (core/watchdog.h) */
     if (log_rank() == 0) rc = estep_reward(p, r, t, e);
     if ((rc = comm_agree(rc, e))) return rc;
 
     if ((rc = exists_all(r->done, e, &have))) return rc;
     if (!have) {
         int64_t n_kept = 0;
+        watchdog_stage("em kept set", 0);
         if (log_rank() == 0) rc = build_kept(p, r, &n_kept, e);
         if ((rc = comm_agree(rc, e)) || (rc = comm_bcast(&n_kept, sizeof n_kept, e))) return rc;
         if (n_kept == 0) {
@@ -296,6 +301,7 @@ static int em_round(const EmPlan *p, const Round *r, int t, const char *prev, Er
         } else {
             const char *init = !strcmp(c->em.mstep_init, "base") ? p->base : !strcmp(c->em.mstep_init, "sft") ? p->sft : prev;
             log_info("em round %d: M-step on %lld kept candidates from %s", t, (long long)n_kept, init);
+            watchdog_stage("em M-step", 1);
             rc = mstep_train(p, r, t, init, e);
         }
         if (!rc && log_rank() == 0) rc = atomic_write(r->done, "done\n", 5, e);

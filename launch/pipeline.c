@@ -8,6 +8,7 @@
 
 #include "core/fileio.h"
 #include "core/log.h"
+#include "core/watchdog.h"
 #include "data/aptlists.h"
 #include "launch/cmd_data.h"
 #include "launch/em.h"
@@ -58,6 +59,7 @@ static int run_data(Run *r, Error *e) {
     const RunConfig *c = r->c;
     int done, rc = stage_done(r, "data", &done, e);
     if (rc || done) return rc;
+    watchdog_stage("data", 0); /* rank 0 alone: see core/watchdog.h */
     if (log_rank() == 0) {
         const char *src = c->data.source;
         if (!strcmp(src, "debian") && !apt_lists_present()) {
@@ -92,6 +94,7 @@ static int run_tokenizer(Run *r, Error *e) {
     if (c->tokenizer.path[0] || c->model.init[0]) return RP_OK; /* a given tokenizer, or the base model's own */
     int done, rc = stage_done(r, "tokenizer", &done, e);
     if (rc || done) return rc;
+    watchdog_stage("tokenizer", 0);
     if (log_rank() == 0) {
         TokenizerTrainOptions o = {r->data, r->tok, "all", (int)c->tokenizer.vocab_size};
         rc = stage_tokenizer_train(&o, e);
@@ -104,6 +107,7 @@ static int run_reason(Run *r, Error *e) {
     if (!strcmp(c->sft.reasoning, "off")) return RP_OK;
     int done, rc = stage_done(r, "reason", &done, e);
     if (rc || done) return rc;
+    watchdog_stage("reason", 0);
     if (log_rank() == 0) {
         ReasonOptions o = {r->data, NULL, c->reason.teacher, "train,val", (int)c->prompt.k};
         rc = stage_reason(&o, e);
@@ -137,6 +141,7 @@ static int run_pretrain(Run *r, Error *e) {
     if (c->model.init[0]) return model_file_is_gguf(c->model.init) ? run_import(r, e) : RP_OK;
     int done, rc = stage_done(r, "pretrain", &done, e);
     if (rc || done) return rc;
+    watchdog_stage("pretrain", 1);
     char *metrics = xasprintf(e, "%s/pretrain.jsonl", r->metrics);
     if ((rc = comm_agree(metrics ? RP_OK : RP_ENOMEM, e))) return rc;
     PretrainOptions o = {.shape_origin = "the run config's model.*"};
@@ -157,6 +162,7 @@ static int run_sft(Run *r, Error *e) {
     const RunConfig *c = r->c;
     int done, rc = stage_done(r, "sft", &done, e);
     if (rc || done) return rc;
+    watchdog_stage("sft", 1);
     char *metrics = xasprintf(e, "%s/sft.jsonl", r->metrics);
     if ((rc = comm_agree(metrics ? RP_OK : RP_ENOMEM, e))) return rc;
     SftOptions o = {.init = r->base};
@@ -173,6 +179,7 @@ static int run_eval(Run *r, const char *model, PipelineResult *res, Error *e) {
     const RunConfig *c = r->c;
     char *dir = xasprintf(e, "%s/eval", r->dir);
     if (!dir) return RP_ENOMEM;
+    watchdog_stage("evaluation", 1);
     EvalOptions eo;
     em_eval_options(c, &eo);
     eo.split = c->eval.split;
@@ -237,6 +244,7 @@ int pipeline_run(const RunConfig *c, int resume, PipelineResult *res, Error *e) 
     char *em_dir = xasprintf(e, "%s/em", r.dir);
     int rc = r.data && r.tok && r.base && r.sft && r.state && r.metrics && em_dir ? RP_OK : RP_ENOMEM;
     em_threads(c); /* collective the first time: settle it on every rank before rank-0-only steps */
+    watchdog_stage("setup", 1);
     if (!rc) rc = check_config(&r, resume, e);
     double t0 = time_now();
     if (!rc) rc = run_data(&r, e);
@@ -249,6 +257,7 @@ int pipeline_run(const RunConfig *c, int resume, PipelineResult *res, Error *e) 
     int done = 0;
     if (!rc) rc = stage_done(&r, "eval", &done, e);
     if (!rc && !done) rc = stage_finish(&r, "eval", run_eval(&r, res->final_model, res, e), e);
+    watchdog_stage("report", 0);
     if (!rc && log_rank() == 0) rc = report_write(r.dir, (int)c->em.rounds, res, e);
     rc = comm_agree(rc, e);
     if (!rc) log_info("run finished in %.0f s", time_now() - t0);

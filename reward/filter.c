@@ -27,6 +27,8 @@ static int by_reward_desc(const void *a, const void *b) {
 
 int filter_apply(Samples *s, const FilterOptions *o, FilterStats *st, Error *e) {
     if (!s->has_reward) return error_set(e, RP_EINPUT, "samples have no rewards yet (run restpg reward first)");
+    if (!(o->tau >= 0.0 && o->tau <= 1.0)) return error_set(e, RP_EINPUT, "filter: tau must be in [0, 1], got %g", o->tau);
+    if (o->keep < 0) return error_set(e, RP_EINPUT, "filter: keep must be >= 0 (0 = no cap), got %d", o->keep);
     memset(st, 0, sizeof *st);
     memset(s->kept, 0, (size_t)s->m);
     s->tau = o->tau;
@@ -73,7 +75,7 @@ int filter_apply(Samples *s, const FilterOptions *o, FilterStats *st, Error *e) 
             continue;
         }
         int64_t kept = 0;
-        for (int64_t k = 0; k < n && (o->keep <= 0 || kept < o->keep); k++) {
+        for (int64_t k = 0; k < n && (o->keep == 0 || kept < o->keep); k++) {
             if (!(rows[k].reward >= o->tau)) break; /* sorted: the rest are lower */
             if (o->require_separator && !s->has_separator[rows[k].row]) {
                 st->no_separator++;

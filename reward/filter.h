@@ -14,7 +14,7 @@
 
 typedef struct {
     double tau;       /* default 0.3 */
-    int keep;         /* K, default 10; <= 0 means no cap */
+    int keep;         /* K, default 10; 0 means no cap; negative is RP_EINPUT */
     int drop_uniform; /* default 0 */
     int require_separator; /* 1: candidates that never wrote the answer separator are not kept
                             * (in reasoning mode they have no reasoning to learn from) */

@@ -67,11 +67,13 @@ static void kill_child(Judge *j) {
     if (j->wfd >= 0) close(j->wfd);
     if (j->rfd >= 0) close(j->rfd);
     j->wfd = j->rfd = -1;
+    if (j->pgid > 0) kill(-j->pgid, SIGKILL); /* helpers too, even after the judge itself exited */
     if (j->pid > 0) {
         kill(j->pid, SIGKILL);
         waitpid(j->pid, NULL, 0);
     }
     j->pid = -1;
+    j->pgid = -1;
 }
 
 /* fork + execvp with a close-on-exec status pipe so an exec failure is reported with its errno
@@ -83,6 +85,7 @@ static int spawn(Judge *j, Error *e) {
     pid_t pid = fork();
     if (pid < 0) return error_set(e, RP_EIO, "judge: fork: %s", strerror(errno));
     if (pid == 0) {
+        setpgid(0, 0);
         dup2(in[0], 0);
         dup2(out[1], 1);
         execvp(j->argv[0], j->argv);
@@ -90,6 +93,8 @@ static int spawn(Judge *j, Error *e) {
         if (write(st[1], &err, sizeof err) < 0) _exit(127);
         _exit(127);
     }
+    /* Set on both sides so the group exists before either a kill or the exec can happen. */
+    setpgid(pid, pid);
     close(in[0]);
     close(out[1]);
     close(st[1]);
@@ -97,6 +102,7 @@ static int spawn(Judge *j, Error *e) {
     ssize_t got = read(st[0], &child_err, sizeof child_err);
     close(st[0]);
     j->pid = pid;
+    j->pgid = pid;
     j->wfd = in[1];
     j->rfd = out[0];
     if (got == (ssize_t)sizeof child_err) {
@@ -110,7 +116,7 @@ static int spawn(Judge *j, Error *e) {
 
 int judge_start(Judge *j, char *const *argv, double timeout_s, int batch, int retries, Error *e) {
     memset(j, 0, sizeof *j);
-    j->pid = -1;
+    j->pid = j->pgid = -1;
     j->wfd = j->rfd = -1;
     j->timeout_s = timeout_s > 0 ? timeout_s : 60.0;
     j->batch = batch > 0 ? batch : 64;
@@ -156,8 +162,17 @@ static int append_request(StrBuf *b, const JudgeItem *it, Error *e) {
 
 /* Validates one response line against the batch; RP_EINPUT for protocol errors. */
 static int take_response(const char *line, const JudgeItem *items, int64_t n, double *rewards, uint8_t *done, Error *e) {
-    cJSON *o = cJSON_Parse(line);
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithOpts(line, &end, 0);
     int rc = RP_OK;
+    if (o && end) {
+        while (*end == ' ' || *end == '\t' || *end == '\r') end++;
+        /* `{...} {...}` would otherwise count as one answer and hide the second. */
+        if (*end) {
+            cJSON_Delete(o);
+            return error_set(e, RP_EINPUT, "judge answered more than one JSON value on one line: '%.200s'", line);
+        }
+    }
     cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
     cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "reward");
     if (!cJSON_IsObject(o)) rc = error_set(e, RP_EINPUT, "judge answered a line that is not a JSON object: '%.200s'", line);
@@ -238,6 +253,9 @@ static int exchange(Judge *j, const JudgeItem *items, int64_t n, double *rewards
                     memmove(in.s, nl + 1, in.len - used);
                     in.len -= used;
                 }
+                if (!rc && in.len > JUDGE_MAX_LINE)
+                    rc = error_set(e, RP_EINPUT, "judge wrote a response line longer than %u MiB without a newline",
+                                   JUDGE_MAX_LINE >> 20);
             }
         }
     }

@@ -8,7 +8,11 @@
  * Failures never hang: each response line must arrive within timeout_s of the batch being sent or
  * of the previous response. A judge that dies or times out is restarted and the whole batch resent,
  * up to `retries` times; then the call fails. A judge that answers wrongly (bad JSON, unknown or
- * repeated id, missing/NaN/out-of-range reward) fails at once: that is a bug to fix, not a blip. */
+ * repeated id, missing/NaN/out-of-range reward, two JSON values on one line, a line longer than
+ * JUDGE_MAX_LINE) fails at once: that is a bug to fix, not a blip.
+ *
+ * The judge runs in its own process group, and stopping or restarting it kills the whole group, so
+ * helpers it started (a shell pipeline, a model server holding its stdout) do not outlive it. */
 #ifndef RESTPG_REWARD_JUDGE_H
 #define RESTPG_REWARD_JUDGE_H
 
@@ -16,6 +20,10 @@
 #include <sys/types.h>
 
 #include "core/error.h"
+
+/* Longest response line accepted; a judge that writes more without a newline is broken, and
+ * buffering it whole would let it exhaust memory. */
+#define JUDGE_MAX_LINE (16u << 20)
 
 typedef struct {
     const char *id, *input, *reference, *reasoning, *answer;
@@ -27,6 +35,7 @@ typedef struct {
     int batch;         /* items per batch */
     int retries;       /* restarts allowed per batch */
     pid_t pid;
+    pid_t pgid;        /* the judge's process group (its first pid); outlives pid while helpers run */
     int wfd, rfd;
     int restarts;      /* total restarts so far, for reporting */
 } Judge;

@@ -7,6 +7,7 @@
 
 #include "core/rng.h"
 #include "core/text.h"
+#include "core/watchdog.h"
 #include "model/infer.h"
 #include "data/samples.h"
 
@@ -269,6 +270,7 @@ static int step(Engine *g, Error *e) {
     }
     int rc = infer_decode(&g->inf, n, g->slots, g->tok, g->logits, e);
     if (rc) return rc;
+    watchdog_progress(); /* per decoded token, not per input: one input's N candidates may take long */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(g->n_work) if (n > 1 && g->n_work > 1)
     for (int i = 0; i < n; i++) {
         Row *r = &g->row[g->act[i]];

@@ -67,7 +67,7 @@ expect2() { # expect2 NEEDLE ARGS...
     [ -e "$T/x.h5" ] && fail "$*: wrote an output file" && rm -f "$T/x.h5"
 }
 base=(--model "$T/m.h5" --data "$T/ds.h5" --out "$T/x.h5" --max-new-tokens 8)
-expect2 "no examples in split 'dev'" sample "${base[@]}" --split dev
+expect2 "--split: expected train, val or test, got 'dev'" sample "${base[@]}" --split dev
 expect2 "no example with id 'nosuch'" generate --model "$T/m.h5" --data "$T/ds.h5" --id nosuch
 expect2 "\-\-n" sample "${base[@]}" --n 0
 expect2 "\-\-temperature" sample "${base[@]}" --temperature -1

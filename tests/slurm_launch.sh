@@ -115,7 +115,7 @@ check "an unknown launcher exits 2 ($rc)" '[ $rc -eq 2 ] && grep -q -- "--launch
 "$RESTPG" launch --np 0 -- pretrain >/dev/null 2>"$dir/e5"; rc=$?
 check "--np 0 exits 2 ($rc)" '[ $rc -eq 2 ] && grep -q -- "--np: must be at least 1" "$dir/e5"'
 "$RESTPG" launch --threads -1 -- pretrain >/dev/null 2>"$dir/e7"; rc=$?
-check "negative threads exit 2 ($rc)" '[ $rc -eq 2 ] && grep -q -- "--threads: must be at least 1" "$dir/e7"'
+check "negative threads exit 2 ($rc)" '[ $rc -eq 2 ] && grep -qF -- "--threads: must be in [1, 4096], got -1" "$dir/e7"'
 PATH=/nonexistent "$self" launch --np 1 -- pretrain >/dev/null 2>"$dir/e6"; rc=$?
 check "a missing mpirun is reported ($rc)" '[ $rc -eq 2 ] && grep -q "cannot run mpirun" "$dir/e6"'
 exit $fail

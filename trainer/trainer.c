@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/comm.h"
+#include "core/watchdog.h"
 #include "trainer/dp.h"
 
 void train_config_default(TrainConfig *c) {
@@ -402,6 +403,7 @@ int trainer_run(const TrainConfig *tc_in, Model *m, const Tokenizer *t, const Se
         double lr = schedule_lr(&tc->sched, step), ts = time_now();
         char why[160];
         if ((rc = train_step(&r, step, lr, &loss, &norm, &tokens, why, sizeof why, e))) break;
+        watchdog_progress();
         int last = step + 1 == tc->steps;
         if (why[0]) rc = skip_step(&r, step, why, ++n_skipped, e);
         else {
