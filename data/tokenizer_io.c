@@ -380,10 +380,18 @@ static int gpt2_merges(Tokenizer *t, const char *path, const int16_t cp_to_byte[
     return rc;
 }
 
+static int load_gpt2_files(const char *dir, const char *enc_path, const char *bpe_path, Tokenizer **out, Error *e);
+
 static int load_gpt2(const char *dir, Tokenizer **out, Error *e) {
-    char enc_path[4200], bpe_path[4200];
-    snprintf(enc_path, sizeof enc_path, "%s/encoder.json", dir);
-    snprintf(bpe_path, sizeof bpe_path, "%s/vocab.bpe", dir);
+    char *enc_path = xasprintf(e, "%s/encoder.json", dir), *bpe_path = xasprintf(e, "%s/vocab.bpe", dir);
+    int rc = enc_path && bpe_path ? load_gpt2_files(dir, enc_path, bpe_path, out, e) : RP_ENOMEM;
+    free(enc_path);
+    free(bpe_path);
+    return rc;
+}
+
+/* GPT-2's encoder.json (token -> id) and vocab.bpe (merges in rank order) of directory dir. */
+static int load_gpt2_files(const char *dir, const char *enc_path, const char *bpe_path, Tokenizer **out, Error *e) {
     if (!path_exists(bpe_path)) return error_set(e, RP_EINPUT, "%s: missing (a GPT-2 tokenizer directory needs "
                                                                "encoder.json and vocab.bpe)", bpe_path);
     char *text;
