@@ -19,13 +19,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     JudgeItem items[3] = {{.id = "a"}, {.id = "b"}, {.id = "c\xc3\xa9"}};
     double rewards[3] = {0};
     uint8_t done[3] = {0};
-    char *line = text, *nl;
-    do {
-        nl = strchr(line, '\n');
+    for (char *line = text; line;) {
+        char *nl = strchr(line, '\n');
         if (nl) *nl = '\0';
         if (line[0] && take_response(line, items, 3, rewards, done, &e)) break;
-        line = nl + 1;
-    } while (nl);
+        line = nl ? nl + 1 : NULL;
+    }
     free(text);
     return 0;
 }
