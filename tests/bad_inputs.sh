@@ -197,6 +197,40 @@ EOF
 case_ judge_line_limit 2 "judge.*line|line.*judge" "absent:$T/jf.h5" "$PAR" \
     "$RESTPG" reward --samples "$T/s.h5" --data "$T/ds.h5" --reward judge --judge "$PY $T/judgeflood.py" --judge-timeout 5 --judge-retries 0 --out "$T/jf.h5"
 
+# Stuck ranks: a rank stopped with SIGSTOP makes the job exit (the watchdog names rank and stage)
+# instead of hanging; the stopped rank is resumed and the job's processes end with the case.
+cat >"$T/stall.sh" <<'EOF'
+mpiexec -n 2 --bind-to none "$RESTPG" pretrain --data "$1" --tokenizer "$2" --config "$3" --steps 100000 \
+    --batch-size 1 --seq-len 64 --threads 1 --stall-timeout 5 --out "$4" &
+job=$!
+sleep 4
+rank=$(pgrep -P "$job" -x restpg | head -n 1)
+[ -n "$rank" ] && kill -STOP "$rank"
+wait "$job"
+rc=$?
+[ -n "$rank" ] && kill -CONT "$rank" 2>/dev/null
+exit $rc
+EOF
+LIMIT=40 case_ stalled_rank_watchdog nz "rank.*(stall|progress)" "" "$PAR" bash "$T/stall.sh" "$T/ds.h5" "$T/tok" "$T/model.yaml" "$T/stall.h5"
+# A judge whose child keeps its stdout open: killed as a process group, no orphan left.
+mark="3001.$$"
+cat >"$T/judgeorphan.py" <<EOF
+import json, subprocess, sys
+subprocess.Popen(["sleep", "$mark"])  # inherits stdout
+for line in sys.stdin:
+    print(json.dumps({"id": json.loads(line)["id"], "reward": 0.5}), flush=True)
+EOF
+cat >"$T/orphan.sh" <<'EOF'
+"$RESTPG" reward --samples "$1" --data "$2" --reward judge --judge "$3 $4" --out "$5" || exit
+sleep 1
+left=$(pgrep -f "sleep $6")
+[ -z "$left" ] && exit 0
+echo "judge's child left running: $left" >&2
+kill $left
+exit 1
+EOF
+case_ judge_process_group 0 "" "" "$PAR" bash "$T/orphan.sh" "$T/s.h5" "$T/ds.h5" "$PY" "$T/judgeorphan.py" "$T/orphan.h5" "$mark"
+
 # ---- 2. Bit flips ----------------------------------------------------------------------------
 NFLIP=${RESTPG_BAD_INPUT_FLIPS:-40}
 # flips FILE N: N copies FILE.flipK with one bit flipped, offsets spread over the file and its
