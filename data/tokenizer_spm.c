@@ -439,7 +439,7 @@ static int user_matches(const SpmVocab *v, const char *text, size_t n, Match **o
         }
     }
     free(taken);
-    qsort(m, nm, sizeof *m, match_cmp);
+    if (nm) qsort(m, nm, sizeof *m, match_cmp); /* qsort(NULL, 0) is undefined (UBSan) */
     *out = m;
     *n_out = nm;
     return RP_OK;

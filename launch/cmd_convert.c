@@ -53,8 +53,9 @@ int cmd_convert(int argc, char **argv, Error *e) {
         rc = checkpoint_save(to, &m, t, &meta, e);
     } else {
         if (tokpath)
-            return error_set(e, RP_EINPUT, "--tokenizer: %s carries its own tokenizer (a restpg checkpoint or GGUF "
-                                           "file); drop the option", from);
+            /* Name the file: a corrupt llm.c file lands here too, and its magic is what is wrong. */
+            return error_set(e, RP_EINPUT, "--tokenizer: %s is not an llm.c checkpoint (no magic %d at its start), "
+                             "and a restpg checkpoint or GGUF file carries its own tokenizer", from, LLMC_MAGIC);
         if ((rc = checkpoint_load_any(from, &m, &t, &meta, e))) return rc;
         meta.has_train = 0; /* weights only: the optimizer state belongs to the run that made it */
         rc = to_llmc ? llmc_save(to, &m, (int)meta.llmc_vocab_size, e) : checkpoint_save(to, &m, t, &meta, e);

@@ -273,7 +273,7 @@ static int compute_set(WnSyn *w, const char *word, size_t n, WnSet *out, Error *
     }
     pthread_mutex_unlock(&wn_mutex);
     if (rc) return free(ids), rc;
-    qsort(ids, n_ids, sizeof *ids, cmp_i32);
+    if (n_ids) qsort(ids, n_ids, sizeof *ids, cmp_i32); /* qsort(NULL, 0) is undefined (UBSan) */
     size_t u = 0;
     for (size_t i = 0; i < n_ids; i++)
         if (!u || ids[u - 1] != ids[i]) ids[u++] = ids[i];

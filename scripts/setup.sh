@@ -13,6 +13,7 @@ pkgs=(
   gnuplot-nox
   python3 python3-h5py python3-numpy python3-nltk python3-torch python3-venv
   slurm-wlm munge
+  clang libclang-rt-14-dev libomp-dev # the fuzz build: libFuzzer, sanitizer runtimes, clang's OpenMP
 )
 
 missing=()

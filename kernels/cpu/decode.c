@@ -199,8 +199,10 @@ static float exp_scaled_sum(float *x, int n, float mx, float scale) {
     return sum;
 }
 
-/* Built for AVX2 without FMA as well, like exp_scaled_sum: wider vectors, the same operations. */
-#ifdef HAVE_X86
+/* Built for AVX2 without FMA as well, like exp_scaled_sum: wider vectors, the same operations.
+ * Not with clang < 15 (the fuzz build): it names the ifunc of an extern clone
+ * "decode_attention_head.ifunc", so callers in other files fail to link; the bits are the same. */
+#if defined(HAVE_X86) && !(defined(__clang__) && __clang_major__ < 15)
 __attribute__((target_clones("avx2", "default")))
 #endif
 void decode_attention_head(float *out, int ldo, const float *q, int ldq, int m, const float *kt, int ldkt,

@@ -39,7 +39,9 @@ static inline float fm_expf(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)k + 127) << 23;
+    /* Shifted as unsigned: the same bits, and no undefined shift of a negative value when x is
+     * NaN (k converts to INT_MIN on x86), which UBSan would otherwise stop on. */
+    int32_t bits = (int32_t)((uint32_t)((int32_t)k + 127) << 23);
     bits &= -(int32_t)(x >= -87.0f);
     float scale;
     memcpy(&scale, &bits, sizeof scale);
