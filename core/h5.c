@@ -331,6 +331,40 @@ static int strings_from_child(const VlenSource *src, int64_t n, char **res, Erro
     return rc;
 }
 
+static herr_t probe_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data) {
+    (void)info, (void)data;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    H5Aclose(a);
+    return 0;
+}
+
+int h5_probe_attrs(hid_t obj, const char *what, Error *e) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return error_set(e, RP_EIO, "cannot fork to check %s: %s", what, strerror(errno));
+    if (pid == 0) {
+        hsize_t idx = 0;
+        _exit(H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &idx, probe_attr, NULL) < 0 ? 3 : 0);
+    }
+    int status = 0;
+    for (int waited = 0;; waited++) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) break;
+        if (r < 0 && errno != EINTR) return error_set(e, RP_EIO, "waiting to check %s: %s", what, strerror(errno));
+        if (waited >= 1000) { /* 10 s: a sound attribute table takes milliseconds */
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+            return error_set(e, RP_EINPUT, "%s: the attribute table is corrupt (reading it does not end)", what);
+        }
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        return error_set(e, RP_EINPUT, "%s: the attribute table is corrupt", what);
+    return RP_OK;
+}
+
 int h5_read_strings(hid_t loc, const char *name, char ***out, int64_t *n_out, Error *e) {
     hsize_t dims[1];
     hid_t ds = -1;

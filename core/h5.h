@@ -54,6 +54,11 @@ int h5_read_into(hid_t loc, const char *name, hid_t memtype, int rank, const hsi
 int h5_exists(hid_t loc, const char *name);
 
 /* Scalar attributes on an object (a file or group id, or "." for loc itself via name). */
+/* Walks every attribute of obj in a forked child first: libhdf5 1.10 crashes or spins on some
+ * corrupt attribute tables (no checksum in the pre-1.10 file format), so a child that dies or
+ * does not finish within 10 s makes this RP_EINPUT naming `what`, before the caller iterates
+ * them itself. */
+int h5_probe_attrs(hid_t obj, const char *what, Error *e);
 int h5_attr_set_str(hid_t obj, const char *name, const char *value, Error *e);
 int h5_attr_get_str(hid_t obj, const char *name, char **value, Error *e); /* malloc'd */
 int h5_attr_set_i64(hid_t obj, const char *name, int64_t value, Error *e);

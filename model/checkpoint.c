@@ -385,6 +385,10 @@ static int load_train(hid_t f, Model *m, CheckpointMeta *meta, Error *e) {
     H5Gclose(g);
     if (rc || (rc = open_group(f, "run_options", 0, &g, e))) return rc;
     hsize_t idx = 0;
+    if ((rc = h5_probe_attrs(g, "/run_options", e))) {
+        H5Gclose(g);
+        return rc;
+    }
     if (H5Aiterate2(g, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_opt, meta) < 0)
         rc = error_set(e, RP_EINPUT, "/run_options: unreadable attribute");
     H5Gclose(g);
