@@ -126,13 +126,19 @@ static void gpt2_decoder_free(Decoder *s) {
     free(s);
 }
 
-static int gpt2_decoder_init(void **dec, const GPT2Tensors *w, const GPT2Dims *d, const DecodePlan *p, Error *e) {
+int cpu_decoder_plan_check(const DecodePlan *p, int positions, const char *what, Error *e) {
     if (p->max_rows < 1 || p->n_prefixes < 1 || p->max_prompt < 1 || p->max_new < 1)
         return error_set(e, RP_EINPUT, "infer plan: rows %d, prompt caches %d, prompt %d and new tokens %d must be >= 1",
                          p->max_rows, p->n_prefixes, p->max_prompt, p->max_new);
-    if ((long)p->max_prompt + p->max_new > d->n_positions)
-        return error_set(e, RP_EINPUT, "infer plan: prompt %d + new tokens %d exceed the model's n_positions %d",
-                         p->max_prompt, p->max_new, d->n_positions);
+    if ((long)p->max_prompt + p->max_new > positions)
+        return error_set(e, RP_EINPUT, "infer plan: prompt %d + new tokens %d exceed the model's %s %d", p->max_prompt,
+                         p->max_new, what, positions);
+    return RP_OK;
+}
+
+static int gpt2_decoder_init(void **dec, const GPT2Tensors *w, const GPT2Dims *d, const DecodePlan *p, Error *e) {
+    int rc = cpu_decoder_plan_check(p, d->n_positions, "n_positions", e);
+    if (rc) return rc;
     Decoder *s = xcalloc(1, sizeof *s, e);
     if (!s) return RP_ENOMEM;
     s->arch = ARCH_GPT2;

@@ -34,6 +34,9 @@ size_t cpu_decoder_bytes(const DecoderModel *dm, const DecodePlan *p, int thread
  * weights' vectors are read in place afterwards, so they must outlive *dec. An architecture the
  * CPU cannot decode is RP_EINPUT naming it. */
 int cpu_decoder_init(void **dec, const DecoderModel *dm, const DecodePlan *p, Error *e);
+/* The plan rules every architecture's decoder enforces: every count >= 1, and prompt + new tokens
+ * within the model's `positions` (named `what` in the message). */
+int cpu_decoder_plan_check(const DecodePlan *p, int positions, const char *what, Error *e);
 void cpu_decoder_free(void *dec);
 
 int cpu_decoder_prefill(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e);

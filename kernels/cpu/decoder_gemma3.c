@@ -174,12 +174,8 @@ void cpu_decoder_gemma3_free(void *dec) {
 
 int cpu_decoder_gemma3_init(void **dec, const Gemma3Tensors *w, const Gemma3Dims *d, const DecodePlan *p, Error *e) {
     *dec = NULL;
-    if (p->max_rows < 1 || p->n_prefixes < 1 || p->max_prompt < 1 || p->max_new < 1)
-        return error_set(e, RP_EINPUT, "infer plan: rows %d, prompt caches %d, prompt %d and new tokens %d must be >= 1",
-                         p->max_rows, p->n_prefixes, p->max_prompt, p->max_new);
-    if ((long)p->max_prompt + p->max_new > d->max_positions)
-        return error_set(e, RP_EINPUT, "infer plan: prompt %d + new tokens %d exceed the model's max_positions %d",
-                         p->max_prompt, p->max_new, d->max_positions);
+    int prc = cpu_decoder_plan_check(p, d->max_positions, "max_positions", e);
+    if (prc) return prc;
     G3Decoder *s = xcalloc(1, sizeof *s, e);
     if (!s) return RP_ENOMEM;
     s->arch = ARCH_GEMMA3;
