@@ -41,6 +41,12 @@ int h5_open_read(const char *path, const char *format, int64_t max_version, hid_
     if (is <= 0) return error_set(e, RP_EINPUT, "%s: not an HDF5 file (or truncated)", path);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return error_set(e, RP_EINPUT, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
+    /* The root's attribute table is the first thing read: libhdf5 overruns its buffers on some
+     * corrupt ones, so it is walked in a child first. */
+    if ((rc = h5_probe_attrs(f, path, e))) {
+        H5Fclose(f);
+        return rc;
+    }
     char *fmt = NULL;
     int64_t ver = 0;
     if (h5_attr_get_str(f, "format", &fmt, e) || h5_attr_get_i64(f, "version", &ver, e)) {
