@@ -182,10 +182,9 @@ static int gpt2_decoder_init(void **dec, const GPT2Tensors *w, const GPT2Dims *d
     return RP_OK;
 }
 
-static int check_token(const Decoder *s, int32_t tok, const char *what, int i, Error *e) {
-    if (tok < 0 || tok >= s->d.vocab_size)
-        return error_set(e, RP_EINPUT, "%s: token [%d] = %d is not a token id (vocabulary %d)", what, i, tok,
-                         s->d.vocab_size);
+int cpu_decoder_check_token(int32_t tok, int V, const char *what, int i, Error *e) {
+    if (tok < 0 || tok >= V)
+        return error_set(e, RP_EINPUT, "%s: token [%d] = %d is not a token id (vocabulary %d)", what, i, tok, V);
     return RP_OK;
 }
 
@@ -213,7 +212,7 @@ static int gpt2_decoder_prefill(Decoder *s, int prefix, const int32_t *tokens, i
         return error_set(e, RP_EINTERNAL, "infer_prefill: prompt cache %d of %d", prefix, s->plan.n_prefixes);
     if (n < 1 || n > Pm) return error_set(e, RP_EINPUT, "infer_prefill: prompt of %d tokens (planned 1..%d)", n, Pm);
     for (int i = 0; i < n; i++)
-        if (check_token(s, tokens[i], "infer_prefill: prompt", i, e)) return RP_EINPUT;
+        if (cpu_decoder_check_token(tokens[i], s->d.vocab_size, "infer_prefill: prompt", i, e)) return RP_EINPUT;
     encoder_forward(s->x, tokens, s->w.wte, s->w.wpe, 1, n, C);
     for (int l = 0; l < L; l++) {
         LayerParams lp;
@@ -256,7 +255,7 @@ static int decode_begin(Decoder *s, int n, const int *slots, const int32_t *toke
         int sl = slots[r], pos = s->plen[s->sprefix[sl]] + s->slen[sl];
         if (s->mark[sl] >= 0) return error_set(e, RP_EINTERNAL, "infer_decode: slot %d appears in rows %d and %d", sl, s->mark[sl], r);
         s->mark[sl] = r;
-        if (check_token(s, tokens[r], "infer_decode: step", r, e)) return RP_EINPUT;
+        if (cpu_decoder_check_token(tokens[r], s->d.vocab_size, "infer_decode: step", r, e)) return RP_EINPUT;
         if (s->slen[sl] >= s->plan.max_new || pos >= s->d.n_positions)
             return error_set(e, RP_EINPUT, "infer_decode: slot %d is full (position %d, %d new tokens planned, n_positions %d)",
                              sl, pos, s->plan.max_new, s->d.n_positions);

@@ -37,6 +37,8 @@ int cpu_decoder_init(void **dec, const DecoderModel *dm, const DecodePlan *p, Er
 /* The plan rules every architecture's decoder enforces: every count >= 1, and prompt + new tokens
  * within the model's `positions` (named `what` in the message). */
 int cpu_decoder_plan_check(const DecodePlan *p, int positions, const char *what, Error *e);
+/* RP_EINPUT naming `what` and [i] unless tok is an id of a V-token vocabulary. */
+int cpu_decoder_check_token(int32_t tok, int V, const char *what, int i, Error *e);
 void cpu_decoder_free(void *dec);
 
 int cpu_decoder_prefill(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e);

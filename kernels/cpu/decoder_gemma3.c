@@ -215,13 +215,6 @@ int cpu_decoder_gemma3_init(void **dec, const Gemma3Tensors *w, const Gemma3Dims
     return RP_OK;
 }
 
-static int check_token(const G3Decoder *s, int32_t tok, const char *what, int i, Error *e) {
-    if (tok < 0 || tok >= s->d.vocab_size)
-        return error_set(e, RP_EINPUT, "%s: token [%d] = %d is not a token id (vocabulary %d)", what, i, tok,
-                         s->d.vocab_size);
-    return RP_OK;
-}
-
 static int layer_is_global(const Gemma3Dims *d, int l) { return (l + 1) % d->sliding_window_pattern == 0; }
 
 static float attn_scale(const Gemma3Dims *d) { return (float)(1.0 / sqrt((double)d->query_pre_attn_scalar)); }
@@ -275,7 +268,7 @@ int cpu_decoder_gemma3_prefill(void *dec, int prefix, const int32_t *tokens, int
         return error_set(e, RP_EINTERNAL, "infer_prefill: prompt cache %d of %d", prefix, s->plan.n_prefixes);
     if (n < 1 || n > Pm) return error_set(e, RP_EINPUT, "infer_prefill: prompt of %d tokens (planned 1..%d)", n, Pm);
     for (int i = 0; i < n; i++)
-        if (check_token(s, tokens[i], "infer_prefill: prompt", i, e)) return RP_EINPUT;
+        if (cpu_decoder_check_token(tokens[i], s->d.vocab_size, "infer_prefill: prompt", i, e)) return RP_EINPUT;
     /* A failed prefill leaves the cache empty rather than half-written. */
     s->plen[prefix] = 0;
     embedding_forward(s->x, tokens, s->w.token_embd, (float)sqrt((double)d->hidden_size), n, d->hidden_size);
@@ -329,7 +322,7 @@ static int decode_begin(G3Decoder *s, int n, const int *slots, const int32_t *to
         if (s->mark[sl] >= 0)
             return error_set(e, RP_EINTERNAL, "infer_decode: slot %d appears in rows %d and %d", sl, s->mark[sl], r);
         s->mark[sl] = r;
-        if (check_token(s, tokens[r], "infer_decode: step", r, e)) return RP_EINPUT;
+        if (cpu_decoder_check_token(tokens[r], s->d.vocab_size, "infer_decode: step", r, e)) return RP_EINPUT;
         if (s->slen[sl] >= s->plan.max_new || pos >= d->max_positions)
             return error_set(e, RP_EINPUT,
                              "infer_decode: slot %d is full (position %d, %d new tokens planned, max_positions %d)", sl,
