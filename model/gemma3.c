@@ -347,6 +347,7 @@ int gemma3_backward(Gemma3 *m, float loss_scale, Error *e) {
         return error_set(e, RP_EINTERNAL,
                          "gemma3_backward: needs a gemma3_forward with targets since the last backward");
     a->state = ST_BACKWARD_DONE;
+    OP(params_grads(&m->store, NULL, e)); /* a model's first backward allocates its gradients */
     /* No weighted position: the loss is the constant 0 and its gradient adds nothing. */
     if (!(a->tok.weight_sum > 0.0) || loss_scale == 0.0f) return RP_OK;
     const BackendOps *op = m->store.be->ops;

@@ -120,7 +120,7 @@ int model_adamw_step(Model *m, const AdamW *h, double max_norm, int step, double
     return params_adamw(model_store_mut(m), h, max_norm, step, norm, e);
 }
 
-float *model_grad_memory(Model *m) { return params_mem(model_store(m), 'g'); }
+int model_grads(Model *m, float **out, Error *e) { return params_grads(model_store_mut(m), out, e); }
 
 int model_tensor_count(const Model *m) { return model_store(m)->n; }
 

@@ -43,7 +43,8 @@ int model_arch_parse(const char *s, Arch *a, Error *e);
 int model_config_check(ModelConfig *c, Error *e);
 /* The config of an initialised model. */
 ModelConfig model_config(const Model *m);
-/* Allocates parameters and gradients on the selected backend (zeroed). */
+/* Allocates the parameters on the selected backend (zeroed); gradients come with model_grads,
+ * model_zero_grad or the first backward. */
 int model_init(Model *m, const ModelConfig *c, Error *e);
 void model_free(Model *m);
 /* The architecture's published initialisation, a function of (seed, tensor, index) only. */
@@ -64,7 +65,9 @@ int model_logits_download(const Model *m, int row0, int n, float *host, Error *e
 int model_opt_reset(Model *m, Error *e);
 int model_opt_ready(const Model *m);
 int model_adamw_step(Model *m, const AdamW *h, double max_norm, int step, double *norm, Error *e);
-float *model_grad_memory(Model *m);
+/* The gradient state's device buffer (n_params floats), allocated zeroed on first use: a model
+ * that only runs inference holds no gradients. */
+int model_grads(Model *m, float **out, Error *e);
 
 /* Tensor k of the architecture's table: count, shape (offset/numel/dims in the flat state), and
  * host copies of one tensor or a whole state (which = 'p', 'g', 'm', 'v'). */

@@ -51,13 +51,21 @@ int params_init(ParamStore *s, const size_t (*dims)[3], int n, const ParamTable 
     s->n = n;
     params_layout(s->t, dims, n);
     s->n_params = s->t[n - 1].offset + s->t[n - 1].numel;
-    if (!(s->mem[0] = dev_floats(s->be, s->n_params, e)) || !(s->mem[1] = dev_floats(s->be, s->n_params, e))) {
+    if (!(s->mem[0] = dev_floats(s->be, s->n_params, e))) {
         size_t np = s->n_params;
         params_free(s);
         return error_wrap(e, "%zu parameters", np);
     }
     bind(s, 0);
-    bind(s, 1);
+    return RP_OK;
+}
+
+int params_grads(ParamStore *s, float **out, Error *e) {
+    if (!s->mem[1]) {
+        if (!(s->mem[1] = dev_floats(s->be, s->n_params, e))) return error_wrap(e, "gradients (%zu parameters)", s->n_params);
+        bind(s, 1);
+    }
+    if (out) *out = s->mem[1];
     return RP_OK;
 }
 
@@ -102,7 +110,10 @@ int params_state_upload(ParamStore *s, int which, const float *host, Error *e) {
     return s->be->ops->upload(dst, host, s->n_params * sizeof(float), e);
 }
 
-int params_zero_grad(ParamStore *s, Error *e) { return s->be->ops->zero(s->mem[1], s->n_params * sizeof(float), e); }
+int params_zero_grad(ParamStore *s, Error *e) {
+    if (!s->mem[1]) return params_grads(s, NULL, e); /* alloc zeroes */
+    return s->be->ops->zero(s->mem[1], s->n_params * sizeof(float), e);
+}
 
 int params_opt_reset(ParamStore *s, Error *e) {
     if (!s->mem[2]) {
@@ -119,7 +130,7 @@ int params_opt_reset(ParamStore *s, Error *e) {
 int params_opt_ready(const ParamStore *s) { return s->mem[2] != NULL; }
 
 int params_adamw(ParamStore *s, const AdamW *h, double max_norm, int step, double *norm, Error *e) {
-    if (!s->mem[2]) return error_set(e, RP_EINTERNAL, "AdamW step without optimizer state (reset it first)");
+    if (!s->mem[1] || !s->mem[2]) return error_set(e, RP_EINTERNAL, "AdamW step without gradients or optimizer state");
     double sq = 0;
     int rc = s->be->ops->sumsq(s->mem[1], s->n_params, &sq, e);
     if (rc) return rc;

@@ -49,8 +49,9 @@ typedef struct {
 
 /* Lays out n tensors of the given dims (a 0 ends a shape) back to back from offset 0. */
 void params_layout(ParamTensor *t, const size_t (*dims)[3], int n);
-/* Lays out the tensors, allocates zeroed parameters and gradients on the selected backend and
- * binds their views. */
+/* Lays out the tensors, allocates zeroed parameters on the selected backend and binds their
+ * views. Gradients come with the first params_grads / params_zero_grad (a backward asks for
+ * them), so a model that only runs inference never holds them. */
 int params_init(ParamStore *s, const size_t (*dims)[3], int n, const ParamTable *table, Error *e);
 void params_free(ParamStore *s);
 
@@ -65,6 +66,10 @@ int params_tensor_upload(ParamStore *s, int which, int k, const float *host, Err
 int params_state_download(const ParamStore *s, int which, float *host, Error *e);
 int params_state_upload(ParamStore *s, int which, const float *host, Error *e);
 
+/* The gradient state, allocated zeroed (and its views bound) if the store has none yet; *out
+ * (may be NULL) gets its device buffer. */
+int params_grads(ParamStore *s, float **out, Error *e);
+/* Zeroes the gradients (allocating them if needed). */
 int params_zero_grad(ParamStore *s, Error *e);
 /* Allocates (and binds) the AdamW moments if needed and zeroes them; params_opt_ready: 1 if they
  * exist. */

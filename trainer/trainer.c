@@ -261,9 +261,10 @@ static void run_free(Run *r) {
 static int run_setup(Run *r, const CheckpointMeta *resume, int64_t *start, Error *e) {
     const TrainConfig *tc = r->tc;
     size_t np = r->m->n_params, gb = (size_t)tc->grad_accum * (size_t)tc->batch_size;
+    float *grads = NULL;
     int rc;
     if ((rc = model_plan(r->m, tc->batch_size, tc->seq_len, e)) || (rc = batch_init(&r->batch, tc->batch_size, tc->seq_len, e)) ||
-        (rc = dp_tree_init(&r->dp, r->m->be, model_grad_memory(r->m), np, tc->grad_accum, e)))
+        (rc = model_grads(r->m, &grads, e)) || (rc = dp_tree_init(&r->dp, r->m->be, grads, np, tc->grad_accum, e)))
         return rc;
     r->idx = xmalloc(sizeof(int64_t) * gb, e);
     r->val_idx = xmalloc(sizeof(int64_t) * (size_t)(r->val->n ? r->val->n : 1), e);
@@ -311,7 +312,9 @@ static int step_finite(Run *r, double loss, double *norm, char *why, size_t n, E
         return 0;
     }
     double ss = 0;
-    int rc = r->m->be->ops->sumsq(model_grad_memory(r->m), r->m->n_params, &ss, e);
+    float *grads = NULL;
+    int rc = model_grads(r->m, &grads, e);
+    if (!rc) rc = r->m->be->ops->sumsq(grads, r->m->n_params, &ss, e);
     if (rc) return -rc;
     *norm = sqrt(ss);
     if (isfinite(*norm)) return 1;
