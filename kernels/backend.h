@@ -69,12 +69,16 @@ typedef struct {
     const Gemma3Dims *gemma3_dims;
 } DecoderModel;
 
+/* How parameters are stored (model.dtype): fp32, or bf16 (the upper half of an fp32; core/bf16.h). */
+typedef enum { DTYPE_F32 = 0, DTYPE_BF16 = 1 } DType;
+
 /* A KV-cached decoder's memory plan (model/infer.h explains prompt caches and slots). */
 typedef struct {
     int max_rows;   /* candidate slots (rows of one decode step) */
     int n_prefixes; /* prompt caches held at once */
     int max_prompt; /* tokens of one prompt */
     int max_new;    /* tokens fed to one slot after its prompt */
+    DType weights;  /* the decoder's copy of the weight matrices (products accumulate in fp32) */
 } DecodePlan;
 
 typedef struct Backend Backend;

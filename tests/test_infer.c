@@ -12,9 +12,12 @@
  *    and the decode logits of a slot are bitwise equal whatever rows share its step, their
  *    order, and the thread count.
  *  - Greedy decoding equals the argmax of the full forward, step by step. */
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bf16.h"
 #include "core/rng.h"
 #include "kernels/cpu/decode.h"
 #include "kernels/cpu/ops.h"
@@ -74,17 +77,58 @@ static void test_gemm_invariance(void) {
         memcpy(res3, res1, sizeof(float) * M * N);
         kernels_set_threads(1);
         for (int i = 0; i < M; i++)
-            decode_matmul(res1 + (size_t)i * N, a + (size_t)i * K, w, b, res1 + (size_t)i * N, 1, K, N);
+            decode_matmul(res1 + (size_t)i * N, a + (size_t)i * K, (DecodeW){w, 0}, b, res1 + (size_t)i * N, 1, K, N);
         kernels_set_threads(2);
-        decode_matmul(res2, a, w, b, res2, M, K, N);
+        decode_matmul(res2, a, (DecodeW){w, 0}, b, res2, M, K, N);
         kernels_set_threads(1);
         decode_set_max_width(1);
-        decode_matmul(res3, a, w, b, res3, M, K, N);
+        decode_matmul(res3, a, (DecodeW){w, 0}, b, res3, M, K, N);
         decode_set_max_width(0);
         CHECK_MSG(!memcmp(res1, res2, sizeof(float) * M * N), "K %d N %d: decode_matmul depends on batch/threads", K, N);
         CHECK_MSG(!memcmp(res1, res3, sizeof(float) * M * N), "K %d N %d: decode_matmul portable path differs", K, N);
+        /* bf16 weights: the products over the bf16 copy are the bits of the fp32 products over
+         * the rounded values, on every vector path (widening bf16 is exact). */
+        uint16_t *wh = malloc(sizeof(uint16_t) * N * K);
+        for (size_t i = 0; i < (size_t)N * K; i++) {
+            wh[i] = bf16_from_f32(w[i]);
+            w[i] = bf16_to_f32(wh[i]);
+        }
+        for (int width = 16; width >= 1; width = width == 16 ? 8 : width / 8) {
+            decode_set_max_width(width);
+            decode_matmul(res1, a, (DecodeW){w, 0}, b, NULL, M, K, N);
+            decode_matmul(res2, a, (DecodeW){wh, 1}, b, NULL, M, K, N);
+            CHECK_MSG(!memcmp(res1, res2, sizeof(float) * M * N), "K %d N %d: bf16 weights differ at width %d", K, N, width);
+            decode_gemm_nn(res1, N, a, K, w, N, M, N, K);
+            decode_gemm_nn_w(res2, N, a, K, (DecodeW){wh, 1}, N, M, N, K);
+            CHECK_MSG(!memcmp(res1, res2, sizeof(float) * M * N), "K %d N %d: bf16 gemm differs at width %d", K, N, width);
+        }
+        decode_set_max_width(0);
+        free(wh);
         free(a), free(w), free(b), free(one), free(many), free(res1), free(res2), free(res3);
     }
+}
+
+/* bf16 rounding: nearest even, NaN kept, against a double-precision reference. */
+static void test_bf16_round(void) {
+    Rng r;
+    rng_seed(&r, 11);
+    for (int i = 0; i < 100000; i++) {
+        float f = (float)((2.0 * rng_uniform(&r) - 1.0) * pow(2.0, (int)(rng_uniform(&r) * 60) - 30));
+        float h = bf16_to_f32(bf16_from_f32(f));
+        /* The neighbours of f on the bf16 grid: truncation and one step away from zero. */
+        uint32_t u;
+        memcpy(&u, &f, sizeof u);
+        float lo = bf16_to_f32((uint16_t)(u >> 16)), hi = bf16_to_f32((uint16_t)((u >> 16) + 1));
+        double dlo = fabs((double)f - lo), dhi = fabs((double)hi - f);
+        float want = dlo < dhi ? lo : dhi < dlo ? hi : (((u >> 16) & 1) ? hi : lo);
+        CHECK_MSG(h == want, "bf16 of %a: got %a, want %a", f, h, want);
+    }
+    CHECK(isnan(bf16_to_f32(bf16_from_f32(NAN))));
+    uint32_t snan = 0x7f800001u; /* a NaN whose payload is only in the low half */
+    float fs;
+    memcpy(&fs, &snan, sizeof fs);
+    CHECK(isnan(bf16_to_f32(bf16_from_f32(fs))));
+    CHECK(isinf(bf16_to_f32(bf16_from_f32(INFINITY))));
 }
 
 typedef struct {
@@ -210,6 +254,7 @@ static void test_against_full_forward(void) {
 int main(void) {
     kernels_set_threads(1);
     test_gemm_invariance();
+    test_bf16_round();
     test_against_full_forward();
     return test_summary("test_infer");
 }

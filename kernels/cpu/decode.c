@@ -9,6 +9,7 @@
 #include "kernels/cpu/decode.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -16,6 +17,7 @@
 #define HAVE_X86 1
 #endif
 
+#include "core/bf16.h"
 #include "kernels/cpu/fastmath.h"
 #include "kernels/cpu/ops.h"
 
@@ -34,13 +36,22 @@ typedef struct {
     const float *resid; /* row stride ldo, may alias out, or NULL */
 } Epilogue;
 
+/* Element idx of a weight operand: fp32, or bf16 (the upper half of an fp32, so the conversion is
+ * exact and a product over bf16 weights has the bits of the fp32 product over the same values). */
+static inline float bval(const void *b, size_t idx, int h) {
+    return h ? bf16_to_f32(((const uint16_t *)b)[idx]) : ((const float *)b)[idx];
+}
+
+/* b advanced by n elements of its type. */
+static inline const void *badv(const void *b, size_t n, int h) { return (const char *)b + n * (h ? 2 : 4); }
+
 /* Columns [j0, j1) of rows [0, mr), one element at a time. */
-static void nn_scalar(int mr, int j0, int j1, const float *a, int lda, const float *b, int ldb, int K, float *out,
+static void nn_scalar(int mr, int j0, int j1, const float *a, int lda, const void *b, int h, int ldb, int K, float *out,
                       int ldo, const Epilogue *ep, int col0) {
     for (int i = 0; i < mr; i++)
         for (int j = j0; j < j1; j++) {
             float acc = 0.0f;
-            for (int k = 0; k < K; k++) acc = fmaf(a[(size_t)i * lda + k], b[(size_t)k * ldb + j], acc);
+            for (int k = 0; k < K; k++) acc = fmaf(a[(size_t)i * lda + k], bval(b, (size_t)k * ldb + j, h), acc);
             if (ep->bias) acc = acc + ep->bias[col0 + j];
             if (ep->resid) acc = acc + ep->resid[(size_t)i * ldo + j];
             out[(size_t)i * ldo + j] = acc;
@@ -49,13 +60,13 @@ static void nn_scalar(int mr, int j0, int j1, const float *a, int lda, const flo
 
 #ifdef HAVE_X86
 /* One tile body per vector type; V is __m256 or __m512, W the vector width. */
-#define NN_TILE_BODY(V, W, SETZERO, LOAD, SET1, FMADD, ADD, STORE)                                                    \
+#define NN_TILE_BODY(V, W, SETZERO, LOAD, LOADB, SET1, FMADD, ADD, STORE)                                             \
     V acc[MR][NR];                                                                                                      \
     for (int i = 0; i < mr; i++)                                                                                        \
         for (int j = 0; j < nv; j++) acc[i][j] = SETZERO();                                                             \
     for (int k = 0; k < K; k++) {                                                                                       \
         V bv[NR];                                                                                                       \
-        for (int j = 0; j < nv; j++) bv[j] = LOAD(b + (size_t)k * ldb + W * j);                                         \
+        for (int j = 0; j < nv; j++) bv[j] = LOADB(b + (size_t)k * ldb + W * j);                                        \
         for (int i = 0; i < mr; i++) {                                                                                  \
             V av = SET1(a[(size_t)i * lda + k]);                                                                        \
             for (int j = 0; j < nv; j++) acc[i][j] = FMADD(av, bv[j], acc[i][j]);                                       \
@@ -69,19 +80,26 @@ static void nn_scalar(int mr, int j0, int j1, const float *a, int lda, const flo
             STORE(out + (size_t)i * ldo + W * j, v);                                                                    \
         }
 
-__attribute__((target("avx2,fma"), always_inline)) static inline void nn_avx2_fixed(
-    int mr, int nv, const float *a, int lda, const float *b, int ldb, int K, float *out, int ldo, const Epilogue *ep,
-    int col0) {
-    NN_TILE_BODY(__m256, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps,
-                 _mm256_storeu_ps)
-}
+/* bf16 lanes widened to fp32: a shift of each 16-bit pattern into the upper half. */
+#define LOAD_BF16_256(p) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
+#define LOAD_BF16_512(p)                                                                                               \
+    _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
 
-__attribute__((target("avx512f"), always_inline)) static inline void nn_avx512_fixed(
-    int mr, int nv, const float *a, int lda, const float *b, int ldb, int K, float *out, int ldo, const Epilogue *ep,
-    int col0) {
-    NN_TILE_BODY(__m512, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps,
-                 _mm512_storeu_ps)
-}
+/* The tile kernels for fp32 (b float) and bf16 (b uint16_t) weights. */
+#define NN_FIXED(NAME, BT, TARGET, V, W, SETZERO, LOAD, LOADB, SET1, FMADD, ADD, STORE)                                \
+    __attribute__((target(TARGET), always_inline)) static inline void NAME(int mr, int nv, const float *a, int lda,   \
+                                                                           const BT *b, int ldb, int K, float *out,   \
+                                                                           int ldo, const Epilogue *ep, int col0) {   \
+        NN_TILE_BODY(V, W, SETZERO, LOAD, LOADB, SET1, FMADD, ADD, STORE)                                              \
+    }
+NN_FIXED(nn_avx2_fixed, float, "avx2,fma", __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_loadu_ps,
+         _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_storeu_ps)
+NN_FIXED(nn_avx2_fixed_h, uint16_t, "avx2,fma", __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps, LOAD_BF16_256,
+         _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_storeu_ps)
+NN_FIXED(nn_avx512_fixed, float, "avx512f", __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_loadu_ps,
+         _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_storeu_ps)
+NN_FIXED(nn_avx512_fixed_h, uint16_t, "avx512f", __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps, LOAD_BF16_512,
+         _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_storeu_ps)
 
 /* Dispatch on constant (mr, nv) so the accumulators stay in registers. */
 #define NN_CASES(FN)                                                                                                    \
@@ -101,17 +119,15 @@ __attribute__((target("avx512f"), always_inline)) static inline void nn_avx512_f
     default: break;                                                                                                     \
     }
 
-__attribute__((target("avx2,fma"))) static void nn_avx2(int mr, int nv, const float *a, int lda, const float *b,
-                                                        int ldb, int K, float *out, int ldo, const Epilogue *ep,
-                                                        int col0) {
-    NN_CASES(nn_avx2_fixed)
-}
-
-__attribute__((target("avx512f"))) static void nn_avx512(int mr, int nv, const float *a, int lda, const float *b,
-                                                         int ldb, int K, float *out, int ldo, const Epilogue *ep,
-                                                         int col0) {
-    NN_CASES(nn_avx512_fixed)
-}
+#define NN_DISPATCH(NAME, BT, TARGET, FIXED)                                                                           \
+    __attribute__((target(TARGET))) static void NAME(int mr, int nv, const float *a, int lda, const BT *b, int ldb,   \
+                                                     int K, float *out, int ldo, const Epilogue *ep, int col0) {      \
+        NN_CASES(FIXED)                                                                                                \
+    }
+NN_DISPATCH(nn_avx2, float, "avx2,fma", nn_avx2_fixed)
+NN_DISPATCH(nn_avx2_h, uint16_t, "avx2,fma", nn_avx2_fixed_h)
+NN_DISPATCH(nn_avx512, float, "avx512f", nn_avx512_fixed)
+NN_DISPATCH(nn_avx512_h, uint16_t, "avx512f", nn_avx512_fixed_h)
 
 /* Vector width of this machine's path: 16, 8, or 1 (portable). */
 static int vector_width(void) {
@@ -127,8 +143,8 @@ static int vector_width(void) { return 1; }
 #endif
 
 /* Rows [0, mr) x columns [0, nc) of a tile: whole vectors of the widest path, the rest with
- * narrower ones, the last columns one by one. col0 locates column 0 in the bias. */
-static void nn_tile(int mr, int nc, const float *a, int lda, const float *b, int ldb, int K, float *out, int ldo,
+ * narrower ones, the last columns one by one. col0 locates column 0 in the bias; h: b is bf16. */
+static void nn_tile(int mr, int nc, const float *a, int lda, const void *b, int h, int ldb, int K, float *out, int ldo,
                     const Epilogue *ep, int col0) {
     int j = 0;
 #ifdef HAVE_X86
@@ -138,31 +154,44 @@ static void nn_tile(int mr, int nc, const float *a, int lda, const float *b, int
         while (j + width <= nc) {
             int nv = (nc - j) / width < NR ? (nc - j) / width : NR;
             Epilogue e = {ep->bias, ep->resid ? ep->resid + j : NULL};
-            if (width == 16) nn_avx512(mr, nv, a, lda, b + j, ldb, K, out + j, ldo, &e, col0 + j);
-            else nn_avx2(mr, nv, a, lda, b + j, ldb, K, out + j, ldo, &e, col0 + j);
+            const void *bj = badv(b, (size_t)j, h);
+            if (width == 16 && h) nn_avx512_h(mr, nv, a, lda, bj, ldb, K, out + j, ldo, &e, col0 + j);
+            else if (width == 16) nn_avx512(mr, nv, a, lda, bj, ldb, K, out + j, ldo, &e, col0 + j);
+            else if (h) nn_avx2_h(mr, nv, a, lda, bj, ldb, K, out + j, ldo, &e, col0 + j);
+            else nn_avx2(mr, nv, a, lda, bj, ldb, K, out + j, ldo, &e, col0 + j);
             j += width * nv;
         }
     }
 #endif
-    nn_scalar(mr, j, nc, a, lda, b, ldb, K, out, ldo, ep, col0);
+    nn_scalar(mr, j, nc, a, lda, b, h, ldb, K, out, ldo, ep, col0);
 }
 
 /* Rows [i0, i1) x columns [j0, j1). */
-static void nn_block(float *out, int ldo, const float *a, int lda, const float *b, int ldb, const Epilogue *ep, int i0,
-                     int i1, int j0, int j1, int K) {
+static void nn_block(float *out, int ldo, const float *a, int lda, const void *b, int h, int ldb, const Epilogue *ep,
+                     int i0, int i1, int j0, int j1, int K) {
     for (int i = i0; i < i1; i += MR) {
         int mr = i1 - i < MR ? i1 - i : MR;
         Epilogue e = {ep->bias, ep->resid ? ep->resid + (size_t)i * ldo + j0 : NULL};
-        nn_tile(mr, j1 - j0, a + (size_t)i * lda, lda, b + j0, ldb, K, out + (size_t)i * ldo + j0, ldo, &e, j0);
+        nn_tile(mr, j1 - j0, a + (size_t)i * lda, lda, badv(b, (size_t)j0, h), h, ldb, K, out + (size_t)i * ldo + j0,
+                ldo, &e, j0);
     }
 }
 
-void decode_gemm_nn(float *out, int ldo, const float *a, int lda, const float *b, int ldb, int M, int N, int K) {
+static void gemm_nn(float *out, int ldo, const float *a, int lda, const void *b, int h, int ldb, int M, int N, int K) {
     Epilogue none = {NULL, NULL};
-    for (int j0 = 0; j0 < N; j0 += JB) nn_block(out, ldo, a, lda, b, ldb, &none, 0, M, j0, j0 + JB < N ? j0 + JB : N, K);
+    for (int j0 = 0; j0 < N; j0 += JB)
+        nn_block(out, ldo, a, lda, b, h, ldb, &none, 0, M, j0, j0 + JB < N ? j0 + JB : N, K);
 }
 
-void decode_matmul(float *out, const float *inp, const float *wt, const float *bias, const float *resid, int N, int C,
+void decode_gemm_nn(float *out, int ldo, const float *a, int lda, const float *b, int ldb, int M, int N, int K) {
+    gemm_nn(out, ldo, a, lda, b, 0, ldb, M, N, K);
+}
+
+void decode_gemm_nn_w(float *out, int ldo, const float *a, int lda, DecodeW b, int ldb, int M, int N, int K) {
+    gemm_nn(out, ldo, a, lda, b.p, b.bf16, ldb, M, N, K);
+}
+
+void decode_matmul(float *out, const float *inp, DecodeW wt, const float *bias, const float *resid, int N, int C,
                    int OC) {
     int njb = (OC + JB - 1) / JB, nib = (N + IB - 1) / IB, ntasks = njb * nib;
     Epilogue ep = {bias, resid};
@@ -171,7 +200,8 @@ void decode_matmul(float *out, const float *inp, const float *wt, const float *b
     for (int t = 0; t < ntasks; t++) {
         int jb = t % njb, ib = t / njb;
         int j0 = jb * JB, i0 = ib * IB;
-        nn_block(out, OC, inp, C, wt, OC, &ep, i0, i0 + IB < N ? i0 + IB : N, j0, j0 + JB < OC ? j0 + JB : OC, C);
+        nn_block(out, OC, inp, C, wt.p, wt.bf16, OC, &ep, i0, i0 + IB < N ? i0 + IB : N, j0, j0 + JB < OC ? j0 + JB : OC,
+                 C);
     }
 }
 

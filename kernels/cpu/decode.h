@@ -16,16 +16,27 @@
 #define RESTPG_KERNELS_CPU_DECODE_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* A weight operand: fp32, or bf16 (model.dtype bf16: the upper halves of fp32 values, see
+ * core/bf16.h). Widening bf16 is exact, so a product over bf16 weights gives the bits of the fp32
+ * product over the same (rounded) values, on every path. */
+typedef struct {
+    const void *p;
+    int bf16;
+} DecodeW;
 
 /* out[i*ldo + j] = sum_k a[i*lda + k] * b[k*ldb + j] for i < M, j < N, k < K (single thread),
  * each element one chain of fused multiply-adds over k in order, starting from 0 (the same on
  * the AVX-512, AVX2 and portable paths). */
 void decode_gemm_nn(float *out, int ldo, const float *a, int lda, const float *b, int ldb, int M, int N, int K);
+/* The same with b fp32 or bf16. */
+void decode_gemm_nn_w(float *out, int ldo, const float *a, int lda, DecodeW b, int ldb, int M, int N, int K);
 
 /* out[N,OC] = inp[N,C] @ wt[C,OC] + bias[OC] + resid[N,OC] (bias, resid may be NULL; resid may
  * alias out), element by element as decode_gemm_nn, on the kernels' thread count
  * (kernels_set_threads). wt is an nn.Linear weight transposed. */
-void decode_matmul(float *out, const float *inp, const float *wt, const float *bias, const float *resid, int N, int C,
+void decode_matmul(float *out, const float *inp, DecodeW wt, const float *bias, const float *resid, int N, int C,
                    int OC);
 
 /* Attention of head h for m query rows that share a prompt cache of P positions, single thread.

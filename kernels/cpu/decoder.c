@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bf16.h"
 #include "kernels/cpu/decode.h"
 #include "kernels/cpu/decoder_gemma3.h"
 #include "kernels/cpu/ops.h"
@@ -31,7 +32,7 @@ typedef struct {
     float *pkt, *pv;    /* prompt caches, [L][n_prefixes]: keys [C][max_prompt], values [max_prompt][C] */
     float *sk, *sv;     /* suffix caches: [L][max_rows][max_new * C] each */
     float *x, *ln, *qkv, *att, *fch, *mean, *rstd, *lse, *scratch;
-    float *wt;          /* per layer qkv, proj, fc, fcproj weights transposed, then wte transposed */
+    void *wt;           /* per layer qkv, proj, fc, fcproj weights transposed, then wte transposed, in plan.weights */
     int *plen;          /* [n_prefixes] prompt length, 0 = empty */
     int *slen, *sprefix; /* [max_rows] suffix length and attached prompt (-1 = none) */
     int *ns, *mark, *starts; /* per-step scratch: [max_rows], [max_rows], [max_rows + 1] */
@@ -41,7 +42,8 @@ typedef struct {
 /* Parameter pointers of layer l: vectors from the weights (backend.h's [L, ...] views), the four
  * weight matrices from the transposed copies ([in, out]). */
 typedef struct {
-    const float *ln1w, *ln1b, *qkvw, *qkvb, *projw, *projb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
+    const float *ln1w, *ln1b, *qkvb, *projb, *ln2w, *ln2b, *fcb, *fcprojb;
+    DecodeW qkvw, projw, fcw, fcprojw;
 } LayerParams;
 
 /* Floats of one layer's transposed matrices: qkv [C][3C], proj [C][C], fc [C][4C], fcproj [4C][C]. */
@@ -49,43 +51,75 @@ static size_t layer_wt_floats(size_t C) { return 12 * C * C; }
 
 static void layer_params(const Decoder *s, int l, LayerParams *p) {
     const GPT2Tensors *w = &s->w;
-    size_t C = (size_t)s->d.n_embd, lC = (size_t)l * C;
-    const float *W = s->wt + (size_t)l * layer_wt_floats(C);
+    size_t C = (size_t)s->d.n_embd, lC = (size_t)l * C, W = (size_t)l * layer_wt_floats(C);
     p->ln1w = w->ln1w + lC;
     p->ln1b = w->ln1b + lC;
-    p->qkvw = W;
+    p->qkvw = cpu_decoder_weights(s->wt, s->plan.weights, W);
     p->qkvb = w->qkvb + lC * 3;
-    p->projw = W + 3 * C * C;
+    p->projw = cpu_decoder_weights(s->wt, s->plan.weights, W + 3 * C * C);
     p->projb = w->attprojb + lC;
     p->ln2w = w->ln2w + lC;
     p->ln2b = w->ln2b + lC;
-    p->fcw = W + 4 * C * C;
+    p->fcw = cpu_decoder_weights(s->wt, s->plan.weights, W + 4 * C * C);
     p->fcb = w->fcb + lC * 4;
-    p->fcprojw = W + 8 * C * C;
+    p->fcprojw = cpu_decoder_weights(s->wt, s->plan.weights, W + 8 * C * C);
     p->fcprojb = w->fcprojb + lC;
 }
 
-void cpu_decoder_transpose(float *dst, const float *src, size_t rows, size_t cols) {
+DecodeW cpu_decoder_weights(void *wt, DType dt, size_t offset) {
+    DecodeW w = {dt == DTYPE_BF16 ? (const void *)((uint16_t *)wt + offset) : (const void *)((float *)wt + offset),
+                 dt == DTYPE_BF16};
+    return w;
+}
+
+size_t cpu_decoder_weight_floats(DType dt, size_t n) { return dt == DTYPE_BF16 ? (n + 1) / 2 : n; }
+
+void cpu_decoder_transpose(void *dst, DType dt, const float *src, size_t rows, size_t cols) {
     const size_t TB = 32;
+    float *f = dst;
+    uint16_t *h = dst;
 #pragma omp parallel for schedule(static) if (rows * cols > 65536)
     for (size_t r0 = 0; r0 < rows; r0 += TB)
         for (size_t c0 = 0; c0 < cols; c0 += TB)
             for (size_t r = r0; r < r0 + TB && r < rows; r++)
-                for (size_t c = c0; c < c0 + TB && c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+                for (size_t c = c0; c < c0 + TB && c < cols; c++) {
+                    if (dt == DTYPE_BF16) h[c * rows + r] = bf16_from_f32(src[r * cols + c]);
+                    else f[c * rows + r] = src[r * cols + c];
+                }
 }
 
 /* The transposed weight matrices of every layer, then the transposed token embedding (LM head). */
 static void transpose_weights(Decoder *s) {
     const size_t C = (size_t)s->d.n_embd;
     const GPT2Tensors *w = &s->w;
+    const DType dt = s->plan.weights;
     for (int l = 0; l < s->d.n_layer; l++) {
-        float *W = s->wt + (size_t)l * layer_wt_floats(C);
-        cpu_decoder_transpose(W, w->qkvw + (size_t)l * 3 * C * C, 3 * C, C);
-        cpu_decoder_transpose(W + 3 * C * C, w->attprojw + (size_t)l * C * C, C, C);
-        cpu_decoder_transpose(W + 4 * C * C, w->fcw + (size_t)l * 4 * C * C, 4 * C, C);
-        cpu_decoder_transpose(W + 8 * C * C, w->fcprojw + (size_t)l * 4 * C * C, C, 4 * C);
+        size_t W = (size_t)l * layer_wt_floats(C);
+        cpu_decoder_transpose((void *)cpu_decoder_weights(s->wt, dt, W).p, dt, w->qkvw + (size_t)l * 3 * C * C, 3 * C, C);
+        cpu_decoder_transpose((void *)cpu_decoder_weights(s->wt, dt, W + 3 * C * C).p, dt, w->attprojw + (size_t)l * C * C,
+                              C, C);
+        cpu_decoder_transpose((void *)cpu_decoder_weights(s->wt, dt, W + 4 * C * C).p, dt, w->fcw + (size_t)l * 4 * C * C,
+                              4 * C, C);
+        cpu_decoder_transpose((void *)cpu_decoder_weights(s->wt, dt, W + 8 * C * C).p, dt,
+                              w->fcprojw + (size_t)l * 4 * C * C, C, 4 * C);
     }
-    cpu_decoder_transpose(s->wt + (size_t)s->d.n_layer * layer_wt_floats(C), w->wte, (size_t)s->d.padded_vocab_size, C);
+    cpu_decoder_transpose((void *)cpu_decoder_weights(s->wt, dt, (size_t)s->d.n_layer * layer_wt_floats(C)).p, dt, w->wte,
+                          (size_t)s->d.padded_vocab_size, C);
+}
+
+/* x = wte[token] + wpe[pos], the token's row read from the transposed copy (the tied LM head), so
+ * that with bf16 weights the lookup and the head use the same values, and wpe rounded like every
+ * other weight matrix (with fp32 weights these are encoder_forward's bits: the same addition). */
+static void embed_row(const Decoder *s, float *x, int32_t tok, int pos) {
+    const size_t C = (size_t)s->d.n_embd, Vp = (size_t)s->d.padded_vocab_size;
+    DecodeW wte_t = cpu_decoder_weights(s->wt, s->plan.weights, (size_t)s->d.n_layer * layer_wt_floats(C));
+    const float *pe = s->w.wpe + (size_t)pos * C;
+    for (size_t c = 0; c < C; c++) {
+        size_t at = c * Vp + (size_t)tok;
+        float te = wte_t.bf16 ? bf16_to_f32(((const uint16_t *)wte_t.p)[at]) : ((const float *)wte_t.p)[at];
+        float p = wte_t.bf16 ? bf16_to_f32(bf16_from_f32(pe[c])) : pe[c];
+        x[c] = te + p;
+    }
 }
 
 static int act_rows(const DecodePlan *p) { return p->max_prompt > p->max_rows ? p->max_prompt : p->max_rows; }
@@ -107,7 +141,7 @@ static void plan_sizes(const GPT2Dims *d, const DecodePlan *p, int threads, size
     sz[9] = R * 4 * C;                                             /* fch */
     sz[10] = R * (2 + (size_t)d->n_head);                          /* mean, rstd, lse */
     sz[11] = (size_t)threads * p->max_rows * ld;                   /* decode attention scratch */
-    sz[12] = L * layer_wt_floats(C) + C * (size_t)d->padded_vocab_size; /* transposed weights */
+    sz[12] = cpu_decoder_weight_floats(p->weights, L * layer_wt_floats(C) + C * (size_t)d->padded_vocab_size); /* wt */
 }
 
 static size_t gpt2_decoder_bytes(const GPT2Dims *d, const DecodePlan *p, int threads) {
@@ -163,11 +197,12 @@ static int gpt2_decoder_init(void **dec, const GPT2Tensors *w, const GPT2Dims *d
     }
     float *f = s->mem;
     float **dst[] = {&s->attn_ws, &s->pkt, &s->pv,  &s->sk,   &s->sv,      &s->x, &s->ln,
-                     &s->qkv,     &s->att, &s->fch, &s->mean, &s->scratch, &s->wt};
-    for (int i = 0; i < N_PIECES; i++) {
+                     &s->qkv,     &s->att, &s->fch, &s->mean, &s->scratch};
+    for (int i = 0; i < N_PIECES - 1; i++) {
         *dst[i] = f;
         f += sz[i];
     }
+    s->wt = f;
     s->attn_ws_bytes = sz[0] * sizeof(float);
     s->rstd = s->mean + act_rows(p);
     s->lse = s->rstd + act_rows(p);
@@ -202,7 +237,7 @@ static void block_tail(Decoder *s, const LayerParams *lp, int n) {
 static void lm_head(Decoder *s, int r0, int n, float *logits) {
     const int C = s->d.n_embd;
     layernorm_forward(s->ln, s->mean, s->rstd, s->x + (size_t)r0 * C, s->w.lnfw, s->w.lnfb, n, C);
-    const float *wte_t = s->wt + (size_t)s->d.n_layer * layer_wt_floats((size_t)C);
+    DecodeW wte_t = cpu_decoder_weights(s->wt, s->plan.weights, (size_t)s->d.n_layer * layer_wt_floats((size_t)C));
     decode_matmul(logits, s->ln, wte_t, NULL, NULL, n, C, s->d.padded_vocab_size);
 }
 
@@ -213,7 +248,7 @@ static int gpt2_decoder_prefill(Decoder *s, int prefix, const int32_t *tokens, i
     if (n < 1 || n > Pm) return error_set(e, RP_EINPUT, "infer_prefill: prompt of %d tokens (planned 1..%d)", n, Pm);
     for (int i = 0; i < n; i++)
         if (cpu_decoder_check_token(tokens[i], s->d.vocab_size, "infer_prefill: prompt", i, e)) return RP_EINPUT;
-    encoder_forward(s->x, tokens, s->w.wte, s->w.wpe, 1, n, C);
+    for (int t = 0; t < n; t++) embed_row(s, s->x + (size_t)t * C, tokens[t], t);
     for (int l = 0; l < L; l++) {
         LayerParams lp;
         layer_params(s, l, &lp);
@@ -259,10 +294,7 @@ static int decode_begin(Decoder *s, int n, const int *slots, const int32_t *toke
         if (s->slen[sl] >= s->plan.max_new || pos >= s->d.n_positions)
             return error_set(e, RP_EINPUT, "infer_decode: slot %d is full (position %d, %d new tokens planned, n_positions %d)",
                              sl, pos, s->plan.max_new, s->d.n_positions);
-        const float *te = s->w.wte + (size_t)tokens[r] * C;
-        const float *pe = s->w.wpe + (size_t)pos * C;
-        float *x = s->x + (size_t)r * C;
-        for (int c = 0; c < C; c++) x[c] = te[c] + pe[c];
+        embed_row(s, s->x + (size_t)r * C, tokens[r], pos);
     }
     return RP_OK;
 }

@@ -23,6 +23,7 @@
 
 #include "core/error.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/decode.h"
 
 /* Bytes cpu_decoder_init allocates for plan p: caches, activations, decode scratch for
  * `threads` threads, the prefill's attention workspace for the thread count in force, and the
@@ -45,8 +46,12 @@ int cpu_decoder_prefill(void *dec, int prefix, const int32_t *tokens, int n, flo
 void cpu_decoder_attach(void *dec, int slot, int prefix);
 int cpu_decoder_decode(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e);
 
-/* dst[c][r] = src[r][c] for a [rows, cols] matrix, in cache-sized blocks (the decoders' weight
- * copies). */
-void cpu_decoder_transpose(float *dst, const float *src, size_t rows, size_t cols);
+/* dst[c][r] = src[r][c] for a [rows, cols] matrix, in cache-sized blocks, stored as dt (bf16
+ * rounds to nearest even): the decoders' weight copies. */
+void cpu_decoder_transpose(void *dst, DType dt, const float *src, size_t rows, size_t cols);
+/* Element `offset` of a weight copy of type dt as a product operand; and the floats n elements of
+ * type dt take (a bf16 copy is half the size). */
+DecodeW cpu_decoder_weights(void *wt, DType dt, size_t offset);
+size_t cpu_decoder_weight_floats(DType dt, size_t n);
 
 #endif

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bf16.h"
 #include "kernels/cpu/decode.h"
 #include "kernels/cpu/decoder.h"
 #include "kernels/cpu/fastmath.h"
@@ -46,7 +47,8 @@ typedef struct {
     float *x, *ln, *q, *k, *v, *att, *tmp, *gate, *up, *rstd, *lse;
     float *rope;        /* per decode row: cos | sin of the local base, then of the global one, [2][hd] */
     float *scratch;
-    float *wt;          /* panels (panel_pack) of every layer's q, k, v, o, gate, up, down, then token_embd */
+    void *wt;           /* panels (panel_pack) of every layer's q, k, v, o, gate, up, down, then token_embd, in
+                         * plan.weights */
     int *plen;          /* [n_prefixes] prompt length, 0 = empty */
     int *slen, *sprefix; /* [max_rows] suffix length and attached prompt (-1 = none) */
     int *mark, *starts; /* per-step scratch: [max_rows], [max_rows + 1] */
@@ -55,7 +57,7 @@ typedef struct {
 /* A layer's parameters: norm weights in place, matrices from the panel copies. */
 typedef struct {
     const float *attn_norm, *q_norm, *k_norm, *post_attn_norm, *ffn_norm, *post_ffw_norm;
-    float *q, *k, *v, *o, *gate, *up, *down;
+    DecodeW q, k, v, o, gate, up, down;
 } LayerW;
 
 static size_t layer_wt_floats(const Gemma3Dims *d) {
@@ -73,13 +75,13 @@ static void layer_w(const G3Decoder *s, int l, LayerW *lw) {
     lw->post_attn_norm = s->w.post_attention_norm + lC;
     lw->ffn_norm = s->w.ffn_norm + lC;
     lw->post_ffw_norm = s->w.post_ffw_norm + lC;
-    lw->q = s->wt + (size_t)l * layer_wt_floats(d);
-    lw->k = lw->q + C * Q;
-    lw->v = lw->k + C * KV;
-    lw->o = lw->v + C * KV;
-    lw->gate = lw->o + Q * C;
-    lw->up = lw->gate + C * I;
-    lw->down = lw->up + C * I;
+    size_t at = (size_t)l * layer_wt_floats(d);
+    const size_t n[7] = {C * Q, C * KV, C * KV, Q * C, C * I, C * I, I * C};
+    DecodeW *m[7] = {&lw->q, &lw->k, &lw->v, &lw->o, &lw->gate, &lw->up, &lw->down};
+    for (int i = 0; i < 7; i++) {
+        *m[i] = cpu_decoder_weights(s->wt, s->plan.weights, at);
+        at += n[i];
+    }
 }
 
 /* Output columns per weight panel: a multiple of every vector tile width of decode.c (48, 24). */
@@ -90,25 +92,28 @@ static void layer_w(const G3Decoder *s, int l, LayerW *lw) {
 /* Packs w [out, in] (nn.Linear) as panels: panel j holds output columns [j*PANEL, j*PANEL + pw)
  * as [in][pw] (pw = PANEL but for the last), at dst + j*PANEL*in. Panel j's source rows are
  * contiguous, so each panel is one transpose. */
-static void panel_pack(float *dst, const float *w, size_t out, size_t in) {
+static void panel_pack(DecodeW dst, const float *w, size_t out, size_t in) {
     const size_t np = (out + PANEL - 1) / PANEL;
+    const DType dt = dst.bf16 ? DTYPE_BF16 : DTYPE_F32;
 #pragma omp parallel for schedule(static) if (np > 1 && out * in > 65536)
     for (size_t j = 0; j < np; j++) {
         size_t pw = out - j * PANEL < PANEL ? out - j * PANEL : PANEL;
-        cpu_decoder_transpose(dst + j * PANEL * in, w + j * PANEL * in, pw, in);
+        cpu_decoder_transpose((void *)cpu_decoder_weights((void *)dst.p, dt, j * PANEL * in).p, dt, w + j * PANEL * in,
+                              pw, in);
     }
 }
 
 /* out[N, OC] = inp[N, K] @ W^T for W packed by panel_pack, each element decode_gemm_nn's chain,
  * on the kernels' thread count (any thread computes a task the same way). */
-static void panel_matmul(float *out, const float *inp, const float *wp, int N, int K, int OC) {
+static void panel_matmul(float *out, const float *inp, DecodeW wp, int N, int K, int OC) {
+    const DType dt = wp.bf16 ? DTYPE_BF16 : DTYPE_F32;
     const int np = (OC + PANEL - 1) / PANEL, nrb = (N + ROW_BLOCK - 1) / ROW_BLOCK, ntasks = np * nrb;
 #pragma omp parallel for schedule(dynamic, 1) if (ntasks > 1 && (size_t)N * OC * K > 200000)
     for (int t = 0; t < ntasks; t++) {
         int j = t % np, i0 = t / np * ROW_BLOCK, pw = OC - j * PANEL < PANEL ? OC - j * PANEL : PANEL;
         int rows = N - i0 < ROW_BLOCK ? N - i0 : ROW_BLOCK;
-        decode_gemm_nn(out + (size_t)i0 * OC + (size_t)j * PANEL, OC, inp + (size_t)i0 * K, K,
-                       wp + (size_t)j * PANEL * K, pw, rows, pw, K);
+        decode_gemm_nn_w(out + (size_t)i0 * OC + (size_t)j * PANEL, OC, inp + (size_t)i0 * K, K,
+                         cpu_decoder_weights((void *)wp.p, dt, (size_t)j * PANEL * K), pw, rows, pw, K);
     }
 }
 
@@ -127,8 +132,28 @@ static void pack_weights(G3Decoder *s) {
         panel_pack(lw.up, s->w.ffn_up + l * I * C, I, C);
         panel_pack(lw.down, s->w.ffn_down + l * C * I, C, I);
     }
-    panel_pack(s->wt + (size_t)d->n_layer * layer_wt_floats(d), s->w.token_embd,
-                          (size_t)d->padded_vocab_size, C);
+    panel_pack(cpu_decoder_weights(s->wt, s->plan.weights, (size_t)d->n_layer * layer_wt_floats(d)), s->w.token_embd,
+               (size_t)d->padded_vocab_size, C);
+}
+
+/* x[i] = sqrt(C) * token_embd[tokens[i]] for n rows, read from the LM head's panels (the tied
+ * head is the embedding), so that with bf16 weights the lookup and the head use the same values
+ * (with fp32 ones these are the bits of embedding_forward: the same multiply). */
+static void embed(G3Decoder *s, const int32_t *tokens, int n) {
+    const Gemma3Dims *d = &s->d;
+    const size_t C = (size_t)d->hidden_size, head = (size_t)d->n_layer * layer_wt_floats(d);
+    const float scale = (float)sqrt((double)d->hidden_size);
+    for (int i = 0; i < n; i++) {
+        size_t t = (size_t)tokens[i], j = t / PANEL, pw = (size_t)d->padded_vocab_size - j * PANEL;
+        pw = pw < PANEL ? pw : PANEL;
+        DecodeW panel = cpu_decoder_weights(s->wt, s->plan.weights, head + j * PANEL * C);
+        float *x = s->x + (size_t)i * C;
+        for (size_t c = 0; c < C; c++) {
+            size_t at = c * pw + t % PANEL;
+            float w = panel.bf16 ? bf16_to_f32(((const uint16_t *)panel.p)[at]) : ((const float *)panel.p)[at];
+            x[c] = w * scale;
+        }
+    }
 }
 
 static int act_rows(const DecodePlan *p) { return p->max_prompt > p->max_rows ? p->max_prompt : p->max_rows; }
@@ -152,7 +177,7 @@ static void plan_sizes(const Gemma3Dims *d, const DecodePlan *p, int threads, si
     sz[P_RSTD] = sz[P_LSE] = R * NH;
     sz[P_ROPE] = (size_t)p->max_rows * 2 * d->head_dim;
     sz[P_SCRATCH] = (size_t)threads * p->max_rows * ld;
-    sz[P_WT] = L * layer_wt_floats(d) + C * (size_t)d->padded_vocab_size;
+    sz[P_WT] = cpu_decoder_weight_floats(p->weights, L * layer_wt_floats(d) + C * (size_t)d->padded_vocab_size);
 }
 
 static size_t n_ints(const DecodePlan *p) { return (size_t)p->n_prefixes + (size_t)p->max_rows * 4 + 1; }
@@ -197,13 +222,14 @@ int cpu_decoder_gemma3_init(void **dec, const Gemma3Tensors *w, const Gemma3Dims
                          p->max_new);
     }
     float *f = s->mem;
-    float **dst[N_PIECES] = {&s->attn_ws, &s->pkt, &s->pv,  &s->sk,   &s->sv,   &s->x,    &s->ln,
+    float **dst[N_PIECES - 1] = {&s->attn_ws, &s->pkt, &s->pv,  &s->sk,   &s->sv,   &s->x,    &s->ln,
                              &s->q,       &s->k,   &s->v,   &s->att,  &s->tmp,  &s->gate, &s->up,
-                             &s->rstd,    &s->lse, &s->rope, &s->scratch, &s->wt};
-    for (int i = 0; i < N_PIECES; i++) {
+                             &s->rstd,    &s->lse, &s->rope, &s->scratch};
+    for (int i = 0; i < N_PIECES - 1; i++) {
         *dst[i] = f;
         f += sz[i];
     }
+    s->wt = f; /* the last piece */
     s->attn_ws_bytes = sz[P_WS] * sizeof(float);
     s->slen = s->plen + p->n_prefixes;
     s->sprefix = s->slen + p->max_rows;
@@ -257,7 +283,8 @@ static void lm_head(G3Decoder *s, int r0, int n, float *logits) {
     const Gemma3Dims *d = &s->d;
     const int C = d->hidden_size;
     rmsnorm_forward(s->ln, s->rstd, s->x + (size_t)r0 * C, s->w.output_norm, n, C, d->rms_norm_eps);
-    panel_matmul(logits, s->ln, s->wt + (size_t)d->n_layer * layer_wt_floats(d), n, C, d->padded_vocab_size);
+    panel_matmul(logits, s->ln, cpu_decoder_weights(s->wt, s->plan.weights, (size_t)d->n_layer * layer_wt_floats(d)), n,
+                 C, d->padded_vocab_size);
 }
 
 int cpu_decoder_gemma3_prefill(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e) {
@@ -271,7 +298,7 @@ int cpu_decoder_gemma3_prefill(void *dec, int prefix, const int32_t *tokens, int
         if (cpu_decoder_check_token(tokens[i], s->d.vocab_size, "infer_prefill: prompt", i, e)) return RP_EINPUT;
     /* A failed prefill leaves the cache empty rather than half-written. */
     s->plen[prefix] = 0;
-    embedding_forward(s->x, tokens, s->w.token_embd, (float)sqrt((double)d->hidden_size), n, d->hidden_size);
+    embed(s, tokens, n);
     for (int l = 0; l < d->n_layer; l++) {
         LayerW lw;
         layer_w(s, l, &lw);
@@ -337,7 +364,7 @@ static int decode_begin(G3Decoder *s, int n, const int *slots, const int32_t *to
             }
         }
     }
-    embedding_forward(s->x, tokens, s->w.token_embd, (float)sqrt((double)d->hidden_size), n, d->hidden_size);
+    embed(s, tokens, n);
     return RP_OK;
 }
 
