@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "model/gemma3.h"
+#include "model/model.h"
 
 typedef struct {
     double init, prefill, decode;
@@ -64,12 +65,13 @@ int main(int argc, char **argv) {
     Error e;
     error_clear(&e);
     long prompt_len = 256, slots = 8, max_new = 32, repeat = 1;
-    const char *threads = "1,2";
+    const char *threads = "1,2", *dtypes = "fp32,bf16";
     ArgSpec specs[] = {
         {"--prompt", ARG_INT, &prompt_len, "prompt tokens (default 256)", 0, 0},
         {"--slots", ARG_INT, &slots, "candidate slots decoded together (default 8)", 0, 0},
         {"--new", ARG_INT, &max_new, "tokens decoded per slot (default 32)", 0, 0},
         {"--threads", ARG_STR, &threads, "comma list of thread counts (default 1,2)", 0, 0},
+        {"--dtypes", ARG_STR, &dtypes, "comma list of decoder weight dtypes (default fp32,bf16)", 0, 0},
         {"--repeat", ARG_INT, &repeat, "runs per thread count; the fastest is reported (default 1)", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
     };
@@ -92,31 +94,38 @@ int main(int argc, char **argv) {
     Gemma3Dims d = dims_of(&m.cfg);
     DecoderModel dm = {.arch = ARCH_GEMMA3, .gemma3 = &m.params, .gemma3_dims = &d};
     DecodePlan plan = {.max_rows = (int)slots, .n_prefixes = 1, .max_prompt = (int)prompt_len, .max_new = (int)max_new};
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", threads);
-    for (char *tp = strtok(buf, ","); tp && !rc; tp = strtok(NULL, ",")) {
-        int nt = atoi(tp);
-        if (nt < 1) {
-            rc = error_set(&e, RP_EINPUT, "--threads: '%s' is not a thread count", tp);
-            break;
+    char dbuf[64], buf[256];
+    snprintf(dbuf, sizeof dbuf, "%s", dtypes);
+    char *dsave = NULL, *tsave = NULL;
+    for (char *dp = strtok_r(dbuf, ",", &dsave); dp && !rc; dp = strtok_r(NULL, ",", &dsave)) {
+        if ((rc = model_dtype_parse(dp, &plan.weights, &e))) break;
+        snprintf(buf, sizeof buf, "%s", threads);
+        for (char *tp = strtok_r(buf, ",", &tsave); tp && !rc; tp = strtok_r(NULL, ",", &tsave)) {
+            int nt = atoi(tp);
+            if (nt < 1) {
+                rc = error_set(&e, RP_EINPUT, "--threads: '%s' is not a thread count", tp);
+                break;
+            }
+            m.store.be->ops->set_threads(nt);
+            Times best = {1e30, 1e30, 1e30}, t;
+            for (long r = 0; r < repeat && !rc; r++) {
+                rc = run_once(&m, &dm, &plan, prompt, &t, &e);
+                best.init = t.init < best.init ? t.init : best.init;
+                best.prefill = t.prefill < best.prefill ? t.prefill : best.prefill;
+                best.decode = t.decode < best.decode ? t.decode : best.decode;
+            }
+            if (rc) break;
+            double tokens = (double)slots * max_new;
+            printf("{\"bench\": \"decode_gemma3\", \"model\": \"gemma3-270m random\", \"dtype\": \"%s\", \"threads\": %d, "
+                   "\"prompt_tokens\": %ld, "
+                   "\"slots\": %ld, \"new_tokens_per_slot\": %ld, \"init_s\": %.3f, \"prefill_s\": %.3f, "
+                   "\"prefill_tokens_per_s\": %.1f, \"decode_s\": %.3f, \"generated_tokens\": %.0f, \"tokens_per_s\": %.1f, "
+                   "\"decoder_bytes\": %zu, \"model_param_bytes\": %zu, \"best_of\": %ld}\n",
+                   dp, nt, prompt_len, slots, max_new, best.init, best.prefill, (double)prompt_len / best.prefill, best.decode,
+                   tokens, tokens / best.decode, m.store.be->ops->decoder_bytes(&dm, &plan, nt),
+                   m.store.n_params * sizeof(float), repeat);
+            fflush(stdout);
         }
-        m.store.be->ops->set_threads(nt);
-        Times best = {1e30, 1e30, 1e30}, t;
-        for (long r = 0; r < repeat && !rc; r++) {
-            rc = run_once(&m, &dm, &plan, prompt, &t, &e);
-            best.init = t.init < best.init ? t.init : best.init;
-            best.prefill = t.prefill < best.prefill ? t.prefill : best.prefill;
-            best.decode = t.decode < best.decode ? t.decode : best.decode;
-        }
-        if (rc) break;
-        double tokens = (double)slots * max_new;
-        printf("{\"bench\": \"decode_gemma3\", \"model\": \"gemma3-270m random\", \"threads\": %d, \"prompt_tokens\": %ld, "
-               "\"slots\": %ld, \"new_tokens_per_slot\": %ld, \"init_s\": %.3f, \"prefill_s\": %.3f, "
-               "\"prefill_tokens_per_s\": %.1f, \"decode_s\": %.3f, \"generated_tokens\": %.0f, \"tokens_per_s\": %.1f, "
-               "\"decoder_bytes\": %zu, \"best_of\": %ld}\n",
-               nt, prompt_len, slots, max_new, best.init, best.prefill, (double)prompt_len / best.prefill, best.decode,
-               tokens, tokens / best.decode, m.store.be->ops->decoder_bytes(&dm, &plan, nt), repeat);
-        fflush(stdout);
     }
     if (rc) fprintf(stderr, "bench_decode_gemma3: %s\n", e.msg);
     gemma3_free(&m);

@@ -28,6 +28,7 @@ void samples_free(Samples *s) {
     free(s->model);
     free(s->dataset);
     free(s->split);
+    free(s->dtype);
     free(s->reward_spec);
     samples_init(s);
 }
@@ -120,7 +121,7 @@ int samples_write(const Samples *s, const char *path, Error *e) {
         (rc = h5_attr_set_str(f, "dataset", s->dataset ? s->dataset : "", e)) ||
         (rc = h5_attr_set_str(f, "split", s->split ? s->split : "", e)) ||
         (rc = h5_attr_set_f64(f, "temperature", s->temperature, e)) || (rc = h5_attr_set_f64(f, "top_p", s->top_p, e)) ||
-        (rc = h5_mkgroups(f, "candidates", e)) ||
+        (rc = h5_attr_set_str(f, "dtype", s->dtype ? s->dtype : "fp32", e)) || (rc = h5_mkgroups(f, "candidates", e)) ||
         (rc = h5_write_strings(f, "candidates/example_id", s->example_id, s->m, e)) ||
         (rc = h5_write_array(f, "candidates/candidate", H5T_NATIVE_INT32, 1, m, s->candidate, e)) ||
         (rc = h5_write_array(f, "candidates/token_offset", H5T_NATIVE_INT64, 1, m1, off, e)) ||
@@ -165,6 +166,13 @@ static int read_body(hid_t f, Samples *s, Error *e) {
         (rc = h5_attr_get_str(f, "split", &s->split, e)) || (rc = h5_attr_get_f64(f, "temperature", &s->temperature, e)) ||
         (rc = h5_attr_get_f64(f, "top_p", &s->top_p, e)))
         return rc;
+    /* Files written before the attribute existed were decoded with fp32 weights. */
+    htri_t has_dtype = H5Aexists(f, "dtype");
+    if (has_dtype < 0) return error_set(e, RP_EINPUT, "attribute 'dtype': cannot be probed");
+    if ((rc = has_dtype ? h5_attr_get_str(f, "dtype", &s->dtype, e) : ((s->dtype = xstrdup("fp32", e)) ? RP_OK : RP_ENOMEM)))
+        return rc;
+    if (strcmp(s->dtype, "fp32") && strcmp(s->dtype, "bf16"))
+        return error_set(e, RP_EINPUT, "attribute 'dtype': '%s' is not fp32 or bf16", s->dtype);
     /* samples_free frees every string column with s->m entries, so a column is recorded in s only
      * after its length is known to be s->m: a shorter column must never be freed past its end. */
     int64_t m, n2;

@@ -21,6 +21,7 @@ typedef struct {
     char *model, *dataset, *split;
     int64_t n_per_input, round, seed, max_new_tokens, top_k, reasoning;
     double temperature, top_p;
+    char *dtype; /* the decoder's weight dtype, "fp32" or "bf16" (absent in files before it: "fp32") */
 
     int64_t m; /* candidates */
     char **example_id;

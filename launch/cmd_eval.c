@@ -17,7 +17,7 @@ int cmd_eval(int argc, char **argv, Error *e) {
                *profile = "on", *reward = NULL;
     long limit = 0, k = 4, max_new = 256, threads = 1, seed = 1;
     double temperature = 0.7, top_p = 0.9;
-    const char *device = "cpu";
+    const char *device = "cpu", *dtype = "fp32";
     ArgSpec specs[] = {
         {"--model", ARG_STR, &model, "checkpoint", 1, 0},
         {"--data", ARG_STR, &data, "dataset", 1, 0},
@@ -36,6 +36,7 @@ int cmd_eval(int argc, char **argv, Error *e) {
         {"--seed", ARG_INT, &seed, "seed of --decode sample (default 1)", 0, 0},
         {"--threads", ARG_INT, &threads, "CPU threads per rank (default 1)", 0, ARG_THREADS_1},
         BACKEND_DEVICE_SPEC(device),
+        MODEL_DTYPE_SPEC(dtype),
         {"--out", ARG_STR, &out, "directory for predictions.json (LongLaMP format), samples.h5, eval.json (default eval-out)", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
     };
@@ -57,6 +58,7 @@ int cmd_eval(int argc, char **argv, Error *e) {
     eo.max_new_tokens = (int)max_new;
     eo.prompt.k = (int)k;
     eo.threads = (int)threads;
+    if ((rc = model_dtype_parse(dtype, &eo.weights, e))) return rc;
     eo.seed = (uint64_t)seed;
     if (reward) eo.reward_spec = reward;
     eo.out_dir = out ? out : "eval-out";

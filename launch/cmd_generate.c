@@ -26,8 +26,9 @@
 #define PLAIN_STREAM 0x706c61696e676e31ULL
 
 typedef struct {
-    const char *model, *data, *id, *prompt, *reasoning;
+    const char *model, *data, *id, *prompt, *reasoning, *dtype;
     long n, top_k, max_new, seed, round, k, batch, threads;
+    DType weights; /* parsed from dtype */
     double temperature, top_p;
     int show_prompt, full_forward;
 } GenArgs;
@@ -45,6 +46,7 @@ static void gen_options(const GenArgs *a, SamplerOptions *o) {
     o->max_new_tokens = (int)a->max_new;
     o->batch = (int)a->batch;
     o->threads = (int)a->threads;
+    o->weights = a->weights;
     if (a->k >= 0) o->prompt.k = a->k > 100000 ? 100000 : (int)a->k;
     o->seed = (uint64_t)a->seed;
     o->round = a->round;
@@ -230,7 +232,8 @@ static int generate_plain(const GenArgs *a, Model *m, const Tokenizer *t, Error 
     int cached = 0;
     char why[2200] = " (--full-forward)";
     if (!rc && !a->full_forward) {
-        InferPlan plan = {.max_rows = g.n, .n_prefixes = 1, .max_prompt = g.n_prompt, .max_new = g.max_new};
+        InferPlan plan = {.max_rows = g.n, .n_prefixes = 1, .max_prompt = g.n_prompt, .max_new = g.max_new,
+                          .weights = a->weights};
         Infer inf;
         Error ie = {0};
         int irc = infer_init(&inf, m, &plan, &ie);
@@ -276,11 +279,14 @@ static int check_mode(const GenArgs *a, Error *e) {
     if (!a->prompt && (!a->data || !a->id))
         return error_set(e, RP_EINPUT, "%s needs %s too", a->data ? "--data" : "--id", a->data ? "--id" : "--data");
     if (a->full_forward && !a->prompt) return error_set(e, RP_EINPUT, "--full-forward: only with --prompt");
+    if (a->full_forward && strcmp(a->dtype, "fp32"))
+        return error_set(e, RP_EINPUT, "--full-forward computes with the fp32 weights; --dtype %s needs the KV-cached decoder",
+                         a->dtype);
     return RP_OK;
 }
 
 int cmd_generate(int argc, char **argv, Error *e) {
-    GenArgs a = {.reasoning = "on", .n = 0, .max_new = 256, .k = -1, .batch = 32, .temperature = 0.7, .top_p = 0.9};
+    GenArgs a = {.reasoning = "on", .dtype = "fp32", .n = 0, .max_new = 256, .k = -1, .batch = 32, .temperature = 0.7, .top_p = 0.9};
     const char *device = "cpu";
     ArgSpec specs[] = {
         {"--model", ARG_STR, &a.model, "checkpoint (.h5) or GGUF file", 1, 0},
@@ -299,6 +305,7 @@ int cmd_generate(int argc, char **argv, Error *e) {
         {"--batch", ARG_INT, &a.batch, "candidates decoded together (--data mode; default 32)", 0, ARG_RANGE(1, 65536)},
         {"--threads", ARG_INT, &a.threads, "CPU threads (default: OMP_NUM_THREADS or all cores)", 0, ARG_THREADS},
         BACKEND_DEVICE_SPEC(device),
+        MODEL_DTYPE_SPEC(a.dtype),
         {"--show-prompt", ARG_FLAG, &a.show_prompt, "print the prompt first (its text; with --prompt, its token ids)", 0, 0},
         {"--full-forward", ARG_FLAG, &a.full_forward, "with --prompt: recompute the whole sequence per token instead of "
                                                       "using the KV cache (slower; for checking the cache)", 0, 0},
@@ -309,7 +316,9 @@ int cmd_generate(int argc, char **argv, Error *e) {
                         "(--data/--id) and prints each one's reasoning, answer, log-probability and finish reason "
                         "(end of text or length limit). With --prompt and --n 1 only the continuation is printed.",
                         specs, argc, argv, e);
-    if (rc || (rc = check_mode(&a, e)) || (rc = backend_select(device, e))) return rc;
+    if (rc || (rc = check_mode(&a, e)) || (rc = backend_select(device, e)) ||
+        (rc = model_dtype_parse(a.dtype, &a.weights, e)))
+        return rc;
     if (!a.n) a.n = a.prompt ? 1 : 4; /* a text by hand wants one continuation; EM-style inspection several */
     Model m;
     Tokenizer *tok = NULL;

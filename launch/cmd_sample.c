@@ -19,8 +19,9 @@
 #include "core/watchdog.h"
 
 typedef struct {
-    const char *model, *data, *split, *out, *reasoning;
+    const char *model, *data, *split, *out, *reasoning, *dtype;
     long n, top_k, max_new, seed, limit, round, k, batch, threads, stall;
+    DType weights; /* parsed from dtype */
     double temperature, top_p, save_every;
     int resume, no_profile;
 } SampleArgs;
@@ -43,6 +44,7 @@ static void sample_options(const SampleArgs *a, SamplerOptions *o) {
     o->max_new_tokens = (int)a->max_new;
     o->batch = (int)a->batch;
     o->threads = (int)a->threads;
+    o->weights = a->weights;
     if (a->k >= 0) o->prompt.k = (int)a->k;
     o->prompt.reasoning = !strcmp(a->reasoning, "on");
 }
@@ -115,7 +117,7 @@ static int run(const SampleArgs *a, Error *e) {
 }
 
 int cmd_sample(int argc, char **argv, Error *e) {
-    SampleArgs a = {.split = "train", .reasoning = "on", .n = 32, .max_new = 256, .k = -1, .batch = 32,
+    SampleArgs a = {.split = "train", .reasoning = "on", .dtype = "fp32", .n = 32, .max_new = 256, .k = -1, .batch = 32,
                     .temperature = 0.7, .top_p = 0.9, .save_every = 5.0, .stall = WATCHDOG_DEFAULT_S};
     const char *device = "cpu";
     ArgSpec specs[] = {
@@ -139,6 +141,7 @@ int cmd_sample(int argc, char **argv, Error *e) {
         {"--threads", ARG_INT, &a.threads, "CPU threads per rank (default: OMP_NUM_THREADS, or the node's cores "
                                            "split between its ranks)", 0, ARG_THREADS},
         BACKEND_DEVICE_SPEC(device),
+        MODEL_DTYPE_SPEC(a.dtype),
         WATCHDOG_SPEC(a.stall),
         {"--resume", ARG_FLAG, &a.resume, "continue from OUT.partial left by an interrupted run", 0, 0},
         {"--save-every", ARG_DOUBLE, &a.save_every, "most seconds between saves of OUT.partial (default 5; sooner while saving is cheap)", 0,
@@ -152,6 +155,8 @@ int cmd_sample(int argc, char **argv, Error *e) {
                         "--threads. Progress goes to OUT.partial; --resume continues a killed run.",
                         specs, argc, argv, e);
     const char *ins[] = {"--model", a.model, "--data", a.data};
-    if (rc || (rc = file_check_out("--out", a.out, 2, ins, e)) || (rc = backend_select(device, e))) return rc;
+    if (rc || (rc = file_check_out("--out", a.out, 2, ins, e)) || (rc = backend_select(device, e)) ||
+        (rc = model_dtype_parse(a.dtype, &a.weights, e)))
+        return rc;
     return run(&a, e);
 }

@@ -61,6 +61,7 @@ static const Key KEYS[] = {
     K("tokenizer.vocab_size", ARG_INT, tokenizer.vocab_size, "2048", "vocabulary of a trained tokenizer",
       ARG_RANGE(300, 1 << 24)),
     K("model.init", ARG_STR, model.init, "", "base model: a restpg checkpoint, or a GGUF file (gguf:FILE; imported with context model.n_positions); empty = pretrain one from scratch", NULL),
+    K("model.dtype", ARG_STR, model.dtype, "fp32", "weights the decoders compute with when sampling and evaluating: fp32 or bf16 (half the memory of the weight copy; training keeps fp32 master weights, gradients and AdamW moments)", ARG_ONE_OF("fp32", "bf16")),
     K("model.n_layer", ARG_INT, model.n_layer, "4", "transformer layers of a pretrained-here model", ARG_RANGE(1, INT_MAX)),
     K("model.n_head", ARG_INT, model.n_head, "4", "attention heads", ARG_RANGE(1, INT_MAX)),
     K("model.n_embd", ARG_INT, model.n_embd, "128", "channels", ARG_RANGE(1, INT_MAX)),
@@ -294,6 +295,13 @@ static int check_stages(const RunConfig *c, Error *e) {
                                  gen[i], val[i], c->model.n_positions);
     }
     return RP_OK;
+}
+
+DType config_dtype(const RunConfig *c) {
+    DType d = DTYPE_F32;
+    Error e = {0};
+    (void)model_dtype_parse(c->model.dtype, &d, &e); /* cannot fail on a checked config */
+    return d;
 }
 
 int config_check(const RunConfig *c, Error *e) {

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/text.h"
+#include "model/model.h"
 
 typedef struct {
     const char *run_dir;
@@ -25,7 +26,7 @@ typedef struct {
         long vocab_size;
     } tokenizer;
     struct {
-        const char *init;
+        const char *init, *dtype;
         long n_layer, n_head, n_embd, n_positions;
     } model;
     struct {
@@ -66,6 +67,8 @@ int config_load(RunConfig *c, const char *path, Error *e);
 int config_set(RunConfig *c, const char *assignment, const char *origin, Error *e);
 /* Checks values that each key's type cannot (choices, ranges). */
 int config_check(const RunConfig *c, Error *e);
+/* model.dtype as a DType (the key's rules admit only fp32 and bf16). */
+DType config_dtype(const RunConfig *c);
 
 /* The effective config as YAML (sections in a fixed order), for the run directory and --help. */
 int config_to_yaml(const RunConfig *c, StrBuf *out, Error *e);

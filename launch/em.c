@@ -108,6 +108,7 @@ static int estep_sample(const EmPlan *p, const Round *r, int t, const char *poli
     em_prompt_options(c, &so.prompt);
     so.prompt.allow_missing_reasoning = 1;
     so.threads = em_threads(c);
+    so.weights = config_dtype(c);
     so.partial = partial;
     so.model_path = policy;
     so.data_path = p->data;
@@ -257,6 +258,7 @@ void em_eval_options(const RunConfig *c, EvalOptions *eo) {
     eo->max_new_tokens = (int)c->eval.max_new_tokens;
     eo->seed = (uint64_t)c->seed;
     eo->threads = em_threads(c);
+    eo->weights = config_dtype(c);
     em_prompt_options(c, &eo->prompt);
     eo->reward_spec = c->em.reward;
 }

@@ -134,6 +134,7 @@ int eval_run(const Model *model, const Tokenizer *t, const Dataset *d, const Eva
     so.prompt = o->prompt;
     so.prompt.allow_missing_reasoning = 1;
     so.threads = o->threads;
+    so.weights = o->weights;
     so.model_path = o->model_path;
     so.data_path = o->data_path;
     Samples s;

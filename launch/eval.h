@@ -22,6 +22,7 @@ typedef struct {
     int max_new_tokens;
     uint64_t seed;
     int threads;
+    DType weights;            /* model.dtype: the decoder's weight copy */
     PromptOptions prompt;
     const char *reward_spec;  /* reward reported next to the metrics */
     const char *out_dir;      /* predictions.json, references.json, samples.h5, eval.json go here */

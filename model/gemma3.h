@@ -77,7 +77,8 @@ typedef struct {
     float mean_loss; /* of the last forward with targets */
 } Gemma3;
 
-/* Allocates parameters (zeroed) and gradients for a config on the selected backend. */
+/* Allocates the parameters (zeroed) for a config on the selected backend; gradients come with the
+ * first backward (model/params.h). */
 int gemma3_init(Gemma3 *m, const Gemma3Config *cfg, Error *e);
 void gemma3_free(Gemma3 *m);
 /* HF's initialisation: matrices and embedding N(0, 0.02), norm weights 0; padding rows zero.

@@ -67,7 +67,8 @@ typedef struct {
  * embeddings and the four per-layer weight matrices, as llm.c does, not biases or norms. */
 const GPTTensorInfo *gpt_tensor_info(int k);
 
-/* Allocates params and grads for a config on the selected backend (parameters zeroed). */
+/* Allocates the parameters (zeroed) for a config on the selected backend; gradients come with the
+ * first backward (model/params.h). */
 int gpt_init(GPT *m, const GPTConfig *cfg, Error *e);
 void gpt_free(GPT *m);
 /* GPT-2's initialisation: N(0, 0.02), residual projections N(0, 0.02/sqrt(2L)), biases 0,

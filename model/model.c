@@ -6,6 +6,15 @@
 
 static const char *const ARCH_NAMES[] = {[ARCH_GPT2] = "gpt2", [ARCH_GEMMA3] = "gemma3"};
 
+const char *model_dtype_name(DType d) { return d == DTYPE_BF16 ? "bf16" : "fp32"; }
+
+int model_dtype_parse(const char *s, DType *d, Error *e) {
+    if (!strcmp(s, "fp32")) *d = DTYPE_F32;
+    else if (!strcmp(s, "bf16")) *d = DTYPE_BF16;
+    else return error_set(e, RP_EINPUT, "dtype '%s': must be fp32 or bf16", s);
+    return RP_OK;
+}
+
 const char *model_arch_name(Arch a) { return a == ARCH_GPT2 || a == ARCH_GEMMA3 ? ARCH_NAMES[a] : "?"; }
 
 int model_arch_parse(const char *s, Arch *a, Error *e) {

@@ -35,6 +35,16 @@ typedef struct {
     Gemma3 gemma3; /* arch == ARCH_GEMMA3 */
 } Model;
 
+/* model.dtype: how the weights a model serves are stored ("fp32", "bf16"); and back (RP_EINPUT
+ * naming the value). Training always keeps fp32 master weights, gradients and AdamW moments;
+ * the dtype is that of the decoders' weight copies (sampling, evaluation, generation). */
+const char *model_dtype_name(DType d);
+int model_dtype_parse(const char *s, DType *d, Error *e);
+/* The `--dtype` option of the commands that decode, for their ArgSpec tables (core/args.h). */
+#define MODEL_DTYPE_SPEC(var)                                                                                          \
+    {"--dtype", ARG_STR, &(var), "weights the decoder computes with: fp32 (default) or bf16 (half the memory; "        \
+                                 "products accumulate in fp32)", 0, ARG_ONE_OF("fp32", "bf16")}
+
 /* "gpt2" / "gemma3"; and back (RP_EINPUT naming the value). */
 const char *model_arch_name(Arch a);
 int model_arch_parse(const char *s, Arch *a, Error *e);

@@ -78,7 +78,7 @@ typedef struct {
 
 static InferPlan engine_plan(const EngineSpec *s) {
     InferPlan p = {.max_rows = s->batch, .n_prefixes = engine_prefix_slots(s->n, s->batch), .max_prompt = s->max_prompt,
-                   .max_new = s->max_new};
+                   .max_new = s->max_new, .weights = s->weights};
     return p;
 }
 

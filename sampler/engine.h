@@ -40,6 +40,7 @@ typedef struct {
     PromptOptions prompt;    /* max_tokens already set for the model */
     SamplingParams sp;
     int n, max_new, batch;
+    DType weights;           /* the decoder's weight copy (model.dtype) */
     int max_prompt;          /* prompt tokens the budget allows */
     uint64_t seed;
     int64_t round;

@@ -132,6 +132,8 @@ static int set_settings(Samples *s, const SamplerOptions *o, Error *e) {
     s->reasoning = o->prompt.reasoning;
     s->temperature = o->sp.temperature;
     s->top_p = o->sp.top_p;
+    free(s->dtype);
+    if (!(s->dtype = xstrdup(model_dtype_name(o->weights), e))) return RP_ENOMEM;
     return RP_OK;
 }
 
@@ -153,7 +155,7 @@ static int resume(Collector *c, Error *e) {
         {"top_k", a->top_k == want.top_k},                   {"reasoning", a->reasoning == want.reasoning},
         {"temperature", a->temperature == want.temperature}, {"top_p", a->top_p == want.top_p},
         {"split", !strcmp(a->split, want.split)},            {"model", !strcmp(a->model, want.model)},
-        {"dataset", !strcmp(a->dataset, want.dataset)},
+        {"dataset", !strcmp(a->dataset, want.dataset)},      {"dtype", !strcmp(a->dtype, want.dtype)},
     };
     for (size_t k = 0; k < sizeof chk / sizeof chk[0]; k++)
         if (!chk[k].same) {
@@ -292,10 +294,12 @@ int sampler_run(const Model *m, const Tokenizer *t, const Dataset *d, const Samp
     if (rc) goto out;
     spec.m = m, spec.t = t, spec.d = d, spec.inputs = inputs, spec.sp = o->sp;
     spec.n = o->n, spec.max_new = o->max_new_tokens, spec.batch = o->batch, spec.seed = o->seed, spec.round = o->round;
-    log_info("sample: %lld inputs x %d candidates (%lld done earlier) on %d rank%s, batch %d, %.1f MiB per rank for the "
-             "KV cache, activations and transposed weights",
+    spec.weights = o->weights;
+    log_info("sample: %lld inputs x %d candidates (%lld done earlier) on %d rank%s, batch %d; memory per rank: model "
+             "%.1f MiB (fp32) + %.1f MiB for the KV cache, activations and the decoder's %s weights",
              (long long)n_inputs, o->n, (long long)col.resumed, world, world > 1 ? "s" : "", o->batch,
-             (double)engine_bytes(&spec) / (1 << 20));
+             (double)m->n_params * sizeof(float) / (1 << 20), (double)engine_bytes(&spec) / (1 << 20),
+             model_dtype_name(o->weights));
     progress_init(&col.prog, "sample", col.total);
     EngineIO io = shard_io(&sh);
     rc = engine_run(&spec, &io, e);

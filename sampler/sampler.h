@@ -36,6 +36,7 @@ typedef struct {
     int64_t round;           /* EM round, part of the random key */
     PromptOptions prompt;    /* reasoning on/off, k, profile; max_tokens is set from the model */
     int batch;               /* candidates decoded together (default 32) */
+    DType weights;           /* model.dtype: the decoder's copy of the weights (default fp32) */
     int threads;             /* OpenMP/BLAS threads per rank */
     const char *partial;     /* progress file for resume, or NULL */
     double save_every;       /* most seconds between saves of `partial` (default 5; 0 = after every

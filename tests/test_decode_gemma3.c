@@ -12,11 +12,16 @@
  *  - Batch invariance, bitwise: the same candidates replayed on other slots from prompt caches
  *    prefilled on the other thread count, alone on even steps and in pairs that mix the prompts
  *    on odd steps, threads alternating the other way, give the same bits at every step.
+ *  - bf16 weights: bitwise the fp32 decoder's logits over the model with its matrices rounded to
+ *    bf16, from a weight copy of half the size.
  *  - Bad token ids, an over-long prompt, a full suffix, a plan past max_positions and an
  *    architecture the CPU cannot decode are RP_EINPUT. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bf16.h"
 #include "core/rng.h"
 #include "kernels/cpu/ops.h"
 #include "model/gemma3.h"
@@ -183,6 +188,58 @@ static void check_errors(Fixture *f, void *dec) {
     free(out);
 }
 
+/* bf16 weights (model.dtype bf16): a decoder over bf16 copies of the model gives, bitwise, the
+ * logits of an fp32 decoder over the model with its matrices and embedding rounded to bf16 (norm
+ * weights stay fp32 in both); its weight copy takes half the bytes. Ends with the model rounded. */
+static void check_bf16(Fixture *f, const DecodePlan *fp32_plan) {
+    Error e;
+    DecodePlan plan = *fp32_plan;
+    plan.weights = DTYPE_BF16;
+    size_t n = (size_t)NC * (1 + STEPS) * f->Vp;
+    float *fp32_run = malloc(sizeof(float) * n), *bf16_run = malloc(sizeof(float) * n);
+    memcpy(fp32_run, f->logits, sizeof(float) * n);
+    kernels_set_threads(2);
+    void *dec = NULL;
+    CHECK_OK(f->op->decoder_init(&dec, &f->dm, &plan, &e), &e);
+    if (!dec) goto out;
+    run_together(f, dec);
+    f->op->decoder_free(dec);
+    memcpy(bf16_run, f->logits, sizeof(float) * n);
+    size_t b32 = f->op->decoder_bytes(&f->dm, fp32_plan, 2), b16 = f->op->decoder_bytes(&f->dm, &plan, 2);
+    const Gemma3Config *c = &f->m.cfg;
+    size_t C = c->hidden_size, Q = (size_t)c->n_head * c->head_dim, KV = (size_t)c->n_kv_head * c->head_dim;
+    size_t mats = (size_t)c->n_layer * (2 * C * Q + 2 * C * KV + 3 * C * c->intermediate_size) + C * c->padded_vocab_size;
+    CHECK_MSG(b32 - b16 == mats * 2, "bf16 decoder saves %zu bytes, want %zu", b32 - b16, mats * 2);
+    /* Round the model's matrices and embedding, then decode with fp32 copies. */
+    float *h = malloc(sizeof(float) * f->m.store.n_params);
+    CHECK_OK(params_state_download(&f->m.store, 'p', h, &e), &e);
+    for (int k = 0; k < GEMMA3_N_TENSORS; k++)
+        if (!gemma3_tensor_info(k)->is_norm)
+            for (size_t i = 0; i < f->m.store.t[k].numel; i++) {
+                float *x = h + f->m.store.t[k].offset + i;
+                *x = bf16_to_f32(bf16_from_f32(*x));
+            }
+    CHECK_OK(params_state_upload(&f->m.store, 'p', h, &e), &e);
+    free(h);
+    CHECK_OK(f->op->decoder_init(&dec, &f->dm, fp32_plan, &e), &e);
+    if (!dec) goto out;
+    run_together(f, dec);
+    f->op->decoder_free(dec);
+    CHECK_MSG(!memcmp(bf16_run, f->logits, sizeof(float) * n), "bf16 decoder differs from fp32 over rounded weights");
+    double diff = 0, big = 0;
+    for (size_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs((double)bf16_run[i] - fp32_run[i]));
+        big = fmax(big, fabs((double)fp32_run[i]));
+    }
+    /* Rounding the weights (relative error <= 2^-9) moves the logits, but by little. */
+    CHECK_MSG(diff > 0 && diff <= 2e-2 * big, "bf16 vs fp32 weights: max |diff| %g of max |logit| %g", diff, big);
+    printf("bf16 weights: decoder %zu -> %zu bytes; logits max |diff| %.3g vs fp32 weights (max |logit| %.3g)\n", b32,
+           b16, diff, big);
+out:
+    free(fp32_run);
+    free(bf16_run);
+}
+
 int main(void) {
     Error e;
     Fixture f;
@@ -217,6 +274,7 @@ int main(void) {
         check_invariance(&f, dec);
         check_errors(&f, dec);
         f.op->decoder_free(dec);
+        check_bf16(&f, &plan);
     }
     free(f.logits);
     gemma3_free(&f.m);

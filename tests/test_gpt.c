@@ -430,6 +430,31 @@ static void test_errors(void) {
     gpt_free(&m);
 }
 
+/* Inference holds parameters only: no gradients until the first backward (or zero_grad), which
+ * allocates them zeroed; an AdamW step without them is refused. */
+static void test_lazy_grads(void) {
+    Error e;
+    GPT m;
+    GPTConfig c = {.vocab_size = 50, .n_layer = 1, .n_head = 2, .n_embd = 16, .n_positions = 8};
+    CHECK_OK(gpt_init(&m, &c, &e), &e);
+    CHECK_OK(gpt_init_random(&m, 1, &e), &e);
+    CHECK_OK(gpt_plan(&m, 1, 8, &e), &e);
+    int32_t in[8] = {1, 2, 3, 4, 5, 6, 7, 8}, tg[8] = {2, 3, 4, 5, 6, 7, 8, 9};
+    float loss;
+    CHECK_OK(gpt_forward(&m, in, tg, NULL, 1, 8, &loss, &e), &e);
+    CHECK(params_mem(&m.store, 'g') == NULL && m.grads.wte == NULL);
+    CHECK_OK(params_opt_reset(&m.store, &e), &e);
+    double norm;
+    CHECK(params_adamw(&m.store, &(AdamW){1e-3f, 0.9f, 0.95f, 1e-8f, 0.0f}, 1.0, 1, &norm, &e) == RP_EINTERNAL);
+    CHECK_OK(gpt_backward(&m, 1.0f, &e), &e);
+    CHECK(params_mem(&m.store, 'g') != NULL && m.grads.wte == params_mem(&m.store, 'g'));
+    double sq = 0;
+    CHECK_OK(m.store.be->ops->sumsq(params_mem(&m.store, 'g'), m.store.n_params, &sq, &e), &e);
+    CHECK(sq > 0);
+    CHECK_OK(params_adamw(&m.store, &(AdamW){1e-3f, 0.9f, 0.95f, 1e-8f, 0.0f}, 1.0, 1, &norm, &e), &e);
+    gpt_free(&m);
+}
+
 int main(void) {
     rng_seed(&g_rng, 2024);
     kernels_set_threads(1);
@@ -440,5 +465,6 @@ int main(void) {
     test_padding();
     test_determinism_and_independence();
     test_errors();
+    test_lazy_grads();
     return test_summary("test_gpt");
 }

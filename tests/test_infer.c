@@ -11,7 +11,8 @@
  *    another order; measured worst 1e-5 to 1.5e-5 on logits of standard deviation about 4),
  *    and the decode logits of a slot are bitwise equal whatever rows share its step, their
  *    order, and the thread count.
- *  - Greedy decoding equals the argmax of the full forward, step by step. */
+ *  - Greedy decoding equals the argmax of the full forward, step by step.
+ *  - bf16 weight copies give the bits of fp32 ones over bf16-rounded weights. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -251,10 +252,59 @@ static void test_against_full_forward(void) {
     model_free(&mo.m);
 }
 
+/* bf16 weights: a GPT-2 decoder over bf16 copies gives, bitwise, an fp32 decoder's logits over
+ * the model with its embeddings and weight matrices rounded to bf16 (biases and LayerNorm
+ * weights stay fp32), prefill and decode steps alike. */
+static void test_bf16_weights(void) {
+    TinyModel mo;
+    model_make(&mo, 64);
+    Error e;
+    const int NP = 11, STEPS = 12;
+    Rng r;
+    rng_seed(&r, 3);
+    int32_t seq[11 + 12];
+    for (int t = 0; t < NP + STEPS; t++) seq[t] = (int32_t)(rng_next(&r) % mo.V);
+    float *run[2];
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) { /* round the model, then decode with fp32 copies */
+            for (int k = 0; k < model_tensor_count(&mo.m); k++) {
+                if (!gpt_tensor_info(k)->decays) continue;
+                const ParamTensor *t = model_tensor(&mo.m, k);
+                float *h = malloc(sizeof(float) * t->numel);
+                CHECK_OK(model_tensor_download(&mo.m, 'p', k, h, &e), &e);
+                for (size_t i = 0; i < t->numel; i++) h[i] = bf16_to_f32(bf16_from_f32(h[i]));
+                CHECK_OK(model_tensor_upload(&mo.m, 'p', k, h, &e), &e);
+                free(h);
+            }
+        }
+        InferPlan plan = {.max_rows = 2, .n_prefixes = 1, .max_prompt = NP, .max_new = STEPS,
+                          .weights = pass == 0 ? DTYPE_BF16 : DTYPE_F32};
+        Infer s;
+        CHECK_OK(infer_init(&s, &mo.m, &plan, &e), &e);
+        run[pass] = malloc(sizeof(float) * (1 + 2 * STEPS) * mo.Vp);
+        CHECK_OK(infer_prefill(&s, 0, seq, NP, run[pass], &e), &e);
+        infer_attach(&s, 0, 0);
+        infer_attach(&s, 1, 0);
+        for (int st = 0; st < STEPS; st++) {
+            int slots[2] = {st % 2, 1 - st % 2};
+            int32_t tok[2] = {seq[NP + st], seq[NP + STEPS - 1 - st]};
+            CHECK_OK(infer_decode(&s, 2, slots, tok, run[pass] + (size_t)(1 + 2 * st) * mo.Vp, &e), &e);
+        }
+        infer_free(&s);
+    }
+    CHECK_MSG(!memcmp(run[0], run[1], sizeof(float) * (1 + 2 * STEPS) * mo.Vp),
+              "GPT-2 bf16 decoder differs from fp32 over rounded weights");
+    free(run[0]);
+    free(run[1]);
+    free(mo.ref);
+    model_free(&mo.m);
+}
+
 int main(void) {
     kernels_set_threads(1);
     test_gemm_invariance();
     test_bf16_round();
     test_against_full_forward();
+    test_bf16_weights();
     return test_summary("test_infer");
 }

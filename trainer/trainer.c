@@ -51,7 +51,8 @@ void trainer_print_memory(const Model *m, const TrainConfig *tc) {
     size_t act = model_activation_bytes(c, tc->batch_size, tc->seq_len);
     int local = comm_local_ranks();
     size_t avail = mem_available() / (size_t)local;
-    log_info("memory plan per rank (%d rank(s) share this node): params %.1f MiB, grads %.1f MiB, AdamW moments %.1f MiB, reduction buffers %.1f MiB, "
+    log_info("memory plan per rank (%d rank(s) share this node): fp32 master weights %.1f MiB, fp32 gradients %.1f MiB, "
+             "fp32 AdamW moments %.1f MiB, reduction buffers %.1f MiB, "
              "activations %.1f MiB (batch %d x seq %d); total %.1f MiB of %.1f MiB available",
              local, params / MiB, grads / MiB, opt / MiB, red / MiB, act / MiB, tc->batch_size, tc->seq_len, (fixed + act) / MiB,
              avail / MiB);
