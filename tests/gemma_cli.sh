@@ -11,6 +11,9 @@
 #      exit 2, a message naming the file (and the tensor), no output file.
 #  (e) tiny GPT-2 (no BOS): sampling through the KV cache and through full forwards choose the same
 #      tokens; --n 3 prints 3 headers; --prompt with --data/--id is refused.
+#  (f) --dtype bf16: Gemma 3 generates through a bf16 weight copy (its greedy text against fp32's is
+#      printed; the decoder's bits are asserted in test_decode_gemma3); --full-forward refuses it;
+#      sampling records dtype "bf16" in the samples file and a resume with fp32 is refused.
 set -u
 source "$RESTPG_SOURCE_DIR/tests/lib.sh" gemma_cli
 env_out=$(bash "$RESTPG_SOURCE_DIR/scripts/model_env.sh") || { echo "model_env failed" >&2; exit 1; }
@@ -143,6 +146,21 @@ expect_err 2 "--prompt and --data/--id are mutually exclusive" "$RESTPG" generat
     --data "$T/ds.h5" --id a
 expect_err 2 "give --prompt TEXT, or --data FILE with --id ID" "$RESTPG" generate --model "$T/m.h5"
 expect_err 2 "--data needs --id too" "$RESTPG" generate --model "$T/m.h5" --data "$T/ds.h5"
+
+# (f) bf16 weights.
+"$RESTPG" "${gen[@]}" --dtype bf16 >"$T/gb.txt" || fail "generate --dtype bf16: $(cat "$T/gb.txt")"
+grep -q "^generate: KV-cached decode; prompt of 6 tokens, 1 candidate(s), 8 new tokens" "$T/gb.txt" ||
+    fail "log line of the bf16 run: $(head -1 "$T/gb.txt")"
+tail -n +2 "$T/gb.txt" | head -c -1 >"$T/textb.txt"
+[ "$(tr -d ' \n' <"$T/textb.txt")" != "" ] || fail "generate --dtype bf16 printed no text"
+echo "gemma_cli: greedy continuation with bf16 weights: '$(cat "$T/textb.txt")' (fp32: '$(cat "$T/text1.txt")')"
+expect_err 2 "--full-forward computes with the fp32 weights" "$RESTPG" "${gen[@]}" --full-forward --dtype bf16
+sam=(sample --model "$T/m.h5" --data "$T/ds.h5" --n 2 --max-new-tokens 6 --limit 2 --threads 1)
+"$RESTPG" "${sam[@]}" --dtype bf16 --out "$T/sb.h5" >/dev/null 2>&1 || fail "sample --dtype bf16"
+[ "$("$PY" -c "import h5py,sys; a=h5py.File(sys.argv[1])['/'].attrs['dtype']; print(a.decode() if isinstance(a, bytes) else a)" "$T/sb.h5" 2>&1)" = bf16 ] ||
+    fail "samples file does not record dtype bf16"
+cp "$T/sb.h5" "$T/sf.h5.partial"
+expect_err 2 "attribute 'dtype' differs from this run's settings" "$RESTPG" "${sam[@]}" --out "$T/sf.h5" --resume
 
 [ $fails = 0 ] && echo "gemma_cli: all checks passed"
 exit $fails
