@@ -76,10 +76,10 @@ void gpt_free(GPT *m);
 int gpt_init_random(GPT *m, uint64_t seed, Error *e);
 /* Activation checkpointing per layer, off by default: on, the forward keeps of each layer only
  * its output (the next layer's input, [B*T, C]) and all layers share one set of the other
- * buffers; the backward re-runs each layer's forward from its input before its backward. Costs
- * about one more forward of the layers per step; every result (loss, token losses, logits,
- * gradients) is bitwise the same as off. Takes effect at the next gpt_plan, which reallocates
- * when the mode changed. */
+ * buffers; the backward re-runs each layer's forward from its input before its backward (all but
+ * the top layer, and only as far as the backward reads: about 2/3 of a layer forward's matmuls
+ * each). Every result (loss, token losses, logits, gradients) is bitwise the same as off. Takes
+ * effect at the next gpt_plan, which reallocates when the mode changed. */
 void gpt_set_recompute(GPT *m, int on);
 /* Plans (allocates) activations for batches of up to B sequences of up to T tokens, in the mode
  * of gpt_set_recompute. A plan of the same B, T and mode keeps the buffers it has. */
