@@ -8,6 +8,7 @@
  * shared, so both sgemm figures are printed and the larger is the denominator (noise from other
  * users lowers one of them; taking the larger never flatters the MFU).
  * Usage: bench_train_step [--threads 1,2] [--shapes tiny,124M:64,124M:256,gemma3-270m:256] [--steps N]
+ *        [--recompute] (activations recomputed per layer in the backward; activation_mb counts that plan)
  * Prints one JSON line per (shape, thread count). */
 #include <cblas.h>
 #include <math.h>
@@ -53,6 +54,7 @@ typedef struct {
     const char *name;
     ModelConfig cfg;
     int B, T;
+    int recompute; /* activations recomputed per layer in the backward (model_set_recompute) */
 } Shape;
 
 typedef struct {
@@ -81,6 +83,7 @@ static int run_shape(const Shape *s, int threads, int steps, Error *e) {
     Model m;
     int rc = model_init(&m, &s->cfg, e);
     if (rc) return rc;
+    model_set_recompute(&m, s->recompute);
     if (!(rc = model_init_random(&m, 1, e)) && !(rc = model_opt_reset(&m, e))) rc = model_plan(&m, s->B, s->T, e);
     int32_t *in = malloc(sizeof(int32_t) * s->B * s->T), *tg = malloc(sizeof(int32_t) * s->B * s->T);
     if (!rc && (!in || !tg)) rc = error_set(e, RP_ENOMEM, "bench: out of memory");
@@ -107,13 +110,13 @@ static int run_shape(const Shape *s, int threads, int steps, Error *e) {
         double per = dt / done, tokens = (double)s->B * s->T;
         double model_gflop = model_flops_per_token(&s->cfg, s->T) * tokens * 1e-9;
         double sg = sg0 > sg1 ? sg0 : sg1;
-        printf("{\"bench\":\"train_step\",\"shape\":\"%s\",\"B\":%d,\"T\":%d,\"threads\":%d,\"params\":%zu,"
+        printf("{\"bench\":\"train_step\",\"shape\":\"%s\",\"B\":%d,\"T\":%d,\"recompute\":%d,\"threads\":%d,\"params\":%zu,"
                "\"steps\":%d,\"ms_per_step\":%.1f,\"tokens_per_s\":%.1f,\"fwd_ms\":%.1f,\"bwd_ms\":%.1f,"
                "\"opt_ms\":%.1f,\"model_gflop_per_step\":%.2f,\"achieved_gflops\":%.1f,\"sgemm_gflops_before\":%.1f,"
                "\"sgemm_gflops_after\":%.1f,\"mfu\":%.3f,\"activation_mb\":%.1f,\"loss\":%.4f}\n",
-               s->name, s->B, s->T, threads, m.n_params, done, 1e3 * per, tokens / per, 1e3 * ph.fwd / done,
+               s->name, s->B, s->T, s->recompute, threads, m.n_params, done, 1e3 * per, tokens / per, 1e3 * ph.fwd / done,
                1e3 * ph.bwd / done, 1e3 * ph.opt / done, model_gflop, model_gflop / per, sg0, sg1,
-               model_gflop / per / sg, model_activation_bytes(&s->cfg, s->B, s->T) / 1048576.0, (double)loss);
+               model_gflop / per / sg, model_activation_bytes(&s->cfg, s->B, s->T, s->recompute) / 1048576.0, (double)loss);
         fflush(stdout);
     }
     free(in), free(tg);
@@ -124,9 +127,11 @@ static int run_shape(const Shape *s, int threads, int steps, Error *e) {
 int main(int argc, char **argv) {
     const char *threads = "1,2", *shapes = "tiny,124M:64,124M:256";
     long steps = 2;
+    int recompute = 0;
     ArgSpec specs[] = {{"--threads", ARG_STR, &threads, "comma-separated thread counts", 0, 0},
                        {"--shapes", ARG_STR, &shapes, "comma-separated: tiny, 124M:T, gemma3-270m:T", 0, 0},
                        {"--steps", ARG_INT, &steps, "timed steps per configuration (after one warm-up)", 0, 0},
+                       {"--recompute", ARG_FLAG, &recompute, "recompute activations per layer in the backward", 0, 0},
                        {NULL, 0, NULL, NULL, 0, 0}};
     Error e;
     error_clear(&e);
@@ -152,9 +157,9 @@ int main(int argc, char **argv) {
         char *save = NULL;
         for (char *sh = strtok_r(sbuf, ",", &save); sh; sh = strtok_r(NULL, ",", &save)) {
             Shape s;
-            if (!strcmp(sh, "tiny")) s = (Shape){"tiny", tiny, 4, 64};
-            else if (!strncmp(sh, "124M:", 5)) s = (Shape){sh, gpt2, 4, atoi(sh + 5)};
-            else if (!strncmp(sh, "gemma3-270m:", 12)) s = (Shape){sh, g3, 1, atoi(sh + 12)};
+            if (!strcmp(sh, "tiny")) s = (Shape){"tiny", tiny, 4, 64, recompute};
+            else if (!strncmp(sh, "124M:", 5)) s = (Shape){sh, gpt2, 4, atoi(sh + 5), recompute};
+            else if (!strncmp(sh, "gemma3-270m:", 12)) s = (Shape){sh, g3, 1, atoi(sh + 12), recompute};
             else {
                 fprintf(stderr, "error: --shapes: unknown shape '%s'\n", sh);
                 return RP_EINPUT;

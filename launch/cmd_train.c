@@ -26,7 +26,7 @@ typedef struct {
     const char *device;
     long steps, batch, seq, seed, threads, ckpt_every, accum, warmup, val_every, val_batches, skip_nonfinite, stall;
     double lr, min_frac, wd, clip;
-    int resume;
+    int resume, recompute;
 } CommonOpts;
 
 #define COMMON_SPECS(o)                                                                                              \
@@ -37,6 +37,7 @@ typedef struct {
     {"--batch-size", ARG_INT, &(o).batch, "sequences per micro-batch (default 4)", 0, ARG_RANGE(1, INT_MAX)},                            \
     {"--seq-len", ARG_INT, &(o).seq, "tokens per sequence (default: the model's n_positions)", 0, ARG_RANGE(0, INT_MAX)},                \
     {"--grad-accum", ARG_INT, &(o).accum, "micro-batches per step, split over ranks (default 1)", 0, ARG_RANGE(1, INT_MAX)},            \
+    {"--recompute", ARG_FLAG, &(o).recompute, "keep only each layer's input and recompute its activations in the backward: less memory, more compute, same results", 0, 0}, \
     {"--lr", ARG_DOUBLE, &(o).lr, "peak learning rate (default 3e-4)", 0, 0},                                        \
     {"--warmup", ARG_INT, &(o).warmup, "warm-up steps (default 0)", 0, 0},                                           \
     {"--lr-schedule", ARG_STR, &(o).schedule, "cosine or linear decay after warm-up (default cosine)", 0, 0},       \
@@ -106,6 +107,7 @@ static int to_stage(const CommonOpts *o, TrainStageOptions *s, Error *e) {
     tc->skip_nonfinite = o->skip_nonfinite;
     tc->batch_size = (int)o->batch;
     tc->grad_accum = (int)o->accum;
+    tc->recompute = o->recompute;
     tc->val_batches = (int)o->val_batches;
     tc->seq_len = (int)o->seq;
     return schedule_parse_kind(o->schedule, &tc->sched.kind, e);
@@ -235,6 +237,7 @@ static int train(TrainJob *j, int prepare_rc, int threads, Error *e) {
     int rc = comm_agree(prepare_rc, e);
     if (!rc) {
         if (threads > 0) backend_get()->ops->set_threads(threads);
+        model_set_recompute(&j->m, j->tc.recompute); /* trainer_run's plan allocates in this mode */
         trainer_print_memory(&j->m, &j->tc);
         TrainResult res;
         rc = trainer_run(&j->tc, &j->m, j->tok, &j->train, &j->val, j->resumed ? &j->meta : NULL, &res, e);

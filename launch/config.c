@@ -18,8 +18,9 @@
 #include "kernels/backend.h"
 #include "reward/reward.h"
 
-/* A key's type is ARG_STR, ARG_INT or ARG_DOUBLE; its rule (core/args.h) is what config_check
- * holds every value to, the same mechanism and wording as the commands' options. */
+/* A key's type is ARG_STR, ARG_INT, ARG_DOUBLE or ARG_FLAG (a boolean: true or false, in an int);
+ * its rule (core/args.h) is what config_check holds every value to, the same mechanism and
+ * wording as the commands' options. */
 typedef struct {
     const char *name;
     ArgType type;
@@ -66,6 +67,9 @@ static const Key KEYS[] = {
     K("model.n_head", ARG_INT, model.n_head, "4", "attention heads", ARG_RANGE(1, INT_MAX)),
     K("model.n_embd", ARG_INT, model.n_embd, "128", "channels", ARG_RANGE(1, INT_MAX)),
     K("model.n_positions", ARG_INT, model.n_positions, "512", "context length (of the pretrained model; with a GGUF model.init, the context the run plans for)", ARG_RANGE(1, INT_MAX)),
+    K_RUNTIME("train.recompute", ARG_FLAG, train.recompute, "false",
+              "true: every training stage keeps only each layer's input and recomputes its activations in the "
+              "backward (less memory, more compute, same results); may change on resume", NULL),
     K("pretrain.steps", ARG_INT, pretrain.steps, "400", "optimizer steps of pretraining", ARG_MIN(1)),
     K("pretrain.batch_size", ARG_INT, pretrain.batch_size, "4", "sequences per micro-batch", ARG_RANGE(1, INT_MAX)),
     K("pretrain.grad_accum", ARG_INT, pretrain.grad_accum, "2", "micro-batches per step, shared out over the ranks",
@@ -133,7 +137,11 @@ static int assign(RunConfig *c, const Key *k, const char *value, const char *whe
         free(what);
         return rc;
     }
-    case ARG_FLAG: break; /* no config key is a flag */
+    case ARG_FLAG:
+        if (strcmp(value, "true") && strcmp(value, "false"))
+            return error_set(e, RP_EINPUT, "%s: key '%s': expected true or false, got '%s'", where, k->name, value);
+        *(int *)slot(c, k) = !strcmp(value, "true");
+        return RP_OK;
     }
     return RP_EINTERNAL;
 }
@@ -150,6 +158,7 @@ void config_defaults(RunConfig *c) {
         const Key *k = &KEYS[i];
         if (k->type == ARG_STR) *(const char **)slot(c, k) = k->def;
         else if (k->type == ARG_INT) *(long *)slot(c, k) = strtol(k->def, NULL, 10);
+        else if (k->type == ARG_FLAG) *(int *)slot(c, k) = !strcmp(k->def, "true");
         else *(double *)slot(c, k) = strtod(k->def, NULL);
     }
 }
@@ -209,7 +218,8 @@ static int load_pair(RunConfig *c, const char *path, yaml_document_t *doc, yaml_
     if (!k) return error_set(e, RP_EINPUT, "%s: line %zu: unknown key '%s' (restpg run --help lists the keys)", path, line, name);
     if (!scalar_ok_for(k, vn))
         return error_set(e, RP_EINPUT, "%s: line %zu: key '%s' must be %s", path, vn->start_mark.line + 1, name,
-                         k->type == ARG_INT ? "an integer" : k->type == ARG_DOUBLE ? "a number" : "a string");
+                         k->type == ARG_INT ? "an integer" : k->type == ARG_DOUBLE ? "a number"
+                                             : k->type == ARG_FLAG ? "true or false" : "a string");
     char *where = xasprintf(e, "%s: line %zu", path, vn->start_mark.line + 1);
     if (!where) return RP_ENOMEM;
     int rc = assign(c, k, (const char *)vn->data.scalar.value, where, e);
@@ -338,6 +348,7 @@ int config_to_yaml(const RunConfig *c, StrBuf *out, Error *e) {
         if (rc) break;
         if (k->type == ARG_STR) rc = strbuf_json_string(out, *(const char *const *)cslot(c, k), e);
         else if (k->type == ARG_INT) rc = strbuf_printf(out, e, "%ld", *(const long *)cslot(c, k));
+        else if (k->type == ARG_FLAG) rc = strbuf_puts(out, *(const int *)cslot(c, k) ? "true" : "false", e);
         else rc = strbuf_printf(out, e, "%.17g", *(const double *)cslot(c, k));
         if (!rc) rc = strbuf_puts(out, "\n", e);
     }
@@ -347,7 +358,8 @@ int config_to_yaml(const RunConfig *c, StrBuf *out, Error *e) {
 void config_print_keys(void) {
     printf("config keys (YAML sections, or --section.key=value on the command line):\n");
     for (size_t i = 0; i < N_KEYS; i++)
-        printf("  %-24s %-6s %-24s %s\n", KEYS[i].name, KEYS[i].type == ARG_STR ? "string" : KEYS[i].type == ARG_INT ? "int" : "number",
+        printf("  %-24s %-6s %-24s %s\n", KEYS[i].name,
+               KEYS[i].type == ARG_STR ? "string" : KEYS[i].type == ARG_INT ? "int" : KEYS[i].type == ARG_FLAG ? "bool" : "number",
                KEYS[i].def[0] ? KEYS[i].def : "\"\"", KEYS[i].help);
 }
 

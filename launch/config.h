@@ -30,6 +30,9 @@ typedef struct {
         long n_layer, n_head, n_embd, n_positions;
     } model;
     struct {
+        int recompute; /* every training stage (pretrain, sft, M-steps) */
+    } train;
+    struct {
         long steps, batch_size, grad_accum, seq_len;
         double lr;
     } pretrain;

@@ -35,6 +35,7 @@ void em_train_options(const RunConfig *c, long steps, long batch, long accum, do
     t->train.steps = steps;
     t->train.batch_size = (int)batch;
     t->train.grad_accum = (int)accum;
+    t->train.recompute = c->train.recompute;
     t->train.sched.max_lr = lr;
     t->train.seed = (uint64_t)seed;
     t->train.checkpoint_every = steps / 4 > 0 ? steps / 4 : 1;

@@ -40,8 +40,8 @@ int em_threads(const RunConfig *c);
 void em_eval_options(const RunConfig *c, EvalOptions *eo);
 
 /* The training options every training stage of a run uses: steps, batch, grad-accum, lr, seed,
- * the checkpoint out (written every quarter of the steps, and resumed from), the metrics file and
- * em_threads; everything else as `restpg pretrain`/`sft` default it. */
+ * the checkpoint out (written every quarter of the steps, and resumed from), the metrics file,
+ * em_threads and train.recompute; everything else as `restpg pretrain`/`sft` default it. */
 void em_train_options(const RunConfig *c, long steps, long batch, long accum, double lr, long seed, const char *out,
                       const char *metrics, TrainStageOptions *t);
 /* The prompt of a run: prompt.k, prompt.profile and sft.reasoning over the prompt builder's defaults. */

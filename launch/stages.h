@@ -47,7 +47,8 @@ int stage_reason(const ReasonOptions *o, Error *e);
 
 /* What pretrain and sft share. train.out is the checkpoint written (and resumed from), and
  * train.metrics the JSON-lines file or NULL; train.label is set by the stage; train.seq_len 0
- * means the model's n_positions. */
+ * means the model's n_positions; train.recompute is applied to the model (model_set_recompute)
+ * by the stage before it trains. */
 typedef struct {
     const char *data;      /* dataset */
     const char *tokenizer; /* pretrain: required unless resuming; sft: NULL, or must equal the checkpoint's */

@@ -9,6 +9,11 @@
  * only vocabulary-sized buffer; the backward turns them into dlogits. Backward scratch is shared
  * by all layers.
  *
+ * With recomputation (gemma3_set_recompute) each layer keeps only its output stream (the next
+ * layer's input, [N, C]) and all layers share one set of the other buffers: the backward re-runs
+ * layer l's forward (layer_forward, the forward's own code) from its input before layer l's
+ * backward. The kernels are deterministic, so every result is bitwise the same as without.
+ *
  * Batch independence: the kernels work per sequence, so a sequence's activations and loss are
  * the same bits whatever else is in the batch. */
 #include "model/gemma3.h"
@@ -23,7 +28,9 @@
 
 enum { ST_NONE, ST_FORWARD, ST_FORWARD_TARGETS, ST_BACKWARD_DONE };
 
-/* One layer's activations; LAYER_FIELDS gives each one's width in floats per row. */
+/* One layer's activations: res_out (its output) in acts->outs, the others in acts->layers (one
+ * set per layer, or one shared set with recomputation); LAYER_FIELDS gives their widths in floats
+ * per row. */
 typedef struct {
     float *ln1, *ln1_rstd, *qr, *kr, *v, *q_rstd, *k_rstd, *q, *k, *atty, *lse, *ao, *ao_rstd, *res_mid, *ln2,
         *ln2_rstd, *gate, *up, *mo, *mo_rstd, *res_out;
@@ -34,10 +41,11 @@ struct Gemma3Acts {
     size_t cap; /* B * T */
     float *mem; /* every float buffer below, one device allocation */
     TokenBatch tok; /* staged batch, loss weights, per-token losses (model/tokens.h) */
-    float *encoded, *layers, *lnf, *lnf_rstd, *logits, *ce_lse, *losses;
+    float *encoded, *layers, *outs, *lnf, *lnf_rstd, *logits, *ce_lse, *losses;
     float *dres, *dc, *dln, *dq, *dqr, *datty, *dk, *dv, *dkr, *big; /* backward scratch; big also GeGLU */
     void *attn_ws;
     size_t attn_ws_bytes;
+    int recompute; /* layers holds one layer's buffers, refilled by the backward */
     int cur_B, cur_T, state;
 };
 
@@ -51,8 +59,7 @@ static const struct {
                     {LA(v), W_KV},      {LA(q_rstd), W_NH},  {LA(k_rstd), W_NKV}, {LA(q), W_Q},
                     {LA(k), W_KV},      {LA(atty), W_Q},     {LA(lse), W_NH},     {LA(ao), W_C},
                     {LA(ao_rstd), W_1}, {LA(res_mid), W_C},  {LA(ln2), W_C},      {LA(ln2_rstd), W_1},
-                    {LA(gate), W_I},    {LA(up), W_I},       {LA(mo), W_C},       {LA(mo_rstd), W_1},
-                    {LA(res_out), W_C}};
+                    {LA(gate), W_I},    {LA(up), W_I},       {LA(mo), W_C},       {LA(mo_rstd), W_1}};
 #undef LA
 #define N_LAYER_FIELDS (sizeof LAYER_FIELDS / sizeof LAYER_FIELDS[0])
 
@@ -76,11 +83,17 @@ static size_t layer_floats(const Gemma3Config *c, size_t cap) {
 
 static void layer_acts(const Gemma3 *m, int l, LayerActs *a) {
     size_t cap = m->acts->cap;
-    float *p = m->acts->layers + (size_t)l * layer_floats(&m->cfg, cap);
+    float *p = m->acts->layers + (m->acts->recompute ? 0 : (size_t)l) * layer_floats(&m->cfg, cap);
     for (size_t f = 0; f < N_LAYER_FIELDS; f++) {
         *(float **)((char *)a + LAYER_FIELDS[f].field) = p;
         p += cap * width(&m->cfg, LAYER_FIELDS[f].width);
     }
+    a->res_out = m->acts->outs + (size_t)l * cap * m->cfg.hidden_size;
+}
+
+/* The residual stream entering layer l: the scaled embeddings, or layer l - 1's output. */
+static const float *layer_input(const Gemma3 *m, int l) {
+    return l == 0 ? m->acts->encoded : m->acts->outs + (size_t)(l - 1) * m->acts->cap * m->cfg.hidden_size;
 }
 
 #define F(x) offsetof(Gemma3Tensors, x)
@@ -225,18 +238,24 @@ static size_t big_width(const Gemma3Config *c) {
     return a > b ? a : b;
 }
 
-static size_t acts_floats(const Gemma3Config *c, size_t cap) {
+/* Layer activation sets a plan holds: one per layer, or one shared with recomputation. */
+static size_t layer_sets(const Gemma3Config *c, int recompute) { return recompute ? 1 : (size_t)c->n_layer; }
+
+static size_t acts_floats(const Gemma3Config *c, size_t cap, int recompute) {
     size_t C = width(c, W_C), Q = width(c, W_Q), KV = width(c, W_KV), Vp = (c->vocab_size + 127) / 128 * 128;
     return cap * (2 + C + C + 1 + Vp + 2)                   /* mask, dloss, encoded, lnf(+rstd), logits, lse, losses */
-           + layer_floats(c, cap) * c->n_layer              /* per-layer activations */
+           + layer_floats(c, cap) * layer_sets(c, recompute) /* layer activations */
+           + cap * C * c->n_layer                           /* layer outputs */
            + cap * (3 * C + 3 * Q + 3 * KV + big_width(c)); /* backward scratch */
 }
 
-size_t gemma3_activation_bytes(const Gemma3Config *c, int B, int T) {
+size_t gemma3_activation_bytes(const Gemma3Config *c, int B, int T, int recompute) {
     size_t cap = (size_t)B * T;
-    return acts_floats(c, cap) * sizeof(float) + 2 * cap * sizeof(int32_t) +
+    return acts_floats(c, cap, recompute) * sizeof(float) + 2 * cap * sizeof(int32_t) +
            backend_get()->ops->attention_gqa_workspace(B, T, c->n_head);
 }
+
+void gemma3_set_recompute(Gemma3 *m, int on) { m->recompute = on != 0; }
 
 int gemma3_plan(Gemma3 *m, int B, int T, Error *e) {
     if (B <= 0 || T <= 0) return error_set(e, RP_EINPUT, "gemma3_plan: batch %d x %d must be positive", B, T);
@@ -245,7 +264,9 @@ int gemma3_plan(Gemma3 *m, int B, int T, Error *e) {
                          T, m->cfg.max_positions);
     const BackendOps *op = m->store.be->ops;
     size_t ws_bytes = op->attention_gqa_workspace(B, T, m->cfg.n_head);
-    if (m->acts && m->acts->B == B && m->acts->T == T && m->acts->attn_ws_bytes >= ws_bytes) return RP_OK;
+    if (m->acts && m->acts->B == B && m->acts->T == T && m->acts->recompute == m->recompute &&
+        m->acts->attn_ws_bytes >= ws_bytes)
+        return RP_OK;
     acts_free(m->store.be, m->acts);
     m->acts = NULL;
     m->B = m->T = 0;
@@ -253,20 +274,21 @@ int gemma3_plan(Gemma3 *m, int B, int T, Error *e) {
     if (!a) return error_wrap(e, "gemma3_plan");
     const Gemma3Config *c = &m->cfg;
     size_t cap = (size_t)B * T, C = width(c, W_C), Q = width(c, W_Q), KV = width(c, W_KV);
-    a->B = B, a->T = T, a->cap = cap, a->attn_ws_bytes = ws_bytes;
-    int rc = op->alloc(acts_floats(c, cap) * sizeof(float), (void **)&a->mem, e);
+    a->B = B, a->T = T, a->cap = cap, a->attn_ws_bytes = ws_bytes, a->recompute = m->recompute;
+    int rc = op->alloc(acts_floats(c, cap, a->recompute) * sizeof(float), (void **)&a->mem, e);
     if (!rc) rc = tokens_alloc(&a->tok, m->store.be, cap, e);
     if (!rc) rc = op->alloc(ws_bytes, &a->attn_ws, e);
     if (rc) {
         acts_free(m->store.be, a);
-        return error_wrap(e, "gemma3_plan (batch %d x %d, %zu bytes)", B, T, gemma3_activation_bytes(c, B, T));
+        return error_wrap(e, "gemma3_plan (batch %d x %d, %zu bytes)", B, T,
+                          gemma3_activation_bytes(c, B, T, m->recompute));
     }
     float *p = a->mem;
     float **bufs[] = {&a->tok.mask, &a->tok.dloss, &a->ce_lse, &a->losses, &a->lnf_rstd, &a->encoded, &a->lnf, &a->dres,
                       &a->dc, &a->dln, &a->dq, &a->dqr, &a->datty, &a->dk, &a->dv, &a->dkr, &a->logits, &a->big,
-                      &a->layers};
+                      &a->layers, &a->outs};
     const size_t widths[] = {1, 1, 1, 1, 1, C, C, C, C, C, Q, Q, Q, KV, KV, KV, (size_t)c->padded_vocab_size,
-                             big_width(c), layer_floats(c, 1) * c->n_layer};
+                             big_width(c), layer_floats(c, 1) * layer_sets(c, a->recompute), C * c->n_layer};
     for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) *bufs[i] = p, p += cap * widths[i];
     m->acts = a;
     m->B = B, m->T = T;
@@ -283,6 +305,46 @@ int gemma3_plan(Gemma3 *m, int B, int T, Error *e) {
 /* The embedding normaliser sqrt(C), rounded to fp32 as HF's embed_scale is. */
 static float embed_scale(const Gemma3Config *c) { return (float)sqrt((double)c->hidden_size); }
 
+/* Layer l's forward on the current batch, from layer_input(l) into layer_acts(l). The backward's
+ * recomputation runs it whole: it needs every buffer but the GeGLU output, and the post-FFW
+ * norm's rstd comes with its output, so res_out is rewritten with the bits it already holds. */
+static int layer_forward(Gemma3 *m, int l, Error *e) {
+    struct Gemma3Acts *a = m->acts;
+    const BackendOps *op = m->store.be->ops;
+    const Gemma3Config *c = &m->cfg;
+    const int B = a->cur_B, T = a->cur_T, N = B * T, C = c->hidden_size, NH = c->n_head, NKV = c->n_kv_head;
+    const int hd = c->head_dim, Q = NH * hd, KV = NKV * hd, I = c->intermediate_size;
+    const float eps = c->rms_norm_eps, scale = (float)(1.0 / sqrt((double)c->query_pre_attn_scalar));
+    const Gemma3Tensors *P = &m->params;
+    const float *res = layer_input(m, l);
+    LayerActs la;
+    layer_acts(m, l, &la);
+    size_t lC = (size_t)l * C;
+    int global = gemma3_layer_is_global(c, l);
+    double theta = global ? c->rope_theta : c->rope_local_base_freq;
+    OP(op->rmsnorm_forward(la.ln1, la.ln1_rstd, res, P->attn_norm + lC, N, C, eps, e));
+    OP(op->matmul_forward(la.qr, la.ln1, P->attn_q + lC * Q, NULL, NULL, B, T, C, Q, e));
+    OP(op->matmul_forward(la.kr, la.ln1, P->attn_k + lC * KV, NULL, NULL, B, T, C, KV, e));
+    OP(op->matmul_forward(la.v, la.ln1, P->attn_v + lC * KV, NULL, NULL, B, T, C, KV, e));
+    OP(op->rmsnorm_forward(la.q, la.q_rstd, la.qr, P->attn_q_norm + (size_t)l * hd, N * NH, hd, eps, e));
+    OP(op->rmsnorm_forward(la.k, la.k_rstd, la.kr, P->attn_k_norm + (size_t)l * hd, N * NKV, hd, eps, e));
+    OP(op->rope_forward(la.q, B, T, NH, hd, theta, e));
+    OP(op->rope_forward(la.k, B, T, NKV, hd, theta, e));
+    if (op->attention_gqa_forward(la.atty, la.lse, la.q, la.k, la.v, B, T, NH, NKV, hd, global ? 0 : c->sliding_window,
+                                  scale, a->attn_ws, a->attn_ws_bytes, e))
+        return error_wrap(e, "gemma3_forward layer %d", l);
+    OP(op->matmul_forward(la.ao, la.atty, P->attn_output + lC * Q, NULL, NULL, B, T, Q, C, e));
+    OP(op->rmsnorm_forward(la.res_mid, la.ao_rstd, la.ao, P->post_attention_norm + lC, N, C, eps, e));
+    OP(op->add(la.res_mid, res, (size_t)N * C, e));
+    OP(op->rmsnorm_forward(la.ln2, la.ln2_rstd, la.res_mid, P->ffn_norm + lC, N, C, eps, e));
+    OP(op->matmul_forward(la.gate, la.ln2, P->ffn_gate + lC * I, NULL, NULL, B, T, C, I, e));
+    OP(op->matmul_forward(la.up, la.ln2, P->ffn_up + lC * I, NULL, NULL, B, T, C, I, e));
+    OP(op->geglu_forward(a->big, la.gate, la.up, (size_t)N * I, e));
+    OP(op->matmul_forward(la.mo, a->big, P->ffn_down + lC * I, NULL, NULL, B, T, I, C, e));
+    OP(op->rmsnorm_forward(la.res_out, la.mo_rstd, la.mo, P->post_ffw_norm + lC, N, C, eps, e));
+    return op->add(la.res_out, la.res_mid, (size_t)N * C, e);
+}
+
 int gemma3_forward(Gemma3 *m, const int32_t *inputs, const int32_t *targets, const float *mask, int B, int T,
                    float *loss, Error *e) {
     struct Gemma3Acts *a = m->acts;
@@ -294,44 +356,13 @@ int gemma3_forward(Gemma3 *m, const int32_t *inputs, const int32_t *targets, con
     OP(tokens_stage(&a->tok, m->store.be, inputs, targets, mask, B, T, m->cfg.vocab_size, "gemma3_forward", e));
     const BackendOps *op = m->store.be->ops;
     const Gemma3Config *c = &m->cfg;
-    const int N = B * T, C = c->hidden_size, NH = c->n_head, NKV = c->n_kv_head, hd = c->head_dim;
-    const int Q = NH * hd, KV = NKV * hd, I = c->intermediate_size, Vp = c->padded_vocab_size;
-    const float eps = c->rms_norm_eps, scale = (float)(1.0 / sqrt((double)c->query_pre_attn_scalar));
+    const int N = B * T, C = c->hidden_size, Vp = c->padded_vocab_size;
     const Gemma3Tensors *P = &m->params;
-    OP(op->embedding_forward(a->encoded, a->tok.inputs, P->token_embd, embed_scale(c), N, C, e));
-    const float *res = a->encoded;
-    for (int l = 0; l < c->n_layer; l++) {
-        LayerActs la;
-        layer_acts(m, l, &la);
-        size_t lC = (size_t)l * C;
-        int global = gemma3_layer_is_global(c, l);
-        double theta = global ? c->rope_theta : c->rope_local_base_freq;
-        OP(op->rmsnorm_forward(la.ln1, la.ln1_rstd, res, P->attn_norm + lC, N, C, eps, e));
-        OP(op->matmul_forward(la.qr, la.ln1, P->attn_q + lC * Q, NULL, NULL, B, T, C, Q, e));
-        OP(op->matmul_forward(la.kr, la.ln1, P->attn_k + lC * KV, NULL, NULL, B, T, C, KV, e));
-        OP(op->matmul_forward(la.v, la.ln1, P->attn_v + lC * KV, NULL, NULL, B, T, C, KV, e));
-        OP(op->rmsnorm_forward(la.q, la.q_rstd, la.qr, P->attn_q_norm + (size_t)l * hd, N * NH, hd, eps, e));
-        OP(op->rmsnorm_forward(la.k, la.k_rstd, la.kr, P->attn_k_norm + (size_t)l * hd, N * NKV, hd, eps, e));
-        OP(op->rope_forward(la.q, B, T, NH, hd, theta, e));
-        OP(op->rope_forward(la.k, B, T, NKV, hd, theta, e));
-        if (op->attention_gqa_forward(la.atty, la.lse, la.q, la.k, la.v, B, T, NH, NKV, hd,
-                                      global ? 0 : c->sliding_window, scale, a->attn_ws, a->attn_ws_bytes, e))
-            return error_wrap(e, "gemma3_forward layer %d", l);
-        OP(op->matmul_forward(la.ao, la.atty, P->attn_output + lC * Q, NULL, NULL, B, T, Q, C, e));
-        OP(op->rmsnorm_forward(la.res_mid, la.ao_rstd, la.ao, P->post_attention_norm + lC, N, C, eps, e));
-        OP(op->add(la.res_mid, res, (size_t)N * C, e));
-        OP(op->rmsnorm_forward(la.ln2, la.ln2_rstd, la.res_mid, P->ffn_norm + lC, N, C, eps, e));
-        OP(op->matmul_forward(la.gate, la.ln2, P->ffn_gate + lC * I, NULL, NULL, B, T, C, I, e));
-        OP(op->matmul_forward(la.up, la.ln2, P->ffn_up + lC * I, NULL, NULL, B, T, C, I, e));
-        OP(op->geglu_forward(a->big, la.gate, la.up, (size_t)N * I, e));
-        OP(op->matmul_forward(la.mo, a->big, P->ffn_down + lC * I, NULL, NULL, B, T, I, C, e));
-        OP(op->rmsnorm_forward(la.res_out, la.mo_rstd, la.mo, P->post_ffw_norm + lC, N, C, eps, e));
-        OP(op->add(la.res_out, la.res_mid, (size_t)N * C, e));
-        res = la.res_out;
-    }
-    OP(op->rmsnorm_forward(a->lnf, a->lnf_rstd, res, P->output_norm, N, C, eps, e));
-    OP(op->matmul_forward(a->logits, a->lnf, P->token_embd, NULL, NULL, B, T, C, Vp, e));
     a->cur_B = B, a->cur_T = T;
+    OP(op->embedding_forward(a->encoded, a->tok.inputs, P->token_embd, embed_scale(c), N, C, e));
+    for (int l = 0; l < c->n_layer; l++) OP(layer_forward(m, l, e));
+    OP(op->rmsnorm_forward(a->lnf, a->lnf_rstd, layer_input(m, c->n_layer), P->output_norm, N, C, c->rms_norm_eps, e));
+    OP(op->matmul_forward(a->logits, a->lnf, P->token_embd, NULL, NULL, B, T, C, Vp, e));
     a->state = ST_FORWARD;
     if (!targets) return RP_OK;
     OP(op->crossentropy_forward(a->losses, a->ce_lse, a->logits, a->tok.targets, a->tok.mask, N, c->vocab_size, Vp, e));
@@ -360,20 +391,19 @@ int gemma3_backward(Gemma3 *m, float loss_scale, Error *e) {
     OP(tokens_dloss(&a->tok, m->store.be, loss_scale, N, e));
     OP(op->crossentropy_backward(a->logits, a->ce_lse, a->tok.targets, a->tok.dloss, N, c->vocab_size, Vp, e));
     OP(op->lmhead_backward(a->dln, G->token_embd, a->logits, a->lnf, P->token_embd, a->tok.dloss, B, T, C, Vp, a->big, e));
-    LayerActs la;
-    layer_acts(m, c->n_layer - 1, &la);
     OP(op->zero(a->dres, NC * sizeof(float), e));
-    OP(op->rmsnorm_backward(a->dres, G->output_norm, a->dln, la.res_out, P->output_norm, a->lnf_rstd, N, C, e));
+    OP(op->rmsnorm_backward(a->dres, G->output_norm, a->dln, layer_input(m, c->n_layer), P->output_norm, a->lnf_rstd,
+                            N, C, e));
     /* dres carries d(residual stream) down the layers; big = GeGLU output / its gradient, dgate, dup. */
     float *dh = a->big + NI, *dup = a->big + 2 * NI;
     for (int l = c->n_layer - 1; l >= 0; l--) {
+        /* With recomputation the shared buffers hold the top layer's activations from the forward;
+         * every other layer is re-run from its input (its scratch, big, is free between layers). */
+        if (a->recompute && l < c->n_layer - 1 && layer_forward(m, l, e))
+            return error_wrap(e, "gemma3_backward recomputing layer %d", l);
+        LayerActs la;
         layer_acts(m, l, &la);
-        const float *res_in = a->encoded;
-        if (l > 0) {
-            LayerActs prev;
-            layer_acts(m, l - 1, &prev);
-            res_in = prev.res_out;
-        }
+        const float *res_in = layer_input(m, l);
         size_t lC = (size_t)l * C;
         int global = gemma3_layer_is_global(c, l);
         double theta = global ? c->rope_theta : c->rope_local_base_freq;

@@ -74,6 +74,7 @@ typedef struct {
     Gemma3Tensors params, grads, opt_m, opt_v;
     struct Gemma3Acts *acts; /* planned by gemma3_plan; opaque */
     int B, T;
+    int recompute; /* the activation mode the next gemma3_plan allocates (gemma3_set_recompute) */
     float mean_loss; /* of the last forward with targets */
 } Gemma3;
 
@@ -84,9 +85,15 @@ void gemma3_free(Gemma3 *m);
 /* HF's initialisation: matrices and embedding N(0, 0.02), norm weights 0; padding rows zero.
  * Element i of tensor k is a function of (seed, k, i) only. */
 int gemma3_init_random(Gemma3 *m, uint64_t seed, Error *e);
-/* Allocates activations for batches of up to B sequences of up to T <= max_positions tokens. */
+/* Activation checkpointing per layer, as gpt_set_recompute (model/gpt.h): on, each layer keeps
+ * only its output and the backward re-runs the layer's forward before its backward; results are
+ * bitwise the same as off. Takes effect at the next gemma3_plan. */
+void gemma3_set_recompute(Gemma3 *m, int on);
+/* Allocates activations for batches of up to B sequences of up to T <= max_positions tokens, in
+ * the mode of gemma3_set_recompute (a plan of the same B, T and mode keeps its buffers). */
 int gemma3_plan(Gemma3 *m, int B, int T, Error *e);
-size_t gemma3_activation_bytes(const Gemma3Config *c, int B, int T);
+/* Bytes gemma3_plan would allocate for (B, T) with recomputation on (1) or off (0). */
+size_t gemma3_activation_bytes(const Gemma3Config *c, int B, int T, int recompute);
 
 /* Same contracts as gpt_forward / gpt_backward: the mean cross-entropy over
  * positions weighted by mask (NULL = all), bad ids or weights are RP_EINPUT naming the field and

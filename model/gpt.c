@@ -7,6 +7,11 @@
  * vocabulary-sized buffer: the backward overwrites it with dlogits. Backward scratch (running
  * residual gradient, one [N, C] and two [N, 4C] buffers) is shared by all layers.
  *
+ * With recomputation (gpt_set_recompute) each layer keeps only its output stream (the next
+ * layer's input, [N, C]) and all layers share one set of the other buffers: the backward re-runs
+ * layer l's forward (layer_forward, the forward's own code) from its input before layer l's
+ * backward. The kernels are deterministic, so every result is bitwise the same as without.
+ *
  * Batch independence: forward activations and losses of a sequence are the same bits whatever
  * else is in the batch (the kernels work per sequence); weight gradients are sums over the batch
  * in a fixed order. */
@@ -27,25 +32,28 @@ struct GPTActs {
     size_t cap;   /* B * T */
     float *mem;   /* every float buffer below, one device allocation */
     TokenBatch tok;             /* staged batch, loss weights, per-token losses (model/tokens.h) */
-    float *encoded, *layers, *lnf, *lnf_mean, *lnf_rstd, *logits, *ce_lse, *losses;
+    float *encoded, *layers, *outs, *lnf, *lnf_mean, *lnf_rstd, *logits, *ce_lse, *losses;
     float *dres, *dln, *dbig, *gbuf;
     void *attn_ws;              /* the attention ops' scratch */
     size_t attn_ws_bytes;
+    int recompute;              /* layers holds one layer's buffers, refilled by the backward */
     int cur_B, cur_T, state;
 };
 
-/* One layer's activations, laid out at capacity cap inside acts->layers. */
+/* One layer's activations at capacity cap: res3 (its output) in acts->outs, the rest in
+ * acts->layers (one set per layer, or one shared set with recomputation). */
 typedef struct {
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att_lse, *res2, *ln2, *ln2_mean, *ln2_rstd, *fch, *res3;
 } LayerActs;
 
+/* Floats of one layer's activations besides its output. */
 static size_t layer_floats(const GPTConfig *c, size_t cap) {
-    return cap * (12 * (size_t)c->n_embd + 4 + (size_t)c->n_head);
+    return cap * (11 * (size_t)c->n_embd + 4 + (size_t)c->n_head);
 }
 
 static void layer_acts(const GPT *m, int l, LayerActs *a) {
     size_t cap = m->acts->cap, C = m->cfg.n_embd;
-    float *p = m->acts->layers + (size_t)l * layer_floats(&m->cfg, cap);
+    float *p = m->acts->layers + (m->acts->recompute ? 0 : (size_t)l) * layer_floats(&m->cfg, cap);
     a->ln1 = p, p += cap * C;
     a->ln1_mean = p, p += cap;
     a->ln1_rstd = p, p += cap;
@@ -56,8 +64,13 @@ static void layer_acts(const GPT *m, int l, LayerActs *a) {
     a->ln2 = p, p += cap * C;
     a->ln2_mean = p, p += cap;
     a->ln2_rstd = p, p += cap;
-    a->fch = p, p += 4 * cap * C;
-    a->res3 = p;
+    a->fch = p;
+    a->res3 = m->acts->outs + (size_t)l * cap * C;
+}
+
+/* The residual stream entering layer l: the embeddings, or layer l - 1's output. */
+static const float *layer_input(const GPT *m, int l) {
+    return l == 0 ? m->acts->encoded : m->acts->outs + (size_t)(l - 1) * m->acts->cap * m->cfg.n_embd;
 }
 
 #define F(x) offsetof(GPT2Tensors, x)
@@ -172,20 +185,24 @@ int gpt_init_random(GPT *m, uint64_t seed, Error *e) {
 }
 
 /* Float count of the activation buffer for capacity cap = B*T (excluding the int arrays). */
-static size_t acts_floats(const GPTConfig *c, size_t cap) {
+static size_t acts_floats(const GPTConfig *c, size_t cap, int recompute) {
     size_t C = c->n_embd;
     return 2 * cap                                   /* mask, dloss */
-           + layer_floats(c, cap) * c->n_layer       /* per-layer activations */
+           + layer_floats(c, cap) * (recompute ? 1 : (size_t)c->n_layer) /* layer activations */
+           + cap * C * c->n_layer                    /* layer outputs */
            + cap * C * 2 + cap * 2                   /* encoded, lnf, lnf_mean, lnf_rstd */
            + cap * (size_t)((c->vocab_size + 127) / 128 * 128) /* logits / dlogits, Vp columns */
            + cap * 2                                 /* ce_lse, losses */
            + cap * C * 2 + cap * C * 4 * 2;          /* dres, dln, dbig, gbuf */
 }
 
-size_t gpt_activation_bytes(const GPTConfig *c, int B, int T) {
+size_t gpt_activation_bytes(const GPTConfig *c, int B, int T, int recompute) {
     size_t cap = (size_t)B * T;
-    return acts_floats(c, cap) * sizeof(float) + 2 * cap * sizeof(int32_t) + backend_get()->ops->attention_workspace(T);
+    return acts_floats(c, cap, recompute) * sizeof(float) + 2 * cap * sizeof(int32_t) +
+           backend_get()->ops->attention_workspace(T);
 }
+
+void gpt_set_recompute(GPT *m, int on) { m->recompute = on != 0; }
 
 int gpt_plan(GPT *m, int B, int T, Error *e) {
     if (B <= 0 || T <= 0) return error_set(e, RP_EINPUT, "gpt_plan: batch %d x %d must be positive", B, T);
@@ -193,7 +210,8 @@ int gpt_plan(GPT *m, int B, int T, Error *e) {
         return error_set(e, RP_EINPUT, "gpt_plan: sequence length %d exceeds the model's n_positions %d", T,
                          m->cfg.n_positions);
     const BackendOps *op = m->store.be->ops;
-    if (m->acts && m->acts->B == B && m->acts->T == T && m->acts->attn_ws_bytes >= op->attention_workspace(T))
+    if (m->acts && m->acts->B == B && m->acts->T == T && m->acts->recompute == m->recompute &&
+        m->acts->attn_ws_bytes >= op->attention_workspace(T))
         return RP_OK;
     acts_free(m->store.be, m->acts);
     m->acts = NULL;
@@ -201,19 +219,21 @@ int gpt_plan(GPT *m, int B, int T, Error *e) {
     struct GPTActs *a = xcalloc(1, sizeof *a, e);
     if (!a) return error_wrap(e, "gpt_plan");
     size_t cap = (size_t)B * T, C = m->cfg.n_embd;
-    a->B = B, a->T = T, a->cap = cap;
+    a->B = B, a->T = T, a->cap = cap, a->recompute = m->recompute;
     a->attn_ws_bytes = op->attention_workspace(T);
-    int rc = op->alloc(acts_floats(&m->cfg, cap) * sizeof(float), (void **)&a->mem, e);
+    int rc = op->alloc(acts_floats(&m->cfg, cap, a->recompute) * sizeof(float), (void **)&a->mem, e);
     if (!rc) rc = tokens_alloc(&a->tok, m->store.be, cap, e);
     if (!rc) rc = op->alloc(a->attn_ws_bytes, &a->attn_ws, e);
     if (rc) {
         acts_free(m->store.be, a);
-        return error_wrap(e, "gpt_plan (batch %d x %d, %zu bytes)", B, T, gpt_activation_bytes(&m->cfg, B, T));
+        return error_wrap(e, "gpt_plan (batch %d x %d, %zu bytes)", B, T,
+                          gpt_activation_bytes(&m->cfg, B, T, m->recompute));
     }
     float *p = a->mem;
     a->tok.mask = p, p += cap;
     a->tok.dloss = p, p += cap;
-    a->layers = p, p += layer_floats(&m->cfg, cap) * m->cfg.n_layer;
+    a->layers = p, p += layer_floats(&m->cfg, cap) * (a->recompute ? 1 : (size_t)m->cfg.n_layer);
+    a->outs = p, p += cap * C * m->cfg.n_layer;
     a->encoded = p, p += cap * C;
     a->lnf = p, p += cap * C;
     a->lnf_mean = p, p += cap;
@@ -238,6 +258,31 @@ int gpt_plan(GPT *m, int B, int T, Error *e) {
         if (op_rc_) return op_rc_;                                                                                     \
     } while (0)
 
+/* Layer l's forward on the current batch, from layer_input(l) into layer_acts(l). Layer l's
+ * backward reads all it writes except the GELU output (recomputed there) and res3 (the next
+ * layer's input, kept in outs); with tail 0, for the backward's recomputation, the layer stops
+ * before those two (the GELU and the MLP's output matmul), leaving res3 as it is. */
+static int layer_forward(GPT *m, int l, int tail, Error *e) {
+    struct GPTActs *a = m->acts;
+    const BackendOps *op = m->store.be->ops;
+    const int B = a->cur_B, T = a->cur_T, N = B * T, C = m->cfg.n_embd, NH = m->cfg.n_head;
+    const GPT2Tensors *P = &m->params;
+    const float *res = layer_input(m, l);
+    LayerActs la;
+    layer_acts(m, l, &la);
+    size_t lC = (size_t)l * C;
+    OP(op->layernorm_forward(la.ln1, la.ln1_mean, la.ln1_rstd, res, P->ln1w + lC, P->ln1b + lC, N, C, e));
+    OP(op->matmul_forward(la.qkv, la.ln1, P->qkvw + lC * 3 * C, P->qkvb + lC * 3, NULL, B, T, C, 3 * C, e));
+    if (op->attention_forward(la.atty, la.att_lse, la.qkv, B, T, C, NH, a->attn_ws, a->attn_ws_bytes, e))
+        return error_wrap(e, "gpt_forward layer %d", l);
+    OP(op->matmul_forward(la.res2, la.atty, P->attprojw + lC * C, P->attprojb + lC, res, B, T, C, C, e));
+    OP(op->layernorm_forward(la.ln2, la.ln2_mean, la.ln2_rstd, la.res2, P->ln2w + lC, P->ln2b + lC, N, C, e));
+    OP(op->matmul_forward(la.fch, la.ln2, P->fcw + lC * 4 * C, P->fcb + lC * 4, NULL, B, T, C, 4 * C, e));
+    if (!tail) return RP_OK;
+    OP(op->gelu_forward(a->gbuf, la.fch, (size_t)N * 4 * C, e));
+    return op->matmul_forward(la.res3, a->gbuf, P->fcprojw + lC * 4 * C, P->fcprojb + lC, la.res2, B, T, 4 * C, C, e);
+}
+
 int gpt_forward(GPT *m, const int32_t *inputs, const int32_t *targets, const float *mask, int B, int T, float *loss,
                 Error *e) {
     struct GPTActs *a = m->acts;
@@ -249,28 +294,13 @@ int gpt_forward(GPT *m, const int32_t *inputs, const int32_t *targets, const flo
     OP(tokens_stage(&a->tok, m->store.be, inputs, targets, mask, B, T, m->cfg.vocab_size, "gpt_forward", e));
     const BackendOps *op = m->store.be->ops;
     const GPTConfig *c = &m->cfg;
-    const int N = B * T, C = c->n_embd, NH = c->n_head, Vp = c->padded_vocab_size;
+    const int N = B * T, C = c->n_embd, Vp = c->padded_vocab_size;
     const GPT2Tensors *P = &m->params;
-    OP(op->encoder_forward(a->encoded, a->tok.inputs, P->wte, P->wpe, B, T, C, e));
-    const float *res = a->encoded;
-    for (int l = 0; l < c->n_layer; l++) {
-        LayerActs la;
-        layer_acts(m, l, &la);
-        size_t lC = (size_t)l * C;
-        OP(op->layernorm_forward(la.ln1, la.ln1_mean, la.ln1_rstd, res, P->ln1w + lC, P->ln1b + lC, N, C, e));
-        OP(op->matmul_forward(la.qkv, la.ln1, P->qkvw + lC * 3 * C, P->qkvb + lC * 3, NULL, B, T, C, 3 * C, e));
-        if (op->attention_forward(la.atty, la.att_lse, la.qkv, B, T, C, NH, a->attn_ws, a->attn_ws_bytes, e))
-            return error_wrap(e, "gpt_forward layer %d", l);
-        OP(op->matmul_forward(la.res2, la.atty, P->attprojw + lC * C, P->attprojb + lC, res, B, T, C, C, e));
-        OP(op->layernorm_forward(la.ln2, la.ln2_mean, la.ln2_rstd, la.res2, P->ln2w + lC, P->ln2b + lC, N, C, e));
-        OP(op->matmul_forward(la.fch, la.ln2, P->fcw + lC * 4 * C, P->fcb + lC * 4, NULL, B, T, C, 4 * C, e));
-        OP(op->gelu_forward(a->gbuf, la.fch, (size_t)N * 4 * C, e));
-        OP(op->matmul_forward(la.res3, a->gbuf, P->fcprojw + lC * 4 * C, P->fcprojb + lC, la.res2, B, T, 4 * C, C, e));
-        res = la.res3;
-    }
-    OP(op->layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, res, P->lnfw, P->lnfb, N, C, e));
-    OP(op->matmul_forward(a->logits, a->lnf, P->wte, NULL, NULL, B, T, C, Vp, e));
     a->cur_B = B, a->cur_T = T;
+    OP(op->encoder_forward(a->encoded, a->tok.inputs, P->wte, P->wpe, B, T, C, e));
+    for (int l = 0; l < c->n_layer; l++) OP(layer_forward(m, l, 1, e));
+    OP(op->layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, layer_input(m, c->n_layer), P->lnfw, P->lnfb, N, C, e));
+    OP(op->matmul_forward(a->logits, a->lnf, P->wte, NULL, NULL, B, T, C, Vp, e));
     a->state = ST_FORWARD;
     if (!targets) return RP_OK;
     OP(op->crossentropy_forward(a->losses, a->ce_lse, a->logits, a->tok.targets, a->tok.mask, N, c->vocab_size, Vp, e));
@@ -296,18 +326,17 @@ int gpt_backward(GPT *m, float loss_scale, Error *e) {
     OP(op->crossentropy_backward(a->logits, a->ce_lse, a->tok.targets, a->tok.dloss, N, c->vocab_size, Vp, e));
     /* The [N, 4C] scratch buffers are free until the layer loop. */
     OP(op->lmhead_backward(a->dln, G->wte, a->logits, a->lnf, P->wte, a->tok.dloss, B, T, C, Vp, a->gbuf, e));
-    LayerActs la;
-    layer_acts(m, c->n_layer - 1, &la);
     OP(op->zero(a->dres, sizeof(float) * N * C, e));
-    OP(op->layernorm_backward(a->dres, G->lnfw, G->lnfb, a->dln, la.res3, P->lnfw, a->lnf_mean, a->lnf_rstd, N, C, e));
+    OP(op->layernorm_backward(a->dres, G->lnfw, G->lnfb, a->dln, layer_input(m, c->n_layer), P->lnfw, a->lnf_mean,
+                              a->lnf_rstd, N, C, e));
     for (int l = c->n_layer - 1; l >= 0; l--) {
+        /* With recomputation the shared buffers hold the top layer's activations from the forward;
+         * every other layer is re-run from its input (writing no scratch the backward holds). */
+        if (a->recompute && l < c->n_layer - 1 && layer_forward(m, l, 0, e))
+            return error_wrap(e, "gpt_backward recomputing layer %d", l);
+        LayerActs la;
         layer_acts(m, l, &la);
-        const float *res_in = a->encoded;
-        if (l > 0) {
-            LayerActs prev;
-            layer_acts(m, l - 1, &prev);
-            res_in = prev.res3;
-        }
+        const float *res_in = layer_input(m, l);
         size_t lC = (size_t)l * C;
         OP(op->gelu_forward(a->gbuf, la.fch, (size_t)N * 4 * C, e));
         OP(op->matmul_backward(a->dbig, G->fcprojw + lC * 4 * C, G->fcprojb + lC, a->dres, a->gbuf,

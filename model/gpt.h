@@ -60,6 +60,7 @@ typedef struct {
     /* Activations: planned for (B, T) by gpt_plan; opaque to callers. */
     struct GPTActs *acts;
     int B, T;
+    int recompute; /* the activation mode the next gpt_plan allocates (gpt_set_recompute) */
     float mean_loss; /* of the last forward with targets */
 } GPT;
 
@@ -74,11 +75,19 @@ void gpt_free(GPT *m);
 /* GPT-2's initialisation: N(0, 0.02), residual projections N(0, 0.02/sqrt(2L)), biases 0,
  * LayerNorm weights 1; padding rows zero. Deterministic for a seed. */
 int gpt_init_random(GPT *m, uint64_t seed, Error *e);
-/* Plans (allocates) activations for batches of up to B sequences of up to T tokens. */
+/* Activation checkpointing per layer, off by default: on, the forward keeps of each layer only
+ * its output (the next layer's input, [B*T, C]) and all layers share one set of the other
+ * buffers; the backward re-runs each layer's forward from its input before its backward (all but
+ * the top layer, and only as far as the backward reads: about 2/3 of a layer forward's matmuls
+ * each). Every result (loss, token losses, logits, gradients) is bitwise the same as off. Takes
+ * effect at the next gpt_plan, which reallocates when the mode changed. */
+void gpt_set_recompute(GPT *m, int on);
+/* Plans (allocates) activations for batches of up to B sequences of up to T tokens, in the mode
+ * of gpt_set_recompute. A plan of the same B, T and mode keeps the buffers it has. */
 int gpt_plan(GPT *m, int B, int T, Error *e);
-/* Bytes of activation memory gpt_plan would allocate for (B, T) (padded_vocab_size need not be
- * filled in yet). */
-size_t gpt_activation_bytes(const GPTConfig *c, int B, int T);
+/* Bytes of activation memory gpt_plan would allocate for (B, T) with recomputation on (1) or off
+ * (0) (padded_vocab_size need not be filled in yet). */
+size_t gpt_activation_bytes(const GPTConfig *c, int B, int T, int recompute);
 
 /* Training forward on inputs[B*T] (token ids). If targets is non-NULL computes the mean
  * cross-entropy over positions whose mask is non-zero (mask NULL = all positions); the result

@@ -85,8 +85,14 @@ int model_plan(Model *m, int B, int T, Error *e) {
     return m->arch == ARCH_GPT2 ? gpt_plan(&m->gpt2, B, T, e) : gemma3_plan(&m->gemma3, B, T, e);
 }
 
-size_t model_activation_bytes(const ModelConfig *c, int B, int T) {
-    return c->arch == ARCH_GPT2 ? gpt_activation_bytes(&c->gpt2, B, T) : gemma3_activation_bytes(&c->gemma3, B, T);
+void model_set_recompute(Model *m, int on) {
+    if (m->arch == ARCH_GPT2) gpt_set_recompute(&m->gpt2, on);
+    else gemma3_set_recompute(&m->gemma3, on);
+}
+
+size_t model_activation_bytes(const ModelConfig *c, int B, int T, int recompute) {
+    return c->arch == ARCH_GPT2 ? gpt_activation_bytes(&c->gpt2, B, T, recompute)
+                                : gemma3_activation_bytes(&c->gemma3, B, T, recompute);
 }
 
 double model_flops_per_token(const ModelConfig *c, int T) {

@@ -60,8 +60,17 @@ void model_free(Model *m);
 /* The architecture's published initialisation, a function of (seed, tensor, index) only. */
 int model_init_random(Model *m, uint64_t seed, Error *e);
 
+/* Activation recomputation (checkpointing per layer), off by default: on, the forward keeps of
+ * each layer only its input stream ([B*T, C]) and one layer's buffers that all layers share, and
+ * the backward re-runs each layer's forward before its backward: less memory for more compute,
+ * with every result bitwise the same. Takes effect at the next model_plan. For training; inference
+ * leaves it off (a forward without backward gains nothing but the memory). */
+void model_set_recompute(Model *m, int on);
+/* Allocates activations for batches of up to B sequences of up to T tokens (in the recompute
+ * mode set; a plan of the same B, T and mode keeps its buffers). */
 int model_plan(Model *m, int B, int T, Error *e);
-size_t model_activation_bytes(const ModelConfig *c, int B, int T);
+/* Bytes model_plan allocates for (B, T) with recomputation on (1) or off (0). */
+size_t model_activation_bytes(const ModelConfig *c, int B, int T, int recompute);
 /* Model FLOPs per token of a training step (6 x matmul parameters + attention), for MFU. */
 double model_flops_per_token(const ModelConfig *c, int T);
 

@@ -25,11 +25,17 @@ sft: {steps: 120, batch_size: 4, lr: 0.002}
 em: {rounds: 2, n: 6, keep: 2, tau: 0.1, max_new_tokens: 160, steps: 20, batch_size: 4, lr: 0.001, limit: 24, mstep_init: previous}
 eval: {limit: 8, val_limit: 8, max_new_tokens: 160}
 YAML
+# RESTPG_GOLDEN_EXTRA: YAML lines appended to the config, for options that must change no output
+# (train.recompute); RESTPG_GOLDEN_LOG: a text the run's log must then contain (the option was used).
+if [ -n "${RESTPG_GOLDEN_EXTRA:-}" ]; then printf '%s\n' "$RESTPG_GOLDEN_EXTRA" >> "$T/tiny.yaml"; fi
 if [ "${RECORD:-0}" != 1 ] && [ ! -f "$want" ]; then
   echo "SKIP: no digests recorded for OpenBLAS kernel $core (tests/data/refactor_golden/ has $(ls "$here/data/refactor_golden" | tr '\n' ' '))"
   exit 77
 fi
 mpiexec -n 2 --bind-to none "$RESTPG" run "$T/tiny.yaml" --run_dir="$T/run" > "$T/log" 2>&1 || { cat "$T/log"; exit 1; }
+if [ -n "${RESTPG_GOLDEN_LOG:-}" ] && ! grep -qF "$RESTPG_GOLDEN_LOG" "$T/log"; then
+  echo "FAIL: the run's log does not contain '$RESTPG_GOLDEN_LOG'"; exit 1
+fi
 $PY "$here/golden_digest.py" "$T/run" > "$T/digest.txt"
 if [ "${RECORD:-0}" = 1 ]; then cp "$T/digest.txt" "$want"; echo "recorded $want"; exit 0; fi
 if ! diff "$want" "$T/digest.txt"; then echo "FAIL: outputs differ from the recorded ones (lines above)"; exit 1; fi

@@ -81,6 +81,25 @@ int main(void) {
     CHECK_OK(config_set(&c, "em.top_p=1.5", "x", &e), &e);
     CHECK(config_check(&c, &e) == RP_EINPUT && strstr(e.msg, "em.top_p"));
     config_free(&c);
+
+    /* A boolean key: true or false, plain in YAML; a runtime key, so not in the effective YAML. */
+    config_defaults(&c);
+    CHECK(c.train.recompute == 0);
+    CHECK_OK(config_load(&c, write_file("b.yaml", "train: {recompute: true}\n"), &e), &e);
+    CHECK(c.train.recompute == 1);
+    CHECK_OK(config_set(&c, "train.recompute=false", "command line", &e), &e);
+    CHECK(c.train.recompute == 0);
+    CHECK(config_set(&c, "train.recompute=1", "command line", &e) == RP_EINPUT);
+    CHECK_MSG(strstr(e.msg, "command line: key 'train.recompute': expected true or false, got '1'"), "%s", e.msg);
+    CHECK(load_text("train:\n  recompute: yes\n", &e) == RP_EINPUT && strstr(e.msg, "line 2: key 'train.recompute'"));
+    CHECK(load_text("train:\n  recompute: \"true\"\n", &e) == RP_EINPUT && strstr(e.msg, "must be true or false"));
+    CHECK_OK(config_set(&c, "train.recompute=true", "command line", &e), &e);
+    StrBuf y3;
+    strbuf_init(&y3);
+    CHECK_OK(config_to_yaml(&c, &y3, &e), &e);
+    CHECK(y3.s && !strstr(y3.s, "recompute"));
+    strbuf_free(&y3);
+    config_free(&c);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);

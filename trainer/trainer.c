@@ -48,19 +48,20 @@ void trainer_print_memory(const Model *m, const TrainConfig *tc) {
     const double MiB = 1024.0 * 1024.0;
     size_t params = 4 * np, grads = 4 * np, opt = 8 * np, red = dp_tree_bytes(np, tc->grad_accum);
     size_t fixed = params + grads + opt + red;
-    size_t act = model_activation_bytes(c, tc->batch_size, tc->seq_len);
+    size_t act = model_activation_bytes(c, tc->batch_size, tc->seq_len, tc->recompute);
     int local = comm_local_ranks();
     size_t avail = mem_available() / (size_t)local;
     log_info("memory plan per rank (%d rank(s) share this node): fp32 master weights %.1f MiB, fp32 gradients %.1f MiB, "
              "fp32 AdamW moments %.1f MiB, reduction buffers %.1f MiB, "
-             "activations %.1f MiB (batch %d x seq %d); total %.1f MiB of %.1f MiB available",
-             local, params / MiB, grads / MiB, opt / MiB, red / MiB, act / MiB, tc->batch_size, tc->seq_len, (fixed + act) / MiB,
+             "activations %.1f MiB (batch %d x seq %d%s); total %.1f MiB of %.1f MiB available",
+             local, params / MiB, grads / MiB, opt / MiB, red / MiB, act / MiB, tc->batch_size, tc->seq_len,
+             tc->recompute ? ", recomputed per layer" : "", (fixed + act) / MiB,
              avail / MiB);
     int lo = 0, hi = 1;
-    while (hi < (1 << 24) && fixed + model_activation_bytes(c, hi, tc->seq_len) <= avail) lo = hi, hi *= 2;
+    while (hi < (1 << 24) && fixed + model_activation_bytes(c, hi, tc->seq_len, tc->recompute) <= avail) lo = hi, hi *= 2;
     while (hi - lo > 1) {
         int mid = lo + (hi - lo) / 2;
-        if (fixed + model_activation_bytes(c, mid, tc->seq_len) <= avail) lo = mid;
+        if (fixed + model_activation_bytes(c, mid, tc->seq_len, tc->recompute) <= avail) lo = mid;
         else hi = mid;
     }
     if (lo == 0) log_warn("even batch size 1 at seq %d does not fit the available memory", tc->seq_len);

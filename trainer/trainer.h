@@ -33,6 +33,9 @@ typedef struct {
     int batch_size;           /* sequences per micro-batch */
     int seq_len;              /* T: input positions per sequence */
     int grad_accum;           /* micro-batches per optimizer step (fixed across world sizes) */
+    int recompute;            /* activations recomputed per layer in the backward (model_set_recompute,
+                               * which the caller applies to the model before trainer_run): less
+                               * memory, more compute, the same bits; not a run option to match */
     Schedule sched;           /* total is set from steps by trainer_run */
     double weight_decay;      /* applied to matmul weights and embeddings, not biases/LayerNorms */
     double grad_clip;         /* max global gradient norm; <= 0 disables clipping */
