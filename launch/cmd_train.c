@@ -237,7 +237,6 @@ static int train(TrainJob *j, int prepare_rc, int threads, Error *e) {
     int rc = comm_agree(prepare_rc, e);
     if (!rc) {
         if (threads > 0) backend_get()->ops->set_threads(threads);
-        model_set_recompute(&j->m, j->tc.recompute); /* trainer_run's plan allocates in this mode */
         trainer_print_memory(&j->m, &j->tc);
         TrainResult res;
         rc = trainer_run(&j->tc, &j->m, j->tok, &j->train, &j->val, j->resumed ? &j->meta : NULL, &res, e);

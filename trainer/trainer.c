@@ -265,6 +265,7 @@ static int run_setup(Run *r, const CheckpointMeta *resume, int64_t *start, Error
     size_t np = r->m->n_params, gb = (size_t)tc->grad_accum * (size_t)tc->batch_size;
     float *grads = NULL;
     int rc;
+    model_set_recompute(r->m, tc->recompute); /* the plan below allocates for this mode */
     if ((rc = model_plan(r->m, tc->batch_size, tc->seq_len, e)) || (rc = batch_init(&r->batch, tc->batch_size, tc->seq_len, e)) ||
         (rc = model_grads(r->m, &grads, e)) || (rc = dp_tree_init(&r->dp, r->m->be, grads, np, tc->grad_accum, e)))
         return rc;
