@@ -267,7 +267,7 @@ static int write_shard(const STWriter *w, size_t s, const char *tmp, const char 
         const WEntry *t = &w->t[i];
         if (t->shard != s) continue;
         if (!buf) {
-            bad = fwrite(t->data, sizeof(float), t->n_elems, fp) != t->n_elems;
+            bad = t->n_elems && fwrite(t->data, sizeof(float), t->n_elems, fp) != t->n_elems;
             continue;
         }
         for (uint64_t k = 0; k < t->n_elems && !bad; k += ST_BF16_CHUNK) {
@@ -364,9 +364,11 @@ int st_writer_finish(STWriter *w, Error *e) {
         else finals[i] = xasprintf(e, "%s/%s", w->dir, ST_INDEX_NAME);
         if (!finals[i]) rc = RP_ENOMEM;
     }
-    if (!rc) rc = mkdir_p(w->dir, e);
-    if (!rc) rc = check_outputs(w, finals, n_finals, &stale, &n_stale, e);
+    /* A directory made here goes again on failure (only the last level, and only if empty). */
+    int existed = path_exists(w->dir);
+    if (!rc) rc = existed ? check_outputs(w, finals, n_finals, &stale, &n_stale, e) : mkdir_p(w->dir, e);
     if (!rc) rc = write_all(w, finals, n_shards, n_finals, e);
+    if (rc && !existed) rmdir(w->dir);
     /* The new export is complete and in place: an earlier one's leftovers would mix with it. */
     for (size_t i = 0; i < n_stale && !rc; i++) unlink(stale[i]);
     free_paths(stale, n_stale);

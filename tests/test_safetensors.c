@@ -238,9 +238,11 @@ static void test_writer(void) {
     mkdir(path_of("w_fail"), 0777);
     if (setrlimit(RLIMIT_FSIZE, &lim) == 0) {
         rc = write_set(path_of("w_fail"), ST_F32, 500, 0, 0, NULL, &e);
+        int rc2 = write_set(path_of("w_fail_new/sub"), ST_F32, 500, 0, 0, NULL, &e);
         setrlimit(RLIMIT_FSIZE, &old);
         CHECK_MSG(rc == RP_EIO && strstr(e.msg, "model-00003-of-00003.safetensors"), "rc %d: %s", rc, e.msg);
         CHECK_MSG(count_entries(path_of("w_fail")) == 0, "w_fail holds %zu files", count_entries(path_of("w_fail")));
+        CHECK(rc2 == RP_EIO && !path_exists(path_of("w_fail_new/sub"))); /* the directory it made goes too */
     }
     signal(SIGXFSZ, SIG_DFL);
 }
