@@ -140,7 +140,7 @@ int st_writer_open(const char *dir, const STWriteOptions *opt, STWriter **w, Err
  * valid until st_writer_finish (nothing is copied). */
 int st_writer_add(STWriter *w, const char *name, size_t n_dims, const uint64_t *shape,
                   const float *data, Error *e);
-/* Writes every file and puts them in place (see above). The writer is spent either way. */
+/* Writes every file and puts them in place (see above). Call it once, then st_writer_free. */
 int st_writer_finish(STWriter *w, Error *e);
 /* Frees the writer; NULL is allowed. */
 void st_writer_free(STWriter *w);

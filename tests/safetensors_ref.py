@@ -224,4 +224,5 @@ def corpus(d):
 
 if __name__ == "__main__":
     cmd, root = sys.argv[1], sys.argv[2]
-    {"write": write, "check": check, "corpus": corpus}[cmd](root)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN and overflowing casts are on purpose
+        {"write": write, "check": check, "corpus": corpus}[cmd](root)
