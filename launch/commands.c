@@ -24,6 +24,7 @@ const Command COMMANDS[] = {
     {"launch", cmd_launch, "run a restpg command on MPI ranks (mpirun, or srun inside Slurm) with sane defaults"},
     {"loss", cmd_loss, "mean next-token loss of token-id sequences under a checkpoint"},
     {"convert", cmd_convert, "convert between llm.c GPT-2 checkpoints (.bin) and restpg checkpoints (.h5)"},
+    {"safetensors", cmd_safetensors, "list and read Hugging Face safetensors files and model directories"},
     {NULL, NULL, NULL},
 };
 

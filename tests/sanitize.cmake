@@ -6,7 +6,8 @@
 # Labels unit and sanitize: the sanitizer CI step runs `-L 'unit|sanitize'`.
 set(RESTPG_FUZZ_TARGETS
   jsonl:restpg_data config:restpg_launch tokenizer:restpg_data dataset:restpg_data
-  samples:restpg_data checkpoint:restpg_model gguf:restpg_model judge:restpg_reward)
+  samples:restpg_data checkpoint:restpg_model gguf:restpg_model judge:restpg_reward
+  safetensors:restpg_model)
 add_custom_target(fuzz_all)
 foreach(spec ${RESTPG_FUZZ_TARGETS})
   string(REPLACE ":" ";" parts ${spec})
