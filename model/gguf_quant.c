@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/bf16.h"
 #include "model/gguf.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -114,8 +115,7 @@ static void dequant_bf16(const uint8_t *src, uint64_t n, float *out) {
     for (uint64_t i = 0; i < n; i++) {
         uint16_t h;
         memcpy(&h, src + 2 * i, 2);
-        uint32_t bits = (uint32_t)h << 16;
-        memcpy(&out[i], &bits, 4);
+        out[i] = bf16_to_f32(h);
     }
 }
 

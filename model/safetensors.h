@@ -145,9 +145,6 @@ int st_writer_finish(STWriter *w, Error *e);
 /* Frees the writer; NULL is allowed. */
 void st_writer_free(STWriter *w);
 
-/* fp32 -> bf16 bits, rounded as described above. */
-uint16_t st_f32_to_bf16(float x);
-
 /* A tensor (or key, or file) name fit for an error message, written into out: at most 120
  * bytes, then "...", control bytes shown as '?' so a garbage name cannot garble the message. */
 const char *st_shown(const char *s, char out[128]);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/bf16.h"
 #include "core/fileio.h"
 #include "core/text.h"
 #include "model/safetensors.h"
@@ -46,18 +47,6 @@ struct STWriter {
     size_t n, cap;
     StrMap names;
 };
-
-uint16_t st_f32_to_bf16(float x) {
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    /* NaN: the quiet NaN of its sign, as numpy (ml_dtypes) rounds it; rounding the bits could carry
-     * a NaN whose payload sits in the low half into infinity. */
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16 & 0x8000u) | 0x7fc0u);
-    /* Round to nearest, ties to even: add just under half an ulp, plus one when the kept lsb is
-     * odd; a carry out of the mantissa correctly bumps the exponent (up to infinity). */
-    u += 0x7fffu + (u >> 16 & 1u);
-    return (uint16_t)(u >> 16);
-}
 
 int st_writer_open(const char *dir, const STWriteOptions *opt, STWriter **out, Error *e) {
     *out = NULL;
@@ -272,7 +261,7 @@ static int write_shard(const STWriter *w, size_t s, const char *tmp, const char 
         }
         for (uint64_t k = 0; k < t->n_elems && !bad; k += ST_BF16_CHUNK) {
             size_t m = t->n_elems - k < ST_BF16_CHUNK ? (size_t)(t->n_elems - k) : ST_BF16_CHUNK;
-            for (size_t j = 0; j < m; j++) buf[j] = st_f32_to_bf16(t->data[k + j]);
+            for (size_t j = 0; j < m; j++) buf[j] = bf16_from_f32(t->data[k + j]);
             bad = fwrite(buf, sizeof *buf, m, fp) != m;
         }
     }

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/bf16.h"
 #include "core/error.h"
 #include "core/fileio.h"
 #include "model/safetensors.h"
@@ -81,7 +82,7 @@ static void expect_bad_dir(const char *path, const char *names, const char *need
 static uint16_t bf16_of_bits(uint32_t u) {
     float x;
     memcpy(&x, &u, 4);
-    return st_f32_to_bf16(x);
+    return bf16_from_f32(x);
 }
 
 static void test_bf16(void) {
@@ -163,7 +164,7 @@ static void check_set(const char *dir, STDtype dt, size_t want_files) {
             uint32_t a, b;
             memcpy(&a, &v[k], 4);
             memcpy(&b, &w_data[i][k], 4);
-            if (dt == ST_BF16) b = (uint32_t)st_f32_to_bf16(w_data[i][k]) << 16;
+            if (dt == ST_BF16) b = (uint32_t)bf16_from_f32(w_data[i][k]) << 16;
             same &= a == b;
         }
         CHECK_MSG(same, "%s: tensor %s differs", dir, W_NAMES[i]);
