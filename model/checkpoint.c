@@ -10,6 +10,7 @@
 #include "core/fileio.h"
 #include "core/h5.h"
 #include "model/gguf_import.h"
+#include "model/hf_tensors.h"
 
 static const char *const CFG_ATTRS[6] = {"n_layer", "n_head", "n_embd", "n_positions", "vocab_size", "padded_vocab_size"};
 
@@ -69,48 +70,6 @@ int checkpoint_meta_get_opt(const CheckpointMeta *meta, const char *name, double
             return 1;
         }
     return 0;
-}
-
-void checkpoint_hf_name(int k, int l, char *buf, size_t n, int *transposed) {
-    const GPTTensorInfo *t = gpt_tensor_info(k);
-    *transposed = t->hf_transposed;
-    if (t->layered) snprintf(buf, n, "transformer.h.%d.%s", l, t->hf);
-    else snprintf(buf, n, "%s", t->hf);
-}
-
-/* Where tensor k of layer l lives in the file: its Hugging Face name, whether HF stores it
- * transposed, and its per-layer shape rows x cols (cols = 0 for a vector); the embedding stores
- * the real vocabulary rows only (the padding rows are not stored). */
-typedef struct {
-    char name[128];
-    int transposed, layers;
-    size_t rows, cols;
-} FileTensor;
-
-static int file_tensor(const Model *m, int k, int l, FileTensor *ft, Error *e) {
-    const ParamTensor *t = model_tensor(m, k);
-    int layered;
-    if (m->arch == ARCH_GPT2) {
-        checkpoint_hf_name(k, l, ft->name, sizeof ft->name, &ft->transposed);
-        layered = gpt_tensor_info(k)->layered;
-        ft->layers = layered ? m->gpt2.cfg.n_layer : 1;
-    } else {
-        int rc = gemma3_tensor_name(k, l, 1, ft->name, sizeof ft->name, e);
-        if (rc) return rc;
-        ft->transposed = 0;
-        layered = gemma3_tensor_info(k)->layered;
-        ft->layers = layered ? m->gemma3.cfg.n_layer : 1;
-    }
-    const size_t *d = t->dims + (layered ? 1 : 0);
-    int nd = t->ndim - (layered ? 1 : 0);
-    ft->rows = k == 0 ? (size_t)m->vocab_size : d[0];
-    ft->cols = nd > 1 ? d[1] : 0;
-    return RP_OK;
-}
-
-static void transpose(const float *in, float *out, size_t rows, size_t cols) {
-    for (size_t i = 0; i < rows; i++)
-        for (size_t j = 0; j < cols; j++) out[j * rows + i] = in[i * cols + j];
 }
 
 /* Uncompressed (parameters do not compress, and deflate would slow every save), but chunked so
@@ -195,44 +154,29 @@ static int open_group(hid_t f, const char *name, int create, hid_t *g, Error *e)
     return RP_OK;
 }
 
-/* Writes (save) or reads the parameters as Hugging Face tensors: one walk over the layout so the
- * names, shapes and transposes of both directions can never disagree. Reading checks shapes.
- * Each tensor passes through a host copy (the model's memory belongs to its backend). */
+/* Writes (save) or reads the parameters as Hugging Face tensors (model/hf_tensors.h), one
+ * dataset per slice under /params; reading checks shapes and checksums. */
+static int slice_io(void *ctx, const HfSlice *s, float *data, int save, Error *e) {
+    hid_t g = *(const hid_t *)ctx;
+    hsize_t dims[2] = {s->dims[0], s->rank > 1 ? s->dims[1] : 0};
+    /* Never write what could not be loaded: a diverged model stops here, and the previous
+     * checkpoint at this path stays as it was. */
+    if (save) {
+        size_t n = (size_t)s->dims[0] * (s->rank > 1 ? (size_t)s->dims[1] : 1);
+        int rc = checkpoint_check_finite(data, n, s->name, e);
+        return rc ? rc : write_raw(g, s->name, H5T_NATIVE_FLOAT, s->rank, dims, data, e);
+    }
+    return read_floats(g, s->name, s->rank, dims, data, e);
+}
+
+static int slice_save(void *ctx, const HfSlice *s, float *data, Error *e) { return slice_io(ctx, s, data, 1, e); }
+static int slice_load(void *ctx, const HfSlice *s, float *data, Error *e) { return slice_io(ctx, s, data, 0, e); }
+
 static int params_io(hid_t f, Model *m, int save, Error *e) {
     hid_t g;
     int rc = open_group(f, "params", save, &g, e);
     if (rc) return rc;
-    size_t most = 0;
-    for (int k = 0; k < model_tensor_count(m); k++) most = model_tensor(m, k)->numel > most ? model_tensor(m, k)->numel : most;
-    float *host = xcalloc(most, sizeof(float), e), *scratch = NULL;
-    if (!host) rc = RP_ENOMEM;
-    for (int k = 0; k < model_tensor_count(m) && !rc; k++) {
-        FileTensor ft;
-        if ((rc = file_tensor(m, k, 0, &ft, e))) break;
-        size_t rows = ft.rows, cols = ft.cols;
-        if (ft.transposed && !scratch && !(scratch = xmalloc(sizeof(float) * most, e))) rc = RP_ENOMEM;
-        if (!rc && save) rc = model_tensor_download(m, 'p', k, host, e);
-        for (int l = 0; l < ft.layers && !rc; l++) {
-            if ((rc = file_tensor(m, k, l, &ft, e))) break;
-            int tr = ft.transposed;
-            const char *name = ft.name;
-            float *ours = host + (size_t)l * rows * (cols ? cols : 1);
-            hsize_t dims[2] = {tr ? cols : rows, tr ? rows : cols};
-            if (save) {
-                if (tr) transpose(ours, scratch, rows, cols);
-                /* Never write what could not be loaded: a diverged model stops here, and the
-                 * previous checkpoint at this path stays as it was. */
-                if (!(rc = checkpoint_check_finite(tr ? scratch : ours, rows * (cols ? cols : 1), name, e)))
-                    rc = write_raw(g, name, H5T_NATIVE_FLOAT, cols ? 2 : 1, dims, tr ? scratch : ours, e);
-            } else {
-                rc = read_floats(g, name, cols ? 2 : 1, dims, tr ? scratch : ours, e);
-                if (!rc && tr) transpose(scratch, ours, cols, rows);
-            }
-        }
-        if (!save && !rc) rc = model_tensor_upload(m, 'p', k, host, e);
-    }
-    free(host);
-    free(scratch);
+    rc = hf_tensors_walk(m, save, save ? slice_save : slice_load, &g, e);
     H5Gclose(g);
     return rc;
 }

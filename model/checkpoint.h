@@ -66,8 +66,4 @@ int model_file_is_gguf(const char *path);
  * from a model file passes through it, and so does every tensor written to a checkpoint. */
 int checkpoint_check_finite(const float *x, size_t n, const char *tensor, Error *e);
 
-/* Name of tensor `k` of gpt.h's layout for layer `l` in Hugging Face's GPT-2 state dict
- * (e.g. "transformer.h.3.attn.c_attn.weight"), and whether HF stores it transposed. */
-void checkpoint_hf_name(int k, int l, char *buf, size_t n, int *transposed);
-
 #endif

@@ -19,6 +19,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +114,13 @@ int gpt_config_check(GPTConfig *c, Error *e) {
         return error_set(e, RP_EINPUT, "GPT config: field 'vocab_size' (%d) is too large", c->vocab_size);
     c->padded_vocab_size = (c->vocab_size + 127) / 128 * 128;
     return RP_OK;
+}
+
+void gpt_tensor_hf_name(int k, int l, char *buf, size_t n, int *transposed) {
+    const GPTTensorInfo *t = gpt_tensor_info(k);
+    *transposed = t->hf_transposed;
+    if (t->layered) snprintf(buf, n, "transformer.h.%d.%s", l, t->hf);
+    else snprintf(buf, n, "%s", t->hf);
 }
 
 /* Shapes in llm.c's order; rows is the embedding row count (Vp for storage, V for FLOP counts). */

@@ -67,6 +67,9 @@ typedef struct {
 /* Tensor k's description (llm.c's order), NULL if k is out of range. AdamW decays the
  * embeddings and the four per-layer weight matrices, as llm.c does, not biases or norms. */
 const GPTTensorInfo *gpt_tensor_info(int k);
+/* Name of tensor `k` for layer `l` in Hugging Face's GPT-2 state dict (e.g.
+ * "transformer.h.3.attn.c_attn.weight"), and whether HF stores it transposed (Conv1D). */
+void gpt_tensor_hf_name(int k, int l, char *buf, size_t n, int *transposed);
 
 /* Allocates the parameters (zeroed) for a config on the selected backend; gradients come with the
  * first backward (model/params.h). */

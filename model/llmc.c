@@ -39,7 +39,7 @@ static int check_finite(const char *path, const Model *m, int k, const float *x,
     for (int l = 0; l < layers; l++) {
         char name[128];
         int tr;
-        checkpoint_hf_name(k, l, name, sizeof name, &tr);
+        gpt_tensor_hf_name(k, l, name, sizeof name, &tr);
         if (checkpoint_check_finite(x + (size_t)l * per, per, name, e)) return error_wrap(e, "%s", path);
     }
     return RP_OK;
