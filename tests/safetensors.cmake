@@ -11,3 +11,5 @@ add_test(NAME test_safetensors_ref COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/safe
 set_tests_properties(test_safetensors_ref PROPERTIES LABELS model TIMEOUT 1800
   ENVIRONMENT "${RESTPG_TEST_ENV}")
 restpg_script_test(safetensors_bad SCRIPT safetensors_bad.sh LABELS unit sanitize TIMEOUT 600)
+# config.json parsing and writing for Hugging Face directories (model/hf_config.c).
+restpg_test(test_hf_config SOURCES tests/test_hf_config.c LIBS restpg_model)
