@@ -47,20 +47,11 @@ int tokvec_push(TokenVec *t, int32_t id, Error *e) {
 
 /* ---- pre-tokenization ---- */
 
+/* Through tokenizer.json's pattern compiler, which reads \s as GPT-2's (and tokenizers') Unicode
+ * White_Space: PCRE2's own \s also takes U+180E, which would split " \u180ea" differently. */
 int pretok_compile(pcre2_code **re, Error *e) {
-    int err;
-    PCRE2_SIZE at;
-    *re = pcre2_compile((PCRE2_SPTR)TOKENIZER_PATTERN, PCRE2_ZERO_TERMINATED,
-                        PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &at, NULL);
-    if (!*re) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(err, msg, sizeof msg);
-        return error_set(e, RP_EINTERNAL, "tokenizer: cannot compile the pre-tokenizer pattern at %zu: %s", (size_t)at,
-                         (char *)msg);
-    }
-    /* Without JIT the interpreter still gives the same matches, only slower. */
-    pcre2_jit_compile(*re, PCRE2_JIT_COMPLETE);
-    return RP_OK;
+    int rc = hf_compile(TOKENIZER_PATTERN, strlen(TOKENIZER_PATTERN), 0, re, "tokenizer", "GPT-2's pattern", e);
+    return rc ? error_set(e, RP_EINTERNAL, "%s", e->msg) : RP_OK;
 }
 
 int pretok_walk(const pcre2_code *re, pcre2_match_data *md, const char *text, size_t n, PretokenFn fn, void *ctx,

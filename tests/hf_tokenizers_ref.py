@@ -93,6 +93,7 @@ CASES = [
     "                                          ", "\t", "tab\tseparated\tvalues", "\t\tindented with tabs",
     "line one\nline two\n", "\n", "\n\n\nthree newlines first", "windows\r\nline endings\r\n",
     "mixed \t \n \r\n whitespace \u00a0 nbsp \u3000 ideographic \u2003 em \u180e mvs \u200b zwsp",
+    " \u180ea x\u180e! \u180e\u180e b \u0085next \u2028line\u2029para \u000b\u000c",
     "Tokenization isn't trivial: it's got contractions, e.g. don't, won't, y'all, I'M, YOU'LL, SHE'D.",
     "'s 'S 't 're 'VE 'm 'll 'd '\u017f 'K 'x", "ALL CAPS SENTENCE WITH NUMBERS 1234567890",
     "3.14159 2.71828 -42 +7 1e-9 0x1F 1,000,000 12:30 2025-01-31 ١٢٣ ४५६ ½ Ⅻ ²³",

@@ -161,6 +161,15 @@ static int run_model(void) {
         int bad = compare_cases(t, path, names[k], &n_cases);
         CHECK_MSG(bad == 0 && n_cases >= 60, "%s: %d of %d texts differ from tokenizers", names[k], bad, n_cases);
         printf("%s: %d texts, %d identical to tokenizers (ids and decoding)\n", names[k], n_cases, n_cases - bad);
+        /* GPT-2's own files (encoder.json + vocab.bpe, the RPTK kind) must agree with its tokenizer.json. */
+        if (!strcmp(names[k], "gpt2")) {
+            Tokenizer *g = NULL;
+            snprintf(path, sizeof path, "%s/data/gpt2", src);
+            CHECK_OK(tokenizer_load(path, &g, &e), &e);
+            snprintf(path, sizeof path, "%s/%s/cases.txt", ref, names[k]);
+            if (g) CHECK_MSG(compare_cases(g, path, "gpt2 (encoder.json)", &n_cases) == 0, "data/gpt2 differs");
+            tokenizer_free(g);
+        }
         /* restpg's choices: vocabulary size, BOS and specials. */
         snprintf(path, sizeof path, "%s/%s/info.txt", ref, names[k]);
         FILE *fi = fopen(path, "r");
