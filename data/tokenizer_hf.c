@@ -99,6 +99,7 @@ typedef struct {
     int32_t id;
     const char *content;
     int special, normalized, lstrip, rstrip;
+    int in_model; /* model.vocab has it (at the same id) */
     /* What it matches and decodes as: the content, or with normalized set the content put
      * through the normalizer (tokenizers decodes such a token from that form too). */
     char *text;
@@ -142,10 +143,10 @@ static int read_vocab(Tokenizer *t, HfVocab *v, const cJSON *vocab, const char *
     int rc = RP_OK;
     for (cJSON *it = vocab->child; it && !rc; it = it->next) {
         double d = cJSON_IsNumber(it) ? it->valuedouble : -1;
-        int32_t id = (int32_t)d;
+        int32_t id = d >= 0 && d < v->n_model ? (int32_t)d : -1; /* converting first would be undefined */
         size_t n = strlen(it->string);
         long k = v->byte_level ? byte_unmap(it->string, n, NULL) : (long)n;
-        if (d < 0 || d >= v->n_model || d != (double)id || len[id] >= 0)
+        if (id < 0 || d != (double)id || len[id] >= 0)
             rc = hf_bad(e, S->where, jp, "\"%s\": id must be a distinct integer in 0..%d", it->string, v->n_model - 1);
         else if (n == 0) rc = hf_bad(e, S->where, jp, "has an empty token (id %d)", id);
         else if (k < 0)
@@ -334,6 +335,7 @@ static int settle_added(Tokenizer *t, HfVocab *v, Added *a, int n, const HfSrc *
             if (model >= 0 && model != a[i].id)
                 rc = hf_bad(e, S->where, jp, "\"%s\" has id %d, but model.vocab gives it %d", a[i].content,
                             a[i].id, model);
+            a[i].in_model = model >= 0;
             n_new += model < 0;
         }
     }
@@ -341,9 +343,9 @@ static int settle_added(Tokenizer *t, HfVocab *v, Added *a, int n, const HfSrc *
     uint8_t *taken = rc ? NULL : xcalloc((size_t)n_new + 1, 1, e);
     if (!rc && !taken) rc = RP_ENOMEM;
     for (int i = 0; i < n && !rc; i++) {
-        if (a[i].id < v->n_model) continue;
+        if (a[i].in_model) continue;
         int32_t k = a[i].id - v->n_model;
-        if (k >= n_new || taken[k])
+        if (k < 0 || k >= n_new || taken[k])
             rc = hf_bad(e, S->where, jp, "\"%s\" has id %d: the tokens model.vocab lacks must take the ids "
                         "%d..%d, one each", a[i].content, a[i].id, v->n_model, v->n_model + n_new - 1);
         else taken[k] = 1;

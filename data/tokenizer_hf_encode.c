@@ -174,9 +174,9 @@ static int model_word(const char *s, size_t n, void *arg) {
     }
     int64_t whole;
     if (v->ignore_merges && strmap_get(&v->vocab, s, n, &whole)) return tokvec_push(c->out, (int32_t)whole, e);
-    /* At most two symbols per byte: a byte-level byte missing from the vocabulary falls back
+    /* At most a symbol per byte, or two byte-level: a byte missing from the vocabulary falls back
      * through its two-byte alphabet character. */
-    if (bpe_scratch_reserve(&c->scratch, 2 * n, e)) return RP_ENOMEM;
+    if (bpe_scratch_reserve(&c->scratch, v->byte_level ? 2 * n : n, e)) return RP_ENOMEM;
     Word w = {c->scratch.sym, 0, 0};
     for (size_t i = 0, l; i < n; i += l) {
         int64_t id;

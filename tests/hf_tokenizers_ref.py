@@ -4,6 +4,7 @@ encodings and decodings of many texts.
 
     python hf_tokenizers_ref.py GPT2_DIR OUT_DIR
     python hf_tokenizers_ref.py cli RESTPG TOKENIZER_JSON CASES   (checks the CLI against CASES)
+    python hf_tokenizers_ref.py seeds OUT_DIR   (small files for tests/fuzz/corpus/tokenizer_hf)
 
 For each tokenizer NAME it writes OUT_DIR/NAME/tokenizer.json, OUT_DIR/NAME/tokenizer_config.json
 and OUT_DIR/NAME/cases.txt, one text per line: "TEXT_HEX<TAB>IDS<TAB>DECODED_HEX" (ids space
@@ -157,22 +158,25 @@ def with_specials_first(trained, first, byte_tokens, **bpe):
     return Tokenizer(models.BPE(vocab, merges, **bpe))
 
 
-def build(src_dir, gpt2_dir):
+def build(src_dir, gpt2_dir, small=False):
+    """The tokenizers; small ones (a few hundred ids, no GPT-2) for the fuzzer's seed corpus."""
     texts = corpus(src_dir)
     toks = {}
+    size = (lambda n: 300) if small else (lambda n: n)
 
-    t = Tokenizer(models.BPE.from_file(f"{gpt2_dir}/encoder.json", f"{gpt2_dir}/vocab.bpe"))
-    t.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    t.decoder = decoders.ByteLevel()
-    t.post_processor = processors.ByteLevel(trim_offsets=False)
-    t.add_special_tokens([AddedToken("<|endoftext|>", special=True, normalized=False)])
-    toks["gpt2"] = (t, {"eos_token": "<|endoftext|>"})
+    if not small:
+        t = Tokenizer(models.BPE.from_file(f"{gpt2_dir}/encoder.json", f"{gpt2_dir}/vocab.bpe"))
+        t.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        t.decoder = decoders.ByteLevel()
+        t.post_processor = processors.ByteLevel(trim_offsets=False)
+        t.add_special_tokens([AddedToken("<|endoftext|>", special=True, normalized=False)])
+        toks["gpt2"] = (t, {"eos_token": "<|endoftext|>"})
 
     t = Tokenizer(models.BPE(ignore_merges=True))
     t.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(LLAMA3), "isolated"),
                                                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     t.decoder = decoders.ByteLevel()
-    train(t, texts, 3000, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    train(t, texts, size(3000), initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     t.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in [
         "<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>", "<|reserved_special_token_1|>",
         "<|eot_id|>"]])
@@ -190,7 +194,7 @@ def build(src_dir, gpt2_dir):
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False, trim_offsets=False)])
     t.decoder = decoders.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)
     t.post_processor = processors.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)
-    train(t, texts, 3000, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    train(t, texts, size(3000), initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     t.add_special_tokens([AddedToken(s, special=True, normalized=False)
                           for s in ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]])
     t.add_tokens([AddedToken(s, special=False, normalized=False) for s in ["<think>", "</think>", "<tool_call>",
@@ -199,7 +203,7 @@ def build(src_dir, gpt2_dir):
 
     base = Tokenizer(models.BPE(unk_token="<unk>"))
     base.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
-    train(base, texts, 2000, limit_alphabet=150, special_tokens=["<unk>"])
+    train(base, texts, size(2000), limit_alphabet=150, special_tokens=["<unk>"])
     t = with_specials_first(base, ["<unk>", "<s>", "</s>"], True, unk_token="<unk>", fuse_unk=True, byte_fallback=True)
     t.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
     t.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
@@ -210,7 +214,7 @@ def build(src_dir, gpt2_dir):
 
     base = Tokenizer(models.BPE(unk_token="<unk>"))
     base.normalizer = normalizers.Replace(" ", "▁")
-    train(base, texts, 2000, limit_alphabet=150, special_tokens=["<unk>"])
+    train(base, texts, size(2000), limit_alphabet=150, special_tokens=["<unk>"])
     first = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "<unused0>", "<unused1>", "<start_of_turn>", "<end_of_turn>",
              "<mark>", "\n\n"]
     t = with_specials_first(base, first, True, unk_token="<unk>", fuse_unk=True, byte_fallback=True)
@@ -228,7 +232,7 @@ def build(src_dir, gpt2_dir):
         base.normalizer = normalizers.Replace("\t", "    ")
         base.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(r"\s+"), "removed"),
                                                       pre_tokenizers.Split(Regex(r"\p{N}"), "contiguous")])
-        train(base, texts, 1500, limit_alphabet=80, special_tokens=["<unk>", "</s>"])
+        train(base, texts, size(1500), limit_alphabet=80, special_tokens=["<unk>", "</s>"])
         t = with_specials_first(base, ["<unk>", "</s>"], False, unk_token="<unk>", fuse_unk=fuse)
         t.normalizer, t.pre_tokenizer = base.normalizer, base.pre_tokenizer
         t.decoder = decoders.Sequence([decoders.Strip("x", 0, 1), decoders.Fuse()])
@@ -242,7 +246,7 @@ def build(src_dir, gpt2_dir):
         pre_tokenizers.Split(Regex(r"\p{P}"), "merged_with_previous"),
         pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True)])
     t.decoder = decoders.ByteLevel()
-    train(t, texts, 1500, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    train(t, texts, size(1500), initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     t.add_special_tokens([AddedToken("<|endoftext|>", special=True, normalized=False)])
     t.add_tokens([AddedToken("<mark>", lstrip=True, rstrip=True, normalized=False),
                   AddedToken("cafe\u0301", normalized=True), AddedToken("hello\u2581", normalized=True),
@@ -334,6 +338,13 @@ def check_cli(restpg, tokenizer, cases):
 def main():
     if sys.argv[1] == "cli":
         return check_cli(*sys.argv[2:5])
+    if sys.argv[1] == "seeds":  # small files for tests/fuzz/corpus/tokenizer_hf
+        out = sys.argv[2]
+        src_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        for name, (t, _) in build(src_dir, None, small=True).items():
+            with open(f"{out}/{name}.json", "w") as f:
+                f.write(t.to_str())
+        return
     gpt2_dir, out = sys.argv[1], sys.argv[2]
     src_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     toks = build(src_dir, gpt2_dir)
