@@ -68,9 +68,10 @@ static long byte_unmap(const char *s, size_t n, char *out) {
         else if ((c & 0xE0) == 0xC0 && i + 1 < n && ((unsigned char)s[i + 1] & 0xC0) == 0x80)
             cp = ((c & 0x1Fu) << 6) | ((unsigned char)s[i + 1] & 0x3Fu), i += 2;
         else return -1;
-        int b = cp < 256 && printable((int)cp) ? (int)cp : -1;
-        for (int x = 0; x < 256 && b < 0 && cp >= 256; x++)
-            if (!printable(x) && hf_byte_char(x) == cp) b = x;
+        /* U+0100 + k stands for the k-th byte that is not printable. */
+        int b = cp < 256 ? (printable((int)cp) ? (int)cp : -1) : -1;
+        for (int x = 0, k = 256; x < 256 && b < 0 && cp >= 256; x++)
+            if (!printable(x) && (uint32_t)k++ == cp) b = x;
         if (b < 0) return -1;
         if (out) out[k] = (char)b;
         k++;

