@@ -120,7 +120,18 @@ static int read_pattern(const cJSON *j, char **s, size_t *n, int *is_regex, int 
     return rc;
 }
 
-static void *grow(void *p, int n, size_t elem, Error *e) { return xrealloc(p, (size_t)(n + 1) * elem, e); }
+/* Steps a component may have: real files have a handful, and running pre-tokenizer steps recurses
+ * once per step. */
+#define HF_MAX_STEPS 64
+
+/* Room for one more step in p (n taken); NULL with e set past HF_MAX_STEPS or out of memory. */
+static void *grow(void *p, int n, size_t elem, const char *where, const char *jp, Error *e) {
+    if (n >= HF_MAX_STEPS) {
+        hf_bad(e, where, jp, "makes more than %d steps (not supported)", HF_MAX_STEPS);
+        return NULL;
+    }
+    return xrealloc(p, (size_t)(n + 1) * elem, e);
+}
 
 /* Calls fn on each element of j's array member `key`, with its JSON path. */
 typedef int (*ItemFn)(HfVocab *v, const cJSON *j, const char *where, const char *jp, Error *e);
@@ -144,8 +155,8 @@ static int parse_norm(HfVocab *v, const cJSON *j, const char *where, const char 
     HfNormKind kind = !strcmp(type, "NFC") ? HF_NORM_NFC : !strcmp(type, "Prepend") ? HF_NORM_PREPEND : HF_NORM_REPLACE;
     if (kind == HF_NORM_REPLACE && strcmp(type, "Replace"))
         return hf_unsupported(e, where, jp, type, " (restpg reads NFC, Prepend, Replace and Sequence)");
-    HfNorm *steps = grow(v->norm, v->n_norm, sizeof *steps, e);
-    if (!steps) return RP_ENOMEM;
+    HfNorm *steps = grow(v->norm, v->n_norm, sizeof *steps, where, jp, e);
+    if (!steps) return e->code;
     v->norm = steps;
     HfNorm *s = memset(&steps[v->n_norm++], 0, sizeof *s);
     s->kind = kind;
@@ -170,8 +181,8 @@ static int parse_pre(HfVocab *v, const cJSON *j, const char *where, const char *
     /* The model sees ByteLevel's mapped characters; restpg maps bytes in the model instead, which
      * is the same only when nothing splits after the mapping. */
     if (v->byte_level) return hf_bad(e, where, jp, "follows a ByteLevel pre-tokenizer, which must come last");
-    HfPre *steps = grow(v->pre, v->n_pre, sizeof *steps, e);
-    if (!steps) return RP_ENOMEM;
+    HfPre *steps = grow(v->pre, v->n_pre, sizeof *steps, where, jp, e);
+    if (!steps) return e->code;
     v->pre = steps;
     HfPre *s = memset(&steps[v->n_pre++], 0, sizeof *s);
     s->behavior = HF_ISOLATED;
@@ -218,8 +229,8 @@ static int parse_dec(HfVocab *v, const cJSON *j, const char *where, const char *
                               v->byte_level || strcmp(type, "ByteLevel")
                                   ? " (restpg reads ByteLevel, or Replace, ByteFallback, Fuse and Strip in a Sequence)"
                                   : " without the ByteLevel pre-tokenizer");
-    HfDec *steps = grow(v->dec, v->n_dec, sizeof *steps, e);
-    if (!steps) return RP_ENOMEM;
+    HfDec *steps = grow(v->dec, v->n_dec, sizeof *steps, where, jp, e);
+    if (!steps) return e->code;
     v->dec = steps;
     HfDec *s = memset(&steps[v->n_dec++], 0, sizeof *s);
     s->kind = (HfDecKind)k;

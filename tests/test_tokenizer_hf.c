@@ -570,6 +570,21 @@ static void test_refusals(void) {
                   k, rc, e.msg, c[k].want);
         tokenizer_free(t);
     }
+    /* More steps than any real file has (running them recurses per step). */
+    StrBuf many;
+    strbuf_init(&many);
+    Error e0;
+    for (int k = 0; k < 70; k++) strbuf_puts(&many, "{\"type\":\"NFC\"},", &e0);
+    strbuf_puts(&many, "{\"type\":\"Prepend\"", &e0);
+    {
+        Error e = {0};
+        Tokenizer *t = NULL;
+        int rc = tokenizer_load(write_json("steps", SPM_JSON, "{\"type\":\"Prepend\"", many.s), &t, &e);
+        CHECK_MSG(rc == RP_EINPUT && strstr(e.msg, "normalizer.normalizers[64] makes more than 64 steps"), "rc %d '%s'", rc,
+                  e.msg);
+        tokenizer_free(t);
+    }
+    strbuf_free(&many);
     /* tokenizer_config.json: not JSON; an eos_token the vocabulary lacks; add_bos_token against the template. */
     const char *cfg[][2] = {{"{\"eos_token\": ", "tokenizer_config.json: is not valid JSON"},
                             {"{\"eos_token\": \"<end>\"}", "tokenizer_config.json: eos_token \"<end>\" is not a token"},
