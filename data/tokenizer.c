@@ -50,8 +50,7 @@ int tokvec_push(TokenVec *t, int32_t id, Error *e) {
 /* Through tokenizer.json's pattern compiler, which reads \s as GPT-2's (and tokenizers') Unicode
  * White_Space: PCRE2's own \s also takes U+180E, which would split " \u180ea" differently. */
 int pretok_compile(pcre2_code **re, Error *e) {
-    int rc = hf_compile(TOKENIZER_PATTERN, strlen(TOKENIZER_PATTERN), 0, re, "tokenizer", "GPT-2's pattern", e);
-    return rc ? error_set(e, RP_EINTERNAL, "%s", e->msg) : RP_OK;
+    return hf_compile(TOKENIZER_PATTERN, strlen(TOKENIZER_PATTERN), 0, re, "tokenizer", "GPT-2's pattern", e);
 }
 
 int pretok_walk(const pcre2_code *re, pcre2_match_data *md, const char *text, size_t n, PretokenFn fn, void *ctx,
