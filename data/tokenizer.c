@@ -1,19 +1,19 @@
 /* Byte-level BPE encoding and decoding (see tokenizer.h): GPT-2 pre-tokenization with PCRE2, a
  * rank-ordered merge loop per pre-token (linear scan for short words, a heap for long ones so a
  * long run stays O(n log n)), and a memo of pre-token -> ids shared by encode calls. SentencePiece
- * vocabularies are handed to tokenizer_spm.c. */
+ * vocabularies are handed to tokenizer_spm.c, tokenizer.json ones to tokenizer_hf_encode.c (which
+ * uses the merge loop and the memo too). */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/tokenizer_hf.h"
 #include "data/tokenizer_spm.h"
 
 const char *const TOKENIZER_SPECIAL_TEXT[TOK_N_SPECIAL] = {"<|endoftext|>", "<|reasoning|>", "<|answer|>"};
 
 /* Words longer than this use the heap merge; shorter ones the scan (faster on few symbols). */
 #define BPE_SCAN_MAX 48
-/* Pre-tokens longer than this are not memoised: they rarely repeat and would bloat the memo. */
-#define CACHE_KEY_MAX 128
 /* Memo bounds: when either is passed the memo starts over. */
 #define CACHE_MAX_ENTRIES (1u << 20)
 #define CACHE_MAX_KEY_BYTES ((size_t)32 << 20)
@@ -47,20 +47,10 @@ int tokvec_push(TokenVec *t, int32_t id, Error *e) {
 
 /* ---- pre-tokenization ---- */
 
+/* Through tokenizer.json's pattern compiler, which reads \s as GPT-2's (and tokenizers') Unicode
+ * White_Space: PCRE2's own \s also takes U+180E, which would split " \u180ea" differently. */
 int pretok_compile(pcre2_code **re, Error *e) {
-    int err;
-    PCRE2_SIZE at;
-    *re = pcre2_compile((PCRE2_SPTR)TOKENIZER_PATTERN, PCRE2_ZERO_TERMINATED,
-                        PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &at, NULL);
-    if (!*re) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(err, msg, sizeof msg);
-        return error_set(e, RP_EINTERNAL, "tokenizer: cannot compile the pre-tokenizer pattern at %zu: %s", (size_t)at,
-                         (char *)msg);
-    }
-    /* Without JIT the interpreter still gives the same matches, only slower. */
-    pcre2_jit_compile(*re, PCRE2_JIT_COMPLETE);
-    return RP_OK;
+    return hf_compile(TOKENIZER_PATTERN, strlen(TOKENIZER_PATTERN), 0, re, "tokenizer", "GPT-2's pattern", e);
 }
 
 int pretok_walk(const pcre2_code *re, pcre2_match_data *md, const char *text, size_t n, PretokenFn fn, void *ctx,
@@ -125,14 +115,7 @@ int pairmap_build(PairMap *m, const Merge *merges, int32_t n, Error *e) {
     return RP_OK;
 }
 
-/* Scratch space reused across the pre-tokens of one encode call. */
-typedef struct {
-    int32_t *sym, *aux, *prev, *next;
-    uint64_t *heap;
-    size_t cap;
-} Scratch;
-
-static int scratch_reserve(Scratch *s, size_t n, Error *e) {
+int bpe_scratch_reserve(BpeScratch *s, size_t n, Error *e) {
     if (n <= s->cap) return RP_OK;
     size_t cap = s->cap ? s->cap : 64;
     while (cap < n) cap *= 2;
@@ -150,7 +133,7 @@ static int scratch_reserve(Scratch *s, size_t n, Error *e) {
     return RP_OK;
 }
 
-static void scratch_free(Scratch *s) {
+void bpe_scratch_free(BpeScratch *s) {
     free(s->sym), free(s->aux), free(s->prev), free(s->next), free(s->heap);
     memset(s, 0, sizeof *s);
 }
@@ -201,8 +184,9 @@ static uint64_t heap_pop(uint64_t *h, int64_t *n) {
 /* Long words: a min-heap of (rank, position) over a linked list of symbols. Stale entries (a
  * side already merged away) are skipped when popped. Taking the lowest rank, leftmost first,
  * merges exactly what GPT-2's "merge every occurrence of the best pair" loop merges, because a
- * merge's result only takes part in later-ranked merges (checked when a vocabulary loads). */
-static int64_t bpe_heap(const Tokenizer *t, Scratch *s, int64_t n) {
+ * merge's result only takes part in later-ranked merges (checked when an RPTK vocabulary loads);
+ * for any merge list it is what tokenizers' BPE does (tokenizer.json vocabularies). */
+static int64_t bpe_heap(const Tokenizer *t, BpeScratch *s, int64_t n) {
     int32_t *sym = s->sym, *prev = s->prev, *next = s->next;
     int64_t hn = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -231,6 +215,10 @@ static int64_t bpe_heap(const Tokenizer *t, Scratch *s, int64_t n) {
     return k;
 }
 
+int64_t bpe_merge(const Tokenizer *t, BpeScratch *s, int64_t n) {
+    return n <= BPE_SCAN_MAX ? bpe_scan(t, s->sym, s->aux, n) : bpe_heap(t, s, n);
+}
+
 /* ---- the memo ---- */
 
 static void cache_clear(EncodeCache *c) {
@@ -238,7 +226,7 @@ static void cache_clear(EncodeCache *c) {
     c->count = c->keys_len = c->ids_n = 0;
 }
 
-static const int32_t *cache_get(const EncodeCache *c, const char *s, size_t n, uint64_t h, int64_t *len) {
+const int32_t *encode_cache_get(const EncodeCache *c, const char *s, size_t n, uint64_t h, int64_t *len) {
     for (size_t i = h & (c->cap - 1); c->slot[i]; i = (i + 1) & (c->cap - 1)) {
         uint32_t k = c->slot[i] - 1;
         if (c->hash[k] == h && c->key_len[k] == n && !memcmp(c->keys + c->key_off[k], s, n)) {
@@ -260,7 +248,7 @@ static int grow_array(void **p, size_t *cap, size_t need, size_t elem, Error *e)
     return RP_OK;
 }
 
-static int cache_put(EncodeCache *c, const char *s, size_t n, uint64_t h, const int32_t *ids, int64_t len, Error *e) {
+int encode_cache_put(EncodeCache *c, const char *s, size_t n, uint64_t h, const int32_t *ids, int64_t len, Error *e) {
     if (c->count >= CACHE_MAX_ENTRIES || c->keys_len + n > CACHE_MAX_KEY_BYTES) cache_clear(c);
     if ((c->count + 1) * 2 > c->cap) {
         size_t cap = c->cap * 2;
@@ -335,7 +323,7 @@ typedef struct {
     const Tokenizer *t;
     TokenVec *out;
     EncodeCache *cache; /* NULL when another thread holds it */
-    Scratch scratch;
+    BpeScratch scratch;
     Error *e;
 } EncodeCtx;
 
@@ -345,10 +333,10 @@ static int encode_piece(const char *s, size_t n, void *arg) {
     Error *e = c->e;
     if (n == 1) return tokvec_push(c->out, t->byte_id[(unsigned char)s[0]], e);
     uint64_t h = 0;
-    if (c->cache && n <= CACHE_KEY_MAX) {
+    if (c->cache && n <= TOKENIZER_CACHE_KEY_MAX) {
         int64_t len;
         h = hash_bytes(s, n);
-        const int32_t *ids = cache_get(c->cache, s, n, h, &len);
+        const int32_t *ids = encode_cache_get(c->cache, s, n, h, &len);
         if (ids) {
             if (tokvec_reserve(c->out, len, e)) return RP_ENOMEM;
             memcpy(c->out->v + c->out->n, ids, sizeof(int32_t) * (size_t)len);
@@ -356,19 +344,20 @@ static int encode_piece(const char *s, size_t n, void *arg) {
             return RP_OK;
         }
     }
-    if (scratch_reserve(&c->scratch, n, e)) return RP_ENOMEM;
+    if (bpe_scratch_reserve(&c->scratch, n, e)) return RP_ENOMEM;
     int32_t *sym = c->scratch.sym;
     for (size_t i = 0; i < n; i++) sym[i] = t->byte_id[(unsigned char)s[i]];
-    int64_t len = n <= BPE_SCAN_MAX ? bpe_scan(t, sym, c->scratch.aux, (int64_t)n) : bpe_heap(t, &c->scratch, (int64_t)n);
+    int64_t len = bpe_merge(t, &c->scratch, (int64_t)n);
     if (tokvec_reserve(c->out, len, e)) return RP_ENOMEM;
     memcpy(c->out->v + c->out->n, sym, sizeof(int32_t) * (size_t)len);
     c->out->n += len;
-    if (c->cache && n <= CACHE_KEY_MAX) return cache_put(c->cache, s, n, h, sym, len, e);
+    if (c->cache && n <= TOKENIZER_CACHE_KEY_MAX) return encode_cache_put(c->cache, s, n, h, sym, len, e);
     return RP_OK;
 }
 
 int tokenizer_encode(const Tokenizer *t, const char *text, size_t n, TokenVec *out, Error *e) {
     if (t->spm) return spm_encode(t->spm, text, n, out, e);
+    if (t->hf) return hf_encode(t, text, n, out, e);
     if (n == 0) return RP_OK;
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(t->re, NULL);
     if (!md) return error_set(e, RP_ENOMEM, "tokenizer: out of memory for match data");
@@ -377,13 +366,14 @@ int tokenizer_encode(const Tokenizer *t, const char *text, size_t n, TokenVec *o
     if (locked) c.cache = t->cache;
     int rc = pretok_walk(t->re, md, text, n, encode_piece, &c, e);
     if (locked) pthread_mutex_unlock(&t->cache->lock);
-    scratch_free(&c.scratch);
+    bpe_scratch_free(&c.scratch);
     pcre2_match_data_free(md);
     return rc;
 }
 
 int tokenizer_decode(const Tokenizer *t, const int32_t *ids, int64_t n, StrBuf *out, Error *e) {
     if (t->spm) return spm_decode(t->spm, ids, n, out, e);
+    if (t->hf) return hf_decode(t, ids, n, out, e);
     for (int64_t i = 0; i < n; i++) {
         int32_t id = ids[i];
         if (id < 0 || id >= t->n_tokens)
@@ -400,4 +390,7 @@ int tokenizer_vocab_size(const Tokenizer *t) { return t->n_tokens; }
 
 int32_t tokenizer_special(const Tokenizer *t, SpecialToken s) { return t->special[s]; }
 
-int32_t tokenizer_bos(const Tokenizer *t) { return t->spm && t->spm->opt.add_bos ? t->spm->opt.bos : -1; }
+int32_t tokenizer_bos(const Tokenizer *t) {
+    if (t->hf) return t->hf->bos;
+    return t->spm && t->spm->opt.add_bos ? t->spm->opt.bos : -1;
+}

@@ -1,9 +1,12 @@
-/* Tokenizers behind one interface, in two kinds (docs/tokenizer.md):
+/* Tokenizers behind one interface, in three kinds (docs/tokenizer.md):
  *  - byte-level BPE: GPT-2-compatible encoding from encoder.json + vocab.bpe, or restpg's own
  *    trained vocabulary (file format "RPTK", docs/formats.md);
  *  - SentencePiece-style (SPM) vocabularies as llama.cpp reads them from GGUF metadata
  *    (tokenizer.ggml.model "llama", e.g. Gemma 3), encoding exactly as llama.cpp does (file
- *    format "RPSP").
+ *    format "RPSP");
+ *  - Hugging Face tokenizer.json BPE vocabularies (GPT-2, Llama 3, Qwen2/2.5/3, Llama 2, Gemma),
+ *    encoding exactly as PyPI tokenizers does with encode_special_tokens set (file format
+ *    "RPHF").
  *
  * Contract:
  *  - Encoding never produces special tokens from ordinary text: "<|endoftext|>" or "<eos>" inside a
@@ -13,6 +16,9 @@
  *    vocabulary without all 256 byte tokens encodes what it cannot spell as its unknown token;
  *    one with add_space_prefix prepends one space to each run of text (as SentencePiece does),
  *    and decoding keeps that space, so that decoding stays a plain concatenation of pieces.
+ *    tokenizer.json exceptions: its normalizer (NFC) changes text; added tokens with lstrip or
+ *    rstrip drop the white space they take; a decoder that strips a leading space (Llama 2) does
+ *    so once per decode call, as tokenizers does, so decoding is not a concatenation there.
  *  - With a GPT-2 directory, ids 0..50256 are exactly GPT-2's; restpg's extra special tokens
  *    (reasoning and answer markers) get the ids after the last GPT-2 id.
  *  - A loaded tokenizer may be used for encoding and decoding from several threads at once. */
@@ -43,9 +49,11 @@ void tokvec_init(TokenVec *t);
 void tokvec_free(TokenVec *t);
 int tokvec_push(TokenVec *t, int32_t id, Error *e);
 
-/* Loads a tokenizer from `path`: a restpg tokenizer file, or a directory holding GPT-2's
- * encoder.json and vocab.bpe. Wrong magic, version, truncation or corrupt content -> RP_EINPUT
- * naming the file. */
+/* Loads a tokenizer from `path`: a restpg tokenizer file (RPTK, RPSP, RPHF), a Hugging Face
+ * tokenizer.json, or a directory holding a tokenizer.json (read with the tokenizer_config.json
+ * beside it) or else GPT-2's encoder.json and vocab.bpe. Wrong magic, version, truncation or
+ * corrupt content, or a tokenizer.json component restpg does not support -> RP_EINPUT naming the
+ * file (and for JSON the path in it). */
 int tokenizer_load(const char *path, Tokenizer **t, Error *e);
 /* Trains byte-level BPE on the texts until the vocabulary (256 bytes + merges + specials) has
  * vocab_size entries (or no pair occurs twice). Deterministic for the same texts. */
@@ -88,13 +96,15 @@ void tokenizer_free(Tokenizer *t);
 int tokenizer_vocab_size(const Tokenizer *t);
 int32_t tokenizer_special(const Tokenizer *t, SpecialToken s);
 /* The id a model's sequences start with, or -1 if it wants none: an SPM vocabulary's BOS when its
- * add_bos flag is set; -1 for BPE vocabularies. Callers push it by id; encoding never adds it. */
+ * add_bos flag is set; a tokenizer.json's when its post-processor puts one first; -1 for RPTK
+ * vocabularies. Callers push it by id; encoding never adds it. */
 int32_t tokenizer_bos(const Tokenizer *t);
 
 /* Appends the ids of text[0..n) to out. */
 int tokenizer_encode(const Tokenizer *t, const char *text, size_t n, TokenVec *out, Error *e);
 /* Appends the bytes of ids to out (special tokens as their strings; SPM: normal pieces with ▁ as
- * space, byte tokens as their byte, every other piece as its text). Unknown id -> RP_EINPUT. */
+ * space, byte tokens as their byte, every other piece as its text; tokenizer.json: its decoder's
+ * steps, but bytes where tokenizers would write U+FFFD). Unknown id -> RP_EINPUT. */
 int tokenizer_decode(const Tokenizer *t, const int32_t *ids, int64_t n, StrBuf *out, Error *e);
 
 #endif

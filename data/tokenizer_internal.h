@@ -46,6 +46,9 @@ typedef struct {
     size_t ids_n, ids_cap;
 } EncodeCache;
 
+/* Pre-tokens longer than this are not memoised: they rarely repeat and would bloat the memo. */
+#define TOKENIZER_CACHE_KEY_MAX 128
+
 struct Tokenizer {
     int32_t n_tokens;      /* ids 0..n_tokens-1, specials included */
     uint32_t *tok_off;     /* [n_tokens + 1] offsets into tok_bytes */
@@ -60,6 +63,9 @@ struct Tokenizer {
     /* Non-NULL for a SentencePiece vocabulary (tokenizer_spm.c), which keeps everything but
      * n_tokens and special there; the BPE fields above then stay empty. */
     struct SpmVocab *spm;
+    /* Non-NULL for a tokenizer.json vocabulary (tokenizer_hf.c): its pipeline and model settings.
+     * It uses the BPE fields above (but no re, and byte_id only when byte-level). */
+    struct HfVocab *hf;
 };
 
 /* The text of each special token, indexed by SpecialToken. */
@@ -75,9 +81,24 @@ int tokenizer_finish(Tokenizer *t, const char *source, Error *e);
 
 /* Builds the pair -> rank map of merges (RP_EINPUT if a pair repeats). */
 int pairmap_build(PairMap *m, const Merge *merges, int32_t n, Error *e);
-/* The encode memo (tokenizer.c). */
+/* The encode memo (tokenizer.c): pre-token bytes (hash h = hash_bytes) -> ids. get returns NULL
+ * when absent; put copies. Callers hold c->lock. */
 int encode_cache_create(EncodeCache **c, Error *e);
 void encode_cache_free(EncodeCache *c);
+const int32_t *encode_cache_get(const EncodeCache *c, const char *s, size_t n, uint64_t h, int64_t *len);
+int encode_cache_put(EncodeCache *c, const char *s, size_t n, uint64_t h, const int32_t *ids, int64_t len, Error *e);
+
+/* Scratch space of the merge loop, reused across the words of one encode call. */
+typedef struct {
+    int32_t *sym, *aux, *prev, *next;
+    uint64_t *heap;
+    size_t cap;
+} BpeScratch;
+int bpe_scratch_reserve(BpeScratch *s, size_t n, Error *e);
+void bpe_scratch_free(BpeScratch *s);
+/* Applies t's merges to the symbols s->sym[0..n): repeatedly the adjacent pair of lowest rank
+ * (leftmost on ties), until no pair has a merge. Returns the new length. */
+int64_t bpe_merge(const Tokenizer *t, BpeScratch *s, int64_t n);
 
 /* Compiles TOKENIZER_PATTERN in UTF + UCP mode (JIT when available), accepting invalid UTF-8. */
 int pretok_compile(pcre2_code **re, Error *e);

@@ -1,6 +1,7 @@
 /* Tokenizer construction and files: the consistency checks every BPE vocabulary passes, restpg's
- * binary formats "RPTK" (BPE) and "RPSP" (SentencePiece) (docs/formats.md), and loading GPT-2's
- * encoder.json + vocab.bpe. */
+ * binary formats "RPTK" (BPE) and "RPSP" (SentencePiece) (docs/formats.md), loading GPT-2's
+ * encoder.json + vocab.bpe, and telling a tokenizer.json or an "RPHF" file (tokenizer_hf.c) from
+ * the others. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/fileio.h"
+#include "data/tokenizer_hf.h"
 #include "data/tokenizer_spm.h"
 
 int tokenizer_alloc(int32_t n_tokens, size_t total_bytes, int32_t n_merges, Tokenizer **out, Error *e) {
@@ -38,6 +40,7 @@ void tokenizer_free(Tokenizer *t) {
     if (t->re) pcre2_code_free(t->re);
     encode_cache_free(t->cache);
     spm_free(t->spm);
+    hf_free(t->hf);
     free(t);
 }
 
@@ -134,6 +137,7 @@ static uint32_t get_u32(const uint8_t **p) {
 
 int tokenizer_serialize(const Tokenizer *t, uint8_t **buf, size_t *n, Error *e) {
     if (t->spm) return spm_serialize(t, buf, n, e);
+    if (t->hf) return hf_serialize(t, buf, n, e);
     size_t bytes = t->tok_off[t->n_tokens];
     size_t total = RPTK_HEADER + 4 * (size_t)t->n_tokens + bytes + 12 * (size_t)t->n_merges + 4;
     uint8_t *b = xmalloc(total, e), *p = b;
@@ -161,9 +165,10 @@ int tokenizer_serialize(const Tokenizer *t, uint8_t **buf, size_t *n, Error *e) 
 
 int tokenizer_deserialize(const uint8_t *buf, size_t n, const char *src, Tokenizer **out, Error *e) {
     if (n >= 4 && !memcmp(buf, SPM_MAGIC, 4)) return spm_deserialize(buf, n, src, out, e);
+    if (n >= 4 && !memcmp(buf, HF_MAGIC, 4)) return hf_deserialize(buf, n, src, out, e);
     if (n < 8 || memcmp(buf, TOKENIZER_MAGIC, 4))
-        return error_set(e, RP_EINPUT, "%s: not a restpg tokenizer file (no \"%s\" or \"%s\" magic)", src,
-                         TOKENIZER_MAGIC, SPM_MAGIC);
+        return error_set(e, RP_EINPUT, "%s: not a restpg tokenizer file (no \"%s\", \"%s\" or \"%s\" magic) nor a "
+                         "tokenizer.json", src, TOKENIZER_MAGIC, SPM_MAGIC, HF_MAGIC);
     const uint8_t *p = buf + 4;
     uint32_t version = get_u32(&p);
     if (version != TOKENIZER_VERSION)
@@ -459,12 +464,20 @@ static int load_gpt2_files(const char *dir, const char *enc_path, const char *bp
 int tokenizer_load(const char *path, Tokenizer **t, Error *e) {
     struct stat st;
     if (stat(path, &st) != 0) return error_set(e, RP_EINPUT, "%s: cannot open tokenizer: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode)) return load_gpt2(path, t, e);
+    if (S_ISDIR(st.st_mode)) {
+        char *json = xasprintf(e, "%s/tokenizer.json", path);
+        int rc = !json ? RP_ENOMEM : path_exists(json) ? hf_load(path, 1, t, e) : load_gpt2(path, t, e);
+        free(json);
+        return rc;
+    }
     char *buf;
     size_t n;
     int rc = file_read_all(path, &buf, &n, e);
     if (rc) return rc;
-    rc = tokenizer_deserialize((const uint8_t *)buf, n, path, t, e);
+    size_t i = 0; /* a JSON object, after any white space, is a tokenizer.json */
+    while (i < n && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t')) i++;
+    if (i < n && buf[i] == '{') rc = hf_load(path, 0, t, e);
+    else rc = tokenizer_deserialize((const uint8_t *)buf, n, path, t, e);
     free(buf);
     return rc;
 }

@@ -124,7 +124,9 @@ static int finish_stdout(Error *e) {
 static int load_for(const char *cmd, int argc, char **argv, Tokenizer **t, Error *e) {
     const char *path = NULL, *model = NULL;
     ArgSpec specs[] = {
-        {"--tokenizer", ARG_STR, &path, "RPTK/RPSP file, or a directory with GPT-2's encoder.json and vocab.bpe", 0, 0},
+        {"--tokenizer", ARG_STR, &path,
+         "RPTK/RPSP/RPHF file, a Hugging Face tokenizer.json, or a directory with tokenizer.json or GPT-2's "
+         "encoder.json and vocab.bpe", 0, 0},
         {"--model", ARG_STR, &model, "instead of --tokenizer: a checkpoint (.h5) or GGUF file, whose tokenizer is used", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
     };

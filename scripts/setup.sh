@@ -8,7 +8,7 @@ pkgs=(
   libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools
   libopenblas-dev
-  libcjson-dev libyaml-dev libpcre2-dev liblz4-dev
+  libcjson-dev libyaml-dev libpcre2-dev liblz4-dev libutf8proc-dev
   wordnet wordnet-base wordnet-dev
   gnuplot-nox
   python3 python3-h5py python3-numpy python3-nltk python3-torch python3-venv

@@ -5,7 +5,7 @@
 # under the sanitizer build that is where a reproducer committed after a fix keeps being checked.
 # Labels unit and sanitize: the sanitizer CI step runs `-L 'unit|sanitize'`.
 set(RESTPG_FUZZ_TARGETS
-  jsonl:restpg_data config:restpg_launch tokenizer:restpg_data dataset:restpg_data
+  jsonl:restpg_data config:restpg_launch tokenizer:restpg_data tokenizer_hf:restpg_data dataset:restpg_data
   samples:restpg_data checkpoint:restpg_model gguf:restpg_model judge:restpg_reward
   safetensors:restpg_model)
 add_custom_target(fuzz_all)

@@ -8,3 +8,9 @@ restpg_test(test_tokenizer_spm SOURCES tests/test_tokenizer_spm.c LIBS restpg_da
 add_test(NAME test_tokenizer_spm_model COMMAND test_tokenizer_spm --model)
 set_tests_properties(test_tokenizer_spm_model PROPERTIES LABELS model TIMEOUT 1800 SKIP_RETURN_CODE 77
   ENVIRONMENT "${RESTPG_TEST_ENV}")
+# tokenizer.json vocabularies: hand-written files (unit), and GPT-2, Llama 3-, Qwen2-, Llama 2- and
+# Gemma-style files built with PyPI tokenizers, compared text by text with it (model).
+restpg_test(test_tokenizer_hf SOURCES tests/test_tokenizer_hf.c LIBS restpg_data)
+add_test(NAME test_tokenizer_hf_model COMMAND test_tokenizer_hf --model)
+set_tests_properties(test_tokenizer_hf_model PROPERTIES LABELS model TIMEOUT 1800
+  ENVIRONMENT "${RESTPG_TEST_ENV}")

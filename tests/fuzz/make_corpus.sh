@@ -3,7 +3,9 @@
 # tiny but real files of every kind, so mutations start from valid structure. Usage:
 #   RESTPG=build/restpg bash tests/fuzz/make_corpus.sh
 # Seeds not made here: tokenizer/rpsp.tok (an RPSP vocabulary from tokenizer_from_spm, as in
-# tests/test_tokenizer_spm.c), gguf/*.gguf (gguf-py's GGUFWriter via tests/make_gguf.py files) and
+# tests/test_tokenizer_spm.c), tokenizer/rphf.tok (tests/fuzz/corpus/tokenizer_hf/llama2.json saved
+# by tokenizer_save), tokenizer_hf/*.json (`python tests/hf_tokenizers_ref.py seeds DIR`, PyPI
+# tokenizers), gguf/*.gguf (gguf-py's GGUFWriter via tests/make_gguf.py files) and
 # safetensors/* (PyPI's safetensors via tests/safetensors_ref.py corpus).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
