@@ -81,6 +81,22 @@ typedef struct {
     DType weights;  /* the decoder's copy of the weight matrices (products accumulate in fp32) */
 } DecodePlan;
 
+/* A RoPE's inverse frequencies (Hugging Face's rope_theta and rope_scaling): for pair i of a
+ * head of hd, f_i = theta^(-2i/hd), then
+ *   ROPE_LINEAR: f_i / factor;
+ *   ROPE_LLAMA3 (Llama 3.1's): with wavelength w = 2 pi / f_i, lo = original_max_positions /
+ *     low_freq_factor and hi = original_max_positions / high_freq_factor: f_i if w < hi,
+ *     f_i / factor if w > lo, else (1 - s) f_i / factor + s f_i with
+ *     s = (original_max_positions / w - low_freq_factor) / (high_freq_factor - low_freq_factor).
+ * The angle of pair i at position t is t * f_i. */
+typedef enum { ROPE_DEFAULT = 0, ROPE_LINEAR = 1, ROPE_LLAMA3 = 2 } RopeScaling;
+typedef struct {
+    double theta;
+    RopeScaling scaling;
+    double factor, low_freq_factor, high_freq_factor;
+    int original_max_positions;
+} RopeSpec;
+
 typedef struct Backend Backend;
 
 typedef struct {
@@ -163,21 +179,25 @@ typedef struct {
     void (*decoder_attach)(void *dec, int slot, int prefix);
     int (*decoder_decode)(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e);
 
-    /* Gemma 3's ops (model/gemma3.h; kernels/cpu/ops.h states each one's details). */
-    /* RMSNorm with the (1 + w) weight over rows of C, saving rstd per row; the backward
-     * accumulates dinp and dw. */
+    /* The Llama family's ops (model/llama.h; kernels/cpu/ops.h states each one's details). */
+    /* RMSNorm over rows of C with the weight applied as (w_offset + w) (Gemma: 1, the others: 0),
+     * saving rstd per row; the backward accumulates dinp and dw. */
     int (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps,
-                           Error *e);
+                           float w_offset, Error *e);
     int (*rmsnorm_backward)(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
-                            const float *rstd, int N, int C, Error *e);
-    /* Rotate-half RoPE in place on x[B,T,NH,hd] at positions 0..T-1 of each sequence with base
-     * theta; the backward applies the inverse rotation to the gradient in place. */
-    int (*rope_forward)(float *x, int B, int T, int NH, int hd, double theta, Error *e);
-    int (*rope_backward)(float *dx, int B, int T, int NH, int hd, double theta, Error *e);
-    /* out = gelu_tanh(gate) * up; the backward overwrites dgate and dup. */
+                            const float *rstd, int N, int C, float w_offset, Error *e);
+    /* Rotate-half RoPE in place on x[B,T,NH,hd] at positions 0..T-1 of each sequence with the
+     * frequencies rope describes; the backward applies the inverse rotation to the gradient. */
+    int (*rope_forward)(float *x, int B, int T, int NH, int hd, const RopeSpec *rope, Error *e);
+    int (*rope_backward)(float *dx, int B, int T, int NH, int hd, const RopeSpec *rope, Error *e);
+    /* out = gelu_tanh(gate) * up (GeGLU) or silu(gate) * up (SwiGLU); the backwards overwrite
+     * dgate and dup. */
     int (*geglu_forward)(float *out, const float *gate, const float *up, size_t n, Error *e);
     int (*geglu_backward)(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n,
                           Error *e);
+    int (*swiglu_forward)(float *out, const float *gate, const float *up, size_t n, Error *e);
+    int (*swiglu_backward)(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n,
+                           Error *e);
     /* out[i,:] = scale * wte[tokens[i],:] (tokens checked, on the device); the backward
      * accumulates scale * dout into dwte's rows. */
     int (*embedding_forward)(float *out, const int32_t *tokens, const float *wte, float scale, int N, int C, Error *e);

@@ -321,27 +321,27 @@ static int layer_forward(Gemma3 *m, int l, Error *e) {
     layer_acts(m, l, &la);
     size_t lC = (size_t)l * C;
     int global = gemma3_layer_is_global(c, l);
-    double theta = global ? c->rope_theta : c->rope_local_base_freq;
-    OP(op->rmsnorm_forward(la.ln1, la.ln1_rstd, res, P->attn_norm + lC, N, C, eps, e));
+    RopeSpec rope = {.theta = global ? c->rope_theta : c->rope_local_base_freq};
+    OP(op->rmsnorm_forward(la.ln1, la.ln1_rstd, res, P->attn_norm + lC, N, C, eps, 1.0f, e));
     OP(op->matmul_forward(la.qr, la.ln1, P->attn_q + lC * Q, NULL, NULL, B, T, C, Q, e));
     OP(op->matmul_forward(la.kr, la.ln1, P->attn_k + lC * KV, NULL, NULL, B, T, C, KV, e));
     OP(op->matmul_forward(la.v, la.ln1, P->attn_v + lC * KV, NULL, NULL, B, T, C, KV, e));
-    OP(op->rmsnorm_forward(la.q, la.q_rstd, la.qr, P->attn_q_norm + (size_t)l * hd, N * NH, hd, eps, e));
-    OP(op->rmsnorm_forward(la.k, la.k_rstd, la.kr, P->attn_k_norm + (size_t)l * hd, N * NKV, hd, eps, e));
-    OP(op->rope_forward(la.q, B, T, NH, hd, theta, e));
-    OP(op->rope_forward(la.k, B, T, NKV, hd, theta, e));
+    OP(op->rmsnorm_forward(la.q, la.q_rstd, la.qr, P->attn_q_norm + (size_t)l * hd, N * NH, hd, eps, 1.0f, e));
+    OP(op->rmsnorm_forward(la.k, la.k_rstd, la.kr, P->attn_k_norm + (size_t)l * hd, N * NKV, hd, eps, 1.0f, e));
+    OP(op->rope_forward(la.q, B, T, NH, hd, &rope, e));
+    OP(op->rope_forward(la.k, B, T, NKV, hd, &rope, e));
     if (op->attention_gqa_forward(la.atty, la.lse, la.q, la.k, la.v, B, T, NH, NKV, hd, global ? 0 : c->sliding_window,
                                   scale, a->attn_ws, a->attn_ws_bytes, e))
         return error_wrap(e, "gemma3_forward layer %d", l);
     OP(op->matmul_forward(la.ao, la.atty, P->attn_output + lC * Q, NULL, NULL, B, T, Q, C, e));
-    OP(op->rmsnorm_forward(la.res_mid, la.ao_rstd, la.ao, P->post_attention_norm + lC, N, C, eps, e));
+    OP(op->rmsnorm_forward(la.res_mid, la.ao_rstd, la.ao, P->post_attention_norm + lC, N, C, eps, 1.0f, e));
     OP(op->add(la.res_mid, res, (size_t)N * C, e));
-    OP(op->rmsnorm_forward(la.ln2, la.ln2_rstd, la.res_mid, P->ffn_norm + lC, N, C, eps, e));
+    OP(op->rmsnorm_forward(la.ln2, la.ln2_rstd, la.res_mid, P->ffn_norm + lC, N, C, eps, 1.0f, e));
     OP(op->matmul_forward(la.gate, la.ln2, P->ffn_gate + lC * I, NULL, NULL, B, T, C, I, e));
     OP(op->matmul_forward(la.up, la.ln2, P->ffn_up + lC * I, NULL, NULL, B, T, C, I, e));
     OP(op->geglu_forward(a->big, la.gate, la.up, (size_t)N * I, e));
     OP(op->matmul_forward(la.mo, a->big, P->ffn_down + lC * I, NULL, NULL, B, T, I, C, e));
-    OP(op->rmsnorm_forward(la.res_out, la.mo_rstd, la.mo, P->post_ffw_norm + lC, N, C, eps, e));
+    OP(op->rmsnorm_forward(la.res_out, la.mo_rstd, la.mo, P->post_ffw_norm + lC, N, C, eps, 1.0f, e));
     return op->add(la.res_out, la.res_mid, (size_t)N * C, e);
 }
 
@@ -361,7 +361,7 @@ int gemma3_forward(Gemma3 *m, const int32_t *inputs, const int32_t *targets, con
     a->cur_B = B, a->cur_T = T;
     OP(op->embedding_forward(a->encoded, a->tok.inputs, P->token_embd, embed_scale(c), N, C, e));
     for (int l = 0; l < c->n_layer; l++) OP(layer_forward(m, l, e));
-    OP(op->rmsnorm_forward(a->lnf, a->lnf_rstd, layer_input(m, c->n_layer), P->output_norm, N, C, c->rms_norm_eps, e));
+    OP(op->rmsnorm_forward(a->lnf, a->lnf_rstd, layer_input(m, c->n_layer), P->output_norm, N, C, c->rms_norm_eps, 1.0f, e));
     OP(op->matmul_forward(a->logits, a->lnf, P->token_embd, NULL, NULL, B, T, C, Vp, e));
     a->state = ST_FORWARD;
     if (!targets) return RP_OK;
@@ -393,7 +393,7 @@ int gemma3_backward(Gemma3 *m, float loss_scale, Error *e) {
     OP(op->lmhead_backward(a->dln, G->token_embd, a->logits, a->lnf, P->token_embd, a->tok.dloss, B, T, C, Vp, a->big, e));
     OP(op->zero(a->dres, NC * sizeof(float), e));
     OP(op->rmsnorm_backward(a->dres, G->output_norm, a->dln, layer_input(m, c->n_layer), P->output_norm, a->lnf_rstd,
-                            N, C, e));
+                            N, C, 1.0f, e));
     /* dres carries d(residual stream) down the layers; big = GeGLU output / its gradient, dgate, dup. */
     float *dh = a->big + NI, *dup = a->big + 2 * NI;
     for (int l = c->n_layer - 1; l >= 0; l--) {
@@ -406,39 +406,39 @@ int gemma3_backward(Gemma3 *m, float loss_scale, Error *e) {
         const float *res_in = layer_input(m, l);
         size_t lC = (size_t)l * C;
         int global = gemma3_layer_is_global(c, l);
-        double theta = global ? c->rope_theta : c->rope_local_base_freq;
+        RopeSpec rope = {.theta = global ? c->rope_theta : c->rope_local_base_freq};
         OP(op->zero(a->dc, NC * sizeof(float), e));
         OP(op->rmsnorm_backward(a->dc, G->post_ffw_norm + lC, a->dres, la.mo, P->post_ffw_norm + lC, la.mo_rstd, N, C,
-                                e));
+                                1.0f, e));
         OP(op->geglu_forward(a->big, la.gate, la.up, NI, e));
         OP(op->matmul_backward(dh, G->ffn_down + lC * I, NULL, a->dc, a->big, P->ffn_down + lC * I, B, T, I, C, 0, e));
         OP(op->geglu_backward(dh, dup, dh, la.gate, la.up, NI, e));
         OP(op->matmul_backward(a->dln, G->ffn_gate + lC * I, NULL, dh, la.ln2, P->ffn_gate + lC * I, B, T, C, I, 0, e));
         OP(op->matmul_backward(a->dln, G->ffn_up + lC * I, NULL, dup, la.ln2, P->ffn_up + lC * I, B, T, C, I, 1, e));
-        OP(op->rmsnorm_backward(a->dres, G->ffn_norm + lC, a->dln, la.res_mid, P->ffn_norm + lC, la.ln2_rstd, N, C, e));
+        OP(op->rmsnorm_backward(a->dres, G->ffn_norm + lC, a->dln, la.res_mid, P->ffn_norm + lC, la.ln2_rstd, N, C, 1.0f, e));
         /* Attention branch: dres is now d(res_mid). */
         OP(op->zero(a->dc, NC * sizeof(float), e));
         OP(op->rmsnorm_backward(a->dc, G->post_attention_norm + lC, a->dres, la.ao, P->post_attention_norm + lC,
-                                la.ao_rstd, N, C, e));
+                                la.ao_rstd, N, C, 1.0f, e));
         OP(op->matmul_backward(a->datty, G->attn_output + lC * Q, NULL, a->dc, la.atty, P->attn_output + lC * Q, B, T,
                                Q, C, 0, e));
         if (op->attention_gqa_backward(a->dq, a->dk, a->dv, a->datty, la.q, la.k, la.v, la.atty, la.lse, B, T, NH, NKV,
                                        hd, global ? 0 : c->sliding_window, scale, a->attn_ws, a->attn_ws_bytes, e))
             return error_wrap(e, "gemma3_backward layer %d", l);
-        OP(op->rope_backward(a->dq, B, T, NH, hd, theta, e));
-        OP(op->rope_backward(a->dk, B, T, NKV, hd, theta, e));
+        OP(op->rope_backward(a->dq, B, T, NH, hd, &rope, e));
+        OP(op->rope_backward(a->dk, B, T, NKV, hd, &rope, e));
         OP(op->zero(a->dqr, (size_t)N * Q * sizeof(float), e));
         OP(op->zero(a->dkr, (size_t)N * KV * sizeof(float), e));
         OP(op->rmsnorm_backward(a->dqr, G->attn_q_norm + (size_t)l * hd, a->dq, la.qr, P->attn_q_norm + (size_t)l * hd,
-                                la.q_rstd, N * NH, hd, e));
+                                la.q_rstd, N * NH, hd, 1.0f, e));
         OP(op->rmsnorm_backward(a->dkr, G->attn_k_norm + (size_t)l * hd, a->dk, la.kr, P->attn_k_norm + (size_t)l * hd,
-                                la.k_rstd, N * NKV, hd, e));
+                                la.k_rstd, N * NKV, hd, 1.0f, e));
         OP(op->matmul_backward(a->dln, G->attn_q + lC * Q, NULL, a->dqr, la.ln1, P->attn_q + lC * Q, B, T, C, Q, 0, e));
         OP(op->matmul_backward(a->dln, G->attn_k + lC * KV, NULL, a->dkr, la.ln1, P->attn_k + lC * KV, B, T, C, KV, 1,
                                e));
         OP(op->matmul_backward(a->dln, G->attn_v + lC * KV, NULL, a->dv, la.ln1, P->attn_v + lC * KV, B, T, C, KV, 1,
                                e));
-        OP(op->rmsnorm_backward(a->dres, G->attn_norm + lC, a->dln, res_in, P->attn_norm + lC, la.ln1_rstd, N, C, e));
+        OP(op->rmsnorm_backward(a->dres, G->attn_norm + lC, a->dln, res_in, P->attn_norm + lC, la.ln1_rstd, N, C, 1.0f, e));
     }
     return op->embedding_backward(G->token_embd, a->dres, a->tok.inputs, embed_scale(c), N, C, e);
 }

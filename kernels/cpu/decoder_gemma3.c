@@ -249,18 +249,18 @@ static float attn_scale(const Gemma3Dims *d) { return (float)(1.0 / sqrt((double
 static void project_qkv(G3Decoder *s, const LayerW *lw, int n) {
     const Gemma3Dims *d = &s->d;
     const int C = d->hidden_size, hd = d->head_dim, Q = d->n_head * hd, KV = d->n_kv_head * hd;
-    rmsnorm_forward(s->ln, s->rstd, s->x, lw->attn_norm, n, C, d->rms_norm_eps);
+    rmsnorm_forward(s->ln, s->rstd, s->x, lw->attn_norm, n, C, d->rms_norm_eps, 1.0f);
     panel_matmul(s->q, s->ln, lw->q, n, C, Q);
     panel_matmul(s->k, s->ln, lw->k, n, C, KV);
     panel_matmul(s->v, s->ln, lw->v, n, C, KV);
-    rmsnorm_forward(s->q, s->rstd, s->q, lw->q_norm, n * d->n_head, hd, d->rms_norm_eps);
-    rmsnorm_forward(s->k, s->rstd, s->k, lw->k_norm, n * d->n_kv_head, hd, d->rms_norm_eps);
+    rmsnorm_forward(s->q, s->rstd, s->q, lw->q_norm, n * d->n_head, hd, d->rms_norm_eps, 1.0f);
+    rmsnorm_forward(s->k, s->rstd, s->k, lw->k_norm, n * d->n_kv_head, hd, d->rms_norm_eps, 1.0f);
 }
 
 /* x += post_norm(branch) for n rows; branch (in tmp) is normalised in place. */
 static void add_branch(G3Decoder *s, const float *post_norm, int n) {
     const int C = s->d.hidden_size;
-    rmsnorm_forward(s->tmp, s->rstd, s->tmp, post_norm, n, C, s->d.rms_norm_eps);
+    rmsnorm_forward(s->tmp, s->rstd, s->tmp, post_norm, n, C, s->d.rms_norm_eps, 1.0f);
     residual_forward(s->x, s->tmp, s->x, (size_t)n * C);
 }
 
@@ -270,7 +270,7 @@ static void block_tail(G3Decoder *s, const LayerW *lw, int n) {
     const int C = d->hidden_size, Q = d->n_head * d->head_dim, I = d->intermediate_size;
     panel_matmul(s->tmp, s->att, lw->o, n, Q, C);
     add_branch(s, lw->post_attn_norm, n);
-    rmsnorm_forward(s->ln, s->rstd, s->x, lw->ffn_norm, n, C, d->rms_norm_eps);
+    rmsnorm_forward(s->ln, s->rstd, s->x, lw->ffn_norm, n, C, d->rms_norm_eps, 1.0f);
     panel_matmul(s->gate, s->ln, lw->gate, n, C, I);
     panel_matmul(s->up, s->ln, lw->up, n, C, I);
     geglu_forward(s->gate, s->gate, s->up, (size_t)n * I);
@@ -282,7 +282,7 @@ static void block_tail(G3Decoder *s, const LayerW *lw, int n) {
 static void lm_head(G3Decoder *s, int r0, int n, float *logits) {
     const Gemma3Dims *d = &s->d;
     const int C = d->hidden_size;
-    rmsnorm_forward(s->ln, s->rstd, s->x + (size_t)r0 * C, s->w.output_norm, n, C, d->rms_norm_eps);
+    rmsnorm_forward(s->ln, s->rstd, s->x + (size_t)r0 * C, s->w.output_norm, n, C, d->rms_norm_eps, 1.0f);
     panel_matmul(logits, s->ln, cpu_decoder_weights(s->wt, s->plan.weights, (size_t)d->n_layer * layer_wt_floats(d)), n,
                  C, d->padded_vocab_size);
 }
@@ -303,10 +303,10 @@ int cpu_decoder_gemma3_prefill(void *dec, int prefix, const int32_t *tokens, int
         LayerW lw;
         layer_w(s, l, &lw);
         int global = layer_is_global(d, l);
-        double theta = global ? d->rope_theta : d->rope_local_base_freq;
+        RopeSpec rope = {.theta = global ? d->rope_theta : d->rope_local_base_freq};
         project_qkv(s, &lw, n);
-        rope_forward(s->q, 1, n, d->n_head, hd, theta);
-        rope_forward(s->k, 1, n, d->n_kv_head, hd, theta);
+        rope_forward(s->q, 1, n, d->n_head, hd, &rope);
+        rope_forward(s->k, 1, n, d->n_kv_head, hd, &rope);
         size_t cache = ((size_t)l * s->plan.n_prefixes + prefix) * (size_t)Pm * KV;
         float *kt = s->pkt + cache, *v = s->pv + cache;
         for (int t = 0; t < n; t++) {
@@ -356,9 +356,9 @@ static int decode_begin(G3Decoder *s, int n, const int *slots, const int32_t *to
                              pos, s->plan.max_new, d->max_positions);
         float *cs = s->rope + (size_t)r * 2 * hd;
         for (int b = 0; b < 2; b++, cs += hd) {
-            double theta = b ? d->rope_theta : d->rope_local_base_freq;
+            RopeSpec rope = {.theta = b ? d->rope_theta : d->rope_local_base_freq};
             for (int i = 0; i < half; i++) {
-                double a = (double)pos * pow(theta, -2.0 * i / hd);
+                double a = (double)pos * rope_inv_freq(&rope, i, hd);
                 cs[i] = (float)cos(a);
                 cs[half + i] = (float)sin(a);
             }
