@@ -143,7 +143,7 @@ int main(int argc, char **argv) {
     }
     ModelConfig gpt2 = {.arch = ARCH_GPT2, .gpt2 = {.vocab_size = 50257, .n_layer = 12, .n_head = 12, .n_embd = 768, .n_positions = 1024}};
     ModelConfig tiny = {.arch = ARCH_GPT2, .gpt2 = {.vocab_size = 512, .n_layer = 4, .n_head = 4, .n_embd = 128, .n_positions = 256}};
-    ModelConfig g3 = {.arch = ARCH_GEMMA3, .gemma3 = gemma3_config_270m()};
+    ModelConfig g3 = {.arch = ARCH_GEMMA3, .llama = llama_config_gemma3_270m()};
     if ((rc = model_config_check(&gpt2, &e)) || (rc = model_config_check(&tiny, &e)) || (rc = model_config_check(&g3, &e))) {
         fprintf(stderr, "error: %s\n", e.msg);
         return rc;

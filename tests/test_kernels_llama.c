@@ -312,5 +312,5 @@ int main(void) {
     test_swiglu();
     test_geglu_and_embedding();
     test_attention_gqa();
-    return test_summary("test_kernels_gemma");
+    return test_summary("test_kernels_llama");
 }

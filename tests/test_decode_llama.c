@@ -1,12 +1,12 @@
 /* KV-cached Gemma 3 decoding (the CPU backend's decoder ops, kernels/cpu/decoder_gemma3.c)
- * against gemma3_forward over the full sequences, on a tiny random model with what the decoder
+ * against llama_forward over the full sequences, on a tiny random model with what the decoder
  * must get right: a sliding layer whose window (5) is shorter than every sequence, a global
  * layer, grouped-query attention (4 query heads on 2 kv heads) and head_dim 16 != hidden 48 / 4.
  *
  *  - Two prompts (13 and 7 tokens), 6 candidate slots (4 on the first, 2 on the second) decoded
  *    for 10 steps each, starting on different steps (so rows sharing a prompt see different
  *    windows of it), in mixed row orders, alternating 1 and 2 threads: the logits of every prefill
- *    and every step equal gemma3_forward's logits at that position within
+ *    and every step equal llama_forward's logits at that position within
  *    max |diff| <= 1e-4 * max |logit| (float sums taken in another order; measured 7.6e-6 on a
  *    largest logit of 25, 3e-7 relative).
  *  - Batch invariance, bitwise: the same candidates replayed on other slots from prompt caches
@@ -24,35 +24,37 @@
 #include "core/bf16.h"
 #include "core/rng.h"
 #include "kernels/cpu/ops.h"
-#include "model/gemma3.h"
+#include "model/llama.h"
 #include "tests/test.h"
 
 enum { NC = 6, STEPS = 10, NP0 = 13, NP1 = 7, MAXT = NP0 + STEPS };
 
-static Gemma3Config tiny_config(void) {
-    return (Gemma3Config){.vocab_size = 300, .hidden_size = 48, .intermediate_size = 96, .n_layer = 3, .n_head = 4,
-                          .n_kv_head = 2, .head_dim = 16, .sliding_window = 5, .sliding_window_pattern = 2,
-                          .max_positions = 40, .query_pre_attn_scalar = 24.0f, .rms_norm_eps = 1e-6f,
-                          .rope_theta = 1e6, .rope_local_base_freq = 1e4};
-}
-
-static Gemma3Dims dims_of(const Gemma3Config *c) {
-    return (Gemma3Dims){.vocab_size = c->vocab_size, .padded_vocab_size = c->padded_vocab_size,
-                        .hidden_size = c->hidden_size, .intermediate_size = c->intermediate_size,
-                        .n_layer = c->n_layer, .n_head = c->n_head, .n_kv_head = c->n_kv_head,
-                        .head_dim = c->head_dim, .sliding_window = c->sliding_window,
-                        .sliding_window_pattern = c->sliding_window_pattern, .max_positions = c->max_positions,
-                        .query_pre_attn_scalar = c->query_pre_attn_scalar, .rms_norm_eps = c->rms_norm_eps,
-                        .rope_theta = c->rope_theta, .rope_local_base_freq = c->rope_local_base_freq};
+static LlamaConfig tiny_config(void) {
+    LlamaConfig c = llama_config_gemma3();
+    c.vocab_size = 300;
+    c.hidden_size = 48;
+    c.intermediate_size = 96;
+    c.n_layer = 3;
+    c.n_head = 4;
+    c.n_kv_head = 2;
+    c.head_dim = 16;
+    c.sliding_window = 5;
+    c.sliding_window_pattern = 2;
+    c.max_positions = 40;
+    c.query_pre_attn_scalar = 24.0f;
+    c.rms_norm_eps = 1e-6f;
+    c.rope_theta = 1e6;
+    c.rope_local_base_freq = 1e4;
+    return c;
 }
 
 /* Matrices N(0, 1/fan_in), the embedding N(0, 0.5) (logits of a few units, so attention and the
  * softmax are far from uniform), norm weights N(0, 0.3); padding rows 0. */
-static void random_params(Gemma3 *m, Rng *r, Error *e) {
+static void random_params(Llama *m, Rng *r, Error *e) {
     float *h = malloc(sizeof(float) * m->store.n_params);
-    for (int k = 0; k < GEMMA3_N_TENSORS; k++) {
+    for (int k = 0; k < m->store.n; k++) {
         const ParamTensor *t = &m->store.t[k];
-        double sd = gemma3_tensor_info(k)->is_norm ? 0.3 : k == 0 ? 0.5 : 1.0 / sqrt((double)t->dims[t->ndim - 1]);
+        double sd = m->info[k].kind == LLAMA_NORM ? 0.3 : k == 0 ? 0.5 : 1.0 / sqrt((double)t->dims[t->ndim - 1]);
         size_t n = k == 0 ? (size_t)m->cfg.vocab_size * m->cfg.hidden_size : t->numel;
         for (size_t i = 0; i < t->numel; i++) h[t->offset + i] = i < n ? (float)(sd * rng_normal(r)) : 0.0f;
     }
@@ -61,10 +63,9 @@ static void random_params(Gemma3 *m, Rng *r, Error *e) {
 }
 
 typedef struct {
-    Gemma3 m;
+    Llama m;
     const BackendOps *op;
     DecoderModel dm;
-    Gemma3Dims d;
     int V, Vp;
     int32_t seq[NC][MAXT]; /* prompt, then the tokens fed at steps 0.. */
     int plen[NC];
@@ -106,7 +107,7 @@ static void run_together(Fixture *f, void *dec) {
     free(step);
 }
 
-/* Every prefill and step against gemma3_forward of the candidate's full sequence. */
+/* Every prefill and step against llama_forward of the candidate's full sequence. */
 static void check_full_forward(Fixture *f) {
     Error e;
     float *ref = malloc(sizeof(float) * MAXT * f->Vp);
@@ -114,8 +115,8 @@ static void check_full_forward(Fixture *f) {
     kernels_set_threads(1);
     for (int c = 0; c < NC; c++) {
         int T = f->plen[c] + STEPS;
-        CHECK_OK(gemma3_forward(&f->m, f->seq[c], NULL, NULL, 1, T, NULL, &e), &e);
-        CHECK_OK(gemma3_logits_download(&f->m, 0, T, ref, &e), &e);
+        CHECK_OK(llama_forward(&f->m, f->seq[c], NULL, NULL, 1, T, NULL, &e), &e);
+        CHECK_OK(llama_logits_download(&f->m, 0, T, ref, &e), &e);
         for (int i = 0; i <= STEPS; i++) {
             const float *got = row_of(f, c, i), *want = ref + (size_t)(f->plen[c] - 1 + i) * f->Vp;
             for (int v = 0; v < f->V; v++) {
@@ -124,7 +125,7 @@ static void check_full_forward(Fixture *f) {
             }
         }
     }
-    printf("decode vs gemma3_forward: max |diff| %.3g, max |logit| %.3g, ratio %.3g (tolerance 1e-4)\n", worst,
+    printf("decode vs llama_forward: max |diff| %.3g, max |logit| %.3g, ratio %.3g (tolerance 1e-4)\n", worst,
            biggest, worst / biggest);
     CHECK_MSG(biggest > 1.0 && worst <= 1e-4 * biggest, "max |diff| %g vs max |logit| %g", worst, biggest);
     free(ref);
@@ -206,15 +207,15 @@ static void check_bf16(Fixture *f, const DecodePlan *fp32_plan) {
     f->op->decoder_free(dec);
     memcpy(bf16_run, f->logits, sizeof(float) * n);
     size_t b32 = f->op->decoder_bytes(&f->dm, fp32_plan, 2), b16 = f->op->decoder_bytes(&f->dm, &plan, 2);
-    const Gemma3Config *c = &f->m.cfg;
+    const LlamaConfig *c = &f->m.cfg;
     size_t C = c->hidden_size, Q = (size_t)c->n_head * c->head_dim, KV = (size_t)c->n_kv_head * c->head_dim;
     size_t mats = (size_t)c->n_layer * (2 * C * Q + 2 * C * KV + 3 * C * c->intermediate_size) + C * c->padded_vocab_size;
     CHECK_MSG(b32 - b16 == mats * 2, "bf16 decoder saves %zu bytes, want %zu", b32 - b16, mats * 2);
     /* Round the model's matrices and embedding, then decode with fp32 copies. */
     float *h = malloc(sizeof(float) * f->m.store.n_params);
     CHECK_OK(params_state_download(&f->m.store, 'p', h, &e), &e);
-    for (int k = 0; k < GEMMA3_N_TENSORS; k++)
-        if (!gemma3_tensor_info(k)->is_norm)
+    for (int k = 0; k < f->m.store.n; k++)
+        if (f->m.info[k].kind != LLAMA_NORM)
             for (size_t i = 0; i < f->m.store.t[k].numel; i++) {
                 float *x = h + f->m.store.t[k].offset + i;
                 *x = bf16_to_f32(bf16_from_f32(*x));
@@ -244,17 +245,16 @@ int main(void) {
     Error e;
     Fixture f;
     memset(&f, 0, sizeof f);
-    Gemma3Config c = tiny_config();
-    CHECK_OK(gemma3_init(&f.m, &c, &e), &e);
-    CHECK_OK(gemma3_plan(&f.m, 1, MAXT, &e), &e);
+    LlamaConfig c = tiny_config();
+    CHECK_OK(llama_init(&f.m, &c, &e), &e);
+    CHECK_OK(llama_plan(&f.m, 1, MAXT, &e), &e);
     Rng r;
     rng_seed(&r, 21);
     random_params(&f.m, &r, &e);
     f.op = f.m.store.be->ops;
     f.V = f.m.cfg.vocab_size;
     f.Vp = f.m.cfg.padded_vocab_size;
-    f.d = dims_of(&f.m.cfg);
-    f.dm = (DecoderModel){.arch = ARCH_GEMMA3, .gemma3 = &f.m.params, .gemma3_dims = &f.d};
+    f.dm = (DecoderModel){.arch = ARCH_GEMMA3, .llama = &f.m.params, .llama_cfg = &f.m.cfg};
     for (int t = 0; t < NP0; t++) f.seq[0][t] = (int32_t)(rng_next(&r) % f.V);
     for (int t = 0; t < NP1; t++) f.seq[4][t] = (int32_t)(rng_next(&r) % f.V);
     for (int k = 0; k < NC; k++) {
@@ -277,6 +277,6 @@ int main(void) {
         check_bf16(&f, &plan);
     }
     free(f.logits);
-    gemma3_free(&f.m);
+    llama_free(&f.m);
     return test_summary("test_decode_gemma3");
 }

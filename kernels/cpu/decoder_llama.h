@@ -17,8 +17,8 @@
  * Threads: the decode attention's scratch and the prefill's attention workspace are sized for the
  * count in force at init (kernels_threads()); a step uses min(that, the count in force). Results
  * are the same bits for any count. */
-#ifndef RESTPG_KERNELS_CPU_DECODER_GEMMA3_H
-#define RESTPG_KERNELS_CPU_DECODER_GEMMA3_H
+#ifndef RESTPG_KERNELS_CPU_DECODER_LLAMA_H
+#define RESTPG_KERNELS_CPU_DECODER_LLAMA_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -26,17 +26,17 @@
 #include "core/error.h"
 #include "kernels/backend.h"
 
-/* Bytes cpu_decoder_gemma3_init allocates for plan p (d's sizes only). */
-size_t cpu_decoder_gemma3_bytes(const Gemma3Dims *d, const DecodePlan *p, int threads);
+/* Bytes cpu_decoder_llama_init allocates for plan p (d's sizes only). */
+size_t cpu_decoder_llama_bytes(const LlamaConfig *d, const DecodePlan *p, int threads);
 
 /* Checks the plan (every count >= 1, max_prompt + max_new <= max_positions: RP_EINPUT), allocates
  * it (RP_ENOMEM naming the bytes) and copies the weight matrices transposed; w's norm weights and
  * embedding rows are read in place afterwards, so w must outlive *dec. */
-int cpu_decoder_gemma3_init(void **dec, const Gemma3Tensors *w, const Gemma3Dims *d, const DecodePlan *p, Error *e);
-void cpu_decoder_gemma3_free(void *dec);
+int cpu_decoder_llama_init(void **dec, const LlamaTensors *w, const LlamaConfig *d, const DecodePlan *p, Error *e);
+void cpu_decoder_llama_free(void *dec);
 
-int cpu_decoder_gemma3_prefill(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e);
-void cpu_decoder_gemma3_attach(void *dec, int slot, int prefix);
-int cpu_decoder_gemma3_decode(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e);
+int cpu_decoder_llama_prefill(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e);
+void cpu_decoder_llama_attach(void *dec, int slot, int prefix);
+int cpu_decoder_llama_decode(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e);
 
 #endif
