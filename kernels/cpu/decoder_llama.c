@@ -1,8 +1,11 @@
-/* The CPU Gemma 3 decoder: prefill and batched decode with prompt and suffix KV caches (see
- * decoder_llama.h; the contract is model/infer.h's, the architecture model/gemma3.h's).
+/* The CPU decoder of the Llama family (Llama, Qwen2, Qwen3, Gemma 3): prefill and batched decode
+ * with prompt and suffix KV caches (see decoder_llama.h; the contract is model/infer.h's, the
+ * architecture model/llama.h's). It reads the config's switches as the training forward does:
+ * norm offset, embedding scale, optional q/k/v biases, q/k norms and post norms, GeGLU or SwiGLU,
+ * RoPE scaling, sliding layers or none, a tied or untied LM head.
  *
  * Batch invariance, as in the GPT-2 decoder (decoder.c): every product is decode_gemm_nn over
- * transposed weights, and every norm, RoPE rotation, softmax and GeGLU works on one row at a
+ * transposed weights, and every bias, norm, RoPE rotation, softmax and GLU works on one row at a
  * time, so a slot's logits are the same bits whatever rows share its step. The one place rows
  * meet is the attention over a shared prompt: the rows of a group are one product per head over
  * the keys from the earliest position any of them sees. With a sliding window the
@@ -47,18 +50,22 @@ typedef struct {
     float *x, *ln, *q, *k, *v, *att, *tmp, *gate, *up, *rstd, *lse;
     float *rope;        /* per decode row: cos | sin of the local base, then of the global one, [2][hd] */
     float *scratch;
-    void *wt;           /* panels (panel_pack) of every layer's q, k, v, o, gate, up, down, then token_embd, in
-                         * plan.weights */
+    void *wt;           /* panels (panel_pack) of every layer's q, k, v, o, gate, up, down, then of the LM head,
+                         * then (untied head) token_embd row-major, in plan.weights */
     int *plen;          /* [n_prefixes] prompt length, 0 = empty */
     int *slen, *sprefix; /* [max_rows] suffix length and attached prompt (-1 = none) */
     int *mark, *starts; /* per-step scratch: [max_rows], [max_rows + 1] */
 } LlamaDecoder;
 
-/* A layer's parameters: norm weights in place, matrices from the panel copies. */
+/* A layer's parameters: norm weights and biases in place (NULL where the config has none),
+ * matrices from the panel copies. */
 typedef struct {
-    const float *attn_norm, *q_norm, *k_norm, *post_attn_norm, *ffn_norm, *post_ffw_norm;
+    const float *attn_norm, *q_norm, *k_norm, *post_attn_norm, *ffn_norm, *post_ffw_norm, *q_b, *k_b, *v_b;
     DecodeW q, k, v, o, gate, up, down;
 } LayerW;
+
+/* Layer l's slice of a per-layer vector of `per` floats; NULL for a tensor the config lacks. */
+static const float *at_layer(const float *t, int l, size_t per) { return t ? t + (size_t)l * per : NULL; }
 
 static size_t layer_wt_floats(const LlamaConfig *d) {
     size_t C = (size_t)d->hidden_size, Q = (size_t)d->n_head * d->head_dim, KV = (size_t)d->n_kv_head * d->head_dim;
@@ -68,13 +75,16 @@ static size_t layer_wt_floats(const LlamaConfig *d) {
 static void layer_w(const LlamaDecoder *s, int l, LayerW *lw) {
     const LlamaConfig *d = &s->d;
     size_t C = (size_t)d->hidden_size, Q = (size_t)d->n_head * d->head_dim, KV = (size_t)d->n_kv_head * d->head_dim;
-    size_t I = (size_t)d->intermediate_size, lC = (size_t)l * C, lh = (size_t)l * d->head_dim;
-    lw->attn_norm = s->w.attn_norm + lC;
-    lw->q_norm = s->w.attn_q_norm + lh;
-    lw->k_norm = s->w.attn_k_norm + lh;
-    lw->post_attn_norm = s->w.post_attention_norm + lC;
-    lw->ffn_norm = s->w.ffn_norm + lC;
-    lw->post_ffw_norm = s->w.post_ffw_norm + lC;
+    size_t I = (size_t)d->intermediate_size;
+    lw->attn_norm = at_layer(s->w.attn_norm, l, C);
+    lw->q_norm = at_layer(s->w.attn_q_norm, l, (size_t)d->head_dim);
+    lw->k_norm = at_layer(s->w.attn_k_norm, l, (size_t)d->head_dim);
+    lw->post_attn_norm = at_layer(s->w.post_attention_norm, l, C);
+    lw->ffn_norm = at_layer(s->w.ffn_norm, l, C);
+    lw->post_ffw_norm = at_layer(s->w.post_ffw_norm, l, C);
+    lw->q_b = at_layer(s->w.attn_q_b, l, Q);
+    lw->k_b = at_layer(s->w.attn_k_b, l, KV);
+    lw->v_b = at_layer(s->w.attn_v_b, l, KV);
     size_t at = (size_t)l * layer_wt_floats(d);
     const size_t n[7] = {C * Q, C * KV, C * KV, Q * C, C * I, C * I, I * C};
     DecodeW *m[7] = {&lw->q, &lw->k, &lw->v, &lw->o, &lw->gate, &lw->up, &lw->down};
@@ -117,6 +127,16 @@ static void panel_matmul(float *out, const float *inp, DecodeW wp, int N, int K,
     }
 }
 
+/* Offsets (in weight elements) of the LM head's panels, after every layer's matrices, and of the
+ * untied model's row-major embedding copy after them. */
+static size_t head_at(const LlamaConfig *d) { return (size_t)d->n_layer * layer_wt_floats(d); }
+static size_t embed_at(const LlamaConfig *d) { return head_at(d) + (size_t)d->padded_vocab_size * d->hidden_size; }
+
+/* Elements of the whole weight copy: the layers, the head, and the embedding unless tied. */
+static size_t wt_elems(const LlamaConfig *d) {
+    return embed_at(d) + (d->tie_word_embeddings ? 0 : (size_t)d->padded_vocab_size * d->hidden_size);
+}
+
 static void pack_weights(LlamaDecoder *s) {
     const LlamaConfig *d = &s->d;
     size_t C = (size_t)d->hidden_size, Q = (size_t)d->n_head * d->head_dim, KV = (size_t)d->n_kv_head * d->head_dim;
@@ -132,27 +152,44 @@ static void pack_weights(LlamaDecoder *s) {
         panel_pack(lw.up, s->w.ffn_up + l * I * C, I, C);
         panel_pack(lw.down, s->w.ffn_down + l * C * I, C, I);
     }
-    panel_pack(cpu_decoder_weights(s->wt, s->plan.weights, (size_t)d->n_layer * layer_wt_floats(d)), s->w.token_embd,
-               (size_t)d->padded_vocab_size, C);
+    const float *head = d->tie_word_embeddings ? s->w.token_embd : s->w.output;
+    panel_pack(cpu_decoder_weights(s->wt, s->plan.weights, head_at(d)), head, (size_t)d->padded_vocab_size, C);
+    if (d->tie_word_embeddings) return;
+    /* The untied model's embedding, row-major so that a lookup reads one contiguous row. */
+    size_t n = (size_t)d->padded_vocab_size * C;
+    if (s->plan.weights == DTYPE_BF16) {
+        uint16_t *dst = (uint16_t *)s->wt + embed_at(d);
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (size_t i = 0; i < n; i++) dst[i] = bf16_from_f32(s->w.token_embd[i]);
+    } else {
+        memcpy((float *)s->wt + embed_at(d), s->w.token_embd, n * sizeof(float));
+    }
 }
 
-/* x[i] = sqrt(C) * token_embd[tokens[i]] for n rows, read from the LM head's panels (the tied
- * head is the embedding), so that with bf16 weights the lookup and the head use the same values
- * (with fp32 ones these are the bits of embedding_forward: the same multiply). */
+/* Element `at` of a weight copy as fp32 (a bf16 element widens exactly). */
+static float weight_at(DecodeW w, size_t at) {
+    return w.bf16 ? bf16_to_f32(((const uint16_t *)w.p)[at]) : ((const float *)w.p)[at];
+}
+
+/* x[i] = scale * token_embd[tokens[i]] for n rows, read from the weight copy in the plan's dtype
+ * (with fp32 weights these are the bits of embedding_forward: the same multiply): with a tied
+ * head from the head's panels, so that with bf16 weights the lookup and the head use the same
+ * values; otherwise from the row-major embedding copy. */
 static void embed(LlamaDecoder *s, const int32_t *tokens, int n) {
     const LlamaConfig *d = &s->d;
-    const size_t C = (size_t)d->hidden_size, head = (size_t)d->n_layer * layer_wt_floats(d);
-    const float scale = (float)sqrt((double)d->hidden_size);
+    const size_t C = (size_t)d->hidden_size;
+    const float scale = llama_embed_scale(d);
     for (int i = 0; i < n; i++) {
         size_t t = (size_t)tokens[i], j = t / PANEL, pw = (size_t)d->padded_vocab_size - j * PANEL;
         pw = pw < PANEL ? pw : PANEL;
-        DecodeW panel = cpu_decoder_weights(s->wt, s->plan.weights, head + j * PANEL * C);
         float *x = s->x + (size_t)i * C;
-        for (size_t c = 0; c < C; c++) {
-            size_t at = c * pw + t % PANEL;
-            float w = panel.bf16 ? bf16_to_f32(((const uint16_t *)panel.p)[at]) : ((const float *)panel.p)[at];
-            x[c] = w * scale;
+        if (!d->tie_word_embeddings) {
+            DecodeW row = cpu_decoder_weights(s->wt, s->plan.weights, embed_at(d) + t * C);
+            for (size_t c = 0; c < C; c++) x[c] = weight_at(row, c) * scale;
+            continue;
         }
+        DecodeW panel = cpu_decoder_weights(s->wt, s->plan.weights, head_at(d) + j * PANEL * C);
+        for (size_t c = 0; c < C; c++) x[c] = weight_at(panel, c * pw + t % PANEL) * scale;
     }
 }
 
@@ -177,7 +214,7 @@ static void plan_sizes(const LlamaConfig *d, const DecodePlan *p, int threads, s
     sz[P_RSTD] = sz[P_LSE] = R * NH;
     sz[P_ROPE] = (size_t)p->max_rows * 2 * d->head_dim;
     sz[P_SCRATCH] = (size_t)threads * p->max_rows * ld;
-    sz[P_WT] = cpu_decoder_weight_floats(p->weights, L * layer_wt_floats(d) + C * (size_t)d->padded_vocab_size);
+    sz[P_WT] = cpu_decoder_weight_floats(p->weights, wt_elems(d));
 }
 
 static size_t n_ints(const DecodePlan *p) { return (size_t)p->n_prefixes + (size_t)p->max_rows * 4 + 1; }
@@ -199,8 +236,6 @@ void cpu_decoder_llama_free(void *dec) {
 
 int cpu_decoder_llama_init(void **dec, const LlamaTensors *w, const LlamaConfig *d, const DecodePlan *p, Error *e) {
     *dec = NULL;
-    if (d->arch != ARCH_GEMMA3)
-        return error_set(e, RP_EINPUT, "the CPU decoder cannot decode architecture %d yet", (int)d->arch);
     int prc = cpu_decoder_plan_check(p, d->max_positions, "max_positions", e);
     if (prc) return prc;
     LlamaDecoder *s = xcalloc(1, sizeof *s, e);
@@ -243,22 +278,36 @@ int cpu_decoder_llama_init(void **dec, const LlamaTensors *w, const LlamaConfig 
     return RP_OK;
 }
 
-/* The attention norm of n rows of x, their q, k, v, and the per-head q/k norms (in place). */
+/* y[r] += b for n rows of width w (no bias: nothing). */
+static void add_bias(float *y, const float *b, int n, int w) {
+    if (!b) return;
+    for (int r = 0; r < n; r++)
+        for (int c = 0; c < w; c++) y[(size_t)r * w + c] += b[c];
+}
+
+/* The attention norm of n rows of x, their q, k, v (with biases), and the per-head q/k norms (in
+ * place) when the config has them. */
 static void project_qkv(LlamaDecoder *s, const LayerW *lw, int n) {
     const LlamaConfig *d = &s->d;
     const int C = d->hidden_size, hd = d->head_dim, Q = d->n_head * hd, KV = d->n_kv_head * hd;
-    rmsnorm_forward(s->ln, s->rstd, s->x, lw->attn_norm, n, C, d->rms_norm_eps, 1.0f);
+    const float eps = d->rms_norm_eps, off = d->norm_offset;
+    rmsnorm_forward(s->ln, s->rstd, s->x, lw->attn_norm, n, C, eps, off);
     panel_matmul(s->q, s->ln, lw->q, n, C, Q);
     panel_matmul(s->k, s->ln, lw->k, n, C, KV);
     panel_matmul(s->v, s->ln, lw->v, n, C, KV);
-    rmsnorm_forward(s->q, s->rstd, s->q, lw->q_norm, n * d->n_head, hd, d->rms_norm_eps, 1.0f);
-    rmsnorm_forward(s->k, s->rstd, s->k, lw->k_norm, n * d->n_kv_head, hd, d->rms_norm_eps, 1.0f);
+    add_bias(s->q, lw->q_b, n, Q);
+    add_bias(s->k, lw->k_b, n, KV);
+    add_bias(s->v, lw->v_b, n, KV);
+    if (!d->qk_norm) return;
+    rmsnorm_forward(s->q, s->rstd, s->q, lw->q_norm, n * d->n_head, hd, eps, off);
+    rmsnorm_forward(s->k, s->rstd, s->k, lw->k_norm, n * d->n_kv_head, hd, eps, off);
 }
 
-/* x += post_norm(branch) for n rows; branch (in tmp) is normalised in place. */
+/* x += post_norm(branch) for n rows (branch in tmp, normalised in place), or x += branch without
+ * post norms. */
 static void add_branch(LlamaDecoder *s, const float *post_norm, int n) {
     const int C = s->d.hidden_size;
-    rmsnorm_forward(s->tmp, s->rstd, s->tmp, post_norm, n, C, s->d.rms_norm_eps, 1.0f);
+    if (s->d.post_norms) rmsnorm_forward(s->tmp, s->rstd, s->tmp, post_norm, n, C, s->d.rms_norm_eps, s->d.norm_offset);
     residual_forward(s->x, s->tmp, s->x, (size_t)n * C);
 }
 
@@ -268,21 +317,20 @@ static void block_tail(LlamaDecoder *s, const LayerW *lw, int n) {
     const int C = d->hidden_size, Q = d->n_head * d->head_dim, I = d->intermediate_size;
     panel_matmul(s->tmp, s->att, lw->o, n, Q, C);
     add_branch(s, lw->post_attn_norm, n);
-    rmsnorm_forward(s->ln, s->rstd, s->x, lw->ffn_norm, n, C, d->rms_norm_eps, 1.0f);
+    rmsnorm_forward(s->ln, s->rstd, s->x, lw->ffn_norm, n, C, d->rms_norm_eps, d->norm_offset);
     panel_matmul(s->gate, s->ln, lw->gate, n, C, I);
     panel_matmul(s->up, s->ln, lw->up, n, C, I);
-    geglu_forward(s->gate, s->gate, s->up, (size_t)n * I);
+    (d->hidden_act == ACT_SILU ? swiglu_forward : geglu_forward)(s->gate, s->gate, s->up, (size_t)n * I);
     panel_matmul(s->tmp, s->gate, lw->down, n, I, C);
     add_branch(s, lw->post_ffw_norm, n);
 }
 
-/* Final norm of rows [r0, r0+n) of x and their logits (the tied head). */
+/* Final norm of rows [r0, r0+n) of x and their logits. */
 static void lm_head(LlamaDecoder *s, int r0, int n, float *logits) {
     const LlamaConfig *d = &s->d;
     const int C = d->hidden_size;
-    rmsnorm_forward(s->ln, s->rstd, s->x + (size_t)r0 * C, s->w.output_norm, n, C, d->rms_norm_eps, 1.0f);
-    panel_matmul(logits, s->ln, cpu_decoder_weights(s->wt, s->plan.weights, (size_t)d->n_layer * layer_wt_floats(d)), n,
-                 C, d->padded_vocab_size);
+    rmsnorm_forward(s->ln, s->rstd, s->x + (size_t)r0 * C, s->w.output_norm, n, C, d->rms_norm_eps, d->norm_offset);
+    panel_matmul(logits, s->ln, cpu_decoder_weights(s->wt, s->plan.weights, head_at(d)), n, C, d->padded_vocab_size);
 }
 
 int cpu_decoder_llama_prefill(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e) {

@@ -1,14 +1,17 @@
-/* The CPU backend's KV-cached Gemma 3 decoder, reached through kernels/cpu/decoder.c's ops, which
- * dispatch on the handle's architecture (model/infer.h states the contract: prompt caches,
- * slots, prefill, attach, decode steps; model/gemma3.h the architecture).
+/* The CPU backend's KV-cached decoder of the Llama family (Llama, Qwen2, Qwen3, Gemma 3), reached
+ * through kernels/cpu/decoder.c's ops, which dispatch on the handle's architecture (model/infer.h
+ * states the contract: prompt caches, slots, prefill, attach, decode steps; model/llama.h the
+ * architecture; the decoder reads the LlamaConfig's switches, never the variant).
  *
  * CPU layouts: a plan's memory is one allocation holding n_prefixes prompt caches per layer
  * (keys per kv head transposed, [NKV][hd][max_prompt], values [max_prompt][NKV*hd]), max_rows
  * suffix caches per layer of up to max_new positions ([max_new][NKV*hd] keys and values), the
  * activations of max(max_prompt, max_rows) rows, per-thread attention scratch, and transposed
- * ([in, out]) copies of the seven weight matrices of every layer and of the token embedding (the
- * tied LM head), taken at init, so every product is kernels/cpu/decode.h's batch-invariant form.
- * Norm weights and the embedding rows are read from the model's weights in place.
+ * ([in, out]) copies of the seven weight matrices of every layer and of the LM head (the token
+ * embedding when tied), taken at init, so every product is kernels/cpu/decode.h's batch-invariant
+ * form. The embedding lookup reads the head's copy when tied, else a row-major copy of the
+ * embedding in the same dtype. Norm weights and biases are read from the model's weights in
+ * place.
  *
  * Positions are absolute: a slot's token n sits at len(prompt) + n, RoPE rotates by it, and on
  * sliding layers the query at position i sees keys j with i - j < sliding_window, across the
@@ -31,7 +34,7 @@ size_t cpu_decoder_llama_bytes(const LlamaConfig *d, const DecodePlan *p, int th
 
 /* Checks the plan (every count >= 1, max_prompt + max_new <= max_positions: RP_EINPUT), allocates
  * it (RP_ENOMEM naming the bytes) and copies the weight matrices transposed; w's norm weights and
- * embedding rows are read in place afterwards, so w must outlive *dec. */
+ * biases are read in place afterwards, so w must outlive *dec. */
 int cpu_decoder_llama_init(void **dec, const LlamaTensors *w, const LlamaConfig *d, const DecodePlan *p, Error *e);
 void cpu_decoder_llama_free(void *dec);
 
