@@ -1,6 +1,6 @@
 /* Benchmark: KV-cached decode throughput of Gemma 3 270M on the selected backend's decoder.
  *
- * Model: gemma3_config_270m() (18 layers, 4 query heads on 1 kv head of 256, hidden 640, GeGLU
+ * Model: llama_config_gemma3_270m() (18 layers, 4 query heads on 1 kv head of 256, hidden 640, GeGLU
  * 2048, 262,144-token vocabulary and tied head) with random weights: decoding costs the same
  * whatever the weights, and the tokens fed are drawn at random, so the figure is the decoder's
  * alone (no sampling). One random prompt of --prompt tokens is prefilled once and shared by
@@ -17,25 +17,15 @@
 #include "core/args.h"
 #include "core/log.h"
 #include "core/rng.h"
-#include "model/gemma3.h"
+#include "model/llama.h"
 #include "model/model.h"
 
 typedef struct {
     double init, prefill, decode;
 } Times;
 
-static Gemma3Dims dims_of(const Gemma3Config *c) {
-    return (Gemma3Dims){.vocab_size = c->vocab_size, .padded_vocab_size = c->padded_vocab_size,
-                        .hidden_size = c->hidden_size, .intermediate_size = c->intermediate_size,
-                        .n_layer = c->n_layer, .n_head = c->n_head, .n_kv_head = c->n_kv_head,
-                        .head_dim = c->head_dim, .sliding_window = c->sliding_window,
-                        .sliding_window_pattern = c->sliding_window_pattern, .max_positions = c->max_positions,
-                        .query_pre_attn_scalar = c->query_pre_attn_scalar, .rms_norm_eps = c->rms_norm_eps,
-                        .rope_theta = c->rope_theta, .rope_local_base_freq = c->rope_local_base_freq};
-}
-
 /* One run: decoder init, prefill of the prompt, then `plan->max_new` steps of every slot. */
-static int run_once(const Gemma3 *m, const DecoderModel *dm, const DecodePlan *plan, const int32_t *prompt,
+static int run_once(const Llama *m, const DecoderModel *dm, const DecodePlan *plan, const int32_t *prompt,
                     Times *t, Error *e) {
     const BackendOps *op = m->store.be->ops;
     const int S = plan->max_rows, Vp = m->cfg.padded_vocab_size;
@@ -82,17 +72,16 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_decode_gemma3: --prompt, --slots, --new and --repeat must be >= 1\n");
         return RP_EINPUT;
     }
-    Gemma3Config c = gemma3_config_270m();
-    Gemma3 m;
+    LlamaConfig c = llama_config_gemma3_270m();
+    Llama m;
     memset(&m, 0, sizeof m);
     int32_t *prompt = malloc(sizeof(int32_t) * (size_t)prompt_len);
     if (!prompt) rc = error_set(&e, RP_ENOMEM, "bench: out of memory");
-    if (!rc) rc = gemma3_config_check(&c, &e);
-    if (!rc) rc = gemma3_init(&m, &c, &e);
-    if (!rc) rc = gemma3_init_random(&m, 1, &e);
+    if (!rc) rc = llama_config_check(&c, &e);
+    if (!rc) rc = llama_init(&m, &c, &e);
+    if (!rc) rc = llama_init_random(&m, 1, &e);
     for (long i = 0; i < prompt_len && !rc; i++) prompt[i] = (int32_t)(rng_hash(2, (uint64_t)i, 0, 0) % c.vocab_size);
-    Gemma3Dims d = dims_of(&m.cfg);
-    DecoderModel dm = {.arch = ARCH_GEMMA3, .gemma3 = &m.params, .gemma3_dims = &d};
+    DecoderModel dm = {.arch = ARCH_GEMMA3, .llama = &m.params, .llama_cfg = &m.cfg};
     DecodePlan plan = {.max_rows = (int)slots, .n_prefixes = 1, .max_prompt = (int)prompt_len, .max_new = (int)max_new};
     char dbuf[64], buf[256];
     snprintf(dbuf, sizeof dbuf, "%s", dtypes);
@@ -128,7 +117,7 @@ int main(int argc, char **argv) {
         }
     }
     if (rc) fprintf(stderr, "bench_decode_gemma3: %s\n", e.msg);
-    gemma3_free(&m);
+    llama_free(&m);
     free(prompt);
     return rc;
 }

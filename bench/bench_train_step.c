@@ -1,13 +1,15 @@
 /* Benchmark: one full training step (zero grads, forward, backward, global grad norm, AdamW) of
  * GPT-2 124M (d=768, 12 layers, 12 heads, V=50257) at B=4 with T=64 and T=256, of a tiny GPT, and
- * (shape gemma3-270m:T) of Gemma 3 270M at B=1, on 1 and 2 threads; weights are random.
+ * (shape gemma3-270m:T) of Gemma 3 270M, (llama3.2-1b:T) of Llama 3.2 1B and (qwen3-0.6b:T) of
+ * Qwen3 0.6B at B=1 (their published configs; the last two need 20 and 10 GB for training state),
+ * on 1 and 2 threads; weights are random.
  *
  * MFU here is model FLOPs/s (model_flops_per_token: 6 x matmul params + 12 L C T per token) divided by
  * the sgemm rate of this machine at the same thread count, measured in the same run just before
  * and just after the steps (a 2048^3 sgemm through OpenBLAS's own threading); the machine may be
  * shared, so both sgemm figures are printed and the larger is the denominator (noise from other
  * users lowers one of them; taking the larger never flatters the MFU).
- * Usage: bench_train_step [--threads 1,2] [--shapes tiny,124M:64,124M:256,gemma3-270m:256] [--steps N]
+ * Usage: bench_train_step [--threads 1,2] [--shapes tiny,124M:64,124M:256,gemma3-270m:256,llama3.2-1b:64] [--steps N]
  *        [--recompute] (activations recomputed per layer in the backward; activation_mb counts that plan)
  * Prints one JSON line per (shape, thread count). */
 #include <cblas.h>
@@ -129,7 +131,8 @@ int main(int argc, char **argv) {
     long steps = 2;
     int recompute = 0;
     ArgSpec specs[] = {{"--threads", ARG_STR, &threads, "comma-separated thread counts", 0, 0},
-                       {"--shapes", ARG_STR, &shapes, "comma-separated: tiny, 124M:T, gemma3-270m:T", 0, 0},
+                       {"--shapes", ARG_STR, &shapes, "comma-separated: tiny, 124M:T, gemma3-270m:T, llama3.2-1b:T, qwen3-0.6b:T",
+                        0, 0},
                        {"--steps", ARG_INT, &steps, "timed steps per configuration (after one warm-up)", 0, 0},
                        {"--recompute", ARG_FLAG, &recompute, "recompute activations per layer in the backward", 0, 0},
                        {NULL, 0, NULL, NULL, 0, 0}};
@@ -143,8 +146,18 @@ int main(int argc, char **argv) {
     }
     ModelConfig gpt2 = {.arch = ARCH_GPT2, .gpt2 = {.vocab_size = 50257, .n_layer = 12, .n_head = 12, .n_embd = 768, .n_positions = 1024}};
     ModelConfig tiny = {.arch = ARCH_GPT2, .gpt2 = {.vocab_size = 512, .n_layer = 4, .n_head = 4, .n_embd = 128, .n_positions = 256}};
-    ModelConfig g3 = {.arch = ARCH_GEMMA3, .gemma3 = gemma3_config_270m()};
-    if ((rc = model_config_check(&gpt2, &e)) || (rc = model_config_check(&tiny, &e)) || (rc = model_config_check(&g3, &e))) {
+    ModelConfig g3 = {.arch = ARCH_GEMMA3, .llama = llama_config_gemma3_270m()};
+    /* Llama 3.2 1B and Qwen3 0.6B as published (config.json). */
+    ModelConfig l1 = {.arch = ARCH_LLAMA, .llama = llama_config_llama()}, q06 = {.arch = ARCH_QWEN3, .llama = llama_config_qwen3()};
+    LlamaConfig *c = &l1.llama;
+    c->vocab_size = 128256, c->hidden_size = 2048, c->intermediate_size = 8192, c->n_layer = 16, c->n_head = 32;
+    c->n_kv_head = 8, c->head_dim = 64, c->max_positions = 131072, c->rope_scaling = ROPE_LLAMA3, c->rope_factor = 32;
+    c->rope_low_freq_factor = 1, c->rope_high_freq_factor = 4, c->rope_original_max_positions = 8192;
+    c = &q06.llama;
+    c->vocab_size = 151936, c->hidden_size = 1024, c->intermediate_size = 3072, c->n_layer = 28, c->n_head = 16;
+    c->n_kv_head = 8, c->head_dim = 128, c->max_positions = 40960;
+    if ((rc = model_config_check(&gpt2, &e)) || (rc = model_config_check(&tiny, &e)) || (rc = model_config_check(&g3, &e)) ||
+        (rc = model_config_check(&l1, &e)) || (rc = model_config_check(&q06, &e))) {
         fprintf(stderr, "error: %s\n", e.msg);
         return rc;
     }
@@ -160,6 +173,8 @@ int main(int argc, char **argv) {
             if (!strcmp(sh, "tiny")) s = (Shape){"tiny", tiny, 4, 64, recompute};
             else if (!strncmp(sh, "124M:", 5)) s = (Shape){sh, gpt2, 4, atoi(sh + 5), recompute};
             else if (!strncmp(sh, "gemma3-270m:", 12)) s = (Shape){sh, g3, 1, atoi(sh + 12), recompute};
+            else if (!strncmp(sh, "llama3.2-1b:", 12)) s = (Shape){sh, l1, 1, atoi(sh + 12), recompute};
+            else if (!strncmp(sh, "qwen3-0.6b:", 11)) s = (Shape){sh, q06, 1, atoi(sh + 11), recompute};
             else {
                 fprintf(stderr, "error: --shapes: unknown shape '%s'\n", sh);
                 return RP_EINPUT;

@@ -18,6 +18,7 @@
 #ifndef RESTPG_KERNELS_BACKEND_H
 #define RESTPG_KERNELS_BACKEND_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,30 +44,95 @@ typedef struct {
     int n_layer, n_head, n_embd, n_positions, vocab_size, padded_vocab_size;
 } GPT2Dims;
 
-/* Gemma 3's tensors as named views (model/gemma3.h gives the layout: per-layer tensors are
- * [L, ...] back to back; norm weights are HF's w, applied as 1 + w). */
-typedef struct {
-    float *token_embd, *attn_norm, *attn_q, *attn_k, *attn_v, *attn_q_norm, *attn_k_norm, *attn_output;
-    float *post_attention_norm, *ffn_norm, *ffn_gate, *ffn_up, *ffn_down, *post_ffw_norm, *output_norm;
-} Gemma3Tensors;
+/* The architectures: GPT-2, and the Llama family (model/llama.h), whose members differ only by
+ * the switches of LlamaConfig. */
+typedef enum { ARCH_GPT2 = 0, ARCH_GEMMA3 = 1, ARCH_LLAMA = 2, ARCH_QWEN2 = 3, ARCH_QWEN3 = 4 } Arch;
 
-/* The shape of a Gemma 3 model as the kernels need it (model/gemma3.h's Gemma3Config). */
+/* The Llama family's tensors as named views (model/llama.h gives the layout: per-layer tensors
+ * are [L, ...] back to back). A tensor the config does not have (biases, q/k norms, post norms,
+ * the untied output) is NULL. */
 typedef struct {
-    int vocab_size, padded_vocab_size, hidden_size, intermediate_size, n_layer, n_head, n_kv_head, head_dim;
-    int sliding_window, sliding_window_pattern, max_positions;
-    float query_pre_attn_scalar, rms_norm_eps;
-    double rope_theta, rope_local_base_freq;
-} Gemma3Dims;
+    float *token_embd, *attn_norm, *attn_q, *attn_q_b, *attn_k, *attn_k_b, *attn_v, *attn_v_b, *attn_q_norm,
+        *attn_k_norm, *attn_output;
+    float *post_attention_norm, *ffn_norm, *ffn_gate, *ffn_up, *ffn_down, *post_ffw_norm, *output_norm, *output;
+} LlamaTensors;
+
+/* A RoPE's inverse frequencies (Hugging Face's rope_theta and rope_scaling): for pair i of a
+ * head of hd, f_i = theta^(-2i/hd), then
+ *   ROPE_LINEAR: f_i / factor;
+ *   ROPE_LLAMA3 (Llama 3.1's): with wavelength w = 2 pi / f_i, lo = original_max_positions /
+ *     low_freq_factor and hi = original_max_positions / high_freq_factor: f_i if w < hi,
+ *     f_i / factor if w > lo, else (1 - s) f_i / factor + s f_i with
+ *     s = (original_max_positions / w - low_freq_factor) / (high_freq_factor - low_freq_factor).
+ * The angle of pair i at position t is t * f_i. */
+typedef enum { ROPE_DEFAULT = 0, ROPE_LINEAR = 1, ROPE_LLAMA3 = 2 } RopeScaling;
+typedef struct {
+    double theta;
+    RopeScaling scaling;
+    double factor, low_freq_factor, high_freq_factor;
+    int original_max_positions;
+} RopeSpec;
+
+/* The gated MLP's activation: gelu_tanh (GeGLU, Gemma) or silu (SwiGLU, Llama and Qwen). */
+typedef enum { ACT_GELU_TANH = 0, ACT_SILU = 1 } MlpAct;
+
+/* A Llama-family model's hyper-parameters and switches (model/llama.h describes each and its
+ * config.json key; llama_config_* set the switches of each variant). The kernels read the fields,
+ * never the variant. */
+typedef struct {
+    Arch arch;             /* the variant: ARCH_LLAMA, ARCH_QWEN2, ARCH_QWEN3 or ARCH_GEMMA3 */
+    int vocab_size;        /* V */
+    int padded_vocab_size; /* Vp: V rounded up to a multiple of 128 (filled by the check) */
+    int hidden_size, intermediate_size, n_layer, n_head, n_kv_head, head_dim;
+    int sliding_window;         /* 0: every layer global */
+    int sliding_window_pattern; /* layer l is global when (l + 1) % pattern == 0 */
+    int max_positions;
+    float query_pre_attn_scalar; /* scores scale by its ^-0.5; 0: head_dim's */
+    float rms_norm_eps;
+    double rope_theta;           /* RoPE base of the global layers */
+    double rope_local_base_freq; /* of the sliding layers (no scaling there) */
+    RopeScaling rope_scaling;    /* of the global layers, with the four fields below */
+    double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+    int rope_original_max_positions;
+    /* Switches. */
+    float norm_offset;       /* RMSNorm weights apply as (norm_offset + w): 1 Gemma, 0 others */
+    int scale_embeddings;    /* 1: embeddings times sqrt(hidden_size) rounded to fp32 (Gemma) */
+    int post_norms;          /* 1: norms on the attention and MLP outputs (Gemma) */
+    int qk_norm;             /* 1: per-head RMSNorm of q and k before RoPE (Gemma, Qwen3) */
+    int qkv_bias;            /* 1: q, k, v projections have biases (Qwen2) */
+    int tie_word_embeddings; /* 1: the LM head is token_embd; 0: its own `output` tensor */
+    MlpAct hidden_act;
+} LlamaConfig;
+
+/* What every reader of a LlamaConfig (the model, a backend's decoder) derives alike. */
+static inline int llama_layer_is_global(const LlamaConfig *c, int l) {
+    return c->sliding_window <= 0 || (l + 1) % c->sliding_window_pattern == 0;
+}
+/* The RoPE of global (1) or sliding (0) layers: sliding layers use rope_local_base_freq unscaled. */
+static inline RopeSpec llama_rope(const LlamaConfig *c, int global) {
+    if (!global) return (RopeSpec){.theta = c->rope_local_base_freq};
+    return (RopeSpec){.theta = c->rope_theta, .scaling = c->rope_scaling, .factor = c->rope_factor,
+                      .low_freq_factor = c->rope_low_freq_factor, .high_freq_factor = c->rope_high_freq_factor,
+                      .original_max_positions = c->rope_original_max_positions};
+}
+/* The attention scale query_pre_attn_scalar^-0.5 (head_dim^-0.5 when it is 0). */
+static inline float llama_attn_scale(const LlamaConfig *c) {
+    double s = c->query_pre_attn_scalar > 0.0f ? (double)c->query_pre_attn_scalar : (double)c->head_dim;
+    return (float)(1.0 / sqrt(s));
+}
+/* The embedding multiplier: sqrt(hidden_size) rounded to fp32, as HF's embed_scale, or 1. */
+static inline float llama_embed_scale(const LlamaConfig *c) {
+    return c->scale_embeddings ? (float)sqrt((double)c->hidden_size) : 1.0f;
+}
 
 /* The model a decoder runs: its architecture, weights (which must stay valid while the decoder
- * lives) and shape; only the pair of the named architecture is read. */
-typedef enum { ARCH_GPT2 = 0, ARCH_GEMMA3 = 1 } Arch;
+ * lives) and shape; only the pair of the named architecture is read (llama for the family). */
 typedef struct {
     Arch arch;
     const GPT2Tensors *gpt2;
     const GPT2Dims *gpt2_dims;
-    const Gemma3Tensors *gemma3;
-    const Gemma3Dims *gemma3_dims;
+    const LlamaTensors *llama;
+    const LlamaConfig *llama_cfg;
 } DecoderModel;
 
 /* How parameters are stored (model.dtype): fp32, or bf16 (the upper half of an fp32; core/bf16.h). */
@@ -163,21 +229,25 @@ typedef struct {
     void (*decoder_attach)(void *dec, int slot, int prefix);
     int (*decoder_decode)(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e);
 
-    /* Gemma 3's ops (model/gemma3.h; kernels/cpu/ops.h states each one's details). */
-    /* RMSNorm with the (1 + w) weight over rows of C, saving rstd per row; the backward
-     * accumulates dinp and dw. */
+    /* The Llama family's ops (model/llama.h; kernels/cpu/ops.h states each one's details). */
+    /* RMSNorm over rows of C with the weight applied as (w_offset + w) (Gemma: 1, the others: 0),
+     * saving rstd per row; the backward accumulates dinp and dw. */
     int (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps,
-                           Error *e);
+                           float w_offset, Error *e);
     int (*rmsnorm_backward)(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
-                            const float *rstd, int N, int C, Error *e);
-    /* Rotate-half RoPE in place on x[B,T,NH,hd] at positions 0..T-1 of each sequence with base
-     * theta; the backward applies the inverse rotation to the gradient in place. */
-    int (*rope_forward)(float *x, int B, int T, int NH, int hd, double theta, Error *e);
-    int (*rope_backward)(float *dx, int B, int T, int NH, int hd, double theta, Error *e);
-    /* out = gelu_tanh(gate) * up; the backward overwrites dgate and dup. */
+                            const float *rstd, int N, int C, float w_offset, Error *e);
+    /* Rotate-half RoPE in place on x[B,T,NH,hd] at positions 0..T-1 of each sequence with the
+     * frequencies rope describes; the backward applies the inverse rotation to the gradient. */
+    int (*rope_forward)(float *x, int B, int T, int NH, int hd, const RopeSpec *rope, Error *e);
+    int (*rope_backward)(float *dx, int B, int T, int NH, int hd, const RopeSpec *rope, Error *e);
+    /* out = gelu_tanh(gate) * up (GeGLU) or silu(gate) * up (SwiGLU); the backwards overwrite
+     * dgate and dup. */
     int (*geglu_forward)(float *out, const float *gate, const float *up, size_t n, Error *e);
     int (*geglu_backward)(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n,
                           Error *e);
+    int (*swiglu_forward)(float *out, const float *gate, const float *up, size_t n, Error *e);
+    int (*swiglu_backward)(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n,
+                           Error *e);
     /* out[i,:] = scale * wte[tokens[i],:] (tokens checked, on the device); the backward
      * accumulates scale * dout into dwte's rows. */
     int (*embedding_forward)(float *out, const int32_t *tokens, const float *wte, float scale, int N, int C, Error *e);

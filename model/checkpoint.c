@@ -14,20 +14,53 @@
 
 static const char *const CFG_ATTRS[6] = {"n_layer", "n_head", "n_embd", "n_positions", "vocab_size", "padded_vocab_size"};
 
-/* Gemma 3's config attributes (HF's names; the file's "architecture" attribute is "gemma3").
- * GPT-2 files carry no "architecture" attribute, as before there were other architectures. */
-#define G3I(f) {#f, offsetof(Gemma3Config, f), 0}
-#define G3F(f) {#f, offsetof(Gemma3Config, f), 1}
-#define G3D(f) {#f, offsetof(Gemma3Config, f), 2}
+/* The Llama family's config attributes (the file's "architecture" attribute names the variant:
+ * "gemma3", "llama", "qwen2", "qwen3"; GPT-2 files carry none, as before there were other
+ * architectures). The variant's constructor (llama_config_variant) gives the switches; the
+ * attributes give the rest. Gemma 3 files keep exactly the attributes they always had; the
+ * sliding-window ones are Gemma 3's only, tie_word_embeddings the others' only, and the RoPE
+ * scaling ones appear only when there is scaling ("rope_scaling" = "linear" or "llama3"). */
+enum { K_INT, K_FLOAT, K_DOUBLE, K_COUNT };              /* K_INT > 0, K_COUNT >= 0 */
+enum { S_ALL, S_GEMMA, S_OTHERS, S_SCALED };             /* which configs carry an attribute */
+#define LA(f, kind, scope) {#f, offsetof(LlamaConfig, f), kind, scope}
 static const struct {
     const char *name;
     size_t off;
-    int kind; /* 0 int, 1 float, 2 double */
-} G3_ATTRS[] = {G3I(vocab_size),     G3I(padded_vocab_size),      G3I(hidden_size),    G3I(intermediate_size),
-                G3I(n_layer),        G3I(n_head),                 G3I(n_kv_head),      G3I(head_dim),
-                G3I(sliding_window), G3I(sliding_window_pattern), G3I(max_positions),  G3F(query_pre_attn_scalar),
-                G3F(rms_norm_eps),   G3D(rope_theta),             G3D(rope_local_base_freq)};
-#define N_G3_ATTRS (sizeof G3_ATTRS / sizeof G3_ATTRS[0])
+    int kind, scope;
+} L_ATTRS[] = {LA(vocab_size, K_INT, S_ALL),
+               LA(padded_vocab_size, K_INT, S_ALL),
+               LA(hidden_size, K_INT, S_ALL),
+               LA(intermediate_size, K_INT, S_ALL),
+               LA(n_layer, K_INT, S_ALL),
+               LA(n_head, K_INT, S_ALL),
+               LA(n_kv_head, K_INT, S_ALL),
+               LA(head_dim, K_INT, S_ALL),
+               LA(sliding_window, K_INT, S_GEMMA),
+               LA(sliding_window_pattern, K_INT, S_GEMMA),
+               LA(max_positions, K_INT, S_ALL),
+               LA(query_pre_attn_scalar, K_FLOAT, S_GEMMA),
+               LA(rms_norm_eps, K_FLOAT, S_ALL),
+               LA(rope_theta, K_DOUBLE, S_ALL),
+               LA(rope_local_base_freq, K_DOUBLE, S_GEMMA),
+               LA(tie_word_embeddings, K_COUNT, S_OTHERS),
+               LA(rope_factor, K_DOUBLE, S_SCALED),
+               LA(rope_low_freq_factor, K_DOUBLE, S_SCALED),
+               LA(rope_high_freq_factor, K_DOUBLE, S_SCALED),
+               LA(rope_original_max_positions, K_COUNT, S_SCALED)};
+#undef LA
+#define N_L_ATTRS (sizeof L_ATTRS / sizeof L_ATTRS[0])
+static const char *const ROPE_SCALINGS[] = {[ROPE_DEFAULT] = "default", [ROPE_LINEAR] = "linear",
+                                            [ROPE_LLAMA3] = "llama3"};
+
+/* Whether config c carries attribute i. */
+static int has_attr(const LlamaConfig *c, size_t i) {
+    switch (L_ATTRS[i].scope) {
+    case S_GEMMA: return c->arch == ARCH_GEMMA3;
+    case S_OTHERS: return c->arch != ARCH_GEMMA3;
+    case S_SCALED: return c->rope_scaling != ROPE_DEFAULT;
+    default: return 1;
+    }
+}
 
 static int save_config(hid_t f, const Model *m, Error *e) {
     int rc = RP_OK;
@@ -37,13 +70,17 @@ static int save_config(hid_t f, const Model *m, Error *e) {
         for (int i = 0; i < 6 && !rc; i++) rc = h5_attr_set_i64(f, CFG_ATTRS[i], vals[i], e);
         return rc;
     }
-    const char *c = (const char *)&m->gemma3.cfg;
+    const LlamaConfig *lc = &m->llama.cfg;
+    const char *c = (const char *)lc;
     rc = h5_attr_set_str(f, "architecture", model_arch_name(m->arch), e);
-    for (size_t i = 0; i < N_G3_ATTRS && !rc; i++) {
-        const void *p = c + G3_ATTRS[i].off;
-        if (G3_ATTRS[i].kind == 0) rc = h5_attr_set_i64(f, G3_ATTRS[i].name, *(const int *)p, e);
-        else rc = h5_attr_set_f64(f, G3_ATTRS[i].name, G3_ATTRS[i].kind == 1 ? *(const float *)p : *(const double *)p, e);
+    for (size_t i = 0; i < N_L_ATTRS && !rc; i++) {
+        if (!has_attr(lc, i)) continue;
+        const void *p = c + L_ATTRS[i].off;
+        int kind = L_ATTRS[i].kind;
+        if (kind == K_INT || kind == K_COUNT) rc = h5_attr_set_i64(f, L_ATTRS[i].name, *(const int *)p, e);
+        else rc = h5_attr_set_f64(f, L_ATTRS[i].name, kind == K_FLOAT ? *(const float *)p : *(const double *)p, e);
     }
+    if (!rc && lc->rope_scaling != ROPE_DEFAULT) rc = h5_attr_set_str(f, "rope_scaling", ROPE_SCALINGS[lc->rope_scaling], e);
     return rc;
 }
 
@@ -264,27 +301,40 @@ static int read_gpt2_config(hid_t f, GPTConfig *c, Error *e) {
     return RP_OK;
 }
 
-static int read_gemma3_config(hid_t f, Gemma3Config *c, Error *e) {
-    memset(c, 0, sizeof *c);
+static int read_llama_config(hid_t f, Arch arch, LlamaConfig *c, Error *e) {
+    int rc = llama_config_variant(arch, c, e);
+    if (rc) return rc;
     char *base = (char *)c;
-    for (size_t i = 0; i < N_G3_ATTRS; i++) {
-        void *p = base + G3_ATTRS[i].off;
-        int rc;
-        if (G3_ATTRS[i].kind == 0) {
+    for (size_t i = 0; i < N_L_ATTRS; i++) {
+        void *p = base + L_ATTRS[i].off;
+        const int kind = L_ATTRS[i].kind;
+        if (L_ATTRS[i].scope == S_SCALED ? H5Aexists(f, L_ATTRS[i].name) <= 0 : !has_attr(c, i)) continue;
+        if (kind == K_INT || kind == K_COUNT) {
             int64_t v;
-            if ((rc = h5_attr_get_i64(f, G3_ATTRS[i].name, &v, e))) return rc;
-            if (v < 1 || v > 0x7fffffff)
-                return error_set(e, RP_EINPUT, "attribute '%s' is %lld, expected a positive int", G3_ATTRS[i].name, (long long)v);
+            if ((rc = h5_attr_get_i64(f, L_ATTRS[i].name, &v, e))) return rc;
+            if (v < (kind == K_INT) || v > 0x7fffffff)
+                return error_set(e, RP_EINPUT, "attribute '%s' is %lld, expected a %s int", L_ATTRS[i].name,
+                                 (long long)v, kind == K_INT ? "positive" : "non-negative");
             *(int *)p = (int)v;
         } else {
             double v;
-            if ((rc = h5_attr_get_f64(f, G3_ATTRS[i].name, &v, e))) return rc;
-            if (G3_ATTRS[i].kind == 1) *(float *)p = (float)v;
+            if ((rc = h5_attr_get_f64(f, L_ATTRS[i].name, &v, e))) return rc;
+            if (kind == K_FLOAT) *(float *)p = (float)v;
             else *(double *)p = v;
         }
     }
+    if (H5Aexists(f, "rope_scaling") > 0) {
+        char *s = NULL;
+        if ((rc = h5_attr_get_str(f, "rope_scaling", &s, e))) return rc;
+        c->rope_scaling = ROPE_DEFAULT;
+        for (int i = ROPE_LINEAR; i <= ROPE_LLAMA3; i++)
+            if (!strcmp(s, ROPE_SCALINGS[i])) c->rope_scaling = (RopeScaling)i;
+        if (c->rope_scaling == ROPE_DEFAULT) rc = error_set(e, RP_EINPUT, "attribute 'rope_scaling' is '%s', expected linear or llama3", s);
+        free(s);
+        if (rc) return rc;
+    }
     int stored_vp = c->padded_vocab_size;
-    int rc = gemma3_config_check(c, e);
+    rc = llama_config_check(c, e);
     if (!rc && stored_vp != c->padded_vocab_size)
         rc = error_set(e, RP_EINPUT, "attribute 'padded_vocab_size' is %d, this build pads vocab_size %d to %d", stored_vp,
                        c->vocab_size, c->padded_vocab_size);
@@ -302,7 +352,7 @@ static int read_config(hid_t f, ModelConfig *c, Error *e) {
         free(s);
         if (rc) return error_wrap(e, "attribute 'architecture'");
     }
-    return c->arch == ARCH_GPT2 ? read_gpt2_config(f, &c->gpt2, e) : read_gemma3_config(f, &c->gemma3, e);
+    return c->arch == ARCH_GPT2 ? read_gpt2_config(f, &c->gpt2, e) : read_llama_config(f, c->arch, &c->llama, e);
 }
 
 static herr_t collect_opt(hid_t loc, const char *name, const H5A_info_t *info, void *data) {
@@ -370,7 +420,7 @@ int checkpoint_load(const char *path, Model *m, Tokenizer **t, CheckpointMeta *m
     if (meta) checkpoint_meta_init(meta);
     int have_model = 0;
     if (!(rc = read_config(f, &c, e)) &&
-        !(rc = load_tokenizer(f, path, c.arch == ARCH_GPT2 ? c.gpt2.vocab_size : c.gemma3.vocab_size, t, e)) &&
+        !(rc = load_tokenizer(f, path, c.arch == ARCH_GPT2 ? c.gpt2.vocab_size : c.llama.vocab_size, t, e)) &&
         !(rc = model_init(m, &c, e))) {
         have_model = 1;
         rc = params_io(f, m, 0, e);

@@ -24,8 +24,8 @@ int gguf_sniff(const char *path) {
 }
 
 /* Gemma 3's hyper-parameters from the gemma3.* keys. */
-static int gemma3_config_from(const GGUF *g, int vocab, Gemma3Config *c, Error *e) {
-    memset(c, 0, sizeof *c);
+static int gemma3_config_from(const GGUF *g, int vocab, LlamaConfig *c, Error *e) {
+    *c = llama_config_gemma3();
     const struct {
         const char *key;
         int *dst;
@@ -60,7 +60,7 @@ static int gemma3_config_from(const GGUF *g, int vocab, Gemma3Config *c, Error *
     c->rope_local_base_freq = 10000.0;
     c->sliding_window_pattern = 6;
     c->query_pre_attn_scalar = (float)c->head_dim;
-    return gemma3_config_check(c, e);
+    return llama_config_check(c, e);
 }
 
 static int tokenizer_from(const GGUF *g, const char *path, Tokenizer **t, int *vocab, Error *e) {
@@ -104,16 +104,16 @@ static int tokenizer_from(const GGUF *g, const char *path, Tokenizer **t, int *v
 
 /* Dequantizes tensor k (every layer) into host and uploads it. */
 static int import_tensor(const GGUF *g, Model *m, int k, float *host, Error *e) {
-    const Gemma3TensorInfo *info = gemma3_tensor_info(k);
+    const LlamaTensorInfo *info = llama_tensor_info(&m->llama, k);
     const ParamTensor *pt = model_tensor(m, k);
-    int layers = info->layered ? m->gemma3.cfg.n_layer : 1;
+    int layers = info->layered ? m->llama.cfg.n_layer : 1;
     const size_t *d = pt->dims + (info->layered ? 1 : 0);
     int nd = pt->ndim - (info->layered ? 1 : 0);
-    size_t rows = k == 0 ? (size_t)m->vocab_size : d[0], cols = nd > 1 ? d[1] : 1, per_layer = pt->numel / (size_t)layers;
+    size_t rows = info->kind == LLAMA_EMBEDDING ? (size_t)m->vocab_size : d[0], cols = nd > 1 ? d[1] : 1, per_layer = pt->numel / (size_t)layers;
     memset(host, 0, pt->numel * sizeof(float));
     for (int l = 0; l < layers; l++) {
         char name[128];
-        int rc = gemma3_tensor_name(k, l, 0, name, sizeof name, e);
+        int rc = llama_tensor_name(info, l, 0, name, sizeof name, e);
         if (rc) return rc;
         const GGUFTensor *t = gguf_find_tensor(g, name);
         if (!t) return error_set(e, RP_EINPUT, "tensor '%s' is missing", name);
@@ -124,8 +124,8 @@ static int import_tensor(const GGUF *g, Model *m, int k, float *host, Error *e) 
                              (unsigned long long)want1);
         float *dst = host + (size_t)l * per_layer;
         if ((rc = gguf_tensor_to_f32(g, t, dst, e)) || (rc = checkpoint_check_finite(dst, rows * cols, name, e))) return rc;
-        if (info->is_norm)
-            for (size_t i = 0; i < rows * cols; i++) dst[i] -= 1.0f;
+        if (info->kind == LLAMA_NORM)
+            for (size_t i = 0; i < rows * cols; i++) dst[i] -= m->llama.cfg.norm_offset;
     }
     return model_tensor_upload(m, 'p', k, host, e);
 }
@@ -142,7 +142,7 @@ int gguf_import(const char *path, Model *m, Tokenizer **t, Error *e) {
     if (!rc && strcmp(arch, "gemma3"))
         rc = error_set(e, RP_EINPUT, "key 'general.architecture' is '%s': restpg imports gemma3 from GGUF", arch);
     if (!rc) rc = tokenizer_from(g, path, t, &vocab, e);
-    if (!rc) rc = gemma3_config_from(g, vocab, &c.gemma3, e);
+    if (!rc) rc = gemma3_config_from(g, vocab, &c.llama, e);
     if (!rc && !(rc = model_init(m, &c, e))) have_model = 1;
     float *host = NULL;
     if (!rc) {
@@ -150,7 +150,7 @@ int gguf_import(const char *path, Model *m, Tokenizer **t, Error *e) {
         for (int k = 0; k < model_tensor_count(m); k++) most = model_tensor(m, k)->numel > most ? model_tensor(m, k)->numel : most;
         if (!(host = xmalloc(most * sizeof(float), e))) rc = RP_ENOMEM;
     }
-    for (int k = 0; k < GEMMA3_N_TENSORS && !rc; k++) rc = import_tensor(g, m, k, host, e);
+    for (int k = 0; !rc && k < model_tensor_count(m); k++) rc = import_tensor(g, m, k, host, e);
     free(host);
     gguf_close(g);
     if (rc) {

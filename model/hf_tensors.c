@@ -8,7 +8,7 @@
 
 /* Where tensor k of layer l lives among HF's tensors: name, transposed or not, the layer count,
  * and the per-layer shape rows x cols as restpg holds it (cols = 0 for a vector); the embedding
- * keeps the real vocabulary rows only. */
+ * (and an untied LM head) keeps the real vocabulary rows only. */
 typedef struct {
     HfSlice s;
     int transposed, layers;
@@ -17,21 +17,23 @@ typedef struct {
 
 static int where(const Model *m, int k, int l, Where *w, Error *e) {
     const ParamTensor *t = model_tensor(m, k);
-    int layered;
+    int layered, vocab_rows = k == 0;
     if (m->arch == ARCH_GPT2) {
         gpt_tensor_hf_name(k, l, w->s.name, sizeof w->s.name, &w->transposed);
         layered = gpt_tensor_info(k)->layered;
         w->layers = layered ? m->gpt2.cfg.n_layer : 1;
     } else {
-        int rc = gemma3_tensor_name(k, l, 1, w->s.name, sizeof w->s.name, e);
+        const LlamaTensorInfo *info = llama_tensor_info(&m->llama, k);
+        int rc = llama_tensor_name(info, l, 1, w->s.name, sizeof w->s.name, e);
         if (rc) return rc;
         w->transposed = 0;
-        layered = gemma3_tensor_info(k)->layered;
-        w->layers = layered ? m->gemma3.cfg.n_layer : 1;
+        layered = info->layered;
+        w->layers = layered ? m->llama.cfg.n_layer : 1;
+        vocab_rows = info->kind == LLAMA_EMBEDDING; /* an untied LM head too */
     }
     const size_t *d = t->dims + (layered ? 1 : 0);
     int nd = t->ndim - (layered ? 1 : 0);
-    w->rows = k == 0 ? (size_t)m->vocab_size : d[0];
+    w->rows = vocab_rows ? (size_t)m->vocab_size : d[0];
     w->cols = nd > 1 ? d[1] : 0;
     w->s.rank = w->cols ? 2 : 1;
     w->s.dims[0] = w->transposed ? w->cols : w->rows;

@@ -6,16 +6,16 @@
 
 size_t infer_bytes(const ModelConfig *c, const InferPlan *p, int threads) {
     GPT2Dims gd;
-    Gemma3Dims g3d;
-    DecoderModel dm = model_config_decoder(c, &gd, &g3d);
+    LlamaConfig lc;
+    DecoderModel dm = model_config_decoder(c, &gd, &lc);
     return backend_get()->ops->decoder_bytes(&dm, p, threads);
 }
 
 int infer_init(Infer *s, const Model *m, const InferPlan *p, Error *e) {
     memset(s, 0, sizeof *s);
     GPT2Dims gd;
-    Gemma3Dims g3d;
-    DecoderModel dm = model_decoder(m, &gd, &g3d);
+    LlamaConfig lc;
+    DecoderModel dm = model_decoder(m, &gd, &lc);
     int rc = m->be->ops->decoder_init(&s->dec, &dm, p, e);
     if (rc) return rc;
     s->m = m;

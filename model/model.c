@@ -1,10 +1,13 @@
-/* The architecture-independent model API (see model.h): one switch per call. */
+/* The architecture-independent model API (see model.h): one switch per call, between GPT-2 and
+ * the Llama family. */
 #include "model/model.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static const char *const ARCH_NAMES[] = {[ARCH_GPT2] = "gpt2", [ARCH_GEMMA3] = "gemma3"};
+static const char *const ARCH_NAMES[] = {[ARCH_GPT2] = "gpt2", [ARCH_GEMMA3] = "gemma3", [ARCH_LLAMA] = "llama",
+                                         [ARCH_QWEN2] = "qwen2", [ARCH_QWEN3] = "qwen3"};
+#define N_ARCHS (int)(sizeof ARCH_NAMES / sizeof ARCH_NAMES[0])
 
 const char *model_dtype_name(DType d) { return d == DTYPE_BF16 ? "bf16" : "fp32"; }
 
@@ -15,27 +18,30 @@ int model_dtype_parse(const char *s, DType *d, Error *e) {
     return RP_OK;
 }
 
-const char *model_arch_name(Arch a) { return a == ARCH_GPT2 || a == ARCH_GEMMA3 ? ARCH_NAMES[a] : "?"; }
+const char *model_arch_name(Arch a) { return (int)a >= 0 && (int)a < N_ARCHS ? ARCH_NAMES[a] : "?"; }
 
 int model_arch_parse(const char *s, Arch *a, Error *e) {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < N_ARCHS; i++)
         if (!strcmp(s, ARCH_NAMES[i])) {
             *a = (Arch)i;
             return RP_OK;
         }
-    return error_set(e, RP_EINPUT, "architecture '%s' is not supported (gpt2, gemma3)", s);
+    return error_set(e, RP_EINPUT, "architecture '%s' is not supported (gpt2, gemma3, llama, qwen2, qwen3)", s);
 }
 
-const ParamStore *model_store(const Model *m) { return m->arch == ARCH_GPT2 ? &m->gpt2.store : &m->gemma3.store; }
+int model_arch_is_llama(Arch a) { return a == ARCH_GEMMA3 || a == ARCH_LLAMA || a == ARCH_QWEN2 || a == ARCH_QWEN3; }
 
-static ParamStore *model_store_mut(Model *m) { return m->arch == ARCH_GPT2 ? &m->gpt2.store : &m->gemma3.store; }
+const ParamStore *model_store(const Model *m) { return m->arch == ARCH_GPT2 ? &m->gpt2.store : &m->llama.store; }
+
+static ParamStore *model_store_mut(Model *m) { return m->arch == ARCH_GPT2 ? &m->gpt2.store : &m->llama.store; }
 
 int model_config_check(ModelConfig *c, Error *e) {
-    switch (c->arch) {
-    case ARCH_GPT2: return gpt_config_check(&c->gpt2, e);
-    case ARCH_GEMMA3: return gemma3_config_check(&c->gemma3, e);
-    }
-    return error_set(e, RP_EINPUT, "architecture %d is not supported", (int)c->arch);
+    if (c->arch == ARCH_GPT2) return gpt_config_check(&c->gpt2, e);
+    if (!model_arch_is_llama(c->arch)) return error_set(e, RP_EINPUT, "architecture %d is not supported", (int)c->arch);
+    if (c->llama.arch != c->arch)
+        return error_set(e, RP_EINPUT, "model config: architecture '%s' with a '%s' family config",
+                         model_arch_name(c->arch), model_arch_name(c->llama.arch));
+    return llama_config_check(&c->llama, e);
 }
 
 ModelConfig model_config(const Model *m) {
@@ -43,63 +49,62 @@ ModelConfig model_config(const Model *m) {
     memset(&c, 0, sizeof c);
     c.arch = m->arch;
     if (m->arch == ARCH_GPT2) c.gpt2 = m->gpt2.cfg;
-    else c.gemma3 = m->gemma3.cfg;
+    else c.llama = m->llama.cfg;
     return c;
 }
 
 int model_init(Model *m, const ModelConfig *c, Error *e) {
     memset(m, 0, sizeof *m);
+    ModelConfig checked = *c;
+    int rc = model_config_check(&checked, e);
+    if (rc) return rc;
     m->arch = c->arch;
     m->be = backend_get();
-    int rc;
-    switch (c->arch) {
-    case ARCH_GPT2:
+    if (c->arch == ARCH_GPT2) {
         if ((rc = gpt_init(&m->gpt2, &c->gpt2, e))) return rc;
         m->vocab_size = m->gpt2.cfg.vocab_size;
         m->padded_vocab_size = m->gpt2.cfg.padded_vocab_size;
         m->n_positions = m->gpt2.cfg.n_positions;
         m->n_params = m->gpt2.store.n_params;
         return RP_OK;
-    case ARCH_GEMMA3:
-        if ((rc = gemma3_init(&m->gemma3, &c->gemma3, e))) return rc;
-        m->vocab_size = m->gemma3.cfg.vocab_size;
-        m->padded_vocab_size = m->gemma3.cfg.padded_vocab_size;
-        m->n_positions = m->gemma3.cfg.max_positions;
-        m->n_params = m->gemma3.store.n_params;
-        return RP_OK;
     }
-    return error_set(e, RP_EINPUT, "architecture %d is not supported", (int)c->arch);
+    if ((rc = llama_init(&m->llama, &c->llama, e))) return rc;
+    m->vocab_size = m->llama.cfg.vocab_size;
+    m->padded_vocab_size = m->llama.cfg.padded_vocab_size;
+    m->n_positions = m->llama.cfg.max_positions;
+    m->n_params = m->llama.store.n_params;
+    return RP_OK;
 }
 
 void model_free(Model *m) {
     if (m->arch == ARCH_GPT2) gpt_free(&m->gpt2);
-    else gemma3_free(&m->gemma3);
+    else llama_free(&m->llama);
     memset(m, 0, sizeof *m);
 }
 
 int model_init_random(Model *m, uint64_t seed, Error *e) {
-    return m->arch == ARCH_GPT2 ? gpt_init_random(&m->gpt2, seed, e) : gemma3_init_random(&m->gemma3, seed, e);
+    return m->arch == ARCH_GPT2 ? gpt_init_random(&m->gpt2, seed, e) : llama_init_random(&m->llama, seed, e);
 }
 
 int model_plan(Model *m, int B, int T, Error *e) {
-    return m->arch == ARCH_GPT2 ? gpt_plan(&m->gpt2, B, T, e) : gemma3_plan(&m->gemma3, B, T, e);
+    return m->arch == ARCH_GPT2 ? gpt_plan(&m->gpt2, B, T, e) : llama_plan(&m->llama, B, T, e);
 }
 
 void model_set_recompute(Model *m, int on) {
     if (m->arch == ARCH_GPT2) gpt_set_recompute(&m->gpt2, on);
-    else gemma3_set_recompute(&m->gemma3, on);
+    else llama_set_recompute(&m->llama, on);
 }
 
 size_t model_activation_bytes(const ModelConfig *c, int B, int T, int recompute) {
     return c->arch == ARCH_GPT2 ? gpt_activation_bytes(&c->gpt2, B, T, recompute)
-                                : gemma3_activation_bytes(&c->gemma3, B, T, recompute);
+                                : llama_activation_bytes(&c->llama, B, T, recompute);
 }
 
 double model_flops_per_token(const ModelConfig *c, int T) {
     if (c->arch == ARCH_GPT2) return gpt_flops_per_token(&c->gpt2, T);
-    /* PaLM's count as for GPT-2: 6 x the matmul parameters (the real vocabulary's embedding
-     * rows serve as the LM head) + 12 L (NH hd) T for the attention scores and values. */
-    const Gemma3Config *g = &c->gemma3;
+    /* PaLM's count as for GPT-2: 6 x the matmul parameters (V x C for the LM head, tied or not;
+     * the embedding lookup is no product) + 12 L (NH hd) T for the attention scores and values. */
+    const LlamaConfig *g = &c->llama;
     double C = g->hidden_size, Q = (double)g->n_head * g->head_dim, KV = (double)g->n_kv_head * g->head_dim;
     double per_layer = C * Q * 2 + C * KV * 2 + 3.0 * C * g->intermediate_size;
     double matmul = (double)g->vocab_size * C + g->n_layer * per_layer;
@@ -109,22 +114,22 @@ double model_flops_per_token(const ModelConfig *c, int T) {
 int model_forward(Model *m, const int32_t *inputs, const int32_t *targets, const float *mask, int B, int T, float *loss,
                   Error *e) {
     return m->arch == ARCH_GPT2 ? gpt_forward(&m->gpt2, inputs, targets, mask, B, T, loss, e)
-                                : gemma3_forward(&m->gemma3, inputs, targets, mask, B, T, loss, e);
+                                : llama_forward(&m->llama, inputs, targets, mask, B, T, loss, e);
 }
 
 int model_backward(Model *m, float loss_scale, Error *e) {
-    return m->arch == ARCH_GPT2 ? gpt_backward(&m->gpt2, loss_scale, e) : gemma3_backward(&m->gemma3, loss_scale, e);
+    return m->arch == ARCH_GPT2 ? gpt_backward(&m->gpt2, loss_scale, e) : llama_backward(&m->llama, loss_scale, e);
 }
 
 int model_zero_grad(Model *m, Error *e) { return params_zero_grad(model_store_mut(m), e); }
 
 const float *model_token_losses(const Model *m) {
-    return m->arch == ARCH_GPT2 ? gpt_token_losses(&m->gpt2) : gemma3_token_losses(&m->gemma3);
+    return m->arch == ARCH_GPT2 ? gpt_token_losses(&m->gpt2) : llama_token_losses(&m->llama);
 }
 
 int model_logits_download(const Model *m, int row0, int n, float *host, Error *e) {
     return m->arch == ARCH_GPT2 ? gpt_logits_download(&m->gpt2, row0, n, host, e)
-                                : gemma3_logits_download(&m->gemma3, row0, n, host, e);
+                                : llama_logits_download(&m->llama, row0, n, host, e);
 }
 
 int model_opt_reset(Model *m, Error *e) { return params_opt_reset(model_store_mut(m), e); }
@@ -160,7 +165,7 @@ int model_state_upload(Model *m, int which, const float *host, Error *e) {
     return params_state_upload(model_store_mut(m), which, host, e);
 }
 
-DecoderModel model_config_decoder(const ModelConfig *c, GPT2Dims *gd, Gemma3Dims *g3d) {
+DecoderModel model_config_decoder(const ModelConfig *c, GPT2Dims *gd, LlamaConfig *lc) {
     DecoderModel dm;
     memset(&dm, 0, sizeof dm);
     dm.arch = c->arch;
@@ -169,25 +174,17 @@ DecoderModel model_config_decoder(const ModelConfig *c, GPT2Dims *gd, Gemma3Dims
         *gd = (GPT2Dims){g->n_layer, g->n_head, g->n_embd, g->n_positions, g->vocab_size, g->padded_vocab_size};
         dm.gpt2_dims = gd;
     } else {
-        const Gemma3Config *g = &c->gemma3;
-        *g3d = (Gemma3Dims){g->vocab_size,       g->padded_vocab_size,
-                            g->hidden_size,      g->intermediate_size,
-                            g->n_layer,          g->n_head,
-                            g->n_kv_head,        g->head_dim,
-                            g->sliding_window,   g->sliding_window_pattern,
-                            g->max_positions,    g->query_pre_attn_scalar,
-                            g->rms_norm_eps,     g->rope_theta,
-                            g->rope_local_base_freq};
-        dm.gemma3_dims = g3d;
+        *lc = c->llama;
+        dm.llama_cfg = lc;
     }
     return dm;
 }
 
-DecoderModel model_decoder(const Model *m, GPT2Dims *gd, Gemma3Dims *g3d) {
+DecoderModel model_decoder(const Model *m, GPT2Dims *gd, LlamaConfig *lc) {
     ModelConfig c = model_config(m);
-    DecoderModel dm = model_config_decoder(&c, gd, g3d);
+    DecoderModel dm = model_config_decoder(&c, gd, lc);
     if (m->arch == ARCH_GPT2) dm.gpt2 = &m->gpt2.params;
-    else dm.gemma3 = &m->gemma3.params;
+    else dm.llama = &m->llama.params;
     return dm;
 }
 
@@ -199,8 +196,8 @@ int model_limit_positions(Model *m, int n, Error *e) {
                              m->n_positions, n);
         return RP_OK;
     }
-    if (n < m->gemma3.cfg.max_positions) m->gemma3.cfg.max_positions = n;
-    m->n_positions = m->gemma3.cfg.max_positions;
+    if (n < m->llama.cfg.max_positions) m->llama.cfg.max_positions = n;
+    m->n_positions = m->llama.cfg.max_positions;
     return RP_OK;
 }
 
@@ -209,10 +206,15 @@ void model_describe(const Model *m, char *buf, size_t n) {
         const GPTConfig *c = &m->gpt2.cfg;
         snprintf(buf, n, "gpt2: %d layers, %d heads, %d channels, %d positions, vocabulary %d", c->n_layer, c->n_head,
                  c->n_embd, c->n_positions, c->vocab_size);
-    } else {
-        const Gemma3Config *c = &m->gemma3.cfg;
+    } else if (m->arch == ARCH_GEMMA3) {
+        const LlamaConfig *c = &m->llama.cfg;
         snprintf(buf, n, "gemma3: %d layers, %d heads (%d kv) of %d, %d channels, %d intermediate, window %d, vocabulary %d",
                  c->n_layer, c->n_head, c->n_kv_head, c->head_dim, c->hidden_size, c->intermediate_size,
                  c->sliding_window, c->vocab_size);
+    } else {
+        const LlamaConfig *c = &m->llama.cfg;
+        snprintf(buf, n, "%s: %d layers, %d heads (%d kv) of %d, %d channels, %d intermediate, %s head, vocabulary %d",
+                 model_arch_name(m->arch), c->n_layer, c->n_head, c->n_kv_head, c->head_dim, c->hidden_size,
+                 c->intermediate_size, c->tie_word_embeddings ? "tied" : "untied", c->vocab_size);
     }
 }

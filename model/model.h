@@ -1,12 +1,15 @@
-/* One model API over the architectures restpg trains (GPT-2: model/gpt.h; Gemma 3:
- * model/gemma3.h): what the trainer, the sampler, checkpoints and the CLI call, so none of them
- * knows which architecture it runs. Each call forwards to the architecture's own function with the
- * same contract (see gpt.h: the forward's masked mean loss, the backward that ADDS scaled
- * gradients, AdamW with clipping folded in, tensors moved only through download/upload).
+/* One model API over the architectures restpg trains (GPT-2: model/gpt.h; the Llama family,
+ * Llama, Qwen2, Qwen3 and Gemma 3: model/llama.h): what the trainer, the sampler, checkpoints and
+ * the CLI call, so none of them knows which architecture it runs. Each call forwards to the
+ * architecture's own function with the same contract (see gpt.h: the forward's masked mean loss,
+ * the backward that ADDS scaled gradients, AdamW with clipping folded in, tensors moved only
+ * through download/upload).
  *
- * Adding an architecture: its model/<arch>.{c,h} shaped like gpt.h, an Arch value in
- * kernels/backend.h, one case per function in model.c, its tensor names in checkpoint.c, and a
- * decoder in the backend (DecoderModel). */
+ * Adding a member of the Llama family: an Arch value, a llama_config_* constructor setting its
+ * switches (model/llama.h), a new switch in LlamaConfig only for what no switch covers yet, and
+ * its name in model.c's ARCH_NAMES. Adding another architecture: its model/<arch>.{c,h} shaped
+ * like gpt.h, an Arch value in kernels/backend.h, one case per function in model.c, its tensor
+ * names in checkpoint.c, and a decoder in the backend (DecoderModel). */
 #ifndef RESTPG_MODEL_MODEL_H
 #define RESTPG_MODEL_MODEL_H
 
@@ -15,14 +18,15 @@
 
 #include "core/error.h"
 #include "kernels/backend.h"
-#include "model/gemma3.h"
 #include "model/gpt.h"
+#include "model/llama.h"
 
-/* An architecture and its hyper-parameters (only the member of `arch` is read). */
+/* An architecture and its hyper-parameters (only the member of `arch` is read: gpt2, or llama for
+ * the family, whose llama.arch must equal arch). */
 typedef struct {
     Arch arch;
     GPTConfig gpt2;
-    Gemma3Config gemma3;
+    LlamaConfig llama;
 } ModelConfig;
 
 typedef struct {
@@ -31,8 +35,8 @@ typedef struct {
     int vocab_size, padded_vocab_size, n_positions;
     size_t n_params;
     const Backend *be;
-    GPT gpt2;      /* arch == ARCH_GPT2 */
-    Gemma3 gemma3; /* arch == ARCH_GEMMA3 */
+    GPT gpt2;    /* arch == ARCH_GPT2 */
+    Llama llama; /* the family: ARCH_LLAMA, ARCH_QWEN2, ARCH_QWEN3, ARCH_GEMMA3 */
 } Model;
 
 /* model.dtype: how the weights a model serves are stored ("fp32", "bf16"); and back (RP_EINPUT
@@ -45,7 +49,7 @@ int model_dtype_parse(const char *s, DType *d, Error *e);
     {"--dtype", ARG_STR, &(var), "weights the decoder computes with: fp32 (default) or bf16 (half the memory; "        \
                                  "products accumulate in fp32)", 0, ARG_ONE_OF("fp32", "bf16")}
 
-/* "gpt2" / "gemma3"; and back (RP_EINPUT naming the value). */
+/* "gpt2", "gemma3", "llama", "qwen2", "qwen3"; and back (RP_EINPUT naming the value). */
 const char *model_arch_name(Arch a);
 int model_arch_parse(const char *s, Arch *a, Error *e);
 
@@ -99,11 +103,14 @@ int model_tensor_upload(Model *m, int which, int k, const float *host, Error *e)
 int model_state_download(const Model *m, int which, float *host, Error *e);
 int model_state_upload(Model *m, int which, const float *host, Error *e);
 
-/* The model as a backend decoder sees it (dims are written to the caller's storage). */
-DecoderModel model_decoder(const Model *m, GPT2Dims *gd, Gemma3Dims *g3d);
-DecoderModel model_config_decoder(const ModelConfig *c, GPT2Dims *gd, Gemma3Dims *g3d);
+/* 1 if a belongs to the Llama family (the Llama member of Model and ModelConfig). */
+int model_arch_is_llama(Arch a);
 
-/* Limits the positions the model is planned for to n (the context a run uses): Gemma 3's
+/* The model as a backend decoder sees it (its shape is written to the caller's storage). */
+DecoderModel model_decoder(const Model *m, GPT2Dims *gd, LlamaConfig *lc);
+DecoderModel model_config_decoder(const ModelConfig *c, GPT2Dims *gd, LlamaConfig *lc);
+
+/* Limits the positions the model is planned for to n (the context a run uses): the Llama family's
  * max_positions only bounds plans (RoPE needs no table), so lowering it changes no result of a
  * shorter sequence; a GPT-2's context is its wpe table, which cannot shrink: RP_EINPUT unless n is
  * at least its n_positions (then nothing changes). */

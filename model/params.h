@@ -2,7 +2,7 @@
  * laid out back to back in one device buffer per state — parameters, gradients and the two AdamW
  * moments — on the selected backend; named views bound from the architecture's field table; host
  * copies per tensor or per state; and the AdamW step with gradient-norm clipping folded in. The
- * architectures (model/gpt.c, model/gemma3.c) keep only what differs: shapes, names, init and the
+ * architectures (model/gpt.c, model/llama.c) keep only what differs: shapes, names, init and the
  * forward/backward. */
 #ifndef RESTPG_MODEL_PARAMS_H
 #define RESTPG_MODEL_PARAMS_H

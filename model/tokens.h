@@ -1,5 +1,5 @@
 /* The token side of a causal language model's activations, the same for every architecture
- * (model/gpt.c, model/gemma3.c): the batch checked and staged on the host then uploaded, the loss
+ * (model/gpt.c, model/llama.c): the batch checked and staged on the host then uploaded, the loss
  * weights, the per-token losses read back for the weighted mean, and dloss for the backward. The
  * architecture carves the device mask and dloss buffers out of its own activation memory and
  * points this struct at them; the token ids and host mirrors are allocated here. */

@@ -12,7 +12,7 @@
 #  (e) tiny GPT-2 (no BOS): sampling through the KV cache and through full forwards choose the same
 #      tokens; --n 3 prints 3 headers; --prompt with --data/--id is refused.
 #  (f) --dtype bf16: Gemma 3 generates through a bf16 weight copy (its greedy text against fp32's is
-#      printed; the decoder's bits are asserted in test_decode_gemma3); --full-forward refuses it;
+#      printed; the decoder's bits are asserted in test_decode_llama); --full-forward refuses it;
 #      sampling records dtype "bf16" in the samples file and a resume with fp32 is refused.
 set -u
 source "$RESTPG_SOURCE_DIR/tests/lib.sh" gemma_cli

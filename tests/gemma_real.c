@@ -1,4 +1,4 @@
-/* The real Gemma 3 270M through restpg's own forward (model/gemma3.c via model/model.h), for
+/* The real Gemma 3 270M through restpg's own forward (model/llama.c via model/model.h), for
  * tests/gemma_real.sh to compare with llama.cpp: imports the GGUF file, then for every prompt (one
  * line of token ids in IDS) writes the last position's logits (V floats, native f32) to OUT and
  * prints the greedy continuation of N tokens (full forwards, no KV cache) as one line of ids.

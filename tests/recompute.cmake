@@ -1,5 +1,5 @@
-# Activation recomputation (model_set_recompute in model/gpt.c, model/gemma3.c): bitwise the same
-# loss, logits, gradients and AdamW steps as without, for GPT-2 and Gemma 3; the planned bytes.
+# Activation recomputation (model_set_recompute in model/gpt.c, model/llama.c): bitwise the same
+# loss, logits, gradients and AdamW steps as without, for GPT-2, Gemma 3, Llama and Qwen3; the planned bytes.
 restpg_test(test_recompute SOURCES tests/test_recompute.c LIBS restpg_model)
 # The whole tiny pipeline (pretrain, SFT, two EM rounds, 2 ranks) with train.recompute on writes
 # the same outputs as the recorded code without it (tests/refactor_golden.sh).

@@ -1,12 +1,12 @@
-/* Activation recomputation (model_set_recompute): for a tiny random GPT-2 and a tiny random
- * Gemma 3 (several layers, B = 2, T = 37, a loss mask with zeros and a weight of 0.5), a model
+/* Activation recomputation (model_set_recompute): for a tiny random GPT-2, Gemma 3, Llama (llama3
+ * RoPE scaling, untied head) and Qwen3 (q/k norms) (several layers, B = 2, T = 37, a loss mask with zeros and a weight of 0.5), a model
  * planned with recomputation and one planned without give the same bits for the loss, the token
  * losses, the logits and the whole gradient state (two micro-batches accumulated, the second
  * smaller than the plan), the same gradient norm and parameters after AdamW steps; switching the
  * mode re-plans and changes no result; model_activation_bytes is smaller with recomputation for
  * several shapes and equals what model_plan allocates (counted by wrapping the backend's alloc).
  * The reference for "right" is the mode without recomputation, itself checked against finite
- * differences (test_gpt) and PyTorch (test_gemma3). */
+ * differences (test_gpt) and PyTorch (test_llama). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,13 +66,28 @@ static ModelConfig gpt2_tiny(void) {
                          .gpt2 = {.vocab_size = 67, .n_layer = 3, .n_head = 2, .n_embd = 32, .n_positions = 48}};
 }
 
-/* Three sliding layers with a window shorter than T and one global layer, grouped-query attention. */
+/* The family's sizes on variant v: 4 layers, grouped-query attention, head_dim != hidden / heads. */
+static ModelConfig family_tiny(LlamaConfig v) {
+    ModelConfig c = {.arch = v.arch, .llama = v};
+    LlamaConfig *g = &c.llama;
+    g->vocab_size = 300, g->hidden_size = 64, g->intermediate_size = 96, g->n_layer = 4, g->n_head = 4;
+    g->n_kv_head = 2, g->head_dim = 32, g->max_positions = 64;
+    return c;
+}
+
+/* Three sliding layers with a window shorter than T and one global layer. */
 static ModelConfig gemma3_tiny(void) {
-    return (ModelConfig){.arch = ARCH_GEMMA3,
-                         .gemma3 = {.vocab_size = 300, .hidden_size = 64, .intermediate_size = 96, .n_layer = 4,
-                                    .n_head = 4, .n_kv_head = 2, .head_dim = 32, .sliding_window = 24,
-                                    .sliding_window_pattern = 4, .max_positions = 64, .query_pre_attn_scalar = 24.0f,
-                                    .rms_norm_eps = 1e-6f, .rope_theta = 1e6, .rope_local_base_freq = 1e4}};
+    ModelConfig c = family_tiny(llama_config_gemma3());
+    c.llama.sliding_window = 24, c.llama.sliding_window_pattern = 4, c.llama.query_pre_attn_scalar = 24.0f;
+    return c;
+}
+
+/* Llama 3.1's RoPE scaling and an untied LM head. */
+static ModelConfig llama_tiny(void) {
+    ModelConfig c = family_tiny(llama_config_llama());
+    c.llama.tie_word_embeddings = 0, c.llama.rope_scaling = ROPE_LLAMA3, c.llama.rope_factor = 8.0;
+    c.llama.rope_low_freq_factor = 1.0, c.llama.rope_high_freq_factor = 4.0, c.llama.rope_original_max_positions = 16;
+    return c;
 }
 
 /* The architecture's initialisation plus N(0, 0.05) on every element (so norm weights and biases
@@ -213,10 +228,10 @@ static void test_bytes(void) {
     Error e;
     ModelConfig g124 = {.arch = ARCH_GPT2,
                         .gpt2 = {.vocab_size = 50257, .n_layer = 12, .n_head = 12, .n_embd = 768, .n_positions = 1024}};
-    ModelConfig g270 = {.arch = ARCH_GEMMA3, .gemma3 = gemma3_config_270m()};
-    ModelConfig cs[4] = {gpt2_tiny(), gemma3_tiny(), g124, g270};
+    ModelConfig g270 = {.arch = ARCH_GEMMA3, .llama = llama_config_gemma3_270m()};
+    ModelConfig cs[6] = {gpt2_tiny(), gemma3_tiny(), g124, g270, llama_tiny(), family_tiny(llama_config_qwen3())};
     const int shapes[4][2] = {{1, 1}, {1, 37}, {2, 48}, {4, 256}};
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         CHECK_OK(model_config_check(&cs[i], &e), &e);
         for (int s = 0; s < 4; s++) {
             size_t off = model_activation_bytes(&cs[i], shapes[s][0], shapes[s][1], 0);
@@ -235,6 +250,8 @@ int main(void) {
     install_counting_backend();
     test_arch(gpt2_tiny());
     test_arch(gemma3_tiny());
+    test_arch(llama_tiny());
+    test_arch(family_tiny(llama_config_qwen3()));
     test_bytes();
     return test_summary("test_recompute");
 }

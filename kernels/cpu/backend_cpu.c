@@ -131,28 +131,28 @@ static int cpu_sumsq(const float *g, size_t n, double *out, Error *e) {
 }
 
 static int cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps,
-                               Error *e) {
+                               float w_offset, Error *e) {
     (void)e;
-    rmsnorm_forward(out, rstd, inp, w, N, C, eps);
+    rmsnorm_forward(out, rstd, inp, w, N, C, eps, w_offset);
     return RP_OK;
 }
 
 static int cpu_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
-                                const float *rstd, int N, int C, Error *e) {
+                                const float *rstd, int N, int C, float w_offset, Error *e) {
     (void)e;
-    rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, C);
+    rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, C, w_offset);
     return RP_OK;
 }
 
-static int cpu_rope_forward(float *x, int B, int T, int NH, int hd, double theta, Error *e) {
+static int cpu_rope_forward(float *x, int B, int T, int NH, int hd, const RopeSpec *rope, Error *e) {
     (void)e;
-    rope_forward(x, B, T, NH, hd, theta);
+    rope_forward(x, B, T, NH, hd, rope);
     return RP_OK;
 }
 
-static int cpu_rope_backward(float *dx, int B, int T, int NH, int hd, double theta, Error *e) {
+static int cpu_rope_backward(float *dx, int B, int T, int NH, int hd, const RopeSpec *rope, Error *e) {
     (void)e;
-    rope_backward(dx, B, T, NH, hd, theta);
+    rope_backward(dx, B, T, NH, hd, rope);
     return RP_OK;
 }
 
@@ -166,6 +166,19 @@ static int cpu_geglu_backward(float *dgate, float *dup, const float *dout, const
                               size_t n, Error *e) {
     (void)e;
     geglu_backward(dgate, dup, dout, gate, up, n);
+    return RP_OK;
+}
+
+static int cpu_swiglu_forward(float *out, const float *gate, const float *up, size_t n, Error *e) {
+    (void)e;
+    swiglu_forward(out, gate, up, n);
+    return RP_OK;
+}
+
+static int cpu_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                               size_t n, Error *e) {
+    (void)e;
+    swiglu_backward(dgate, dup, dout, gate, up, n);
     return RP_OK;
 }
 
@@ -223,6 +236,8 @@ static const BackendOps CPU = {
     .rope_backward = cpu_rope_backward,
     .geglu_forward = cpu_geglu_forward,
     .geglu_backward = cpu_geglu_backward,
+    .swiglu_forward = cpu_swiglu_forward,
+    .swiglu_backward = cpu_swiglu_backward,
     .embedding_forward = cpu_embedding_forward,
     .embedding_backward = cpu_embedding_backward,
     .attention_gqa_workspace = attention_gqa_workspace,

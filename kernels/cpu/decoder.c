@@ -1,6 +1,6 @@
 /* The CPU decoder: the decoder ops' dispatch on the model's architecture, and GPT-2's prefill and
  * batched decode with prompt and suffix KV caches (see decoder.h; the contract is model/infer.h's;
- * Gemma 3's decoder is decoder_gemma3.c).
+ * the Llama family's decoder is decoder_llama.c).
  *
  * Every product takes its second operand with the output columns contiguous, the form of the
  * batch-invariant kernel (kernels/cpu/decode.h): the weight matrices and the token embedding are
@@ -16,7 +16,7 @@
 
 #include "core/bf16.h"
 #include "kernels/cpu/decode.h"
-#include "kernels/cpu/decoder_gemma3.h"
+#include "kernels/cpu/decoder_llama.h"
 #include "kernels/cpu/ops.h"
 
 typedef struct {
@@ -346,44 +346,43 @@ static int gpt2_decoder_decode(Decoder *s, int n, const int *slots, const int32_
     return RP_OK;
 }
 
-/* Every handle starts with its Arch (Decoder here, Gemma 3's in decoder_gemma3.c), so the ops
- * below reach the right decoder without knowing the other's layout. */
-static int is_gemma3(const void *dec) { return *(const Arch *)dec == ARCH_GEMMA3; }
+/* Every handle starts with its Arch (Decoder here, the Llama family's in decoder_llama.c), so the
+ * ops below reach the right decoder without knowing the other's layout. */
+static int is_llama(const void *dec) { return *(const Arch *)dec != ARCH_GPT2; }
+
+/* Whether the Llama family's decoder serves arch. */
+static int llama_arch(Arch a) { return a == ARCH_GEMMA3 || a == ARCH_LLAMA || a == ARCH_QWEN2 || a == ARCH_QWEN3; }
 
 size_t cpu_decoder_bytes(const DecoderModel *dm, const DecodePlan *p, int threads) {
-    switch (dm->arch) {
-    case ARCH_GPT2: return gpt2_decoder_bytes(dm->gpt2_dims, p, threads);
-    case ARCH_GEMMA3: return cpu_decoder_gemma3_bytes(dm->gemma3_dims, p, threads);
-    }
+    if (dm->arch == ARCH_GPT2) return gpt2_decoder_bytes(dm->gpt2_dims, p, threads);
+    if (llama_arch(dm->arch)) return cpu_decoder_llama_bytes(dm->llama_cfg, p, threads);
     return 0; /* an architecture this backend cannot decode: cpu_decoder_init says so */
 }
 
 int cpu_decoder_init(void **dec, const DecoderModel *dm, const DecodePlan *p, Error *e) {
     *dec = NULL;
-    switch (dm->arch) {
-    case ARCH_GPT2: return gpt2_decoder_init(dec, dm->gpt2, dm->gpt2_dims, p, e);
-    case ARCH_GEMMA3: return cpu_decoder_gemma3_init(dec, dm->gemma3, dm->gemma3_dims, p, e);
-    }
+    if (dm->arch == ARCH_GPT2) return gpt2_decoder_init(dec, dm->gpt2, dm->gpt2_dims, p, e);
+    if (llama_arch(dm->arch)) return cpu_decoder_llama_init(dec, dm->llama, dm->llama_cfg, p, e);
     return error_set(e, RP_EINPUT, "the CPU decoder cannot decode architecture %d", (int)dm->arch);
 }
 
 void cpu_decoder_free(void *dec) {
     if (!dec) return;
-    if (is_gemma3(dec)) cpu_decoder_gemma3_free(dec);
+    if (is_llama(dec)) cpu_decoder_llama_free(dec);
     else gpt2_decoder_free(dec);
 }
 
 int cpu_decoder_prefill(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e) {
-    if (is_gemma3(dec)) return cpu_decoder_gemma3_prefill(dec, prefix, tokens, n, logits, e);
+    if (is_llama(dec)) return cpu_decoder_llama_prefill(dec, prefix, tokens, n, logits, e);
     return gpt2_decoder_prefill(dec, prefix, tokens, n, logits, e);
 }
 
 void cpu_decoder_attach(void *dec, int slot, int prefix) {
-    if (is_gemma3(dec)) cpu_decoder_gemma3_attach(dec, slot, prefix);
+    if (is_llama(dec)) cpu_decoder_llama_attach(dec, slot, prefix);
     else gpt2_decoder_attach(dec, slot, prefix);
 }
 
 int cpu_decoder_decode(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e) {
-    if (is_gemma3(dec)) return cpu_decoder_gemma3_decode(dec, n, slots, tokens, logits, e);
+    if (is_llama(dec)) return cpu_decoder_llama_decode(dec, n, slots, tokens, logits, e);
     return gpt2_decoder_decode(dec, n, slots, tokens, logits, e);
 }

@@ -1,7 +1,7 @@
 /* The CPU backend's KV-cached decoders: the decoder_* ops of BackendOps (kernels/backend.h;
  * model/infer.h states the contract: prompt caches, slots, prefill, attach, decode steps). Each
  * op dispatches on the model's architecture: the handle starts with its Arch. GPT-2's decoder is
- * described here and lives in decoder.c; Gemma 3's is kernels/cpu/decoder_gemma3.h.
+ * described here and lives in decoder.c; the Llama family's is kernels/cpu/decoder_llama.h.
  *
  * GPT-2's CPU layouts: a plan's memory is one allocation holding n_prefixes prompt caches (keys
  * transposed [C, P] and values [P, C] per layer, P <= max_prompt), max_rows suffix caches of up

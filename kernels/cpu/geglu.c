@@ -1,7 +1,9 @@
-/* Gemma's gated MLP activation (GeGLU with the tanh GELU) and the sqrt(C)-scaled token
- * embedding. The GELU and its derivative are gelu_forward/gelu_backward's, so both models
- * share one definition; every op is elementwise or column-blocked, hence thread-count
- * independent. */
+/* The gated MLP activations (Gemma's GeGLU with the tanh GELU; Llama's and Qwen's SwiGLU) and
+ * the scaled token embedding. The GELU and its derivative are gelu_forward/gelu_backward's, so
+ * GPT-2 and Gemma share one definition; every op is elementwise or column-blocked, hence
+ * thread-count independent. */
+#include <math.h>
+
 #include "kernels/cpu/ops.h"
 
 #define COL_BLOCK 64
@@ -21,6 +23,25 @@ void geglu_backward(float *dgate, float *dup, const float *dout, const float *ga
         dgate[i] = d * up[i];
     }
     gelu_backward(dgate, gate, dgate, n);
+}
+
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+void swiglu_forward(float *out, const float *gate, const float *up, size_t n) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = g * sigmoidf(g) * up[i];
+    }
+}
+
+void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i], d = dout[i], sg = sigmoidf(g);
+        dup[i] = d * (g * sg);
+        dgate[i] = d * up[i] * (sg * (1.0f + g * (1.0f - sg)));
+    }
 }
 
 void embedding_forward(float *out, const int32_t *tokens, const float *wte, float scale, int N, int C) {

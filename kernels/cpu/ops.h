@@ -122,22 +122,28 @@ void adamw_update(float *param, const float *grad, float *m, float *v, size_t n,
  * the value is the same for any thread count. Shards can add their sums before the sqrt. */
 double grad_sumsq(const float *g, size_t n);
 
-/* ---- Gemma 3's ops (model/gemma3.h) ---- */
+/* ---- The Llama family's ops (model/llama.h: Llama, Qwen2, Qwen3, Gemma 3) ---- */
 
-/* Gemma's RMSNorm over rows of C: out = x * rstd * (1 + w), rstd = 1 / sqrt(mean(x^2) + eps),
- * saving rstd per row. The per-head q/k norms are the same op on N*heads rows of head_dim. */
-void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps);
+/* RMSNorm over rows of C: out = x * rstd * (w_offset + w), rstd = 1 / sqrt(mean(x^2) + eps),
+ * saving rstd per row. Gemma applies its weight as (1 + w) (w_offset 1), Llama and Qwen as w
+ * (w_offset 0; 0 + w is w exactly). The per-head q/k norms are the same op on N*heads rows of
+ * head_dim. */
+void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps,
+                     float w_offset);
 /* Accumulates dinp and dw (dw's column sums walk the rows in order inside one thread). */
 void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, const float *rstd,
-                      int N, int C);
+                      int N, int C, float w_offset);
 
+/* Inverse frequency of RoPE pair i (< hd/2) for a head of hd, in double (backend.h's RopeSpec).
+ * The decoders build their per-position cosines from it, so prefill and decode rotate alike. */
+double rope_inv_freq(const RopeSpec *rope, int i, int hd);
 /* Rotary embedding in place on x[B,T,NH,hd], position t for row t of each sequence, Hugging
- * Face's rotate-half convention: for i < hd/2 with a = t * theta^(-2i/hd),
+ * Face's rotate-half convention: for i < hd/2 with a = t * rope_inv_freq(i),
  * (x[i], x[i+hd/2]) -> (x[i] cos a - x[i+hd/2] sin a, x[i+hd/2] cos a + x[i] sin a). Angles,
  * cosines and sines are computed in double, so long positions lose no phase. hd must be even. */
-void rope_forward(float *x, int B, int T, int NH, int hd, double theta);
+void rope_forward(float *x, int B, int T, int NH, int hd, const RopeSpec *rope);
 /* The backward: the transpose rotation (by -a) applied in place to the gradient dx. */
-void rope_backward(float *dx, int B, int T, int NH, int hd, double theta);
+void rope_backward(float *dx, int B, int T, int NH, int hd, const RopeSpec *rope);
 
 /* GeGLU: out = gelu_tanh(gate) * up elementwise (the GELU of gelu_forward). out may alias gate,
  * not up. */
@@ -145,6 +151,11 @@ void geglu_forward(float *out, const float *gate, const float *up, size_t n);
 /* Overwrites dgate = dout * up * gelu'(gate) and dup = dout * gelu(gate). dgate may alias dout;
  * dup may not. */
 void geglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n);
+/* SwiGLU: out = silu(gate) * up, silu(x) = x / (1 + e^-x). out may alias gate, not up. */
+void swiglu_forward(float *out, const float *gate, const float *up, size_t n);
+/* Overwrites dgate = dout * up * silu'(gate), silu'(x) = sig(x) (1 + x (1 - sig(x))), and
+ * dup = dout * silu(gate). dgate may alias dout; dup may not. */
+void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n);
 
 /* Scaled token embedding: out[i,:] = wte[tokens[i],:] * scale for N rows (Gemma's sqrt(C)
  * normaliser). Tokens must already be checked. The backward accumulates scale * dout into the

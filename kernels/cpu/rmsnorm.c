@@ -1,6 +1,6 @@
-/* Gemma's RMSNorm with the (1 + w) weight, forward and backward. Rows are independent; the
- * weight gradient is a column sum computed per block of columns with the rows walked in order
- * inside one thread, so it does not depend on the thread count. */
+/* RMSNorm with the (w_offset + w) weight (Gemma: 1 + w; Llama, Qwen: w), forward and backward.
+ * Rows are independent; the weight gradient is a column sum computed per block of columns with
+ * the rows walked in order inside one thread, so it does not depend on the thread count. */
 #include <math.h>
 
 #include "kernels/cpu/fastmath.h"
@@ -8,20 +8,21 @@
 
 #define COL_BLOCK 64
 
-void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps) {
+void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps,
+                     float w_offset) {
 #pragma omp parallel for schedule(static) if ((size_t)N * C > 32768)
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C;
         float *o = out + (size_t)i * C;
         float s = 1.0f / sqrtf(fm_dot(x, x, C) / C + eps);
-        for (int c = 0; c < C; c++) o[c] = x[c] * s * (1.0f + w[c]);
+        for (int c = 0; c < C; c++) o[c] = x[c] * s * (w_offset + w[c]);
         rstd[i] = s;
     }
 }
 
-/* With xhat = x * s and g = dout * (1 + w): dx = s * (g - xhat * mean(g * xhat)), dw = dout * xhat. */
+/* With xhat = x * s and g = dout * (w_offset + w): dx = s * (g - xhat * mean(g * xhat)), dw = dout * xhat. */
 void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, const float *rstd,
-                      int N, int C) {
+                      int N, int C, float w_offset) {
 #pragma omp parallel if ((size_t)N * C > 32768)
     {
 #pragma omp for schedule(static) nowait
@@ -32,13 +33,13 @@ void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *in
             float acc[FM_LANES] = {0};
             int c = 0;
             for (; c + FM_LANES <= C; c += FM_LANES)
-                for (int l = 0; l < FM_LANES; l++) acc[l] += d[c + l] * (1.0f + w[c + l]) * x[c + l];
+                for (int l = 0; l < FM_LANES; l++) acc[l] += d[c + l] * (w_offset + w[c + l]) * x[c + l];
             float sum = 0.0f;
             for (int l = 0; l < FM_LANES; l++) sum += acc[l];
-            for (; c < C; c++) sum += d[c] * (1.0f + w[c]) * x[c];
+            for (; c < C; c++) sum += d[c] * (w_offset + w[c]) * x[c];
             /* mean(g * xhat) = s * mean(g * x); the s^2 below folds both factors of s. */
             float k = sum * s * s / C;
-            for (c = 0; c < C; c++) di[c] += s * (d[c] * (1.0f + w[c]) - x[c] * k);
+            for (c = 0; c < C; c++) di[c] += s * (d[c] * (w_offset + w[c]) - x[c] * k);
         }
         int nblocks = (C + COL_BLOCK - 1) / COL_BLOCK;
 #pragma omp for schedule(static)

@@ -1,6 +1,7 @@
-/* Gemma 3's CPU kernels (rmsnorm.c, rope.c, geglu.c, attention_gqa.c) against naive double
- * references, on shapes that are not multiples of the tiles, lanes or column blocks; each op's
- * results bitwise the same on 1 and 2 threads; the attention's workspace contract. */
+/* The Llama family's CPU kernels (rmsnorm.c with both weight offsets, rope.c with plain, linear
+ * and Llama 3.1 scaling, geglu.c's GeGLU, SwiGLU and embedding, attention_gqa.c) against naive
+ * double references, on shapes that are not multiples of the tiles, lanes or column blocks; each
+ * op's results bitwise the same on 1 and 2 threads; the attention's workspace contract. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -32,7 +33,7 @@ static double rel_err(const float *a, const double *ref, size_t n) {
     return err / (mx + 1e-30);
 }
 
-static void test_rmsnorm(void) {
+static void test_rmsnorm(float w_offset) {
     enum { N = 37, C = 70 };
     const float eps = 1e-6f;
     float *x = randn(N * C, 1.5), *w = randn(C, 0.3), *dout = randn(N * C, 1.0), *din0 = randn(N * C, 1.0),
@@ -46,31 +47,48 @@ static void test_rmsnorm(void) {
         for (int c = 0; c < C; c++) ss += (double)xi[c] * xi[c];
         double s = 1.0 / sqrt(ss / C + eps);
         for (int c = 0; c < C; c++) {
-            rout[i * C + c] = xi[c] * s * (1.0 + w[c]);
-            dot += di[c] * (1.0 + w[c]) * xi[c];
+            rout[i * C + c] = xi[c] * s * ((double)w_offset + w[c]);
+            dot += di[c] * ((double)w_offset + w[c]) * xi[c];
             rdw[c] += di[c] * xi[c] * s;
         }
         for (int c = 0; c < C; c++)
-            rdin[i * C + c] = din0[i * C + c] + s * (di[c] * (1.0 + w[c]) - xi[c] * s * s * dot / C);
+            rdin[i * C + c] = din0[i * C + c] + s * (di[c] * ((double)w_offset + w[c]) - xi[c] * s * s * dot / C);
     }
     float *din[2], *dw[2];
     for (int th = 1; th <= 2; th++) {
         kernels_set_threads(th);
-        rmsnorm_forward(out, rstd, x, w, N, C, eps);
+        rmsnorm_forward(out, rstd, x, w, N, C, eps, w_offset);
         din[th - 1] = copyf(din0, N * C), dw[th - 1] = copyf(dw0, C);
-        rmsnorm_backward(din[th - 1], dw[th - 1], dout, x, w, rstd, N, C);
+        rmsnorm_backward(din[th - 1], dw[th - 1], dout, x, w, rstd, N, C, w_offset);
     }
     double e1 = rel_err(out, rout, N * C), e2 = rel_err(din[0], rdin, N * C), e3 = rel_err(dw[0], rdw, C);
-    printf("rmsnorm: forward %.2g, dinp %.2g, dw %.2g (relative to max, tolerance 1e-5)\n", e1, e2, e3);
+    printf("rmsnorm (w_offset %g): forward %.2g, dinp %.2g, dw %.2g (relative to max, tolerance 1e-5)\n",
+           (double)w_offset, e1, e2, e3);
     CHECK(e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-5);
     CHECK(memcmp(din[0], din[1], sizeof(float) * N * C) == 0 && memcmp(dw[0], dw[1], sizeof(float) * C) == 0);
     for (int t = 0; t < 2; t++) free(din[t]), free(dw[t]);
     free(x), free(w), free(dout), free(din0), free(dw0);
 }
 
-static void test_rope(void) {
+/* Inverse frequency of pair i, written from the published descriptions: theta^(-2i/hd); linear
+ * scaling divides it by the factor; Llama 3.1 keeps the short wavelengths, divides the long
+ * ones by the factor and blends the band between. */
+static double ref_inv_freq(const RopeSpec *r, int i, int hd) {
+    double f = 1.0 / pow(r->theta, (2.0 * i) / hd);
+    if (r->scaling == ROPE_LINEAR) return f / r->factor;
+    if (r->scaling == ROPE_DEFAULT) return f;
+    double wl = 2.0 * M_PI / f, lo_wl = r->original_max_positions / r->low_freq_factor;
+    double hi_wl = r->original_max_positions / r->high_freq_factor;
+    if (wl > lo_wl) return f / r->factor;
+    if (wl < hi_wl) return f;
+    double smooth = (r->original_max_positions / wl - r->low_freq_factor) / (r->high_freq_factor - r->low_freq_factor);
+    return (1.0 - smooth) * (f / r->factor) + smooth * f;
+}
+
+/* hd 18, theta 1e4: wavelengths from 6.3 to 377, so with an original context of 64, low 1 and
+ * high 4 the Llama 3.1 case has pairs in all three bands (< 16, 16..64, > 64). */
+static void test_rope(const RopeSpec *rope, const char *what) {
     enum { B = 2, T = 45, NH = 3, hd = 18 };
-    const double theta = 1e4;
     const size_t n = (size_t)B * T * NH * hd;
     float *x = randn(n, 1.0), *y = copyf(x, n), *g = randn(n, 1.0), *gb = copyf(g, n);
     double *ref = malloc(sizeof(double) * n);
@@ -78,24 +96,55 @@ static void test_rope(void) {
         for (int h = 0; h < NH; h++)
             for (int i = 0; i < hd / 2; i++) {
                 size_t o = ((size_t)bt * NH + h) * hd;
-                double a = (bt % T) * pow(theta, -2.0 * i / hd);
+                double a = (bt % T) * ref_inv_freq(rope, i, hd);
                 ref[o + i] = x[o + i] * cos(a) - x[o + i + hd / 2] * sin(a);
                 ref[o + i + hd / 2] = x[o + i + hd / 2] * cos(a) + x[o + i] * sin(a);
             }
+    double ferr = 0.0;
+    for (int i = 0; i < hd / 2; i++)
+        ferr = fmax(ferr, fabs(rope_inv_freq(rope, i, hd) - ref_inv_freq(rope, i, hd)) / ref_inv_freq(rope, i, hd));
     kernels_set_threads(2);
-    rope_forward(y, B, T, NH, hd, theta);
-    rope_backward(gb, B, T, NH, hd, theta);
+    rope_forward(y, B, T, NH, hd, rope);
+    rope_backward(gb, B, T, NH, hd, rope);
     /* The backward is the forward's transpose: <R x, g> = <x, R^T g>. */
     double lhs = 0.0, rhs = 0.0;
     for (size_t i = 0; i < n; i++) lhs += (double)y[i] * g[i], rhs += (double)x[i] * gb[i];
     double e = rel_err(y, ref, n);
-    printf("rope: forward %.2g, |<Rx,g> - <x,R^T g>| %.2g\n", e, fabs(lhs - rhs));
-    CHECK(e < 1e-6 && fabs(lhs - rhs) < 1e-4);
+    printf("rope (%s): inverse frequencies %.2g, forward %.2g, |<Rx,g> - <x,R^T g>| %.2g\n", what, ferr, e,
+           fabs(lhs - rhs));
+    CHECK(ferr < 1e-12 && e < 1e-6 && fabs(lhs - rhs) < 1e-4);
     kernels_set_threads(1);
     float *y1 = copyf(x, n);
-    rope_forward(y1, B, T, NH, hd, theta);
+    rope_forward(y1, B, T, NH, hd, rope);
     CHECK(memcmp(y, y1, sizeof(float) * n) == 0);
     free(x), free(y), free(y1), free(g), free(gb), free(ref);
+}
+
+/* SwiGLU against double silu(gate) * up and its derivatives; 1 vs 2 threads bitwise (n above the
+ * parallel threshold). */
+static void test_swiglu(void) {
+    enum { n = 70001 };
+    float *gate = randn(n, 3.0), *up = randn(n, 1.0), *dout = randn(n, 1.0);
+    gate[0] = -100.0f, gate[1] = 100.0f; /* saturated sigmoids */
+    float *out = malloc(sizeof(float) * n), *dg[2], *du[2];
+    double *rout = malloc(sizeof(double) * n), *rdg = malloc(sizeof(double) * n), *rdu = malloc(sizeof(double) * n);
+    for (int i = 0; i < n; i++) {
+        double x = gate[i], sg = 1.0 / (1.0 + exp(-x)), silu = x * sg;
+        rout[i] = silu * up[i], rdu[i] = dout[i] * silu, rdg[i] = dout[i] * up[i] * (sg + x * sg * (1.0 - sg));
+    }
+    swiglu_forward(out, gate, up, n);
+    for (int th = 1; th <= 2; th++) {
+        kernels_set_threads(th);
+        dg[th - 1] = copyf(dout, n), du[th - 1] = malloc(sizeof(float) * n); /* dgate may alias dout */
+        swiglu_backward(dg[th - 1], du[th - 1], dg[th - 1], gate, up, n);
+    }
+    kernels_set_threads(1);
+    double e1 = rel_err(out, rout, n), e2 = rel_err(dg[0], rdg, n), e3 = rel_err(du[0], rdu, n);
+    printf("swiglu: forward %.2g, dgate %.2g, dup %.2g (relative to max, tolerance 1e-6)\n", e1, e2, e3);
+    CHECK(e1 < 1e-6 && e2 < 1e-6 && e3 < 1e-6);
+    CHECK(!memcmp(dg[0], dg[1], sizeof(float) * n) && !memcmp(du[0], du[1], sizeof(float) * n));
+    for (int t = 0; t < 2; t++) free(dg[t]), free(du[t]);
+    free(gate), free(up), free(dout), free(out), free(rout), free(rdg), free(rdu);
 }
 
 static void test_geglu_and_embedding(void) {
@@ -252,9 +301,16 @@ static void test_attention_gqa(void) {
 int main(void) {
     rng_seed(&g_rng, 31);
     kernels_set_threads(1);
-    test_rmsnorm();
-    test_rope();
+    test_rmsnorm(1.0f);
+    test_rmsnorm(0.0f);
+    const RopeSpec plain = {.theta = 1e4}, linear = {.theta = 1e4, .scaling = ROPE_LINEAR, .factor = 4.0};
+    const RopeSpec llama3 = {.theta = 1e4, .scaling = ROPE_LLAMA3, .factor = 8.0, .low_freq_factor = 1.0,
+                             .high_freq_factor = 4.0, .original_max_positions = 64};
+    test_rope(&plain, "plain");
+    test_rope(&linear, "linear x4");
+    test_rope(&llama3, "llama3");
+    test_swiglu();
     test_geglu_and_embedding();
     test_attention_gqa();
-    return test_summary("test_kernels_gemma");
+    return test_summary("test_kernels_llama");
 }

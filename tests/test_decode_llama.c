@@ -1,19 +1,25 @@
-/* KV-cached Gemma 3 decoding (the CPU backend's decoder ops, kernels/cpu/decoder_gemma3.c)
- * against gemma3_forward over the full sequences, on a tiny random model with what the decoder
- * must get right: a sliding layer whose window (5) is shorter than every sequence, a global
- * layer, grouped-query attention (4 query heads on 2 kv heads) and head_dim 16 != hidden 48 / 4.
+/* KV-cached decoding of the Llama family (the CPU backend's decoder ops, kernels/cpu/decoder_llama.c)
+ * against llama_forward over the full sequences, on a tiny random model of each variant with
+ * what the decoder must get right: grouped-query attention (4 query heads on 2 kv heads) and
+ * head_dim 16 != hidden 48 / 4 throughout, and
+ *   gemma3: a sliding layer whose window (5) is shorter than every sequence, a global layer;
+ *   llama3: Llama 3.1 RoPE scaling, an untied LM head, SwiGLU, plain norms;
+ *   qwen2:  q/k/v biases;
+ *   qwen3:  per-head q/k norms and an untied head.
+ * For each:
  *
  *  - Two prompts (13 and 7 tokens), 6 candidate slots (4 on the first, 2 on the second) decoded
  *    for 10 steps each, starting on different steps (so rows sharing a prompt see different
  *    windows of it), in mixed row orders, alternating 1 and 2 threads: the logits of every prefill
- *    and every step equal gemma3_forward's logits at that position within
+ *    and every step equal llama_forward's logits at that position within
  *    max |diff| <= 1e-4 * max |logit| (float sums taken in another order; measured 7.6e-6 on a
- *    largest logit of 25, 3e-7 relative).
+ *    largest logit of 25, 3e-7 relative, for Gemma 3).
  *  - Batch invariance, bitwise: the same candidates replayed on other slots from prompt caches
  *    prefilled on the other thread count, alone on even steps and in pairs that mix the prompts
  *    on odd steps, threads alternating the other way, give the same bits at every step.
  *  - bf16 weights: bitwise the fp32 decoder's logits over the model with its matrices rounded to
- *    bf16, from a weight copy of half the size.
+ *    bf16 (biases and norms stay fp32), from a weight copy of half the size (with an untied head
+ *    the LM head and the embedding's row-major copy both halve).
  *  - Bad token ids, an over-long prompt, a full suffix, a plan past max_positions and an
  *    architecture the CPU cannot decode are RP_EINPUT. */
 #include <math.h>
@@ -24,47 +30,63 @@
 #include "core/bf16.h"
 #include "core/rng.h"
 #include "kernels/cpu/ops.h"
-#include "model/gemma3.h"
+#include "model/llama.h"
 #include "tests/test.h"
 
 enum { NC = 6, STEPS = 10, NP0 = 13, NP1 = 7, MAXT = NP0 + STEPS };
 
-static Gemma3Config tiny_config(void) {
-    return (Gemma3Config){.vocab_size = 300, .hidden_size = 48, .intermediate_size = 96, .n_layer = 3, .n_head = 4,
-                          .n_kv_head = 2, .head_dim = 16, .sliding_window = 5, .sliding_window_pattern = 2,
-                          .max_positions = 40, .query_pre_attn_scalar = 24.0f, .rms_norm_eps = 1e-6f,
-                          .rope_theta = 1e6, .rope_local_base_freq = 1e4};
+static LlamaConfig sized(LlamaConfig c) {
+    c.vocab_size = 300, c.hidden_size = 48, c.intermediate_size = 96, c.n_layer = 3, c.n_head = 4, c.n_kv_head = 2;
+    c.head_dim = 16, c.max_positions = 40;
+    return c;
 }
 
-static Gemma3Dims dims_of(const Gemma3Config *c) {
-    return (Gemma3Dims){.vocab_size = c->vocab_size, .padded_vocab_size = c->padded_vocab_size,
-                        .hidden_size = c->hidden_size, .intermediate_size = c->intermediate_size,
-                        .n_layer = c->n_layer, .n_head = c->n_head, .n_kv_head = c->n_kv_head,
-                        .head_dim = c->head_dim, .sliding_window = c->sliding_window,
-                        .sliding_window_pattern = c->sliding_window_pattern, .max_positions = c->max_positions,
-                        .query_pre_attn_scalar = c->query_pre_attn_scalar, .rms_norm_eps = c->rms_norm_eps,
-                        .rope_theta = c->rope_theta, .rope_local_base_freq = c->rope_local_base_freq};
+static LlamaConfig variant(int i, const char **name) {
+    LlamaConfig c;
+    switch (i) {
+    case 0:
+        *name = "gemma3";
+        c = sized(llama_config_gemma3());
+        c.sliding_window = 5, c.sliding_window_pattern = 2, c.query_pre_attn_scalar = 24.0f;
+        return c;
+    case 1:
+        *name = "llama3";
+        c = sized(llama_config_llama());
+        c.tie_word_embeddings = 0, c.rope_scaling = ROPE_LLAMA3, c.rope_factor = 8.0, c.rope_low_freq_factor = 1.0;
+        c.rope_high_freq_factor = 4.0, c.rope_original_max_positions = 16;
+        return c;
+    case 2: *name = "qwen2"; return sized(llama_config_qwen2());
+    default:
+        *name = "qwen3";
+        c = sized(llama_config_qwen3());
+        c.tie_word_embeddings = 0;
+        return c;
+    }
 }
 
-/* Matrices N(0, 1/fan_in), the embedding N(0, 0.5) (logits of a few units, so attention and the
- * softmax are far from uniform), norm weights N(0, 0.3); padding rows 0. */
-static void random_params(Gemma3 *m, Rng *r, Error *e) {
+/* Matrices N(0, 1/fan_in), embeddings N(0, 0.5) (logits of a few units, so attention and the
+ * softmax are far from uniform), norm weights 1 - norm_offset + N(0, 0.3), biases N(0, 0.3);
+ * padding rows 0. */
+static void random_params(Llama *m, Rng *r, Error *e) {
     float *h = malloc(sizeof(float) * m->store.n_params);
-    for (int k = 0; k < GEMMA3_N_TENSORS; k++) {
+    for (int k = 0; k < m->store.n; k++) {
         const ParamTensor *t = &m->store.t[k];
-        double sd = gemma3_tensor_info(k)->is_norm ? 0.3 : k == 0 ? 0.5 : 1.0 / sqrt((double)t->dims[t->ndim - 1]);
-        size_t n = k == 0 ? (size_t)m->cfg.vocab_size * m->cfg.hidden_size : t->numel;
-        for (size_t i = 0; i < t->numel; i++) h[t->offset + i] = i < n ? (float)(sd * rng_normal(r)) : 0.0f;
+        const LlamaTensorKind kind = m->info[k].kind;
+        double sd = kind == LLAMA_NORM || kind == LLAMA_BIAS ? 0.3 : kind == LLAMA_EMBEDDING ? 0.5
+                                                                     : 1.0 / sqrt((double)t->dims[t->ndim - 1]);
+        double mean = kind == LLAMA_NORM ? 1.0 - m->cfg.norm_offset : 0.0;
+        size_t n = kind == LLAMA_EMBEDDING ? (size_t)m->cfg.vocab_size * m->cfg.hidden_size : t->numel;
+        for (size_t i = 0; i < t->numel; i++) h[t->offset + i] = i < n ? (float)(mean + sd * rng_normal(r)) : 0.0f;
     }
     CHECK_OK(params_state_upload(&m->store, 'p', h, e), e);
     free(h);
 }
 
 typedef struct {
-    Gemma3 m;
+    const char *name;
+    Llama m;
     const BackendOps *op;
     DecoderModel dm;
-    Gemma3Dims d;
     int V, Vp;
     int32_t seq[NC][MAXT]; /* prompt, then the tokens fed at steps 0.. */
     int plen[NC];
@@ -106,7 +128,7 @@ static void run_together(Fixture *f, void *dec) {
     free(step);
 }
 
-/* Every prefill and step against gemma3_forward of the candidate's full sequence. */
+/* Every prefill and step against llama_forward of the candidate's full sequence. */
 static void check_full_forward(Fixture *f) {
     Error e;
     float *ref = malloc(sizeof(float) * MAXT * f->Vp);
@@ -114,8 +136,8 @@ static void check_full_forward(Fixture *f) {
     kernels_set_threads(1);
     for (int c = 0; c < NC; c++) {
         int T = f->plen[c] + STEPS;
-        CHECK_OK(gemma3_forward(&f->m, f->seq[c], NULL, NULL, 1, T, NULL, &e), &e);
-        CHECK_OK(gemma3_logits_download(&f->m, 0, T, ref, &e), &e);
+        CHECK_OK(llama_forward(&f->m, f->seq[c], NULL, NULL, 1, T, NULL, &e), &e);
+        CHECK_OK(llama_logits_download(&f->m, 0, T, ref, &e), &e);
         for (int i = 0; i <= STEPS; i++) {
             const float *got = row_of(f, c, i), *want = ref + (size_t)(f->plen[c] - 1 + i) * f->Vp;
             for (int v = 0; v < f->V; v++) {
@@ -124,9 +146,9 @@ static void check_full_forward(Fixture *f) {
             }
         }
     }
-    printf("decode vs gemma3_forward: max |diff| %.3g, max |logit| %.3g, ratio %.3g (tolerance 1e-4)\n", worst,
+    printf("%s: decode vs llama_forward: max |diff| %.3g, max |logit| %.3g, ratio %.3g (tolerance 1e-4)\n", f->name, worst,
            biggest, worst / biggest);
-    CHECK_MSG(biggest > 1.0 && worst <= 1e-4 * biggest, "max |diff| %g vs max |logit| %g", worst, biggest);
+    CHECK_MSG(biggest > 1.0 && worst <= 1e-4 * biggest, "%s: max |diff| %g vs max |logit| %g", f->name, worst, biggest);
     free(ref);
 }
 
@@ -156,8 +178,8 @@ static void check_invariance(Fixture *f, void *dec) {
                 steps_same &= !memcmp(out + (size_t)i * f->Vp, row_of(f, cand[i], 1 + s), sizeof(float) * f->Vp);
         }
     }
-    CHECK_MSG(prefill_same, "prefill logits depend on the thread count");
-    CHECK_MSG(steps_same, "a slot's logits depend on the rows decoded with it, their order or the threads");
+    CHECK_MSG(prefill_same, "%s: prefill logits depend on the thread count", f->name);
+    CHECK_MSG(steps_same, "%s: a slot's logits depend on the rows decoded with it, their order or the threads", f->name);
     /* Every slot now holds STEPS = max_new tokens: one more is an input error. */
     CHECK(f->op->decoder_decode(dec, 1, (int[]){7}, (int32_t[]){1}, out, &e) == RP_EINPUT);
     free(out);
@@ -206,15 +228,16 @@ static void check_bf16(Fixture *f, const DecodePlan *fp32_plan) {
     f->op->decoder_free(dec);
     memcpy(bf16_run, f->logits, sizeof(float) * n);
     size_t b32 = f->op->decoder_bytes(&f->dm, fp32_plan, 2), b16 = f->op->decoder_bytes(&f->dm, &plan, 2);
-    const Gemma3Config *c = &f->m.cfg;
+    const LlamaConfig *c = &f->m.cfg;
     size_t C = c->hidden_size, Q = (size_t)c->n_head * c->head_dim, KV = (size_t)c->n_kv_head * c->head_dim;
-    size_t mats = (size_t)c->n_layer * (2 * C * Q + 2 * C * KV + 3 * C * c->intermediate_size) + C * c->padded_vocab_size;
+    size_t mats = (size_t)c->n_layer * (2 * C * Q + 2 * C * KV + 3 * C * c->intermediate_size) +
+                  C * c->padded_vocab_size * (c->tie_word_embeddings ? 1 : 2);
     CHECK_MSG(b32 - b16 == mats * 2, "bf16 decoder saves %zu bytes, want %zu", b32 - b16, mats * 2);
     /* Round the model's matrices and embedding, then decode with fp32 copies. */
     float *h = malloc(sizeof(float) * f->m.store.n_params);
     CHECK_OK(params_state_download(&f->m.store, 'p', h, &e), &e);
-    for (int k = 0; k < GEMMA3_N_TENSORS; k++)
-        if (!gemma3_tensor_info(k)->is_norm)
+    for (int k = 0; k < f->m.store.n; k++)
+        if (f->m.info[k].kind == LLAMA_MATRIX || f->m.info[k].kind == LLAMA_EMBEDDING)
             for (size_t i = 0; i < f->m.store.t[k].numel; i++) {
                 float *x = h + f->m.store.t[k].offset + i;
                 *x = bf16_to_f32(bf16_from_f32(*x));
@@ -225,7 +248,8 @@ static void check_bf16(Fixture *f, const DecodePlan *fp32_plan) {
     if (!dec) goto out;
     run_together(f, dec);
     f->op->decoder_free(dec);
-    CHECK_MSG(!memcmp(bf16_run, f->logits, sizeof(float) * n), "bf16 decoder differs from fp32 over rounded weights");
+    CHECK_MSG(!memcmp(bf16_run, f->logits, sizeof(float) * n), "%s: bf16 decoder differs from fp32 over rounded weights",
+              f->name);
     double diff = 0, big = 0;
     for (size_t i = 0; i < n; i++) {
         diff = fmax(diff, fabs((double)bf16_run[i] - fp32_run[i]));
@@ -233,28 +257,27 @@ static void check_bf16(Fixture *f, const DecodePlan *fp32_plan) {
     }
     /* Rounding the weights (relative error <= 2^-9) moves the logits, but by little. */
     CHECK_MSG(diff > 0 && diff <= 2e-2 * big, "bf16 vs fp32 weights: max |diff| %g of max |logit| %g", diff, big);
-    printf("bf16 weights: decoder %zu -> %zu bytes; logits max |diff| %.3g vs fp32 weights (max |logit| %.3g)\n", b32,
-           b16, diff, big);
+    printf("%s: bf16 weights: decoder %zu -> %zu bytes; logits max |diff| %.3g vs fp32 weights (max |logit| %.3g), "
+           "bitwise the fp32 decoder over rounded weights\n", f->name, b32, b16, diff, big);
 out:
     free(fp32_run);
     free(bf16_run);
 }
 
-int main(void) {
+static void test_variant(int i) {
     Error e;
     Fixture f;
     memset(&f, 0, sizeof f);
-    Gemma3Config c = tiny_config();
-    CHECK_OK(gemma3_init(&f.m, &c, &e), &e);
-    CHECK_OK(gemma3_plan(&f.m, 1, MAXT, &e), &e);
+    LlamaConfig c = variant(i, &f.name);
+    CHECK_OK(llama_init(&f.m, &c, &e), &e);
+    CHECK_OK(llama_plan(&f.m, 1, MAXT, &e), &e);
     Rng r;
     rng_seed(&r, 21);
     random_params(&f.m, &r, &e);
     f.op = f.m.store.be->ops;
     f.V = f.m.cfg.vocab_size;
     f.Vp = f.m.cfg.padded_vocab_size;
-    f.d = dims_of(&f.m.cfg);
-    f.dm = (DecoderModel){.arch = ARCH_GEMMA3, .gemma3 = &f.m.params, .gemma3_dims = &f.d};
+    f.dm = (DecoderModel){.arch = c.arch, .llama = &f.m.params, .llama_cfg = &f.m.cfg};
     for (int t = 0; t < NP0; t++) f.seq[0][t] = (int32_t)(rng_next(&r) % f.V);
     for (int t = 0; t < NP1; t++) f.seq[4][t] = (int32_t)(rng_next(&r) % f.V);
     for (int k = 0; k < NC; k++) {
@@ -277,6 +300,10 @@ int main(void) {
         check_bf16(&f, &plan);
     }
     free(f.logits);
-    gemma3_free(&f.m);
-    return test_summary("test_decode_gemma3");
+    llama_free(&f.m);
+}
+
+int main(void) {
+    for (int i = 0; i < 4; i++) test_variant(i);
+    return test_summary("test_decode_llama");
 }

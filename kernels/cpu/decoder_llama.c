@@ -1,8 +1,11 @@
-/* The CPU Gemma 3 decoder: prefill and batched decode with prompt and suffix KV caches (see
- * decoder_gemma3.h; the contract is model/infer.h's, the architecture model/gemma3.h's).
+/* The CPU decoder of the Llama family (Llama, Qwen2, Qwen3, Gemma 3): prefill and batched decode
+ * with prompt and suffix KV caches (see decoder_llama.h; the contract is model/infer.h's, the
+ * architecture model/llama.h's). It reads the config's switches as the training forward does:
+ * norm offset, embedding scale, optional q/k/v biases, q/k norms and post norms, GeGLU or SwiGLU,
+ * RoPE scaling, sliding layers or none, a tied or untied LM head.
  *
  * Batch invariance, as in the GPT-2 decoder (decoder.c): every product is decode_gemm_nn over
- * transposed weights, and every norm, RoPE rotation, softmax and GeGLU works on one row at a
+ * transposed weights, and every bias, norm, RoPE rotation, softmax and GLU works on one row at a
  * time, so a slot's logits are the same bits whatever rows share its step. The one place rows
  * meet is the attention over a shared prompt: the rows of a group are one product per head over
  * the keys from the earliest position any of them sees. With a sliding window the
@@ -19,7 +22,7 @@
  *
  * Activation buffers hold max(max_prompt, max_rows) rows and serve prefill and decode; the
  * residual stream x is updated in place. */
-#include "kernels/cpu/decoder_gemma3.h"
+#include "kernels/cpu/decoder_llama.h"
 
 #include <math.h>
 #include <omp.h>
@@ -34,8 +37,8 @@
 
 typedef struct {
     Arch arch; /* ARCH_GEMMA3, first: decoder.c dispatches on it */
-    Gemma3Tensors w;
-    Gemma3Dims d;
+    LlamaTensors w;
+    LlamaConfig d;
     DecodePlan plan;
     int n_threads;      /* threads the attention tasks may use (scratch is per thread) */
     int ld_scratch;     /* max_prompt + max_new + 1 */
@@ -47,34 +50,41 @@ typedef struct {
     float *x, *ln, *q, *k, *v, *att, *tmp, *gate, *up, *rstd, *lse;
     float *rope;        /* per decode row: cos | sin of the local base, then of the global one, [2][hd] */
     float *scratch;
-    void *wt;           /* panels (panel_pack) of every layer's q, k, v, o, gate, up, down, then token_embd, in
-                         * plan.weights */
+    void *wt;           /* panels (panel_pack) of every layer's q, k, v, o, gate, up, down, then of the LM head,
+                         * then (untied head) token_embd row-major, in plan.weights */
     int *plen;          /* [n_prefixes] prompt length, 0 = empty */
     int *slen, *sprefix; /* [max_rows] suffix length and attached prompt (-1 = none) */
     int *mark, *starts; /* per-step scratch: [max_rows], [max_rows + 1] */
-} G3Decoder;
+} LlamaDecoder;
 
-/* A layer's parameters: norm weights in place, matrices from the panel copies. */
+/* A layer's parameters: norm weights and biases in place (NULL where the config has none),
+ * matrices from the panel copies. */
 typedef struct {
-    const float *attn_norm, *q_norm, *k_norm, *post_attn_norm, *ffn_norm, *post_ffw_norm;
+    const float *attn_norm, *q_norm, *k_norm, *post_attn_norm, *ffn_norm, *post_ffw_norm, *q_b, *k_b, *v_b;
     DecodeW q, k, v, o, gate, up, down;
 } LayerW;
 
-static size_t layer_wt_floats(const Gemma3Dims *d) {
+/* Layer l's slice of a per-layer vector of `per` floats; NULL for a tensor the config lacks. */
+static const float *at_layer(const float *t, int l, size_t per) { return t ? t + (size_t)l * per : NULL; }
+
+static size_t layer_wt_floats(const LlamaConfig *d) {
     size_t C = (size_t)d->hidden_size, Q = (size_t)d->n_head * d->head_dim, KV = (size_t)d->n_kv_head * d->head_dim;
     return C * (Q + 2 * KV) + Q * C + 3 * C * (size_t)d->intermediate_size;
 }
 
-static void layer_w(const G3Decoder *s, int l, LayerW *lw) {
-    const Gemma3Dims *d = &s->d;
+static void layer_w(const LlamaDecoder *s, int l, LayerW *lw) {
+    const LlamaConfig *d = &s->d;
     size_t C = (size_t)d->hidden_size, Q = (size_t)d->n_head * d->head_dim, KV = (size_t)d->n_kv_head * d->head_dim;
-    size_t I = (size_t)d->intermediate_size, lC = (size_t)l * C, lh = (size_t)l * d->head_dim;
-    lw->attn_norm = s->w.attn_norm + lC;
-    lw->q_norm = s->w.attn_q_norm + lh;
-    lw->k_norm = s->w.attn_k_norm + lh;
-    lw->post_attn_norm = s->w.post_attention_norm + lC;
-    lw->ffn_norm = s->w.ffn_norm + lC;
-    lw->post_ffw_norm = s->w.post_ffw_norm + lC;
+    size_t I = (size_t)d->intermediate_size;
+    lw->attn_norm = at_layer(s->w.attn_norm, l, C);
+    lw->q_norm = at_layer(s->w.attn_q_norm, l, (size_t)d->head_dim);
+    lw->k_norm = at_layer(s->w.attn_k_norm, l, (size_t)d->head_dim);
+    lw->post_attn_norm = at_layer(s->w.post_attention_norm, l, C);
+    lw->ffn_norm = at_layer(s->w.ffn_norm, l, C);
+    lw->post_ffw_norm = at_layer(s->w.post_ffw_norm, l, C);
+    lw->q_b = at_layer(s->w.attn_q_b, l, Q);
+    lw->k_b = at_layer(s->w.attn_k_b, l, KV);
+    lw->v_b = at_layer(s->w.attn_v_b, l, KV);
     size_t at = (size_t)l * layer_wt_floats(d);
     const size_t n[7] = {C * Q, C * KV, C * KV, Q * C, C * I, C * I, I * C};
     DecodeW *m[7] = {&lw->q, &lw->k, &lw->v, &lw->o, &lw->gate, &lw->up, &lw->down};
@@ -117,8 +127,18 @@ static void panel_matmul(float *out, const float *inp, DecodeW wp, int N, int K,
     }
 }
 
-static void pack_weights(G3Decoder *s) {
-    const Gemma3Dims *d = &s->d;
+/* Offsets (in weight elements) of the LM head's panels, after every layer's matrices, and of the
+ * untied model's row-major embedding copy after them. */
+static size_t head_at(const LlamaConfig *d) { return (size_t)d->n_layer * layer_wt_floats(d); }
+static size_t embed_at(const LlamaConfig *d) { return head_at(d) + (size_t)d->padded_vocab_size * d->hidden_size; }
+
+/* Elements of the whole weight copy: the layers, the head, and the embedding unless tied. */
+static size_t wt_elems(const LlamaConfig *d) {
+    return embed_at(d) + (d->tie_word_embeddings ? 0 : (size_t)d->padded_vocab_size * d->hidden_size);
+}
+
+static void pack_weights(LlamaDecoder *s) {
+    const LlamaConfig *d = &s->d;
     size_t C = (size_t)d->hidden_size, Q = (size_t)d->n_head * d->head_dim, KV = (size_t)d->n_kv_head * d->head_dim;
     size_t I = (size_t)d->intermediate_size;
     for (int l = 0; l < d->n_layer; l++) {
@@ -132,27 +152,44 @@ static void pack_weights(G3Decoder *s) {
         panel_pack(lw.up, s->w.ffn_up + l * I * C, I, C);
         panel_pack(lw.down, s->w.ffn_down + l * C * I, C, I);
     }
-    panel_pack(cpu_decoder_weights(s->wt, s->plan.weights, (size_t)d->n_layer * layer_wt_floats(d)), s->w.token_embd,
-               (size_t)d->padded_vocab_size, C);
+    const float *head = d->tie_word_embeddings ? s->w.token_embd : s->w.output;
+    panel_pack(cpu_decoder_weights(s->wt, s->plan.weights, head_at(d)), head, (size_t)d->padded_vocab_size, C);
+    if (d->tie_word_embeddings) return;
+    /* The untied model's embedding, row-major so that a lookup reads one contiguous row. */
+    size_t n = (size_t)d->padded_vocab_size * C;
+    if (s->plan.weights == DTYPE_BF16) {
+        uint16_t *dst = (uint16_t *)s->wt + embed_at(d);
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (size_t i = 0; i < n; i++) dst[i] = bf16_from_f32(s->w.token_embd[i]);
+    } else {
+        memcpy((float *)s->wt + embed_at(d), s->w.token_embd, n * sizeof(float));
+    }
 }
 
-/* x[i] = sqrt(C) * token_embd[tokens[i]] for n rows, read from the LM head's panels (the tied
- * head is the embedding), so that with bf16 weights the lookup and the head use the same values
- * (with fp32 ones these are the bits of embedding_forward: the same multiply). */
-static void embed(G3Decoder *s, const int32_t *tokens, int n) {
-    const Gemma3Dims *d = &s->d;
-    const size_t C = (size_t)d->hidden_size, head = (size_t)d->n_layer * layer_wt_floats(d);
-    const float scale = (float)sqrt((double)d->hidden_size);
+/* Element `at` of a weight copy as fp32 (a bf16 element widens exactly). */
+static float weight_at(DecodeW w, size_t at) {
+    return w.bf16 ? bf16_to_f32(((const uint16_t *)w.p)[at]) : ((const float *)w.p)[at];
+}
+
+/* x[i] = scale * token_embd[tokens[i]] for n rows, read from the weight copy in the plan's dtype
+ * (with fp32 weights these are the bits of embedding_forward: the same multiply): with a tied
+ * head from the head's panels, so that with bf16 weights the lookup and the head use the same
+ * values; otherwise from the row-major embedding copy. */
+static void embed(LlamaDecoder *s, const int32_t *tokens, int n) {
+    const LlamaConfig *d = &s->d;
+    const size_t C = (size_t)d->hidden_size;
+    const float scale = llama_embed_scale(d);
     for (int i = 0; i < n; i++) {
         size_t t = (size_t)tokens[i], j = t / PANEL, pw = (size_t)d->padded_vocab_size - j * PANEL;
         pw = pw < PANEL ? pw : PANEL;
-        DecodeW panel = cpu_decoder_weights(s->wt, s->plan.weights, head + j * PANEL * C);
         float *x = s->x + (size_t)i * C;
-        for (size_t c = 0; c < C; c++) {
-            size_t at = c * pw + t % PANEL;
-            float w = panel.bf16 ? bf16_to_f32(((const uint16_t *)panel.p)[at]) : ((const float *)panel.p)[at];
-            x[c] = w * scale;
+        if (!d->tie_word_embeddings) {
+            DecodeW row = cpu_decoder_weights(s->wt, s->plan.weights, embed_at(d) + t * C);
+            for (size_t c = 0; c < C; c++) x[c] = weight_at(row, c) * scale;
+            continue;
         }
+        DecodeW panel = cpu_decoder_weights(s->wt, s->plan.weights, head_at(d) + j * PANEL * C);
+        for (size_t c = 0; c < C; c++) x[c] = weight_at(panel, c * pw + t % PANEL) * scale;
     }
 }
 
@@ -163,7 +200,7 @@ enum { P_WS, P_PKT, P_PV, P_SK, P_SV, P_X, P_LN, P_Q, P_K, P_V, P_ATT, P_TMP, P_
 
 /* Float counts of the pieces of s->mem, in allocation order (the workspace first, rounded to 64
  * bytes, so it keeps the allocation's alignment). */
-static void plan_sizes(const Gemma3Dims *d, const DecodePlan *p, int threads, size_t sz[N_PIECES]) {
+static void plan_sizes(const LlamaConfig *d, const DecodePlan *p, int threads, size_t sz[N_PIECES]) {
     size_t C = (size_t)d->hidden_size, L = (size_t)d->n_layer, R = (size_t)act_rows(p), NH = (size_t)d->n_head;
     size_t Q = NH * d->head_dim, KV = (size_t)d->n_kv_head * d->head_dim, I = (size_t)d->intermediate_size;
     size_t ld = (size_t)p->max_prompt + (size_t)p->max_new + 1;
@@ -177,33 +214,33 @@ static void plan_sizes(const Gemma3Dims *d, const DecodePlan *p, int threads, si
     sz[P_RSTD] = sz[P_LSE] = R * NH;
     sz[P_ROPE] = (size_t)p->max_rows * 2 * d->head_dim;
     sz[P_SCRATCH] = (size_t)threads * p->max_rows * ld;
-    sz[P_WT] = cpu_decoder_weight_floats(p->weights, L * layer_wt_floats(d) + C * (size_t)d->padded_vocab_size);
+    sz[P_WT] = cpu_decoder_weight_floats(p->weights, wt_elems(d));
 }
 
 static size_t n_ints(const DecodePlan *p) { return (size_t)p->n_prefixes + (size_t)p->max_rows * 4 + 1; }
 
-size_t cpu_decoder_gemma3_bytes(const Gemma3Dims *d, const DecodePlan *p, int threads) {
+size_t cpu_decoder_llama_bytes(const LlamaConfig *d, const DecodePlan *p, int threads) {
     size_t sz[N_PIECES], n = 0;
     plan_sizes(d, p, threads, sz);
     for (int i = 0; i < N_PIECES; i++) n += sz[i];
-    return sizeof(G3Decoder) + n * sizeof(float) + n_ints(p) * sizeof(int);
+    return sizeof(LlamaDecoder) + n * sizeof(float) + n_ints(p) * sizeof(int);
 }
 
-void cpu_decoder_gemma3_free(void *dec) {
-    G3Decoder *s = dec;
+void cpu_decoder_llama_free(void *dec) {
+    LlamaDecoder *s = dec;
     if (!s) return;
     free(s->mem);
     free(s->plen);
     free(s);
 }
 
-int cpu_decoder_gemma3_init(void **dec, const Gemma3Tensors *w, const Gemma3Dims *d, const DecodePlan *p, Error *e) {
+int cpu_decoder_llama_init(void **dec, const LlamaTensors *w, const LlamaConfig *d, const DecodePlan *p, Error *e) {
     *dec = NULL;
     int prc = cpu_decoder_plan_check(p, d->max_positions, "max_positions", e);
     if (prc) return prc;
-    G3Decoder *s = xcalloc(1, sizeof *s, e);
+    LlamaDecoder *s = xcalloc(1, sizeof *s, e);
     if (!s) return RP_ENOMEM;
-    s->arch = ARCH_GEMMA3;
+    s->arch = d->arch;
     s->w = *w;
     s->d = *d;
     s->plan = *p;
@@ -215,10 +252,10 @@ int cpu_decoder_gemma3_init(void **dec, const Gemma3Tensors *w, const Gemma3Dims
     s->mem = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64);
     s->plen = xcalloc(n_ints(p), sizeof(int), e);
     if (!s->mem || !s->plen) {
-        cpu_decoder_gemma3_free(s);
+        cpu_decoder_llama_free(s);
         return error_set(e, RP_ENOMEM, "KV-cache inference: out of memory for %zu bytes (%d rows, %d prompt caches of %d "
                                        "tokens, %d new tokens); lower the batch",
-                         cpu_decoder_gemma3_bytes(d, p, kernels_threads()), p->max_rows, p->n_prefixes, p->max_prompt,
+                         cpu_decoder_llama_bytes(d, p, kernels_threads()), p->max_rows, p->n_prefixes, p->max_prompt,
                          p->max_new);
     }
     float *f = s->mem;
@@ -241,55 +278,64 @@ int cpu_decoder_gemma3_init(void **dec, const Gemma3Tensors *w, const Gemma3Dims
     return RP_OK;
 }
 
-static int layer_is_global(const Gemma3Dims *d, int l) { return (l + 1) % d->sliding_window_pattern == 0; }
+/* y[r] += b for n rows of width w (no bias: nothing). */
+static void add_bias(float *y, const float *b, int n, int w) {
+    if (!b) return;
+    for (int r = 0; r < n; r++)
+        for (int c = 0; c < w; c++) y[(size_t)r * w + c] += b[c];
+}
 
-static float attn_scale(const Gemma3Dims *d) { return (float)(1.0 / sqrt((double)d->query_pre_attn_scalar)); }
-
-/* The attention norm of n rows of x, their q, k, v, and the per-head q/k norms (in place). */
-static void project_qkv(G3Decoder *s, const LayerW *lw, int n) {
-    const Gemma3Dims *d = &s->d;
+/* The attention norm of n rows of x, their q, k, v (with biases), and the per-head q/k norms (in
+ * place) when the config has them. */
+static void project_qkv(LlamaDecoder *s, const LayerW *lw, int n) {
+    const LlamaConfig *d = &s->d;
     const int C = d->hidden_size, hd = d->head_dim, Q = d->n_head * hd, KV = d->n_kv_head * hd;
-    rmsnorm_forward(s->ln, s->rstd, s->x, lw->attn_norm, n, C, d->rms_norm_eps);
+    const float eps = d->rms_norm_eps, off = d->norm_offset;
+    rmsnorm_forward(s->ln, s->rstd, s->x, lw->attn_norm, n, C, eps, off);
     panel_matmul(s->q, s->ln, lw->q, n, C, Q);
     panel_matmul(s->k, s->ln, lw->k, n, C, KV);
     panel_matmul(s->v, s->ln, lw->v, n, C, KV);
-    rmsnorm_forward(s->q, s->rstd, s->q, lw->q_norm, n * d->n_head, hd, d->rms_norm_eps);
-    rmsnorm_forward(s->k, s->rstd, s->k, lw->k_norm, n * d->n_kv_head, hd, d->rms_norm_eps);
+    add_bias(s->q, lw->q_b, n, Q);
+    add_bias(s->k, lw->k_b, n, KV);
+    add_bias(s->v, lw->v_b, n, KV);
+    if (!d->qk_norm) return;
+    rmsnorm_forward(s->q, s->rstd, s->q, lw->q_norm, n * d->n_head, hd, eps, off);
+    rmsnorm_forward(s->k, s->rstd, s->k, lw->k_norm, n * d->n_kv_head, hd, eps, off);
 }
 
-/* x += post_norm(branch) for n rows; branch (in tmp) is normalised in place. */
-static void add_branch(G3Decoder *s, const float *post_norm, int n) {
+/* x += post_norm(branch) for n rows (branch in tmp, normalised in place), or x += branch without
+ * post norms. */
+static void add_branch(LlamaDecoder *s, const float *post_norm, int n) {
     const int C = s->d.hidden_size;
-    rmsnorm_forward(s->tmp, s->rstd, s->tmp, post_norm, n, C, s->d.rms_norm_eps);
+    if (s->d.post_norms) rmsnorm_forward(s->tmp, s->rstd, s->tmp, post_norm, n, C, s->d.rms_norm_eps, s->d.norm_offset);
     residual_forward(s->x, s->tmp, s->x, (size_t)n * C);
 }
 
 /* The block after attention (output projection, its post-norm and residual, then the MLP). */
-static void block_tail(G3Decoder *s, const LayerW *lw, int n) {
-    const Gemma3Dims *d = &s->d;
+static void block_tail(LlamaDecoder *s, const LayerW *lw, int n) {
+    const LlamaConfig *d = &s->d;
     const int C = d->hidden_size, Q = d->n_head * d->head_dim, I = d->intermediate_size;
     panel_matmul(s->tmp, s->att, lw->o, n, Q, C);
     add_branch(s, lw->post_attn_norm, n);
-    rmsnorm_forward(s->ln, s->rstd, s->x, lw->ffn_norm, n, C, d->rms_norm_eps);
+    rmsnorm_forward(s->ln, s->rstd, s->x, lw->ffn_norm, n, C, d->rms_norm_eps, d->norm_offset);
     panel_matmul(s->gate, s->ln, lw->gate, n, C, I);
     panel_matmul(s->up, s->ln, lw->up, n, C, I);
-    geglu_forward(s->gate, s->gate, s->up, (size_t)n * I);
+    (d->hidden_act == ACT_SILU ? swiglu_forward : geglu_forward)(s->gate, s->gate, s->up, (size_t)n * I);
     panel_matmul(s->tmp, s->gate, lw->down, n, I, C);
     add_branch(s, lw->post_ffw_norm, n);
 }
 
-/* Final norm of rows [r0, r0+n) of x and their logits (the tied head). */
-static void lm_head(G3Decoder *s, int r0, int n, float *logits) {
-    const Gemma3Dims *d = &s->d;
+/* Final norm of rows [r0, r0+n) of x and their logits. */
+static void lm_head(LlamaDecoder *s, int r0, int n, float *logits) {
+    const LlamaConfig *d = &s->d;
     const int C = d->hidden_size;
-    rmsnorm_forward(s->ln, s->rstd, s->x + (size_t)r0 * C, s->w.output_norm, n, C, d->rms_norm_eps);
-    panel_matmul(logits, s->ln, cpu_decoder_weights(s->wt, s->plan.weights, (size_t)d->n_layer * layer_wt_floats(d)), n,
-                 C, d->padded_vocab_size);
+    rmsnorm_forward(s->ln, s->rstd, s->x + (size_t)r0 * C, s->w.output_norm, n, C, d->rms_norm_eps, d->norm_offset);
+    panel_matmul(logits, s->ln, cpu_decoder_weights(s->wt, s->plan.weights, head_at(d)), n, C, d->padded_vocab_size);
 }
 
-int cpu_decoder_gemma3_prefill(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e) {
-    G3Decoder *s = dec;
-    const Gemma3Dims *d = &s->d;
+int cpu_decoder_llama_prefill(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e) {
+    LlamaDecoder *s = dec;
+    const LlamaConfig *d = &s->d;
     const int Pm = s->plan.max_prompt, hd = d->head_dim, KV = d->n_kv_head * hd;
     if (prefix < 0 || prefix >= s->plan.n_prefixes)
         return error_set(e, RP_EINTERNAL, "infer_prefill: prompt cache %d of %d", prefix, s->plan.n_prefixes);
@@ -302,11 +348,11 @@ int cpu_decoder_gemma3_prefill(void *dec, int prefix, const int32_t *tokens, int
     for (int l = 0; l < d->n_layer; l++) {
         LayerW lw;
         layer_w(s, l, &lw);
-        int global = layer_is_global(d, l);
-        double theta = global ? d->rope_theta : d->rope_local_base_freq;
+        int global = llama_layer_is_global(d, l);
+        RopeSpec rope = llama_rope(d, global);
         project_qkv(s, &lw, n);
-        rope_forward(s->q, 1, n, d->n_head, hd, theta);
-        rope_forward(s->k, 1, n, d->n_kv_head, hd, theta);
+        rope_forward(s->q, 1, n, d->n_head, hd, &rope);
+        rope_forward(s->k, 1, n, d->n_kv_head, hd, &rope);
         size_t cache = ((size_t)l * s->plan.n_prefixes + prefix) * (size_t)Pm * KV;
         float *kt = s->pkt + cache, *v = s->pv + cache;
         for (int t = 0; t < n; t++) {
@@ -315,7 +361,7 @@ int cpu_decoder_gemma3_prefill(void *dec, int prefix, const int32_t *tokens, int
             memcpy(v + (size_t)t * KV, s->v + (size_t)t * KV, sizeof(float) * KV);
         }
         if (attention_gqa_forward(s->att, s->lse, s->q, s->k, s->v, 1, n, d->n_head, d->n_kv_head, hd,
-                                  global ? 0 : d->sliding_window, attn_scale(d), s->attn_ws, s->attn_ws_bytes, e))
+                                  global ? 0 : d->sliding_window, llama_attn_scale(d), s->attn_ws, s->attn_ws_bytes, e))
             return error_wrap(e, "infer_prefill layer %d", l);
         block_tail(s, &lw, n);
     }
@@ -324,8 +370,8 @@ int cpu_decoder_gemma3_prefill(void *dec, int prefix, const int32_t *tokens, int
     return RP_OK;
 }
 
-void cpu_decoder_gemma3_attach(void *dec, int slot, int prefix) {
-    G3Decoder *s = dec;
+void cpu_decoder_llama_attach(void *dec, int slot, int prefix) {
+    LlamaDecoder *s = dec;
     s->sprefix[slot] = prefix;
     s->slen[slot] = 0;
 }
@@ -333,8 +379,8 @@ void cpu_decoder_gemma3_attach(void *dec, int slot, int prefix) {
 /* Checks the step's rows, fills their scaled embeddings and their RoPE cosines and sines (for
  * both bases, in double as rope_forward computes them, so a position rotates the same way in
  * prefill and decode). */
-static int decode_begin(G3Decoder *s, int n, const int *slots, const int32_t *tokens, Error *e) {
-    const Gemma3Dims *d = &s->d;
+static int decode_begin(LlamaDecoder *s, int n, const int *slots, const int32_t *tokens, Error *e) {
+    const LlamaConfig *d = &s->d;
     const int hd = d->head_dim, half = hd / 2;
     if (n < 1 || n > s->plan.max_rows)
         return error_set(e, RP_EINTERNAL, "infer_decode: %d rows (planned 1..%d)", n, s->plan.max_rows);
@@ -356,9 +402,9 @@ static int decode_begin(G3Decoder *s, int n, const int *slots, const int32_t *to
                              pos, s->plan.max_new, d->max_positions);
         float *cs = s->rope + (size_t)r * 2 * hd;
         for (int b = 0; b < 2; b++, cs += hd) {
-            double theta = b ? d->rope_theta : d->rope_local_base_freq;
+            RopeSpec rope = llama_rope(d, b);
             for (int i = 0; i < half; i++) {
-                double a = (double)pos * pow(theta, -2.0 * i / hd);
+                double a = (double)pos * rope_inv_freq(&rope, i, hd);
                 cs[i] = (float)cos(a);
                 cs[half + i] = (float)sin(a);
             }
@@ -369,7 +415,7 @@ static int decode_begin(G3Decoder *s, int n, const int *slots, const int32_t *to
 }
 
 /* Rotate-half RoPE of the step's rows (nh heads each) by their positions (b: 0 local, 1 global). */
-static void rope_rows(const G3Decoder *s, float *x, int n, int nh, int b) {
+static void rope_rows(const LlamaDecoder *s, float *x, int n, int nh, int b) {
     const int hd = s->d.head_dim, half = hd / 2;
     for (int r = 0; r < n; r++) {
         const float *c = s->rope + ((size_t)r * 2 + b) * hd, *sn = c + half;
@@ -387,9 +433,9 @@ static void rope_rows(const G3Decoder *s, float *x, int n, int nh, int b) {
 /* Query head h for the m rows of one group (rows r0.., all attached to prompt cache p) in layer
  * l: scores against the prompt keys [lo, P) as one product, then each row's own suffix, a
  * softmax over the row's visible positions [first, pos], and the values. */
-static void attend_head(const G3Decoder *s, int l, int window, int r0, int m, const int *slots, int h,
+static void attend_head(const LlamaDecoder *s, int l, int window, int r0, int m, const int *slots, int h,
                         float *scratch) {
-    const Gemma3Dims *d = &s->d;
+    const LlamaConfig *d = &s->d;
     const int hd = d->head_dim, Q = d->n_head * hd, KV = d->n_kv_head * hd, kvo = h / (d->n_head / d->n_kv_head) * hd;
     const int p = s->sprefix[slots[0]], P = s->plen[p], ld = s->ld_scratch;
     const size_t Pm = (size_t)s->plan.max_prompt, Sm = (size_t)s->plan.max_new;
@@ -397,7 +443,7 @@ static void attend_head(const G3Decoder *s, int l, int window, int r0, int m, co
     const float *kt = s->pkt + cache + (size_t)kvo * Pm, *pv = s->pv + cache + kvo;
     const float *q = s->q + (size_t)r0 * Q + (size_t)h * hd;
     float *out = s->att + (size_t)r0 * Q + (size_t)h * hd;
-    const float scale = attn_scale(d);
+    const float scale = llama_attn_scale(d);
     int lo = P;
     for (int i = 0; i < m; i++) {
         int pos = P + s->slen[slots[i]], first = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
@@ -433,10 +479,10 @@ static void attend_head(const G3Decoder *s, int l, int window, int r0, int m, co
 
 /* Attention of layer l for the step's rows: appends each row's key and value to its suffix, then
  * one task per (group of adjacent rows with the same prompt cache, query head). */
-static void decode_attention(G3Decoder *s, int l, int n, const int *slots) {
-    const Gemma3Dims *d = &s->d;
+static void decode_attention(LlamaDecoder *s, int l, int n, const int *slots) {
+    const LlamaConfig *d = &s->d;
     const int NH = d->n_head, KV = d->n_kv_head * d->head_dim;
-    const int window = layer_is_global(d, l) ? 0 : d->sliding_window;
+    const int window = llama_layer_is_global(d, l) ? 0 : d->sliding_window;
     const size_t Sm = (size_t)s->plan.max_new;
     int *starts = s->starts, ng = 0;
     for (int r = 0; r < n; r++) {
@@ -456,15 +502,15 @@ static void decode_attention(G3Decoder *s, int l, int n, const int *slots) {
     }
 }
 
-int cpu_decoder_gemma3_decode(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e) {
-    G3Decoder *s = dec;
+int cpu_decoder_llama_decode(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e) {
+    LlamaDecoder *s = dec;
     int rc = decode_begin(s, n, slots, tokens, e);
     if (rc) return rc;
-    const Gemma3Dims *d = &s->d;
+    const LlamaConfig *d = &s->d;
     for (int l = 0; l < d->n_layer; l++) {
         LayerW lw;
         layer_w(s, l, &lw);
-        int global = layer_is_global(d, l);
+        int global = llama_layer_is_global(d, l);
         project_qkv(s, &lw, n);
         rope_rows(s, s->q, n, d->n_head, global);
         rope_rows(s, s->k, n, d->n_kv_head, global);
