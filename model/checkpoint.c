@@ -10,6 +10,7 @@
 #include "core/fileio.h"
 #include "core/h5.h"
 #include "model/gguf_import.h"
+#include "model/hf_dir.h"
 #include "model/hf_tensors.h"
 
 static const char *const CFG_ATTRS[6] = {"n_layer", "n_head", "n_embd", "n_positions", "vocab_size", "padded_vocab_size"};
@@ -213,7 +214,7 @@ static int params_io(hid_t f, Model *m, int save, Error *e) {
     hid_t g;
     int rc = open_group(f, "params", save, &g, e);
     if (rc) return rc;
-    rc = hf_tensors_walk(m, save, save ? slice_save : slice_load, &g, e);
+    rc = hf_tensors_walk(m, save, 'p', save ? slice_save : slice_load, &g, e);
     H5Gclose(g);
     return rc;
 }
@@ -441,6 +442,10 @@ int checkpoint_load(const char *path, Model *m, Tokenizer **t, CheckpointMeta *m
 int model_file_is_gguf(const char *path) { return !strncmp(path, "gguf:", 5) || gguf_sniff(path); }
 
 int checkpoint_load_any(const char *path, Model *m, Tokenizer **t, CheckpointMeta *meta, Error *e) {
+    if (hf_dir_is(path)) {
+        if (meta) checkpoint_meta_init(meta);
+        return hf_dir_load(path, m, t, e);
+    }
     if (!model_file_is_gguf(path)) return checkpoint_load(path, m, t, meta, e);
     if (!strncmp(path, "gguf:", 5)) path += 5;
     if (meta) checkpoint_meta_init(meta);

@@ -55,9 +55,10 @@ int checkpoint_save(const char *path, const Model *m, const Tokenizer *t, const 
  * allocated. */
 int checkpoint_load(const char *path, Model *m, Tokenizer **t, CheckpointMeta *meta, Error *e);
 
-/* Any model file restpg reads: a restpg checkpoint (as checkpoint_load), or a GGUF file imported
- * on the fly (model/gguf_import.h; meta, if given, then holds no training state), recognised by
- * its magic number or named as "gguf:FILE" (the run config's model.init form). */
+/* Any model restpg reads: a restpg checkpoint (as checkpoint_load), a GGUF file imported on the
+ * fly (model/gguf_import.h), recognised by its magic number or named as "gguf:FILE", or a Hugging
+ * Face directory (model/hf_dir.h), a directory with config.json or "hf:DIR" (the run config's
+ * model.init forms). Imports carry no training state (meta, if given, says so). */
 int checkpoint_load_any(const char *path, Model *m, Tokenizer **t, CheckpointMeta *meta, Error *e);
 /* 1 if path names a GGUF file as checkpoint_load_any recognises it ("gguf:FILE" or the magic). */
 int model_file_is_gguf(const char *path);

@@ -1,4 +1,4 @@
-/* config.json <-> ModelConfig for the Hugging Face importer and exporter (model/hf.h): per
+/* config.json <-> ModelConfig for the Hugging Face importer and exporter (model/hf_dir.h): per
  * family, the keys restpg reads into its config, the keys whose value must be the one restpg
  * implements, and the keys known to change nothing restpg computes. Anything else is an error
  * naming the key, so a config that asks for a computation restpg does not do is never loaded
@@ -200,6 +200,17 @@ static int family_keys(const char *path, const cJSON *root, const Family *fam, M
     int rc = read_rope_scaling(path, cJSON_GetObjectItemCaseSensitive(root, "rope_scaling"), g, e);
     if (rc) return rc;
     if (fam->arch == ARCH_GEMMA3) {
+        /* Newer configs give the layer kinds instead of the pattern: its period is the position of
+         * the first full layer (none: no layer is global); check_layer_types checks the rest. */
+        const cJSON *lt = cJSON_GetObjectItemCaseSensitive(root, "layer_types");
+        if (cJSON_IsArray(lt) && !cJSON_GetObjectItemCaseSensitive(root, "sliding_window_pattern") &&
+            !cJSON_GetObjectItemCaseSensitive(root, "_sliding_window_pattern")) {
+            int first = 0;
+            for (const cJSON *it = lt->child; it && !(cJSON_IsString(it) && !strcmp(it->valuestring, "full_attention"));
+                 it = it->next)
+                first++;
+            g->sliding_window_pattern = first + 1;
+        }
         const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
         if (act && !cJSON_IsNull(act) && (!cJSON_IsString(act) || strcmp(act->valuestring, "gelu_pytorch_tanh")))
             return error_set(e, RP_EINPUT, "%s: key 'hidden_act' must be \"gelu_pytorch_tanh\" (or null)", path);

@@ -46,7 +46,8 @@ static void transpose(const float *in, float *out, size_t rows, size_t cols) {
         for (size_t j = 0; j < cols; j++) out[j * rows + i] = in[i * cols + j];
 }
 
-int hf_tensors_walk(Model *m, int save, HfSliceFn fn, void *ctx, Error *e) {
+int hf_tensors_walk(Model *m, int save, int which, HfSliceFn fn, void *ctx, Error *e) {
+    if (!save) which = 'p';
     size_t most = 0;
     for (int k = 0; k < model_tensor_count(m); k++) most = model_tensor(m, k)->numel > most ? model_tensor(m, k)->numel : most;
     float *host = xcalloc(most, sizeof(float), e), *scratch = NULL;
@@ -56,7 +57,7 @@ int hf_tensors_walk(Model *m, int save, HfSliceFn fn, void *ctx, Error *e) {
         if ((rc = where(m, k, 0, &w, e))) break;
         size_t rows = w.rows, cols = w.cols, per = rows * (cols ? cols : 1);
         if (w.transposed && !scratch && !(scratch = xmalloc(sizeof(float) * most, e))) rc = RP_ENOMEM;
-        if (!rc && save) rc = model_tensor_download(m, 'p', k, host, e);
+        if (!rc && save) rc = model_tensor_download(m, which, k, host, e);
         for (int l = 0; l < w.layers && !rc; l++) {
             if ((rc = where(m, k, l, &w, e))) break;
             float *ours = host + (size_t)l * per, *stored = w.transposed ? scratch : ours;

@@ -16,8 +16,8 @@
  * at most shard_bytes with model.safetensors.index.json), generation_config.json and the
  * tokenizer files, all into a temp directory renamed into place at the end, so an interrupted
  * export leaves nothing. */
-#ifndef RESTPG_MODEL_HF_H
-#define RESTPG_MODEL_HF_H
+#ifndef RESTPG_MODEL_HF_DIR_H
+#define RESTPG_MODEL_HF_DIR_H
 
 #include <stdint.h>
 
@@ -26,20 +26,20 @@
 #include "model/model.h"
 
 /* 1 if path is a directory holding config.json, or is "hf:DIR" (the run config's form). */
-int hf_is_dir(const char *path);
+int hf_dir_is(const char *path);
 
 /* Loads the model (and, if t is not NULL, its tokenizer) from the directory (or "hf:DIR"). */
-int hf_load(const char *dir, Model *m, Tokenizer **t, Error *e);
+int hf_dir_load(const char *dir, Model *m, Tokenizer **t, Error *e);
 
 typedef struct {
     DType dtype;          /* tensors as fp32 or bf16 */
     uint64_t shard_bytes; /* largest shard (0: one file) */
     int overwrite;        /* replace an existing directory */
-} HfExportOptions;
+} HfDirExportOptions;
 
 /* Writes m and t as a Hugging Face directory `dir` (see above); `source` is recorded nowhere but
  * must not be dir (inputs are never overwritten). */
-int hf_export(const Model *m, const Tokenizer *t, const char *dir, const char *source, const HfExportOptions *o,
+int hf_dir_export(const Model *m, const Tokenizer *t, const char *dir, const char *source, const HfDirExportOptions *o,
               Error *e);
 
 #endif

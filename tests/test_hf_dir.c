@@ -1,0 +1,76 @@
+/* restpg's side of tests/hf_dir.sh: loads a Hugging Face directory (model/hf_dir.h; no
+ * tokenizer), runs the forward and backward of DIR/batch.bin, and writes the loss (text) and
+ * every gradient under its Hugging Face name (safetensors, F32) for tests/hf_dir_ref.py to check
+ * against PyTorch.
+ * usage: test_hf_dir DIR GRADS.safetensors LOSS.txt */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fileio.h"
+#include "model/hf_dir.h"
+#include "model/hf_tensors.h"
+#include "model/safetensors.h"
+
+typedef struct {
+    STWriter *w;
+    float **copies;
+    int n;
+} Grads;
+
+static int add_grad(void *ctx, const HfSlice *s, float *data, Error *e) {
+    Grads *g = ctx;
+    size_t n = (size_t)s->dims[0] * (s->rank > 1 ? (size_t)s->dims[1] : 1);
+    float *copy = malloc(sizeof(float) * (n ? n : 1));
+    float **more = realloc(g->copies, sizeof(float *) * (size_t)(g->n + 1));
+    if (!copy || !more) return error_set(e, RP_ENOMEM, "out of memory");
+    g->copies = more;
+    memcpy(copy, data, sizeof(float) * n);
+    g->copies[g->n++] = copy;
+    return st_writer_add(g->w, s->name, (size_t)s->rank, s->dims, copy, e);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: test_hf_dir DIR GRADS.safetensors LOSS.txt\n");
+        return 2;
+    }
+    Error e = {0};
+    Model m;
+    char *batch_path = xasprintf(&e, "%s/batch.bin", argv[1]), *raw = NULL;
+    size_t len = 0;
+    int rc = hf_dir_load(argv[1], &m, NULL, &e);
+    if (rc) {
+        fprintf(stderr, "test_hf_dir: %s\n", e.msg);
+        return rc;
+    }
+    if ((rc = file_read_all(batch_path, &raw, &len, &e))) goto out;
+    int32_t B, T;
+    memcpy(&B, raw, 4);
+    memcpy(&T, raw + 4, 4);
+    const int32_t *ids = (const int32_t *)(raw + 8), *tgt = ids + (size_t)B * T;
+    const float *mask = (const float *)(tgt + (size_t)B * T);
+    float loss = 0;
+    if ((rc = model_plan(&m, B, T, &e)) || (rc = model_forward(&m, ids, tgt, mask, B, T, &loss, &e)) ||
+        (rc = model_backward(&m, 1.0f, &e)))
+        goto out;
+    /* The grads file goes into a directory of its own (the writer names its files). */
+    Grads g = {0};
+    STWriteOptions wo = {.dtype = ST_F32};
+    if ((rc = st_writer_open(argv[2], &wo, &g.w, &e)) || (rc = hf_tensors_walk(&m, 1, 'g', add_grad, &g, &e)) ||
+        (rc = st_writer_finish(g.w, &e)))
+        goto grads;
+    char text[64];
+    snprintf(text, sizeof text, "%.9g\n", (double)loss);
+    rc = atomic_write(argv[3], text, strlen(text), &e);
+grads:
+    st_writer_free(g.w);
+    for (int i = 0; i < g.n; i++) free(g.copies[i]);
+    free(g.copies);
+out:
+    if (rc) fprintf(stderr, "test_hf_dir: %s\n", e.msg);
+    model_free(&m);
+    free(raw);
+    free(batch_path);
+    return rc;
+}
