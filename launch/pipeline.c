@@ -115,8 +115,9 @@ static int run_reason(Run *r, Error *e) {
     return stage_finish(r, "reason", rc, e);
 }
 
-/* model.init names a GGUF file: imported once into the run's base.h5 with its context limited to
- * model.n_positions, so every later stage loads a restpg checkpoint planned for that context. */
+/* model.init names a GGUF file or a Hugging Face directory: imported once into the run's base.h5
+ * with its context limited to model.n_positions, so every later stage loads a restpg checkpoint
+ * planned for that context. */
 static int run_import(Run *r, Error *e) {
     const RunConfig *c = r->c;
     int done, rc = stage_done(r, "import", &done, e);
@@ -138,7 +139,7 @@ static int run_import(Run *r, Error *e) {
 
 static int run_pretrain(Run *r, Error *e) {
     const RunConfig *c = r->c;
-    if (c->model.init[0]) return model_file_is_gguf(c->model.init) ? run_import(r, e) : RP_OK;
+    if (c->model.init[0]) return model_file_is_import(c->model.init) ? run_import(r, e) : RP_OK;
     int done, rc = stage_done(r, "pretrain", &done, e);
     if (rc || done) return rc;
     watchdog_stage("pretrain", 1);
@@ -236,7 +237,7 @@ int pipeline_run(const RunConfig *c, int resume, PipelineResult *res, Error *e) 
     Run r = {c, c->run_dir, NULL, NULL, NULL, NULL, NULL, NULL};
     r.data = xasprintf(e, "%s/data.h5", r.dir);
     r.tok = c->tokenizer.path[0] ? xstrdup(c->tokenizer.path, e) : xasprintf(e, "%s/tokenizer.rptk", r.dir);
-    r.base = c->model.init[0] && !model_file_is_gguf(c->model.init) ? xstrdup(c->model.init, e)
+    r.base = c->model.init[0] && !model_file_is_import(c->model.init) ? xstrdup(c->model.init, e)
                                                                       : xasprintf(e, "%s/base.h5", r.dir);
     r.sft = xasprintf(e, "%s/sft.h5", r.dir);
     r.state = xasprintf(e, "%s/state", r.dir);

@@ -441,6 +441,8 @@ int checkpoint_load(const char *path, Model *m, Tokenizer **t, CheckpointMeta *m
 
 int model_file_is_gguf(const char *path) { return !strncmp(path, "gguf:", 5) || gguf_sniff(path); }
 
+int model_file_is_import(const char *path) { return model_file_is_gguf(path) || hf_dir_is(path); }
+
 int checkpoint_load_any(const char *path, Model *m, Tokenizer **t, CheckpointMeta *meta, Error *e) {
     if (hf_dir_is(path)) {
         if (meta) checkpoint_meta_init(meta);

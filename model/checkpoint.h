@@ -62,6 +62,9 @@ int checkpoint_load(const char *path, Model *m, Tokenizer **t, CheckpointMeta *m
 int checkpoint_load_any(const char *path, Model *m, Tokenizer **t, CheckpointMeta *meta, Error *e);
 /* 1 if path names a GGUF file as checkpoint_load_any recognises it ("gguf:FILE" or the magic). */
 int model_file_is_gguf(const char *path);
+/* 1 if path names a model checkpoint_load_any imports rather than loads: a GGUF file or a Hugging
+ * Face directory. */
+int model_file_is_import(const char *path);
 
 /* RP_EINPUT naming `tensor` and the first index whose value is NaN or infinite. Every tensor read
  * from a model file passes through it, and so does every tensor written to a checkpoint. */

@@ -1,4 +1,4 @@
-/* config.json <-> ModelConfig (model/hf.h's importer and exporter; the keys per family are listed
+/* config.json <-> ModelConfig (model/hf_dir.h's importer and exporter; the keys per family are listed
  * in docs/models.md). */
 #ifndef RESTPG_MODEL_HF_CONFIG_H
 #define RESTPG_MODEL_HF_CONFIG_H
