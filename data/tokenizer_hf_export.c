@@ -145,10 +145,10 @@ static int put_merges(StrBuf *b, const Span *left, const Span *right, int64_t n,
 static int spell_bytes(StrBuf *b, const uint32_t cp[256], const char *s, size_t n, Error *e) {
     strbuf_clear(b);
     for (size_t i = 0; i < n; i++) {
-        uint32_t c = cp[(unsigned char)s[i]];
-        char u[2] = {(char)(0xC0 | (c >> 6)), (char)(0x80 | (c & 0x3F))};
-        if (c < 0x80 ? strbuf_append(b, (const char *)&(char){(char)c}, 1, e) : strbuf_append(b, u, 2, e))
-            return RP_ENOMEM;
+        uint32_t c = cp[(unsigned char)s[i]]; /* below U+0144: one or two UTF-8 bytes */
+        char u[2] = {(char)c, 0};
+        if (c >= 0x80) u[0] = (char)(0xC0 | (c >> 6)), u[1] = (char)(0x80 | (c & 0x3F));
+        if (strbuf_append(b, u, c < 0x80 ? 1 : 2, e)) return RP_ENOMEM;
     }
     return strbuf_append(b, "", 0, e);
 }
