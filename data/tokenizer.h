@@ -86,6 +86,17 @@ int tokenizer_from_spm(const char *const *tokens, const float *scores, const int
                        const SpmOptions *o, const char *source, Tokenizer **t, Error *e);
 /* Writes the tokenizer to a file atomically (also for GPT-2 vocabularies). */
 int tokenizer_save(const Tokenizer *t, const char *path, Error *e);
+/* Writes the tokenizer as Hugging Face files into the existing directory dir, each atomically:
+ * tokenizer.json, which PyPI tokenizers (encode_special_tokens set) encodes to tokenizer_encode's
+ * ids, and tokenizer_config.json for transformers' AutoTokenizer (PreTrainedTokenizerFast, the
+ * bos/eos/unk/pad tokens, add_bos_token, added_tokens_decoder). restpg's special tokens keep their
+ * ids (appended markers become special added tokens), so embedding rows line up, and
+ * tokenizer_load(dir) encodes as t does. A tokenizer.json vocabulary is written back as loaded;
+ * byte-level BPE becomes a ByteLevel BPE file; SPM a byte-fallback BPE file whose merges follow
+ * the piece scores (docs/tokenizer.md "Export" lists the differences in decoding and the rare
+ * encodings that differ). dir not a directory, or a vocabulary tokenizer.json cannot hold (two ids
+ * with the same bytes, a piece that is not UTF-8) -> RP_EINPUT naming it. */
+int tokenizer_save_hf(const Tokenizer *t, const char *dir, Error *e);
 /* The same bytes as the file, for embedding in checkpoints; and back. `source` names the
  * origin in error messages. */
 int tokenizer_serialize(const Tokenizer *t, uint8_t **buf, size_t *n, Error *e);

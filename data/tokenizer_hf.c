@@ -415,7 +415,10 @@ static int choose_specials(Tokenizer *t, HfVocab *v, const Added *a, int n, cons
                            const HfSrc *S) {
     Error *e = S->e;
     static const char *const known_eos[] = {"<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>"};
-    static const char *const reserved[2][2] = {{"<unused0>", "<unused1>"},
+    /* restpg's own markers first: a file restpg exported (tokenizer_save_hf) lists them as special
+     * added tokens at the ids it had appended them at. */
+    static const char *const reserved[3][2] = {{"<|reasoning|>", "<|answer|>"},
+                                               {"<unused0>", "<unused1>"},
                                                {"<|reserved_special_token_0|>", "<|reserved_special_token_1|>"}};
     const cJSON *eos = cJSON_GetObjectItemCaseSensitive(cfg, "eos_token");
     int32_t id = -1;
@@ -432,12 +435,13 @@ static int choose_specials(Tokenizer *t, HfVocab *v, const Added *a, int n, cons
         rc = hf_bad(e, S->where, "", "has no end-of-text token: tokenizer_config.json gives no eos_token and none of "
                     "<|endoftext|>, <|end_of_text|>, </s>, <eos> is a token");
     t->special[TOK_EOT] = id;
-    for (int p = 0; p < 2 && !rc; p++) {
+    for (int p = 0; p < 3 && !rc; p++) {
         int32_t ids[2];
         for (int s = 0; s < 2 && !rc; s++) {
             ids[s] = -1;
+            /* restpg's own pair counts only as special tokens: other files may use the texts. */
             for (int i = 0; i < n; i++)
-                if (!strcmp(a[i].content, reserved[p][s])) ids[s] = a[i].special ? a[i].id : -2;
+                if (!strcmp(a[i].content, reserved[p][s])) ids[s] = a[i].special ? a[i].id : p ? -2 : -1;
             if (ids[s] == -2 || (ids[s] >= 0 && ids[s] < v->n_model &&
                                  (v->ignore_merges || is_merge_result(t, ids[s]) || one_char(t, v, ids[s]))))
                 rc = hf_bad(e, S->where, ajp, "\"%s\" is not a special token that text cannot produce "

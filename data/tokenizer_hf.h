@@ -1,8 +1,9 @@
 /* Hugging Face tokenizer.json vocabularies (BPE models: GPT-2, Llama 3, Qwen2 byte-level; Llama 2,
  * Gemma SentencePiece-style with byte fallback) inside the Tokenizer interface, shared by
  * tokenizer_hf.c (building from the JSON), tokenizer_hf_io.c (the files, the "RPHF" format),
- * tokenizer_hf_pipeline.c (normalizer, pre-tokenizer and decoder steps) and tokenizer_hf_encode.c
- * (added tokens, the BPE model, encode and decode). Not part of the API; docs/tokenizer.md
+ * tokenizer_hf_pipeline.c (normalizer, pre-tokenizer and decoder steps), tokenizer_hf_encode.c
+ * (added tokens, the BPE model, encode and decode) and tokenizer_hf_export.c (writing every kind
+ * as tokenizer.json). Not part of the API; docs/tokenizer.md
  * describes the behaviour.
  *
  * The BPE tables live in the Tokenizer itself, so the merge loop and the encode memo of

@@ -1,6 +1,6 @@
 /* `restpg tokenizer ...`: train a BPE tokenizer on a dataset's texts (also the pipeline's
  * tokenizer stage), encode stdin to token ids, decode token ids back to bytes (with a tokenizer
- * file, or the tokenizer inside a model file). */
+ * file, or the tokenizer inside a model file), and export a tokenizer as Hugging Face files. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +18,13 @@
 static int cmd_tokenizer_train(int argc, char **argv, Error *e);
 static int cmd_tokenizer_encode(int argc, char **argv, Error *e);
 static int cmd_tokenizer_decode(int argc, char **argv, Error *e);
+static int cmd_tokenizer_export(int argc, char **argv, Error *e);
 
 static const Command TOKENIZER_COMMANDS[] = {
     {"train", cmd_tokenizer_train, "train byte-level BPE on a dataset's texts"},
     {"encode", cmd_tokenizer_encode, "text on stdin -> token ids on stdout"},
     {"decode", cmd_tokenizer_decode, "token ids on stdin -> text on stdout"},
+    {"export", cmd_tokenizer_export, "write a tokenizer as Hugging Face tokenizer.json + tokenizer_config.json"},
     {NULL, NULL, NULL},
 };
 
@@ -118,16 +120,30 @@ static int finish_stdout(Error *e) {
     return RP_OK;
 }
 
-/* The tokenizer of --tokenizer, or of --model (a checkpoint or GGUF file; exactly one of them).
+/* The tokenizer of path, or of model (a checkpoint or GGUF file; exactly one of them is given).
  * A model file's tokenizer comes with its weights: loading reads them too (a GGUF file is
  * imported in a few seconds), then they are dropped. */
+static int load_source(const char *cmd, const char *path, const char *model, Tokenizer **t, Error *e) {
+    if (!path == !model)
+        return error_set(e, RP_EINPUT, "%s: give exactly one of --tokenizer FILE and --model FILE", cmd);
+    if (path) return tokenizer_load(path, t, e);
+    Model m;
+    int rc = checkpoint_load_any(model, &m, t, NULL, e);
+    if (!rc) model_free(&m);
+    return rc;
+}
+
+#define TOKENIZER_HELP                                                                                                 \
+    "RPTK/RPSP/RPHF file, a Hugging Face tokenizer.json, or a directory with tokenizer.json or GPT-2's "              \
+    "encoder.json and vocab.bpe"
+#define MODEL_HELP "instead of --tokenizer: a checkpoint (.h5) or GGUF file, whose tokenizer is used"
+
+/* The tokenizer of --tokenizer or --model in the arguments of encode and decode. */
 static int load_for(const char *cmd, int argc, char **argv, Tokenizer **t, Error *e) {
     const char *path = NULL, *model = NULL;
     ArgSpec specs[] = {
-        {"--tokenizer", ARG_STR, &path,
-         "RPTK/RPSP/RPHF file, a Hugging Face tokenizer.json, or a directory with tokenizer.json or GPT-2's "
-         "encoder.json and vocab.bpe", 0, 0},
-        {"--model", ARG_STR, &model, "instead of --tokenizer: a checkpoint (.h5) or GGUF file, whose tokenizer is used", 0, 0},
+        {"--tokenizer", ARG_STR, &path, TOKENIZER_HELP, 0, 0},
+        {"--model", ARG_STR, &model, MODEL_HELP, 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
     };
     int rc = args_parse(cmd,
@@ -136,14 +152,7 @@ static int load_for(const char *cmd, int argc, char **argv, Tokenizer **t, Error
                               "(no BOS is added)."
                             : "Reads whitespace-separated token ids on stdin and writes their bytes.",
                         specs, argc, argv, e);
-    if (rc) return rc;
-    if (!path == !model)
-        return error_set(e, RP_EINPUT, "%s: give exactly one of --tokenizer FILE and --model FILE", cmd);
-    if (path) return tokenizer_load(path, t, e);
-    Model m;
-    if ((rc = checkpoint_load_any(model, &m, t, NULL, e))) return rc;
-    model_free(&m);
-    return RP_OK;
+    return rc ? rc : load_source(cmd, path, model, t, e);
 }
 
 static int cmd_tokenizer_encode(int argc, char **argv, Error *e) {
@@ -198,6 +207,51 @@ static int cmd_tokenizer_decode(int argc, char **argv, Error *e) {
     strbuf_free(&in);
     strbuf_free(&out);
     tokvec_free(&ids);
+    tokenizer_free(t);
+    return rc;
+}
+
+/* Files in dir/ that the export would replace must not be what it reads: the source itself, or
+ * the files a source directory is read from. */
+static int check_export_out(const char *dir, const char *path, const char *model, Error *e) {
+    static const char *const outs[] = {"tokenizer.json", "tokenizer_config.json"};
+    char *src_json = path ? xasprintf(e, "%s/tokenizer.json", path) : NULL;
+    char *src_cfg = path ? xasprintf(e, "%s/tokenizer_config.json", path) : NULL;
+    if (path && (!src_json || !src_cfg)) {
+        free(src_json);
+        free(src_cfg);
+        return RP_ENOMEM;
+    }
+    const char *ins[] = {"--tokenizer", path, "--tokenizer", src_json, "--tokenizer", src_cfg, "--model", model};
+    int rc = RP_OK;
+    for (int k = 0; k < 2 && !rc; k++) {
+        char *out = xasprintf(e, "%s/%s", dir, outs[k]);
+        rc = out ? file_check_out("--hf", out, 4, ins, e) : RP_ENOMEM;
+        free(out);
+    }
+    free(src_json);
+    free(src_cfg);
+    return rc;
+}
+
+static int cmd_tokenizer_export(int argc, char **argv, Error *e) {
+    const char *path = NULL, *model = NULL, *dir = NULL;
+    ArgSpec specs[] = {
+        {"--tokenizer", ARG_STR, &path, TOKENIZER_HELP, 0, 0},
+        {"--model", ARG_STR, &model, MODEL_HELP, 0, 0},
+        {"--hf", ARG_STR, &dir, "existing directory to write tokenizer.json and tokenizer_config.json into", 1, 0},
+        {NULL, 0, NULL, NULL, 0, 0},
+    };
+    int rc = args_parse("tokenizer export",
+                        "Writes the tokenizer as Hugging Face files that PyPI tokenizers and transformers' "
+                        "AutoTokenizer load, encoding as restpg does, with restpg's special tokens at their ids "
+                        "(docs/tokenizer.md, Export).",
+                        specs, argc, argv, e);
+    if (rc || (rc = check_export_out(dir, path, model, e))) return rc;
+    Tokenizer *t;
+    if ((rc = load_source("tokenizer export", path, model, &t, e))) return rc;
+    rc = tokenizer_save_hf(t, dir, e);
+    if (!rc) log_info("tokenizer: %d ids written to %s/tokenizer.json and tokenizer_config.json", tokenizer_vocab_size(t), dir);
     tokenizer_free(t);
     return rc;
 }

@@ -14,3 +14,10 @@ restpg_test(test_tokenizer_hf SOURCES tests/test_tokenizer_hf.c LIBS restpg_data
 add_test(NAME test_tokenizer_hf_model COMMAND test_tokenizer_hf --model)
 set_tests_properties(test_tokenizer_hf_model PROPERTIES LABELS model TIMEOUT 1800
   ENVIRONMENT "${RESTPG_TEST_ENV}")
+# Hugging Face export (tokenizer_save_hf, `restpg tokenizer export --hf`): round trips (unit), and
+# GPT-2, a trained RPTK, the loader's tokenizer.json files and Gemma 3's GGUF vocabulary against
+# PyPI tokenizers and transformers' AutoTokenizer (model).
+restpg_test(test_tokenizer_export SOURCES tests/test_tokenizer_export.c LIBS restpg_model)
+add_test(NAME test_tokenizer_export_model COMMAND test_tokenizer_export --model)
+set_tests_properties(test_tokenizer_export_model PROPERTIES LABELS model TIMEOUT 1800
+  ENVIRONMENT "${RESTPG_TEST_ENV}")
