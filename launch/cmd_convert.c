@@ -19,7 +19,7 @@ static int ends_with(const char *s, const char *suffix) {
 int cmd_convert(int argc, char **argv, Error *e) {
     const char *from = NULL, *to = NULL, *tokpath = NULL;
     ArgSpec specs[] = {
-        {"--from", ARG_STR, &from, "source: an llm.c checkpoint (.bin), a GGUF file (Gemma 3) or a restpg checkpoint (.h5)", 1, 0},
+        {"--from", ARG_STR, &from, "source: an llm.c checkpoint (.bin), a GGUF file (Gemma 3), a Hugging Face directory (config.json + safetensors) or a restpg checkpoint (.h5)", 1, 0},
         {"--to", ARG_STR, &to, "target: FILE.bin writes llm.c's format, FILE.h5 a restpg checkpoint", 1, 0},
         {"--tokenizer", ARG_STR, &tokpath, "tokenizer for an llm.c source (which has none), e.g. data/gpt2", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},

@@ -67,7 +67,7 @@ int cmd_loss(int argc, char **argv, Error *e) {
     int json = 0;
     const char *device = "cpu";
     ArgSpec specs[] = {
-        {"--model", ARG_STR, &model, "checkpoint (restpg-checkpoint) or GGUF file", 1, 0},
+        {"--model", ARG_STR, &model, "checkpoint (restpg-checkpoint), GGUF file or Hugging Face directory", 1, 0},
         {"--tokens", ARG_STR, &tokens, "text file: one sequence per line, whitespace-separated token ids, used as "
                                        "given (no BOS is added: start a line with it if the model wants one)", 1, 0},
         {"--batch-size", ARG_INT, &batch, "sequences per forward pass (default 1)", 0, ARG_RANGE(1, 65536)},

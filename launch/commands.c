@@ -23,7 +23,8 @@ const Command COMMANDS[] = {
     {"demo", cmd_demo, "the default REST-PG run on this machine's Debian data (run it under mpirun -np 2)"},
     {"launch", cmd_launch, "run a restpg command on MPI ranks (mpirun, or srun inside Slurm) with sane defaults"},
     {"loss", cmd_loss, "mean next-token loss of token-id sequences under a checkpoint"},
-    {"convert", cmd_convert, "convert between llm.c GPT-2 checkpoints (.bin) and restpg checkpoints (.h5)"},
+    {"convert", cmd_convert, "convert llm.c GPT-2 checkpoints (.bin), GGUF files and Hugging Face directories to restpg checkpoints (.h5), and back to llm.c"},
+    {"export", cmd_export, "write a model as a Hugging Face directory (config.json, safetensors, tokenizer.json)"},
     {"safetensors", cmd_safetensors, "list and read Hugging Face safetensors files and model directories"},
     {NULL, NULL, NULL},
 };

@@ -30,6 +30,7 @@ int cmd_sft(int argc, char **argv, Error *e);
 int cmd_loss(int argc, char **argv, Error *e);
 int cmd_convert(int argc, char **argv, Error *e);
 int cmd_safetensors(int argc, char **argv, Error *e);
+int cmd_export(int argc, char **argv, Error *e);
 int cmd_sample(int argc, char **argv, Error *e);
 int cmd_generate(int argc, char **argv, Error *e);
 

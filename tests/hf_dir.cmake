@@ -7,3 +7,5 @@ target_link_libraries(test_hf_dir PRIVATE restpg_model)
 target_include_directories(test_hf_dir PRIVATE ${CMAKE_SOURCE_DIR})
 add_test(NAME hf_dir COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/hf_dir.sh $<TARGET_FILE:test_hf_dir>)
 set_tests_properties(hf_dir PROPERTIES LABELS model TIMEOUT 1800 ENVIRONMENT "${RESTPG_TEST_ENV}" DEPENDS restpg)
+# restpg export --hf, read back by PyPI safetensors/tokenizers (tiny GPT-2, the real Gemma 3 270M).
+restpg_script_test(hf_export SCRIPT hf_export.sh LABELS model TIMEOUT 1800)

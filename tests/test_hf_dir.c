@@ -1,7 +1,9 @@
 /* restpg's side of tests/hf_dir.sh: loads a Hugging Face directory (model/hf_dir.h; no
  * tokenizer), runs the forward and backward of DIR/batch.bin, and writes the loss (text) and
  * every gradient under its Hugging Face name (safetensors, F32) for tests/hf_dir_ref.py to check
- * against PyTorch.
+ * against PyTorch. Then exports the model (no tokenizer) as fp32 to GRADS.export and loads it back:
+ * the parameters must be the same bits (names, shapes, transposes and config survive the round
+ * trip).
  * usage: test_hf_dir DIR GRADS.safetensors LOSS.txt */
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +64,23 @@ int main(int argc, char **argv) {
         goto grads;
     char text[64];
     snprintf(text, sizeof text, "%.9g\n", (double)loss);
-    rc = atomic_write(argv[3], text, strlen(text), &e);
+    if ((rc = atomic_write(argv[3], text, strlen(text), &e))) goto grads;
+    {
+        char *out = xasprintf(&e, "%s.export", argv[2]);
+        HfDirExportOptions o = {.dtype = DTYPE_F32, .shard_bytes = 20000};
+        Model back;
+        float *a = malloc(sizeof(float) * m.n_params), *b = malloc(sizeof(float) * m.n_params);
+        if (!out || !a || !b) rc = error_set(&e, RP_ENOMEM, "out of memory");
+        if (!rc && !(rc = hf_dir_export(&m, NULL, out, argv[1], &o, &e)) && !(rc = hf_dir_load(out, &back, NULL, &e))) {
+            if (back.arch != m.arch || back.n_params != m.n_params)
+                rc = error_set(&e, RP_EINTERNAL, "%s: reloaded as another model", out);
+            else if (!(rc = model_state_download(&m, 'p', a, &e)) && !(rc = model_state_download(&back, 'p', b, &e)) &&
+                     memcmp(a, b, sizeof(float) * m.n_params))
+                rc = error_set(&e, RP_EINTERNAL, "%s: parameters differ after export and reload", out);
+            model_free(&back);
+        }
+        free(a), free(b), free(out);
+    }
 grads:
     st_writer_free(g.w);
     for (int i = 0; i < g.n; i++) free(g.copies[i]);
