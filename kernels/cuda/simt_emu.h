@@ -1,0 +1,134 @@
+/* SIMT emulation, device side: what a kernel source (the .cu files of kernels/cuda) uses from CUDA C++,
+ * defined for the host C++ compiler so the kernel compiles with g++ and runs on the CPU
+ * (RESTPG_SIMT_EMU builds; docs/cuda.md gives the model and its limits). Included through
+ * kernels/cuda/simt.h, never directly.
+ *
+ * A launch runs the grid's blocks one after another on the calling OS thread; a block's threads
+ * are fibers that the scheduler (simt_emu.cpp) switches only at __syncthreads and warp
+ * operations, in the order chosen with simt_emu_set_order. So between two such points each
+ * thread runs alone, to completion of its segment, and a read of another thread's shared value
+ * without a barrier sees it written or not depending on the order. threadIdx and friends are
+ * set by the scheduler before it resumes a fiber, so each emulated thread sees its own. */
+#ifndef RESTPG_KERNELS_CUDA_SIMT_EMU_H
+#define RESTPG_KERNELS_CUDA_SIMT_EMU_H
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "kernels/cuda/simt_api.h"
+
+struct dim3 {
+    unsigned x, y, z;
+    constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+typedef dim3 uint3;
+
+extern thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
+constexpr int warpSize = 32;
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+/* One block at a time per OS thread: a function-static variable is that block's. */
+#define __shared__ static thread_local
+
+namespace simt {
+
+enum WarpOp { WARP_SHFL_IDX, WARP_SHFL_XOR, WARP_SHFL_DOWN, WARP_SHFL_UP, WARP_BALLOT, WARP_ANY, WARP_ALL, WARP_SYNC };
+
+/* Blocks the calling emulated thread until every live thread of its block has reached a barrier. */
+void syncthreads();
+/* Blocks until every lane of mask (that exists in the block) is at a warp op, then returns this
+ * lane's result: for the shuffles the bits of the source lane's value (its own if the source is
+ * outside its width segment), for the votes the ballot or the 0/1 answer (__syncwarp: 0). All lanes must call
+ * the same op with the same mask and width; a mismatch fails the launch. */
+uint64_t warp_exchange(WarpOp op, unsigned mask, uint64_t bits, int arg, int width);
+/* Runs body(ctx) as every thread of grid x block (the scheduler's entry; see launch_kernel). */
+void launch(dim3 grid, dim3 block, void (*body)(void *), void *ctx);
+
+template <class T> inline uint64_t to_bits(T v) {
+    static_assert(sizeof(T) <= 8 && std::is_trivially_copyable<T>::value, "shuffled values are at most 8 bytes");
+    uint64_t b = 0;
+    std::memcpy(&b, &v, sizeof v);
+    return b;
+}
+template <class T> inline T from_bits(uint64_t b) {
+    T v;
+    std::memcpy(&v, &b, sizeof v);
+    return v;
+}
+
+/* The arguments are converted to the kernel's parameter types once, as a call would, and every
+ * emulated thread gets its own copy. */
+template <class... P, class... A> void launch_kernel(dim3 grid, dim3 block, void (*kernel)(P...), A &&...a) {
+    struct Call {
+        void (*kernel)(P...);
+        std::tuple<std::decay_t<P>...> args;
+    } call{kernel, std::tuple<std::decay_t<P>...>(std::forward<A>(a)...)};
+    launch(
+        grid, block,
+        [](void *c) {
+            Call *k = static_cast<Call *>(c);
+            std::tuple<std::decay_t<P>...> mine = k->args;
+            std::apply(k->kernel, mine);
+        },
+        &call);
+}
+
+} // namespace simt
+
+#define SIMT_LAUNCH(kernel, grid, block, stream, ...)                                                                  \
+    ((void)(stream), ::simt::launch_kernel(dim3(grid), dim3(block), kernel, __VA_ARGS__))
+
+inline void __syncthreads() { simt::syncthreads(); }
+
+template <class T> inline T __shfl_sync(unsigned mask, T v, int src, int width = warpSize) {
+    return simt::from_bits<T>(simt::warp_exchange(simt::WARP_SHFL_IDX, mask, simt::to_bits(v), src, width));
+}
+template <class T> inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = warpSize) {
+    return simt::from_bits<T>(simt::warp_exchange(simt::WARP_SHFL_XOR, mask, simt::to_bits(v), lane_mask, width));
+}
+template <class T> inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = warpSize) {
+    return simt::from_bits<T>(simt::warp_exchange(simt::WARP_SHFL_DOWN, mask, simt::to_bits(v), (int)delta, width));
+}
+template <class T> inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = warpSize) {
+    return simt::from_bits<T>(simt::warp_exchange(simt::WARP_SHFL_UP, mask, simt::to_bits(v), (int)delta, width));
+}
+inline void __syncwarp(unsigned mask = 0xffffffffu) { simt::warp_exchange(simt::WARP_SYNC, mask, 0, 0, warpSize); }
+inline unsigned __ballot_sync(unsigned mask, int pred) {
+    return (unsigned)simt::warp_exchange(simt::WARP_BALLOT, mask, pred != 0, 0, warpSize);
+}
+inline int __any_sync(unsigned mask, int pred) {
+    return (int)simt::warp_exchange(simt::WARP_ANY, mask, pred != 0, 0, warpSize);
+}
+inline int __all_sync(unsigned mask, int pred) {
+    return (int)simt::warp_exchange(simt::WARP_ALL, mask, pred != 0, 0, warpSize);
+}
+
+/* Threads switch only at barriers and warp ops, so a plain read-modify-write is atomic. */
+template <class T> inline T atomicAdd(T *p, T v) {
+    T old = *p;
+    *p = old + v;
+    return old;
+}
+
+/* The fast intrinsics as the host's correctly rounded (or libm) functions; the _rn ones are
+ * plain IEEE operations, which is what they are on the device (no contraction into FMA). */
+inline float __expf(float x) { return expf(x); }
+inline float __logf(float x) { return logf(x); }
+inline float __fdividef(float a, float b) { return a / b; }
+inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __fsqrt_rn(float x) { return sqrtf(x); }
+template <class T> inline T __ldg(const T *p) { return *p; }
+
+#endif
