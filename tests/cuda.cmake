@@ -1,0 +1,12 @@
+# The CUDA kernels (kernels/cuda, docs/cuda.md) against the CPU ops. test_cuda_emu runs them in
+# the SIMT emulation (always built); test_cuda_gpu is the same file on the device (CUDA builds,
+# label gpu, skipped with code 77 where there is no device), which also checks that the nvcc
+# library links.
+restpg_test(test_cuda_emu SOURCES tests/test_cuda_emu.c LIBS restpg_kernels_cuda_emu restpg_kernels_cpu)
+file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/simt_emu/simt_probe.cpp
+  CONTENT "#include \"${CMAKE_SOURCE_DIR}/tests/simt_probe.cu\"\n")
+target_sources(test_cuda_emu PRIVATE ${CMAKE_BINARY_DIR}/simt_emu/simt_probe.cpp)
+if(RESTPG_HAVE_CUDA)
+  restpg_test(test_cuda_gpu SOURCES tests/test_cuda_emu.c LIBS restpg_kernels_cuda restpg_kernels_cpu LABELS gpu)
+  set_tests_properties(test_cuda_gpu PROPERTIES SKIP_RETURN_CODE 77)
+endif()
