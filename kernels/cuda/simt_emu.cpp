@@ -26,12 +26,15 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
-
 namespace {
 
-/* Big enough for the kernels' frames (a few hundred bytes) with room for sanitizer redzones. */
+/* Big enough for the kernels' frames (a few hundred bytes); under the sanitizers, for their
+ * redzones and for a report (symbolising a stack trace) made from inside a fiber. */
+#ifdef SIMT_ASAN
+constexpr size_t kStackBytes = 256 * 1024;
+#else
 constexpr size_t kStackBytes = 64 * 1024;
+#endif
 constexpr int kMaxThreads = 1024;
 
 enum State { RUNNABLE, AT_BARRIER, AT_WARP, EXITED };
@@ -189,22 +192,25 @@ void make_order(std::vector<int> &order) {
         for (int i = n - 1; i > 0; i--) std::swap(order[i], order[(int)(rng_next() % (uint64_t)(i + 1))]);
 }
 
+/* Points f at the start of fiber_entry on its own stack. Kept apart from loops because
+ * getcontext returns twice, like setjmp (GCC would warn of clobbered loop variables). */
+__attribute__((noinline)) void fiber_reset(Fiber *f) {
+#ifdef SIMT_ASAN
+    __asan_unpoison_memory_region(f->stack, kStackBytes); /* frames left by the last block's fibers */
+#endif
+    getcontext(&f->ctx);
+    f->ctx.uc_stack.ss_sp = f->stack;
+    f->ctx.uc_stack.ss_size = kStackBytes;
+    f->ctx.uc_link = nullptr;
+    makecontext(&f->ctx, fiber_entry, 0);
+    f->state = RUNNABLE;
+    f->fake_stack = nullptr;
+}
+
 /* Runs one block to completion; false if the launch failed. */
 bool run_block(Scheduler *s) {
     int n = (int)s->fibers.size();
-    for (int i = 0; i < n; i++) {
-        Fiber &f = s->fibers[i];
-#ifdef SIMT_ASAN
-        __asan_unpoison_memory_region(f.stack, kStackBytes); /* frames left by the last block's fibers */
-#endif
-        getcontext(&f.ctx);
-        f.ctx.uc_stack.ss_sp = f.stack;
-        f.ctx.uc_stack.ss_size = kStackBytes;
-        f.ctx.uc_link = nullptr;
-        makecontext(&f.ctx, fiber_entry, 0);
-        f.state = RUNNABLE;
-        f.fake_stack = nullptr;
-    }
+    for (Fiber &f : s->fibers) fiber_reset(&f);
     std::vector<int> order(n);
     for (;;) {
         make_order(order);

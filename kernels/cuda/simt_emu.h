@@ -27,7 +27,10 @@ struct dim3 {
 };
 typedef dim3 uint3;
 
-extern thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
+/* Inline and constant-initialised, so no TU calls a TLS init wrapper for them (GCC 12's UBSan
+ * miscompiles the null check after such a call into a false "member access within null
+ * pointer"). */
+inline thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
 constexpr int warpSize = 32;
 
 #define __global__
