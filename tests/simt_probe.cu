@@ -1,5 +1,6 @@
 /* Kernels that probe the SIMT emulation itself (tests/test_cuda_emu.c): a racy neighbour read
- * with and without its barrier, the warp ops' results, and a kernel the scheduler must reject. */
+ * with and without its barrier, the warp ops' results, atomicAdd, and a kernel the scheduler
+ * must reject. */
 #include "kernels/cuda/simt.h"
 
 #define PROBE_MAX 1024
@@ -32,6 +33,12 @@ __global__ void warp_ops_kernel(int *out) {
     o[6] = __all_sync(0xffffffffu, lane < 32);
 }
 
+/* Every thread adds 1 to *count and 0.5 to *sum. */
+__global__ void atomic_kernel(int *count, float *sum) {
+    atomicAdd(count, 1);
+    atomicAdd(sum, 0.5f);
+}
+
 /* Lane 5 leaves before a full-mask shuffle: the scheduler must fail the launch. */
 __global__ void bad_warp_kernel(float *out) {
     if (threadIdx.x == 5) return;
@@ -45,6 +52,11 @@ extern "C" cudaError_t probe_neighbour(float *out, const float *in, int blocks, 
 
 extern "C" cudaError_t probe_warp_ops(int *out, int threads) {
     SIMT_LAUNCH(warp_ops_kernel, 1, threads, (cudaStream_t)0, out);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t probe_atomic(int *count, float *sum, int blocks, int threads) {
+    SIMT_LAUNCH(atomic_kernel, blocks, threads, (cudaStream_t)0, count, sum);
     return cudaGetLastError();
 }
 

@@ -1,8 +1,8 @@
-/* The CUDA kernels (the .cu files of kernels/cuda) against the CPU ops (kernels/cpu), on shapes that are not
- * multiples of the warp or block sizes, within each op's stated tolerance (docs/cuda.md).
- * Built twice from this file: test_cuda_emu runs the kernels in the SIMT emulation under the
- * forward, reverse and a random thread order, and also checks the emulation itself (a missing
- * barrier is caught, warp ops, a kernel the scheduler rejects); test_cuda_gpu (label gpu, CUDA
+/* The CUDA kernels (the .cu files of kernels/cuda) against the CPU ops (kernels/cpu), on shapes
+ * that are not multiples of the warp or block sizes, within each op's stated tolerance
+ * (docs/cuda.md). Built twice from this file: test_cuda_emu runs the kernels in the SIMT
+ * emulation under the forward, reverse and a random thread order, and also checks the emulation
+ * itself (a missing barrier is caught, warp ops, atomicAdd, a kernel the scheduler rejects); test_cuda_gpu (label gpu, CUDA
  * builds) runs the same comparisons on a device and skips (77) without one. The error measure
  * is |got - ref| / max(1, |ref|). */
 #include <stdint.h>
@@ -170,6 +170,7 @@ static void test_ops(void) {
 cudaError_t probe_neighbour(float *out, const float *in, int blocks, int threads, int with_barrier);
 cudaError_t probe_warp_ops(int *out, int threads);
 cudaError_t probe_bad_warp(float *out);
+cudaError_t probe_atomic(int *count, float *sum, int blocks, int threads);
 
 /* Whether the neighbour kernel gave in[t + 1] everywhere under the current order. */
 static int neighbour_ok(int with_barrier) {
@@ -213,6 +214,10 @@ static void test_warp_ops(void) {
         CHECK((unsigned)o[4] == 0xaaaaaaaau);
         CHECK(o[5] == 1 && o[6] == 1);
     }
+    int count = 0;
+    float sum = 0.0f;
+    CHECK(probe_atomic(&count, &sum, 3, 96) == cudaSuccess);
+    CHECK(count == 288 && sum == 144.0f);
     float bad[32];
     CHECK(probe_bad_warp(bad) == cudaErrorLaunchFailure);
     CHECK(strstr(simt_emu_last_message(), "lane 5") != NULL);

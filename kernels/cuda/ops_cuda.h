@@ -1,4 +1,4 @@
-/* The CUDA backend's ops (the .cu files of kernels/cuda), callable from C: each is the CPU op of the same
+/* The CUDA backend's ops (kernels/cuda), callable from C: each is the CPU op of the same
  * name after the cuda_ prefix (kernels/cpu/ops.h gives the contract: shapes, aliasing,
  * accumulation), on device pointers, queued on stream (in the SIMT emulation, run at once).
  * Each returns the launch's status (cudaGetLastError), cudaErrorInvalidValue for scratch that is

@@ -1,4 +1,4 @@
-/* Block reductions shared by the row kernels (included by the .cu files of kernels/cuda). Every lane of a
+/* Block reductions shared by the row kernels (included by the kernels). Every lane of a
  * xor butterfly adds the same two values at each step (a + b and b + a are the same float), so
  * all lanes end with bitwise the same result, and the order depends only on blockDim. */
 #ifndef RESTPG_KERNELS_CUDA_REDUCE_CUH

@@ -1,4 +1,4 @@
-/* The one include of every kernel source (the .cu files of kernels/cuda): CUDA itself under nvcc, the SIMT
+/* The one include of every kernel source (kernels/cuda): CUDA itself under nvcc, the SIMT
  * emulation (simt_emu.h) under RESTPG_SIMT_EMU. Kernels use only what both provide, and launch
  * through SIMT_LAUNCH(kernel, grid, block, stream, args...) (no dynamic shared memory). */
 #ifndef RESTPG_KERNELS_CUDA_SIMT_H

@@ -1,4 +1,4 @@
-/* SIMT emulation, device side: what a kernel source (the .cu files of kernels/cuda) uses from CUDA C++,
+/* SIMT emulation, device side: what a kernel source (kernels/cuda) uses from CUDA C++,
  * defined for the host C++ compiler so the kernel compiles with g++ and runs on the CPU
  * (RESTPG_SIMT_EMU builds; docs/cuda.md gives the model and its limits). Included through
  * kernels/cuda/simt.h, never directly.
