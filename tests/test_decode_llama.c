@@ -31,6 +31,7 @@
 #include "core/rng.h"
 #include "kernels/cpu/ops.h"
 #include "model/llama.h"
+#include "tests/llama_fixture.h"
 #include "tests/test.h"
 
 enum { NC = 6, STEPS = 10, NP0 = 13, NP1 = 7, MAXT = NP0 + STEPS };
@@ -62,24 +63,6 @@ static LlamaConfig variant(int i, const char **name) {
         c.tie_word_embeddings = 0;
         return c;
     }
-}
-
-/* Matrices N(0, 1/fan_in), embeddings N(0, 0.5) (logits of a few units, so attention and the
- * softmax are far from uniform), norm weights 1 - norm_offset + N(0, 0.3), biases N(0, 0.3);
- * padding rows 0. */
-static void random_params(Llama *m, Rng *r, Error *e) {
-    float *h = malloc(sizeof(float) * m->store.n_params);
-    for (int k = 0; k < m->store.n; k++) {
-        const ParamTensor *t = &m->store.t[k];
-        const LlamaTensorKind kind = m->info[k].kind;
-        double sd = kind == LLAMA_NORM || kind == LLAMA_BIAS ? 0.3 : kind == LLAMA_EMBEDDING ? 0.5
-                                                                     : 1.0 / sqrt((double)t->dims[t->ndim - 1]);
-        double mean = kind == LLAMA_NORM ? 1.0 - m->cfg.norm_offset : 0.0;
-        size_t n = kind == LLAMA_EMBEDDING ? (size_t)m->cfg.vocab_size * m->cfg.hidden_size : t->numel;
-        for (size_t i = 0; i < t->numel; i++) h[t->offset + i] = i < n ? (float)(mean + sd * rng_normal(r)) : 0.0f;
-    }
-    CHECK_OK(params_state_upload(&m->store, 'p', h, e), e);
-    free(h);
 }
 
 typedef struct {
@@ -273,7 +256,7 @@ static void test_variant(int i) {
     CHECK_OK(llama_plan(&f.m, 1, MAXT, &e), &e);
     Rng r;
     rng_seed(&r, 21);
-    random_params(&f.m, &r, &e);
+    llama_fixture_params(&f.m, &r, 0.5, &e);
     f.op = f.m.store.be->ops;
     f.V = f.m.cfg.vocab_size;
     f.Vp = f.m.cfg.padded_vocab_size;

@@ -16,6 +16,7 @@
 #include "core/rng.h"
 #include "kernels/cpu/ops.h"
 #include "model/llama.h"
+#include "tests/llama_fixture.h"
 #include "tests/test.h"
 
 static LlamaConfig sized(LlamaConfig c, int C, int NH, int NKV, int hd) {
@@ -51,24 +52,6 @@ static LlamaConfig qwen3_tiny(void) {
     LlamaConfig c = sized(llama_config_qwen3(), 64, 4, 1, 32);
     c.tie_word_embeddings = 0;
     return c;
-}
-
-/* Random parameters large enough that attention is far from uniform and every weight matters:
- * matrices N(0, 1/fan_in), embeddings N(0, 0.15), norm weights 1 - norm_offset + N(0, 0.3), biases
- * N(0, 0.3); padding rows 0. */
-static void random_params(Llama *m, Rng *r, Error *e) {
-    float *h = malloc(sizeof(float) * m->store.n_params);
-    for (int k = 0; k < m->store.n; k++) {
-        const ParamTensor *t = &m->store.t[k];
-        const LlamaTensorKind kind = m->info[k].kind;
-        double sd = kind == LLAMA_NORM || kind == LLAMA_BIAS ? 0.3 : kind == LLAMA_EMBEDDING ? 0.15
-                                                                     : 1.0 / sqrt((double)t->dims[t->ndim - 1]);
-        double mean = kind == LLAMA_NORM ? 1.0 - m->cfg.norm_offset : 0.0;
-        size_t n = kind == LLAMA_EMBEDDING ? (size_t)m->cfg.vocab_size * m->cfg.hidden_size : t->numel;
-        for (size_t i = 0; i < t->numel; i++) h[t->offset + i] = i < n ? (float)(mean + sd * rng_normal(r)) : 0.0f;
-    }
-    CHECK_OK(params_state_upload(&m->store, 'p', h, e), e);
-    free(h);
 }
 
 static void random_batch(Rng *r, int32_t *in, int32_t *tg, float *mask, int n, int V) {
@@ -118,7 +101,7 @@ static void test_parity(const char *name, LlamaConfig c) {
     Llama m;
     CHECK_OK(llama_init(&m, &c, &e), &e);
     CHECK_OK(llama_plan(&m, B, T, &e), &e);
-    random_params(&m, &r, &e);
+    llama_fixture_params(&m, &r, 0.15, &e);
     int32_t in[B * T], tg[B * T];
     float mask[B * T];
     random_batch(&r, in, tg, mask, B * T, c.vocab_size);
@@ -182,7 +165,7 @@ static void test_determinism_and_independence(const char *name, LlamaConfig c) {
     rng_seed(&r, 9);
     Llama m;
     CHECK_OK(llama_init(&m, &c, &e), &e);
-    random_params(&m, &r, &e);
+    llama_fixture_params(&m, &r, 0.15, &e);
     int32_t in[B * T], tg[B * T];
     float mask[B * T], l[3];
     random_batch(&r, in, tg, mask, B * T, c.vocab_size);
