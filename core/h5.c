@@ -293,7 +293,9 @@ static int read_full(int fd, void *buf, size_t n, double deadline) {
         double left = deadline - ((double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec);
         if (left <= 0) return -1;
         struct pollfd pf = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pf, 1, (int)(left * 1000) + 1);
+        /* At most a minute per poll: a corrupt file's storage size can put the deadline past
+         * what an int of milliseconds holds. */
+        int pr = poll(&pf, 1, left > 60.0 ? 60000 : (int)(left * 1000) + 1);
         if (pr < 0 && errno == EINTR) continue;
         if (pr <= 0) return -1;
         ssize_t r = read(fd, p, n);
