@@ -29,7 +29,7 @@ wait_for 120 test -s "$T/run/base.h5" || die "no checkpoint within 120 s (state 
 check "job still running when interrupted" '[ "$(job_field "$job" JobState)" = RUNNING ]'
 timeout 10 scancel --batch --signal=USR1 "$job" || die "scancel --signal=USR1 failed"
 wait_for 30 grep -q "got USR1: requeueing job $job" "$log" || die "the template's trap did not requeue"
-wait_for 60 test "$(job_field "$job" Restarts)" -ge 1 || die "job not requeued (Restarts $(job_field "$job" Restarts))"
+wait_for 180 test "$(job_field "$job" Restarts)" -ge 1 || die "job not requeued (Restarts $(job_field "$job" Restarts))"
 
 state=$(wait_job_state "$job" 240 COMPLETED)
 check "requeued job completes (state: $state)" '[ "$state" = COMPLETED ]'
