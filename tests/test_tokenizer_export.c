@@ -22,6 +22,7 @@
 #include "data/tokenizer.h"
 #include "model/checkpoint.h"
 #include "tests/test.h"
+#include "tests/tokenizer_ref.h"
 
 static char tmp[4096];
 
@@ -177,48 +178,6 @@ static void test_errors(void) {
                   "export %d: exit %d, stderr '%s'", k, WIFEXITED(st) ? WEXITSTATUS(st) : -1, err ? err : "");
         free(err);
     }
-}
-
-/* ---- --model: against PyPI tokenizers and transformers ---- */
-
-static char *unhex(const char *p, const char **end, size_t *n) {
-    size_t k = 0;
-    char *s = malloc(strlen(p) / 2 + 2);
-    if (*p == '-') p++;
-    else
-        for (; p[0] && p[0] != '\t' && p[0] != '\n'; p += 2) {
-            unsigned v;
-            sscanf(p, "%2x", &v);
-            s[k++] = (char)v;
-        }
-    s[k] = 0;
-    *n = k;
-    *end = p;
-    return s;
-}
-
-/* Each maximal invalid UTF-8 subpart as U+FFFD, as tokenizers decodes (from_utf8_lossy). */
-static size_t lossy(const unsigned char *s, size_t n, char *out) {
-    size_t k = 0;
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i], need = 0, lo = 0x80, hi = 0xBF, got = 0;
-        if (c < 0x80) {
-            out[k++] = (char)s[i++];
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) need = 1;
-        else if (c >= 0xE0 && c <= 0xEF) need = 2, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-        else if (c >= 0xF0 && c <= 0xF4) need = 3, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-        while (need && got < need && i + 1 + got < n) {
-            unsigned d = s[i + 1 + got];
-            if (d < (got ? 0x80u : lo) || d > (got ? 0xBFu : hi)) break;
-            got++;
-        }
-        if (need && got == need) memcpy(out + k, s + i, need + 1), k += need + 1;
-        else memcpy(out + k, "\xEF\xBF\xBD", 3), k += 3;
-        i += need && got == need ? need + 1 : 1 + got;
-    }
-    return k;
 }
 
 /* Every case of the library's cases file against the source t and the export loaded back u:

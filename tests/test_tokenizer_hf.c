@@ -22,60 +22,13 @@
 #include "core/text.h"
 #include "data/tokenizer.h"
 #include "tests/test.h"
+#include "tests/tokenizer_ref.h"
 
 static char tmp[4096];
 
 static void put_file(const char *path, const char *s) {
     Error e;
     CHECK_OK(atomic_write(path, s, strlen(s), &e), &e);
-}
-
-static char *unhex(const char *p, const char **end, size_t *n) {
-    size_t k = 0;
-    char *s = malloc(strlen(p) / 2 + 2);
-    if (*p == '-') p++;
-    else
-        for (; p[0] && p[0] != '\t' && p[0] != '\n'; p += 2) {
-            unsigned v;
-            sscanf(p, "%2x", &v);
-            s[k++] = (char)v;
-        }
-    s[k] = 0;
-    *n = k;
-    *end = p;
-    return s;
-}
-
-/* s[0..n) with each maximal invalid UTF-8 subpart replaced by U+FFFD, as Rust's from_utf8_lossy
- * (and Python's decode("utf-8", "replace")) do: tokenizers decodes ids that spell invalid UTF-8
- * that way, restpg gives the bytes (docs/tokenizer.md). out holds 3n bytes. */
-static size_t lossy(const unsigned char *s, size_t n, char *out) {
-    size_t k = 0;
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i], need = 0, lo = 0x80, hi = 0xBF;
-        if (c < 0x80) {
-            out[k++] = (char)s[i++];
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) need = 1;
-        else if (c >= 0xE0 && c <= 0xEF) need = 2, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-        else if (c >= 0xF0 && c <= 0xF4) need = 3, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-        unsigned got = 0;
-        while (need && got < need && i + 1 + got < n) {
-            unsigned d = s[i + 1 + got];
-            if (d < (got ? 0x80u : lo) || d > (got ? 0xBFu : hi)) break;
-            got++;
-        }
-        if (need && got == need) {
-            memcpy(out + k, s + i, need + 1);
-            k += need + 1;
-        } else {
-            memcpy(out + k, "\xEF\xBF\xBD", 3);
-            k += 3;
-        }
-        i += need && got == need ? need + 1 : 1 + got;
-    }
-    return k;
 }
 
 /* Compares every case of cases.txt with t; returns the number of mismatching texts. */
