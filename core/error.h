@@ -9,6 +9,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus /* the CUDA backend (kernels/cuda, C++ under nvcc) reports through it too */
+extern "C" {
+#endif
+
 enum {
     RP_OK = 0,
     RP_EINTERNAL = 1, /* a bug or an unexpected library failure */
@@ -44,5 +48,9 @@ char *xstrdup(const char *s, Error *e);
 /* A printf-formatted string in memory of its own size (free it), so a path built from a directory
  * and a name is never cut short the way a fixed buffer would silently cut it. */
 char *xasprintf(Error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -110,10 +110,15 @@ static inline int llama_layer_is_global(const LlamaConfig *c, int l) {
 }
 /* The RoPE of global (1) or sliding (0) layers: sliding layers use rope_local_base_freq unscaled. */
 static inline RopeSpec llama_rope(const LlamaConfig *c, int global) {
-    if (!global) return (RopeSpec){.theta = c->rope_local_base_freq};
-    return (RopeSpec){.theta = c->rope_theta, .scaling = c->rope_scaling, .factor = c->rope_factor,
-                      .low_freq_factor = c->rope_low_freq_factor, .high_freq_factor = c->rope_high_freq_factor,
-                      .original_max_positions = c->rope_original_max_positions};
+    RopeSpec r = {c->rope_local_base_freq, ROPE_DEFAULT, 0.0, 0.0, 0.0, 0}; /* positional: C++ includes it too */
+    if (!global) return r;
+    r.theta = c->rope_theta;
+    r.scaling = c->rope_scaling;
+    r.factor = c->rope_factor;
+    r.low_freq_factor = c->rope_low_freq_factor;
+    r.high_freq_factor = c->rope_high_freq_factor;
+    r.original_max_positions = c->rope_original_max_positions;
+    return r;
 }
 /* The attention scale query_pre_attn_scalar^-0.5 (head_dim^-0.5 when it is 0). */
 static inline float llama_attn_scale(const LlamaConfig *c) {

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/backend.h"
 #include "kernels/cuda/simt_api.h"
 
 #ifdef __cplusplus
@@ -50,6 +51,66 @@ cudaError_t cuda_geglu_backward(float *dgate, float *dup, const float *dout, con
  * per row. */
 cudaError_t cuda_crossentropy_forward(float *losses, float *lse, const float *logits, const int32_t *targets,
                                       const float *mask, int N, int V, int Vp, cudaStream_t stream);
+
+/* Softmax cross-entropy backward, in place on logits[N, Vp] (kernels/cpu/ops.h); one block per
+ * row. */
+cudaError_t cuda_crossentropy_backward(float *logits, const float *lse, const int32_t *targets, const float *dloss,
+                                       int N, int V, int Vp, cudaStream_t stream);
+
+/* LayerNorm (eps 1e-5) saving mean and rstd per row; one block per row. The backward accumulates
+ * dinp, dw and db; dw and db are column sums in fixed-order chunks of rows, like RMSNorm's. */
+cudaError_t cuda_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                                   const float *b, int N, int C, cudaStream_t stream);
+size_t cuda_layernorm_backward_workspace(int N, int C);
+cudaError_t cuda_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                                    const float *w, const float *mean, const float *rstd, int N, int C, void *ws,
+                                    size_t ws_bytes, cudaStream_t stream);
+
+/* GPT-2's tanh GELU, elementwise (out may alias inp; dinp may alias dout). */
+cudaError_t cuda_gelu_forward(float *out, const float *inp, size_t n, cudaStream_t stream);
+cudaError_t cuda_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n, cudaStream_t stream);
+
+/* Embeddings. The backwards are deterministic without float atomics: each dwte row is the sum,
+ * in token order, of the rows of dout that used it (scratch from the *_workspace query). */
+cudaError_t cuda_encoder_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe, int B, int T,
+                                 int C, cudaStream_t stream);
+size_t cuda_encoder_backward_workspace(int B, int T, int C);
+cudaError_t cuda_encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tokens, int B, int T,
+                                  int C, void *ws, size_t ws_bytes, cudaStream_t stream);
+cudaError_t cuda_embedding_forward(float *out, const int32_t *tokens, const float *wte, float scale, int N, int C,
+                                   cudaStream_t stream);
+size_t cuda_embedding_backward_workspace(int N, int C);
+cudaError_t cuda_embedding_backward(float *dwte, const float *dout, const int32_t *tokens, float scale, int N, int C,
+                                    void *ws, size_t ws_bytes, cudaStream_t stream);
+
+/* Rotate-half RoPE in place on x[B,T,NH,hd] (the backward rotates back), angles from rope as on
+ * the CPU (rope_inv_freq). */
+cudaError_t cuda_rope_forward(float *x, int B, int T, int NH, int hd, RopeSpec rope, cudaStream_t stream);
+cudaError_t cuda_rope_backward(float *dx, int B, int T, int NH, int hd, RopeSpec rope, cudaStream_t stream);
+
+/* a[i] += b[i]. */
+cudaError_t cuda_add(float *a, const float *b, size_t n, cudaStream_t stream);
+/* The sum of squares of g[n] in double, in an order fixed by n alone, to *out (host memory;
+ * the call waits for the result). Scratch from cuda_sumsq_workspace. */
+size_t cuda_sumsq_workspace(size_t n);
+cudaError_t cuda_sumsq(const float *g, size_t n, double *out, void *ws, size_t ws_bytes, cudaStream_t stream);
+
+/* Fused causal flash attention (kernels/cpu's attention ops, both layouts): head h of row
+ * (b, t) of q is at q + (b*T + t) * q_stride + h*hd, its kv head g = h / (NH/NKV) at
+ * k (or v) + (b*T + t) * kv_stride + g*hd; out and dout are [B,T,NH*hd]; lse is [B,NH,T]. Keys
+ * j <= i, and i - j < window when window > 0; scores scale * q.k. GPT-2's packed qkv[B,T,3C] is
+ * q = qkv, k = qkv + C, v = qkv + 2C, strides 3C, NKV = NH. Tiles in shared memory, online
+ * softmax, no T x T matrix. The backward overwrites dq (stride q_stride) and dk, dv (stride
+ * kv_stride) without atomics: dk and dv per key tile over the query tiles and the group's heads,
+ * dq per query tile over the key tiles. */
+size_t cuda_attention_workspace(int B, int T, int NH);
+cudaError_t cuda_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B, int T,
+                                   int NH, int NKV, int hd, int q_stride, int kv_stride, int window, float scale,
+                                   cudaStream_t stream);
+cudaError_t cuda_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                                    const float *v, const float *out, const float *lse, int B, int T, int NH, int NKV,
+                                    int hd, int q_stride, int kv_stride, int window, float scale, void *ws,
+                                    size_t ws_bytes, cudaStream_t stream);
 
 #ifdef __cplusplus
 }
