@@ -112,6 +112,18 @@ cudaError_t cuda_attention_backward(float *dq, float *dk, float *dv, const float
                                     int hd, int q_stride, int kv_stride, int window, float scale, void *ws,
                                     size_t ws_bytes, cudaStream_t stream);
 
+/* Matmuls (kernels/cpu/ops.h's matmul_forward/backward over N = B*T rows): cuBLASLt with fp32
+ * compute, the host BLAS in the SIMT emulation. out[N,OC] = inp[N,C] @ w[OC,C]^T + bias + resid
+ * (bias, resid may be NULL; resid may alias out). The backward: dinp (= or +=, by
+ * accumulate_dinp) dout @ w, dw += dout^T inp, dbias += column sums of dout (fixed-order
+ * chunks, no atomics; scratch from cuda_matmul_backward_workspace); dinp, dbias may be NULL. */
+cudaError_t cuda_matmul_forward(float *out, const float *inp, const float *w, const float *bias, const float *resid,
+                                int N, int C, int OC, cudaStream_t stream);
+size_t cuda_matmul_backward_workspace(int N, int OC);
+cudaError_t cuda_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                                 const float *w, int N, int C, int OC, int accumulate_dinp, void *ws, size_t ws_bytes,
+                                 cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif
