@@ -10,3 +10,13 @@ if(RESTPG_HAVE_CUDA)
   restpg_test(test_cuda_gpu SOURCES tests/test_cuda_emu.c LIBS restpg_kernels_cuda restpg_kernels_cpu LABELS gpu)
   set_tests_properties(test_cuda_gpu PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+
+# The KV-cached decoder (kernels/cuda/decoder*.cu) against the CPU decoder on tiny random models
+# of every architecture; its kernels against host references (docs/cuda.md, "The decoder").
+restpg_test(test_cuda_decoder_emu SOURCES tests/test_cuda_decoder.c
+  LIBS restpg_kernels_cuda_emu restpg_model restpg_kernels_cpu)
+if(RESTPG_HAVE_CUDA)
+  restpg_test(test_cuda_decoder_gpu SOURCES tests/test_cuda_decoder.c
+    LIBS restpg_kernels_cuda restpg_model restpg_kernels_cpu LABELS gpu)
+  set_tests_properties(test_cuda_decoder_gpu PROPERTIES SKIP_RETURN_CODE 77)
+endif()

@@ -124,6 +124,70 @@ cudaError_t cuda_matmul_backward(float *dinp, float *dw, float *dbias, const flo
                                  const float *w, int N, int C, int OC, int accumulate_dinp, void *ws, size_t ws_bytes,
                                  cudaStream_t stream);
 
+/* KV-cached decoding (kernels/cuda/decoder.cu, decoder_llama.cu; the kernels in
+ * decode_kernels.cu): the decoder ops of BackendOps (kernels/backend.h; model/infer.h states the
+ * contract). dm's weight pointers are device pointers, read in place with fp32 weights (they must
+ * outlive the decoder) and copied to bf16 at init with DTYPE_BF16 (norms and biases stay fp32 and
+ * in place). Caches, activations and any weight copy are one device allocation made at init;
+ * tokens go to the device per call and logits come back to host memory. The plan checks and token
+ * checks are the CPU decoder's (cpu_decoder_plan_check, cpu_decoder_check_token).
+ *
+ * Batch invariance, bitwise: every product is cuda_decode_matmul (no cuBLAS), and every other
+ * kernel works on one row at a time with an order fixed by the row's own shape, so a slot's logits
+ * do not depend on which slots share its step, their order or count. threads is ignored. */
+size_t cuda_decoder_bytes(const DecoderModel *dm, const DecodePlan *p, int threads);
+int cuda_decoder_init(void **dec, const DecoderModel *dm, const DecodePlan *p, Error *e);
+void cuda_decoder_free(void *dec);
+int cuda_decoder_prefill(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e);
+void cuda_decoder_attach(void *dec, int slot, int prefix);
+int cuda_decoder_decode(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e);
+
+/* One query row of a decode step or prefill, as the decoder's kernels see it (device memory):
+ * the row attends to prompt cache `prefix`'s first P positions, then (slot >= 0) to the first ns
+ * positions of slot's suffix cache; its own position is P + ns - 1, and its new key and value go
+ * to suffix position ns - 1 when ns > 0, else to prompt position P - 1 (a prefill's row t is
+ * {prefix, t + 1, -1, 0}). */
+typedef struct {
+    int prefix, P, slot, ns;
+} CudaDecodeRow;
+
+/* The largest head_dim the decode attention takes. */
+#define CUDA_DECODE_MAX_HD 256
+
+/* out[N,OC] = inp[N,K] @ w[OC,K]^T + bias + resid (nn.Linear's layout; w fp32, or bf16 when
+ * w_bf16, widened exactly; bias, resid may be NULL; resid may alias out). Batch-invariant: each
+ * element is one warp's dot product, lane l summing k = l, l + 32, ... by fused multiply-adds,
+ * then a xor butterfly, then + bias, then + resid, an order fixed by K alone. */
+cudaError_t cuda_decode_matmul(float *out, const float *inp, const void *w, int w_bf16, const float *bias,
+                               const float *resid, int N, int K, int OC, cudaStream_t stream);
+/* dst[i] = src[i] rounded to bf16 (nearest even, NaN to the quiet NaN of its sign: core/bf16.h). */
+cudaError_t cuda_decode_to_bf16(uint16_t *dst, const float *src, size_t n, cudaStream_t stream);
+/* x[r, :C] = emb[tokens[r]] * scale (emb [V, C], fp32 or bf16), or, with pe, emb[tokens[r]] +
+ * pe[position of row r] (pe [positions, C] fp32, rounded to bf16 first when pe_bf16): Llama's
+ * scaled embedding and GPT-2's token + position embedding. Tokens must be checked. */
+cudaError_t cuda_decode_embed(float *x, const int32_t *tokens, const void *emb, int emb_bf16, float scale,
+                              const float *pe, int pe_bf16, const CudaDecodeRow *rows, int n, int C,
+                              cudaStream_t stream);
+/* Rotate-half RoPE in place on nh heads of hd at x + r * stride, by row r's position: cs holds
+ * per position cos(t f_i) for i < hd/2, then sin(t f_i). */
+cudaError_t cuda_decode_rope(float *x, int stride, int n, int nh, int hd, const float *cs, const CudaDecodeRow *rows,
+                             cudaStream_t stream);
+/* Stores row r's key (k + r * kv_stride, KV floats) and value into the caches at its position:
+ * prompt caches pk, pv [n_prefixes][Pm][KV], suffix caches sk, sv [slots][Sm][KV]. */
+cudaError_t cuda_decode_kv_store(float *pk, float *pv, float *sk, float *sv, const float *k, const float *v,
+                                 int kv_stride, const CudaDecodeRow *rows, int n, int KV, int Pm, int Sm,
+                                 cudaStream_t stream);
+/* Attention of n query rows (head h of row r at q + r * q_stride + h*hd, output at out + r *
+ * out_stride + h*hd) over their caches (laid out as in cuda_decode_kv_store, kv head
+ * h / (NH/NKV)): keys at positions [first, pos] where pos is the row's position and first =
+ * max(0, pos - window + 1) when window > 0, else 0; scores scale * q.k, softmax, values. One
+ * block per (head, row); the keys in chunks with an online softmax, every sum in an order fixed
+ * by the row's key count. hd <= CUDA_DECODE_MAX_HD. */
+cudaError_t cuda_decode_attention(float *out, int out_stride, const float *q, int q_stride, const float *pk,
+                                  const float *pv, const float *sk, const float *sv, const CudaDecodeRow *rows, int n,
+                                  int NH, int NKV, int hd, int Pm, int Sm, int window, float scale,
+                                  cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif
