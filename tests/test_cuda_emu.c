@@ -19,10 +19,10 @@ static const int kWidths[NSHAPES] = {1, 31, 33, 100, 1000};
 static const size_t kLens[] = {1, 31, 33, 100, 1000, 70001};
 
 /* Tolerances of the measure above, and the largest error seen, per op. */
-enum { OP_ADAMW, OP_RMS_FWD, OP_RMS_BWD, OP_SWIGLU, OP_GEGLU, OP_CE, NOPS };
+enum { OP_ADAMW, OP_RMS_FWD, OP_RMS_BWD, OP_SWIGLU, OP_GEGLU, OP_CE, OP_MM_FWD, OP_MM_BWD, NOPS };
 static const char *kOpName[NOPS] = {"adamw",  "rmsnorm_forward", "rmsnorm_backward",
-                                    "swiglu", "geglu",           "crossentropy_forward"};
-static const double kTol[NOPS] = {0.0, 2e-6, 1e-5, 1e-6, 1e-6, 2e-6};
+                                    "swiglu", "geglu",           "crossentropy_forward", "matmul_forward", "matmul_backward"};
+static const double kTol[NOPS] = {0.0, 2e-6, 1e-5, 1e-6, 1e-6, 2e-6, 2e-6, 1e-5};
 static double worst[NOPS];
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -159,11 +159,51 @@ static void test_crossentropy(void) {
         }
 }
 
+/* Every combination of bias, residual (aliasing out, as the model uses it), dbias and dinp
+ * accumulation; rows N = B*T; dw and dbias accumulate onto non-zero values. */
+static void test_matmul(void) {
+    static const int dims[][3] = {{1, 1, 1}, {7, 31, 33}, {33, 100, 7}, {130, 33, 100}};
+    for (size_t k = 0; k < sizeof dims / sizeof *dims; k++) {
+        int N = dims[k][0], C = dims[k][1], OC = dims[k][2];
+        size_t ni = (size_t)N * C, no = (size_t)N * OC, nw = (size_t)OC * C;
+        float *inp = randv(ni, 1.0f), *w = randv(nw, 0.5f), *bias = randv(OC, 1.0f), *out = randv(no, 1.0f);
+        float *dout = randv(no, 1.0f), *dinp = randv(ni, 1.0f), *dw = randv(nw, 1.0f), *db = randv(OC, 1.0f);
+        float *d_inp = dup_dev(inp, 4 * ni), *d_w = dup_dev(w, 4 * nw), *d_bias = dup_dev(bias, 4 * OC);
+        float *d_dout = dup_dev(dout, 4 * no);
+        size_t wsb = cuda_matmul_backward_workspace(N, OC);
+        void *ws = dup_dev(dout, wsb);
+        for (int variant = 0; variant < 4; variant++) {
+            int with_bias = variant & 1, with_resid = variant >> 1;
+            float *d_out = dup_dev(out, 4 * no);
+            matmul_forward(out, inp, w, with_bias ? bias : NULL, with_resid ? out : NULL, 1, N, C, OC);
+            CHECK(cuda_matmul_forward(d_out, d_inp, d_w, with_bias ? d_bias : NULL, with_resid ? d_out : NULL, N, C,
+                                      OC, 0) == cudaSuccess);
+            compare(OP_MM_FWD, "out", N, OC, d_out, out, no);
+            cudaFree(d_out);
+            float *d_dinp = dup_dev(dinp, 4 * ni), *d_dw = dup_dev(dw, 4 * nw), *d_db = dup_dev(db, 4 * OC);
+            int acc = variant & 1;
+            matmul_backward(dinp, dw, with_resid ? db : NULL, dout, inp, w, 1, N, C, OC, acc);
+            CHECK(cuda_matmul_backward(d_dinp, d_dw, with_resid ? d_db : NULL, d_dout, d_inp, d_w, N, C, OC, acc, ws,
+                                       wsb, 0) == cudaSuccess);
+            compare(OP_MM_BWD, "dinp", N, C, d_dinp, dinp, ni);
+            compare(OP_MM_BWD, "dw", OC, C, d_dw, dw, nw);
+            compare(OP_MM_BWD, "dbias", N, OC, d_db, db, OC);
+            cudaFree(d_dinp), cudaFree(d_dw), cudaFree(d_db);
+        }
+        /* too little scratch for the bias gradient: refused before anything is written */
+        CHECK(cuda_matmul_backward(d_inp, d_w, d_bias, d_dout, d_inp, d_w, N, C, OC, 0, ws, wsb - 1, 0) ==
+              cudaErrorInvalidValue);
+        cudaFree(d_inp), cudaFree(d_w), cudaFree(d_bias), cudaFree(d_dout), cudaFree(ws);
+        free(inp), free(w), free(bias), free(out), free(dout), free(dinp), free(dw), free(db);
+    }
+}
+
 static void test_ops(void) {
     test_adamw();
     test_rmsnorm();
     test_glu();
     test_crossentropy();
+    test_matmul();
 }
 
 #ifdef RESTPG_SIMT_EMU
