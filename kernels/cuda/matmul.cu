@@ -1,12 +1,17 @@
 /* Matmuls of the CUDA backend (kernels/cpu/matmul.c's contract, over N rows): the products go to
- * cuBLASLt with fp32 inputs and fp32 compute (CUBLAS_COMPUTE_32F: no TF32), the bias and the
- * residual folded into the same call (bias epilogue; the residual as the C operand with beta 1);
- * the bias gradient is a column sum of our own, in fixed-order chunks of rows, so it is
- * reproducible. In the SIMT emulation the products go to the host BLAS (cblas_sgemm), so the
- * backend's whole training step runs on the CPU.
+ * cuBLASLt with fp32 compute (CUBLAS_COMPUTE_32F: no TF32), the bias and the residual folded into
+ * the same call (bias epilogue; the residual as the C operand with beta 1); the bias gradient is a
+ * column sum of our own, in fixed-order chunks of rows, so it is reproducible. Operands are fp32,
+ * or bf16 (mixed precision: the weights' bf16 copy, the activations rounded to bf16 into scratch
+ * per call, products accumulated and written in fp32; tensor cores). In the SIMT emulation the
+ * products go to the host BLAS (cblas_sgemm, bf16 operands widened exactly), so the backend's
+ * whole training step runs on the CPU.
  *
  * Layouts: cuBLASLt is column-major, so a row-major [R, K] matrix is a column-major [K, R] one.
  * out[N,OC] = inp[N,C] @ w[OC,C]^T is then out'[OC,N] = (w'[C,OC])^T inp'[C,N]. */
+#include <stdlib.h>
+
+#include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/ops_cuda.h"
 #include "kernels/cuda/simt.h"
 
@@ -38,23 +43,57 @@ __global__ void dbias_finish_kernel(float *dbias, const float *partial, int nchu
     dbias[c] += acc;
 }
 
-/* Row-major D[M,Nc] = alpha * op(A) op(B) + beta * Cm (+ bias[Nc] per row when bias), with op
- * transposing when ta/tb; A is [M,K] (ta: [K,M]), B is [K,Nc] (tb: [Nc,K]); Cm may alias D. */
+#define ROUND_THREADS 256
+#define ROUND_MAX_BLOCKS 4096
+
+__global__ void to_bf16_kernel(uint16_t *dst, const float *src, size_t n) {
+    size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) dst[i] = bf16_round(src[i]);
+}
+
+extern "C" cudaError_t cuda_to_bf16(uint16_t *dst, const float *src, size_t n, cudaStream_t stream) {
+    if (n == 0) return cudaSuccess;
+    size_t blocks = (n + ROUND_THREADS - 1) / ROUND_THREADS;
+    if (blocks > ROUND_MAX_BLOCKS) blocks = ROUND_MAX_BLOCKS;
+    SIMT_LAUNCH(to_bf16_kernel, (unsigned)blocks, ROUND_THREADS, stream, dst, src, n);
+    return cudaGetLastError();
+}
+
+/* Row-major D[M,Nc] = op(A) op(B) + beta * Cm (+ bias[Nc] per row when bias), with op
+ * transposing when ta/tb; A is [M,K] (ta: [K,M]), B is [K,Nc] (tb: [Nc,K]), both fp32 or both
+ * bf16 (uint16_t) when bf16; Cm may alias D. */
 #ifdef RESTPG_SIMT_EMU
-static cudaError_t gemm(float *D, const float *A, const float *B, const float *Cm, const float *bias, int ta, int tb,
-                        int M, int Nc, int K, float beta, cudaStream_t stream) {
+/* A bf16 operand widened (exactly) into a new host buffer, or the fp32 one itself. */
+static const float *emu_operand(const void *x, size_t n, int bf16, float **owned) {
+    *owned = NULL;
+    if (!bf16) return (const float *)x;
+    float *w = (float *)malloc(n * sizeof(float));
+    if (!w) return NULL;
+    for (size_t i = 0; i < n; i++) w[i] = bf16_widen(((const uint16_t *)x)[i]);
+    return *owned = w;
+}
+
+static cudaError_t gemm(float *D, const void *Av, const void *Bv, const float *Cm, const float *bias, int ta, int tb,
+                        int M, int Nc, int K, float beta, int bf16, cudaStream_t stream) {
     (void)stream;
+    float *ownA, *ownB;
+    const float *A = emu_operand(Av, (size_t)M * K, bf16, &ownA), *B = emu_operand(Bv, (size_t)K * Nc, bf16, &ownB);
+    if (!A || !B) {
+        free(ownA), free(ownB);
+        return cudaErrorMemoryAllocation;
+    }
     if (Cm && Cm != D)
         for (size_t i = 0; i < (size_t)M * Nc; i++) D[i] = Cm[i];
     if (bias) {
-        /* Added before the product like the epilogue's fused sum would round it after: the
-         * emulation's tolerance covers either order. */
+        /* The bias as the C operand (cuBLASLt adds it in the epilogue instead: the same sum,
+         * rounded in another order). */
         for (int r = 0; r < M; r++)
             for (int c = 0; c < Nc; c++) D[(size_t)r * Nc + c] = (Cm ? beta * D[(size_t)r * Nc + c] : 0.0f) + bias[c];
         beta = 1.0f;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, Nc, K, 1.0f, A,
                 ta ? M : K, B, tb ? K : Nc, (Cm || bias) ? beta : 0.0f, D, Nc);
+    free(ownA), free(ownB);
     return cudaSuccess;
 }
 #else
@@ -72,8 +111,9 @@ static cudaError_t lt_status(cublasStatus_t s) {
         if ((st = (call)) != CUBLAS_STATUS_SUCCESS) goto done;                                                         \
     } while (0)
 
-static cudaError_t gemm(float *D, const float *A, const float *B, const float *Cm, const float *bias, int ta, int tb,
-                        int M, int Nc, int K, float beta, cudaStream_t stream) {
+static cudaError_t gemm(float *D, const void *A, const void *B, const float *Cm, const float *bias, int ta, int tb,
+                        int M, int Nc, int K, float beta, int bf16, cudaStream_t stream) {
+    const cudaDataType_t ab = bf16 ? CUDA_R_16BF : CUDA_R_32F;
     cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
     if (!g_lt) {
         if ((st = cublasLtCreate(&g_lt)) != CUBLAS_STATUS_SUCCESS) return lt_status(st);
@@ -97,8 +137,8 @@ static cudaError_t gemm(float *D, const float *A, const float *B, const float *C
         LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
         LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
     }
-    LT(cublasLtMatrixLayoutCreate(&la, CUDA_R_32F, tb ? K : Nc, tb ? Nc : K, tb ? K : Nc));
-    LT(cublasLtMatrixLayoutCreate(&lb, CUDA_R_32F, ta ? M : K, ta ? K : M, ta ? M : K));
+    LT(cublasLtMatrixLayoutCreate(&la, ab, tb ? K : Nc, tb ? Nc : K, tb ? K : Nc));
+    LT(cublasLtMatrixLayoutCreate(&lb, ab, ta ? M : K, ta ? K : M, ta ? M : K));
     LT(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, Nc, M, Nc));
     LT(cublasLtMatmulPreferenceCreate(&pref));
     LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &kLtWorkspace,
@@ -124,7 +164,18 @@ extern "C" cudaError_t cuda_matmul_forward(float *out, const float *inp, const f
                                            const float *resid, int N, int C, int OC, cudaStream_t stream) {
     if (N < 0 || C <= 0 || OC <= 0) return cudaErrorInvalidValue;
     if (N == 0) return cudaSuccess;
-    return gemm(out, inp, w, resid, bias, 0, 1, N, OC, C, 1.0f, stream);
+    return gemm(out, inp, w, resid, bias, 0, 1, N, OC, C, 1.0f, 0, stream);
+}
+
+/* The bias gradient: dbias += column sums of dout[N, OC] through partial (nchunks x OC). */
+static cudaError_t dbias_sum(float *dbias, const float *dout, float *partial, int N, int OC, cudaStream_t stream) {
+    int nchunks = (N + BIAS_CHUNK_ROWS - 1) / BIAS_CHUNK_ROWS;
+    unsigned col_blocks = (unsigned)((OC + BIAS_THREADS - 1) / BIAS_THREADS);
+    SIMT_LAUNCH(dbias_partial_kernel, dim3(col_blocks, (unsigned)nchunks), BIAS_THREADS, stream, partial, dout, N, OC);
+    cudaError_t err = cudaGetLastError();
+    if (err) return err;
+    SIMT_LAUNCH(dbias_finish_kernel, col_blocks, BIAS_THREADS, stream, dbias, (const float *)partial, nchunks, OC);
+    return cudaGetLastError();
 }
 
 extern "C" size_t cuda_matmul_backward_workspace(int N, int OC) {
@@ -140,16 +191,48 @@ extern "C" cudaError_t cuda_matmul_backward(float *dinp, float *dw, float *dbias
     if (dbias && ws_bytes < cuda_matmul_backward_workspace(N, OC)) return cudaErrorInvalidValue;
     cudaError_t err = cudaSuccess;
     /* dinp[N,C] (+)= dout[N,OC] @ w[OC,C] */
-    if (dinp && (err = gemm(dinp, dout, w, accumulate_dinp ? dinp : NULL, NULL, 0, 0, N, C, OC, 1.0f, stream)))
+    if (dinp && (err = gemm(dinp, dout, w, accumulate_dinp ? dinp : NULL, NULL, 0, 0, N, C, OC, 1.0f, 0, stream)))
         return err;
     /* dw[OC,C] += dout^T[OC,N] @ inp[N,C] */
-    if ((err = gemm(dw, dout, inp, dw, NULL, 1, 0, OC, C, N, 1.0f, stream))) return err;
-    if (!dbias) return cudaSuccess;
-    int nchunks = (N + BIAS_CHUNK_ROWS - 1) / BIAS_CHUNK_ROWS;
-    unsigned col_blocks = (unsigned)((OC + BIAS_THREADS - 1) / BIAS_THREADS);
-    SIMT_LAUNCH(dbias_partial_kernel, dim3(col_blocks, (unsigned)nchunks), BIAS_THREADS, stream, (float *)ws, dout, N,
-                OC);
-    if ((err = cudaGetLastError())) return err;
-    SIMT_LAUNCH(dbias_finish_kernel, col_blocks, BIAS_THREADS, stream, dbias, (const float *)ws, nchunks, OC);
-    return cudaGetLastError();
+    if ((err = gemm(dw, dout, inp, dw, NULL, 1, 0, OC, C, N, 1.0f, 0, stream))) return err;
+    return dbias ? dbias_sum(dbias, dout, (float *)ws, N, OC, stream) : cudaSuccess;
+}
+
+/* The bf16 workspace: the activations' bf16 copies (inp [N,C], dout [N,OC]) then the bias
+ * partials, each 256-byte aligned. */
+static size_t align256(size_t b) { return (b + 255) / 256 * 256; }
+
+extern "C" size_t cuda_matmul_bf16_workspace(int N, int C, int OC) {
+    if (N <= 0 || C <= 0 || OC <= 0) return 0;
+    return align256((size_t)N * C * 2) + align256((size_t)N * OC * 2) + cuda_matmul_backward_workspace(N, OC);
+}
+
+extern "C" cudaError_t cuda_matmul_forward_bf16(float *out, const float *inp, const uint16_t *w16, const float *bias,
+                                                const float *resid, int N, int C, int OC, void *ws, size_t ws_bytes,
+                                                cudaStream_t stream) {
+    if (N < 0 || C <= 0 || OC <= 0) return cudaErrorInvalidValue;
+    if (N == 0) return cudaSuccess;
+    if (ws_bytes < (size_t)N * C * 2) return cudaErrorInvalidValue;
+    uint16_t *inp16 = (uint16_t *)ws;
+    cudaError_t err = cuda_to_bf16(inp16, inp, (size_t)N * C, stream);
+    return err ? err : gemm(out, inp16, w16, resid, bias, 0, 1, N, OC, C, 1.0f, 1, stream);
+}
+
+extern "C" cudaError_t cuda_matmul_backward_bf16(float *dinp, float *dw, float *dbias, const float *dout,
+                                                 const float *inp, const uint16_t *w16, int N, int C, int OC,
+                                                 int accumulate_dinp, void *ws, size_t ws_bytes, cudaStream_t stream) {
+    if (N < 0 || C <= 0 || OC <= 0) return cudaErrorInvalidValue;
+    if (N == 0) return cudaSuccess;
+    if (ws_bytes < cuda_matmul_bf16_workspace(N, C, OC)) return cudaErrorInvalidValue;
+    uint16_t *inp16 = (uint16_t *)ws, *dout16 = (uint16_t *)((char *)ws + align256((size_t)N * C * 2));
+    float *partial = (float *)((char *)dout16 + align256((size_t)N * OC * 2));
+    cudaError_t err;
+    if ((err = cuda_to_bf16(inp16, inp, (size_t)N * C, stream)) ||
+        (err = cuda_to_bf16(dout16, dout, (size_t)N * OC, stream)))
+        return err;
+    if (dinp && (err = gemm(dinp, dout16, w16, accumulate_dinp ? dinp : NULL, NULL, 0, 0, N, C, OC, 1.0f, 1, stream)))
+        return err;
+    if ((err = gemm(dw, dout16, inp16, dw, NULL, 1, 0, OC, C, N, 1.0f, 1, stream))) return err;
+    /* The bias gradient sums the fp32 dout: no product, nothing to gain from rounding it. */
+    return dbias ? dbias_sum(dbias, dout, partial, N, OC, stream) : cudaSuccess;
 }
