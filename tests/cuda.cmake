@@ -10,3 +10,13 @@ if(RESTPG_HAVE_CUDA)
   restpg_test(test_cuda_gpu SOURCES tests/test_cuda_emu.c LIBS restpg_kernels_cuda restpg_kernels_cpu LABELS gpu)
   set_tests_properties(test_cuda_gpu PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+
+# The flash attention (kernels/cuda/attention.cu) against both CPU attention ops, the same way:
+# test_cuda_attention_emu in the emulation, test_cuda_attention_gpu on a device.
+restpg_test(test_cuda_attention_emu SOURCES tests/test_cuda_attention.c
+  LIBS restpg_kernels_cuda_emu restpg_kernels_cpu)
+if(RESTPG_HAVE_CUDA)
+  restpg_test(test_cuda_attention_gpu SOURCES tests/test_cuda_attention.c
+    LIBS restpg_kernels_cuda restpg_kernels_cpu LABELS gpu)
+  set_tests_properties(test_cuda_attention_gpu PROPERTIES SKIP_RETURN_CODE 77)
+endif()
