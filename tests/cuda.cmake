@@ -20,3 +20,11 @@ if(RESTPG_HAVE_CUDA)
     LIBS restpg_kernels_cuda restpg_kernels_cpu LABELS gpu)
   set_tests_properties(test_cuda_attention_gpu PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+
+# The second slice of kernels (crossentropy backward, LayerNorm, GELU, embeddings, RoPE, add,
+# sumsq) against the CPU ops, built the same two ways.
+restpg_test(test_cuda_ops_emu SOURCES tests/test_cuda_ops.c LIBS restpg_kernels_cuda_emu restpg_kernels_cpu)
+if(RESTPG_HAVE_CUDA)
+  restpg_test(test_cuda_ops_gpu SOURCES tests/test_cuda_ops.c LIBS restpg_kernels_cuda restpg_kernels_cpu LABELS gpu)
+  set_tests_properties(test_cuda_ops_gpu PROPERTIES SKIP_RETURN_CODE 77)
+endif()
