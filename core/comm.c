@@ -27,21 +27,35 @@ void comm_world(int *rank, int *world) {
     }
 }
 
-int comm_local_ranks(void) {
+/* This node's ranks (MPI_COMM_TYPE_SHARED): their count and this rank's index among them. */
+static int g_node_size, g_node_rank;
+
+static void node_discover(void) {
     /* Collective the first time only: later calls (possibly from one rank alone, e.g. rank 0's
      * scoring) must not start a collective the other ranks never join. */
-    static int cached = 0;
-    if (cached) return cached;
+    if (g_node_size) return;
     int rank, world;
     comm_world(&rank, &world);
-    if (world == 1) return 1;
+    g_node_size = 1;
+    g_node_rank = 0;
+    if (world == 1) return;
     MPI_Comm node;
-    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) != MPI_SUCCESS) return 1;
-    int n = 1;
-    if (MPI_Comm_size(node, &n) != MPI_SUCCESS) n = 1;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) != MPI_SUCCESS) return;
+    int n = 1, r = 0;
+    if (MPI_Comm_size(node, &n) != MPI_SUCCESS || MPI_Comm_rank(node, &r) != MPI_SUCCESS) n = 1, r = 0;
     MPI_Comm_free(&node);
-    cached = n;
-    return n;
+    g_node_size = n;
+    g_node_rank = r;
+}
+
+int comm_local_ranks(void) {
+    node_discover();
+    return g_node_size;
+}
+
+int comm_local_rank(void) {
+    node_discover();
+    return g_node_rank;
 }
 
 void comm_block(int rank, int world, int n_items, int *lo, int *hi) {

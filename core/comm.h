@@ -19,6 +19,9 @@ void comm_world(int *rank, int *world);
 /* Ranks sharing this node's memory (MPI_COMM_TYPE_SHARED), 1 without MPI or on failure.
  * Collective on its first call (every rank must make it); later calls only read the answer. */
 int comm_local_ranks(void);
+/* This rank's index among its node's ranks (0 without MPI or on failure); the same first-call
+ * collective as comm_local_ranks. A device backend picks its GPU by it. */
+int comm_local_rank(void);
 
 /* The block of n_items that rank owns when they are split into contiguous blocks over world
  * ranks: [*lo, *hi) = [rank*n/world, (rank+1)*n/world) (empty when world > n_items for the

@@ -157,6 +157,9 @@ typedef struct Backend Backend;
 typedef struct {
     const char *name; /* "cpu", "cuda" */
     int host_memory;  /* 1 if device pointers are host-addressable */
+    /* Readies the device (NULL: nothing to do); called by backend_select, collective over
+     * MPI_COMM_WORLD. A missing or unusable device is RP_EINPUT saying why. */
+    int (*init)(Error *e);
 
     /* Host threads the backend may use for its work (>= 1), and the count in force. */
     void (*set_threads)(int n);
@@ -274,14 +277,18 @@ struct Backend {
     const BackendOps *ops;
 };
 
-/* The devices this build has: for help texts, and as the allowed values of `--device` and the
- * config key `device` (core/args.h's ARG_ONE_OF). */
-#define BACKEND_DEVICES "cpu"
-#define BACKEND_DEVICE_LIST "cpu"
-/* Names the devices this build has, comma separated ("cpu" or "cpu,cuda"). */
+/* The devices restpg knows, for help texts and as the allowed values of `--device` and the config
+ * key `device` (core/args.h's ARG_ONE_OF); whether this build has one is backend_select's answer. */
+#define BACKEND_DEVICES "cpu, cuda"
+#define BACKEND_DEVICE_LIST "cpu", "cuda"
+/* Makes a backend available by its name (ops->name). The CPU backend always is; a binary built
+ * with a CUDA backend registers it in main, before any command runs. */
+void backend_register(const BackendOps *ops);
+/* Names the devices available in this binary, comma separated ("cpu" or "cpu, cuda"). */
 const char *backend_available(void);
-/* Makes `device` the process's backend ("cpu"; "cuda" where built). An unknown or unavailable
- * name is RP_EINPUT naming it and the available ones. Call before any model is created. */
+/* Makes `device` the process's backend and runs its init (a device backend picks its device by
+ * node-local rank: collective over MPI_COMM_WORLD). An unknown or unavailable name is RP_EINPUT
+ * naming it and the available ones. Call before any model is created. */
 int backend_select(const char *device, Error *e);
 /* The selected backend (the CPU backend until backend_select chose another). */
 const Backend *backend_get(void);

@@ -192,10 +192,18 @@ static char *self_path(Error *e) {
 }
 
 typedef struct {
-    long np, threads;
+    long np, threads, gpus; /* gpus: GPUs per node, 0 for a CPU job */
     const char *nodes, *launcher;
     int dry_run;
 } LaunchOpts;
+
+/* Whether the restpg command `name` runs a model (and so takes --device). */
+static int runs_model(const char *name) {
+    static const char *const cmds[] = {"run", "train", "sample", "eval", "generate", "loss", NULL};
+    for (int i = 0; cmds[i]; i++)
+        if (!strcmp(cmds[i], name)) return 1;
+    return 0;
+}
 
 /* Builds the environment assignments (env) and the launcher's argv (cmd) that run the argv `job`;
  * hosts is scratch space for LAUNCH_MAX_HOSTS parsed --nodes entries. */
@@ -224,10 +232,15 @@ static int launch_plan(const LaunchOpts *o, Host *hosts, char **job, int n_job, 
         if (nt && parse_long(nt, "SLURM_NTASKS", &np, e) != RP_OK) np = 0;
         error_clear(e);
     }
+    /* A GPU job: one rank per GPU, so gpus ranks on every node. */
+    if (np == 0 && o->gpus) np = o->gpus * nodes;
     if (np == 0) np = o->threads > 0 ? (slots / o->threads > 0 ? slots / o->threads : 1) : slots;
     /* Derived from the machine when not given, so checked here rather than by the option table. */
     if ((rc = arg_rule_check(ARG_RANGE(1, 1000000), ARG_INT, "--np", &np, e))) return rc;
-    long per_node = (np + nodes - 1) / nodes;
+    if (o->gpus && np % o->gpus)
+        return error_set(e, RP_EINPUT, "launch: --np %ld is not a multiple of --gpus-per-node %ld (one rank per GPU)", np,
+                         o->gpus);
+    long per_node = o->gpus ? o->gpus : (np + nodes - 1) / nodes;
     long threads = o->threads;
     if (threads == 0) threads = cores / per_node > 0 ? cores / per_node : 1;
     if ((rc = arg_rule_check(ARG_THREADS_1, ARG_INT, "--threads", &threads, e))) return rc;
@@ -248,6 +261,7 @@ static int launch_plan(const LaunchOpts *o, Host *hosts, char **job, int n_job, 
             (rc = words_push_long(cmd, "--ntasks=", np, e)) || (rc = words_push_long(cmd, "--cpus-per-task=", threads, e)) ||
             (rc = words_push(cmd, "--kill-on-bad-exit=1", e)))
             return rc;
+        if (o->gpus && (rc = words_push_long(cmd, "--ntasks-per-node=", o->gpus, e))) return rc;
         if (n_hosts && (rc = push_hosts(cmd, "--nodelist=", hosts, n_hosts, 0, e))) return rc;
     } else {
         if ((rc = words_push(cmd, "mpirun", e)) || (rc = words_push(cmd, "-np", e)) || (rc = words_push_long(cmd, "", np, e)))
@@ -256,6 +270,12 @@ static int launch_plan(const LaunchOpts *o, Host *hosts, char **job, int n_job, 
         /* Oversubscribed ranks cannot each own a core, so they are not bound either. */
         int over = np > slots;
         if (over && (rc = words_push(cmd, "--oversubscribe", e))) return rc;
+        /* Exactly gpus ranks per node, so node-local ranks 0..gpus-1 meet GPUs 0..gpus-1. */
+        if (o->gpus) {
+            char ppr[64];
+            snprintf(ppr, sizeof ppr, "ppr:%ld:node", o->gpus);
+            if ((rc = words_push(cmd, "--map-by", e)) || (rc = words_push(cmd, ppr, e))) return rc;
+        }
         if ((rc = words_push(cmd, "--bind-to", e)) || (rc = words_push(cmd, threads > 1 || over ? "none" : "core", e)))
             return rc;
         /* mpirun forwards OMPI_MCA_* itself; the thread counts must be named to reach other nodes. */
@@ -276,18 +296,28 @@ static int launch_plan(const LaunchOpts *o, Host *hosts, char **job, int n_job, 
         if (rc) return rc;
         skip = !strcmp(first, "restpg");
     }
-    for (int i = skip; i < n_job; i++)
+    int has_device = 0;
+    for (int i = skip; i < n_job; i++) {
         if ((rc = words_push(cmd, job[i], e))) return rc;
+        has_device |= !strcmp(job[i], "--device") || !strncmp(job[i], "--device=", 9);
+    }
+    /* A GPU job's model runs on the GPUs unless the command says otherwise. */
+    if (o->gpus && skip < n_job && runs_model(job[skip]) && !has_device && (rc = words_push(cmd, "--device=cuda", e)))
+        return rc;
     return RP_OK;
 }
 
 int cmd_launch(int argc, char **argv, Error *e) {
-    LaunchOpts o = {0, 0, NULL, "auto", 0};
+    LaunchOpts o = {0, 0, 0, NULL, "auto", 0};
     ArgSpec specs[] = {
         /* 0 stands for "not given" inside launch_plan, so a given value must be at least 1. */
         {"--np", ARG_INT, &o.np, "MPI ranks (default: SLURM_NTASKS in an allocation, else slots / --threads)", 0, ARG_MIN(1)},
         {"--nodes", ARG_STR, &o.nodes, "hosts as NAME[:SLOTS],... (default: this machine; SLOTS defaults to its cores)", 0, 0},
         {"--threads", ARG_INT, &o.threads, "CPU threads per rank (default: cores per node / ranks per node)", 0, ARG_THREADS_1},
+        {"--gpus-per-node", ARG_INT, &o.gpus,
+         "a GPU job: one rank per GPU, this many per node (--np defaults to it times the nodes); each rank computes on "
+         "the GPU of its node-local rank, and model commands get --device=cuda unless they name a device",
+         0, ARG_RANGE(1, 1024)},
         {"--launcher", ARG_STR, &o.launcher, "auto (srun if SLURM_JOB_ID is set, else mpirun), mpirun or srun", 0,
          ARG_ONE_OF("auto", "mpirun", "srun")},
         {"--dry-run", ARG_FLAG, &o.dry_run, "print the command and do not run it", 0, 0},

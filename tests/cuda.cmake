@@ -11,6 +11,24 @@ if(RESTPG_HAVE_CUDA)
   set_tests_properties(test_cuda_gpu PROPERTIES SKIP_RETURN_CODE 77)
 endif()
 
+# The flash attention (kernels/cuda/attention.cu) against both CPU attention ops, the same way:
+# test_cuda_attention_emu in the emulation, test_cuda_attention_gpu on a device.
+restpg_test(test_cuda_attention_emu SOURCES tests/test_cuda_attention.c
+  LIBS restpg_kernels_cuda_emu restpg_kernels_cpu)
+if(RESTPG_HAVE_CUDA)
+  restpg_test(test_cuda_attention_gpu SOURCES tests/test_cuda_attention.c
+    LIBS restpg_kernels_cuda restpg_kernels_cpu LABELS gpu)
+  set_tests_properties(test_cuda_attention_gpu PROPERTIES SKIP_RETURN_CODE 77)
+endif()
+
+# The second slice of kernels (crossentropy backward, LayerNorm, GELU, embeddings, RoPE, add,
+# sumsq) against the CPU ops, built the same two ways.
+restpg_test(test_cuda_ops_emu SOURCES tests/test_cuda_ops.c LIBS restpg_kernels_cuda_emu restpg_kernels_cpu)
+if(RESTPG_HAVE_CUDA)
+  restpg_test(test_cuda_ops_gpu SOURCES tests/test_cuda_ops.c LIBS restpg_kernels_cuda restpg_kernels_cpu LABELS gpu)
+  set_tests_properties(test_cuda_ops_gpu PROPERTIES SKIP_RETURN_CODE 77)
+endif()
+
 # The KV-cached decoder (kernels/cuda/decoder*.cu) against the CPU decoder on tiny random models
 # of every architecture; its kernels against host references (docs/cuda.md, "The decoder").
 restpg_test(test_cuda_decoder_emu SOURCES tests/test_cuda_decoder.c

@@ -57,6 +57,17 @@ expect "hosts without slots get this machine's core count" \
   "$(env_of 1)mpirun -np $((2 * cores)) --host n1:$cores,n2:$cores --bind-to core $(tail_of) pretrain" --nodes n1,n2 -- pretrain
 expect "an unknown program runs as given" \
   "$(env_of 1)mpirun -np 1 --bind-to core -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS ./bench_x --n 3" --np 1 --threads 1 -- ./bench_x --n 3
+# GPU jobs: one rank per GPU, exactly that many per node, model commands on the GPUs.
+gthreads=$((cores / 2 > 0 ? cores / 2 : 1)); gbind=core; [ "$gthreads" -gt 1 ] && gbind=none
+expect "--gpus-per-node 2: 2 ranks, mapped 2 per node, --device=cuda added" \
+  "$(env_of "$gthreads")mpirun -np 2 --map-by ppr:2:node --bind-to $gbind $(tail_of) run x.yaml --device=cuda" --gpus-per-node 2 -- run x.yaml
+expect "--gpus-per-node over 2 hosts: 4 ranks; a command's own --device wins; no device for a data command" \
+  "$(env_of "$gthreads")mpirun -np 4 --host a:$cores,b:$cores --map-by ppr:2:node --bind-to $gbind $(tail_of) sample --device cpu" \
+  --gpus-per-node 2 --nodes a,b -- sample --device cpu
+expect "--gpus-per-node leaves commands without a model alone" \
+  "$(env_of "$gthreads")mpirun -np 2 --map-by ppr:2:node --bind-to $gbind $(tail_of) data info x.h5" --gpus-per-node 2 -- data info x.h5
+got=$(SLURM_JOB_ID=7 OMPI_MCA_pml=ob1 "$RESTPG" launch --dry-run --gpus-per-node 4 --threads 1 --nodes a,b -- restpg run x.yaml)
+check "srun gets --ntasks-per-node for a GPU job ($got)" '[[ "$got" == *"srun --mpi=pmix --ntasks=8 --cpus-per-task=1 --kill-on-bad-exit=1 --ntasks-per-node=4 --nodelist=a,b $self run x.yaml --device=cuda" ]]'
 expect "words a shell would split are quoted" \
   "$(env_of 1)mpirun -np 1 --bind-to core $(tail_of) data info 'my data.h5' 'it'\\''s'" --np 1 --threads 1 -- restpg data info "my data.h5" "it's"
 
@@ -116,6 +127,8 @@ check "an unknown launcher exits 2 ($rc)" '[ $rc -eq 2 ] && grep -q -- "--launch
 check "--np 0 exits 2 ($rc)" '[ $rc -eq 2 ] && grep -q -- "--np: must be at least 1" "$dir/e5"'
 "$RESTPG" launch --threads -1 -- pretrain >/dev/null 2>"$dir/e7"; rc=$?
 check "negative threads exit 2 ($rc)" '[ $rc -eq 2 ] && grep -qF -- "--threads: must be in [1, 4096], got -1" "$dir/e7"'
+"$RESTPG" launch --gpus-per-node 2 --np 3 -- run x.yaml >/dev/null 2>"$dir/e8"; rc=$?
+check "ranks not a multiple of the GPUs per node exit 2 ($rc)" '[ $rc -eq 2 ] && grep -q "not a multiple of --gpus-per-node 2" "$dir/e8"'
 PATH=/nonexistent "$self" launch --np 1 -- pretrain >/dev/null 2>"$dir/e6"; rc=$?
 check "a missing mpirun is reported ($rc)" '[ $rc -eq 2 ] && grep -q "cannot run mpirun" "$dir/e6"'
 exit $fail

@@ -19,7 +19,7 @@ OMPI_MCA_pml=ob1 timeout 300 "$RESTPG" launch --np 2 --launcher mpirun -- restpg
 
 JOB_ARGS=(run "$T/run.yaml")
 log=$T/job.out
-job=$(RESTPG=$RESTPG RESTPG_NETWORK=ethernet timeout 30 sbatch --parsable --job-name=requeue-test --nodes=1 \
+job=$(RESTPG=$RESTPG RESTPG_DEVICE=cpu RESTPG_NETWORK=ethernet timeout 30 sbatch --parsable --job-name=requeue-test --nodes=1 \
   --gpus-per-node=2 --ntasks-per-node=2 --cpus-per-task=1 --time=10 --output="$log" \
   "$RESTPG_SOURCE_DIR/slurm/restpg-gpu.sbatch" "${JOB_ARGS[@]}") || die "sbatch refused the job"
 echo "submitted job $job"
@@ -36,6 +36,7 @@ check "requeued job completes (state: $state)" '[ "$state" = COMPLETED ]'
 check "exit code 0:0 ($(job_field "$job" ExitCode))" '[ "$(job_field "$job" ExitCode)" = 0:0 ]'
 check "restarted once ($(job_field "$job" Restarts))" '[ "$(job_field "$job" Restarts)" = 1 ]'
 check "the fake GPUs were allocated to the job" 'grep -q "CUDA_VISIBLE_DEVICES=0,1" "$log"'
+check "the template passed the device (RESTPG_DEVICE=cpu)" 'grep -q -- "--device=cpu" "$log"'
 check "the Ethernet settings were used" 'grep -q "pml ob1, network ethernet" "$log"'
 check "the log shows a second attempt" 'grep -q "attempt 2 on" "$log"'
 resumed=$(sed -n 's/^resuming from .* at step \([0-9]*\)$/\1/p' "$log" | head -n 1)

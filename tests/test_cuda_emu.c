@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/bf16.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/ops_cuda.h"
 #include "tests/test.h"
@@ -19,10 +20,11 @@ static const int kWidths[NSHAPES] = {1, 31, 33, 100, 1000};
 static const size_t kLens[] = {1, 31, 33, 100, 1000, 70001};
 
 /* Tolerances of the measure above, and the largest error seen, per op. */
-enum { OP_ADAMW, OP_RMS_FWD, OP_RMS_BWD, OP_SWIGLU, OP_GEGLU, OP_CE, NOPS };
+enum { OP_ADAMW, OP_RMS_FWD, OP_RMS_BWD, OP_SWIGLU, OP_GEGLU, OP_CE, OP_MM_FWD, OP_MM_BWD, OP_MM16_FWD, OP_MM16_BWD, NOPS };
 static const char *kOpName[NOPS] = {"adamw",  "rmsnorm_forward", "rmsnorm_backward",
-                                    "swiglu", "geglu",           "crossentropy_forward"};
-static const double kTol[NOPS] = {0.0, 2e-6, 1e-5, 1e-6, 1e-6, 2e-6};
+                                    "swiglu", "geglu",           "crossentropy_forward", "matmul_forward", "matmul_backward",
+                                    "matmul_forward_bf16", "matmul_backward_bf16"};
+static const double kTol[NOPS] = {0.0, 2e-6, 1e-5, 1e-6, 1e-6, 2e-6, 2e-6, 1e-5, 2e-6, 1e-5};
 static double worst[NOPS];
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -65,10 +67,18 @@ static void test_adamw(void) {
         size_t n = kLens[k];
         float *p = randv(n, 1.0f), *g = randv(n, 2.0f), *m = calloc(n, 4), *v = calloc(n, 4);
         float *dp = dup_dev(p, 4 * n), *dg = dup_dev(g, 4 * n), *dm = dup_dev(m, 4 * n), *dv = dup_dev(v, 4 * n);
+        uint16_t *d16 = dup_dev(g, 2 * n), *h16 = malloc(2 * n + 2);
         for (int step = 1; step <= 3; step++) {
             adamw_update(p, g, m, v, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.7f, step);
-            CHECK(cuda_adamw_update(dp, dg, dm, dv, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.7f, step, 0) == cudaSuccess);
+            CHECK(cuda_adamw_update(dp, dg, dm, dv, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.7f, step, step == 3 ? d16 : NULL,
+                                    0) == cudaSuccess);
         }
+        /* the bf16 working copy written in the same pass: the CPU's rounding of the new values */
+        cudaMemcpy(h16, d16, 2 * n, cudaMemcpyDeviceToHost);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) bad += h16[i] != bf16_from_f32(p[i]);
+        CHECK_MSG(bad == 0, "adamw bf16 copy: %zu of %zu elements differ", bad, n);
+        cudaFree(d16), free(h16);
         compare(OP_ADAMW, "param", (int)n, 3, dp, p, n);
         compare(OP_ADAMW, "m", (int)n, 3, dm, m, n);
         compare(OP_ADAMW, "v", (int)n, 3, dv, v, n);
@@ -159,11 +169,98 @@ static void test_crossentropy(void) {
         }
 }
 
+/* Every combination of bias, residual (aliasing out, as the model uses it), dbias and dinp
+ * accumulation; rows N = B*T; dw and dbias accumulate onto non-zero values. */
+static void test_matmul(void) {
+    static const int dims[][3] = {{1, 1, 1}, {7, 31, 33}, {33, 100, 7}, {130, 33, 100}};
+    for (size_t k = 0; k < sizeof dims / sizeof *dims; k++) {
+        int N = dims[k][0], C = dims[k][1], OC = dims[k][2];
+        size_t ni = (size_t)N * C, no = (size_t)N * OC, nw = (size_t)OC * C;
+        float *inp = randv(ni, 1.0f), *w = randv(nw, 0.5f), *bias = randv(OC, 1.0f), *out = randv(no, 1.0f);
+        float *dout = randv(no, 1.0f), *dinp = randv(ni, 1.0f), *dw = randv(nw, 1.0f), *db = randv(OC, 1.0f);
+        float *d_inp = dup_dev(inp, 4 * ni), *d_w = dup_dev(w, 4 * nw), *d_bias = dup_dev(bias, 4 * OC);
+        float *d_dout = dup_dev(dout, 4 * no);
+        size_t wsb = cuda_matmul_backward_workspace(N, OC);
+        void *ws = dup_dev(dout, wsb);
+        for (int variant = 0; variant < 4; variant++) {
+            int with_bias = variant & 1, with_resid = variant >> 1;
+            float *d_out = dup_dev(out, 4 * no);
+            matmul_forward(out, inp, w, with_bias ? bias : NULL, with_resid ? out : NULL, 1, N, C, OC);
+            CHECK(cuda_matmul_forward(d_out, d_inp, d_w, with_bias ? d_bias : NULL, with_resid ? d_out : NULL, N, C,
+                                      OC, 0) == cudaSuccess);
+            compare(OP_MM_FWD, "out", N, OC, d_out, out, no);
+            cudaFree(d_out);
+            float *d_dinp = dup_dev(dinp, 4 * ni), *d_dw = dup_dev(dw, 4 * nw), *d_db = dup_dev(db, 4 * OC);
+            int acc = variant & 1;
+            matmul_backward(dinp, dw, with_resid ? db : NULL, dout, inp, w, 1, N, C, OC, acc);
+            CHECK(cuda_matmul_backward(d_dinp, d_dw, with_resid ? d_db : NULL, d_dout, d_inp, d_w, N, C, OC, acc, ws,
+                                       wsb, 0) == cudaSuccess);
+            compare(OP_MM_BWD, "dinp", N, C, d_dinp, dinp, ni);
+            compare(OP_MM_BWD, "dw", OC, C, d_dw, dw, nw);
+            compare(OP_MM_BWD, "dbias", N, OC, d_db, db, OC);
+            cudaFree(d_dinp), cudaFree(d_dw), cudaFree(d_db);
+        }
+        /* too little scratch for the bias gradient: refused before anything is written */
+        CHECK(cuda_matmul_backward(d_inp, d_w, d_bias, d_dout, d_inp, d_w, N, C, OC, 0, ws, wsb - 1, 0) ==
+              cudaErrorInvalidValue);
+        cudaFree(d_inp), cudaFree(d_w), cudaFree(d_bias), cudaFree(d_dout), cudaFree(ws);
+        free(inp), free(w), free(bias), free(out), free(dout), free(dinp), free(dw), free(db);
+    }
+}
+
+/* A copy of x[n] rounded to bf16 and widened back (what a bf16 operand holds). */
+static float *bf16_rounded(const float *x, size_t n) {
+    float *r = malloc(n * sizeof(float) + 4);
+    for (size_t i = 0; i < n; i++) r[i] = bf16_to_f32(bf16_from_f32(x[i]));
+    return r;
+}
+
+/* bf16 mixed precision: the CPU's fp32 matmul over the bf16-rounded operands (the weight, the
+ * input activations and, backward, dout) is the reference; only the summation order differs. */
+static void test_matmul_bf16(void) {
+    static const int dims[][3] = {{1, 1, 1}, {7, 31, 33}, {130, 33, 100}};
+    for (size_t k = 0; k < sizeof dims / sizeof *dims; k++) {
+        int N = dims[k][0], C = dims[k][1], OC = dims[k][2];
+        size_t ni = (size_t)N * C, no = (size_t)N * OC, nw = (size_t)OC * C;
+        float *inp = randv(ni, 1.0f), *w = randv(nw, 0.5f), *bias = randv(OC, 1.0f), *out = randv(no, 1.0f);
+        float *dout = randv(no, 1.0f), *dinp = randv(ni, 1.0f), *dw = randv(nw, 1.0f), *db = randv(OC, 1.0f);
+        float *inp_r = bf16_rounded(inp, ni), *w_r = bf16_rounded(w, nw), *dout_r = bf16_rounded(dout, no);
+        uint16_t *w16 = malloc(2 * nw);
+        for (size_t i = 0; i < nw; i++) w16[i] = bf16_from_f32(w[i]);
+        float *d_inp = dup_dev(inp, 4 * ni), *d_bias = dup_dev(bias, 4 * OC), *d_dout = dup_dev(dout, 4 * no);
+        float *d_out = dup_dev(out, 4 * no), *d_dinp = dup_dev(dinp, 4 * ni), *d_dw = dup_dev(dw, 4 * nw);
+        float *d_db = dup_dev(db, 4 * OC);
+        uint16_t *d_w16 = dup_dev(w16, 2 * nw);
+        size_t wsb = cuda_matmul_bf16_workspace(N, C, OC);
+        void *ws = dup_dev(dout, wsb);
+        matmul_forward(out, inp_r, w_r, bias, out, 1, N, C, OC);
+        CHECK(cuda_matmul_forward_bf16(d_out, d_inp, d_w16, d_bias, d_out, N, C, OC, ws, wsb, 0) == cudaSuccess);
+        compare(OP_MM16_FWD, "out", N, OC, d_out, out, no);
+        /* Backward: the products use dout's bf16 rounding, the bias gradient sums the fp32 dout. */
+        matmul_backward(dinp, dw, NULL, dout_r, inp_r, w_r, 1, N, C, OC, 1);
+        for (int c = 0; c < OC; c++)
+            for (int r = 0; r < N; r++) db[c] += dout[(size_t)r * OC + c];
+        CHECK(cuda_matmul_backward_bf16(d_dinp, d_dw, d_db, d_dout, d_inp, d_w16, N, C, OC, 1, ws, wsb, 0) ==
+              cudaSuccess);
+        compare(OP_MM16_BWD, "dinp", N, C, d_dinp, dinp, ni);
+        compare(OP_MM16_BWD, "dw", OC, C, d_dw, dw, nw);
+        compare(OP_MM16_BWD, "dbias", N, OC, d_db, db, OC);
+        CHECK(cuda_matmul_backward_bf16(d_dinp, d_dw, d_db, d_dout, d_inp, d_w16, N, C, OC, 1, ws, wsb - 1, 0) ==
+              cudaErrorInvalidValue);
+        cudaFree(d_inp), cudaFree(d_bias), cudaFree(d_dout), cudaFree(d_out), cudaFree(d_dinp), cudaFree(d_dw);
+        cudaFree(d_db), cudaFree(d_w16), cudaFree(ws);
+        free(inp), free(w), free(bias), free(out), free(dout), free(dinp), free(dw), free(db);
+        free(inp_r), free(w_r), free(dout_r), free(w16);
+    }
+}
+
 static void test_ops(void) {
     test_adamw();
     test_rmsnorm();
     test_glu();
     test_crossentropy();
+    test_matmul();
+    test_matmul_bf16();
 }
 
 #ifdef RESTPG_SIMT_EMU

@@ -15,6 +15,7 @@
 #include "kernels/cpu/ops.h"
 #include "model/model.h"
 #include "tests/test.h"
+#include "tests/train_fixture.h"
 
 /* ---- the CPU backend with its allocations counted ---- */
 enum { MAX_LIVE = 256 };
@@ -56,100 +57,6 @@ static void install_counting_backend(void) {
     g_counting.alloc = counting_alloc;
     g_counting.free = counting_free;
     be->ops = &g_counting;
-}
-
-/* ---- models and batches ---- */
-enum { B = 2, T = 37, B2 = 1, T2 = 20 };
-
-static ModelConfig gpt2_tiny(void) {
-    return (ModelConfig){.arch = ARCH_GPT2,
-                         .gpt2 = {.vocab_size = 67, .n_layer = 3, .n_head = 2, .n_embd = 32, .n_positions = 48}};
-}
-
-/* The family's sizes on variant v: 4 layers, grouped-query attention, head_dim != hidden / heads. */
-static ModelConfig family_tiny(LlamaConfig v) {
-    ModelConfig c = {.arch = v.arch, .llama = v};
-    LlamaConfig *g = &c.llama;
-    g->vocab_size = 300, g->hidden_size = 64, g->intermediate_size = 96, g->n_layer = 4, g->n_head = 4;
-    g->n_kv_head = 2, g->head_dim = 32, g->max_positions = 64;
-    return c;
-}
-
-/* Three sliding layers with a window shorter than T and one global layer. */
-static ModelConfig gemma3_tiny(void) {
-    ModelConfig c = family_tiny(llama_config_gemma3());
-    c.llama.sliding_window = 24, c.llama.sliding_window_pattern = 4, c.llama.query_pre_attn_scalar = 24.0f;
-    return c;
-}
-
-/* Llama 3.1's RoPE scaling and an untied LM head. */
-static ModelConfig llama_tiny(void) {
-    ModelConfig c = family_tiny(llama_config_llama());
-    c.llama.tie_word_embeddings = 0, c.llama.rope_scaling = ROPE_LLAMA3, c.llama.rope_factor = 8.0;
-    c.llama.rope_low_freq_factor = 1.0, c.llama.rope_high_freq_factor = 4.0, c.llama.rope_original_max_positions = 16;
-    return c;
-}
-
-/* The architecture's initialisation plus N(0, 0.05) on every element (so norm weights and biases
- * are not 0 or 1), padding rows of the embedding left at 0: the same values for every call. */
-static float *random_params(Model *m, Error *e) {
-    CHECK_OK(model_init_random(m, 11, e), e);
-    float *p = malloc(sizeof(float) * m->n_params);
-    CHECK_OK(model_state_download(m, 'p', p, e), e);
-    Rng r;
-    rng_seed(&r, 5);
-    const ParamTensor *emb = model_tensor(m, 0);
-    for (size_t i = 0; i < m->n_params; i++)
-        if (i >= emb->numel || i / emb->dims[1] < (size_t)m->vocab_size) p[i] += 0.05f * (float)rng_normal(&r);
-    return p;
-}
-
-static void random_batch(Rng *r, int32_t *in, int32_t *tg, float *mask, int n, int V) {
-    for (int i = 0; i < n; i++) {
-        in[i] = (int32_t)(rng_next(r) % (uint64_t)V);
-        mask[i] = i % 7 == 3 ? 0.0f : i % 11 == 5 ? 0.5f : 1.0f;
-        tg[i] = mask[i] != 0.0f ? (int32_t)(rng_next(r) % (uint64_t)V) : -1;
-    }
-}
-
-/* What one training step of a model produced, for a bitwise comparison. */
-typedef struct {
-    float loss[2];
-    float *losses, *logits, *grads, *params;
-    double norm;
-} StepOut;
-
-static void step_out_free(StepOut *o) {
-    free(o->losses), free(o->logits), free(o->grads), free(o->params);
-    memset(o, 0, sizeof *o);
-}
-
-/* One step: micro-batch 1 (B x T, loss scale 0.6) and micro-batch 2 (B2 x T2, scale 0.4)
- * accumulated, then AdamW with clipping. Keeps the first batch's token losses and logits. */
-static void train_step(Model *m, uint64_t seed, int step, StepOut *o, Error *e) {
-    Rng r;
-    rng_seed(&r, seed);
-    int32_t in[B * T], tg[B * T];
-    float mask[B * T];
-    size_t Vp = (size_t)m->padded_vocab_size;
-    memset(o, 0, sizeof *o);
-    o->losses = malloc(sizeof(float) * B * T);
-    o->logits = malloc(sizeof(float) * B * T * Vp);
-    o->grads = malloc(sizeof(float) * m->n_params);
-    o->params = malloc(sizeof(float) * m->n_params);
-    CHECK_OK(model_zero_grad(m, e), e);
-    random_batch(&r, in, tg, mask, B * T, m->vocab_size);
-    CHECK_OK(model_forward(m, in, tg, mask, B, T, &o->loss[0], e), e);
-    memcpy(o->losses, model_token_losses(m), sizeof(float) * B * T);
-    CHECK_OK(model_logits_download(m, 0, B * T, o->logits, e), e);
-    CHECK_OK(model_backward(m, 0.6f, e), e);
-    random_batch(&r, in, tg, mask, B2 * T2, m->vocab_size);
-    CHECK_OK(model_forward(m, in, tg, mask, B2, T2, &o->loss[1], e), e);
-    CHECK_OK(model_backward(m, 0.4f, e), e);
-    CHECK_OK(model_state_download(m, 'g', o->grads, e), e);
-    const AdamW h = {1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f};
-    CHECK_OK(model_adamw_step(m, &h, 1.0, step, &o->norm, e), e);
-    CHECK_OK(model_state_download(m, 'p', o->params, e), e);
 }
 
 static void check_same(const char *what, const StepOut *a, const StepOut *b, const Model *m) {

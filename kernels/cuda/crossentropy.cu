@@ -1,8 +1,9 @@
-/* Softmax cross-entropy's forward (kernels/cpu/loss.c): per row of logits[N, Vp], the
+/* Softmax cross-entropy (kernels/cpu/loss.c). The forward: per row of logits[N, Vp], the
  * log-sum-exp over the V real columns and the masked loss. One block per row; each thread keeps
  * an online (max, sum of e^(x - max)) over its columns, and the pairs are merged by a xor
  * butterfly in each warp, then across the warps through shared memory. The sum is float where
- * the CPU's is double (docs/cuda.md). */
+ * the CPU's is double (docs/cuda.md). The backward: elementwise within each row from the
+ * forward's lse, one block per row, no reduction. */
 #include <math.h>
 
 #include "kernels/cuda/ops_cuda.h"
@@ -71,5 +72,37 @@ extern "C" cudaError_t cuda_crossentropy_forward(float *losses, float *lse, cons
     if (N < 0 || V <= 0 || Vp < V) return cudaErrorInvalidValue;
     if (N == 0) return cudaSuccess;
     SIMT_LAUNCH(crossentropy_forward_kernel, N, CE_THREADS, stream, losses, lse, logits, targets, mask, V, Vp);
+    return cudaGetLastError();
+}
+
+/* Row i becomes dloss[i] * (softmax - onehot(target)) over the V real columns and 0 in the
+ * padding; a row with dloss 0 becomes 0 without reading its target (masked rows may hold any).
+ * The target's column is e * dl - dl as on the CPU (nvcc may fuse the two into an FMA). */
+__global__ void crossentropy_backward_kernel(float *logits, const float *lse, const int32_t *targets,
+                                             const float *dloss, int V, int Vp) {
+    int i = blockIdx.x;
+    float *row = logits + (size_t)i * Vp;
+    float dl = dloss[i];
+    if (dl == 0.0f) {
+        for (int j = threadIdx.x; j < Vp; j += blockDim.x) row[j] = 0.0f;
+        return;
+    }
+    float l = lse[i];
+    int t = targets[i];
+    for (int j = threadIdx.x; j < Vp; j += blockDim.x) {
+        float g = 0.0f;
+        if (j < V) {
+            g = expf(row[j] - l) * dl;
+            if (j == t) g -= dl;
+        }
+        row[j] = g;
+    }
+}
+
+extern "C" cudaError_t cuda_crossentropy_backward(float *logits, const float *lse, const int32_t *targets,
+                                                  const float *dloss, int N, int V, int Vp, cudaStream_t stream) {
+    if (N < 0 || V <= 0 || Vp < V) return cudaErrorInvalidValue;
+    if (N == 0) return cudaSuccess;
+    SIMT_LAUNCH(crossentropy_backward_kernel, N, CE_THREADS, stream, logits, lse, targets, dloss, V, Vp);
     return cudaGetLastError();
 }

@@ -23,10 +23,11 @@ extern "C" {
 #endif
 
 /* AdamW, kernels/cpu/ops.h's formulation; the update is made of explicitly rounded operations
- * in the CPU's order, so it is bitwise the CPU's. */
+ * in the CPU's order, so it is bitwise the CPU's. param16 (may be NULL): the parameters' bf16
+ * working copy, written in the same pass (mixed precision). */
 cudaError_t cuda_adamw_update(float *param, const float *grad, float *m, float *v, size_t n, float lr, float beta1,
                               float beta2, float eps, float weight_decay, float grad_scale, int step,
-                              cudaStream_t stream);
+                              uint16_t *param16, cudaStream_t stream);
 
 /* RMSNorm with the (w_offset + w) weight; one block per row. */
 cudaError_t cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps,
@@ -123,6 +124,18 @@ size_t cuda_matmul_backward_workspace(int N, int OC);
 cudaError_t cuda_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
                                  const float *w, int N, int C, int OC, int accumulate_dinp, void *ws, size_t ws_bytes,
                                  cudaStream_t stream);
+/* bf16 mixed precision: dst[i] = src[i] rounded to bf16 (core/bf16.h's rounding, bitwise). */
+cudaError_t cuda_to_bf16(uint16_t *dst, const float *src, size_t n, cudaStream_t stream);
+/* The matmuls with the weight's bf16 copy w16 (which the caller keeps current): the activations
+ * are rounded to bf16 into scratch (cuda_matmul_bf16_workspace, enough for either direction), the
+ * products accumulate in fp32 and write fp32; bias, residual and the bias gradient stay fp32. */
+size_t cuda_matmul_bf16_workspace(int N, int C, int OC);
+cudaError_t cuda_matmul_forward_bf16(float *out, const float *inp, const uint16_t *w16, const float *bias,
+                                     const float *resid, int N, int C, int OC, void *ws, size_t ws_bytes,
+                                     cudaStream_t stream);
+cudaError_t cuda_matmul_backward_bf16(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                                      const uint16_t *w16, int N, int C, int OC, int accumulate_dinp, void *ws,
+                                      size_t ws_bytes, cudaStream_t stream);
 
 /* KV-cached decoding (kernels/cuda/decoder.cu, decoder_llama.cu; the kernels in
  * decode_kernels.cu): the decoder ops of BackendOps (kernels/backend.h; model/infer.h states the

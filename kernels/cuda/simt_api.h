@@ -24,7 +24,10 @@ typedef enum {
     cudaErrorInvalidValue = 1,
     cudaErrorMemoryAllocation = 2,
     cudaErrorInvalidConfiguration = 9,
-    cudaErrorLaunchFailure = 719
+    cudaErrorInvalidDevice = 101,
+    cudaErrorNoDevice = 100,
+    cudaErrorLaunchFailure = 719,
+    cudaErrorNotSupported = 801
 } cudaError_t;
 typedef enum {
     cudaMemcpyHostToHost = 0,
@@ -39,6 +42,13 @@ cudaError_t cudaFree(void *p);
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind);
 cudaError_t cudaMemset(void *p, int value, size_t bytes);
 cudaError_t cudaDeviceSynchronize(void);
+/* An emulated node has SIMT_EMU_DEVICES devices (so several ranks of one node each get their
+ * own, as on a GPU node); they all share the host's memory, which cudaMemGetInfo reports. */
+#define SIMT_EMU_DEVICES 8
+cudaError_t cudaGetDeviceCount(int *count);
+cudaError_t cudaSetDevice(int device);
+cudaError_t cudaGetDevice(int *device);
+cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes);
 /* The error of the last failed launch (a bad configuration, or a kernel the scheduler found
  * wrong: deadlock at a barrier, a warp op some lane of its mask never reached), then reset. */
 cudaError_t cudaGetLastError(void);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "kernels/cuda/simt_emu.h"
 
@@ -300,7 +301,9 @@ void launch(dim3 grid, dim3 block, void (*body)(void *), void *ctx) {
 extern "C" {
 
 cudaError_t cudaMalloc(void **p, size_t bytes) {
-    *p = malloc(bytes ? bytes : 1);
+    /* 256-byte aligned like the runtime's allocations. */
+    size_t n = bytes ? (bytes + 255) / 256 * 256 : 256;
+    *p = aligned_alloc(256, n);
     return *p ? cudaSuccess : cudaErrorMemoryAllocation;
 }
 cudaError_t cudaFree(void *p) {
@@ -317,6 +320,26 @@ cudaError_t cudaMemset(void *p, int value, size_t bytes) {
     return cudaSuccess;
 }
 cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
+static thread_local int g_device;
+cudaError_t cudaGetDeviceCount(int *count) {
+    *count = SIMT_EMU_DEVICES;
+    return cudaSuccess;
+}
+cudaError_t cudaSetDevice(int device) {
+    if (device < 0 || device >= SIMT_EMU_DEVICES) return cudaErrorInvalidDevice;
+    g_device = device;
+    return cudaSuccess;
+}
+cudaError_t cudaGetDevice(int *device) {
+    *device = g_device;
+    return cudaSuccess;
+}
+cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
+    long pages = sysconf(_SC_PHYS_PAGES), avail = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    *total_bytes = pages > 0 && page > 0 ? (size_t)pages * (size_t)page : 0;
+    *free_bytes = avail > 0 && page > 0 ? (size_t)avail * (size_t)page : 0;
+    return cudaSuccess;
+}
 cudaError_t cudaGetLastError(void) {
     cudaError_t e = g_last;
     g_last = cudaSuccess;
@@ -329,6 +352,9 @@ const char *cudaGetErrorString(cudaError_t err) {
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorInvalidConfiguration: return "invalid configuration argument";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaErrorNotSupported: return "operation not supported";
     }
     return "unknown error";
 }
