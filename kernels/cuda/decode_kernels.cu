@@ -1,15 +1,15 @@
 /* The KV-cached decoder's kernels (ops_cuda.h, "KV-cached decoding"): the batch-invariant
  * product, the attention of query rows over a prompt cache and their own suffix, and the row
- * kernels around them (embedding, RoPE by the row's position, cache stores, bf16 rounding).
+ * kernels around them (embedding, RoPE by the row's position, cache stores).
  *
  * Batch invariance is the point: a row's results must not depend on the other rows of the call.
  * cuBLAS picks its algorithm and split of the inner dimension by the whole problem's shape, so a
- * row's sums would change with the row count; here every output element of a product is one
- * warp's dot product in an order fixed by K, and every other kernel handles one row per block (or
- * one element per thread) in an order fixed by that row's own sizes. */
+ * row's sums would change with the row count. Here every output element of a product is one
+ * fused multiply-add chain over k in order (the CPU's decode_matmul, bit for bit), and every other
+ * kernel handles one row per block in an order fixed by that row's own sizes. */
 #include <math.h>
-#include <string.h>
 
+#include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/ops_cuda.h"
 #include "kernels/cuda/reduce.cuh"
 
@@ -20,24 +20,6 @@
 #define MM_KT 32      /* inner indices per shared-memory tile */
 #define ROW_THREADS 128
 #define DA_THREADS 128 /* attention: threads per (head, row) block, also the keys per chunk */
-#define CVT_THREADS 256
-#define CVT_MAX_BLOCKS 4096
-
-__device__ __forceinline__ float bf16_widen(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-/* core/bf16.h's bf16_from_f32 (round to nearest even, NaN to the quiet NaN of its sign). */
-__device__ __forceinline__ uint16_t bf16_round(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16 & 0x8000u) | 0x7fc0u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
 
 /* Block (bx, by) computes columns [bx * MM_COLS, + MM_COLS) of rows [by * MM_ROWS, + MM_ROWS).
  * Per tile of MM_KT inner indices the block stages the weights (transposed, [k][column], a
@@ -81,11 +63,6 @@ __global__ void decode_matmul_kernel(float *out, const float *inp, const float *
         if (resid) v = v + resid[at];
         out[at] = v;
     }
-}
-
-__global__ void to_bf16_kernel(uint16_t *dst, const float *src, size_t n) {
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        dst[i] = bf16_round(src[i]);
 }
 
 __device__ __forceinline__ int row_pos(const CudaDecodeRow *r) { return r->P + r->ns - 1; }
@@ -196,29 +173,26 @@ __global__ void decode_attention_kernel(float *out, int out_stride, const float 
     if (tid + DA_THREADS < hd) o[tid + DA_THREADS] = acc1 * inv;
 }
 
-static cudaError_t bad_or_empty(int n) { return n < 0 ? cudaErrorInvalidValue : cudaSuccess; }
+/* Launch status, or cudaErrorInvalidValue for negative sizes; nothing to do for empty ones. */
+#define DECODE_SIZES(bad, empty)                                                                                       \
+    do {                                                                                                               \
+        if (bad) return cudaErrorInvalidValue;                                                                         \
+        if (empty) return cudaSuccess;                                                                                 \
+    } while (0)
 
 extern "C" cudaError_t cuda_decode_matmul(float *out, const float *inp, const void *w, int w_bf16, const float *bias,
                                           const float *resid, int N, int K, int OC, cudaStream_t stream) {
-    if (N <= 0 || K <= 0 || OC <= 0) return N < 0 || K < 0 || OC < 0 ? cudaErrorInvalidValue : cudaSuccess;
+    DECODE_SIZES(N < 0 || K < 0 || OC < 0, N == 0 || OC == 0);
     dim3 grid((unsigned)((OC + MM_COLS - 1) / MM_COLS), (unsigned)((N + MM_ROWS - 1) / MM_ROWS));
     SIMT_LAUNCH(decode_matmul_kernel, grid, MM_WARPS * 32, stream, out, inp, w_bf16 ? NULL : (const float *)w,
                 w_bf16 ? (const uint16_t *)w : NULL, bias, resid, N, K, OC);
     return cudaGetLastError();
 }
 
-extern "C" cudaError_t cuda_decode_to_bf16(uint16_t *dst, const float *src, size_t n, cudaStream_t stream) {
-    if (n == 0) return cudaSuccess;
-    size_t blocks = (n + CVT_THREADS - 1) / CVT_THREADS;
-    SIMT_LAUNCH(to_bf16_kernel, (unsigned)(blocks > CVT_MAX_BLOCKS ? CVT_MAX_BLOCKS : blocks), CVT_THREADS, stream, dst,
-                src, n);
-    return cudaGetLastError();
-}
-
 extern "C" cudaError_t cuda_decode_embed(float *x, const int32_t *tokens, const void *emb, int emb_bf16, float scale,
                                          const float *pe, int pe_bf16, const CudaDecodeRow *rows, int n, int C,
                                          cudaStream_t stream) {
-    if (n <= 0 || C <= 0) return bad_or_empty(n < 0 ? n : C);
+    DECODE_SIZES(n < 0 || C < 0, n == 0 || C == 0);
     SIMT_LAUNCH(embed_kernel, n, ROW_THREADS, stream, x, tokens, emb_bf16 ? NULL : (const float *)emb,
                 emb_bf16 ? (const uint16_t *)emb : NULL, scale, pe, pe_bf16, rows, C);
     return cudaGetLastError();
@@ -226,8 +200,7 @@ extern "C" cudaError_t cuda_decode_embed(float *x, const int32_t *tokens, const 
 
 extern "C" cudaError_t cuda_decode_rope(float *x, int stride, int n, int nh, int hd, const float *cs,
                                         const CudaDecodeRow *rows, cudaStream_t stream) {
-    if (n <= 0 || nh <= 0 || hd <= 0) return bad_or_empty(n < 0 || nh < 0 || hd < 0 ? -1 : 0);
-    if (hd % 2) return cudaErrorInvalidValue;
+    DECODE_SIZES(n < 0 || nh < 0 || hd < 0 || hd % 2, n == 0 || nh == 0 || hd == 0);
     SIMT_LAUNCH(rope_kernel, n, ROW_THREADS, stream, x, stride, nh, hd, cs, rows);
     return cudaGetLastError();
 }
@@ -235,7 +208,7 @@ extern "C" cudaError_t cuda_decode_rope(float *x, int stride, int n, int nh, int
 extern "C" cudaError_t cuda_decode_kv_store(float *pk, float *pv, float *sk, float *sv, const float *k, const float *v,
                                             int kv_stride, const CudaDecodeRow *rows, int n, int KV, int Pm, int Sm,
                                             cudaStream_t stream) {
-    if (n <= 0 || KV <= 0) return bad_or_empty(n < 0 ? n : KV);
+    DECODE_SIZES(n < 0 || KV < 0, n == 0 || KV == 0);
     SIMT_LAUNCH(kv_store_kernel, n, ROW_THREADS, stream, pk, pv, sk, sv, k, v, kv_stride, rows, KV, Pm, Sm);
     return cudaGetLastError();
 }
@@ -244,8 +217,7 @@ extern "C" cudaError_t cuda_decode_attention(float *out, int out_stride, const f
                                              const float *pv, const float *sk, const float *sv,
                                              const CudaDecodeRow *rows, int n, int NH, int NKV, int hd, int Pm, int Sm,
                                              int window, float scale, cudaStream_t stream) {
-    if (n <= 0) return bad_or_empty(n);
-    if (NH <= 0 || NKV <= 0 || NH % NKV || hd <= 0 || hd > CUDA_DECODE_MAX_HD) return cudaErrorInvalidValue;
+    DECODE_SIZES(n < 0 || NH <= 0 || NKV <= 0 || NH % NKV || hd <= 0 || hd > CUDA_DECODE_MAX_HD, n == 0);
     SIMT_LAUNCH(decode_attention_kernel, dim3((unsigned)NH, (unsigned)n), DA_THREADS, stream, out, out_stride, q,
                 q_stride, pk, pv, sk, sv, rows, NH, NKV, hd, Pm, Sm, window, scale);
     return cudaGetLastError();

@@ -208,14 +208,14 @@ static int gpt2_init(void **dec, const GPT2Tensors *w, const GPT2Dims *d, const 
     const size_t C = (size_t)d->n_embd;
     for (int l = 0; s->wt && l < d->n_layer && err == cudaSuccess; l++) {
         uint16_t *dst = s->wt + (size_t)l * layer_wt(C);
-        err = cuda_decode_to_bf16(dst, w->qkvw + (size_t)l * 3 * C * C, 3 * C * C, 0);
-        if (err == cudaSuccess) err = cuda_decode_to_bf16(dst + 3 * C * C, w->attprojw + (size_t)l * C * C, C * C, 0);
-        if (err == cudaSuccess) err = cuda_decode_to_bf16(dst + 4 * C * C, w->fcw + (size_t)l * 4 * C * C, 4 * C * C, 0);
+        err = cuda_to_bf16(dst, w->qkvw + (size_t)l * 3 * C * C, 3 * C * C, 0);
+        if (err == cudaSuccess) err = cuda_to_bf16(dst + 3 * C * C, w->attprojw + (size_t)l * C * C, C * C, 0);
+        if (err == cudaSuccess) err = cuda_to_bf16(dst + 4 * C * C, w->fcw + (size_t)l * 4 * C * C, 4 * C * C, 0);
         if (err == cudaSuccess)
-            err = cuda_decode_to_bf16(dst + 8 * C * C, w->fcprojw + (size_t)l * 4 * C * C, 4 * C * C, 0);
+            err = cuda_to_bf16(dst + 8 * C * C, w->fcprojw + (size_t)l * 4 * C * C, 4 * C * C, 0);
     }
     if (s->wt && err == cudaSuccess)
-        err = cuda_decode_to_bf16((uint16_t *)gpt2_wte(s).p, w->wte, (size_t)d->padded_vocab_size * C, 0);
+        err = cuda_to_bf16((uint16_t *)gpt2_wte(s).p, w->wte, (size_t)d->padded_vocab_size * C, 0);
     if ((rc = decode_status(err, "bf16 weight copy", e))) {
         gpt2_free(s);
         return rc;

@@ -129,12 +129,12 @@ static cudaError_t copy_bf16(LlamaDecoder *s) {
     uint16_t *dst = s->wt;
     for (int l = 0; l < d->n_layer; l++)
         for (int i = 0; i < 7 && err == cudaSuccess; i++) {
-            err = cuda_decode_to_bf16(dst, t[i] + (size_t)l * n[i], n[i], 0);
+            err = cuda_to_bf16(dst, t[i] + (size_t)l * n[i], n[i], 0);
             dst += n[i];
         }
     if (err == cudaSuccess)
-        err = cuda_decode_to_bf16(dst, d->tie_word_embeddings ? s->w.token_embd : s->w.output, emb, 0);
-    if (err == cudaSuccess && !d->tie_word_embeddings) err = cuda_decode_to_bf16(dst + emb, s->w.token_embd, emb, 0);
+        err = cuda_to_bf16(dst, d->tie_word_embeddings ? s->w.token_embd : s->w.output, emb, 0);
+    if (err == cudaSuccess && !d->tie_word_embeddings) err = cuda_to_bf16(dst + emb, s->w.token_embd, emb, 0);
     return err;
 }
 

@@ -169,12 +169,11 @@ typedef struct {
 
 /* out[N,OC] = inp[N,K] @ w[OC,K]^T + bias + resid (nn.Linear's layout; w fp32, or bf16 when
  * w_bf16, widened exactly; bias, resid may be NULL; resid may alias out). Batch-invariant: each
- * element is one warp's dot product, lane l summing k = l, l + 32, ... by fused multiply-adds,
- * then a xor butterfly, then + bias, then + resid, an order fixed by K alone. */
+ * element is one chain of fused multiply-adds over k in order from 0, then + bias, then + resid,
+ * whatever the other rows: kernels/cpu/decode.h's decode_matmul over the transposed weight, bit
+ * for bit. */
 cudaError_t cuda_decode_matmul(float *out, const float *inp, const void *w, int w_bf16, const float *bias,
                                const float *resid, int N, int K, int OC, cudaStream_t stream);
-/* dst[i] = src[i] rounded to bf16 (nearest even, NaN to the quiet NaN of its sign: core/bf16.h). */
-cudaError_t cuda_decode_to_bf16(uint16_t *dst, const float *src, size_t n, cudaStream_t stream);
 /* x[r, :C] = emb[tokens[r]] * scale (emb [V, C], fp32 or bf16), or, with pe, emb[tokens[r]] +
  * pe[position of row r] (pe [positions, C] fp32, rounded to bf16 first when pe_bf16): Llama's
  * scaled embedding and GPT-2's token + position embedding. Tokens must be checked. */
