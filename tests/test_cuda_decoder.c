@@ -15,13 +15,14 @@
  *    replayed on other slots, alone, in pairs mixing the prompts and all together in another
  *    order, give the first run's bits;
  *  - bf16 weights: against the CPU decoder with bf16 weights, same tolerance;
- *  - bad tokens, an over-long prompt, a full slot, a plan past the model's positions and an
- *    unknown architecture are RP_EINPUT.
- * And the two kernels on their own, against double-precision host references under the three
- * thread orders of the SIMT emulation: the batch-invariant product (fp32 and bf16 weights, bias,
- * a residual aliasing the output; each row alone gives the bits it gets among 70) and the decode
- * attention (prompt and suffix keys, several chunks of keys, sliding windows, head_dim 16, 40 and
- * 256; each row alone gives its bits among the others).
+ *  - bad tokens, an over-long prompt, a full slot, a plan past the model's positions, an unknown
+ *    architecture and (Llama) heads wider than CUDA_DECODE_MAX_HD are RP_EINPUT.
+ * And the two kernels on their own, under the three thread orders of the SIMT emulation: the
+ * batch-invariant product against a double-precision sum and, bitwise, the CPU's decode_matmul
+ * (fp32 and bf16 weights, bias, a residual aliasing the output; N, K, OC not tile multiples; each
+ * row alone gives the bits it gets among 70), and the decode attention against a double-precision
+ * reference (prompt and suffix keys, up to 300 keys in three chunks, sliding windows, head_dim 16,
+ * 40 and 256; each row alone gives its bits among the others).
  *
  * Built twice: test_cuda_decoder_emu in the SIMT emulation, test_cuda_decoder_gpu on a device
  * (skipped with 77 without one). Weights are uploaded to device memory; the decoder reads them
@@ -76,7 +77,8 @@ static void test_matmul(void) {
                     float *got = malloc(sizeof(float) * no), *cpu = malloc(sizeof(float) * no);
                     float *wt = malloc(sizeof(float) * ok), *row = malloc(sizeof(float) * OC);
                     uint16_t *w16 = malloc(sizeof(uint16_t) * ok);
-                    for (size_t i = 0; i < ok; i++) w16[i] = bf16_from_f32(w[i]), w[i] = bf ? bf16_to_f32(w16[i]) : w[i];
+                    for (size_t i = 0; i < ok; i++)
+                        w16[i] = bf16_from_f32(w[i]), w[i] = bf ? bf16_to_f32(w16[i]) : w[i];
                     cpu_decoder_transpose(wt, bf ? DTYPE_BF16 : DTYPE_F32, w, OC, K);
                     memcpy(cpu, res, sizeof(float) * no);
                     decode_matmul(cpu, a, (DecodeW){wt, bf}, b, cpu, N, K, OC);
@@ -99,8 +101,8 @@ static void test_matmul(void) {
                         }
                     worst_matmul = fmax(worst_matmul, e);
                     CHECK_MSG(e <= 1e-6, "matmul N %d K %d OC %d bf16 %d: error %.3g", N, K, OC, bf, e);
-                    CHECK_MSG(!memcmp(got, cpu, sizeof(float) * no), "matmul N %d K %d OC %d bf16 %d: not decode_matmul's bits",
-                              N, K, OC, bf);
+                    CHECK_MSG(!memcmp(got, cpu, sizeof(float) * no),
+                              "matmul N %d K %d OC %d bf16 %d: not decode_matmul's bits", N, K, OC, bf);
                     int same = 1;
                     for (int i = 0; i < N; i += 3) {
                         float *o = dres1 + (size_t)i * OC;
@@ -149,11 +151,12 @@ static void test_attention(void) {
             size_t np = (size_t)NPF * Pm * KV, ns = (size_t)NSL * Sm * KV;
             float *pk = randn(np, 1.0), *pv = randn(np, 1.0), *sk = randn(ns, 1.0), *sv = randn(ns, 1.0);
             float *q = randn((size_t)NR * Q, 1.0), *got = malloc(sizeof(float) * NR * Q);
-            float *dpk = to_dev(pk, np * 4), *dpv = to_dev(pv, np * 4), *dsk = to_dev(sk, ns * 4), *dsv = to_dev(sv, ns * 4);
+            float *dpk = to_dev(pk, np * 4), *dpv = to_dev(pv, np * 4), *dsk = to_dev(sk, ns * 4),
+                  *dsv = to_dev(sv, ns * 4);
             float *dq = to_dev(q, sizeof(float) * NR * Q), *dout = to_dev(got, sizeof(float) * NR * Q);
             CudaDecodeRow *drows = to_dev(rows, sizeof rows);
-            CHECK(cuda_decode_attention(dout, Q, dq, Q, dpk, dpv, dsk, dsv, drows, NR, NH, NKV, hd, Pm, Sm, window, scale,
-                                        0) == cudaSuccess);
+            CHECK(cuda_decode_attention(dout, Q, dq, Q, dpk, dpv, dsk, dsv, drows, NR, NH, NKV, hd, Pm, Sm, window,
+                                        scale, 0) == cudaSuccess);
             cudaMemcpy(got, dout, sizeof(float) * NR * Q, cudaMemcpyDeviceToHost);
             double e = 0, *ref = malloc(sizeof(double) * hd);
             int same = 1;
@@ -163,8 +166,8 @@ static void test_attention(void) {
                     for (int c = 0; c < hd; c++) e = fmax(e, fabs(got[(size_t)r * Q + h * hd + c] - ref[c]));
                 }
                 float *alone = malloc(sizeof(float) * Q);
-                CHECK(cuda_decode_attention(dout, Q, dq + (size_t)r * Q, Q, dpk, dpv, dsk, dsv, drows + r, 1, NH, NKV, hd,
-                                            Pm, Sm, window, scale, 0) == cudaSuccess);
+                CHECK(cuda_decode_attention(dout, Q, dq + (size_t)r * Q, Q, dpk, dpv, dsk, dsv, drows + r, 1, NH, NKV,
+                                            hd, Pm, Sm, window, scale, 0) == cudaSuccess);
                 cudaMemcpy(alone, dout, sizeof(float) * Q, cudaMemcpyDeviceToHost);
                 same &= !memcmp(alone, got + (size_t)r * Q, sizeof(float) * Q);
                 free(alone);
@@ -172,8 +175,8 @@ static void test_attention(void) {
             worst_attn = fmax(worst_attn, e);
             CHECK_MSG(e <= 2e-6, "attention hd %d window %d: error %.3g", hd, window, e);
             CHECK_MSG(same, "attention hd %d window %d: a row alone differs from the row among others", hd, window);
-            CHECK(cuda_decode_attention(dout, Q, dq, Q, dpk, dpv, dsk, dsv, drows, NR, NH, NKV, 258, Pm, Sm, 0, scale, 0) ==
-                  cudaErrorInvalidValue);
+            CHECK(cuda_decode_attention(dout, Q, dq, Q, dpk, dpv, dsk, dsv, drows, NR, NH, NKV, 258, Pm, Sm, 0, scale,
+                                        0) == cudaErrorInvalidValue);
             cudaFree(dpk), cudaFree(dpv), cudaFree(dsk), cudaFree(dsv), cudaFree(dq), cudaFree(dout), cudaFree(drows);
             free(pk), free(pv), free(sk), free(sv), free(q), free(got), free(ref);
         }
@@ -382,6 +385,13 @@ static void check_errors(TModel *m, void *gpu) {
     DecodePlan ok = {.max_rows = 1, .n_prefixes = 1, .max_prompt = 4, .max_new = 4};
     CHECK(cuda_decoder_init(&other, &unknown, &ok, &e) == RP_EINPUT && !other);
     CHECK(cuda_decoder_bytes(&unknown, &ok, 1) == 0);
+    if (m->dev.llama_cfg) { /* heads wider than the decode attention takes */
+        LlamaConfig wide = m->lc;
+        wide.head_dim = CUDA_DECODE_MAX_HD + 2;
+        DecoderModel wdm = m->dev;
+        wdm.llama_cfg = &wide;
+        CHECK(cuda_decoder_init(&other, &wdm, &ok, &e) == RP_EINPUT && !other);
+    }
     free(out);
 }
 
@@ -444,7 +454,9 @@ int main(void) {
         cudaFree(m.dbase);
         free(m.hbase);
     }
-    printf("product max error %.3g (tolerance 1e-6), attention %.3g (tolerance 2e-6); decoder vs CPU: fp32 %.3g, bf16 %.3g "
-           "(tolerance %.3g)\n", worst_matmul, worst_attn, worst_fp32, worst_bf16, kTol);
+    printf("product max error %.3g (tolerance 1e-6), attention %.3g (tolerance 2e-6); decoder vs CPU: fp32 %.3g, bf16 "
+           "%.3g "
+           "(tolerance %.3g)\n",
+           worst_matmul, worst_attn, worst_fp32, worst_bf16, kTol);
     return test_summary("test_cuda_decoder");
 }

@@ -165,8 +165,7 @@ __global__ void decode_attention_kernel(float *out, int out_stride, const float 
             if (tid < hd) acc0 = fmaf(s[i], val[tid], acc0);
             if (tid + DA_THREADS < hd) acc1 = fmaf(s[i], val[tid + DA_THREADS], acc1);
         }
-        m = mnew;
-        __syncthreads(); /* s is read above before the next chunk overwrites it */
+        m = mnew; /* the next chunk writes s only after block_max's barrier, when every thread is done here */
     }
     float inv = 1.0f / l, *o = out + (size_t)blockIdx.y * out_stride + (size_t)h * hd;
     if (tid < hd) o[tid] = acc0 * inv;

@@ -103,7 +103,8 @@ int decode_step_begin(DecodeBase *b, int n, const int *slots, const int32_t *tok
     for (int r = 0; r < n; r++) {
         int sl = slots[r];
         if (sl < 0 || sl >= p->max_rows || b->sprefix[sl] < 0 || b->plen[b->sprefix[sl]] == 0)
-            return error_set(e, RP_EINTERNAL, "infer_decode: row %d: slot %d is not attached to a filled prompt", r, sl);
+            return error_set(e, RP_EINTERNAL, "infer_decode: row %d: slot %d is not attached to a filled prompt", r,
+                             sl);
         b->mark[sl] = -1;
     }
     for (int r = 0; r < n; r++) {
@@ -191,10 +192,29 @@ static void gpt2_free(Gpt2Decoder *s) {
     free(s);
 }
 
+/* The bf16 copies: each layer's qkv, proj, fc, fcproj matrices, then wte. */
+static cudaError_t gpt2_copy_bf16(Gpt2Decoder *s) {
+    const size_t C = (size_t)s->d.n_embd, n[4] = {3 * C * C, C * C, 4 * C * C, 4 * C * C};
+    const float *t[4] = {s->w.qkvw, s->w.attprojw, s->w.fcw, s->w.fcprojw};
+    cudaError_t err = cudaSuccess;
+    uint16_t *dst = s->wt;
+    for (int l = 0; l < s->d.n_layer; l++)
+        for (int i = 0; i < 4 && err == cudaSuccess; i++) {
+            err = cuda_to_bf16(dst, t[i] + (size_t)l * n[i], n[i], 0);
+            dst += n[i];
+        }
+    if (err == cudaSuccess) err = cuda_to_bf16(dst, s->w.wte, (size_t)s->d.padded_vocab_size * C, 0);
+    return err;
+}
+
 static int gpt2_init(void **dec, const GPT2Tensors *w, const GPT2Dims *d, const DecodePlan *p, Error *e) {
+    if (d->n_embd / d->n_head > CUDA_DECODE_MAX_HD)
+        return error_set(e, RP_EINPUT, "the CUDA decoder takes heads of up to %d channels, not %d", CUDA_DECODE_MAX_HD,
+                         d->n_embd / d->n_head);
     Gpt2Decoder *s = (Gpt2Decoder *)xcalloc(1, sizeof *s, e);
     if (!s) return RP_ENOMEM;
-    int rc = decode_base_init(&s->b, ARCH_GPT2, p, d->vocab_size, d->padded_vocab_size, d->n_positions, "n_positions", e);
+    int rc =
+        decode_base_init(&s->b, ARCH_GPT2, p, d->vocab_size, d->padded_vocab_size, d->n_positions, "n_positions", e);
     if (!rc) rc = decode_base_alloc(&s->b, gpt2_device_bytes(d, p), e);
     if (rc) {
         gpt2_free(s);
@@ -204,19 +224,7 @@ static int gpt2_init(void **dec, const GPT2Tensors *w, const GPT2Dims *d, const 
     s->d = *d;
     DecodeCarve c = {(char *)s->b.mem, 0};
     gpt2_carve(&c, s, d, p);
-    cudaError_t err = cudaSuccess;
-    const size_t C = (size_t)d->n_embd;
-    for (int l = 0; s->wt && l < d->n_layer && err == cudaSuccess; l++) {
-        uint16_t *dst = s->wt + (size_t)l * layer_wt(C);
-        err = cuda_to_bf16(dst, w->qkvw + (size_t)l * 3 * C * C, 3 * C * C, 0);
-        if (err == cudaSuccess) err = cuda_to_bf16(dst + 3 * C * C, w->attprojw + (size_t)l * C * C, C * C, 0);
-        if (err == cudaSuccess) err = cuda_to_bf16(dst + 4 * C * C, w->fcw + (size_t)l * 4 * C * C, 4 * C * C, 0);
-        if (err == cudaSuccess)
-            err = cuda_to_bf16(dst + 8 * C * C, w->fcprojw + (size_t)l * 4 * C * C, 4 * C * C, 0);
-    }
-    if (s->wt && err == cudaSuccess)
-        err = cuda_to_bf16((uint16_t *)gpt2_wte(s).p, w->wte, (size_t)d->padded_vocab_size * C, 0);
-    if ((rc = decode_status(err, "bf16 weight copy", e))) {
+    if ((rc = decode_status(s->wt ? gpt2_copy_bf16(s) : cudaSuccess, "bf16 weight copy", e))) {
         gpt2_free(s);
         return rc;
     }
@@ -240,7 +248,8 @@ static int gpt2_forward(Gpt2Decoder *s, int n, int r0, int nl, Error *e) {
     for (int l = 0; l < d->n_layer && err == cudaSuccess; l++) {
         DecodeMat qkvw = gpt2_mat(s, w->qkvw, l, 3 * C2, 0), projw = gpt2_mat(s, w->attprojw, l, C2, 3 * C2);
         DecodeMat fcw = gpt2_mat(s, w->fcw, l, 4 * C2, 4 * C2), fcprojw = gpt2_mat(s, w->fcprojw, l, 4 * C2, 8 * C2);
-        float *pk = s->pk + l * pstride, *pv = s->pv + l * pstride, *sk = s->sk + l * sstride, *sv = s->sv + l * sstride;
+        float *pk = s->pk + l * pstride, *pv = s->pv + l * pstride, *sk = s->sk + l * sstride,
+              *sv = s->sv + l * sstride;
         size_t lC = (size_t)l * C;
         err = cuda_layernorm_forward(s->ln, s->mean, s->rstd, s->x, w->ln1w + lC, w->ln1b + lC, n, C, 0);
         if (!err) err = cuda_decode_matmul(s->qkv, s->ln, qkvw.p, qkvw.bf16, w->qkvb + 3 * lC, NULL, n, C, 3 * C, 0);
@@ -308,7 +317,9 @@ extern "C" int cuda_decoder_prefill(void *dec, int prefix, const int32_t *tokens
     return gpt2_prefill((Gpt2Decoder *)dec, prefix, tokens, n, logits, e);
 }
 
-extern "C" void cuda_decoder_attach(void *dec, int slot, int prefix) { decode_base_attach((DecodeBase *)dec, slot, prefix); }
+extern "C" void cuda_decoder_attach(void *dec, int slot, int prefix) {
+    decode_base_attach((DecodeBase *)dec, slot, prefix);
+}
 
 extern "C" int cuda_decoder_decode(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e) {
     if (is_llama(((DecodeBase *)dec)->arch)) return cuda_decoder_llama_decode(dec, n, slots, tokens, logits, e);

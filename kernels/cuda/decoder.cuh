@@ -46,11 +46,14 @@ typedef struct {
 } DecodeBase;
 
 /* Rows of the activation buffers: a prompt's, or a step's. */
-static inline int decode_act_rows(const DecodePlan *p) { return p->max_prompt > p->max_rows ? p->max_prompt : p->max_rows; }
+static inline int decode_act_rows(const DecodePlan *p) {
+    return p->max_prompt > p->max_rows ? p->max_prompt : p->max_rows;
+}
 
 /* Host bytes of the head's bookkeeping. */
 static inline size_t decode_host_bytes(const DecodePlan *p) {
-    return (size_t)decode_act_rows(p) * sizeof(CudaDecodeRow) + ((size_t)p->n_prefixes + 3 * (size_t)p->max_rows) * sizeof(int);
+    return (size_t)decode_act_rows(p) * sizeof(CudaDecodeRow) +
+           ((size_t)p->n_prefixes + 3 * (size_t)p->max_rows) * sizeof(int);
 }
 
 /* Carves the head's device pieces (rows, tokens, logits) from c. */

@@ -139,12 +139,12 @@ static cudaError_t copy_bf16(LlamaDecoder *s) {
 }
 
 /* cos | sin of every position for both RoPEs, as rope_forward computes them (double angles). */
-static cudaError_t fill_rope(LlamaDecoder *s, Error *e) {
+static int fill_rope(LlamaDecoder *s, Error *e) {
     const LlamaConfig *d = &s->d;
     const int hd = d->head_dim, half = hd / 2;
     const size_t T = rope_rows(&s->b.plan), n = 2 * T * hd;
     float *h = (float *)xmalloc(n * sizeof(float), e);
-    if (!h) return cudaErrorMemoryAllocation;
+    if (!h) return RP_ENOMEM;
     for (int b = 0; b < 2; b++) {
         RopeSpec rope = llama_rope(d, b);
         for (int i = 0; i < half; i++) {
@@ -158,7 +158,7 @@ static cudaError_t fill_rope(LlamaDecoder *s, Error *e) {
     }
     cudaError_t err = cudaMemcpy(s->rope, h, n * sizeof(float), cudaMemcpyHostToDevice);
     free(h);
-    return err;
+    return decode_status(err, "RoPE table to the device", e);
 }
 
 void cuda_decoder_llama_free(void *dec) {
@@ -181,10 +181,8 @@ int cuda_decoder_llama_init(void **dec, const LlamaTensors *w, const LlamaConfig
         s->d = *d;
         DecodeCarve c = {(char *)s->b.mem, 0};
         carve(&c, s, d, p);
-        cudaError_t err = fill_rope(s, e);
-        if (err == cudaErrorMemoryAllocation) rc = RP_ENOMEM;
-        else if (err == cudaSuccess && s->wt) err = copy_bf16(s);
-        if (!rc) rc = decode_status(err, "decoder init", e);
+        rc = fill_rope(s, e);
+        if (!rc && s->wt) rc = decode_status(copy_bf16(s), "bf16 weight copy", e);
     }
     if (rc) {
         cuda_decoder_llama_free(s);
@@ -258,7 +256,8 @@ static int forward(LlamaDecoder *s, int n, int r0, int nl, Error *e) {
     if (!err)
         err = cuda_rmsnorm_forward(s->ln, s->rstd, s->x + (size_t)r0 * C, s->w.output_norm, nl, C, d->rms_norm_eps,
                                    d->norm_offset, 0);
-    if (!err) err = cuda_decode_matmul(s->b.d_logits, s->ln, head.p, head.bf16, NULL, NULL, nl, C, d->padded_vocab_size, 0);
+    if (!err)
+        err = cuda_decode_matmul(s->b.d_logits, s->ln, head.p, head.bf16, NULL, NULL, nl, C, d->padded_vocab_size, 0);
     return decode_status(err, "Llama-family forward", e);
 }
 
