@@ -28,3 +28,11 @@ if(RESTPG_HAVE_CUDA)
   restpg_test(test_cuda_ops_gpu SOURCES tests/test_cuda_ops.c LIBS restpg_kernels_cuda restpg_kernels_cpu LABELS gpu)
   set_tests_properties(test_cuda_ops_gpu PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+
+# The CUDA backend's table against the CPU backend on whole training steps of every architecture,
+# and checkpoints moving between them: over the emulation, and on a device (label gpu).
+restpg_test(test_backend_cuda_emu SOURCES tests/test_backend_cuda.c LIBS restpg_model restpg_kernels_cuda_emu)
+if(RESTPG_HAVE_CUDA)
+  restpg_test(test_backend_cuda_gpu SOURCES tests/test_backend_cuda.c LIBS restpg_model restpg_kernels_cuda LABELS gpu)
+  set_tests_properties(test_backend_cuda_gpu PROPERTIES SKIP_RETURN_CODE 77)
+endif()
