@@ -36,3 +36,7 @@ if(RESTPG_HAVE_CUDA)
   restpg_test(test_backend_cuda_gpu SOURCES tests/test_backend_cuda.c LIBS restpg_model restpg_kernels_cuda LABELS gpu)
   set_tests_properties(test_backend_cuda_gpu PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+
+# The CUDA backend from the command line over the emulation (restpg_emu): training, checkpoints
+# across backends, resume on the other backend, the refusal without a GPU.
+restpg_script_test(test_cuda_cli SCRIPT cuda_cli.sh)
