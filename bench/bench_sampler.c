@@ -29,6 +29,9 @@
 #include "launch/runtime.h"
 #include "model/infer.h"
 #include "sampler/sampler.h"
+#ifdef RESTPG_WITH_CUDA
+#include "kernels/cuda/backend_cuda.h"
+#endif
 
 typedef struct {
     Model m;
@@ -182,7 +185,7 @@ static int run(Bench *b, const char *cases, const char *news, long inputs32, lon
 int main(int argc, char **argv) {
     Error e;
     error_clear(&e);
-    const char *cases = "kv,run32,run1", *news = "64", *gpt2 = "data/gpt2";
+    const char *cases = "kv,run32,run1", *news = "64", *gpt2 = "data/gpt2", *device = "cpu";
     long threads = 1, inputs32 = 4, inputs1 = 8, repeat = 2;
     ArgSpec specs[] = {
         {"--cases", ARG_STR, &cases, "comma list of kv, run32, run1 (default all)", 0, 0},
@@ -192,6 +195,7 @@ int main(int argc, char **argv) {
         {"--inputs32", ARG_INT, &inputs32, "inputs of run_n32 (default 4)", 0, 0},
         {"--inputs1", ARG_INT, &inputs1, "inputs of run_n1 (default 8)", 0, 0},
         {"--gpt2", ARG_STR, &gpt2, "GPT-2 tokenizer directory (default data/gpt2)", 0, 0},
+        BACKEND_DEVICE_SPEC(device),
         {NULL, 0, NULL, NULL, 0, 0},
     };
     int rc = args_parse("bench_sampler", "Sampler throughput (JSON lines).", specs, argc, argv, &e);
@@ -199,7 +203,10 @@ int main(int argc, char **argv) {
     Runtime rt;
     Bench b;
     memset(&b, 0, sizeof b);
-    if (!(rc = runtime_init(&rt, &e))) {
+#ifdef RESTPG_WITH_CUDA
+    backend_register(cuda_backend());
+#endif
+    if (!(rc = runtime_init(&rt, &e)) && !(rc = backend_select(device, &e))) {
         b.rank = rt.rank, b.world = rt.world, b.threads = (int)threads, b.repeat = repeat < 1 ? 1 : (int)repeat;
         /* Only JSON lines on stdout: the sampler's log and progress lines print on rank 0 only. */
         log_set_rank(1, b.world);

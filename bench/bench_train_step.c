@@ -9,8 +9,13 @@
  * and just after the steps (a 2048^3 sgemm through OpenBLAS's own threading); the machine may be
  * shared, so both sgemm figures are printed and the larger is the denominator (noise from other
  * users lowers one of them; taking the larger never flatters the MFU).
+ * On a GPU (--device cuda, CUDA builds) the products run in --dtype (bf16: mixed precision) and the
+ * MFU's denominator is --peak-tflops, the device's nominal dense bf16 peak (989 for H100/H200
+ * SXM; bench_cuda measures what cuBLASLt reaches on it); the thread counts then only size the
+ * host's share.
  * Usage: bench_train_step [--threads 1,2] [--shapes tiny,124M:64,124M:256,gemma3-270m:256,llama3.2-1b:64] [--steps N]
  *        [--recompute] (activations recomputed per layer in the backward; activation_mb counts that plan)
+ *        [--device cpu|cuda] [--dtype fp32|bf16] [--peak-tflops X] [--batch B]
  * Prints one JSON line per (shape, thread count). */
 #include <cblas.h>
 #include <math.h>
@@ -23,6 +28,9 @@
 #include "core/rng.h"
 #include "kernels/cpu/ops.h"
 #include "model/model.h"
+#ifdef RESTPG_WITH_CUDA
+#include "kernels/cuda/backend_cuda.h"
+#endif
 
 static double now(void) {
     struct timespec ts;
@@ -80,11 +88,23 @@ static int train_step(Model *m, const int32_t *in, const int32_t *tg, int B, int
     return RP_OK;
 }
 
-static int run_shape(const Shape *s, int threads, int steps, Error *e) {
-    kernels_set_threads(threads);
+/* The device side of a run: on a GPU the MFU's denominator is the nominal peak. */
+typedef struct {
+    int cuda;
+    DType dtype;
+    double peak_tflops;
+} Device;
+
+static int run_shape(const Shape *s, int threads, int steps, const Device *dev, Error *e) {
+    backend_get()->ops->set_threads(threads);
     Model m;
     int rc = model_init(&m, &s->cfg, e);
     if (rc) return rc;
+    DType dt = DTYPE_F32;
+    if ((rc = model_set_compute_dtype(&m, dev->dtype, &dt, e))) {
+        model_free(&m);
+        return rc;
+    }
     model_set_recompute(&m, s->recompute);
     if (!(rc = model_init_random(&m, 1, e)) && !(rc = model_opt_reset(&m, e))) rc = model_plan(&m, s->B, s->T, e);
     int32_t *in = malloc(sizeof(int32_t) * s->B * s->T), *tg = malloc(sizeof(int32_t) * s->B * s->T);
@@ -97,22 +117,24 @@ static int run_shape(const Shape *s, int threads, int steps, Error *e) {
     }
     Phases warm = {0}, ph = {0};
     float loss = 0.0f;
-    double sg0 = 0.0, sg1 = 0.0, dt = 0.0;
+    double sg0 = 0.0, sg1 = 0.0, secs = 0.0;
     int done = 0;
     if (!rc) rc = train_step(&m, in, tg, s->B, s->T, 1, &warm, &loss, e);
     if (!rc) {
-        sg0 = sgemm_rate();
+        if (!dev->cuda) sg0 = sgemm_rate();
         double t0 = now();
         /* At least `steps` steps, and at least half a second for shapes whose steps are short. */
         while (!rc && (done < steps || now() - t0 < 0.5)) rc = train_step(&m, in, tg, s->B, s->T, 2 + done++, &ph, &loss, e);
-        dt = now() - t0;
-        sg1 = sgemm_rate();
+        secs = now() - t0;
+        if (!dev->cuda) sg1 = sgemm_rate();
     }
     if (!rc) {
-        double per = dt / done, tokens = (double)s->B * s->T;
+        double per = secs / done, tokens = (double)s->B * s->T;
         double model_gflop = model_flops_per_token(&s->cfg, s->T) * tokens * 1e-9;
-        double sg = sg0 > sg1 ? sg0 : sg1;
-        printf("{\"bench\":\"train_step\",\"shape\":\"%s\",\"B\":%d,\"T\":%d,\"recompute\":%d,\"threads\":%d,\"params\":%zu,"
+        double sg = dev->cuda ? dev->peak_tflops * 1e3 : sg0 > sg1 ? sg0 : sg1;
+        printf("{\"bench\":\"train_step\",\"device\":\"%s\",\"dtype\":\"%s\",\"peak_gflops\":%.1f,", dev->cuda ? "cuda" : "cpu",
+               model_dtype_name(dt), sg);
+        printf("\"shape\":\"%s\",\"B\":%d,\"T\":%d,\"recompute\":%d,\"threads\":%d,\"params\":%zu,"
                "\"steps\":%d,\"ms_per_step\":%.1f,\"tokens_per_s\":%.1f,\"fwd_ms\":%.1f,\"bwd_ms\":%.1f,"
                "\"opt_ms\":%.1f,\"model_gflop_per_step\":%.2f,\"achieved_gflops\":%.1f,\"sgemm_gflops_before\":%.1f,"
                "\"sgemm_gflops_after\":%.1f,\"mfu\":%.3f,\"activation_mb\":%.1f,\"loss\":%.4f}\n",
@@ -128,19 +150,34 @@ static int run_shape(const Shape *s, int threads, int steps, Error *e) {
 
 int main(int argc, char **argv) {
     const char *threads = "1,2", *shapes = "tiny,124M:64,124M:256";
-    long steps = 2;
+    long steps = 2, batch = 0;
     int recompute = 0;
+    const char *device = "cpu", *dtype = "fp32";
+    double peak = 989.4;
     ArgSpec specs[] = {{"--threads", ARG_STR, &threads, "comma-separated thread counts", 0, 0},
                        {"--shapes", ARG_STR, &shapes, "comma-separated: tiny, 124M:T, gemma3-270m:T, llama3.2-1b:T, qwen3-0.6b:T",
                         0, 0},
                        {"--steps", ARG_INT, &steps, "timed steps per configuration (after one warm-up)", 0, 0},
                        {"--recompute", ARG_FLAG, &recompute, "recompute activations per layer in the backward", 0, 0},
+                       BACKEND_DEVICE_SPEC(device),
+                       {"--dtype", ARG_STR, &dtype, "products on a GPU: fp32 or bf16 (mixed precision)", 0,
+                        ARG_ONE_OF("fp32", "bf16")},
+                       {"--peak-tflops", ARG_DOUBLE, &peak, "the GPU's dense bf16 peak, the MFU's denominator on cuda", 0, 0},
+                       {"--batch", ARG_INT, &batch, "sequences per step (default: 4 for GPT-2 shapes, 1 for the others)", 0, 0},
                        {NULL, 0, NULL, NULL, 0, 0}};
     Error e;
     error_clear(&e);
     int rc = args_parse("bench_train_step", "Times training steps; prints JSON lines.", specs, argc, argv, &e);
     if (rc == RP_HELP) return 0;
     if (rc) {
+        fprintf(stderr, "error: %s\n", e.msg);
+        return rc;
+    }
+#ifdef RESTPG_WITH_CUDA
+    backend_register(cuda_backend());
+#endif
+    Device dev = {.cuda = !strcmp(device, "cuda"), .peak_tflops = peak};
+    if ((rc = backend_select(device, &e)) || (rc = model_dtype_parse(dtype, &dev.dtype, &e))) {
         fprintf(stderr, "error: %s\n", e.msg);
         return rc;
     }
@@ -179,11 +216,12 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "error: --shapes: unknown shape '%s'\n", sh);
                 return RP_EINPUT;
             }
+            if (batch > 0) s.B = (int)batch;
             if (nt < 1 || s.T < 1 || (s.cfg.arch == ARCH_GPT2 && s.T > s.cfg.gpt2.n_positions)) {
                 fprintf(stderr, "error: bad thread count or T in '%s' / '%s'\n", ts, sh);
                 return RP_EINPUT;
             }
-            rc = run_shape(&s, nt, (int)steps, &e);
+            rc = run_shape(&s, nt, (int)steps, &dev, &e);
             if (rc) {
                 fprintf(stderr, "error: %s\n", e.msg);
                 return rc;

@@ -10,6 +10,10 @@
 
 #include "core/error.h"
 
+#ifdef __cplusplus /* called from the CUDA backend (C++ under nvcc) */
+extern "C" {
+#endif
+
 /* Turns an MPI return code into RP_OK or RP_EMPI with "what: <MPI error string>". */
 int comm_check(int mpi_rc, const char *what, Error *e);
 
@@ -39,5 +43,9 @@ int comm_bcast(void *buf, size_t n, Error *e);
 /* Makes an error on any rank an error on every rank: returns the status of the lowest failing
  * rank, with its message copied into e, or RP_OK if all are OK. Collective when world > 1. */
 int comm_agree(int rc, Error *e);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

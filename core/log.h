@@ -10,6 +10,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#ifdef __cplusplus /* called from the CUDA backend (C++ under nvcc) */
+extern "C" {
+#endif
+
 /* Tells the logger which rank this process is; rank != 0 silences log_info. Default rank 0. */
 void log_set_rank(int rank, int world_size);
 int log_rank(void);
@@ -37,5 +41,9 @@ void progress_init(Progress *p, const char *label, int64_t total);
 void progress_update(Progress *p, int64_t done, const char *extra);
 /* Prints the final line. */
 void progress_finish(Progress *p, int64_t done, const char *extra);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

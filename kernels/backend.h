@@ -224,6 +224,12 @@ typedef struct {
                         float beta2, float eps, float weight_decay, float grad_scale, int step, Error *e);
     /* Sum of squares of g in double, in an order fixed by n alone. */
     int (*sumsq)(const float *g, size_t n, double *out, Error *e);
+    /* Mixed precision (NULL where the backend has none: the CPU backend computes in fp32). From
+     * now on the matmuls whose weight lies in params[0, n) (a model's parameter buffer) read it
+     * through a copy of type dt that the backend keeps current (every write to params goes
+     * through this table), round their activation operands to dt, and accumulate and write in
+     * fp32; DTYPE_F32 turns it off. Freeing params ends it. */
+    int (*set_compute_dtype)(const float *params, size_t n, DType dt, Error *e);
 
     /* KV-cached decoding (model/infer.h): an opaque decoder over the model dm describes, its
      * memory in bytes for a plan (dm's weights are not read), prefill of a prompt cache (logits

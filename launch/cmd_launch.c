@@ -199,7 +199,8 @@ typedef struct {
 
 /* Whether the restpg command `name` runs a model (and so takes --device). */
 static int runs_model(const char *name) {
-    static const char *const cmds[] = {"run", "train", "sample", "eval", "generate", "loss", NULL};
+    static const char *const cmds[] = {"run", "pretrain", "sft", "sample",   "generate", "eval",
+                                       "em",  "ablate",   "demo", "loss", NULL};
     for (int i = 0; cmds[i]; i++)
         if (!strcmp(cmds[i], name)) return 1;
     return 0;

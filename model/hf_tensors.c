@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "model/checkpoint.h"
 
@@ -58,6 +59,9 @@ int hf_tensors_walk(Model *m, int save, int which, HfSliceFn fn, void *ctx, Erro
         size_t rows = w.rows, cols = w.cols, per = rows * (cols ? cols : 1);
         if (w.transposed && !scratch && !(scratch = xmalloc(sizeof(float) * most, e))) rc = RP_ENOMEM;
         if (!rc && save) rc = model_tensor_download(m, which, k, host, e);
+        /* A load fills only the stored rows: the padding rows of a vocabulary tensor must be 0,
+         * not what the buffer held for the previous tensor. */
+        if (!save) memset(host, 0, model_tensor(m, k)->numel * sizeof(float));
         for (int l = 0; l < w.layers && !rc; l++) {
             if ((rc = where(m, k, l, &w, e))) break;
             float *ours = host + (size_t)l * per, *stored = w.transposed ? scratch : ours;

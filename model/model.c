@@ -95,6 +95,15 @@ void model_set_recompute(Model *m, int on) {
     else llama_set_recompute(&m->llama, on);
 }
 
+int model_set_compute_dtype(Model *m, DType dt, DType *in_force, Error *e) {
+    const ParamStore *s = model_store(m);
+    *in_force = DTYPE_F32;
+    if (!s->be->ops->set_compute_dtype) return RP_OK;
+    int rc = s->be->ops->set_compute_dtype(s->mem[0], s->n_params, dt, e);
+    if (!rc) *in_force = dt;
+    return rc;
+}
+
 size_t model_activation_bytes(const ModelConfig *c, int B, int T, int recompute) {
     return c->arch == ARCH_GPT2 ? gpt_activation_bytes(&c->gpt2, B, T, recompute)
                                 : llama_activation_bytes(&c->llama, B, T, recompute);

@@ -70,6 +70,10 @@ int model_init_random(Model *m, uint64_t seed, Error *e);
  * with every result bitwise the same. Takes effect at the next model_plan. For training; inference
  * leaves it off (a forward without backward gains nothing but the memory). */
 void model_set_recompute(Model *m, int on);
+/* The precision of the training products: DTYPE_BF16 is mixed precision on a backend that has
+ * it (fp32 master weights, gradients and moments; bf16 operands, fp32 accumulation), DTYPE_F32
+ * plain fp32. *in_force gets the dtype the products use: the CPU backend always computes in fp32. */
+int model_set_compute_dtype(Model *m, DType dt, DType *in_force, Error *e);
 /* Allocates activations for batches of up to B sequences of up to T tokens (in the recompute
  * mode set; a plan of the same B, T and mode keeps its buffers). */
 int model_plan(Model *m, int B, int T, Error *e);

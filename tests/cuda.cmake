@@ -29,6 +29,18 @@ if(RESTPG_HAVE_CUDA)
   set_tests_properties(test_cuda_ops_gpu PROPERTIES SKIP_RETURN_CODE 77)
 endif()
 
+# The CUDA backend's table against the CPU backend on whole training steps of every architecture,
+# and checkpoints moving between them: over the emulation, and on a device (label gpu).
+restpg_test(test_backend_cuda_emu SOURCES tests/test_backend_cuda.c LIBS restpg_model restpg_kernels_cuda_emu)
+if(RESTPG_HAVE_CUDA)
+  restpg_test(test_backend_cuda_gpu SOURCES tests/test_backend_cuda.c LIBS restpg_model restpg_kernels_cuda LABELS gpu)
+  set_tests_properties(test_backend_cuda_gpu PROPERTIES SKIP_RETURN_CODE 77)
+endif()
+
+# The CUDA backend from the command line over the emulation (restpg_emu): training, checkpoints
+# across backends, resume on the other backend, the refusal without a GPU.
+restpg_script_test(test_cuda_cli SCRIPT cuda_cli.sh)
+
 # The KV-cached decoder (kernels/cuda/decoder*.cu) against the CPU decoder on tiny random models
 # of every architecture; its kernels against host references (docs/cuda.md, "The decoder").
 restpg_test(test_cuda_decoder_emu SOURCES tests/test_cuda_decoder.c

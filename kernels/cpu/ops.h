@@ -23,6 +23,11 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "kernels/backend.h"
+
+#ifdef __cplusplus /* called from the CUDA backend (C++ under nvcc) */
+extern "C" {
+#endif
 
 /* Sets both the OpenMP and the OpenBLAS thread count (n >= 1); OpenBLAS's count applies to
  * sgemm called outside these kernels (the kernels switch it to 1 inside their own regions).
@@ -107,7 +112,6 @@ void lmhead_backward(float *dx, float *dwte, float *dlogits, const float *x, con
                      int T, int C, int Vp, float *scratch);
 
 /* The CPU backend's ops table (kernels/cpu/backend_cpu.c). */
-#include "kernels/backend.h"
 const BackendOps *cpu_backend(void);
 
 /* One AdamW step on n parameters (llm.c's formulation, decoupled weight decay):
@@ -179,5 +183,9 @@ int attention_gqa_forward(float *out, float *lse, const float *q, const float *k
 int attention_gqa_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                            const float *v, const float *out, const float *lse, int B, int T, int NH, int NKV, int hd,
                            int window, float scale, void *ws, size_t ws_bytes, Error *e);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,0 +1,62 @@
+#!/bin/bash
+# The CUDA backend from the command line, over the SIMT emulation (restpg_emu: restpg with the
+# emulated CUDA backend registered), on a tiny synthetic dataset and GPT-2:
+#  - `pretrain --device cuda` runs the whole training path on the device backend, says which
+#    device each rank took, and its per-step losses follow the CPU run's (1e-4 relative);
+#  - a checkpoint written by the CUDA run scores the same `loss` on the CPU (restpg) as on the
+#    device (1e-5), and a CPU run resumes it (checkpoints move freely between backends);
+#  - on this machine's restpg (no GPU), --device cuda exits 2 saying why.
+set -u
+source "$RESTPG_SOURCE_DIR/tests/lib.sh" cuda_cli
+: "${RESTPG_EMU:?}"
+PY=/usr/bin/python3
+
+"$RESTPG" data synth --users 12 --per-user 6 --seed 5 --out "$T/ds.h5" >/dev/null || fail "data synth"
+"$RESTPG" tokenizer train --data "$T/ds.h5" --vocab-size 300 --out "$T/tok" >/dev/null || fail "tokenizer train"
+printf 'n_layer: 2\nn_head: 4\nn_embd: 32\nn_positions: 64\n' >"$T/model.yaml"
+pre=(pretrain --data "$T/ds.h5" --config "$T/model.yaml" --tokenizer "$T/tok" --batch-size 4 --seq-len 32
+     --lr 3e-3 --warmup 2 --val-every 3 --val-batches 2 --threads 1)
+
+"$RESTPG" "${pre[@]}" --steps 6 --out "$T/cpu.h5" --metrics "$T/cpu.jsonl" >"$T/cpu.log" 2>&1 || fail "cpu pretrain: $(cat "$T/cpu.log")"
+"$RESTPG_EMU" "${pre[@]}" --steps 6 --device cuda --out "$T/cuda.h5" --metrics "$T/cuda.jsonl" >"$T/cuda.log" 2>&1 \
+  || fail "cuda pretrain: $(cat "$T/cuda.log")"
+grep -q "cuda: 1 rank(s) per node, each on the GPU of its node-local rank" "$T/cuda.log" || fail "no device line: $(cat "$T/cuda.log")"
+
+"$PY" - "$T" <<'PYEOF' || fail "cuda losses follow the cpu run's"
+import json, sys
+t = sys.argv[1]
+def losses(name):
+    rows = [json.loads(l) for l in open("%s/%s.jsonl" % (t, name))]
+    return [r["loss"] for r in rows if "loss" in r], [r["val_loss"] for r in rows if "val_loss" in r]
+(ca, cv), (ga, gv) = losses("cpu"), losses("cuda")
+assert len(ca) == len(ga) == 6 and len(cv) == len(gv) >= 2, (ca, ga, cv, gv)
+worst = max(abs(a - b) / abs(a) for a, b in zip(ca + cv, ga + gv))
+print("per-step losses: cpu %s, cuda %s; worst relative difference %.2g" % (["%.5f" % x for x in ca], ["%.5f" % x for x in ga], worst))
+assert worst <= 1e-4, worst
+PYEOF
+
+# The CUDA checkpoint on both backends: the same loss.
+"$PY" -c "
+import random
+random.seed(3)
+for _ in range(4): print(' '.join(str(random.randrange(300)) for _ in range(30)))" >"$T/ids.txt"
+on_cpu=$("$RESTPG" loss --model "$T/cuda.h5" --tokens "$T/ids.txt" --threads 1 --json | tail -n 1) || fail "loss on cpu"
+on_cuda=$("$RESTPG_EMU" loss --model "$T/cuda.h5" --tokens "$T/ids.txt" --threads 1 --device cuda --json | tail -n 1) \
+  || fail "loss on cuda"
+"$PY" -c "
+import json, sys; a, b = json.loads(sys.argv[1])['loss'], json.loads(sys.argv[2])['loss']
+print('loss of the cuda checkpoint: cpu %.6f, cuda %.6f' % (a, b)); assert abs(a - b) <= 1e-5 * abs(a)" "$on_cpu" "$on_cuda" \
+  || fail "the cuda checkpoint's loss differs between backends: $on_cpu / $on_cuda"
+
+# A CPU run continues the CUDA run's checkpoint (resume: same --out, more steps).
+cp "$T/cuda.h5" "$T/resume.h5"
+"$RESTPG" "${pre[@]}" --steps 8 --out "$T/resume.h5" --resume >"$T/resume.log" 2>&1 || fail "cpu resume of a cuda run: $(tail -5 "$T/resume.log")"
+grep -q "resuming from .* at step 6" "$T/resume.log" || fail "the cpu run did not resume at step 6: $(cat "$T/resume.log")"
+
+# No GPU here: the real binary refuses --device cuda with the reason, exit 2.
+"$RESTPG" "${pre[@]}" --steps 6 --device cuda --out "$T/none.h5" >"$T/none.log" 2>&1; rc=$?
+[ $rc -eq 2 ] || fail "--device cuda without a GPU exited $rc"
+grep -Eq "no CUDA device is visible|not available in this binary" "$T/none.log" || fail "no reason given: $(cat "$T/none.log")"
+[ ! -e "$T/none.h5" ] || fail "a refused run wrote its output"
+[ $fails = 0 ] && echo "cuda_cli: all checks passed"
+exit $fails
