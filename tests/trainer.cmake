@@ -40,3 +40,6 @@ if(RESTPG_HAVE_CUDA)
     set_tests_properties(test_comm_gpu_${np}ranks PROPERTIES SKIP_RETURN_CODE 77)
   endforeach()
 endif()
+# The all-reduce against the tree, ZeRO-1 against the plain all-reduce (bitwise), resume across
+# ZeRO on/off and onto another rank count, on 2 and 3 ranks (mpiexec inside the script).
+restpg_script_test(test_trainer_zero SCRIPT trainer_zero.sh LABELS mpi TIMEOUT 600)
