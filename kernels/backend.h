@@ -4,7 +4,8 @@
  *
  * Memory: alloc/free/upload/download/zero/copy/add work on device pointers, which only the
  * backend may dereference (on the CPU backend they happen to be host pointers; host_memory says
- * so, for code such as the MPI gradient reduction that can then skip staging copies).
+ * so, for code that can then skip staging copies). Ranks exchange device memory through the
+ * backend's collectives (comm_init ... recv, at the end of the table).
  *
  * Ops: every op returns RP_OK or an error code with e set, and takes any scratch it needs from
  * the caller (sized by the matching *_workspace query), so an op never allocates. Conventions are
@@ -277,6 +278,32 @@ typedef struct {
     int (*attention_gqa_backward)(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                                   const float *v, const float *out, const float *lse, int B, int T, int NH, int NKV,
                                   int hd, int window, float scale, void *ws, size_t ws_bytes, Error *e);
+
+    /* Collectives between the ranks of MPI_COMM_WORLD on device memory (the gradient reductions
+     * of trainer/dp.h, ZeRO-1's sharded optimizer). comm_init is collective (every rank calls
+     * it, after MPI_Init and after the backend chose its device) and idempotent: later calls
+     * return at once; comm_free releases the communicator (before MPI_Finalize; safe without
+     * comm_init). Without MPI, or with one rank, the world is this process: allreduce_sum
+     * leaves buf as it is, reduce_scatter_sum and all_gather copy, send and recv are errors.
+     * Every rank makes the same collective calls in the same order with the same counts; the
+     * calls block until their buffers may be reused (device work queued before them is waited
+     * for). Failures are RP_EMPI; a failed collective leaves the communicator unusable.
+     *   allreduce_sum: buf[i] becomes the sum over ranks of buf[i].
+     *   reduce_scatter_sum: in holds world x n_per_rank floats; rank r gets
+     *     out[i] = sum over ranks q of in_q[r * n_per_rank + i]; out may be in + r * n_per_rank.
+     *   all_gather: out[q * n_per_rank + i] = in_q[i]; in may be out + r * n_per_rank.
+     *   send / recv: n floats to / from rank peer (not this rank). A send may wait until peer
+     *     posts the matching recv, so the caller orders them to be deadlock-free (as blocking
+     *     MPI_Ssend / MPI_Recv would need).
+     * Each backend states its summation order (the CPU's: rank order, the same in all three
+     * collectives, so an all-reduce equals a reduce-scatter then an all-gather bitwise). */
+    int (*comm_init)(Error *e);
+    void (*comm_free)(void);
+    int (*allreduce_sum)(float *buf, size_t n, Error *e);
+    int (*reduce_scatter_sum)(float *out, const float *in, size_t n_per_rank, Error *e);
+    int (*all_gather)(float *out, const float *in, size_t n_per_rank, Error *e);
+    int (*send)(const float *buf, size_t n, int peer, Error *e);
+    int (*recv)(float *buf, size_t n, int peer, Error *e);
 } BackendOps;
 
 struct Backend {

@@ -27,6 +27,8 @@ typedef struct {
     long steps, batch, seq, seed, threads, ckpt_every, accum, warmup, val_every, val_batches, skip_nonfinite, stall;
     double lr, min_frac, wd, clip;
     int resume, recompute;
+    const char *reduce;
+    long zero;
 } CommonOpts;
 
 #define COMMON_SPECS(o)                                                                                              \
@@ -38,6 +40,8 @@ typedef struct {
     {"--seq-len", ARG_INT, &(o).seq, "tokens per sequence (default: the model's n_positions)", 0, ARG_RANGE(0, INT_MAX)},                \
     {"--grad-accum", ARG_INT, &(o).accum, "micro-batches per step, split over ranks (default 1)", 0, ARG_RANGE(1, INT_MAX)},            \
     {"--recompute", ARG_FLAG, &(o).recompute, "keep only each layer's input and recompute its activations in the backward: less memory, more compute, same results", 0, 0}, \
+    {"--reduce", ARG_STR, &(o).reduce, "gradient sum over ranks: tree (default; bitwise the same for any rank count) or allreduce (bucketed all-reduce, NCCL on GPUs; bitwise the same for the same rank count)", 0, ARG_ONE_OF(DP_REDUCE_NAMES)}, \
+    {"--zero", ARG_INT, &(o).zero, "1: ZeRO-1, AdamW moments sharded over the ranks (needs --reduce allreduce; default 0)", 0, ARG_RANGE(0, 1)}, \
     {"--lr", ARG_DOUBLE, &(o).lr, "peak learning rate (default 3e-4)", 0, 0},                                        \
     {"--warmup", ARG_INT, &(o).warmup, "warm-up steps (default 0)", 0, 0},                                           \
     {"--lr-schedule", ARG_STR, &(o).schedule, "cosine or linear decay after warm-up (default cosine)", 0, 0},       \
@@ -66,6 +70,7 @@ static void common_defaults(CommonOpts *o) {
     train_config_default(&d);
     memset(o, 0, sizeof *o);
     o->schedule = "cosine";
+    o->reduce = dp_reduce_name(d.reduce);
     o->device = "cpu";
     o->steps = d.steps;
     o->batch = d.batch_size;
@@ -108,9 +113,11 @@ static int to_stage(const CommonOpts *o, TrainStageOptions *s, Error *e) {
     tc->batch_size = (int)o->batch;
     tc->grad_accum = (int)o->accum;
     tc->recompute = o->recompute;
+    tc->zero = (int)o->zero;
     tc->val_batches = (int)o->val_batches;
     tc->seq_len = (int)o->seq;
-    return schedule_parse_kind(o->schedule, &tc->sched.kind, e);
+    int rc = dp_reduce_parse(o->reduce, &tc->reduce, e);
+    return rc ? rc : schedule_parse_kind(o->schedule, &tc->sched.kind, e);
 }
 
 /* A --tokenizer given next to a checkpoint must be the checkpoint's own (same serialized bytes). */

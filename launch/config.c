@@ -17,6 +17,7 @@
 #include "data/debian.h"
 #include "kernels/backend.h"
 #include "reward/reward.h"
+#include "trainer/dp.h"
 
 /* A key's type is ARG_STR, ARG_INT, ARG_DOUBLE or ARG_FLAG (a boolean: true or false, in an int);
  * its rule (core/args.h) is what config_check holds every value to, the same mechanism and
@@ -70,6 +71,13 @@ static const Key KEYS[] = {
     K_RUNTIME("train.recompute", ARG_FLAG, train.recompute, "false",
               "true: every training stage keeps only each layer's input and recomputes its activations in the "
               "backward (less memory, more compute, same results); may change on resume", NULL),
+    K("train.reduce", ARG_STR, train.reduce, "tree",
+      "gradient sum over the ranks of every training stage: tree (fixed tree, bitwise the same for any rank count) or "
+      "allreduce (each rank's micro-batches summed locally, then a bucketed all-reduce, NCCL on GPUs: bitwise the same "
+      "for the same rank count only)", ARG_ONE_OF(DP_REDUCE_NAMES)),
+    K_RUNTIME("train.zero", ARG_INT, train.zero, "0",
+              "1: ZeRO-1, each rank keeps the AdamW moments of its 1/ranks shard of the parameters only (less memory; "
+              "needs train.reduce allreduce; checkpoints hold all moments); may change on resume", ARG_RANGE(0, 1)),
     K("pretrain.steps", ARG_INT, pretrain.steps, "400", "optimizer steps of pretraining", ARG_MIN(1)),
     K("pretrain.batch_size", ARG_INT, pretrain.batch_size, "4", "sequences per micro-batch", ARG_RANGE(1, INT_MAX)),
     K("pretrain.grad_accum", ARG_INT, pretrain.grad_accum, "2", "micro-batches per step, shared out over the ranks",
@@ -324,6 +332,9 @@ int config_check(const RunConfig *c, Error *e) {
     if (!strcmp(c->data.source, "file") && !c->data.path[0])
         return error_set(e, RP_EINPUT, "config: data.source is file but data.path is empty");
     if (!c->run_dir[0]) return error_set(e, RP_EINPUT, "config: run_dir is empty");
+    if (c->train.zero && strcmp(c->train.reduce, "allreduce"))
+        return error_set(e, RP_EINPUT, "config key 'train.zero': 1 needs train.reduce allreduce (ZeRO-1 shards the "
+                                       "all-reduce's sum), got train.reduce %s", c->train.reduce);
     return check_stages(c, e);
 }
 

@@ -30,7 +30,9 @@ typedef struct {
         long n_layer, n_head, n_embd, n_positions;
     } model;
     struct {
-        int recompute; /* every training stage (pretrain, sft, M-steps) */
+        int recompute;      /* every training stage (pretrain, sft, M-steps) */
+        const char *reduce; /* tree or allreduce (trainer/dp.h) */
+        long zero;          /* 1: ZeRO-1 sharded AdamW (needs reduce allreduce) */
     } train;
     struct {
         long steps, batch_size, grad_accum, seq_len;

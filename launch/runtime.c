@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "core/comm.h"
+#include "kernels/backend.h"
 
 int runtime_init(Runtime *rt, Error *e) {
     rt->rank = 0;
@@ -28,6 +29,7 @@ int runtime_init(Runtime *rt, Error *e) {
 
 void runtime_finalize(Runtime *rt) {
     if (!rt->owns_mpi) return;
+    backend_get()->ops->comm_free(); /* the backend's communicator goes before MPI does */
     int fin = 0;
     if (MPI_Finalized(&fin) == MPI_SUCCESS && !fin) MPI_Finalize();
     rt->owns_mpi = 0;

@@ -33,7 +33,7 @@ int model_arch_is_llama(Arch a) { return a == ARCH_GEMMA3 || a == ARCH_LLAMA || 
 
 const ParamStore *model_store(const Model *m) { return m->arch == ARCH_GPT2 ? &m->gpt2.store : &m->llama.store; }
 
-static ParamStore *model_store_mut(Model *m) { return m->arch == ARCH_GPT2 ? &m->gpt2.store : &m->llama.store; }
+ParamStore *model_store_mut(Model *m) { return m->arch == ARCH_GPT2 ? &m->gpt2.store : &m->llama.store; }
 
 int model_config_check(ModelConfig *c, Error *e) {
     if (c->arch == ARCH_GPT2) return gpt_config_check(&c->gpt2, e);

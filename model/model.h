@@ -99,8 +99,10 @@ int model_grads(Model *m, float **out, Error *e);
 /* Tensor k of the architecture's table: count, shape (offset/numel/dims in the flat state), and
  * host copies of one tensor or a whole state (which = 'p', 'g', 'm', 'v'). */
 int model_tensor_count(const Model *m);
-/* The architecture's parameter store (model/params.h). */
+/* The architecture's parameter store (model/params.h); the mutable one is for the optimizer's
+ * sharded variant (ZeRO-1 in trainer/trainer.c), which works on the store's moments directly. */
 const ParamStore *model_store(const Model *m);
+ParamStore *model_store_mut(Model *m);
 const ParamTensor *model_tensor(const Model *m, int k);
 int model_tensor_download(const Model *m, int which, int k, float *host, Error *e);
 int model_tensor_upload(Model *m, int which, int k, const float *host, Error *e);

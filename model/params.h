@@ -44,8 +44,20 @@ typedef struct {
     ParamTensor t[PARAMS_MAX_TENSORS];
     size_t n_params;
     float *mem[4];                    /* 'p' parameters, 'g' gradients, 'm' and 'v' AdamW moments */
+    size_t opt_lo, opt_hi;            /* the moments held: [opt_lo, opt_hi) of the flat vector, all
+                                       * of it unless sharded (ZeRO-1, params_opt_shard) */
     ParamTable table;
 } ParamStore;
+
+/* ZeRO-1's split of a flat state of n floats over world ranks: rank r owns [r*q, (r+1)*q) with
+ * q = per_rank = n / world (what reduce_scatter_sum and all_gather move per rank), and the last
+ * rank also the n - world*q < world floats left over (the tail), so shards are contiguous and
+ * cover the vector in rank order. */
+typedef struct {
+    int rank, world;
+    size_t n, per_rank, lo, hi;
+} ParamShard;
+void params_shard(size_t n, int rank, int world, ParamShard *sh);
 
 /* Lays out n tensors of the given dims (a 0 ends a shape) back to back from offset 0. */
 void params_layout(ParamTensor *t, const size_t (*dims)[3], int n);
@@ -71,13 +83,36 @@ int params_state_upload(ParamStore *s, int which, const float *host, Error *e);
 int params_grads(ParamStore *s, float **out, Error *e);
 /* Zeroes the gradients (allocating them if needed). */
 int params_zero_grad(ParamStore *s, Error *e);
-/* Allocates (and binds) the AdamW moments if needed and zeroes them; params_opt_ready: 1 if they
- * exist. */
+/* Allocates (and binds) the AdamW moments of every parameter if needed (replacing a shard) and
+ * zeroes them; params_opt_ready: 1 if moments (all, or a shard) exist. */
 int params_opt_reset(ParamStore *s, Error *e);
 int params_opt_ready(const ParamStore *s);
 /* One AdamW step number `step` (from 1) over every tensor, weight decay where the table says;
  * gradients clipped to global L2 norm max_norm (<= 0: no clipping) by a factor folded into the
- * update; *norm gets the norm before clipping (summed in an order fixed by n_params). */
+ * update; *norm gets the norm before clipping (summed in an order fixed by n_params). Needs the
+ * moments of every parameter. */
 int params_adamw(ParamStore *s, const AdamW *h, double max_norm, int step, double *norm, Error *e);
+
+/* ZeRO-1 (trainer/trainer.h). The moments of a shard only: [sh->lo, sh->hi) keeps the values of
+ * the moments held (which must cover it), or zeroes when there are none; the rest is freed. While
+ * sharded, the moments have no named views and params_*_download/upload of 'm' or 'v' are
+ * errors, so no caller reads a part as the whole. */
+int params_opt_shard(ParamStore *s, const ParamShard *sh, Error *e);
+/* Collective over the shard's world, every rank holding its shard of sh: rank 0 ends with the
+ * moments of every parameter (the others' shards sent to it: memory for 2 x n_params more on
+ * rank 0 only, until it calls params_opt_shard again); the other ranks keep their shards. For a
+ * checkpoint, which always holds the full moments (a resume may use another rank count, or no
+ * sharding). */
+int params_opt_gather(ParamStore *s, const ParamShard *sh, Error *e);
+/* The sum of squares of the gradient over the moments held (all of it unless sharded), in an
+ * order fixed by their range. */
+int params_grad_sumsq(const ParamStore *s, double *out, Error *e);
+/* AdamW over the moments held (the update of params_adamw, cut per tensor at the shard's ends:
+ * each tensor keeps its own weight decay), clipping by the factor that max_norm and the global
+ * norm give. */
+int params_adamw_held(ParamStore *s, const AdamW *h, double norm, double max_norm, int step, Error *e);
+/* Collective: after each rank updated its shard, every rank gets every shard's parameters
+ * (all_gather of the per_rank parts, then the tail from the last rank). */
+int params_gather_shards(ParamStore *s, const ParamShard *sh, Error *e);
 
 #endif

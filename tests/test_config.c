@@ -100,6 +100,26 @@ int main(void) {
     CHECK(y3.s && !strstr(y3.s, "recompute"));
     strbuf_free(&y3);
     config_free(&c);
+
+    /* train.reduce changes results, so it is in the effective YAML; train.zero changes memory
+     * only (checkpoints hold every moment), a runtime key; ZeRO-1 needs the all-reduce. */
+    config_defaults(&c);
+    CHECK_STR(c.train.reduce, "tree");
+    CHECK(c.train.zero == 0);
+    CHECK_OK(config_set(&c, "train.zero=1", "command line", &e), &e);
+    CHECK(config_check(&c, &e) == RP_EINPUT && strstr(e.msg, "'train.zero'") && strstr(e.msg, "train.reduce allreduce"));
+    CHECK_OK(config_set(&c, "train.reduce=allreduce", "command line", &e), &e);
+    CHECK_OK(config_check(&c, &e), &e);
+    strbuf_init(&y3);
+    CHECK_OK(config_to_yaml(&c, &y3, &e), &e);
+    CHECK(y3.s && strstr(y3.s, "train:\n  reduce: \"allreduce\"\n") && !strstr(y3.s, "zero"));
+    strbuf_free(&y3);
+    CHECK_OK(config_set(&c, "train.reduce=ring", "command line", &e), &e);
+    CHECK(config_check(&c, &e) == RP_EINPUT && strstr(e.msg, "train.reduce"));
+    CHECK_OK(config_set(&c, "train.reduce=tree", "command line", &e), &e);
+    CHECK_OK(config_set(&c, "train.zero=2", "command line", &e), &e);
+    CHECK(config_check(&c, &e) == RP_EINPUT && strstr(e.msg, "train.zero"));
+    config_free(&c);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);

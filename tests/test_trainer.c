@@ -1,12 +1,14 @@
 /* Trainer building blocks: the learning-rate schedule at chosen steps, model config YAML errors,
- * the fixed reduction tree and leaf partition, padded batches and their masks, the epoch order
- * and its restore, and trainer_eval against a loss computed here from the logits. */
+ * the fixed reduction tree, the all-reduce's local sums and leaf partition, ZeRO-1's sharded
+ * AdamW against the whole one, padded batches and their masks, the epoch order and its restore,
+ * and trainer_eval against a loss computed here from the logits. */
 #include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "core/rng.h"
 #include "model/config.h"
+#include "model/params.h"
 #include "trainer/batch.h"
 #include "core/comm.h"
 #include "trainer/dp.h"
@@ -131,8 +133,32 @@ static void test_dp(void) {
     CHECK(exact);
     CHECK(f.calls[0] == 1 && f.calls[1] == 1 && f.calls[2] == 1 && f.calls[3] == 1 && f.calls[4] == 1);
     r->free(r);
-    backend_get()->ops->free(out);
     CHECK(dp_tree_init(&r, backend_get(), NULL, 16, 0, &e) == RP_EINPUT);
+
+    /* The all-reduce on one rank: the local sum in leaf order, whatever the bucket (3 floats, or
+     * sharded: one shard of everything); the extra buffer only with two or more leaves. */
+    for (int shard = 0; shard < 2; shard++) {
+        CHECK_OK(dp_allreduce_init(&r, backend_get(), out, 16, 5, 3 * sizeof(float), shard, &e), &e);
+        CHECK(r->sum_lo == 0 && r->sum_hi == 16 && !strcmp(r->name, "allreduce"));
+        LeafFill g = {{0}, out};
+        CHECK_OK(r->reduce(r, leaf_fill, &g, &e), &e);
+        exact = 1;
+        for (size_t i = 0; i < 16; i++) {
+            float want = leaf_value(0, i);
+            for (int j = 1; j < 5; j++) want += leaf_value(j, i);
+            exact &= memcmp(&want, &out[i], sizeof want) == 0;
+        }
+        CHECK_MSG(exact, "allreduce, shard %d", shard);
+        CHECK(g.calls[0] == 1 && g.calls[4] == 1);
+        r->free(r);
+    }
+    CHECK(dp_allreduce_bytes(16, 5, 1) == 64 && dp_allreduce_bytes(16, 4, 4) == 0 && dp_allreduce_bytes(16, 5, 4) == 64);
+    CHECK(dp_allreduce_init(&r, backend_get(), out, 16, 5, 2, 0, &e) == RP_EINPUT && strstr(e.msg, "bucket"));
+    DPReduce how;
+    CHECK(dp_reduce_parse("ring", &how, &e) == RP_EINPUT && strstr(e.msg, "'ring'"));
+    CHECK_OK(dp_reduce_parse("allreduce", &how, &e), &e);
+    CHECK(how == DP_REDUCE_ALLREDUCE && !strcmp(dp_reduce_name(how), "allreduce"));
+    backend_get()->ops->free(out);
     double stats[4] = {1, 2, 3, 4};
     CHECK_OK(comm_share_blocks(2, stats, 2, &e), &e);
     CHECK(stats[3] == 4);
@@ -196,6 +222,75 @@ static void test_order(void) {
     CHECK(order_restore(&o, 7, 1, 0, 8, &e) == RP_EINPUT);
 }
 
+/* ZeRO-1's pieces on one process: every rank's shard of world ranks, updated alone by
+ * params_adamw_held with the global norm, must equal that part of the whole update bitwise
+ * (parameters and moments) over two steps, also where a shard's ends cut a tensor. */
+static void test_zero_shards(void) {
+    Error e;
+    GPTConfig c = {.vocab_size = 50, .n_layer = 2, .n_head = 2, .n_embd = 12, .n_positions = 8};
+    CHECK_OK(gpt_config_check(&c, &e), &e);
+    Model m;
+    CHECK_OK(model_init(&m, &(ModelConfig){.arch = ARCH_GPT2, .gpt2 = c}, &e), &e);
+    CHECK_OK(model_init_random(&m, 5, &e), &e);
+    ParamStore *ps = model_store_mut(&m);
+    size_t n = m.n_params;
+    float *p0 = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float)), *want[3], *got = malloc(n * sizeof(float));
+    for (int i = 0; i < 3; i++) want[i] = malloc(n * sizeof(float));
+    Rng rng;
+    rng_seed(&rng, 11);
+    for (size_t i = 0; i < n; i++) g[i] = (float)rng_normal(&rng) * 0.3f;
+    CHECK_OK(model_state_download(&m, 'p', p0, &e), &e);
+    CHECK_OK(model_grads(&m, NULL, &e), &e);
+    CHECK_OK(model_state_upload(&m, 'g', g, &e), &e);
+    AdamW h = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f};
+    double norm = 0, norm2 = 0;
+    CHECK_OK(model_opt_reset(&m, &e), &e);
+    for (int step = 1; step <= 2; step++) CHECK_OK(model_adamw_step(&m, &h, 0.5, step, &norm, &e), &e);
+    CHECK(norm > 0.5); /* clipping is on */
+    CHECK_OK(model_state_download(&m, 'p', want[0], &e), &e);
+    CHECK_OK(model_state_download(&m, 'm', want[1], &e), &e);
+    CHECK_OK(model_state_download(&m, 'v', want[2], &e), &e);
+    int worlds[3] = {2, 3, 7}, cuts = 0;
+    for (int wi = 0; wi < 3; wi++)
+        for (int rank = 0; rank < worlds[wi]; rank++) {
+            ParamShard sh;
+            params_shard(n, rank, worlds[wi], &sh);
+            for (int k = 0; k < model_tensor_count(&m); k++) {
+                const ParamTensor *t = model_tensor(&m, k);
+                cuts += sh.lo > t->offset && sh.lo < t->offset + t->numel;
+            }
+            CHECK_OK(model_state_upload(&m, 'p', p0, &e), &e);
+            CHECK_OK(model_opt_reset(&m, &e), &e);
+            CHECK_OK(params_opt_shard(ps, &sh, &e), &e);
+            CHECK(model_state_download(&m, 'm', got, &e) == RP_EINTERNAL && strstr(e.msg, "sharded"));
+            CHECK_OK(params_grad_sumsq(ps, &norm2, &e), &e);
+            for (int step = 1; step <= 2; step++) CHECK_OK(params_adamw_held(ps, &h, norm, 0.5, step, &e), &e);
+            CHECK_OK(model_state_download(&m, 'p', got, &e), &e);
+            int same = !memcmp(got + sh.lo, want[0] + sh.lo, (sh.hi - sh.lo) * sizeof(float));
+            for (int i = 0; i < 2; i++) {
+                ps->be->ops->download(got, params_mem(ps, i ? 'v' : 'm'), (sh.hi - sh.lo) * sizeof(float), &e);
+                same &= !memcmp(got, want[1 + i] + sh.lo, (sh.hi - sh.lo) * sizeof(float));
+            }
+            CHECK_MSG(same, "rank %d of %d: shard [%zu, %zu) differs from the whole update", rank, worlds[wi], sh.lo, sh.hi);
+            double part = 0;
+            for (size_t i = sh.lo; i < sh.hi; i++) part += (double)g[i] * g[i];
+            CHECK_NEAR(norm2, part, 1e-9 * part);
+        }
+    CHECK_MSG(cuts >= 5, "only %d shard starts cut a tensor", cuts);
+    ParamShard sh;
+    params_shard(10, 2, 3, &sh);
+    CHECK(sh.per_rank == 3 && sh.lo == 6 && sh.hi == 10); /* the last rank takes the tail */
+    params_shard(2, 1, 3, &sh);
+    CHECK(sh.per_rank == 0 && sh.lo == 0 && sh.hi == 0);
+    CHECK_OK(model_opt_reset(&m, &e), &e); /* a sharded store gets every parameter's moments back */
+    CHECK_OK(model_state_download(&m, 'm', got, &e), &e);
+    for (int i = 0; i < 3; i++) free(want[i]);
+    free(p0);
+    free(g);
+    free(got);
+    model_free(&m);
+}
+
 /* trainer_eval's padded batches against the mean of -log softmax computed here, one sequence at
  * a time from the model's logits. */
 static void test_eval(void) {
@@ -248,6 +343,7 @@ int main(void) {
     test_schedule();
     test_config();
     test_dp();
+    test_zero_shards();
     test_batch();
     test_order();
     test_eval();

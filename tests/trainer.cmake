@@ -19,3 +19,27 @@ foreach(np 2 3)
   set_tests_properties(test_trainer_dp_${np}ranks PROPERTIES FIXTURES_REQUIRED trainer_dp RESOURCE_LOCK trainer_dp)
 endforeach()
 restpg_script_test(test_trainer_dp_idle SCRIPT trainer_dp_idle.sh LABELS mpi)
+
+# The backends' collectives (kernels/backend.h) against rank-order sums computed in the test: the
+# CPU backend's and the CUDA entry points in the SIMT emulation, on 1, 2 and 3 ranks; with nvcc,
+# the same file against NCCL (label gpu).
+add_executable(test_comm ${CMAKE_SOURCE_DIR}/tests/test_comm.c)
+target_link_libraries(test_comm PRIVATE restpg_kernels_cuda_emu restpg_kernels_cpu)
+target_include_directories(test_comm PRIVATE ${CMAKE_SOURCE_DIR})
+foreach(np 1 2 3)
+  restpg_mpi_test(test_comm_${np}ranks NP ${np} COMMAND $<TARGET_FILE:test_comm> TIMEOUT 300)
+endforeach()
+# NCCL: one device per rank, skipped (77) where there are fewer; at most 2 ranks, where a sum is
+# one addition, so NCCL's order gives the rank-order bits the test expects.
+if(RESTPG_HAVE_CUDA)
+  add_executable(test_comm_gpu ${CMAKE_SOURCE_DIR}/tests/test_comm.c)
+  target_link_libraries(test_comm_gpu PRIVATE restpg_kernels_cuda restpg_kernels_cpu)
+  target_include_directories(test_comm_gpu PRIVATE ${CMAKE_SOURCE_DIR})
+  foreach(np 1 2)
+    restpg_mpi_test(test_comm_gpu_${np}ranks NP ${np} COMMAND $<TARGET_FILE:test_comm_gpu> LABELS gpu TIMEOUT 300)
+    set_tests_properties(test_comm_gpu_${np}ranks PROPERTIES SKIP_RETURN_CODE 77)
+  endforeach()
+endif()
+# The all-reduce against the tree, ZeRO-1 against the plain all-reduce (bitwise), resume across
+# ZeRO on/off and onto another rank count, on 2 and 3 ranks (mpiexec inside the script).
+restpg_script_test(test_trainer_zero SCRIPT trainer_zero.sh LABELS mpi TIMEOUT 600)

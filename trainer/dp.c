@@ -1,17 +1,25 @@
-/* Fixed-tree gradient reduction over MPI (see dp.h). */
+/* Gradient reductions over the backend's collectives (see dp.h): the fixed tree and the
+ * bucketed all-reduce. */
 #include "trainer/dp.h"
 
-#include "core/comm.h"
-
-#include <limits.h>
-#include <mpi.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DP_TAG 7301
-/* MPI counts are int: large buffers go in pieces of at most this many elements. */
-#define DP_CHUNK ((size_t)1 << 30)
+#include "core/comm.h"
+#include "model/params.h"
+
+static const char *const REDUCE_NAMES[] = {DP_REDUCE_NAMES};
+
+const char *dp_reduce_name(DPReduce r) { return REDUCE_NAMES[r]; }
+
+int dp_reduce_parse(const char *s, DPReduce *r, Error *e) {
+    for (int i = 0; i < (int)(sizeof REDUCE_NAMES / sizeof REDUCE_NAMES[0]); i++)
+        if (!strcmp(s, REDUCE_NAMES[i])) {
+            *r = (DPReduce)i;
+            return RP_OK;
+        }
+    return error_set(e, RP_EINPUT, "gradient reduction '%s': expected tree or allreduce", s);
+}
 
 typedef struct {
     GradReducer base;
@@ -54,12 +62,12 @@ static int tree_reduce(GradReducer *base, DPLeafFn leaf, void *ctx, Error *e);
 int dp_tree_init(GradReducer **out, const Backend *be, float *grad, size_t n, int n_leaves, Error *e) {
     *out = NULL;
     if (n_leaves < 1) return error_set(e, RP_EINPUT, "--grad-accum: must be >= 1, got %d", n_leaves);
-    if (!be->ops->host_memory)
-        return error_set(e, RP_EINPUT, "the tree gradient reduction needs host memory; the %s backend has none",
-                         be->ops->name);
+    int rc = be->ops->comm_init(e);
+    if (rc) return rc;
     DPTree *r = xcalloc(1, sizeof *r, e);
     if (!r) return RP_ENOMEM;
     r->base.name = "tree";
+    r->base.sum_hi = n;
     r->base.reduce = tree_reduce;
     r->base.free = tree_free;
     r->be = be;
@@ -80,25 +88,6 @@ int dp_tree_init(GradReducer **out, const Backend *be, float *grad, size_t n, in
             return error_wrap(e, "data-parallel reduction buffers (%d x %zu floats)", depth, n);
         }
     *out = &r->base;
-    return RP_OK;
-}
-
-static int send_floats(const float *p, size_t n, int to, Error *e) {
-    for (size_t off = 0; off < n; off += DP_CHUNK) {
-        size_t c = n - off < DP_CHUNK ? n - off : DP_CHUNK;
-        int rc = comm_check(MPI_Send(p + off, (int)c, MPI_FLOAT, to, DP_TAG, MPI_COMM_WORLD), "sending gradients", e);
-        if (rc) return rc;
-    }
-    return RP_OK;
-}
-
-static int recv_floats(float *p, size_t n, int from, Error *e) {
-    for (size_t off = 0; off < n; off += DP_CHUNK) {
-        size_t c = n - off < DP_CHUNK ? n - off : DP_CHUNK;
-        int rc = comm_check(MPI_Recv(p + off, (int)c, MPI_FLOAT, from, DP_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
-                          "receiving gradients", e);
-        if (rc) return rc;
-    }
     return RP_OK;
 }
 
@@ -127,27 +116,115 @@ static int walk(Walk *w, int lo, int hi, int lv) {
     if ((rc = walk(w, lo, mid, lv)) || (rc = walk(w, mid, hi, lv + 1))) return rc;
     int ol = owner(r, lo), om = owner(r, mid);
     float *a = r->level[lv], *b = r->level[lv + 1];
-    if (ol == r->rank && om != r->rank && (rc = recv_floats(b, r->n, om, w->e))) return rc;
-    if (om == r->rank && ol != r->rank) return send_floats(b, r->n, ol, w->e);
+    if (ol == r->rank && om != r->rank && (rc = r->be->ops->recv(b, r->n, om, w->e))) return rc;
+    if (om == r->rank && ol != r->rank) return r->be->ops->send(b, r->n, ol, w->e);
     if (ol == r->rank) return r->be->ops->add(a, b, r->n, w->e);
     return RP_OK;
 }
 
+/* Copies root's buf to every rank down a binomial tree (log2(world) rounds): in round `mask`,
+ * each rank that has it (relative rank < mask) sends to relative rank + mask. A rank receives
+ * before it sends, in the same round order everywhere, so no send waits on a rank that waits. */
+static int broadcast(const Backend *be, float *buf, size_t n, int root, int rank, int world, Error *e) {
+    int vr = (rank - root + world) % world, rc = RP_OK;
+    for (int mask = 1; mask < world && !rc; mask <<= 1) {
+        if (vr < mask && vr + mask < world) rc = be->ops->send(buf, n, (vr + mask + root) % world, e);
+        else if (vr >= mask && vr < 2 * mask) rc = be->ops->recv(buf, n, (vr - mask + root) % world, e);
+    }
+    return rc;
+}
+
 static int tree_reduce(GradReducer *base, DPLeafFn leaf, void *ctx, Error *e) {
     DPTree *r = (DPTree *)base;
-    float *out = r->grad;
     Walk w = {r, leaf, ctx, RP_OK, e};
     int rc = walk(&w, 0, r->n_leaves, 0);
-    if (rc) return rc; /* an MPI failure: the communicator is not usable for agreement */
+    if (rc) return rc; /* a communication failure: the communicator is not usable for agreement */
     if ((rc = comm_agree(w.status, e))) return rc;
     /* The root's owner holds the sum: rank 0 unless it owns no leaf (more ranks than leaves). */
     int root = owner(r, 0);
-    if (r->rank == root && (rc = r->be->ops->copy(out, r->level[0], r->n * sizeof(float), e))) return rc;
-    for (size_t off = 0; r->world > 1 && off < r->n; off += DP_CHUNK) {
-        size_t c = r->n - off < DP_CHUNK ? r->n - off : DP_CHUNK;
-        if ((rc = comm_check(MPI_Bcast(out + off, (int)c, MPI_FLOAT, root, MPI_COMM_WORLD), "broadcasting gradients", e)))
-            return rc;
-    }
-    return RP_OK;
+    if (r->rank == root && (rc = r->be->ops->copy(r->grad, r->level[0], r->n * sizeof(float), e))) return rc;
+    return broadcast(r->be, r->grad, r->n, root, r->rank, r->world, e);
 }
 
+typedef struct {
+    GradReducer base;
+    const Backend *be;
+    int rank, world;
+    int lo, hi;       /* this rank's leaves */
+    float *grad;      /* the gradient buffer leaves write and the sum lands in */
+    float *acc;       /* the local sum while a second leaf is computed (NULL with fewer than 2) */
+    size_t n, bucket; /* floats per gradient, per all-reduce */
+    int sharded;
+    ParamShard shard;
+} DPAllreduce;
+
+size_t dp_allreduce_bytes(size_t n, int n_leaves, int world) {
+    return (n_leaves + world - 1) / world > 1 ? n * sizeof(float) : 0;
+}
+
+static void allreduce_free(GradReducer *base) {
+    DPAllreduce *r = (DPAllreduce *)base;
+    if (!r) return;
+    r->be->ops->free(r->acc);
+    free(r);
+}
+
+/* The local sum of this rank's leaves, in leaf order, into grad (zeros for a rank without leaves). */
+static int local_sum(DPAllreduce *r, DPLeafFn leaf, void *ctx, Error *e) {
+    const BackendOps *ops = r->be->ops;
+    size_t bytes = r->n * sizeof(float);
+    if (r->lo == r->hi) return ops->zero(r->grad, bytes, e);
+    int rc = RP_OK;
+    for (int j = r->lo; j < r->hi && !rc; j++) {
+        rc = leaf(ctx, j, e);
+        if (!rc && r->acc) rc = j == r->lo ? ops->copy(r->acc, r->grad, bytes, e) : ops->add(r->acc, r->grad, r->n, e);
+    }
+    return !rc && r->acc ? ops->copy(r->grad, r->acc, bytes, e) : rc;
+}
+
+static int allreduce_reduce(GradReducer *base, DPLeafFn leaf, void *ctx, Error *e) {
+    DPAllreduce *r = (DPAllreduce *)base;
+    const BackendOps *ops = r->be->ops;
+    int rc = comm_agree(local_sum(r, leaf, ctx, e), e); /* before any rank enters a collective */
+    if (rc) return rc;
+    if (r->sharded) {
+        const ParamShard *sh = &r->shard;
+        size_t body = (size_t)sh->world * sh->per_rank;
+        if ((rc = ops->reduce_scatter_sum(r->grad + sh->lo, r->grad, sh->per_rank, e))) return rc;
+        return body < r->n ? ops->allreduce_sum(r->grad + body, r->n - body, e) : RP_OK;
+    }
+    for (size_t off = 0; off < r->n && !rc; off += r->bucket)
+        rc = ops->allreduce_sum(r->grad + off, r->n - off < r->bucket ? r->n - off : r->bucket, e);
+    return rc;
+}
+
+int dp_allreduce_init(GradReducer **out, const Backend *be, float *grad, size_t n, int n_leaves, size_t bucket_bytes,
+                      int shard, Error *e) {
+    *out = NULL;
+    if (n_leaves < 1) return error_set(e, RP_EINPUT, "--grad-accum: must be >= 1, got %d", n_leaves);
+    if (bucket_bytes < sizeof(float))
+        return error_set(e, RP_EINPUT, "all-reduce bucket of %zu bytes: must hold a float", bucket_bytes);
+    int rc = be->ops->comm_init(e);
+    if (rc) return rc;
+    DPAllreduce *r = xcalloc(1, sizeof *r, e);
+    if (!r) return RP_ENOMEM;
+    r->base.name = "allreduce";
+    r->base.reduce = allreduce_reduce;
+    r->base.free = allreduce_free;
+    r->be = be;
+    comm_world(&r->rank, &r->world);
+    comm_block(r->rank, r->world, n_leaves, &r->lo, &r->hi);
+    r->grad = grad;
+    r->n = n;
+    r->bucket = bucket_bytes / sizeof(float);
+    r->sharded = shard;
+    params_shard(n, r->rank, r->world, &r->shard);
+    r->base.sum_lo = shard ? r->shard.lo : 0;
+    r->base.sum_hi = shard ? r->shard.hi : n;
+    if (r->hi - r->lo > 1 && be->ops->alloc(n * sizeof(float), (void **)&r->acc, e)) {
+        allreduce_free(&r->base);
+        return error_wrap(e, "all-reduce buffer (%zu floats)", n);
+    }
+    *out = &r->base;
+    return RP_OK;
+}

@@ -1,5 +1,6 @@
-/* The training loop (see trainer.h): step = fixed-tree data-parallel gradient, clip, AdamW;
- * validation, progress, metrics and checkpoints around it. */
+/* The training loop (see trainer.h): step = data-parallel gradient (tree or all-reduce), clip,
+ * AdamW (whole, or ZeRO-1's shard then an all-gather); validation, progress, metrics and
+ * checkpoints around it. */
 #include "trainer/trainer.h"
 
 #include <math.h>
@@ -10,7 +11,7 @@
 #include "core/log.h"
 #include "core/comm.h"
 #include "core/watchdog.h"
-#include "trainer/dp.h"
+#include "model/params.h"
 
 void train_config_default(TrainConfig *c) {
     memset(c, 0, sizeof *c);
@@ -29,6 +30,8 @@ void train_config_default(TrainConfig *c) {
     c->eps = 1e-8;
     c->seed = 1;
     c->val_batches = 8;
+    c->reduce = DP_REDUCE_TREE;
+    c->bucket_bytes = DP_BUCKET_BYTES;
 }
 
 static size_t mem_available(void) {
@@ -46,17 +49,29 @@ void trainer_print_memory(const Model *m, const TrainConfig *tc) {
     const ModelConfig cfg = model_config(m), *c = &cfg;
     size_t np = m->n_params;
     const double MiB = 1024.0 * 1024.0;
-    size_t params = 4 * np, grads = 4 * np, opt = 8 * np, red = dp_tree_bytes(np, tc->grad_accum);
+    int rank, world;
+    comm_world(&rank, &world);
+    /* ZeRO-1: the largest shard, the last rank's (it also holds the few left-over floats). */
+    ParamShard sh;
+    params_shard(np, world - 1, world, &sh);
+    size_t params = 4 * np, grads = 4 * np, opt = 8 * (tc->zero ? sh.hi - sh.lo : np);
+    size_t red = tc->reduce == DP_REDUCE_TREE ? dp_tree_bytes(np, tc->grad_accum)
+                                              : dp_allreduce_bytes(np, tc->grad_accum, world);
     size_t fixed = params + grads + opt + red;
     size_t act = model_activation_bytes(c, tc->batch_size, tc->seq_len, tc->recompute);
     int local = comm_local_ranks();
     size_t avail = mem_available() / (size_t)local;
+    char zero[160] = "";
+    if (tc->zero && world > 1)
+        snprintf(zero, sizeof zero, " (ZeRO-1: a shard of 1/%d; rank 0 holds all %.1f MiB more while it writes a checkpoint)",
+                 world, 8 * np / MiB);
+    else if (tc->zero)
+        snprintf(zero, sizeof zero, " (ZeRO-1 on one rank: all of them)");
     log_info("memory plan per rank (%d rank(s) share this node): fp32 master weights %.1f MiB, fp32 gradients %.1f MiB, "
-             "fp32 AdamW moments %.1f MiB, reduction buffers %.1f MiB, "
+             "fp32 AdamW moments %.1f MiB%s, %s reduction buffers %.1f MiB, "
              "activations %.1f MiB (batch %d x seq %d%s); total %.1f MiB of %.1f MiB available",
-             local, params / MiB, grads / MiB, opt / MiB, red / MiB, act / MiB, tc->batch_size, tc->seq_len,
-             tc->recompute ? ", recomputed per layer" : "", (fixed + act) / MiB,
-             avail / MiB);
+             local, params / MiB, grads / MiB, opt / MiB, zero, dp_reduce_name(tc->reduce), red / MiB, act / MiB,
+             tc->batch_size, tc->seq_len, tc->recompute ? ", recomputed per layer" : "", (fixed + act) / MiB, avail / MiB);
     int lo = 0, hi = 1;
     while (hi < (1 << 24) && fixed + model_activation_bytes(c, hi, tc->seq_len, tc->recompute) <= avail) lo = hi, hi *= 2;
     while (hi - lo > 1) {
@@ -154,6 +169,7 @@ typedef struct {
     const SeqSet *train, *val;
     int rank, world;
     GradReducer *dp;
+    ParamShard shard; /* this rank's part of the flat state under ZeRO-1 */
     DataOrder order;
     Batch batch;
     int64_t *idx, *val_idx;
@@ -207,8 +223,10 @@ static void run_opt_values(const Run *r, double *v) {
     memcpy(v, vals, sizeof vals);
 }
 
+/* Under ZeRO-1 rank 0 gathers every rank's moments for the write and keeps its shard again after. */
 static int save(Run *r, int64_t step, Error *e) {
-    int rc = RP_OK;
+    int rc = r->tc->zero ? params_opt_gather(model_store_mut(r->m), &r->shard, e) : RP_OK;
+    if (rc) return rc;
     if (r->rank == 0) {
         CheckpointMeta meta;
         checkpoint_meta_init(&meta);
@@ -221,6 +239,9 @@ static int save(Run *r, int64_t step, Error *e) {
         run_opt_values(r, v);
         for (size_t i = 0; i < N_RUN_OPTS && !rc; i++) rc = checkpoint_meta_set_opt(&meta, RUN_OPTS[i].name, v[i], e);
         if (!rc) rc = checkpoint_save(r->tc->out, r->m, r->t, &meta, e);
+        Error e2;
+        int rc2 = r->tc->zero ? params_opt_shard(model_store_mut(r->m), &r->shard, rc ? &e2 : e) : RP_OK;
+        if (!rc) rc = rc2;
     }
     return comm_agree(rc, e);
 }
@@ -260,14 +281,22 @@ static void run_free(Run *r) {
     if (r->metrics) fclose(r->metrics);
 }
 
+static int reducer_init(Run *r, float *grads, Error *e) {
+    const TrainConfig *tc = r->tc;
+    size_t np = r->m->n_params;
+    if (tc->reduce == DP_REDUCE_TREE) return dp_tree_init(&r->dp, r->m->be, grads, np, tc->grad_accum, e);
+    return dp_allreduce_init(&r->dp, r->m->be, grads, np, tc->grad_accum, tc->bucket_bytes, tc->zero, e);
+}
+
 static int run_setup(Run *r, const CheckpointMeta *resume, int64_t *start, Error *e) {
     const TrainConfig *tc = r->tc;
-    size_t np = r->m->n_params, gb = (size_t)tc->grad_accum * (size_t)tc->batch_size;
+    size_t gb = (size_t)tc->grad_accum * (size_t)tc->batch_size;
     float *grads = NULL;
     int rc;
+    params_shard(r->m->n_params, r->rank, r->world, &r->shard);
     model_set_recompute(r->m, tc->recompute); /* the plan below allocates for this mode */
     if ((rc = model_plan(r->m, tc->batch_size, tc->seq_len, e)) || (rc = batch_init(&r->batch, tc->batch_size, tc->seq_len, e)) ||
-        (rc = model_grads(r->m, &grads, e)) || (rc = dp_tree_init(&r->dp, r->m->be, grads, np, tc->grad_accum, e)))
+        (rc = model_grads(r->m, &grads, e)) || (rc = reducer_init(r, grads, e)))
         return rc;
     r->idx = xmalloc(sizeof(int64_t) * gb, e);
     r->val_idx = xmalloc(sizeof(int64_t) * (size_t)(r->val->n ? r->val->n : 1), e);
@@ -275,8 +304,11 @@ static int run_setup(Run *r, const CheckpointMeta *resume, int64_t *start, Error
     if (!r->idx || !r->val_idx || !r->stats) return RP_ENOMEM;
     for (int64_t i = 0; i < r->val->n; i++) r->val_idx[i] = i;
     *start = 0;
+    /* A fresh ZeRO-1 run allocates only its shard's moments (zeroed), unless moments exist. */
     if (resume) rc = restore(r, resume, start, e);
-    else if (!(rc = model_opt_reset(r->m, e))) rc = order_init(&r->order, r->train->n, tc->seed, e);
+    else if (!(rc = tc->zero && !model_opt_ready(r->m) ? RP_OK : model_opt_reset(r->m, e)))
+        rc = order_init(&r->order, r->train->n, tc->seed, e);
+    if (!rc && tc->zero) rc = params_opt_shard(model_store_mut(r->m), &r->shard, e);
     if (rc) return rc;
     if (r->rank == 0 && tc->metrics && !(r->metrics = fopen(tc->metrics, "a")))
         rc = error_set(e, RP_EIO, "--metrics %s: cannot open for appending", tc->metrics);
@@ -294,8 +326,32 @@ static int check_config(const TrainConfig *tc, const Model *m, const SeqSet *tra
         return error_set(e, RP_EINPUT, "--checkpoint-every and --val-every must be >= 0, --val-batches >= 1");
     if (tc->skip_nonfinite < 0) return error_set(e, RP_EINPUT, "--skip-nonfinite: must be >= 0, got %lld", (long long)tc->skip_nonfinite);
     if (!(tc->weight_decay >= 0)) return error_set(e, RP_EINPUT, "--weight-decay: must be >= 0, got %g", tc->weight_decay);
+    if (tc->zero != 0 && tc->zero != 1) return error_set(e, RP_EINPUT, "--zero: must be 0 or 1, got %d", tc->zero);
+    if (tc->zero && tc->reduce != DP_REDUCE_ALLREDUCE)
+        return error_set(e, RP_EINPUT, "--zero 1 needs --reduce allreduce (ZeRO-1 reduce-scatters the all-reduce's "
+                                       "sum; the tree's order cannot be sharded), got --reduce %s",
+                         dp_reduce_name(tc->reduce));
     if (train->n < 1) return error_set(e, RP_EINPUT, "no training sequences");
     return schedule_check(&tc->sched, e);
+}
+
+/* The summed gradient's sum of squares: over the whole buffer, or under ZeRO-1 over each rank's
+ * shard, those summed in rank order (the same double on every rank). */
+static int grad_sumsq(Run *r, double *ss, Error *e) {
+    float *grads = NULL;
+    int rc;
+    if (!r->tc->zero) {
+        if (!(rc = model_grads(r->m, &grads, e))) rc = r->m->be->ops->sumsq(grads, r->m->n_params, ss, e);
+        return rc;
+    }
+    double *part = xcalloc((size_t)r->world, sizeof(double), e);
+    if (!part) return RP_ENOMEM;
+    rc = comm_agree(params_grad_sumsq(model_store(r->m), &part[r->rank], e), e);
+    if (!rc) rc = comm_share_blocks(r->world, part, 1, e);
+    *ss = 0;
+    for (int q = 0; q < r->world; q++) *ss += part[q];
+    free(part);
+    return rc;
 }
 
 /* Whether the step's loss and gradient are finite; if not, *why says which (and for the loss, the
@@ -315,9 +371,7 @@ static int step_finite(Run *r, double loss, double *norm, char *why, size_t n, E
         return 0;
     }
     double ss = 0;
-    float *grads = NULL;
-    int rc = model_grads(r->m, &grads, e);
-    if (!rc) rc = r->m->be->ops->sumsq(grads, r->m->n_params, &ss, e);
+    int rc = grad_sumsq(r, &ss, e);
     if (rc) return -rc;
     *norm = sqrt(ss);
     if (isfinite(*norm)) return 1;
@@ -346,7 +400,10 @@ static int train_step(Run *r, int64_t step, double lr, double *loss, double *nor
     int ok = step_finite(r, *loss, norm, skipped, n_skipped, e);
     if (ok <= 0) return -ok;
     AdamW h = {(float)lr, (float)tc->beta1, (float)tc->beta2, (float)tc->eps, (float)tc->weight_decay};
-    return model_adamw_step(r->m, &h, tc->grad_clip, (int)(step + 1), norm, e);
+    if (!tc->zero) return model_adamw_step(r->m, &h, tc->grad_clip, (int)(step + 1), norm, e);
+    ParamStore *ps = model_store_mut(r->m);
+    if ((rc = comm_agree(params_adamw_held(ps, &h, *norm, tc->grad_clip, (int)(step + 1), e), e))) return rc;
+    return params_gather_shards(ps, &r->shard, e);
 }
 
 /* A step skipped for a non-finite loss or gradient: an error once more than --skip-nonfinite were
@@ -388,7 +445,9 @@ int trainer_run(const TrainConfig *tc_in, Model *m, const Tokenizer *t, const Se
     r.pad = tokenizer_special(t, TOK_EOT);
     comm_world(&r.rank, &r.world);
     int64_t start = 0;
-    rc = comm_agree(run_setup(&r, resume, &start, e), e);
+    /* The communicator first, on every rank alike, before any rank can fail alone in the setup. */
+    rc = comm_agree(m->be->ops->comm_init(e), e);
+    if (!rc) rc = comm_agree(run_setup(&r, resume, &start, e), e);
     if (rc) {
         run_free(&r);
         return rc;
@@ -396,10 +455,11 @@ int trainer_run(const TrainConfig *tc_in, Model *m, const Tokenizer *t, const Se
     if (r.world > tc->grad_accum)
         log_warn("%d ranks but only %d micro-batches per step (--grad-accum): %d ranks will idle", r.world, tc->grad_accum,
                  r.world - tc->grad_accum);
-    log_info("%s: steps %lld..%lld, global batch %d x %d sequences of up to %d tokens over %d rank(s); %lld train sequences "
-             "(%lld target tokens), %lld val sequences",
+    log_info("%s: steps %lld..%lld, global batch %d x %d sequences of up to %d tokens over %d rank(s) (%s reduction%s); "
+             "%lld train sequences (%lld target tokens), %lld val sequences",
              tc->label, (long long)start, (long long)tc->steps, tc->grad_accum, tc->batch_size, tc->seq_len, r.world,
-             (long long)train->n, (long long)seqset_targets(train), (long long)val->n);
+             dp_reduce_name(tc->reduce), tc->zero ? ", ZeRO-1" : "", (long long)train->n,
+             (long long)seqset_targets(train), (long long)val->n);
     if (tc->val_every && !val->n) log_warn("%s: no validation sequences; --val-every is ignored", tc->label);
     Progress p;
     progress_init(&p, tc->label, tc->steps - start);

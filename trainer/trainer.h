@@ -1,15 +1,16 @@
 /* The training loop shared by `restpg pretrain`, `restpg sft` and the EM rounds: data-parallel
- * micro-batches with gradient accumulation over a fixed reduction tree (trainer/dp.h), global-norm
- * clipping, AdamW with a warm-up + decay schedule, validation loss, progress, JSON-lines metrics,
- * and resumable checkpoints.
+ * micro-batches with gradient accumulation over a GradReducer (trainer/dp.h: the fixed tree by
+ * default), global-norm clipping, AdamW with a warm-up + decay schedule (optionally ZeRO-1
+ * sharded), validation loss, progress, JSON-lines metrics, and resumable checkpoints.
  *
  * One optimizer step consumes a global batch of grad_accum x batch_size sequences drawn from the
  * training SeqSet in a per-epoch shuffled order. The global batch is split into grad_accum
  * micro-batches of batch_size sequences (the leaves of the reduction tree; rank r computes a
  * contiguous block of them), and the loss is the mean over all target tokens of the global
  * batch: each micro-batch's backward is scaled by its target count / the global target count.
- * The result is bitwise the same for any number of ranks (same kernels and threads per rank),
- * and a run resumed from a checkpoint continues bitwise as if it had never stopped.
+ * With the tree reduction the result is bitwise the same for any number of ranks (same kernels
+ * and threads per rank); with the all-reduce, for the same number. A run resumed from a
+ * checkpoint continues bitwise as if it had never stopped.
  *
  * A step whose loss or gradient norm is NaN or infinite never updates the model: it is skipped
  * (logged, and in the metrics) up to skip_nonfinite times, and then trainer_run fails with
@@ -25,6 +26,7 @@
 #include "model/checkpoint.h"
 #include "model/model.h"
 #include "trainer/batch.h"
+#include "trainer/dp.h"
 #include "trainer/schedule.h"
 
 typedef struct {
@@ -48,10 +50,24 @@ typedef struct {
     const char *metrics;      /* JSON-lines file appended by rank 0, or NULL */
     int64_t skip_nonfinite;   /* steps with a non-finite loss or gradient norm skipped (no update)
                                * before the next one is an error; 0: the first is (per invocation) */
+    DPReduce reduce;          /* the gradient sum over ranks (trainer/dp.h states each one's
+                               * determinism): tree, bitwise the same for any rank count, or
+                               * allreduce, for the same rank count */
+    size_t bucket_bytes;      /* gradient per all-reduce collective */
+    int zero;                 /* 1: ZeRO-1 (needs reduce allreduce): the sum is reduce-scattered,
+                               * each rank keeps AdamW moments and runs AdamW for its contiguous
+                               * shard of the parameters only (model/params.h's ParamShard), the
+                               * clipping norm sums the shards' sums of squares in rank order, and
+                               * the parameters are all-gathered after the update. On the CPU the
+                               * parameters equal zero = 0's bitwise as long as the clipping factor
+                               * rounds alike (the norm is summed in another order); checkpoints
+                               * hold the full moments (gathered to rank 0 for the write), so a run
+                               * resumes with or without it, on any rank count. */
 } TrainConfig;
 
 /* Defaults: batch_size 4, seq_len 256, grad_accum 1, lr 3e-4 cosine, warmup 0, min_lr_frac 0.1,
- * weight_decay 0.1, grad_clip 1.0, betas 0.9/0.95, eps 1e-8, seed 1, val_batches 8. */
+ * weight_decay 0.1, grad_clip 1.0, betas 0.9/0.95, eps 1e-8, seed 1, val_batches 8, reduce
+ * tree, bucket 32 MiB, zero 0. */
 void train_config_default(TrainConfig *c);
 
 typedef struct {
@@ -60,8 +76,9 @@ typedef struct {
     double last_val_loss;     /* last validation loss, or -1 when none was computed */
 } TrainResult;
 
-/* Prints the memory plan of a run (parameters, gradients, optimizer, reduction buffers,
- * activations for batch_size x seq_len) and the largest batch size that fits MemAvailable. */
+/* Prints the memory plan of a rank (parameters, gradients, optimizer moments, sharded under
+ * ZeRO-1, reduction buffers, activations for batch_size x seq_len) and the largest batch size
+ * that fits MemAvailable. */
 void trainer_print_memory(const Model *m, const TrainConfig *tc);
 
 /* Trains m (already initialised or loaded) on train, validating on val (may be empty), and

@@ -1,9 +1,10 @@
 /* The CPU backend: kernels/backend.h's ops table over the CPU kernels of this folder. Device
  * memory is host memory (64-byte aligned for the vector loops and sgemm); the ops that the CPU
- * kernels define as void cannot fail and return RP_OK. */
+ * kernels define as void cannot fail and return RP_OK; the collectives are MPI's (comm_cpu.h). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu/comm_cpu.h"
 #include "kernels/cpu/decoder.h"
 #include "kernels/cpu/ops.h"
 
@@ -243,6 +244,13 @@ static const BackendOps CPU = {
     .attention_gqa_workspace = attention_gqa_workspace,
     .attention_gqa_forward = attention_gqa_forward,
     .attention_gqa_backward = attention_gqa_backward,
+    .comm_init = cpu_comm_init,
+    .comm_free = cpu_comm_free,
+    .allreduce_sum = cpu_allreduce_sum,
+    .reduce_scatter_sum = cpu_reduce_scatter_sum,
+    .all_gather = cpu_all_gather,
+    .send = cpu_send,
+    .recv = cpu_recv,
 };
 
 const BackendOps *cpu_backend(void) { return &CPU; }

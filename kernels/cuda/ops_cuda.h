@@ -200,6 +200,19 @@ cudaError_t cuda_decode_attention(float *out, int out_stride, const float *q, in
                                   int NH, int NKV, int hd, int Pm, int Sm, int window, float scale,
                                   cudaStream_t stream);
 
+/* Collectives (kernels/cuda/comm_cuda.cu), with BackendOps's signatures and contract
+ * (kernels/backend.h: comm_init ... recv) for the CUDA table: NCCL on the current device under
+ * nvcc (comm_init after the backend chose its device; RP_EMPI with NCCL's message on failure),
+ * the CPU backend's MPI collectives in the SIMT emulation. Blocking: each waits for the device
+ * before it starts and returns when its buffers may be reused. */
+int cuda_comm_init(Error *e);
+void cuda_comm_free(void);
+int cuda_allreduce_sum(float *buf, size_t n, Error *e);
+int cuda_reduce_scatter_sum(float *out, const float *in, size_t n_per_rank, Error *e);
+int cuda_all_gather(float *out, const float *in, size_t n_per_rank, Error *e);
+int cuda_send(const float *buf, size_t n, int peer, Error *e);
+int cuda_recv(float *buf, size_t n, int peer, Error *e);
+
 #ifdef __cplusplus
 }
 #endif
