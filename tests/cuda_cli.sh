@@ -5,6 +5,10 @@
 #    device each rank took, and its per-step losses follow the CPU run's (1e-4 relative);
 #  - a checkpoint written by the CUDA run scores the same `loss` on the CPU (restpg) as on the
 #    device (1e-5), and a CPU run resumes it (checkpoints move freely between backends);
+#  - `sample --device cuda` (the device decoder) writes the same file for --batch 32 and 3 (the
+#    decoder is batch-invariant, so sharding cannot change samples), and its candidates are the
+#    CPU's: the same tokens for at least 90% of them (a logit differing by float rounding can
+#    flip a draw near a boundary), log-probabilities of identical candidates within 1e-4;
 #  - on this machine's restpg (no GPU), --device cuda exits 2 saying why.
 set -u
 source "$RESTPG_SOURCE_DIR/tests/lib.sh" cuda_cli
@@ -52,6 +56,29 @@ print('loss of the cuda checkpoint: cpu %.6f, cuda %.6f' % (a, b)); assert abs(a
 cp "$T/cuda.h5" "$T/resume.h5"
 "$RESTPG" "${pre[@]}" --steps 8 --out "$T/resume.h5" --resume >"$T/resume.log" 2>&1 || fail "cpu resume of a cuda run: $(tail -5 "$T/resume.log")"
 grep -q "resuming from .* at step 6" "$T/resume.log" || fail "the cpu run did not resume at step 6: $(cat "$T/resume.log")"
+
+# Sampling on the device decoder.
+sargs=(--model "$T/cpu.h5" --data "$T/ds.h5" --n 4 --temperature 0.8 --top-p 0.95 --top-k 50 --max-new-tokens 12
+       --seed 3 --round 1 --threads 1)
+"$RESTPG" sample "${sargs[@]}" --batch 32 --out "$T/s_cpu.h5" >"$T/s_cpu.log" 2>&1 || fail "cpu sample: $(cat "$T/s_cpu.log")"
+for b in 32 3; do
+  "$RESTPG_EMU" sample "${sargs[@]}" --batch $b --device cuda --out "$T/s_cuda$b.h5" >"$T/s_cuda$b.log" 2>&1 \
+    || fail "cuda sample --batch $b: $(cat "$T/s_cuda$b.log")"
+done
+"$PY" "$RESTPG_SOURCE_DIR/tests/samples_same.py" "$T/s_cuda32.h5" "$T/s_cuda3.h5" || fail "cuda samples depend on --batch"
+"$PY" - "$T/s_cpu.h5" "$T/s_cuda32.h5" <<'PYEOF' || fail "cuda samples are not the cpu's"
+import sys, h5py
+def cands(path):
+    c = h5py.File(path, "r")["candidates"]
+    off, tok, lp = c["token_offset"][:], c["tokens"][:], c["logprob"][:]
+    return [(tuple(tok[off[i]:off[i + 1]]), lp[i]) for i in range(len(lp))]
+a, b = cands(sys.argv[1]), cands(sys.argv[2])
+assert len(a) == len(b) > 0, (len(a), len(b))
+same = [(x, y) for x, y in zip(a, b) if x[0] == y[0]]
+worst = max(abs(x[1] - y[1]) for x, y in same)
+print("cuda samples: %d of %d candidates the cpu's tokens, their log-probabilities within %.2g" % (len(same), len(a), worst))
+assert len(same) >= 0.9 * len(a) and worst <= 1e-4, (len(same), worst)
+PYEOF
 
 # No GPU here: the real binary refuses --device cuda with the reason, exit 2.
 "$RESTPG" "${pre[@]}" --steps 6 --device cuda --out "$T/none.h5" >"$T/none.log" 2>&1; rc=$?

@@ -180,6 +180,28 @@ static int op_add(float *a, const float *b, size_t n, Error *e) {
     return ck(cuda_add(a, b, n, 0), "add", e);
 }
 
+/* ---- collectives (comm_cuda.cu); the writes into the parameters (ZeRO-1's gather, a
+ * parameter broadcast by sends) make the bf16 mirror stale ---- */
+
+static int op_allreduce_sum(float *buf, size_t n, Error *e) {
+    mirror_touch(buf, n * sizeof(float));
+    return cuda_allreduce_sum(buf, n, e);
+}
+static int op_reduce_scatter_sum(float *out, const float *in, size_t n_per_rank, Error *e) {
+    mirror_touch(out, n_per_rank * sizeof(float));
+    return cuda_reduce_scatter_sum(out, in, n_per_rank, e);
+}
+static int op_all_gather(float *out, const float *in, size_t n_per_rank, Error *e) {
+    int rank = 0, world = 1;
+    comm_world(&rank, &world);
+    mirror_touch(out, (size_t)world * n_per_rank * sizeof(float));
+    return cuda_all_gather(out, in, n_per_rank, e);
+}
+static int op_recv(float *buf, size_t n, int peer, Error *e) {
+    mirror_touch(buf, n * sizeof(float));
+    return cuda_recv(buf, n, peer, e);
+}
+
 /* ---- matmuls: fp32, or bf16 when the weight is mirrored ---- */
 
 static int mm_forward(float *out, const float *inp, const float *w, const float *bias, const float *resid, int N, int C,
@@ -406,6 +428,19 @@ const BackendOps *cuda_backend(void) {
     t.attention_gqa_workspace = op_attention_gqa_workspace;
     t.attention_gqa_forward = op_attention_gqa_forward;
     t.attention_gqa_backward = op_attention_gqa_backward;
+    t.decoder_bytes = cuda_decoder_bytes;
+    t.decoder_init = cuda_decoder_init;
+    t.decoder_free = cuda_decoder_free;
+    t.decoder_prefill = cuda_decoder_prefill;
+    t.decoder_attach = cuda_decoder_attach;
+    t.decoder_decode = cuda_decoder_decode;
+    t.comm_init = cuda_comm_init;
+    t.comm_free = cuda_comm_free;
+    t.allreduce_sum = op_allreduce_sum;
+    t.reduce_scatter_sum = op_reduce_scatter_sum;
+    t.all_gather = op_all_gather;
+    t.send = cuda_send;
+    t.recv = op_recv;
     t.name = "cuda";
     return &t;
 }
