@@ -191,6 +191,21 @@ static int run_eval(Run *r, const char *model, PipelineResult *res, Error *e) {
     return rc;
 }
 
+/* Whether the config.yaml at path, read as a config (keys it lacks take their defaults), has the
+ * settings yaml states: a run started by a restpg that knew fewer keys resumes under a newer one
+ * as long as the new keys keep their defaults. */
+static int same_settings(const char *path, const StrBuf *yaml) {
+    RunConfig old;
+    config_defaults(&old);
+    Error e;
+    StrBuf y;
+    strbuf_init(&y);
+    int same = !config_load(&old, path, &e) && !config_to_yaml(&old, &y, &e) && !strcmp(y.s, yaml->s);
+    strbuf_free(&y);
+    config_free(&old);
+    return same;
+}
+
 /* The run directory's config.yaml: written on the first start; a later start must match it. */
 static int check_config(Run *r, int resume, Error *e) {
     StrBuf y;
@@ -202,7 +217,7 @@ static int check_config(Run *r, int resume, Error *e) {
             char *old = NULL;
             if (!resume)
                 rc = error_set(e, RP_EINPUT, "%s already holds a run; continue it with --resume, or choose another run_dir", r->dir);
-            else if (!(rc = file_read_all(path, &old, NULL, e)) && strcmp(old, y.s))
+            else if (!(rc = file_read_all(path, &old, NULL, e)) && strcmp(old, y.s) && !same_settings(path, &y))
                 rc = error_set(e, RP_EINPUT,
                                "%s was started with a different config (compare %s with the new settings); a resumed run "
                                "must use the same one, or choose another run_dir",
