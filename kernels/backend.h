@@ -161,6 +161,9 @@ typedef struct {
     /* Readies the device (NULL: nothing to do); called by backend_select, collective over
      * MPI_COMM_WORLD. A missing or unusable device is RP_EINPUT saying why. */
     int (*init)(Error *e);
+    /* The memory this rank computes in, free now and in all: the host's (MemAvailable, MemTotal;
+     * shared by the node's ranks when host_memory) or the rank's GPU's. */
+    int (*mem_info)(size_t *free_bytes, size_t *total_bytes, Error *e);
 
     /* Host threads the backend may use for its work (>= 1), and the count in force. */
     void (*set_threads)(int n);

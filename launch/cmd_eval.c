@@ -17,7 +17,7 @@ int cmd_eval(int argc, char **argv, Error *e) {
                *profile = "on", *reward = NULL;
     long limit = 0, k = 4, max_new = 256, threads = 1, seed = 1;
     double temperature = 0.7, top_p = 0.9;
-    const char *device = "cpu", *dtype = "fp32";
+    const char *device = "cpu", *dtype = "auto";
     ArgSpec specs[] = {
         {"--model", ARG_STR, &model, "checkpoint", 1, 0},
         {"--data", ARG_STR, &data, "dataset", 1, 0},

@@ -279,14 +279,11 @@ static int check_mode(const GenArgs *a, Error *e) {
     if (!a->prompt && (!a->data || !a->id))
         return error_set(e, RP_EINPUT, "%s needs %s too", a->data ? "--data" : "--id", a->data ? "--id" : "--data");
     if (a->full_forward && !a->prompt) return error_set(e, RP_EINPUT, "--full-forward: only with --prompt");
-    if (a->full_forward && strcmp(a->dtype, "fp32"))
-        return error_set(e, RP_EINPUT, "--full-forward computes with the fp32 weights; --dtype %s needs the KV-cached decoder",
-                         a->dtype);
     return RP_OK;
 }
 
 int cmd_generate(int argc, char **argv, Error *e) {
-    GenArgs a = {.reasoning = "on", .dtype = "fp32", .n = 0, .max_new = 256, .k = -1, .batch = 32, .temperature = 0.7, .top_p = 0.9};
+    GenArgs a = {.reasoning = "on", .dtype = "auto", .n = 0, .max_new = 256, .k = -1, .batch = 32, .temperature = 0.7, .top_p = 0.9};
     const char *device = "cpu";
     ArgSpec specs[] = {
         {"--model", ARG_STR, &a.model, "checkpoint (.h5) or GGUF file", 1, 0},
@@ -319,6 +316,11 @@ int cmd_generate(int argc, char **argv, Error *e) {
     if (rc || (rc = check_mode(&a, e)) || (rc = backend_select(device, e)) ||
         (rc = model_dtype_parse(a.dtype, &a.weights, e)))
         return rc;
+    /* The full forward computes with the fp32 weights: auto means fp32 there. */
+    if (a.full_forward && a.weights != DTYPE_F32 && strcmp(a.dtype, "auto"))
+        return error_set(e, RP_EINPUT, "--full-forward computes with the fp32 weights; --dtype %s needs the KV-cached decoder",
+                         a.dtype);
+    if (a.full_forward) a.weights = DTYPE_F32;
     if (!a.n) a.n = a.prompt ? 1 : 4; /* a text by hand wants one continuation; EM-style inspection several */
     Model m;
     Tokenizer *tok = NULL;

@@ -117,7 +117,7 @@ static int run(const SampleArgs *a, Error *e) {
 }
 
 int cmd_sample(int argc, char **argv, Error *e) {
-    SampleArgs a = {.split = "train", .reasoning = "on", .dtype = "fp32", .n = 32, .max_new = 256, .k = -1, .batch = 32,
+    SampleArgs a = {.split = "train", .reasoning = "on", .dtype = "auto", .n = 32, .max_new = 256, .k = -1, .batch = 32,
                     .temperature = 0.7, .top_p = 0.9, .save_every = 5.0, .stall = WATCHDOG_DEFAULT_S};
     const char *device = "cpu";
     ArgSpec specs[] = {

@@ -63,7 +63,7 @@ static const Key KEYS[] = {
     K("tokenizer.vocab_size", ARG_INT, tokenizer.vocab_size, "2048", "vocabulary of a trained tokenizer",
       ARG_RANGE(300, 1 << 24)),
     K("model.init", ARG_STR, model.init, "", "base model: a restpg checkpoint, a GGUF file (gguf:FILE) or a Hugging Face directory (hf:DIR), the last two imported with context model.n_positions; empty = pretrain one from scratch", NULL),
-    K("model.dtype", ARG_STR, model.dtype, "fp32", "weights the decoders compute with when sampling and evaluating: fp32 or bf16 (half the memory of the weight copy; training keeps fp32 master weights, gradients and AdamW moments)", ARG_ONE_OF("fp32", "bf16")),
+    K("model.dtype", ARG_STR, model.dtype, "auto", "precision of the weights in use: auto (bf16 on cuda, fp32 on cpu), fp32 or bf16. bf16 is the decoders' weight copy when sampling and evaluating (half its memory) and, on cuda, mixed-precision training (bf16 operands, fp32 accumulation); training keeps fp32 master weights, gradients and AdamW moments, and the cpu trains in fp32", ARG_ONE_OF("auto", "fp32", "bf16")),
     K("model.n_layer", ARG_INT, model.n_layer, "4", "transformer layers of a pretrained-here model", ARG_RANGE(1, INT_MAX)),
     K("model.n_head", ARG_INT, model.n_head, "4", "attention heads", ARG_RANGE(1, INT_MAX)),
     K("model.n_embd", ARG_INT, model.n_embd, "128", "channels", ARG_RANGE(1, INT_MAX)),

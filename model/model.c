@@ -12,9 +12,10 @@ static const char *const ARCH_NAMES[] = {[ARCH_GPT2] = "gpt2", [ARCH_GEMMA3] = "
 const char *model_dtype_name(DType d) { return d == DTYPE_BF16 ? "bf16" : "fp32"; }
 
 int model_dtype_parse(const char *s, DType *d, Error *e) {
-    if (!strcmp(s, "fp32")) *d = DTYPE_F32;
+    if (!strcmp(s, "auto")) *d = backend_get()->ops->set_compute_dtype ? DTYPE_BF16 : DTYPE_F32;
+    else if (!strcmp(s, "fp32")) *d = DTYPE_F32;
     else if (!strcmp(s, "bf16")) *d = DTYPE_BF16;
-    else return error_set(e, RP_EINPUT, "dtype '%s': must be fp32 or bf16", s);
+    else return error_set(e, RP_EINPUT, "dtype '%s': must be auto, fp32 or bf16", s);
     return RP_OK;
 }
 

@@ -39,15 +39,18 @@ typedef struct {
     Llama llama; /* the family: ARCH_LLAMA, ARCH_QWEN2, ARCH_QWEN3, ARCH_GEMMA3 */
 } Model;
 
-/* model.dtype: how the weights a model serves are stored ("fp32", "bf16"); and back (RP_EINPUT
- * naming the value). Training always keeps fp32 master weights, gradients and AdamW moments;
- * the dtype is that of the decoders' weight copies (sampling, evaluation, generation). */
+/* model.dtype: the precision the weights are used in ("fp32", "bf16"; "auto" parses as bf16 on
+ * the cuda backend and fp32 on the cpu, so call it after backend_select); and back (RP_EINPUT
+ * naming the value). It is the decoders' weight copies (sampling, evaluation, generation) and,
+ * on a backend with mixed precision, the training products' operands (model_set_compute_dtype);
+ * training always keeps fp32 master weights, gradients and AdamW moments. */
 const char *model_dtype_name(DType d);
 int model_dtype_parse(const char *s, DType *d, Error *e);
 /* The `--dtype` option of the commands that decode, for their ArgSpec tables (core/args.h). */
 #define MODEL_DTYPE_SPEC(var)                                                                                          \
-    {"--dtype", ARG_STR, &(var), "weights the decoder computes with: fp32 (default) or bf16 (half the memory; "        \
-                                 "products accumulate in fp32)", 0, ARG_ONE_OF("fp32", "bf16")}
+    {"--dtype", ARG_STR, &(var), "weights the decoder computes with: auto (default: bf16 on cuda, fp32 on cpu), fp32 "  \
+                                 "or bf16 (half the memory; products accumulate in fp32)", 0,                          \
+     ARG_ONE_OF("auto", "fp32", "bf16")}
 
 /* "gpt2", "gemma3", "llama", "qwen2", "qwen3"; and back (RP_EINPUT naming the value). */
 const char *model_arch_name(Arch a);

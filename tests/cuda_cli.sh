@@ -1,13 +1,15 @@
 #!/bin/bash
 # The CUDA backend from the command line, over the SIMT emulation (restpg_emu: restpg with the
 # emulated CUDA backend registered), on a tiny synthetic dataset and GPT-2:
-#  - `pretrain --device cuda` runs the whole training path on the device backend, says which
-#    device each rank took, and its per-step losses follow the CPU run's (1e-4 relative);
+#  - `pretrain --device cuda --dtype fp32` runs the whole training path on the device backend,
+#    says which device each rank took, and its per-step losses follow the CPU run's (1e-4
+#    relative); with the default dtype (auto: bf16 mixed precision on cuda) its plan counts the
+#    bf16 weight copy and the losses stay within bf16's reach of them (1e-2);
 #  - a checkpoint written by the CUDA run scores the same `loss` on the CPU (restpg) as on the
 #    device (1e-5), and a CPU run resumes it (checkpoints move freely between backends);
-#  - `sample --device cuda` (the device decoder) writes the same file for --batch 32 and 3 (the
-#    decoder is batch-invariant, so sharding cannot change samples), and its candidates are the
-#    CPU's: the same tokens for at least 90% of them (a logit differing by float rounding can
+#  - `sample --device cuda` (the device decoder; bf16 weights by default) writes the same file for
+#    --batch 32 and 3 (the decoder is batch-invariant, so sharding cannot change samples), and
+#    with --dtype fp32 its candidates are the CPU's: the same tokens for at least 90% of them (a logit differing by float rounding can
 #    flip a draw near a boundary), log-probabilities of identical candidates within 1e-4;
 #  - on this machine's restpg (no GPU), --device cuda exits 2 saying why.
 set -u
@@ -22,8 +24,12 @@ pre=(pretrain --data "$T/ds.h5" --config "$T/model.yaml" --tokenizer "$T/tok" --
      --lr 3e-3 --warmup 2 --val-every 3 --val-batches 2 --threads 1)
 
 "$RESTPG" "${pre[@]}" --steps 6 --out "$T/cpu.h5" --metrics "$T/cpu.jsonl" >"$T/cpu.log" 2>&1 || fail "cpu pretrain: $(cat "$T/cpu.log")"
-"$RESTPG_EMU" "${pre[@]}" --steps 6 --device cuda --out "$T/cuda.h5" --metrics "$T/cuda.jsonl" >"$T/cuda.log" 2>&1 \
-  || fail "cuda pretrain: $(cat "$T/cuda.log")"
+"$RESTPG_EMU" "${pre[@]}" --steps 6 --device cuda --dtype fp32 --out "$T/cuda.h5" --metrics "$T/cuda.jsonl" \
+  >"$T/cuda.log" 2>&1 || fail "cuda pretrain: $(cat "$T/cuda.log")"
+"$RESTPG_EMU" "${pre[@]}" --steps 6 --device cuda --out "$T/bf16.h5" --metrics "$T/bf16.jsonl" >"$T/bf16.log" 2>&1 \
+  || fail "cuda bf16 pretrain: $(cat "$T/bf16.log")"
+grep -q "bf16 weight copy .* (mixed precision)" "$T/bf16.log" || fail "the bf16 run's plan lacks its weight copy: $(cat "$T/bf16.log")"
+grep -q "bf16 weight copy" "$T/cuda.log" && fail "the fp32 run planned a bf16 copy"
 grep -q "cuda: 1 rank(s) per node, each on the GPU of its node-local rank" "$T/cuda.log" || fail "no device line: $(cat "$T/cuda.log")"
 
 "$PY" - "$T" <<'PYEOF' || fail "cuda losses follow the cpu run's"
@@ -32,11 +38,14 @@ t = sys.argv[1]
 def losses(name):
     rows = [json.loads(l) for l in open("%s/%s.jsonl" % (t, name))]
     return [r["loss"] for r in rows if "loss" in r], [r["val_loss"] for r in rows if "val_loss" in r]
-(ca, cv), (ga, gv) = losses("cpu"), losses("cuda")
+(ca, cv), (ga, gv), (ha, hv) = losses("cpu"), losses("cuda"), losses("bf16")
 assert len(ca) == len(ga) == 6 and len(cv) == len(gv) >= 2, (ca, ga, cv, gv)
 worst = max(abs(a - b) / abs(a) for a, b in zip(ca + cv, ga + gv))
 print("per-step losses: cpu %s, cuda %s; worst relative difference %.2g" % (["%.5f" % x for x in ca], ["%.5f" % x for x in ga], worst))
 assert worst <= 1e-4, worst
+half = max(abs(a - b) / abs(a) for a, b in zip(ca + cv, ha + hv))
+print("bf16 mixed precision: losses %s; worst relative difference %.2g" % (["%.5f" % x for x in ha], half))
+assert 0 < half <= 1e-2, half
 PYEOF
 
 # The CUDA checkpoint on both backends: the same loss.
@@ -61,11 +70,15 @@ grep -q "resuming from .* at step 6" "$T/resume.log" || fail "the cpu run did no
 sargs=(--model "$T/cpu.h5" --data "$T/ds.h5" --n 4 --temperature 0.8 --top-p 0.95 --top-k 50 --max-new-tokens 12
        --seed 3 --round 1 --threads 1)
 "$RESTPG" sample "${sargs[@]}" --batch 32 --out "$T/s_cpu.h5" >"$T/s_cpu.log" 2>&1 || fail "cpu sample: $(cat "$T/s_cpu.log")"
+"$RESTPG_EMU" sample "${sargs[@]}" --batch 32 --device cuda --dtype fp32 --out "$T/s_cuda32.h5" >"$T/s_cuda32.log" 2>&1 \
+  || fail "cuda sample: $(cat "$T/s_cuda32.log")"
+# The default on cuda, bf16 weights: the same file for any --batch.
 for b in 32 3; do
-  "$RESTPG_EMU" sample "${sargs[@]}" --batch $b --device cuda --out "$T/s_cuda$b.h5" >"$T/s_cuda$b.log" 2>&1 \
-    || fail "cuda sample --batch $b: $(cat "$T/s_cuda$b.log")"
+  "$RESTPG_EMU" sample "${sargs[@]}" --batch $b --device cuda --out "$T/s_bf$b.h5" >"$T/s_bf$b.log" 2>&1 \
+    || fail "cuda bf16 sample --batch $b: $(cat "$T/s_bf$b.log")"
 done
-"$PY" "$RESTPG_SOURCE_DIR/tests/samples_same.py" "$T/s_cuda32.h5" "$T/s_cuda3.h5" || fail "cuda samples depend on --batch"
+"$PY" -c "import h5py, sys; assert h5py.File(sys.argv[1]).attrs['dtype'] == 'bf16'" "$T/s_bf32.h5" || fail "auto on cuda did not sample in bf16"
+"$PY" "$RESTPG_SOURCE_DIR/tests/samples_same.py" "$T/s_bf32.h5" "$T/s_bf3.h5" || fail "cuda samples depend on --batch"
 "$PY" - "$T/s_cpu.h5" "$T/s_cuda32.h5" <<'PYEOF' || fail "cuda samples are not the cpu's"
 import sys, h5py
 def cands(path):

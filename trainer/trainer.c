@@ -34,17 +34,6 @@ void train_config_default(TrainConfig *c) {
     c->bucket_bytes = DP_BUCKET_BYTES;
 }
 
-static size_t mem_available(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f) return 0;
-    char line[256];
-    unsigned long long kb = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
-    fclose(f);
-    return (size_t)kb * 1024;
-}
-
 void trainer_print_memory(const Model *m, const TrainConfig *tc) {
     const ModelConfig cfg = model_config(m), *c = &cfg;
     size_t np = m->n_params;
@@ -60,17 +49,28 @@ void trainer_print_memory(const Model *m, const TrainConfig *tc) {
     size_t fixed = params + grads + opt + red;
     size_t act = model_activation_bytes(c, tc->batch_size, tc->seq_len, tc->recompute);
     int local = comm_local_ranks();
-    size_t avail = mem_available() / (size_t)local;
+    const BackendOps *ops = m->be->ops;
+    size_t avail = 0, total = 0;
+    Error ignored; /* a backend that cannot say reports 0 available: the plan still prints */
+    if (ops->mem_info(&avail, &total, &ignored)) avail = 0;
+    if (ops->host_memory) avail /= (size_t)local; /* the node's ranks share the host's memory */
+    /* Mixed precision adds the weights' bf16 copy. */
+    size_t copy = tc->dtype == DTYPE_BF16 && ops->set_compute_dtype ? 2 * np : 0;
+    fixed += copy;
+    char where[96], half[64] = "";
+    if (ops->host_memory) snprintf(where, sizeof where, "%d rank(s) share this node's memory", local);
+    else snprintf(where, sizeof where, "on %s: each rank's own device, %d per node", ops->name, local);
+    if (copy) snprintf(half, sizeof half, ", bf16 weight copy %.1f MiB (mixed precision)", copy / MiB);
     char zero[160] = "";
     if (tc->zero && world > 1)
         snprintf(zero, sizeof zero, " (ZeRO-1: a shard of 1/%d; rank 0 holds all %.1f MiB more while it writes a checkpoint)",
                  world, 8 * np / MiB);
     else if (tc->zero)
         snprintf(zero, sizeof zero, " (ZeRO-1 on one rank: all of them)");
-    log_info("memory plan per rank (%d rank(s) share this node): fp32 master weights %.1f MiB, fp32 gradients %.1f MiB, "
+    log_info("memory plan per rank (%s): fp32 master weights %.1f MiB%s, fp32 gradients %.1f MiB, "
              "fp32 AdamW moments %.1f MiB%s, %s reduction buffers %.1f MiB, "
              "activations %.1f MiB (batch %d x seq %d%s); total %.1f MiB of %.1f MiB available",
-             local, params / MiB, grads / MiB, opt / MiB, zero, dp_reduce_name(tc->reduce), red / MiB, act / MiB,
+             where, params / MiB, half, grads / MiB, opt / MiB, zero, dp_reduce_name(tc->reduce), red / MiB, act / MiB,
              tc->batch_size, tc->seq_len, tc->recompute ? ", recomputed per layer" : "", (fixed + act) / MiB, avail / MiB);
     int lo = 0, hi = 1;
     while (hi < (1 << 24) && fixed + model_activation_bytes(c, hi, tc->seq_len, tc->recompute) <= avail) lo = hi, hi *= 2;
@@ -295,6 +295,8 @@ static int run_setup(Run *r, const CheckpointMeta *resume, int64_t *start, Error
     int rc;
     params_shard(r->m->n_params, r->rank, r->world, &r->shard);
     model_set_recompute(r->m, tc->recompute); /* the plan below allocates for this mode */
+    DType in_force;
+    if ((rc = model_set_compute_dtype(r->m, tc->dtype, &in_force, e))) return rc;
     if ((rc = model_plan(r->m, tc->batch_size, tc->seq_len, e)) || (rc = batch_init(&r->batch, tc->batch_size, tc->seq_len, e)) ||
         (rc = model_grads(r->m, &grads, e)) || (rc = reducer_init(r, grads, e)))
         return rc;

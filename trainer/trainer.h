@@ -50,6 +50,8 @@ typedef struct {
     const char *metrics;      /* JSON-lines file appended by rank 0, or NULL */
     int64_t skip_nonfinite;   /* steps with a non-finite loss or gradient norm skipped (no update)
                                * before the next one is an error; 0: the first is (per invocation) */
+    DType dtype;              /* the products' precision (model_set_compute_dtype): DTYPE_BF16 is mixed
+                               * precision where the backend has it (cuda); the cpu computes in fp32 */
     DPReduce reduce;          /* the gradient sum over ranks (trainer/dp.h states each one's
                                * determinism): tree, bitwise the same for any rank count, or
                                * allreduce, for the same rank count */

@@ -1,6 +1,7 @@
 /* The CPU backend: kernels/backend.h's ops table over the CPU kernels of this folder. Device
  * memory is host memory (64-byte aligned for the vector loops and sgemm); the ops that the CPU
  * kernels define as void cannot fail and return RP_OK; the collectives are MPI's (comm_cpu.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,22 @@ static int cpu_alloc(size_t bytes, void **out, Error *e) {
 }
 
 static void cpu_free(void *p) { free(p); }
+
+/* The host's MemAvailable and MemTotal (/proc/meminfo); 0 where it cannot be read. */
+static int cpu_mem_info(size_t *free_bytes, size_t *total_bytes, Error *e) {
+    (void)e;
+    *free_bytes = *total_bytes = 0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return RP_OK;
+    char line[256];
+    unsigned long long kb;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) *free_bytes = (size_t)kb * 1024;
+        if (sscanf(line, "MemTotal: %llu kB", &kb) == 1) *total_bytes = (size_t)kb * 1024;
+    }
+    fclose(f);
+    return RP_OK;
+}
 
 static int cpu_copy(void *dst, const void *src, size_t bytes, Error *e) {
     (void)e;
@@ -202,6 +219,7 @@ static const BackendOps CPU = {
     .host_memory = 1,
     .set_threads = kernels_set_threads,
     .threads = kernels_threads,
+    .mem_info = cpu_mem_info,
     .alloc = cpu_alloc,
     .free = cpu_free,
     .upload = cpu_copy,

@@ -144,6 +144,10 @@ static int op_set_compute_dtype(const float *params, size_t n, DType dt, Error *
 
 /* ---- memory ---- */
 
+static int mem_info(size_t *free_bytes, size_t *total_bytes, Error *e) {
+    return ck(cudaMemGetInfo(free_bytes, total_bytes), "cudaMemGetInfo", e);
+}
+
 static int mem_alloc(size_t bytes, void **out, Error *e) {
     *out = NULL;
     void *p = NULL;
@@ -391,6 +395,7 @@ const BackendOps *cuda_backend(void) {
     t.init = cuda_init;
     t.set_threads = kernels_set_threads;
     t.threads = kernels_threads;
+    t.mem_info = mem_info;
     t.alloc = mem_alloc;
     t.free = mem_free;
     t.upload = mem_upload;
