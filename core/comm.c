@@ -27,13 +27,37 @@ void comm_world(int *rank, int *world) {
     }
 }
 
-/* This node's ranks (MPI_COMM_TYPE_SHARED): their count and this rank's index among them. */
+/* This node's ranks (MPI_COMM_TYPE_SHARED): their count and this rank's index among them, once
+ * MPI is up (0: not known yet). */
 static int g_node_size, g_node_rank;
+
+/* The launcher's word for it, before MPI_Init (a device is chosen then): Open MPI's mpirun,
+ * MPICH/Hydra, Slurm's srun, then torchrun's convention; -1 when none is set. */
+static int env_int(const char *const *names) {
+    for (int i = 0; names[i]; i++) {
+        const char *v = getenv(names[i]);
+        char *end;
+        long x = v ? strtol(v, &end, 10) : -1;
+        if (v && *v && !*end && x >= 0 && x < INT_MAX) return (int)x;
+    }
+    return -1;
+}
+
+static const char *const LOCAL_RANK_VARS[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID",
+                                              "LOCAL_RANK", NULL};
+static const char *const LOCAL_SIZE_VARS[] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "LOCAL_WORLD_SIZE", NULL};
+
+/* Whether MPI is initialised and not finalised. */
+static int mpi_up(void) {
+    int inited = 0, fin = 0;
+    return MPI_Initialized(&inited) == MPI_SUCCESS && inited && MPI_Finalized(&fin) == MPI_SUCCESS && !fin;
+}
 
 static void node_discover(void) {
     /* Collective the first time only: later calls (possibly from one rank alone, e.g. rank 0's
-     * scoring) must not start a collective the other ranks never join. */
-    if (g_node_size) return;
+     * scoring) must not start a collective the other ranks never join. Before MPI is up nothing
+     * is cached: the answer then comes from the launcher's environment. */
+    if (g_node_size || !mpi_up()) return;
     int rank, world;
     comm_world(&rank, &world);
     g_node_size = 1;
@@ -50,12 +74,16 @@ static void node_discover(void) {
 
 int comm_local_ranks(void) {
     node_discover();
-    return g_node_size;
+    if (g_node_size) return g_node_size;
+    int n = env_int(LOCAL_SIZE_VARS);
+    return n > 0 ? n : 1;
 }
 
 int comm_local_rank(void) {
     node_discover();
-    return g_node_rank;
+    if (g_node_size) return g_node_rank;
+    int r = env_int(LOCAL_RANK_VARS);
+    return r >= 0 ? r : 0;
 }
 
 void comm_block(int rank, int world, int n_items, int *lo, int *hi) {

@@ -21,10 +21,13 @@ int comm_check(int mpi_rc, const char *what, Error *e);
 void comm_world(int *rank, int *world);
 
 /* Ranks sharing this node's memory (MPI_COMM_TYPE_SHARED), 1 without MPI or on failure.
- * Collective on its first call (every rank must make it); later calls only read the answer. */
+ * Collective on its first call once MPI is up (every rank must make it); later calls only read
+ * the answer. Before MPI_Init (where a device is chosen) it is the launcher's word: Open MPI's
+ * OMPI_COMM_WORLD_LOCAL_SIZE, MPICH's MPI_LOCALNRANKS or LOCAL_WORLD_SIZE, else 1. */
 int comm_local_ranks(void);
 /* This rank's index among its node's ranks (0 without MPI or on failure); the same first-call
- * collective as comm_local_ranks. A device backend picks its GPU by it. */
+ * collective as comm_local_ranks, and before MPI_Init OMPI_COMM_WORLD_LOCAL_RANK,
+ * MPI_LOCALRANKID, SLURM_LOCALID or LOCAL_RANK. A device backend picks its GPU by it. */
 int comm_local_rank(void);
 
 /* The block of n_items that rank owns when they are split into contiguous blocks over world

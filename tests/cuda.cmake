@@ -50,3 +50,11 @@ if(RESTPG_HAVE_CUDA)
     LIBS restpg_kernels_cuda restpg_model restpg_kernels_cpu LABELS gpu)
   set_tests_properties(test_cuda_decoder_gpu PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+
+# The device choice before MPI_Init (the CLI's order), on 1-3 ranks of one node, emulated.
+add_executable(test_cuda_device ${CMAKE_SOURCE_DIR}/tests/test_cuda_device.c)
+target_link_libraries(test_cuda_device PRIVATE restpg_kernels restpg_kernels_cuda_emu restpg_kernels_cpu)
+target_include_directories(test_cuda_device PRIVATE ${CMAKE_SOURCE_DIR})
+foreach(np 1 3)
+  restpg_mpi_test(test_cuda_device_${np}ranks NP ${np} COMMAND $<TARGET_FILE:test_cuda_device> TIMEOUT 120)
+endforeach()
