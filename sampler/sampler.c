@@ -295,11 +295,18 @@ int sampler_run(const Model *m, const Tokenizer *t, const Dataset *d, const Samp
     spec.m = m, spec.t = t, spec.d = d, spec.inputs = inputs, spec.sp = o->sp;
     spec.n = o->n, spec.max_new = o->max_new_tokens, spec.batch = o->batch, spec.seed = o->seed, spec.round = o->round;
     spec.weights = o->weights;
+    /* The memory the rank computes in: the host's (shared by the node's ranks) or its GPU's. */
+    const BackendOps *ops = backend_get()->ops;
+    size_t avail = 0, total = 0;
+    Error ignored;
+    if (ops->mem_info(&avail, &total, &ignored)) avail = 0;
+    if (ops->host_memory) avail /= (size_t)comm_local_ranks();
     log_info("sample: %lld inputs x %d candidates (%lld done earlier) on %d rank%s, batch %d; memory per rank: model "
-             "%.1f MiB (fp32) + %.1f MiB for the KV cache, activations and the decoder's %s weights",
+             "%.1f MiB (fp32) + %.1f MiB for the KV cache, activations and the decoder's %s weights, of %.1f MiB "
+             "available on %s",
              (long long)n_inputs, o->n, (long long)col.resumed, world, world > 1 ? "s" : "", o->batch,
              (double)m->n_params * sizeof(float) / (1 << 20), (double)engine_bytes(&spec) / (1 << 20),
-             model_dtype_name(o->weights));
+             model_dtype_name(o->weights), (double)avail / (1 << 20), ops->name);
     progress_init(&col.prog, "sample", col.total);
     EngineIO io = shard_io(&sh);
     rc = engine_run(&spec, &io, e);
