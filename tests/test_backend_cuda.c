@@ -149,9 +149,9 @@ static void check_across(ModelConfig c, Error *e) {
     for (int k = 0; k < 2; k++) {
         CHECK_OK(backend_select(k ? "cpu" : "cuda", e), e);
         Model m;
-        CHECK_OK(model_init(&m, &c, e), e);
-        if (!p) p = malloc(sizeof(float) * m.n_params);
         if (k == 0) {
+            CHECK_OK(model_init(&m, &c, e), e);
+            p = malloc(sizeof(float) * m.n_params);
             CHECK_OK(model_init_random(&m, 3, e), e);
             CHECK_OK(model_opt_reset(&m, e), e);
             CHECK_OK(model_plan(&m, B, T, e), e);
@@ -164,7 +164,7 @@ static void check_across(ModelConfig c, Error *e) {
             CHECK_OK(model_state_download(&m, 'p', p, e), e);
         } else {
             CheckpointMeta meta;
-            Tokenizer *t = NULL;
+            Tokenizer *t = NULL; /* checkpoint_load initialises m from the file's config */
             CHECK_OK(checkpoint_load(path, &m, &t, &meta, e), e);
             tokenizer_free(t);
             float *q = malloc(sizeof(float) * m.n_params);
