@@ -162,8 +162,11 @@ inline float __bfloat162float(__nv_bfloat16 h) {
  * 16x16x16 fragments, bf16 matrix_a/matrix_b (row_major or col_major) and fp32 accumulators.
  * The hardware's element-to-lane mapping is opaque, so here every lane holds the whole 16x16
  * tile: a load reads all of it when that lane runs, mma_sync computes all of it, and a store
- * writes only the lane's share (elements lane, lane + 32, ... in row-major order), so the warp's
- * 32 stores together write the tile once. None of them is a scheduling point: a load that a
+ * writes only the lane's share, so the warp's 32 stores together write the tile once. The
+ * shares are sm_80's mma accumulator layout (rows lane / 4 and + 8, columns 2 (lane % 4), + 1,
+ * + 8, + 9), unlike the loops over elements by lane that kernels write (lane, lane + 32, ... or
+ * 8 consecutive), so a kernel that touches a fragment's memory by such a loop without __syncwarp
+ * races here too. None of them is a scheduling point: a load that a
  * missing __syncthreads/__syncwarp leaves racing with the writes of other threads sees a
  * different tile in different lanes, and a read of a stored tile without __syncwarp misses the
  * other lanes' shares, under some thread order. mma_sync multiplies exactly (a product of two
@@ -215,8 +218,8 @@ inline void load_matrix_sync(simt_accumulator &f, const float *p, unsigned ldm, 
 inline void store_matrix_sync(float *p, const simt_accumulator &f, unsigned ldm, layout_t layout) {
     simt_check(p, ldm, 4);
     unsigned lane = (threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)) % 32;
-    for (unsigned e = lane; e < 256; e += 32) {
-        unsigned r = e / 16, c = e % 16;
+    for (unsigned e = 0; e < 8; e++) {
+        unsigned r = lane / 4 + (e & 1) * 8, c = lane % 4 * 2 + (e >> 1 & 1) + (e >> 2) * 8;
         (layout == mem_col_major ? p[r + c * ldm] : p[r * ldm + c]) = f.v[r][c];
     }
 }
