@@ -58,3 +58,17 @@ target_include_directories(test_cuda_device PRIVATE ${CMAKE_SOURCE_DIR})
 foreach(np 1 3)
   restpg_mpi_test(test_cuda_device_${np}ranks NP ${np} COMMAND $<TARGET_FILE:test_cuda_device> TIMEOUT 120)
 endforeach()
+
+# The tensor-core flash attention (kernels/cuda/attention_tc.cu) against the CPU attention ops on
+# bf16-rounded inputs, and the warp matrix API it uses (tests/wmma_probe.cu): in the emulation
+# (test_cuda_attention_tc_emu) and on a device (test_cuda_attention_tc_gpu, label gpu).
+restpg_test(test_cuda_attention_tc_emu SOURCES tests/test_cuda_attention_tc.c
+  LIBS restpg_kernels_cuda_emu restpg_kernels_cpu)
+file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/simt_emu/wmma_probe.cpp
+  CONTENT "#include \"${CMAKE_SOURCE_DIR}/tests/wmma_probe.cu\"\n")
+target_sources(test_cuda_attention_tc_emu PRIVATE ${CMAKE_BINARY_DIR}/simt_emu/wmma_probe.cpp)
+if(RESTPG_HAVE_CUDA)
+  restpg_test(test_cuda_attention_tc_gpu SOURCES tests/test_cuda_attention_tc.c tests/wmma_probe.cu
+    LIBS restpg_kernels_cuda restpg_kernels_cpu LABELS gpu)
+  set_tests_properties(test_cuda_attention_tc_gpu PROPERTIES SKIP_RETURN_CODE 77)
+endif()

@@ -213,6 +213,23 @@ int cuda_all_gather(float *out, const float *in, size_t n_per_rank, Error *e);
 int cuda_send(const float *buf, size_t n, int peer, Error *e);
 int cuda_recv(float *buf, size_t n, int peer, Error *e);
 
+/* Flash attention on tensor cores (kernels/cuda/attention_tc.cu), for bf16 mixed precision: the
+ * arguments, layouts, outputs and workspace of cuda_attention_forward/backward above, for head
+ * dims hd that are multiples of 16 up to 256 (others: cudaErrorInvalidValue; the fp32 kernels
+ * take them). q, k, v and dout are fp32 in memory and rounded to bf16 as the kernels read them;
+ * the products (Q K^T, P V, dO V^T, P^T dO, dS^T Q, dS K) are bf16 mma's with fp32 accumulation,
+ * P and dS rounded to bf16 for theirs; softmax, lse, masks and D are fp32. Deterministic, no
+ * atomics: dq, dk, dv are overwritten. Errors against fp32 attention on the rounded inputs are
+ * about 1e-2 of the largest magnitude (docs/cuda.md). */
+size_t cuda_attention_tc_workspace(int B, int T, int NH);
+cudaError_t cuda_attention_tc_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
+                                      int T, int NH, int NKV, int hd, int q_stride, int kv_stride, int window,
+                                      float scale, cudaStream_t stream);
+cudaError_t cuda_attention_tc_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                                       const float *k, const float *v, const float *out, const float *lse, int B,
+                                       int T, int NH, int NKV, int hd, int q_stride, int kv_stride, int window,
+                                       float scale, void *ws, size_t ws_bytes, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif
