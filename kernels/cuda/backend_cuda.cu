@@ -11,7 +11,7 @@
  * ranks on one GPU would share its memory and NCCL refuses them.
  *
  * Scratch: where a BackendOps signature passes none (the backwards of the norms, embeddings and
- * bias, the GPT-2 attention's backward, sumsq), the backend takes it from one device buffer of
+ * bias, sumsq) or the kernel chosen decides its size (attention), the backend takes it from one device buffer of
  * its own that grows to the largest request and then stays: the first training step allocates,
  * later ones do not.
  *
@@ -19,7 +19,7 @@
  * write into the buffer passes through this table: AdamW writes the mirror's slice in its own
  * pass; an upload, copy, zero or add marks the mirror stale and the next product that reads it
  * rounds the whole buffer again (a checkpoint load, say). A matmul whose weight lies in the buffer
- * then runs on bf16 operands (cuda_matmul_*_bf16).
+ * then runs on bf16 operands (cuda_matmul_*_bf16), and attention on the tensor-core kernels.
  *
  * Determinism: the kernels' (ops_cuda.h): bitwise reproducible run to run on one device type and
  * shape; the matmuls are cuBLASLt's, deterministic for a given shape. Unlike the CPU backend, a
@@ -263,8 +263,38 @@ static int op_matmul_backward(float *dinp, float *dw, float *dbias, const float 
                               int B, int T, int C, int OC, int accumulate_dinp, Error *e) {
     return mm_backward(dinp, dw, dbias, dout, inp, w, B * T, C, OC, accumulate_dinp, "matmul_backward", e);
 }
-/* GPT-2's attention is the grouped-query kernel over the packed qkv (strides 3C, NKV = NH); its
- * workspace depends on B and NH, which attention_workspace(T) does not get, so it is scratch. */
+/* Attention: the flash kernels over strided q, k, v (GPT-2's packed qkv is q = qkv, k = qkv + C,
+ * v = qkv + 2C, strides 3C, NKV = NH). With bf16 mixed precision on and a head dim the tensor
+ * cores take (a multiple of 16 up to 256), the tensor-core kernels; else the fp32 ones. The
+ * backward's workspace depends on the kernel, so it comes from the backend's scratch for both
+ * layouts and the workspace queries say 0. */
+static int use_tc(int hd) { return g_mirror.base && hd % 16 == 0 && hd <= 256; }
+
+static int attn_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B, int T, int NH,
+                        int NKV, int hd, int qs, int kvs, int window, float scale, Error *e) {
+    if (use_tc(hd))
+        return ck(cuda_attention_tc_forward(out, lse, q, k, v, B, T, NH, NKV, hd, qs, kvs, window, scale, 0),
+                  "attention_forward (tensor cores)", e);
+    return ck(cuda_attention_forward(out, lse, q, k, v, B, T, NH, NKV, hd, qs, kvs, window, scale, 0),
+              "attention_forward", e);
+}
+
+static int attn_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                         const float *v, const float *out, const float *lse, int B, int T, int NH, int NKV, int hd,
+                         int qs, int kvs, int window, float scale, Error *e) {
+    int tc = use_tc(hd);
+    size_t n = tc ? cuda_attention_tc_workspace(B, T, NH) : cuda_attention_workspace(B, T, NH);
+    void *ws = NULL;
+    if (scratch(n, &ws, e)) return RP_ENOMEM;
+    if (tc)
+        return ck(cuda_attention_tc_backward(dq, dk, dv, dout, q, k, v, out, lse, B, T, NH, NKV, hd, qs, kvs, window,
+                                             scale, ws, n, 0),
+                  "attention_backward (tensor cores)", e);
+    return ck(cuda_attention_backward(dq, dk, dv, dout, q, k, v, out, lse, B, T, NH, NKV, hd, qs, kvs, window, scale,
+                                      ws, n, 0),
+              "attention_backward", e);
+}
+
 static size_t op_attention_workspace(int T) {
     (void)T;
     return 0;
@@ -273,20 +303,15 @@ static int op_attention_forward(float *out, float *lse, const float *qkv, int B,
                                 size_t ws_bytes, Error *e) {
     (void)ws, (void)ws_bytes;
     int hd = C / NH;
-    return ck(cuda_attention_forward(out, lse, qkv, qkv + C, qkv + 2 * C, B, T, NH, NH, hd, 3 * C, 3 * C, 0,
-                                     1.0f / sqrtf((float)hd), 0),
-              "attention_forward", e);
+    return attn_forward(out, lse, qkv, qkv + C, qkv + 2 * C, B, T, NH, NH, hd, 3 * C, 3 * C, 0, 1.0f / sqrtf((float)hd),
+                        e);
 }
 static int op_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out, const float *lse,
-                                 int B, int T, int C, int NH, void *ws_unused, size_t ws_unused_bytes, Error *e) {
-    (void)ws_unused, (void)ws_unused_bytes;
+                                 int B, int T, int C, int NH, void *ws, size_t ws_bytes, Error *e) {
+    (void)ws, (void)ws_bytes;
     int hd = C / NH;
-    size_t n = cuda_attention_workspace(B, T, NH);
-    void *ws = NULL;
-    if (scratch(n, &ws, e)) return RP_ENOMEM;
-    return ck(cuda_attention_backward(dqkv, dqkv + C, dqkv + 2 * C, dout, qkv, qkv + C, qkv + 2 * C, out, lse, B, T, NH,
-                                      NH, hd, 3 * C, 3 * C, 0, 1.0f / sqrtf((float)hd), ws, n, 0),
-              "attention_backward", e);
+    return attn_backward(dqkv, dqkv + C, dqkv + 2 * C, dout, qkv, qkv + C, qkv + 2 * C, out, lse, B, T, NH, NH, hd,
+                         3 * C, 3 * C, 0, 1.0f / sqrtf((float)hd), e);
 }
 static int op_gelu_forward(float *out, const float *inp, size_t n, Error *e) {
     return ck(cuda_gelu_forward(out, inp, n, 0), "gelu_forward", e);
@@ -371,20 +396,21 @@ static int op_embedding_backward(float *dwte, const float *dout, const int32_t *
     if (scratch(n, &ws, e)) return RP_ENOMEM;
     return ck(cuda_embedding_backward(dwte, dout, tokens, scale, N, C, ws, n, 0), "embedding_backward", e);
 }
-static size_t op_attention_gqa_workspace(int B, int T, int NH) { return cuda_attention_workspace(B, T, NH); }
+static size_t op_attention_gqa_workspace(int B, int T, int NH) {
+    (void)B, (void)T, (void)NH;
+    return 0;
+}
 static int op_attention_gqa_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B, int T,
                                     int NH, int NKV, int hd, int window, float scale, void *ws, size_t ws_bytes,
                                     Error *e) {
     (void)ws, (void)ws_bytes;
-    return ck(cuda_attention_forward(out, lse, q, k, v, B, T, NH, NKV, hd, NH * hd, NKV * hd, window, scale, 0),
-              "attention_gqa_forward", e);
+    return attn_forward(out, lse, q, k, v, B, T, NH, NKV, hd, NH * hd, NKV * hd, window, scale, e);
 }
 static int op_attention_gqa_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                                      const float *v, const float *out, const float *lse, int B, int T, int NH, int NKV,
                                      int hd, int window, float scale, void *ws, size_t ws_bytes, Error *e) {
-    return ck(cuda_attention_backward(dq, dk, dv, dout, q, k, v, out, lse, B, T, NH, NKV, hd, NH * hd, NKV * hd, window,
-                                      scale, ws, ws_bytes, 0),
-              "attention_gqa_backward", e);
+    (void)ws, (void)ws_bytes;
+    return attn_backward(dq, dk, dv, dout, q, k, v, out, lse, B, T, NH, NKV, hd, NH * hd, NKV * hd, window, scale, e);
 }
 
 /* The table, filled field by field: C++ (nvcc) has no C designated initializers before C++20. */
