@@ -2,7 +2,7 @@
  * measured in the same run on the same device:
  *   gemm       the dense peak this device reaches through cuBLASLt (8192^3, bf16 and fp32
  *              operands, fp32 accumulation): the denominator of every MFU figure;
- *   attention  the fused flash attention, forward + backward TFLOP/s (causal: half the T x T
+ *   attention  the fused flash attention (fp32, and on tensor cores: bf16 mma), forward + backward TFLOP/s (causal: half the T x T
  *              products; backward 2.5 x the forward's FLOPs, FlashAttention-2's count), against
  *              the cuBLAS products an unfused attention makes (Q K^T and P V per head forward;
  *              four products backward), timed alone: its softmax and its T x T traffic are left
@@ -115,6 +115,17 @@ typedef struct {
     float *hq, *hk, *hv, *hvt, *hout, *hdq, *s, *ds;
 } Attn;
 
+/* The tensor-core kernels (bf16 mma, fp32 softmax), on the same buffers. */
+static cudaError_t attn_tc_run(void *p) {
+    Attn *a = p;
+    float scale = 1.0f / sqrtf((float)a->hd);
+    cudaError_t err = cuda_attention_tc_forward(a->out, a->lse, a->q, a->k, a->v, a->B, a->T, a->NH, a->NKV, a->hd,
+                                                a->NH * a->hd, a->NKV * a->hd, 0, scale, 0);
+    if (err) return err;
+    return cuda_attention_tc_backward(a->dq, a->dk, a->dv, a->dout, a->q, a->k, a->v, a->out, a->lse, a->B, a->T, a->NH,
+                                      a->NKV, a->hd, a->NH * a->hd, a->NKV * a->hd, 0, scale, a->ws, a->ws_bytes, 0);
+}
+
 static cudaError_t attn_run(void *p) {
     Attn *a = p;
     float scale = 1.0f / sqrtf((float)a->hd);
@@ -151,6 +162,7 @@ static void bench_attention(const char *name, int B, int T, int NH, int NKV, int
     a.lse = dev_fill(4 * (size_t)B * NH * T), a.dout = dev_fill(4 * nq), a.dq = dev_fill(4 * nq);
     a.dk = dev_fill(4 * nkv), a.dv = dev_fill(4 * nkv);
     a.ws_bytes = cuda_attention_workspace(B, T, NH);
+    if (cuda_attention_tc_workspace(B, T, NH) > a.ws_bytes) a.ws_bytes = cuda_attention_tc_workspace(B, T, NH);
     a.ws = dev_fill(a.ws_bytes ? a.ws_bytes : 4);
     a.hq = dev_fill(4 * th), a.hk = dev_fill(4 * th), a.hv = dev_fill(4 * th), a.hvt = dev_fill(4 * th);
     a.hout = dev_fill(4 * th), a.hdq = dev_fill(4 * th);
@@ -158,12 +170,14 @@ static void bench_attention(const char *name, int B, int T, int NH, int NKV, int
     /* Causal: half the score matrix; forward 2 products of 2 T^2 hd, backward 2.5 x that. */
     double fwd = 4.0 * B * NH * (double)T * T * hd / 2.0, flops = 3.5 * fwd;
     double t = time_it(attn_run, &a, reps), tu = time_it(unfused_run, &a, reps);
+    double ttc = hd % 16 == 0 ? time_it(attn_tc_run, &a, reps) : NAN;
     /* The unfused products compute the whole T x T; both rates count the causal FLOPs. */
     printf("{\"bench\":\"cuda_attention\",\"shape\":\"%s\",\"B\":%d,\"T\":%d,\"NH\":%d,\"NKV\":%d,\"hd\":%d,"
            "\"fwd_bwd_ms\":%.3f,\"tflops\":%.2f,\"unfused_cublas_ms\":%.3f,\"unfused_tflops\":%.2f,"
-           "\"speedup_vs_unfused\":%.2f,\"fraction_of_bf16_peak\":%.3f}\n",
+           "\"speedup_vs_unfused\":%.2f,\"fraction_of_bf16_peak\":%.3f,\"tensor_core_ms\":%.3f,"
+           "\"tensor_core_tflops\":%.2f,\"tensor_core_fraction_of_bf16_peak\":%.3f}\n",
            name, B, T, NH, NKV, hd, 1e3 * t, flops / t * 1e-12, 1e3 * tu, flops / tu * 1e-12, tu / t,
-           flops / t * 1e-12 / peak);
+           flops / t * 1e-12 / peak, 1e3 * ttc, flops / ttc * 1e-12, flops / ttc * 1e-12 / peak);
     void *bufs[] = {a.q, a.k, a.v, a.out, a.lse, a.dout, a.dq, a.dk, a.dv, a.ws, a.hq, a.hk, a.hv, a.hvt, a.hout, a.hdq, a.s, a.ds};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) cudaFree(bufs[i]);
 }
