@@ -153,6 +153,14 @@ typedef struct {
     DType weights;  /* the decoder's copy of the weight matrices (products accumulate in fp32) */
 } DecodePlan;
 
+/* How the next token is chosen from a row of logits (sampler/sampling.h's SamplingParams, which
+ * is this type): temperature 0 is greedy, top_k 0 and top_p 1 are off. */
+typedef struct {
+    double temperature; /* 0 = greedy */
+    int top_k;          /* 0 = off */
+    double top_p;       /* 1 = off */
+} SampleSpec;
+
 typedef struct Backend Backend;
 
 typedef struct {
@@ -246,6 +254,14 @@ typedef struct {
     int (*decoder_prefill)(void *dec, int prefix, const int32_t *tokens, int n, float *logits, Error *e);
     void (*decoder_attach)(void *dec, int slot, int prefix);
     int (*decoder_decode)(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e);
+    /* Optional (NULL: the caller decodes and chooses on the host): one decode step as
+     * decoder_decode, then row r's next token chosen on the device as sampler/sampling.h's
+     * sampling_choose(logits of row r, V, sp, u[r]) would: next[r] (-1 where it would refuse: NaN
+     * or infinite logits) and logprob[r] (its log-probability under the raw logits' softmax; 0
+     * for a refused row). u, next, logprob are host arrays of n; only they cross to the host.
+     * The backend states how exactly it matches sampling_choose. */
+    int (*decoder_decode_sample)(void *dec, int n, const int *slots, const int32_t *tokens, const SampleSpec *sp,
+                                 const double *u, int32_t *next, double *logprob, Error *e);
 
     /* The Llama family's ops (model/llama.h; kernels/cpu/ops.h states each one's details). */
     /* RMSNorm over rows of C with the weight applied as (w_offset + w) (Gemma: 1, the others: 0),

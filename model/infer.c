@@ -37,3 +37,13 @@ void infer_attach(Infer *s, int slot, int prefix) { s->m->be->ops->decoder_attac
 int infer_decode(Infer *s, int n, const int *slots, const int32_t *tokens, float *logits, Error *e) {
     return s->m->be->ops->decoder_decode(s->dec, n, slots, tokens, logits, e);
 }
+
+int infer_can_sample(const Infer *s) { return s->m->be->ops->decoder_decode_sample != NULL; }
+
+int infer_decode_sample(Infer *s, int n, const int *slots, const int32_t *tokens, const SampleSpec *sp,
+                        const double *u, int32_t *next, double *logprob, Error *e) {
+    if (!infer_can_sample(s))
+        return error_set(e, RP_EINTERNAL, "infer_decode_sample: the %s backend does not sample on the device",
+                         s->m->be->ops->name);
+    return s->m->be->ops->decoder_decode_sample(s->dec, n, slots, tokens, sp, u, next, logprob, e);
+}

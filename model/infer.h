@@ -59,4 +59,14 @@ void infer_attach(Infer *s, int slot, int prefix);
  * RP_EINPUT for a bad token id, a slot whose suffix is full, or a position past n_positions. */
 int infer_decode(Infer *s, int n, const int *slots, const int32_t *tokens, float *logits, Error *e);
 
+/* Whether the backend chooses tokens on the device (BackendOps decoder_decode_sample). */
+int infer_can_sample(const Infer *s);
+
+/* One decode step as infer_decode, then row r's next token chosen by the backend as
+ * sampler/sampling.h's sampling_choose(logits of row r, vocab_size, sp, u[r]) would: next[r],
+ * -1 where it refuses the row, and logprob[r], the token's log-probability under the raw logits.
+ * Only the n tokens and log-probabilities reach the host. RP_EINTERNAL if !infer_can_sample. */
+int infer_decode_sample(Infer *s, int n, const int *slots, const int32_t *tokens, const SampleSpec *sp,
+                        const double *u, int32_t *next, double *logprob, Error *e);
+
 #endif

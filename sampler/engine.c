@@ -70,7 +70,8 @@ typedef struct {
     Prefix *pre;
     Row *row;
     int *act, *slots, *busy;
-    int32_t *tok;
+    int32_t *tok, *next; /* next, u, lp: the device's choice (infer_can_sample) */
+    double *u, *lp;
     float *logits, *plogits;
     SamplingWork *work;
     BuiltPrompt bp;
@@ -101,6 +102,9 @@ static void engine_free(Engine *g) {
     free(g->row);
     free(g->act);
     free(g->tok);
+    free(g->next);
+    free(g->u);
+    free(g->lp);
     free(g->logits);
     free(g->plogits);
     free(g->work);
@@ -122,10 +126,17 @@ static int engine_init(Engine *g, const EngineSpec *s, const EngineIO *io, Error
     g->row = xcalloc((size_t)s->batch, sizeof(Row), e);
     g->act = xcalloc((size_t)s->batch * 3, sizeof(int), e);
     g->tok = xcalloc((size_t)s->batch, sizeof(int32_t), e);
-    g->logits = xmalloc((size_t)s->batch * g->Vp * sizeof(float), e);
+    if (infer_can_sample(&g->inf)) { /* the steps' logits stay on the device */
+        g->next = xcalloc((size_t)s->batch, sizeof(int32_t), e);
+        g->u = xcalloc((size_t)s->batch, sizeof(double), e);
+        g->lp = xcalloc((size_t)s->batch, sizeof(double), e);
+        if (!g->next || !g->u || !g->lp) return RP_ENOMEM;
+    } else if (!(g->logits = xmalloc((size_t)s->batch * g->Vp * sizeof(float), e))) {
+        return RP_ENOMEM;
+    }
     g->plogits = xmalloc((size_t)g->np * g->Vp * sizeof(float), e);
     g->work = xcalloc((size_t)g->n_work, sizeof(SamplingWork), e);
-    if (!g->pre || !g->row || !g->act || !g->tok || !g->logits || !g->plogits || !g->work) return RP_ENOMEM;
+    if (!g->pre || !g->row || !g->act || !g->tok || !g->plogits || !g->work) return RP_ENOMEM;
     g->slots = g->act + s->batch;
     g->busy = g->slots + s->batch;
     for (int i = 0; i < g->n_work; i++)
@@ -185,10 +196,25 @@ static int admit_more(Engine *g, Error *e) {
     return RP_OK;
 }
 
+/* The uniform of candidate c's token at step: a pure function of (input, candidate, step). */
+static double draw_u(const Prefix *pr, int c, int step) {
+    return rng_to_uniform(rng_hash(pr->key, (uint64_t)c, (uint64_t)step, 0));
+}
+
 static int32_t choose(const Engine *g, const Prefix *pr, int c, int step, const float *logits, SamplingWork *w,
                       double *lp) {
-    double u = rng_to_uniform(rng_hash(pr->key, (uint64_t)c, (uint64_t)step, 0));
-    return sampling_choose(logits, g->s->m->vocab_size, &g->s->sp, u, w, lp);
+    return sampling_choose(logits, g->s->m->vocab_size, &g->s->sp, draw_u(pr, c, step), w, lp);
+}
+
+/* Row i's choice of this step: made on the device (the step's next/lp), else on the host from its
+ * logits. */
+static int32_t step_choice(Engine *g, int i, const Row *r, double *lp) {
+    const Prefix *pr = &g->pre[r->prefix];
+    if (g->next) {
+        *lp = g->lp[i];
+        return g->next[i];
+    }
+    return choose(g, pr, r->cand, r->len, g->logits + (size_t)i * g->Vp, &g->work[omp_get_thread_num()], lp);
 }
 
 /* A token choice sampling_choose refused: the logits held NaN or Inf (a model with broken weights,
@@ -250,7 +276,9 @@ static int start_candidates(Engine *g, Error *e) {
     }
 }
 
-/* One decode step over every active row, then the token choice of each row. */
+/* One decode step over every active row, then the token choice of each row: on the device when
+ * the backend can (only n tokens and log-probabilities cross to the host, with each row's u drawn
+ * here as choose() draws it), else on the host from the rows' logits. */
 static int step(Engine *g, Error *e) {
     const EngineSpec *s = g->s;
     int n = g->n_act;
@@ -268,15 +296,24 @@ static int step(Engine *g, Error *e) {
         g->slots[i] = g->act[i];
         g->tok[i] = g->row[g->act[i]].last;
     }
-    int rc = infer_decode(&g->inf, n, g->slots, g->tok, g->logits, e);
+    int rc;
+    if (g->next) {
+        for (int i = 0; i < n; i++) {
+            const Row *r = &g->row[g->act[i]];
+            g->u[i] = draw_u(&g->pre[r->prefix], r->cand, r->len);
+        }
+        rc = infer_decode_sample(&g->inf, n, g->slots, g->tok, &s->sp, g->u, g->next, g->lp, e);
+    } else {
+        rc = infer_decode(&g->inf, n, g->slots, g->tok, g->logits, e);
+    }
     if (rc) return rc;
     watchdog_progress(); /* per decoded token, not per input: one input's N candidates may take long */
-#pragma omp parallel for schedule(dynamic, 1) num_threads(g->n_work) if (n > 1 && g->n_work > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(g->n_work) if (n > 1 && g->n_work > 1 && !g->next)
     for (int i = 0; i < n; i++) {
         Row *r = &g->row[g->act[i]];
         Prefix *pr = &g->pre[r->prefix];
         double lp = 0;
-        int32_t tok = choose(g, pr, r->cand, r->len, g->logits + (size_t)i * g->Vp, &g->work[omp_get_thread_num()], &lp);
+        int32_t tok = step_choice(g, i, r, &lp);
         pr->res.tokens[(size_t)r->cand * s->max_new + r->len] = tok;
         r->len++;
         r->lp += lp;

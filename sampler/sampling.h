@@ -12,12 +12,11 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "kernels/backend.h"
 
-typedef struct {
-    double temperature; /* 0 = greedy */
-    int top_k;          /* 0 = off */
-    double top_p;       /* 1 = off */
-} SamplingParams;
+/* temperature (0 = greedy), top_k (0 = off), top_p (1 = off): the backends' SampleSpec, one
+ * definition for the host choice and the device's (kernels/backend.h, decoder_decode_sample). */
+typedef SampleSpec SamplingParams;
 
 /* Scratch space for one sampler thread, sized for a vocabulary. */
 typedef struct {

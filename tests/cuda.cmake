@@ -71,4 +71,12 @@ if(RESTPG_HAVE_CUDA)
   restpg_test(test_cuda_attention_tc_gpu SOURCES tests/test_cuda_attention_tc.c tests/wmma_probe.cu
     LIBS restpg_kernels_cuda restpg_kernels_cpu LABELS gpu)
   set_tests_properties(test_cuda_attention_tc_gpu PROPERTIES SKIP_RETURN_CODE 77)
+
+# Sampling on the device (kernels/cuda/sample.cu) against sampler/sampling.c's sampling_choose:
+# the same tokens for random, tied, -inf, flat and refused rows under every filter, u at the CDF
+# boundaries; in the emulation under the three thread orders, and on a device (label gpu).
+restpg_test(test_cuda_sample_emu SOURCES tests/test_cuda_sample.c LIBS restpg_kernels_cuda_emu restpg_sampler)
+if(RESTPG_HAVE_CUDA)
+  restpg_test(test_cuda_sample_gpu SOURCES tests/test_cuda_sample.c LIBS restpg_kernels_cuda restpg_sampler LABELS gpu)
+  set_tests_properties(test_cuda_sample_gpu PROPERTIES SKIP_RETURN_CODE 77)
 endif()

@@ -465,6 +465,7 @@ const BackendOps *cuda_backend(void) {
     t.decoder_prefill = cuda_decoder_prefill;
     t.decoder_attach = cuda_decoder_attach;
     t.decoder_decode = cuda_decoder_decode;
+    t.decoder_decode_sample = cuda_decoder_decode_sample;
     t.comm_init = cuda_comm_init;
     t.comm_free = cuda_comm_free;
     t.allreduce_sum = op_allreduce_sum;

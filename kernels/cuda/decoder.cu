@@ -30,6 +30,10 @@ void decode_base_carve(DecodeCarve *c, DecodeBase *b, const DecodePlan *p, int V
     b->d_rows = (CudaDecodeRow *)decode_carve(c, R * sizeof(CudaDecodeRow));
     b->d_tokens = (int32_t *)decode_carve(c, R * sizeof(int32_t));
     b->d_logits = (float *)decode_carve(c, (size_t)p->max_rows * Vp * sizeof(float));
+    b->d_u = (double *)decode_carve(c, (size_t)p->max_rows * sizeof(double));
+    b->d_lp = (double *)decode_carve(c, (size_t)p->max_rows * sizeof(double));
+    b->d_next = (int32_t *)decode_carve(c, (size_t)p->max_rows * sizeof(int32_t));
+    b->d_sample_ws = decode_carve(c, cuda_sample_rows_workspace(p->max_rows, Vp));
 }
 
 int decode_base_init(DecodeBase *b, Arch arch, const DecodePlan *p, int V, int Vp, int positions,
@@ -122,6 +126,7 @@ int decode_step_begin(DecodeBase *b, int n, const int *slots, const int32_t *tok
 }
 
 int decode_logits_out(DecodeBase *b, int n, float *logits, Error *e) {
+    if (!logits) return RP_OK;
     cudaError_t err = cudaMemcpy(logits, b->d_logits, (size_t)n * b->Vp * sizeof(float), cudaMemcpyDeviceToHost);
     return decode_status(err, "logits to the host", e);
 }
@@ -324,4 +329,20 @@ extern "C" void cuda_decoder_attach(void *dec, int slot, int prefix) {
 extern "C" int cuda_decoder_decode(void *dec, int n, const int *slots, const int32_t *tokens, float *logits, Error *e) {
     if (is_llama(((DecodeBase *)dec)->arch)) return cuda_decoder_llama_decode(dec, n, slots, tokens, logits, e);
     return gpt2_decode((Gpt2Decoder *)dec, n, slots, tokens, logits, e);
+}
+
+/* The step with its logits left on the device (a NULL host buffer), then the choice there. */
+extern "C" int cuda_decoder_decode_sample(void *dec, int n, const int *slots, const int32_t *tokens,
+                                          const SampleSpec *sp, const double *u, int32_t *next, double *logprob,
+                                          Error *e) {
+    DecodeBase *b = (DecodeBase *)dec;
+    int rc = cuda_decoder_decode(dec, n, slots, tokens, NULL, e);
+    if (rc) return rc;
+    cudaError_t err = cudaMemcpy(b->d_u, u, (size_t)n * sizeof(double), cudaMemcpyHostToDevice);
+    if (err == cudaSuccess)
+        err = cuda_sample_rows(b->d_next, b->d_lp, b->d_logits, n, b->V, b->Vp, b->d_u, *sp, b->d_sample_ws,
+                               cuda_sample_rows_workspace(b->plan.max_rows, b->Vp), 0);
+    if (err == cudaSuccess) err = cudaMemcpy(next, b->d_next, (size_t)n * sizeof(int32_t), cudaMemcpyDeviceToHost);
+    if (err == cudaSuccess) err = cudaMemcpy(logprob, b->d_lp, (size_t)n * sizeof(double), cudaMemcpyDeviceToHost);
+    return decode_status(err, "sampling on the device", e);
 }

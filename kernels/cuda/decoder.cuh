@@ -39,6 +39,9 @@ typedef struct {
     CudaDecodeRow *d_rows;  /* [R] the call's rows (R = max(max_prompt, max_rows)) */
     int32_t *d_tokens;      /* [R] */
     float *d_logits;        /* [max_rows, Vp] */
+    double *d_u, *d_lp;     /* [max_rows] decoder_decode_sample's uniforms and log-probabilities */
+    int32_t *d_next;        /* [max_rows] its tokens */
+    void *d_sample_ws;      /* cuda_sample_rows_workspace(max_rows, Vp) bytes */
     CudaDecodeRow *h_rows;  /* host copies of the rows, [R] */
     int *plen;              /* [n_prefixes] prompt length, 0 = empty */
     int *slen, *sprefix;    /* [max_rows] suffix length and attached prompt (-1 = none) */
@@ -56,7 +59,7 @@ static inline size_t decode_host_bytes(const DecodePlan *p) {
            ((size_t)p->n_prefixes + 3 * (size_t)p->max_rows) * sizeof(int);
 }
 
-/* Carves the head's device pieces (rows, tokens, logits) from c. */
+/* Carves the head's device pieces (rows, tokens, logits, the sampling's buffers) from c. */
 void decode_base_carve(DecodeCarve *c, DecodeBase *b, const DecodePlan *p, int Vp);
 /* Checks the plan (cpu_decoder_plan_check against positions) and allocates the host bookkeeping. */
 int decode_base_init(DecodeBase *b, Arch arch, const DecodePlan *p, int V, int Vp, int positions,
@@ -72,7 +75,8 @@ int decode_prefill_begin(DecodeBase *b, int prefix, const int32_t *tokens, int n
 /* Checks a step's rows (attached, distinct slots; token ids; room in the suffix and the model's
  * positions) and sends rows {prefix, plen, slot, slen + 1} and the tokens to the device. */
 int decode_step_begin(DecodeBase *b, int n, const int *slots, const int32_t *tokens, Error *e);
-/* Copies n rows of logits to the host. */
+/* Copies n rows of logits to the host (none when logits is NULL: decoder_decode_sample reads
+ * them on the device). */
 int decode_logits_out(DecodeBase *b, int n, float *logits, Error *e);
 void decode_base_attach(DecodeBase *b, int slot, int prefix);
 

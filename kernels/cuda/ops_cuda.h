@@ -230,6 +230,25 @@ cudaError_t cuda_attention_tc_backward(float *dq, float *dk, float *dv, const fl
                                        int T, int NH, int NKV, int hd, int q_stride, int kv_stride, int window,
                                        float scale, void *ws, size_t ws_bytes, cudaStream_t stream);
 
+/* Sampling on the device (kernels/cuda/sample.cu; docs/cuda.md, "Sampling on the device"): for
+ * each of n rows of logits[n, Vp] (ids < V are the candidates; the padding is never read),
+ * next[r] = sampling_choose(row r, V, &sp, u[r]) of sampler/sampling.c and logprob[r] its
+ * log-probability under softmax(row r) at temperature 1; next[r] = -1 (logprob 0) where
+ * sampling_choose refuses the row (NaN, +Inf, every logit -Inf). next, logprob and u are device
+ * arrays of n. The same operations in sampling.c's order and precision, so the token is
+ * sampling_choose's bit for bit where exp and log are the host's (the emulation); the device's
+ * double exp is within an ulp of glibc's. The log-probability's normaliser is a block
+ * reduction (sampling.c sums in id order): equal to ~1e-15. One block per row; scratch from
+ * cuda_sample_rows_workspace(n, V) (12 bytes a vocabulary entry a row); less is
+ * cudaErrorInvalidValue. */
+size_t cuda_sample_rows_workspace(int n, int V);
+cudaError_t cuda_sample_rows(int32_t *next, double *logprob, const float *logits, int n, int V, int Vp,
+                             const double *u, SampleSpec sp, void *ws, size_t ws_bytes, cudaStream_t stream);
+/* decoder_decode_sample of BackendOps for the CUDA decoders: the step's logits stay on the
+ * device and cuda_sample_rows chooses; n tokens and n log-probabilities come back. */
+int cuda_decoder_decode_sample(void *dec, int n, const int *slots, const int32_t *tokens, const SampleSpec *sp,
+                               const double *u, int32_t *next, double *logprob, Error *e);
+
 #ifdef __cplusplus
 }
 #endif
