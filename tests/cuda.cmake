@@ -39,7 +39,7 @@ endif()
 
 # The CUDA backend from the command line over the emulation (restpg_emu): training, checkpoints
 # across backends, resume on the other backend, the refusal without a GPU.
-restpg_script_test(test_cuda_cli SCRIPT cuda_cli.sh)
+restpg_script_test(test_cuda_cli SCRIPT cuda_cli.sh LABELS slow TIMEOUT 1200)
 
 # The KV-cached decoder (kernels/cuda/decoder*.cu) against the CPU decoder on tiny random models
 # of every architecture; its kernels against host references (docs/cuda.md, "The decoder").
