@@ -43,6 +43,12 @@ static void *dup_dev(const void *h, size_t bytes) {
     cudaMemcpy(d, h, bytes, cudaMemcpyHostToDevice);
     return d;
 }
+/* Uninitialised device scratch of bytes (at least one). */
+static void *scratch_dev(size_t bytes) {
+    void *d = NULL;
+    if (cudaMalloc(&d, bytes ? bytes : 1) != cudaSuccess) abort();
+    return d;
+}
 static float *get_dev(const void *d, size_t n) {
     float *h = malloc(n * sizeof(float) + 1);
     cudaMemcpy(h, d, n * sizeof(float), cudaMemcpyDeviceToHost);
@@ -181,7 +187,7 @@ static void test_matmul(void) {
         float *d_inp = dup_dev(inp, 4 * ni), *d_w = dup_dev(w, 4 * nw), *d_bias = dup_dev(bias, 4 * OC);
         float *d_dout = dup_dev(dout, 4 * no);
         size_t wsb = cuda_matmul_backward_workspace(N, OC);
-        void *ws = dup_dev(dout, wsb);
+        void *ws = scratch_dev(wsb);
         for (int variant = 0; variant < 4; variant++) {
             int with_bias = variant & 1, with_resid = variant >> 1;
             float *d_out = dup_dev(out, 4 * no);
@@ -232,7 +238,7 @@ static void test_matmul_bf16(void) {
         float *d_db = dup_dev(db, 4 * OC);
         uint16_t *d_w16 = dup_dev(w16, 2 * nw);
         size_t wsb = cuda_matmul_bf16_workspace(N, C, OC);
-        void *ws = dup_dev(dout, wsb);
+        void *ws = scratch_dev(wsb);
         matmul_forward(out, inp_r, w_r, bias, out, 1, N, C, OC);
         CHECK(cuda_matmul_forward_bf16(d_out, d_inp, d_w16, d_bias, d_out, N, C, OC, ws, wsb, 0) == cudaSuccess);
         compare(OP_MM16_FWD, "out", N, OC, d_out, out, no);
