@@ -13,6 +13,7 @@
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "tests/cuda_test.h"
 #include "tests/test.h"
 
 static const double kTolFwd = 2e-6, kTolBwd = 1e-5;
@@ -158,20 +159,7 @@ static void test_all(void) {
 }
 
 int main(void) {
-#ifdef RESTPG_SIMT_EMU
-    static const SimtOrder orders[] = {SIMT_ORDER_FORWARD, SIMT_ORDER_REVERSE, SIMT_ORDER_RANDOM};
-    for (int k = 0; k < 3; k++) {
-        simt_emu_set_order(orders[k], 7 + k);
-        test_all();
-    }
-#else
-    int ndev = 0;
-    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
-        printf("test_cuda_attention_gpu: no CUDA device, skipped\n");
-        return 77;
-    }
-    test_all();
-#endif
+    if (cuda_test_run(test_all, 7, "test_cuda_attention_gpu")) return 77;
     printf("attention forward  max error %.3g (tolerance %.3g)\n", worst_fwd, kTolFwd);
     printf("attention backward max error %.3g (tolerance %.3g)\n", worst_bwd, kTolBwd);
     return test_summary("test_cuda_attention");

@@ -16,6 +16,7 @@
 #include "core/bf16.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "tests/cuda_test.h"
 #include "tests/test.h"
 
 static const double kTolOut = 1e-2, kTolLse = 1e-5, kTolGrad = 1e-2;
@@ -227,20 +228,7 @@ static void test_all(void) {
 }
 
 int main(void) {
-#ifdef RESTPG_SIMT_EMU
-    static const SimtOrder orders[] = {SIMT_ORDER_FORWARD, SIMT_ORDER_REVERSE, SIMT_ORDER_RANDOM};
-    for (int k = 0; k < 3; k++) {
-        simt_emu_set_order(orders[k], 11 + k);
-        test_all();
-    }
-#else
-    int ndev = 0;
-    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
-        printf("test_cuda_attention_tc_gpu: no CUDA device, skipped\n");
-        return 77;
-    }
-    test_all();
-#endif
+    if (cuda_test_run(test_all, 11, "test_cuda_attention_tc_gpu")) return 77;
     printf("wmma mma            max error %.3g (of the sum of |terms|)\n", worst_mma);
     printf("attention tc out    max error %.3g (tolerance %.3g, of the largest |out|)\n", worst_out, kTolOut);
     printf("attention tc lse    max error %.3g (tolerance %.3g)\n", worst_lse, kTolLse);

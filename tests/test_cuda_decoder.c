@@ -40,6 +40,7 @@
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/ops_cuda.h"
 #include "model/llama.h"
+#include "tests/cuda_test.h"
 #include "tests/test.h"
 
 enum { NC = 6, STEPS = 8, NP0 = 13, NP1 = 7, MAXT = NP0 + STEPS, NMODELS = 5 };
@@ -423,25 +424,16 @@ static void test_model(TModel *m) {
     free(m->rec);
 }
 
+/* The decoder's own kernels, under each thread order. */
+static void test_kernels(void) {
+    test_matmul();
+    test_attention();
+}
+
 int main(void) {
     rng_seed(&rng, 20261203);
     kernels_set_threads(1);
-#ifdef RESTPG_SIMT_EMU
-    static const SimtOrder orders[] = {SIMT_ORDER_FORWARD, SIMT_ORDER_REVERSE, SIMT_ORDER_RANDOM};
-    for (int k = 0; k < 3; k++) {
-        simt_emu_set_order(orders[k], 7 + k);
-        test_matmul();
-        test_attention();
-    }
-#else
-    int ndev = 0;
-    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
-        printf("test_cuda_decoder_gpu: no CUDA device, skipped\n");
-        return 77;
-    }
-    test_matmul();
-    test_attention();
-#endif
+    if (cuda_test_run(test_kernels, 7, "test_cuda_decoder_gpu")) return 77;
     for (int i = 0; i < NMODELS; i++) {
 #ifdef RESTPG_SIMT_EMU
         simt_emu_set_order((SimtOrder)(i % 3), 100 + i); /* each model under another order */

@@ -12,6 +12,7 @@
 #include "core/bf16.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "tests/cuda_test.h"
 #include "tests/test.h"
 
 #define NSHAPES 5
@@ -332,19 +333,8 @@ int main(void) {
 #ifdef RESTPG_SIMT_EMU
     test_race_detection();
     test_warp_ops();
-    static const SimtOrder orders[] = {SIMT_ORDER_FORWARD, SIMT_ORDER_REVERSE, SIMT_ORDER_RANDOM};
-    for (int k = 0; k < 3; k++) {
-        simt_emu_set_order(orders[k], 42 + k);
-        test_ops();
-    }
-#else
-    int ndev = 0;
-    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
-        printf("test_cuda_gpu: no CUDA device, skipped\n");
-        return 77;
-    }
-    test_ops();
 #endif
+    if (cuda_test_run(test_ops, 42, "test_cuda_gpu")) return 77;
     for (int op = 0; op < NOPS; op++)
         printf("%-22s max error %.3g (tolerance %.3g)\n", kOpName[op], worst[op], kTol[op]);
     return test_summary("test_cuda_emu");

@@ -12,6 +12,7 @@
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "tests/cuda_test.h"
 #include "tests/test.h"
 
 static const int kRows[] = {1, 7, 33, 130};
@@ -284,20 +285,7 @@ static void test_ops(void) {
 }
 
 int main(void) {
-#ifdef RESTPG_SIMT_EMU
-    static const SimtOrder orders[] = {SIMT_ORDER_FORWARD, SIMT_ORDER_REVERSE, SIMT_ORDER_RANDOM};
-    for (int k = 0; k < 3; k++) {
-        simt_emu_set_order(orders[k], 7 + k);
-        test_ops();
-    }
-#else
-    int ndev = 0;
-    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
-        printf("test_cuda_ops_gpu: no CUDA device, skipped\n");
-        return 77;
-    }
-    test_ops();
-#endif
+    if (cuda_test_run(test_ops, 7, "test_cuda_ops_gpu")) return 77;
     for (int op = 0; op < NOPS; op++)
         printf("%-22s max error %.3g (tolerance %.3g)\n", kOpName[op], worst[op], kTol[op]);
     return test_summary("test_cuda_ops");

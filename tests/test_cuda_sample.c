@@ -16,6 +16,7 @@
 
 #include "kernels/cuda/ops_cuda.h"
 #include "sampler/sampling.h"
+#include "tests/cuda_test.h"
 #include "tests/test.h"
 
 #define MAX_U 12
@@ -148,20 +149,7 @@ static void test_all(void) {
 }
 
 int main(void) {
-#ifdef RESTPG_SIMT_EMU
-    static const SimtOrder orders[] = {SIMT_ORDER_FORWARD, SIMT_ORDER_REVERSE, SIMT_ORDER_RANDOM};
-    for (int k = 0; k < 3; k++) {
-        simt_emu_set_order(orders[k], 7 + k);
-        test_all();
-    }
-#else
-    int ndev = 0;
-    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
-        printf("test_cuda_sample_gpu: no CUDA device, skipped\n");
-        return 77;
-    }
-    test_all();
-#endif
+    if (cuda_test_run(test_all, 7, "test_cuda_sample_gpu")) return 77;
     CHECK(big_sorts > 0); /* a flat row sorted more candidates than shared memory holds */
     printf("%d rows compared, %d with over 2048 candidates sorted; log-probability max error %.3g (tolerance 1e-12)\n",
            cases, big_sorts, worst_lp);
