@@ -1,10 +1,12 @@
-/* Fuzz target: what a judge program sends back (reward/judge.c). The reply parser is internal to
- * judge.c (take_response), so this file includes judge.c itself to reach it without starting a
- * process per input; judge.c's public functions are then defined here and the reward library's
- * copy is never linked in. The input is split into lines, each answered against a batch of three
- * ids as exchange() does; the whole input is also parsed as a judge command line
- * (judge_argv_parse), the other text a user hands the judge. */
+/* Fuzz target: what a judge program sends back (reward/judge.c over core/jsonl_worker.c). The
+ * judge's answer check is internal to judge.c (call_answer), so this file includes judge.c itself
+ * to reach it without starting a process per input; judge.c's public functions are then defined
+ * here and the reward library's copy is never linked in. The input is split into lines, each taken
+ * by jsonl_worker_take against a batch of three ids as the worker's exchange does; the whole input
+ * is also parsed as a judge command line (judge_argv_parse), the other text a user hands the judge. */
 #include "reward/judge.c"
+
+#include <stdlib.h>
 
 #include "tests/fuzz/fuzz.h"
 
@@ -19,10 +21,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     JudgeItem items[3] = {{.id = "a"}, {.id = "b"}, {.id = "c\xc3\xa9"}};
     double rewards[3] = {0};
     uint8_t done[3] = {0};
+    JudgeCall call = {items, rewards};
+    JsonlJob job = {&call, call_id, call_request, call_answer};
     for (char *line = text; line;) {
         char *nl = strchr(line, '\n');
         if (nl) *nl = '\0';
-        if (line[0] && take_response(line, items, 3, rewards, done, &e)) break;
+        if (line[0] && jsonl_worker_take("judge", &job, 0, 3, line, done, &e)) break;
         line = nl ? nl + 1 : NULL;
     }
     free(text);
