@@ -1,5 +1,6 @@
 /* `restpg reason` and its stage: adds reasoning paths to a dataset (stage 1 of REST-PG), from the built-in
- * teacher or from an external teacher's JSON Lines. */
+ * teacher, an external teacher's JSON Lines or a teacher program (cmd:); `--export` writes the
+ * teacher requests for an offline job instead. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
@@ -9,10 +10,12 @@
 
 #include "core/fileio.h"
 #include "core/args.h"
+#include "core/jsonl_worker.h"
 #include "core/log.h"
 #include "data/dataset.h"
 #include "data/prompt_templates.h"
 #include "data/teacher.h"
+#include "data/teacher_llm.h"
 #include "launch/commands.h"
 #include "launch/stages.h"
 
@@ -110,16 +113,55 @@ static int reason_jsonl(Dataset *d, const char *path, const char *splits, int64_
     return rc;
 }
 
+/* The examples of the selected splits, in dataset order, into *out (malloc'd). */
+static int selected_examples(const Dataset *d, const char *splits, int64_t **out, int64_t *n, Error *e) {
+    *out = xmalloc(sizeof(int64_t) * (size_t)(d->n ? d->n : 1), e);
+    if (!*out) return RP_ENOMEM;
+    *n = 0;
+    for (int64_t i = 0; i < d->n; i++)
+        if (split_selected(splits, d->split[i])) (*out)[(*n)++] = i;
+    return RP_OK;
+}
+
+static int reason_cmd(Dataset *d, const ReasonOptions *o, int64_t *done, Error *e) {
+    char **argv = NULL;
+    int rc = jsonl_worker_argv_parse("teacher", o->teacher + 4, &argv, e);
+    if (rc) return rc;
+    int64_t *ex = NULL, n = 0;
+    JsonlWorker w;
+    if (!(rc = selected_examples(d, o->splits, &ex, &n, e))) {
+        rc = jsonl_worker_start(&w, "teacher", argv, o->teacher_timeout, o->teacher_batch, o->teacher_retries, e);
+        if (!rc) rc = teacher_cmd_run(&w, d, ex, n, o->k, e);
+        if (!rc) *done = n;
+        if (!rc && w.restarts) log_info("reason: the teacher was restarted %d time(s)", w.restarts);
+        jsonl_worker_stop(&w);
+    }
+    free(ex);
+    jsonl_worker_argv_free(argv);
+    return rc;
+}
+
+int reason_teacher_check(const char *teacher, Error *e) {
+    if (!strcmp(teacher, "builtin") || (!strncmp(teacher, "jsonl:", 6) && teacher[6])) return RP_OK;
+    if (strncmp(teacher, "cmd:", 4))
+        return error_set(e, RP_EINPUT, "expected builtin, jsonl:FILE or cmd:PROGRAM ARGS..., got '%s'", teacher);
+    char **argv = NULL;
+    int rc = jsonl_worker_argv_parse("teacher", teacher + 4, &argv, e);
+    jsonl_worker_argv_free(argv);
+    return rc;
+}
+
 int stage_reason(const ReasonOptions *o, Error *e) {
     const char *data = o->data, *out = o->out, *teacher = o->teacher, *splits = o->splits;
-    int builtin = !strcmp(teacher, "builtin");
-    if (!builtin && strncmp(teacher, "jsonl:", 6))
-        return error_set(e, RP_EINPUT, "--teacher: expected builtin or jsonl:FILE, got '%s'", teacher);
+    int rc = reason_teacher_check(teacher, e);
+    if (rc) return error_wrap(e, "--teacher");
+    int builtin = !strcmp(teacher, "builtin"), cmd = !strncmp(teacher, "cmd:", 4);
     Dataset d;
-    int rc = dataset_read(data, &d, e);
-    if (rc) return rc;
+    if ((rc = dataset_read(data, &d, e))) return rc;
     int64_t done = 0;
-    rc = builtin ? reason_builtin(&d, splits, o->k, &done, e) : reason_jsonl(&d, teacher + 6, splits, &done, e);
+    rc = builtin ? reason_builtin(&d, splits, o->k, &done, e)
+         : cmd   ? reason_cmd(&d, o, &done, e)
+                 : reason_jsonl(&d, teacher + 6, splits, &done, e);
     int64_t worst = 0, have = 0;
     double chars = 0;
     for (int64_t i = 0; i < d.n && !rc; i++) {
@@ -134,30 +176,83 @@ int stage_reason(const ReasonOptions *o, Error *e) {
     if (!rc)
         log_info("reason: %lld reasoning texts from %s written to %s (mean %.0f characters; longest run of words shared "
                  "with an expected output: %lld)",
-                 (long long)done, builtin ? "the built-in teacher" : teacher + 6, out ? out : data,
-                 have ? chars / (double)have : 0.0, (long long)worst);
+                 (long long)done, builtin ? "the built-in teacher" : cmd ? "the teacher program" : teacher + 6,
+                 out ? out : data, have ? chars / (double)have : 0.0, (long long)worst);
+    dataset_free(&d);
+    return rc;
+}
+
+/* `--export FILE`: one teacher request per example of the selected splits, as JSON Lines, written
+ * to a temp file and renamed. */
+static int reason_export(const char *data, const char *path, const char *splits, int k, Error *e) {
+    Dataset d;
+    int rc = dataset_read(data, &d, e);
+    if (rc) return rc;
+    char *tmp = atomic_tmp_path(path, e);
+    FILE *f = tmp ? fopen(tmp, "wb") : NULL;
+    if (!tmp) rc = RP_ENOMEM;
+    else if (!f) rc = error_set(e, RP_EIO, "--export %s: cannot create %s: %s", path, tmp, strerror(errno));
+    StrBuf line;
+    strbuf_init(&line);
+    int64_t n = 0;
+    for (int64_t i = 0; i < d.n && !rc; i++) {
+        if (!split_selected(splits, d.split[i])) continue;
+        strbuf_clear(&line);
+        if ((rc = teacher_request_json(&d, i, k, &line, e)) || (rc = strbuf_puts(&line, "\n", e))) {
+            error_wrap(e, "example '%s'", d.id[i]);
+            break;
+        }
+        if (fwrite(line.s, 1, line.len, f) != line.len)
+            rc = error_set(e, RP_EIO, "--export %s: %s", path, file_errno_text(errno));
+        n++;
+    }
+    if (f && fclose(f) && !rc) rc = error_set(e, RP_EIO, "--export %s: %s", path, file_errno_text(errno));
+    if (!rc) rc = atomic_commit(tmp, path, e);
+    else if (tmp) atomic_abort(tmp);
+    if (!rc) log_info("reason: %lld teacher requests written to %s", (long long)n, path);
+    strbuf_free(&line);
+    free(tmp);
     dataset_free(&d);
     return rc;
 }
 
 int cmd_reason(int argc, char **argv, Error *e) {
-    const char *data = NULL, *teacher = "builtin", *out = NULL, *splits = "train,val";
-    long k = 4;
+    const char *data = NULL, *teacher = "builtin", *out = NULL, *splits = "train,val", *export = NULL;
+    long k = 4, batch = 16, retries = 1;
+    double timeout = 300;
     ArgSpec specs[] = {
         {"--data", ARG_STR, &data, "dataset file (updated in place unless --out is given)", 1, 0},
-        {"--teacher", ARG_STR, &teacher, "builtin (default) or jsonl:FILE with {id, reasoning} lines", 0, 0},
-        {"--k", ARG_INT, &k, "profile items the built-in teacher reads (the prompt's retrieval; default 4)", 0,
+        {"--teacher", ARG_STR, &teacher,
+         "builtin (default), jsonl:FILE with {id, reasoning} lines, or cmd:PROGRAM ARGS... (a teacher program "
+         "speaking JSON Lines, docs/reward.md)", 0, 0},
+        {"--k", ARG_INT, &k, "profile items retrieved per example for the teacher (the prompt's retrieval; default 4)", 0,
          ARG_RANGE(1, INT_MAX)},
         {"--splits", ARG_STR, &splits, "comma-separated splits to cover, or all (default train,val)", 0, 0},
         {"--out", ARG_STR, &out, "write the updated dataset here instead", 0, 0},
+        {"--export", ARG_STR, &export,
+         "write the teacher requests of the selected splits to this JSON Lines file (for an offline job whose "
+         "answers come back with jsonl:FILE) and nothing else", 0, 0},
+        {"--teacher-timeout", ARG_DOUBLE, &timeout, "cmd: seconds the teacher may take per answer (default 300)", 0,
+         ARG_ABOVE(0)},
+        {"--teacher-batch", ARG_INT, &batch, "cmd: requests sent per batch (default 16)", 0, ARG_RANGE(1, 1 << 20)},
+        {"--teacher-retries", ARG_INT, &retries, "cmd: restarts per batch after a crash or timeout (default 1)", 0,
+         ARG_RANGE(0, 1000)},
         {NULL, 0, NULL, NULL, 0, 0},
     };
     int rc = args_parse("reason",
                         "Adds a reasoning path to each example: a short summary of the user's preferences and style "
                         "that explains the expected output without copying it (REST-PG stage 1).",
                         specs, argc, argv, e);
+    if (rc) return rc;
+    if (export) {
+        if (out || strcmp(teacher, "builtin"))
+            return error_set(e, RP_EINPUT, "--export writes teacher requests only: --out and --teacher do not apply");
+        const char *ins[] = {"--data", data};
+        if ((rc = file_check_out("--export", export, 1, ins, e))) return rc;
+        return reason_export(data, export, splits, (int)k, e);
+    }
     const char *ins[] = {"--teacher", !strncmp(teacher, "jsonl:", 6) ? teacher + 6 : NULL};
-    if (rc || (rc = file_check_out("--out", out, 1, ins, e))) return rc;
-    ReasonOptions o = {data, out, teacher, splits, (int)k};
+    if ((rc = file_check_out("--out", out, 1, ins, e))) return rc;
+    ReasonOptions o = {data, out, teacher, splits, (int)k, timeout, (int)batch, (int)retries};
     return stage_reason(&o, e);
 }

@@ -16,6 +16,7 @@
 #include "core/watchdog.h"
 #include "data/debian.h"
 #include "kernels/backend.h"
+#include "launch/stages.h"
 #include "reward/reward.h"
 #include "trainer/dp.h"
 
@@ -84,7 +85,14 @@ static const Key KEYS[] = {
       ARG_RANGE(1, INT_MAX)),
     K("pretrain.seq_len", ARG_INT, pretrain.seq_len, "128", "tokens per pretraining sequence", ARG_RANGE(2, INT_MAX)),
     K("pretrain.lr", ARG_DOUBLE, pretrain.lr, "0.002", "peak learning rate", ARG_ABOVE(0)),
-    K("reason.teacher", ARG_STR, reason.teacher, "builtin", "builtin, or jsonl:FILE with {id, reasoning} lines", NULL),
+    K("reason.teacher", ARG_STR, reason.teacher, "builtin",
+      "builtin, jsonl:FILE with {id, reasoning} lines, or cmd:PROGRAM ARGS... (a teacher program, docs/reward.md)", NULL),
+    K("reason.teacher_timeout", ARG_DOUBLE, reason.teacher_timeout, "300",
+      "cmd: teacher: seconds it may take per answer", ARG_ABOVE(0)),
+    K("reason.teacher_batch", ARG_INT, reason.teacher_batch, "16", "cmd: teacher: requests sent per batch",
+      ARG_RANGE(1, 1 << 20)),
+    K("reason.teacher_retries", ARG_INT, reason.teacher_retries, "1",
+      "cmd: teacher: restarts per batch after a crash or timeout", ARG_RANGE(0, 1000)),
     K("prompt.k", ARG_INT, prompt.k, "2", "profile items retrieved into each prompt", ARG_RANGE(1, 1000)),
     K("prompt.profile", ARG_STR, prompt.profile, "on", "off = no personalization (no profile in the prompt)",
       ARG_ONE_OF("on", "off")),
@@ -290,8 +298,7 @@ static int check_stages(const RunConfig *c, Error *e) {
         o.max_examples_per_user = c->data.max_examples_per_user;
         if (debian_options_check(&o, e)) return error_wrap(e, "config key 'data.*'");
     }
-    if (strcmp(c->reason.teacher, "builtin") && (strncmp(c->reason.teacher, "jsonl:", 6) || !c->reason.teacher[6]))
-        return error_set(e, RP_EINPUT, "config key 'reason.teacher': expected builtin or jsonl:FILE, got '%s'", c->reason.teacher);
+    if (reason_teacher_check(c->reason.teacher, e)) return error_wrap(e, "config key 'reason.teacher'");
     RewardSpec spec;
     if (reward_spec_parse(c->em.reward, &spec, e)) return error_wrap(e, "config key 'em.reward'");
     if (spec.weight[METRIC_JUDGE] > 0)

@@ -40,6 +40,8 @@ typedef struct {
     } pretrain;
     struct {
         const char *teacher;
+        double teacher_timeout;
+        long teacher_batch, teacher_retries;
     } reason;
     struct {
         long k;

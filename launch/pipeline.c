@@ -109,7 +109,8 @@ static int run_reason(Run *r, Error *e) {
     if (rc || done) return rc;
     watchdog_stage("reason", 0);
     if (log_rank() == 0) {
-        ReasonOptions o = {r->data, NULL, c->reason.teacher, "train,val", (int)c->prompt.k};
+        ReasonOptions o = {r->data,          NULL, c->reason.teacher, "train,val", (int)c->prompt.k, c->reason.teacher_timeout,
+                           (int)c->reason.teacher_batch, (int)c->reason.teacher_retries};
         rc = stage_reason(&o, e);
     }
     return stage_finish(r, "reason", rc, e);

@@ -37,13 +37,19 @@ int stage_tokenizer_train(const TokenizerTrainOptions *o, Error *e);
 typedef struct {
     const char *data;    /* dataset, updated in place unless out is set */
     const char *out;     /* NULL: data */
-    const char *teacher; /* "builtin" or "jsonl:FILE" */
+    const char *teacher; /* "builtin", "jsonl:FILE" or "cmd:PROGRAM ARGS..." */
     const char *splits;  /* comma-separated splits to cover, or "all" */
-    int k;               /* profile items the built-in teacher reads, >= 1 */
+    int k;               /* profile items retrieved for the teacher, >= 1 */
+    double teacher_timeout; /* cmd: seconds per answer */
+    int teacher_batch;      /* cmd: requests per batch */
+    int teacher_retries;    /* cmd: restarts per batch */
 } ReasonOptions;
 
 /* `restpg reason`: adds reasoning paths to the dataset. */
 int stage_reason(const ReasonOptions *o, Error *e);
+/* Checks a teacher spec (reason.teacher, --teacher) without running it: builtin, jsonl:FILE with a
+ * file name, or cmd: with a command jsonl_worker_argv_parse accepts. RP_EINPUT saying what is wrong. */
+int reason_teacher_check(const char *teacher, Error *e);
 
 /* What pretrain and sft share. train.out is the checkpoint written (and resumed from), and
  * train.metrics the JSON-lines file or NULL; train.label is set by the stage; train.seq_len 0
