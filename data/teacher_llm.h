@@ -1,4 +1,4 @@
-/* The LLM teacher (stage 1 of REST-PG with an external model, docs/reward.md#llm-teacher): the
+/* The LLM teacher (stage 1 of REST-PG with an external model, docs/reward.md "The LLM teacher"): the
  * request each training example becomes, the reasoning-generation prompt in it, the checks on an
  * answer, and a teacher program spoken to over core/jsonl_worker.h.
  *

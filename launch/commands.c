@@ -9,7 +9,7 @@ const Command COMMANDS[] = {
     /* In the order a REST-PG run uses them, then the tools. */
     {"data", cmd_data, "build, import and inspect datasets (import, debian, synth, info, prompt)"},
     {"tokenizer", cmd_tokenizer, "train a BPE tokenizer, encode and decode text"},
-    {"reason", cmd_reason, "add reasoning paths to a dataset (built-in teacher or an LLM's JSON Lines)"},
+    {"reason", cmd_reason, "add reasoning paths to a dataset (built-in teacher, an LLM's JSON Lines or a teacher program)"},
     {"pretrain", cmd_pretrain, "train a base model from scratch on a dataset's texts (MPI data parallel)"},
     {"sft", cmd_sft, "fine-tune a checkpoint on prompt -> target (reasoning on/off; MPI data parallel)"},
     {"sample", cmd_sample, "generate N candidates per input of a split with a shared KV cache (MPI sharded, resumable)"},

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The LLM teacher (docs/reward.md#the-llm-teacher): `restpg reason --export` writes one request per
+# The LLM teacher (docs/reward.md, "The LLM teacher"): `restpg reason --export` writes one request per
 # example whose profile items are the BM25 top k (rank_bm25's Okapi formula re-derived here) and
 # whose prompt has the documented sections; scripts/teacher_openai.py against a stub
 # OpenAI-compatible server on 127.0.0.1 fills every reasoning with what the stub answered for that
