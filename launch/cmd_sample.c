@@ -23,7 +23,7 @@ typedef struct {
     long n, top_k, max_new, seed, limit, round, k, batch, threads, stall;
     DType weights; /* parsed from dtype */
     double temperature, top_p, save_every;
-    int resume, no_profile;
+    int resume, no_profile, limit_random;
 } SampleArgs;
 
 /* SamplerOptions from the parsed arguments (already within the option table's rules). */
@@ -36,6 +36,7 @@ static void sample_options(const SampleArgs *a, SamplerOptions *o) {
     o->sp.top_p = a->top_p;
     o->save_every = a->save_every;
     o->limit = a->limit;
+    o->limit_random = a->limit_random;
     o->round = a->round;
     o->prompt.profile = !a->no_profile;
     o->seed = (uint64_t)a->seed;
@@ -133,6 +134,8 @@ int cmd_sample(int argc, char **argv, Error *e) {
         {"--seed", ARG_INT, &a.seed, "random seed (default 0)", 0, ARG_MIN(0)},
         {"--round", ARG_INT, &a.round, "EM round, part of the random key (default 0)", 0, ARG_MIN(0)},
         {"--limit", ARG_INT, &a.limit, "only the first N inputs of the split (default 0 = all)", 0, ARG_MIN(0)},
+        {"--limit-random", ARG_FLAG, &a.limit_random, "--limit's N inputs are a random subset keyed by --seed and "
+                                                      "--round instead of the first N", 0, 0},
         {"--reasoning", ARG_STR, &a.reasoning, "on: candidates are reasoning + answer (default); off: answer only", 0,
          ARG_ONE_OF("on", "off")},
         {"--k", ARG_INT, &a.k, "profile items retrieved into each prompt (default 4)", 0, ARG_RANGE(0, 100000)},

@@ -16,6 +16,7 @@
 #include "core/watchdog.h"
 #include "data/debian.h"
 #include "kernels/backend.h"
+#include "reward/judge.h"
 #include "reward/reward.h"
 #include "trainer/dp.h"
 
@@ -106,16 +107,32 @@ static const Key KEYS[] = {
     K("em.keep", ARG_INT, em.keep, "4", "keep at most K candidates per input (the paper uses 10; 0 = no cap)", ARG_RANGE(0, INT_MAX)),
     K("em.mstep_init", ARG_STR, em.mstep_init, "base", "M-step starts from base, sft or previous",
       ARG_ONE_OF("base", "sft", "previous")),
-    K("em.steps", ARG_INT, em.steps, "60", "optimizer steps of each M-step", ARG_MIN(1)),
+    K("em.steps", ARG_INT, em.steps, "0", "optimizer steps of each M-step; 0 = sized by em.epochs", ARG_MIN(0)),
+    K("em.epochs", ARG_DOUBLE, em.epochs, "2", "passes over the round's kept set per M-step (when em.steps is 0)",
+      ARG_ABOVE(0)),
+    K("em.warmup_frac", ARG_DOUBLE, em.warmup_frac, "0.1", "share of each M-step's steps spent warming the learning "
+      "rate up", ARG_RANGE(0, 0.999)),
     K("em.batch_size", ARG_INT, em.batch_size, "4", "sequences per micro-batch in the M-step", ARG_RANGE(1, INT_MAX)),
     K("em.grad_accum", ARG_INT, em.grad_accum, "2", "micro-batches per M-step step, shared out over the ranks",
       ARG_RANGE(1, INT_MAX)),
     K("em.lr", ARG_DOUBLE, em.lr, "0.0005", "peak learning rate of the M-step", ARG_ABOVE(0)),
-    K("em.limit", ARG_INT, em.limit, "256", "training inputs sampled per round (0 = all)", ARG_MIN(0)),
+    K("em.limit", ARG_INT, em.limit, "0", "training inputs sampled per round (0 = all)", ARG_MIN(0)),
+    K("em.subset", ARG_STR, em.subset, "random", "with em.limit: random = a fresh seeded subset each round; first = "
+      "the first em.limit inputs every round", ARG_ONE_OF("random", "first")),
+    K("em.select", ARG_STR, em.select, "best", "final policy: best = the round (0 = SFT) with the highest validation "
+      "reward; last = the last round", ARG_ONE_OF("best", "last")),
+    K("em.judge", ARG_STR, em.judge, "", "external judge command (JSON array or words, never run by a shell) for a "
+      "reward spec that uses judge, and for eval.judge", NULL),
+    K("em.judge_timeout", ARG_DOUBLE, em.judge_timeout, "60", "seconds the judge may take per answer", ARG_ABOVE(0)),
+    K("em.judge_batch", ARG_INT, em.judge_batch, "64", "requests per judge batch", ARG_RANGE(1, INT_MAX)),
+    K("em.judge_retries", ARG_INT, em.judge_retries, "1", "restarts of a crashed or stuck judge per batch",
+      ARG_RANGE(0, INT_MAX)),
     K("eval.split", ARG_STR, eval.split, "test", "split of the final evaluation", ARG_ONE_OF("val", "test", "train")),
     K("eval.decode", ARG_STR, eval.decode, "greedy", "greedy or sample", ARG_ONE_OF("greedy", "sample")),
     K("eval.limit", ARG_INT, eval.limit, "0", "examples evaluated (0 = all)", ARG_MIN(0)),
     K("eval.val_limit", ARG_INT, eval.val_limit, "0", "val examples scored after each round (0 = all)", ARG_MIN(0)),
+    K("eval.judge", ARG_FLAG, eval.judge, "false", "also report the judge's mean score (em.judge) in evaluations",
+      NULL),
     K("eval.max_new_tokens", ARG_INT, eval.max_new_tokens, "160", "generated tokens per evaluated example",
       ARG_RANGE(1, 1 << 30)),
 };
@@ -294,9 +311,12 @@ static int check_stages(const RunConfig *c, Error *e) {
         return error_set(e, RP_EINPUT, "config key 'reason.teacher': expected builtin or jsonl:FILE, got '%s'", c->reason.teacher);
     RewardSpec spec;
     if (reward_spec_parse(c->em.reward, &spec, e)) return error_wrap(e, "config key 'em.reward'");
-    if (spec.weight[METRIC_JUDGE] > 0)
-        return error_set(e, RP_EINPUT, "config key 'em.reward': '%s' uses judge, which a run cannot start (score with "
-                                       "restpg reward --judge instead)", c->em.reward);
+    if ((spec.weight[METRIC_JUDGE] > 0 || c->eval.judge) && !c->em.judge[0])
+        return error_set(e, RP_EINPUT, "config key '%s' needs a judge: set em.judge to its command",
+                         c->eval.judge ? "eval.judge" : "em.reward");
+    char **argv = NULL;
+    if (c->em.judge[0] && judge_argv_parse(c->em.judge, &argv, e)) return error_wrap(e, "config key 'em.judge'");
+    judge_argv_free(argv);
     if (!c->model.init[0]) {
         /* The model is pretrained here, so its shape is known now. */
         if (c->model.n_embd % c->model.n_head)

@@ -52,12 +52,16 @@ typedef struct {
     } sft;
     struct {
         long rounds, n, top_k, max_new_tokens, keep, steps, batch_size, grad_accum, limit;
-        double temperature, top_p, tau, lr;
-        const char *reward, *mstep_init;
+        double temperature, top_p, tau, lr, epochs, warmup_frac;
+        const char *reward, *mstep_init, *subset, *select;
+        const char *judge;   /* external judge command (reward/judge.h); "" = none */
+        double judge_timeout;
+        long judge_batch, judge_retries;
     } em;
     struct {
         const char *split, *decode;
         long limit, val_limit, max_new_tokens;
+        int judge; /* report the judge's mean score (needs em.judge) */
     } eval;
 } RunConfig;
 

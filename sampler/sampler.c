@@ -9,6 +9,8 @@
 
 #include "core/fileio.h"
 #include "core/log.h"
+#include "core/rng.h"
+#include "core/text.h"
 #include "kernels/backend.h"
 #include "sampler/engine.h"
 #include "sampler/shard.h"
@@ -52,6 +54,43 @@ static int check_options(const SamplerOptions *o, const Model *m, const Tokenize
     return RP_OK;
 }
 
+/* Separates the subset's draws from the sampler's token draws under the same seed. */
+#define SUBSET_STREAM 0x73756273657431ULL
+
+typedef struct {
+    uint64_t key;
+    int64_t idx;
+} Keyed;
+
+static int keyed_cmp(const void *a, const void *b) {
+    const Keyed *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static int idx_cmp(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Keeps o->limit of the n candidate inputs: those with the smallest keys rng_hash(seed, round,
+ * hash of id), a uniform draw without replacement that depends on the ids, not their order; the
+ * kept ones go back in dataset order. */
+static int draw_subset(const Dataset *d, const SamplerOptions *o, int64_t *idx, int64_t *n, Error *e) {
+    Keyed *k = xmalloc(sizeof(Keyed) * (size_t)*n, e);
+    if (!k) return RP_ENOMEM;
+    for (int64_t i = 0; i < *n; i++) {
+        const char *id = d->id[idx[i]];
+        k[i] = (Keyed){rng_hash(o->seed, (uint64_t)o->round, hash_bytes(id, strlen(id)), SUBSET_STREAM), idx[i]};
+    }
+    qsort(k, (size_t)*n, sizeof *k, keyed_cmp);
+    for (int64_t i = 0; i < o->limit; i++) idx[i] = k[i].idx;
+    free(k);
+    *n = o->limit;
+    qsort(idx, (size_t)*n, sizeof *idx, idx_cmp);
+    return RP_OK;
+}
+
 /* The dataset indices of the run's inputs, in dataset order. */
 static int select_inputs(const Dataset *d, const SamplerOptions *o, int64_t **out, int64_t *n_out, Error *e) {
     const char *src = o->data_path ? o->data_path : "dataset";
@@ -64,10 +103,10 @@ static int select_inputs(const Dataset *d, const SamplerOptions *o, int64_t **ou
         (*out)[(*n_out)++] = i;
         return RP_OK;
     }
-    for (int64_t i = 0; i < d->n && (!o->limit || *n_out < o->limit); i++)
+    for (int64_t i = 0; i < d->n && (o->limit_random || !o->limit || *n_out < o->limit); i++)
         if (!strcmp(d->split[i], o->split)) (*out)[(*n_out)++] = i;
     if (!*n_out) return error_set(e, RP_EINPUT, "%s: no examples in split '%s'", src, o->split);
-    return RP_OK;
+    return o->limit_random && o->limit && *n_out > o->limit ? draw_subset(d, o, *out, n_out, e) : RP_OK;
 }
 
 /* Prompt options whose token budget leaves max_new_tokens of the model's positions for the

@@ -28,7 +28,10 @@
 
 typedef struct {
     const char *split;       /* "train", "val" or "test" */
-    int64_t limit;           /* at most this many inputs of the split (dataset order); 0 = all */
+    int64_t limit;           /* at most this many inputs of the split; 0 = all */
+    int limit_random;        /* 0: the first `limit` inputs in dataset order; 1: `limit` inputs drawn
+                              * without replacement, keyed by (seed, round, each input's id), so each
+                              * round gets a fresh subset that does not depend on dataset order */
     int n;                   /* candidates per input (default 32) */
     SamplingParams sp;       /* default temperature 0.7, top_p 0.9, top_k 0 */
     int max_new_tokens;      /* default 256 */
