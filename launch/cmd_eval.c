@@ -15,7 +15,8 @@
 int cmd_eval(int argc, char **argv, Error *e) {
     const char *model = NULL, *data = NULL, *split = "test", *decode = "greedy", *out = NULL, *reasoning = "on",
                *profile = "on", *reward = NULL, *judge = NULL;
-    long limit = 0, k = 4, max_new = 256, threads = 1, seed = 1, judge_batch = 64, judge_retries = 1;
+    long limit = 0, k = 4, max_new = 256, threads = 1, seed = 1, judge_batch = 64, judge_retries = 1, max_reason = 0,
+         max_answer = 0;
     double judge_timeout = 60.0;
     double temperature = 0.7, top_p = 0.9;
     const char *device = "cpu", *dtype = "auto";
@@ -28,6 +29,10 @@ int cmd_eval(int argc, char **argv, Error *e) {
         {"--top-p", ARG_DOUBLE, &top_p, "with --decode sample (default 0.9)", 0, ARG_ABOVE_UPTO(0, 1)},
         {"--limit", ARG_INT, &limit, "evaluate the first N examples of the split (default all)", 0, ARG_MIN(0)},
         {"--max-new-tokens", ARG_INT, &max_new, "generated tokens per example (default 256)", 0, ARG_RANGE(1, INT_MAX)},
+        {"--max-reasoning-tokens", ARG_INT, &max_reason, "separate budgets: reasoning tokens, then the separator is "
+                                                         "forced (needs --max-answer-tokens)", 0, ARG_RANGE(0, 1 << 30)},
+        {"--max-answer-tokens", ARG_INT, &max_answer, "separate budgets: answer tokens, the same for models with and "
+                                                      "without reasoning (replaces --max-new-tokens)", 0, ARG_RANGE(0, 1 << 30)},
         {"--reasoning", ARG_STR, &reasoning, "on (default): the model writes reasoning then the answer; off: answer only", 0,
          ARG_ONE_OF("on", "off")},
         {"--profile", ARG_STR, &profile, "off: prompts without profile items (no-personalization models)", 0,
@@ -63,6 +68,8 @@ int cmd_eval(int argc, char **argv, Error *e) {
     eo.temperature = temperature;
     eo.top_p = top_p;
     eo.max_new_tokens = (int)max_new;
+    eo.max_reasoning_tokens = (int)max_reason;
+    eo.max_answer_tokens = (int)max_answer;
     eo.prompt.k = (int)k;
     eo.threads = (int)threads;
     if ((rc = model_dtype_parse(dtype, &eo.weights, e))) return rc;

@@ -20,7 +20,7 @@
 
 typedef struct {
     const char *model, *data, *split, *out, *reasoning, *dtype;
-    long n, top_k, max_new, seed, limit, round, k, batch, threads, stall;
+    long n, top_k, max_new, seed, limit, round, k, batch, threads, stall, max_reason, max_answer;
     DType weights; /* parsed from dtype */
     double temperature, top_p, save_every;
     int resume, no_profile, limit_random;
@@ -43,6 +43,8 @@ static void sample_options(const SampleArgs *a, SamplerOptions *o) {
     o->n = (int)a->n;
     o->sp.top_k = (int)a->top_k;
     o->max_new_tokens = (int)a->max_new;
+    o->max_reasoning_tokens = (int)a->max_reason;
+    o->max_answer_tokens = (int)a->max_answer;
     o->batch = (int)a->batch;
     o->threads = (int)a->threads;
     o->weights = a->weights;
@@ -131,6 +133,10 @@ int cmd_sample(int argc, char **argv, Error *e) {
         {"--top-p", ARG_DOUBLE, &a.top_p, "nucleus mass in (0, 1], 1 = off (default 0.9)", 0, ARG_ABOVE_UPTO(0, 1)},
         {"--top-k", ARG_INT, &a.top_k, "keep the k most likely tokens, 0 = off (default 0)", 0, ARG_RANGE(0, 1 << 30)},
         {"--max-new-tokens", ARG_INT, &a.max_new, "generated tokens per candidate at most (default 256)", 0, ARG_RANGE(1, 1 << 30)},
+        {"--max-reasoning-tokens", ARG_INT, &a.max_reason, "separate budgets: reasoning tokens, then the separator is "
+                                                           "forced (needs --max-answer-tokens)", 0, ARG_RANGE(0, 1 << 30)},
+        {"--max-answer-tokens", ARG_INT, &a.max_answer, "separate budgets: answer tokens (replaces --max-new-tokens)", 0,
+         ARG_RANGE(0, 1 << 30)},
         {"--seed", ARG_INT, &a.seed, "random seed (default 0)", 0, ARG_MIN(0)},
         {"--round", ARG_INT, &a.round, "EM round, part of the random key (default 0)", 0, ARG_MIN(0)},
         {"--limit", ARG_INT, &a.limit, "only the first N inputs of the split (default 0 = all)", 0, ARG_MIN(0)},

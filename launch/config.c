@@ -102,6 +102,10 @@ static const Key KEYS[] = {
     K("em.top_p", ARG_DOUBLE, em.top_p, "0.9", "nucleus sampling mass", ARG_ABOVE_UPTO(0, 1)),
     K("em.top_k", ARG_INT, em.top_k, "0", "top-k sampling (0 = off)", ARG_RANGE(0, 1 << 30)),
     K("em.max_new_tokens", ARG_INT, em.max_new_tokens, "160", "generated tokens per candidate", ARG_RANGE(1, 1 << 30)),
+    K("em.max_reasoning_tokens", ARG_INT, em.max_reasoning_tokens, "0", "separate budgets: reasoning tokens per "
+      "candidate, then the separator is forced (with em.max_answer_tokens; 0 = off)", ARG_RANGE(0, 1 << 30)),
+    K("em.max_answer_tokens", ARG_INT, em.max_answer_tokens, "0", "separate budgets: answer tokens per candidate "
+      "(0 = off: em.max_new_tokens is shared by reasoning and answer)", ARG_RANGE(0, 1 << 30)),
     K("em.reward", ARG_STR, em.reward, "rouge1:0.5,rougeL:0.5", "reward spec (restpg reward --help)", NULL),
     K("em.tau", ARG_DOUBLE, em.tau, "0.3", "keep candidates with reward >= tau (rewards lie in [0, 1])", ARG_RANGE(0, 1)),
     K("em.keep", ARG_INT, em.keep, "4", "keep at most K candidates per input (the paper uses 10; 0 = no cap)", ARG_RANGE(0, INT_MAX)),
@@ -131,6 +135,10 @@ static const Key KEYS[] = {
     K("eval.decode", ARG_STR, eval.decode, "greedy", "greedy or sample", ARG_ONE_OF("greedy", "sample")),
     K("eval.limit", ARG_INT, eval.limit, "0", "examples evaluated (0 = all)", ARG_MIN(0)),
     K("eval.val_limit", ARG_INT, eval.val_limit, "0", "val examples scored after each round (0 = all)", ARG_MIN(0)),
+    K("eval.max_reasoning_tokens", ARG_INT, eval.max_reasoning_tokens, "0", "separate budgets in evaluation: "
+      "reasoning tokens (with eval.max_answer_tokens; 0 = off)", ARG_RANGE(0, 1 << 30)),
+    K("eval.max_answer_tokens", ARG_INT, eval.max_answer_tokens, "0", "separate budgets in evaluation: answer tokens, "
+      "the same for methods with and without reasoning (0 = off: eval.max_new_tokens is shared)", ARG_RANGE(0, 1 << 30)),
     K("eval.judge", ARG_FLAG, eval.judge, "false", "also report the judge's mean score (em.judge) in evaluations",
       NULL),
     K("eval.max_new_tokens", ARG_INT, eval.max_new_tokens, "160", "generated tokens per evaluated example",
@@ -311,6 +319,13 @@ static int check_stages(const RunConfig *c, Error *e) {
         return error_set(e, RP_EINPUT, "config key 'reason.teacher': expected builtin or jsonl:FILE, got '%s'", c->reason.teacher);
     RewardSpec spec;
     if (reward_spec_parse(c->em.reward, &spec, e)) return error_wrap(e, "config key 'em.reward'");
+    const char *sec[2] = {"em", "eval"};
+    const long bud[2][2] = {{c->em.max_reasoning_tokens, c->em.max_answer_tokens},
+                            {c->eval.max_reasoning_tokens, c->eval.max_answer_tokens}};
+    for (int i = 0; i < 2; i++)
+        if ((bud[i][0] > 0) != (bud[i][1] > 0) && strcmp(c->sft.reasoning, "off"))
+            return error_set(e, RP_EINPUT, "config keys '%s.max_reasoning_tokens' (%ld) and '%s.max_answer_tokens' (%ld): "
+                             "set both or neither (separate budgets)", sec[i], bud[i][0], sec[i], bud[i][1]);
     if ((spec.weight[METRIC_JUDGE] > 0 || c->eval.judge) && !c->em.judge[0])
         return error_set(e, RP_EINPUT, "config key '%s' needs a judge: set em.judge to its command",
                          c->eval.judge ? "eval.judge" : "em.reward");
@@ -326,7 +341,11 @@ static int check_stages(const RunConfig *c, Error *e) {
             return error_set(e, RP_EINPUT, "config key 'pretrain.seq_len': %ld exceeds model.n_positions %ld",
                              c->pretrain.seq_len, c->model.n_positions);
         const char *gen[2] = {"em.max_new_tokens", "eval.max_new_tokens"};
-        const long val[2] = {c->em.max_new_tokens, c->eval.max_new_tokens};
+        /* With separate budgets the total adds the forced separator sentence (~20 tokens). */
+        const long val[2] = {c->em.max_answer_tokens ? c->em.max_reasoning_tokens + c->em.max_answer_tokens + 20
+                                                     : c->em.max_new_tokens,
+                             c->eval.max_answer_tokens ? c->eval.max_reasoning_tokens + c->eval.max_answer_tokens + 20
+                                                       : c->eval.max_new_tokens};
         for (int i = 0; i < 2; i++)
             if (val[i] >= c->model.n_positions)
                 return error_set(e, RP_EINPUT, "config key '%s': %ld leaves no room for a prompt in model.n_positions %ld",

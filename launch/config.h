@@ -52,6 +52,7 @@ typedef struct {
     } sft;
     struct {
         long rounds, n, top_k, max_new_tokens, keep, steps, batch_size, grad_accum, limit;
+        long max_reasoning_tokens, max_answer_tokens; /* separate budgets (sampler/sampler.h); 0 = off */
         double temperature, top_p, tau, lr, epochs, warmup_frac;
         const char *reward, *mstep_init, *subset, *select;
         const char *judge;   /* external judge command (reward/judge.h); "" = none */
@@ -61,6 +62,7 @@ typedef struct {
     struct {
         const char *split, *decode;
         long limit, val_limit, max_new_tokens;
+        long max_reasoning_tokens, max_answer_tokens;
         int judge; /* report the judge's mean score (needs em.judge) */
     } eval;
 } RunConfig;

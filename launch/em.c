@@ -114,6 +114,8 @@ static int estep_sample(const EmPlan *p, const Round *r, int t, const char *poli
     so.n = (int)c->em.n;
     so.sp = (SamplingParams){c->em.temperature, (int)c->em.top_k, c->em.top_p};
     so.max_new_tokens = (int)c->em.max_new_tokens;
+    so.max_reasoning_tokens = (int)c->em.max_reasoning_tokens;
+    so.max_answer_tokens = (int)c->em.max_answer_tokens;
     so.seed = (uint64_t)c->seed;
     so.round = t;
     em_prompt_options(c, &so.prompt);
@@ -282,6 +284,8 @@ void em_eval_options(const RunConfig *c, EvalOptions *eo) {
     eo->temperature = c->em.temperature;
     eo->top_p = c->em.top_p;
     eo->max_new_tokens = (int)c->eval.max_new_tokens;
+    eo->max_reasoning_tokens = (int)c->eval.max_reasoning_tokens;
+    eo->max_answer_tokens = (int)c->eval.max_answer_tokens;
     eo->seed = (uint64_t)c->seed;
     eo->threads = em_threads(c);
     eo->weights = config_dtype(c);

@@ -155,6 +155,8 @@ int eval_run(const Model *model, const Tokenizer *t, const Dataset *d, const Eva
     so.sp.top_p = o->greedy ? 1.0 : o->top_p;
     so.sp.top_k = 0;
     so.max_new_tokens = o->max_new_tokens;
+    so.max_reasoning_tokens = o->max_reasoning_tokens;
+    so.max_answer_tokens = o->max_answer_tokens;
     so.seed = o->seed;
     so.round = -1; /* evaluation draws from its own random streams, never a training round's */
     so.prompt = o->prompt;

@@ -20,6 +20,7 @@ typedef struct {
     int greedy;               /* 1 (default): temperature 0; 0: sample with temperature/top_p */
     double temperature, top_p;
     int max_new_tokens;
+    int max_reasoning_tokens, max_answer_tokens; /* separate budgets (sampler/sampler.h); 0 = off */
     uint64_t seed;
     int threads;
     DType weights;            /* model.dtype: the decoder's weight copy */
