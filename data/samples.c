@@ -121,7 +121,11 @@ int samples_write(const Samples *s, const char *path, Error *e) {
         (rc = h5_attr_set_str(f, "dataset", s->dataset ? s->dataset : "", e)) ||
         (rc = h5_attr_set_str(f, "split", s->split ? s->split : "", e)) ||
         (rc = h5_attr_set_f64(f, "temperature", s->temperature, e)) || (rc = h5_attr_set_f64(f, "top_p", s->top_p, e)) ||
-        (rc = h5_attr_set_str(f, "dtype", s->dtype ? s->dtype : "fp32", e)) || (rc = h5_mkgroups(f, "candidates", e)) ||
+        (rc = h5_attr_set_str(f, "dtype", s->dtype ? s->dtype : "fp32", e)) ||
+        (s->max_answer_tokens &&
+         ((rc = h5_attr_set_i64(f, "max_reasoning_tokens", s->max_reasoning_tokens, e)) ||
+          (rc = h5_attr_set_i64(f, "max_answer_tokens", s->max_answer_tokens, e)))) ||
+        (rc = h5_mkgroups(f, "candidates", e)) ||
         (rc = h5_write_strings(f, "candidates/example_id", s->example_id, s->m, e)) ||
         (rc = h5_write_array(f, "candidates/candidate", H5T_NATIVE_INT32, 1, m, s->candidate, e)) ||
         (rc = h5_write_array(f, "candidates/token_offset", H5T_NATIVE_INT64, 1, m1, off, e)) ||
@@ -173,6 +177,16 @@ static int read_body(hid_t f, Samples *s, Error *e) {
         return rc;
     if (strcmp(s->dtype, "fp32") && strcmp(s->dtype, "bf16"))
         return error_set(e, RP_EINPUT, "attribute 'dtype': '%s' is not fp32 or bf16", s->dtype);
+    /* The separate budgets are written only when used. */
+    const char *budget[2] = {"max_reasoning_tokens", "max_answer_tokens"};
+    int64_t *slot[2] = {&s->max_reasoning_tokens, &s->max_answer_tokens};
+    for (int k = 0; k < 2; k++) {
+        htri_t has = H5Aexists(f, budget[k]);
+        if (has < 0) return error_set(e, RP_EINPUT, "attribute '%s': cannot be probed", budget[k]);
+        *slot[k] = 0;
+        if (has && (rc = h5_attr_get_i64(f, budget[k], slot[k], e))) return rc;
+        if (*slot[k] < 0) return error_set(e, RP_EINPUT, "attribute '%s': %lld is negative", budget[k], (long long)*slot[k]);
+    }
     /* samples_free frees every string column with s->m entries, so a column is recorded in s only
      * after its length is known to be s->m: a shorter column must never be freed past its end. */
     int64_t m, n2;

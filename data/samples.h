@@ -20,6 +20,8 @@ typedef struct {
     /* Generation settings, stored as root attributes. */
     char *model, *dataset, *split;
     int64_t n_per_input, round, seed, max_new_tokens, top_k, reasoning;
+    int64_t max_reasoning_tokens, max_answer_tokens; /* separate budgets; 0 (and absent) = one
+                                                      * shared budget of max_new_tokens */
     double temperature, top_p;
     char *dtype; /* the decoder's weight dtype, "fp32" or "bf16" (absent in files before it: "fp32") */
 

@@ -44,7 +44,7 @@ int cmd_run(int argc, char **argv, Error *e) {
     return rc;
 }
 
-static const char *const DEMO_PRESETS[] = {"em.mstep_init=previous", NULL};
+static const char *const DEMO_PRESETS[] = {"em.mstep_init=previous", "em.limit=256", NULL};
 
 int cmd_demo(int argc, char **argv, Error *e) {
     RunConfig c;
@@ -55,7 +55,8 @@ int cmd_demo(int argc, char **argv, Error *e) {
                    "from the built-in teacher, SFT, 3 EM rounds and evaluation. Run it under mpirun with 2 ranks "
                    "(scripts/demo does). Rerunning continues or re-reports the same run directory. Unlike restpg run, "
                    "the M-step continues from the previous policy (em.mstep_init=previous): with a model this small and "
-                   "~100 kept samples per round, restarting from the base model would forget the SFT stage.",
+                   "~100 kept samples per round, restarting from the base model would forget the SFT stage; and each "
+                   "E-step samples a fresh random 256 of the train inputs (em.limit=256) to stay within minutes.",
                    argc, argv, &c, &a, 0, DEMO_PRESETS, e);
     if (!rc) {
         char *kv = xasprintf(e, "run_dir=%s", a.out ? a.out : "runs/demo");

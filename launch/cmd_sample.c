@@ -20,10 +20,10 @@
 
 typedef struct {
     const char *model, *data, *split, *out, *reasoning, *dtype;
-    long n, top_k, max_new, seed, limit, round, k, batch, threads, stall;
+    long n, top_k, max_new, seed, limit, round, k, batch, threads, stall, max_reason, max_answer;
     DType weights; /* parsed from dtype */
     double temperature, top_p, save_every;
-    int resume, no_profile;
+    int resume, no_profile, limit_random;
 } SampleArgs;
 
 /* SamplerOptions from the parsed arguments (already within the option table's rules). */
@@ -36,12 +36,15 @@ static void sample_options(const SampleArgs *a, SamplerOptions *o) {
     o->sp.top_p = a->top_p;
     o->save_every = a->save_every;
     o->limit = a->limit;
+    o->limit_random = a->limit_random;
     o->round = a->round;
     o->prompt.profile = !a->no_profile;
     o->seed = (uint64_t)a->seed;
     o->n = (int)a->n;
     o->sp.top_k = (int)a->top_k;
     o->max_new_tokens = (int)a->max_new;
+    o->max_reasoning_tokens = (int)a->max_reason;
+    o->max_answer_tokens = (int)a->max_answer;
     o->batch = (int)a->batch;
     o->threads = (int)a->threads;
     o->weights = a->weights;
@@ -130,9 +133,15 @@ int cmd_sample(int argc, char **argv, Error *e) {
         {"--top-p", ARG_DOUBLE, &a.top_p, "nucleus mass in (0, 1], 1 = off (default 0.9)", 0, ARG_ABOVE_UPTO(0, 1)},
         {"--top-k", ARG_INT, &a.top_k, "keep the k most likely tokens, 0 = off (default 0)", 0, ARG_RANGE(0, 1 << 30)},
         {"--max-new-tokens", ARG_INT, &a.max_new, "generated tokens per candidate at most (default 256)", 0, ARG_RANGE(1, 1 << 30)},
+        {"--max-reasoning-tokens", ARG_INT, &a.max_reason, "separate budgets: reasoning tokens, then the separator is "
+                                                           "forced (needs --max-answer-tokens)", 0, ARG_RANGE(0, 1 << 30)},
+        {"--max-answer-tokens", ARG_INT, &a.max_answer, "separate budgets: answer tokens (replaces --max-new-tokens)", 0,
+         ARG_RANGE(0, 1 << 30)},
         {"--seed", ARG_INT, &a.seed, "random seed (default 0)", 0, ARG_MIN(0)},
         {"--round", ARG_INT, &a.round, "EM round, part of the random key (default 0)", 0, ARG_MIN(0)},
         {"--limit", ARG_INT, &a.limit, "only the first N inputs of the split (default 0 = all)", 0, ARG_MIN(0)},
+        {"--limit-random", ARG_FLAG, &a.limit_random, "--limit's N inputs are a random subset keyed by --seed and "
+                                                      "--round instead of the first N", 0, 0},
         {"--reasoning", ARG_STR, &a.reasoning, "on: candidates are reasoning + answer (default); off: answer only", 0,
          ARG_ONE_OF("on", "off")},
         {"--k", ARG_INT, &a.k, "profile items retrieved into each prompt (default 4)", 0, ARG_RANGE(0, 100000)},

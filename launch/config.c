@@ -17,6 +17,7 @@
 #include "data/debian.h"
 #include "kernels/backend.h"
 #include "launch/stages.h"
+#include "reward/judge.h"
 #include "reward/reward.h"
 #include "trainer/dp.h"
 
@@ -109,21 +110,45 @@ static const Key KEYS[] = {
     K("em.top_p", ARG_DOUBLE, em.top_p, "0.9", "nucleus sampling mass", ARG_ABOVE_UPTO(0, 1)),
     K("em.top_k", ARG_INT, em.top_k, "0", "top-k sampling (0 = off)", ARG_RANGE(0, 1 << 30)),
     K("em.max_new_tokens", ARG_INT, em.max_new_tokens, "160", "generated tokens per candidate", ARG_RANGE(1, 1 << 30)),
+    K("em.max_reasoning_tokens", ARG_INT, em.max_reasoning_tokens, "0", "separate budgets: reasoning tokens per "
+      "candidate, then the separator is forced (with em.max_answer_tokens; 0 = off)", ARG_RANGE(0, 1 << 30)),
+    K("em.max_answer_tokens", ARG_INT, em.max_answer_tokens, "0", "separate budgets: answer tokens per candidate "
+      "(0 = off: em.max_new_tokens is shared by reasoning and answer)", ARG_RANGE(0, 1 << 30)),
     K("em.reward", ARG_STR, em.reward, "rouge1:0.5,rougeL:0.5", "reward spec (restpg reward --help)", NULL),
     K("em.tau", ARG_DOUBLE, em.tau, "0.3", "keep candidates with reward >= tau (rewards lie in [0, 1])", ARG_RANGE(0, 1)),
     K("em.keep", ARG_INT, em.keep, "4", "keep at most K candidates per input (the paper uses 10; 0 = no cap)", ARG_RANGE(0, INT_MAX)),
     K("em.mstep_init", ARG_STR, em.mstep_init, "base", "M-step starts from base, sft or previous",
       ARG_ONE_OF("base", "sft", "previous")),
-    K("em.steps", ARG_INT, em.steps, "60", "optimizer steps of each M-step", ARG_MIN(1)),
+    K("em.steps", ARG_INT, em.steps, "0", "optimizer steps of each M-step; 0 = sized by em.epochs", ARG_MIN(0)),
+    K("em.epochs", ARG_DOUBLE, em.epochs, "2", "passes over the round's kept set per M-step (when em.steps is 0)",
+      ARG_ABOVE(0)),
+    K("em.warmup_frac", ARG_DOUBLE, em.warmup_frac, "0.1", "share of each M-step's steps spent warming the learning "
+      "rate up", ARG_RANGE(0, 0.999)),
     K("em.batch_size", ARG_INT, em.batch_size, "4", "sequences per micro-batch in the M-step", ARG_RANGE(1, INT_MAX)),
     K("em.grad_accum", ARG_INT, em.grad_accum, "2", "micro-batches per M-step step, shared out over the ranks",
       ARG_RANGE(1, INT_MAX)),
     K("em.lr", ARG_DOUBLE, em.lr, "0.0005", "peak learning rate of the M-step", ARG_ABOVE(0)),
-    K("em.limit", ARG_INT, em.limit, "256", "training inputs sampled per round (0 = all)", ARG_MIN(0)),
+    K("em.limit", ARG_INT, em.limit, "0", "training inputs sampled per round (0 = all)", ARG_MIN(0)),
+    K("em.subset", ARG_STR, em.subset, "random", "with em.limit: random = a fresh seeded subset each round; first = "
+      "the first em.limit inputs every round", ARG_ONE_OF("random", "first")),
+    K("em.select", ARG_STR, em.select, "best", "final policy: best = the round (0 = SFT) with the highest validation "
+      "reward; last = the last round", ARG_ONE_OF("best", "last")),
+    K("em.judge", ARG_STR, em.judge, "", "external judge command (JSON array or words, never run by a shell) for a "
+      "reward spec that uses judge, and for eval.judge", NULL),
+    K("em.judge_timeout", ARG_DOUBLE, em.judge_timeout, "60", "seconds the judge may take per answer", ARG_ABOVE(0)),
+    K("em.judge_batch", ARG_INT, em.judge_batch, "64", "requests per judge batch", ARG_RANGE(1, INT_MAX)),
+    K("em.judge_retries", ARG_INT, em.judge_retries, "1", "restarts of a crashed or stuck judge per batch",
+      ARG_RANGE(0, INT_MAX)),
     K("eval.split", ARG_STR, eval.split, "test", "split of the final evaluation", ARG_ONE_OF("val", "test", "train")),
     K("eval.decode", ARG_STR, eval.decode, "greedy", "greedy or sample", ARG_ONE_OF("greedy", "sample")),
     K("eval.limit", ARG_INT, eval.limit, "0", "examples evaluated (0 = all)", ARG_MIN(0)),
     K("eval.val_limit", ARG_INT, eval.val_limit, "0", "val examples scored after each round (0 = all)", ARG_MIN(0)),
+    K("eval.max_reasoning_tokens", ARG_INT, eval.max_reasoning_tokens, "0", "separate budgets in evaluation: "
+      "reasoning tokens (with eval.max_answer_tokens; 0 = off)", ARG_RANGE(0, 1 << 30)),
+    K("eval.max_answer_tokens", ARG_INT, eval.max_answer_tokens, "0", "separate budgets in evaluation: answer tokens, "
+      "the same for methods with and without reasoning (0 = off: eval.max_new_tokens is shared)", ARG_RANGE(0, 1 << 30)),
+    K("eval.judge", ARG_FLAG, eval.judge, "false", "also report the judge's mean score (em.judge) in evaluations",
+      NULL),
     K("eval.max_new_tokens", ARG_INT, eval.max_new_tokens, "160", "generated tokens per evaluated example",
       ARG_RANGE(1, 1 << 30)),
 };
@@ -301,9 +326,19 @@ static int check_stages(const RunConfig *c, Error *e) {
     if (reason_teacher_check(c->reason.teacher, e)) return error_wrap(e, "config key 'reason.teacher'");
     RewardSpec spec;
     if (reward_spec_parse(c->em.reward, &spec, e)) return error_wrap(e, "config key 'em.reward'");
-    if (spec.weight[METRIC_JUDGE] > 0)
-        return error_set(e, RP_EINPUT, "config key 'em.reward': '%s' uses judge, which a run cannot start (score with "
-                                       "restpg reward --judge instead)", c->em.reward);
+    const char *sec[2] = {"em", "eval"};
+    const long bud[2][2] = {{c->em.max_reasoning_tokens, c->em.max_answer_tokens},
+                            {c->eval.max_reasoning_tokens, c->eval.max_answer_tokens}};
+    for (int i = 0; i < 2; i++)
+        if ((bud[i][0] > 0) != (bud[i][1] > 0) && strcmp(c->sft.reasoning, "off"))
+            return error_set(e, RP_EINPUT, "config keys '%s.max_reasoning_tokens' (%ld) and '%s.max_answer_tokens' (%ld): "
+                             "set both or neither (separate budgets)", sec[i], bud[i][0], sec[i], bud[i][1]);
+    if ((spec.weight[METRIC_JUDGE] > 0 || c->eval.judge) && !c->em.judge[0])
+        return error_set(e, RP_EINPUT, "config key '%s' needs a judge: set em.judge to its command",
+                         c->eval.judge ? "eval.judge" : "em.reward");
+    char **argv = NULL;
+    if (c->em.judge[0] && judge_argv_parse(c->em.judge, &argv, e)) return error_wrap(e, "config key 'em.judge'");
+    judge_argv_free(argv);
     if (!c->model.init[0]) {
         /* The model is pretrained here, so its shape is known now. */
         if (c->model.n_embd % c->model.n_head)
@@ -313,7 +348,11 @@ static int check_stages(const RunConfig *c, Error *e) {
             return error_set(e, RP_EINPUT, "config key 'pretrain.seq_len': %ld exceeds model.n_positions %ld",
                              c->pretrain.seq_len, c->model.n_positions);
         const char *gen[2] = {"em.max_new_tokens", "eval.max_new_tokens"};
-        const long val[2] = {c->em.max_new_tokens, c->eval.max_new_tokens};
+        /* With separate budgets the total adds the forced separator sentence (~20 tokens). */
+        const long val[2] = {c->em.max_answer_tokens ? c->em.max_reasoning_tokens + c->em.max_answer_tokens + 20
+                                                     : c->em.max_new_tokens,
+                             c->eval.max_answer_tokens ? c->eval.max_reasoning_tokens + c->eval.max_answer_tokens + 20
+                                                       : c->eval.max_new_tokens};
         for (int i = 0; i < 2; i++)
             if (val[i] >= c->model.n_positions)
                 return error_set(e, RP_EINPUT, "config key '%s': %ld leaves no room for a prompt in model.n_positions %ld",

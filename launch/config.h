@@ -54,12 +54,18 @@ typedef struct {
     } sft;
     struct {
         long rounds, n, top_k, max_new_tokens, keep, steps, batch_size, grad_accum, limit;
-        double temperature, top_p, tau, lr;
-        const char *reward, *mstep_init;
+        long max_reasoning_tokens, max_answer_tokens; /* separate budgets (sampler/sampler.h); 0 = off */
+        double temperature, top_p, tau, lr, epochs, warmup_frac;
+        const char *reward, *mstep_init, *subset, *select;
+        const char *judge;   /* external judge command (reward/judge.h); "" = none */
+        double judge_timeout;
+        long judge_batch, judge_retries;
     } em;
     struct {
         const char *split, *decode;
         long limit, val_limit, max_new_tokens;
+        long max_reasoning_tokens, max_answer_tokens;
+        int judge; /* report the judge's mean score (needs em.judge) */
     } eval;
 } RunConfig;
 

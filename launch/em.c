@@ -1,10 +1,14 @@
 /* ReST-EM rounds: sample -> reward/filter -> kept set -> M-step -> validate (see em.h). */
 #include "launch/em.h"
 
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "core/fileio.h"
 #include "core/log.h"
@@ -12,6 +16,7 @@
 #include "data/dataset.h"
 #include "launch/stages.h"
 #include "reward/filter.h"
+#include "reward/judge.h"
 #include "reward/reward.h"
 #include "sampler/sampler.h"
 #include "core/comm.h"
@@ -105,9 +110,12 @@ static int estep_sample(const EmPlan *p, const Round *r, int t, const char *poli
     sampler_options_default(&so);
     so.split = "train";
     so.limit = c->em.limit;
+    so.limit_random = !strcmp(c->em.subset, "random");
     so.n = (int)c->em.n;
     so.sp = (SamplingParams){c->em.temperature, (int)c->em.top_k, c->em.top_p};
     so.max_new_tokens = (int)c->em.max_new_tokens;
+    so.max_reasoning_tokens = (int)c->em.max_reasoning_tokens;
+    so.max_answer_tokens = (int)c->em.max_answer_tokens;
     so.seed = (uint64_t)c->seed;
     so.round = t;
     em_prompt_options(c, &so.prompt);
@@ -146,6 +154,10 @@ static int estep_reward(const EmPlan *p, const Round *r, int t, Error *e) {
     RewardOptions ro;
     reward_options_default(&ro);
     ro.threads = em_threads(c);
+    ro.judge_timeout = c->em.judge_timeout;
+    ro.judge_batch = (int)c->em.judge_batch;
+    ro.judge_retries = (int)c->em.judge_retries;
+    if (!rc && c->em.judge[0]) rc = judge_argv_parse(c->em.judge, &ro.judge_argv, e);
     FilterOptions fo;
     filter_options_default(&fo);
     fo.tau = c->em.tau;
@@ -189,6 +201,7 @@ static int estep_reward(const EmPlan *p, const Round *r, int t, Error *e) {
         strbuf_free(&j);
     }
     samples_free(&s);
+    judge_argv_free(ro.judge_argv);
     if (have_d) dataset_free(&d);
     return rc;
 }
@@ -233,11 +246,21 @@ static int build_kept(const EmPlan *p, const Round *r, int64_t *n_kept, Error *e
     return rc;
 }
 
-/* The M-step: `restpg sft` on the kept set with the run's options (every rank). */
-static int mstep_train(const EmPlan *p, const Round *r, int t, const char *init, Error *e) {
+long em_mstep_steps(const RunConfig *c, int64_t n_kept) {
+    if (c->em.steps > 0) return c->em.steps;
+    double per_step = (double)c->em.batch_size * (double)c->em.grad_accum;
+    double steps = ceil(c->em.epochs * (double)n_kept / per_step);
+    return steps < 1 ? 1 : steps > (double)LONG_MAX / 2 ? LONG_MAX / 2 : (long)steps;
+}
+
+/* The M-step: `restpg sft` on the kept set with the run's options (every rank), em_mstep_steps
+ * long, the first em.warmup_frac of them warming up. */
+static int mstep_train(const EmPlan *p, const Round *r, int t, const char *init, int64_t n_kept, Error *e) {
     const RunConfig *c = p->c;
     SftOptions o = {.init = init};
-    em_train_options(c, c->em.steps, c->em.batch_size, c->em.grad_accum, c->em.lr, c->seed + t, r->model, r->metrics, &o.t);
+    long steps = em_mstep_steps(c, n_kept);
+    em_train_options(c, steps, c->em.batch_size, c->em.grad_accum, c->em.lr, c->seed + t, r->model, r->metrics, &o.t);
+    o.t.train.sched.warmup = (int64_t)(c->em.warmup_frac * (double)steps);
     o.t.data = r->kept;
     em_prompt_options(c, &o.prompt);
     return stage_sft(&o, e);
@@ -261,11 +284,18 @@ void em_eval_options(const RunConfig *c, EvalOptions *eo) {
     eo->temperature = c->em.temperature;
     eo->top_p = c->em.top_p;
     eo->max_new_tokens = (int)c->eval.max_new_tokens;
+    eo->max_reasoning_tokens = (int)c->eval.max_reasoning_tokens;
+    eo->max_answer_tokens = (int)c->eval.max_answer_tokens;
     eo->seed = (uint64_t)c->seed;
     eo->threads = em_threads(c);
     eo->weights = config_dtype(c);
     em_prompt_options(c, &eo->prompt);
     eo->reward_spec = c->em.reward;
+    eo->judge = c->em.judge;
+    eo->judge_timeout = c->em.judge_timeout;
+    eo->judge_batch = (int)c->em.judge_batch;
+    eo->judge_retries = (int)c->em.judge_retries;
+    eo->report_judge = c->eval.judge;
 }
 
 static int validate(const EmPlan *p, const Round *r, int t, const char *model_path, Error *e) {
@@ -307,14 +337,60 @@ static int em_round(const EmPlan *p, const Round *r, int t, const char *prev, Er
             if (log_rank() == 0) rc = copy_file(prev, r->model, e);
         } else {
             const char *init = !strcmp(c->em.mstep_init, "base") ? p->base : !strcmp(c->em.mstep_init, "sft") ? p->sft : prev;
-            log_info("em round %d: M-step on %lld kept candidates from %s", t, (long long)n_kept, init);
+            log_info("em round %d: M-step of %ld steps on %lld kept candidates from %s", t, em_mstep_steps(c, n_kept),
+                     (long long)n_kept, init);
             watchdog_stage("em M-step", 1);
-            rc = mstep_train(p, r, t, init, e);
+            rc = mstep_train(p, r, t, init, n_kept, e);
         }
         if (!rc && log_rank() == 0) rc = atomic_write(r->done, "done\n", 5, e);
         if ((rc = comm_agree(rc, e))) return rc;
     }
     return validate(p, r, t, r->model, e);
+}
+
+/* Rank 0: the validation reward of round t's policy from its eval.json. */
+static int val_reward(const EmPlan *p, int t, double *reward, Error *e) {
+    char *path = em_path(p->dir, t, "val/eval.json", e), *text = NULL;
+    if (!path) return RP_ENOMEM;
+    int rc = file_read_all(path, &text, NULL, e);
+    cJSON *o = rc ? NULL : cJSON_Parse(text);
+    const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, "reward") : NULL;
+    if (!rc && !cJSON_IsNumber(v)) rc = error_set(e, RP_EINPUT, "%s: field 'reward': expected a number", path);
+    if (!rc) *reward = v->valuedouble;
+    cJSON_Delete(o);
+    free(text);
+    free(path);
+    return rc;
+}
+
+/* Rank 0: picks the final round under em.select (best: the highest validation reward, the
+ * earliest on a tie; last: round T) and records the choice in <dir>/select.json. */
+static int select_round(const EmPlan *p, int *chosen, Error *e) {
+    const RunConfig *c = p->c;
+    int T = (int)c->em.rounds, best = T;
+    double *rw = xcalloc((size_t)T + 1, sizeof(double), e);
+    if (!rw) return RP_ENOMEM;
+    int rc = RP_OK;
+    for (int t = 0; t <= T && !rc; t++) rc = val_reward(p, t, &rw[t], e);
+    if (!rc && !strcmp(c->em.select, "best"))
+        for (int t = best = 0; t <= T; t++)
+            if (rw[t] > rw[best]) best = t;
+    StrBuf j;
+    strbuf_init(&j);
+    if (!rc) rc = strbuf_printf(&j, e, "{\"stage\": \"select\", \"select\": \"%s\", \"round\": %d, \"val_reward\": %.6f, "
+                                        "\"val_rewards\": [", c->em.select, best, rw[best]);
+    for (int t = 0; t <= T && !rc; t++) rc = strbuf_printf(&j, e, "%s%.6f", t ? ", " : "", rw[t]);
+    if (!rc) rc = strbuf_puts(&j, "]}\n", e);
+    char *path = rc ? NULL : xasprintf(e, "%s/select.json", p->dir);
+    if (!rc) rc = path ? atomic_write(path, j.s, j.len, e) : RP_ENOMEM;
+    if (!rc)
+        log_info("em: final policy from round %d (em.select %s; validation reward %.4f%s)", best, c->em.select, rw[best],
+                 best == 0 ? ", the SFT policy" : "");
+    *chosen = best;
+    free(path);
+    strbuf_free(&j);
+    free(rw);
+    return rc;
 }
 
 int em_run(const EmPlan *p, char **final_model, Error *e) {
@@ -339,6 +415,16 @@ int em_run(const EmPlan *p, char **final_model, Error *e) {
             r.model = NULL;
         }
         round_free(&r);
+    }
+    int chosen = 0;
+    if (!rc) {
+        rc = log_rank() == 0 ? select_round(p, &chosen, e) : RP_OK;
+        if (!(rc = comm_agree(rc, e))) rc = comm_bcast(&chosen, sizeof chosen, e);
+    }
+    if (!rc && chosen < c->em.rounds) {
+        free(prev);
+        prev = chosen ? em_path(p->dir, chosen, "model.h5", e) : xstrdup(p->sft, e);
+        rc = comm_agree(prev ? RP_OK : RP_ENOMEM, e);
     }
     if (!rc) *final_model = prev;
     else free(prev);

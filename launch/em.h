@@ -5,9 +5,12 @@
  *               then scored and filtered in place by rank 0 (reward >= tau, at most K per input);
  *   kept.h5     the kept candidates as a dataset (target = the candidate's reasoning + answer),
  *               plus the val examples for validation loss; read by every rank;
- *   model.h5    M-step: fine-tuned from base, sft or the previous policy on kept.h5 (all ranks);
+ *   model.h5    M-step: fine-tuned from base, sft or the previous policy on kept.h5 (all ranks),
+ *               em.epochs passes over it (or em.steps steps) with em.warmup_frac warm-up;
  *   val/        validation: greedy answers on the val split, ROUGE/METEOR/reward (eval.json).
  * <dir>/round0/val holds the SFT policy's validation, the baseline the rounds should beat.
+ * The E-step's inputs are the whole train split, or em.limit of them: a fresh seeded random subset
+ * each round (em.subset random) or the first ones (first).
  * Every file is written atomically and every step is skipped when its output exists, and the
  * sampler and trainer resume inside a step, so a run killed at any point continues where it
  * stopped and ends with the same result as an uninterrupted one. */
@@ -28,8 +31,14 @@ typedef struct {
     const char *metrics;  /* directory for the M-steps' training curves (created if missing) */
 } EmPlan;
 
-/* Runs the rounds (collective). *final_model receives the last round's model path (free it). */
+/* Runs the rounds (collective). *final_model receives the path of the policy em.select picks
+ * (free it): the last round's, or the one of rounds 0..T (0 = SFT) with the highest validation
+ * reward; <dir>/select.json records the choice and every round's validation reward. */
 int em_run(const EmPlan *p, char **final_model, Error *e);
+
+/* Optimizer steps of an M-step on n_kept kept candidates: em.steps when set, else em.epochs passes
+ * of em.batch_size x em.grad_accum sequences per step (at least one step). */
+long em_mstep_steps(const RunConfig *c, int64_t n_kept);
 
 /* CPU threads per rank for the config: threads, or cores / ranks on this node when 0. The first
  * call must be made by every rank (it counts the node's ranks collectively). */

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "model/checkpoint.h"
 #include "reward/evaluate.h"
+#include "reward/judge.h"
 #include "reward/reward.h"
 #include "reward/textset.h"
 #include "sampler/sampler.h"
@@ -25,6 +26,9 @@ void eval_options_default(EvalOptions *o) {
     o->threads = 1;
     prompt_options_default(&o->prompt);
     o->reward_spec = REWARD_DEFAULT_SPEC;
+    o->judge_timeout = 60.0;
+    o->judge_batch = 64;
+    o->judge_retries = 1;
 }
 
 /* Writes {"task": ..., "golds": [{"id": ..., "output": ...}]} atomically. */
@@ -48,10 +52,23 @@ static int write_golds(const char *path, const char *task, const Samples *s, con
 }
 
 int eval_metrics_json(const EvalMetrics *m, StrBuf *out, Error *e) {
-    return strbuf_printf(out, e,
-                         "\"n\": %lld, \"rouge1\": %.6f, \"rougeL\": %.6f, \"meteor\": %.6f, \"reward\": %.6f, "
-                         "\"answer_words\": %.2f, \"with_separator\": %.4f",
-                         (long long)m->n, m->rouge1, m->rougeL, m->meteor, m->reward, m->answer_words, m->with_separator);
+    int rc = strbuf_printf(out, e,
+                           "\"n\": %lld, \"rouge1\": %.6f, \"rougeL\": %.6f, \"meteor\": %.6f, \"reward\": %.6f, "
+                           "\"answer_words\": %.2f, \"with_separator\": %.4f",
+                           (long long)m->n, m->rouge1, m->rougeL, m->meteor, m->reward, m->answer_words, m->with_separator);
+    return !rc && m->has_judge ? strbuf_printf(out, e, ", \"judge\": %.6f", m->judge) : rc;
+}
+
+/* The mean judge score of s's answers; s's rewards are overwritten (the caller scores its spec
+ * after). */
+static int judge_mean(const Dataset *d, const RewardOptions *ro, Samples *s, double *mean, Error *e) {
+    RewardSpec js = {{0}};
+    js.weight[METRIC_JUDGE] = 1.0;
+    int rc = reward_score_samples(&js, ro, d, s, e);
+    double sum = 0;
+    for (int64_t i = 0; !rc && i < s->m; i++) sum += s->reward[i];
+    *mean = s->m ? sum / (double)s->m : 0.0;
+    return rc;
 }
 
 /* Rank 0: files and metrics from the generated samples. */
@@ -73,8 +90,17 @@ static int score(const Dataset *d, const EvalOptions *o, Samples *s, EvalMetrics
     RewardOptions ro;
     reward_options_default(&ro);
     ro.threads = o->threads;
+    ro.judge_timeout = o->judge_timeout;
+    ro.judge_batch = o->judge_batch;
+    ro.judge_retries = o->judge_retries;
+    if (!rc && o->judge && o->judge[0]) rc = judge_argv_parse(o->judge, &ro.judge_argv, e);
+    if (!rc && o->report_judge) {
+        if (!ro.judge_argv) rc = error_set(e, RP_EINPUT, "evaluation: the judge's score was asked for but no judge command given");
+        else if (!(rc = judge_mean(d, &ro, s, &m->judge, e))) m->has_judge = 1;
+    }
     if (!rc) rc = reward_spec_parse(o->reward_spec, &spec, e);
     if (!rc) rc = reward_score_samples(&spec, &ro, d, s, e);
+    judge_argv_free(ro.judge_argv);
     if (!rc) {
         m->n = s->m;
         m->rouge1 = er.mean[EVAL_ROUGE1];
@@ -129,6 +155,8 @@ int eval_run(const Model *model, const Tokenizer *t, const Dataset *d, const Eva
     so.sp.top_p = o->greedy ? 1.0 : o->top_p;
     so.sp.top_k = 0;
     so.max_new_tokens = o->max_new_tokens;
+    so.max_reasoning_tokens = o->max_reasoning_tokens;
+    so.max_answer_tokens = o->max_answer_tokens;
     so.seed = o->seed;
     so.round = -1; /* evaluation draws from its own random streams, never a training round's */
     so.prompt = o->prompt;
@@ -145,9 +173,11 @@ int eval_run(const Model *model, const Tokenizer *t, const Dataset *d, const Eva
     samples_free(&s);
     rc = comm_agree(rc, e);
     if (!rc) {
-        double v[7] = {(double)m->n, m->rouge1, m->rougeL, m->meteor, m->reward, m->answer_words, m->with_separator};
+        double v[9] = {(double)m->n, m->rouge1,       m->rougeL,         m->meteor,          m->reward,
+                       m->answer_words, m->with_separator, (double)m->has_judge, m->judge};
         if ((rc = comm_bcast(v, sizeof v, e))) return rc;
-        *m = (EvalMetrics){(int64_t)v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+        *m = (EvalMetrics){.n = (int64_t)v[0], .rouge1 = v[1], .rougeL = v[2], .meteor = v[3], .reward = v[4],
+                           .answer_words = v[5], .with_separator = v[6], .has_judge = (int)v[7], .judge = v[8]};
     }
     return rc;
 }

@@ -20,11 +20,17 @@ typedef struct {
     int greedy;               /* 1 (default): temperature 0; 0: sample with temperature/top_p */
     double temperature, top_p;
     int max_new_tokens;
+    int max_reasoning_tokens, max_answer_tokens; /* separate budgets (sampler/sampler.h); 0 = off */
     uint64_t seed;
     int threads;
     DType weights;            /* model.dtype: the decoder's weight copy */
     PromptOptions prompt;
     const char *reward_spec;  /* reward reported next to the metrics */
+    const char *judge;        /* external judge command (reward/judge.h) for a spec that uses judge
+                               * and for report_judge; NULL = none */
+    double judge_timeout;     /* seconds per answer (default 60) */
+    int judge_batch, judge_retries; /* default 64 and 1 */
+    int report_judge;         /* 1: also the judge's mean score (needs judge) */
     const char *out_dir;      /* predictions.json, references.json, samples.h5, eval.json go here */
     const char *model_path, *data_path; /* for the records */
 } EvalOptions;
@@ -32,6 +38,8 @@ typedef struct {
 typedef struct {
     int64_t n;
     double rouge1, rougeL, meteor, reward;
+    int has_judge;            /* 1 when report_judge: judge holds the judge's mean score */
+    double judge;
     double answer_words;      /* mean words per answer */
     double with_separator;    /* fraction of generations that wrote the answer separator */
 } EvalMetrics;

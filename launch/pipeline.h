@@ -13,7 +13,8 @@
 #include "launch/eval.h"
 
 typedef struct {
-    char *final_model;      /* the last round's model path (pipeline_result_free frees it) */
+    char *final_model;      /* the policy em.select picked (pipeline_result_free frees it) */
+    int selected_round;     /* its round (0 = the SFT policy) */
     EvalMetrics eval;       /* the final evaluation */
     EvalMetrics sft_val;    /* validation of the SFT policy (round 0) */
     EvalMetrics last_val;   /* validation after the last round */

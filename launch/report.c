@@ -203,8 +203,10 @@ static int write_in(const char *dir, const char *name, const StrBuf *b, int alwa
 }
 
 static void fill_metrics(const cJSON *o, EvalMetrics *m) {
-    *m = (EvalMetrics){(int64_t)num(o, "n"), num(o, "rouge1"), num(o, "rougeL"), num(o, "meteor"), num(o, "reward"),
-                       num(o, "answer_words"), num(o, "with_separator")};
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, "judge");
+    *m = (EvalMetrics){.n = (int64_t)num(o, "n"), .rouge1 = num(o, "rouge1"), .rougeL = num(o, "rougeL"),
+                       .meteor = num(o, "meteor"), .reward = num(o, "reward"), .answer_words = num(o, "answer_words"),
+                       .with_separator = num(o, "with_separator"), .has_judge = cJSON_IsNumber(j), .judge = num(o, "judge")};
 }
 
 int report_write(const char *dir, int rounds, PipelineResult *res, Error *e) {
@@ -245,6 +247,16 @@ int report_write(const char *dir, int rounds, PipelineResult *res, Error *e) {
         }
     }
     free(path);
+    path = rc ? NULL : xasprintf(e, "%s/em/select.json", dir);
+    if (!rc && !path) rc = RP_ENOMEM;
+    cJSON *sel = rc ? NULL : read_json(path);
+    if (sel) {
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(sel, "round");
+        res->selected_round = cJSON_IsNumber(r) ? (int)r->valuedouble : rounds;
+        rc = add_record(&lines, "select", res->selected_round, sel, e);
+        cJSON_Delete(sel);
+    }
+    free(path);
     path = rc ? NULL : xasprintf(e, "%s/eval/eval.json", dir);
     if (!rc && !path) rc = RP_ENOMEM;
     cJSON *o = rc ? NULL : read_json(path);
@@ -269,7 +281,8 @@ int report_write(const char *dir, int rounds, PipelineResult *res, Error *e) {
         snprintf(label, sizeof label, "val, after round %d", rounds);
         log_info("%-28s %8.4f %8.4f %8.4f %8.4f", label, res->last_val.rouge1, res->last_val.rougeL, res->last_val.meteor,
                  res->last_val.reward);
-        log_info("%-28s %8.4f %8.4f %8.4f %8.4f   (%lld examples)", "final eval", res->eval.rouge1, res->eval.rougeL,
+        snprintf(label, sizeof label, "final eval (round %d)", res->selected_round);
+        log_info("%-28s %8.4f %8.4f %8.4f %8.4f   (%lld examples)", label, res->eval.rouge1, res->eval.rougeL,
                  res->eval.meteor, res->eval.reward, (long long)res->eval.n);
         log_info("\nmetrics: %s/metrics.jsonl\nplots:   %s/plots/{loss,reward,kept,eval}.png\npredictions (LongLaMP format): "
                  "%s/eval/predictions.json",

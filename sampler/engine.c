@@ -59,6 +59,8 @@ typedef struct {
     int prefix, cand, len;
     double lp;
     int32_t last;
+    int ans_start; /* separate budgets: position where the answer starts, -1 while reasoning */
+    int forced;    /* tokens of spec->force given so far; -1 when not forcing */
 } Row;
 
 typedef struct {
@@ -235,10 +237,24 @@ static int finish(Engine *g, int p, int c, int len, double lp, FinishReason why,
     return g->io->emit(g->io->ctx, &pr->res, e);
 }
 
-/* After the token at position len-1 was chosen: is the candidate done? */
-static int done_reason(const Engine *g, int32_t tok, int len, FinishReason *why) {
-    if (tok == tokenizer_special(g->s->t, TOK_EOT)) *why = FINISH_EOS;
-    else if (len >= g->s->max_new) *why = FINISH_LENGTH;
+/* Separate budgets: the token at position r->len is chosen (*tok, *lp); overrides it with the next
+ * forced token when the reasoning has used its budget, and tracks where the answer starts. */
+static void budget_apply(const EngineSpec *s, Row *r, int32_t *tok, double *lp) {
+    if (!s->max_answer || r->ans_start >= 0) return;
+    if (r->forced < 0 && r->len >= s->max_reason) r->forced = 0;
+    if (r->forced >= 0) {
+        *tok = s->force[r->forced++];
+        *lp = 0;
+    }
+    if (*tok == tokenizer_special(s->t, TOK_ANSWER)) r->ans_start = r->len + 1;
+}
+
+/* After the token at position r->len - 1 (r->last) was chosen: is the candidate done? */
+static int done_reason(const Engine *g, const Row *r, FinishReason *why) {
+    const EngineSpec *s = g->s;
+    if (r->last == tokenizer_special(s->t, TOK_EOT)) *why = FINISH_EOS;
+    else if (r->len >= s->max_new || (s->max_answer && r->ans_start >= 0 && r->len - r->ans_start >= s->max_answer))
+        *why = FINISH_LENGTH;
     else return 0;
     return 1;
 }
@@ -261,15 +277,18 @@ static int start_candidates(Engine *g, Error *e) {
         double lp = 0;
         int32_t tok = choose(g, pr, c, 0, pr->logits, &g->work[0], &lp);
         if (tok < 0) return no_token(g, pr, c, 0, e);
+        /* Without reasoning the prompt ends with <|answer|>: the answer starts at once. */
+        Row *r = &g->row[slot];
+        *r = (Row){.prefix = p, .cand = c, .len = 0, .ans_start = s->prompt.reasoning ? -1 : 0, .forced = -1};
+        budget_apply(s, r, &tok, &lp);
         pr->res.tokens[(size_t)c * s->max_new] = tok;
+        r->len = 1, r->lp = lp, r->last = tok;
         FinishReason why;
-        if (done_reason(g, tok, 1, &why)) {
+        if (done_reason(g, r, &why)) {
             int rc = finish(g, p, c, 1, lp, why, e);
             if (rc) return rc;
             continue;
         }
-        Row *r = &g->row[slot];
-        r->prefix = p, r->cand = c, r->len = 1, r->lp = lp, r->last = tok;
         infer_attach(&g->inf, slot, p);
         g->busy[slot] = 1;
         g->act[g->n_act++] = slot;
@@ -314,6 +333,7 @@ static int step(Engine *g, Error *e) {
         Prefix *pr = &g->pre[r->prefix];
         double lp = 0;
         int32_t tok = step_choice(g, i, r, &lp);
+        if (tok >= 0) budget_apply(s, r, &tok, &lp);
         pr->res.tokens[(size_t)r->cand * s->max_new + r->len] = tok;
         r->len++;
         r->lp += lp;
@@ -327,7 +347,7 @@ static int step(Engine *g, Error *e) {
     for (int i = 0; i < n; i++) {
         Row *r = &g->row[g->act[i]];
         FinishReason why;
-        if (!done_reason(g, r->last, r->len, &why)) {
+        if (!done_reason(g, r, &why)) {
             g->act[kept++] = g->act[i];
             continue;
         }

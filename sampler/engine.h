@@ -42,6 +42,14 @@ typedef struct {
     int n, max_new, batch;
     DType weights;           /* the decoder's weight copy (model.dtype) */
     int max_prompt;          /* prompt tokens the budget allows */
+    /* Separate budgets (max_answer > 0; max_new is then their sum with n_force): a candidate in
+     * reasoning mode that has written max_reason reasoning tokens without <|answer|> is given the
+     * force[0..n_force) tokens (the separator sentence and <|answer|>) instead of its own choices,
+     * and any candidate ends after max_answer answer tokens. Forced tokens add 0 to the
+     * log-probability. max_answer = 0: one shared budget of max_new tokens. */
+    int max_reason, max_answer;
+    const int32_t *force;
+    int n_force;
     uint64_t seed;
     int64_t round;
 } EngineSpec;

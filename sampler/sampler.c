@@ -3,12 +3,15 @@
  * the generation itself is sampler/engine.c, the distribution sampler/shard.c). */
 #include "sampler/sampler.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/fileio.h"
 #include "core/log.h"
+#include "core/rng.h"
+#include "core/text.h"
 #include "kernels/backend.h"
 #include "sampler/engine.h"
 #include "sampler/shard.h"
@@ -52,6 +55,68 @@ static int check_options(const SamplerOptions *o, const Model *m, const Tokenize
     return RP_OK;
 }
 
+/* The options with separate budgets resolved: *eff is *o with max_new_tokens the total the
+ * budgets allow, and force the tokens that close a reasoning at its budget ("\n\n" and the answer
+ * cue sentence, encoded as prompt_build encodes a target's, then <|answer|>). */
+static int budget_resolve(const SamplerOptions *o, const Tokenizer *t, SamplerOptions *eff, TokenVec *force, Error *e) {
+    *eff = *o;
+    int R = o->max_reasoning_tokens, A = o->max_answer_tokens;
+    if (R < 0 || A < 0) return error_set(e, RP_EINPUT, "max_reasoning_tokens and max_answer_tokens must be >= 0 (0 = off)");
+    if (!A) {
+        if (R) return error_set(e, RP_EINPUT, "max_reasoning_tokens (%d) needs max_answer_tokens too (the separate budgets "
+                                              "go together)", R);
+        return RP_OK;
+    }
+    if (!o->prompt.reasoning) {
+        eff->max_new_tokens = A;
+        return RP_OK;
+    }
+    if (!R) return error_set(e, RP_EINPUT, "max_answer_tokens (%d) with reasoning needs max_reasoning_tokens too", A);
+    static const char close[] = "\n\n" PROMPT_ANSWER_CUE;
+    int rc = tokenizer_encode(t, close, strlen(close), force, e);
+    if (!rc) rc = tokvec_push(force, tokenizer_special(t, TOK_ANSWER), e);
+    if (!rc && (int64_t)R + force->n + A > INT_MAX / 2) rc = error_set(e, RP_EINPUT, "token budgets %d + %d too large", R, A);
+    if (!rc) eff->max_new_tokens = R + (int)force->n + A;
+    return rc;
+}
+
+/* Separates the subset's draws from the sampler's token draws under the same seed. */
+#define SUBSET_STREAM 0x73756273657431ULL
+
+typedef struct {
+    uint64_t key;
+    int64_t idx;
+} Keyed;
+
+static int keyed_cmp(const void *a, const void *b) {
+    const Keyed *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static int idx_cmp(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Keeps o->limit of the n candidate inputs: those with the smallest keys rng_hash(seed, round,
+ * hash of id), a uniform draw without replacement that depends on the ids, not their order; the
+ * kept ones go back in dataset order. */
+static int draw_subset(const Dataset *d, const SamplerOptions *o, int64_t *idx, int64_t *n, Error *e) {
+    Keyed *k = xmalloc(sizeof(Keyed) * (size_t)*n, e);
+    if (!k) return RP_ENOMEM;
+    for (int64_t i = 0; i < *n; i++) {
+        const char *id = d->id[idx[i]];
+        k[i] = (Keyed){rng_hash(o->seed, (uint64_t)o->round, hash_bytes(id, strlen(id)), SUBSET_STREAM), idx[i]};
+    }
+    qsort(k, (size_t)*n, sizeof *k, keyed_cmp);
+    for (int64_t i = 0; i < o->limit; i++) idx[i] = k[i].idx;
+    free(k);
+    *n = o->limit;
+    qsort(idx, (size_t)*n, sizeof *idx, idx_cmp);
+    return RP_OK;
+}
+
 /* The dataset indices of the run's inputs, in dataset order. */
 static int select_inputs(const Dataset *d, const SamplerOptions *o, int64_t **out, int64_t *n_out, Error *e) {
     const char *src = o->data_path ? o->data_path : "dataset";
@@ -64,10 +129,10 @@ static int select_inputs(const Dataset *d, const SamplerOptions *o, int64_t **ou
         (*out)[(*n_out)++] = i;
         return RP_OK;
     }
-    for (int64_t i = 0; i < d->n && (!o->limit || *n_out < o->limit); i++)
+    for (int64_t i = 0; i < d->n && (o->limit_random || !o->limit || *n_out < o->limit); i++)
         if (!strcmp(d->split[i], o->split)) (*out)[(*n_out)++] = i;
     if (!*n_out) return error_set(e, RP_EINPUT, "%s: no examples in split '%s'", src, o->split);
-    return RP_OK;
+    return o->limit_random && o->limit && *n_out > o->limit ? draw_subset(d, o, *out, n_out, e) : RP_OK;
 }
 
 /* Prompt options whose token budget leaves max_new_tokens of the model's positions for the
@@ -88,11 +153,17 @@ static int prompt_budget(const Model *m, const Tokenizer *t, const Dataset *d, i
     return rc;
 }
 
-int sampler_prompt(const Model *m, const Tokenizer *t, const Dataset *d, int64_t i, const SamplerOptions *o, BuiltPrompt *b,
-                   Error *e) {
+int sampler_prompt(const Model *m, const Tokenizer *t, const Dataset *d, int64_t i, const SamplerOptions *opt,
+                   BuiltPrompt *b, Error *e) {
     PromptOptions po;
     int max_prompt;
-    int rc = check_options(o, m, t, e);
+    SamplerOptions eff;
+    TokenVec force;
+    tokvec_init(&force);
+    int rc = budget_resolve(opt, t, &eff, &force, e);
+    tokvec_free(&force);
+    const SamplerOptions *o = &eff;
+    if (!rc) rc = check_options(o, m, t, e);
     if (!rc && (i < 0 || i >= d->n)) rc = error_set(e, RP_EINTERNAL, "sampler_prompt: example %lld of %lld", (long long)i, (long long)d->n);
     if (!rc) rc = prompt_budget(m, t, d, i, o, &po, &max_prompt, e);
     if (!rc) rc = prompt_build_with(d, i, t, &po, "", "", b, e);
@@ -128,6 +199,8 @@ static int set_settings(Samples *s, const SamplerOptions *o, Error *e) {
     s->round = o->round;
     s->seed = (int64_t)o->seed;
     s->max_new_tokens = o->max_new_tokens;
+    s->max_reasoning_tokens = o->max_answer_tokens && o->prompt.reasoning ? o->max_reasoning_tokens : 0;
+    s->max_answer_tokens = o->max_answer_tokens;
     s->top_k = o->sp.top_k;
     s->reasoning = o->prompt.reasoning;
     s->temperature = o->sp.temperature;
@@ -156,6 +229,8 @@ static int resume(Collector *c, Error *e) {
         {"temperature", a->temperature == want.temperature}, {"top_p", a->top_p == want.top_p},
         {"split", !strcmp(a->split, want.split)},            {"model", !strcmp(a->model, want.model)},
         {"dataset", !strcmp(a->dataset, want.dataset)},      {"dtype", !strcmp(a->dtype, want.dtype)},
+        {"max_reasoning_tokens", a->max_reasoning_tokens == want.max_reasoning_tokens},
+        {"max_answer_tokens", a->max_answer_tokens == want.max_answer_tokens},
     };
     for (size_t k = 0; k < sizeof chk / sizeof chk[0]; k++)
         if (!chk[k].same) {
@@ -272,7 +347,7 @@ static int collector_init(Collector *c, const SamplerOptions *o, const Dataset *
     return rc;
 }
 
-int sampler_run(const Model *m, const Tokenizer *t, const Dataset *d, const SamplerOptions *o, Samples *out, Error *e) {
+int sampler_run(const Model *m, const Tokenizer *t, const Dataset *d, const SamplerOptions *opt, Samples *out, Error *e) {
     int rank, world;
     comm_world(&rank, &world);
     int64_t *inputs = NULL, n_inputs = 0;
@@ -280,7 +355,12 @@ int sampler_run(const Model *m, const Tokenizer *t, const Dataset *d, const Samp
     memset(&spec, 0, sizeof spec);
     Collector col;
     memset(&col, 0, sizeof col);
-    int rc = check_options(o, m, t, e);
+    SamplerOptions eff;
+    TokenVec force;
+    tokvec_init(&force);
+    int rc = budget_resolve(opt, t, &eff, &force, e);
+    const SamplerOptions *o = &eff;
+    if (!rc) rc = check_options(o, m, t, e);
     if (!rc) rc = select_inputs(d, o, &inputs, &n_inputs, e);
     if (!rc) rc = prompt_budget(m, t, d, inputs[0], o, &spec.prompt, &spec.max_prompt, e);
     if (!rc && o->threads > 0) backend_get()->ops->set_threads(o->threads);
@@ -295,6 +375,8 @@ int sampler_run(const Model *m, const Tokenizer *t, const Dataset *d, const Samp
     spec.m = m, spec.t = t, spec.d = d, spec.inputs = inputs, spec.sp = o->sp;
     spec.n = o->n, spec.max_new = o->max_new_tokens, spec.batch = o->batch, spec.seed = o->seed, spec.round = o->round;
     spec.weights = o->weights;
+    spec.max_reason = o->max_reasoning_tokens, spec.max_answer = o->max_answer_tokens;
+    spec.force = force.v, spec.n_force = (int)force.n;
     /* The memory the rank computes in: the host's (shared by the node's ranks) or its GPU's. */
     const BackendOps *ops = backend_get()->ops;
     size_t avail = 0, total = 0;
@@ -333,5 +415,6 @@ out:
     shard_free(&sh);
     collector_free(&col);
     free(inputs);
+    tokvec_free(&force);
     return rc;
 }

@@ -28,10 +28,19 @@
 
 typedef struct {
     const char *split;       /* "train", "val" or "test" */
-    int64_t limit;           /* at most this many inputs of the split (dataset order); 0 = all */
+    int64_t limit;           /* at most this many inputs of the split; 0 = all */
+    int limit_random;        /* 0: the first `limit` inputs in dataset order; 1: `limit` inputs drawn
+                              * without replacement, keyed by (seed, round, each input's id), so each
+                              * round gets a fresh subset that does not depend on dataset order */
     int n;                   /* candidates per input (default 32) */
     SamplingParams sp;       /* default temperature 0.7, top_p 0.9, top_k 0 */
-    int max_new_tokens;      /* default 256 */
+    int max_new_tokens;      /* default 256; one budget shared by reasoning and answer */
+    int max_reasoning_tokens, max_answer_tokens; /* separate budgets instead (max_answer_tokens > 0;
+                              * with reasoning both are needed): a reasoning that reaches its budget
+                              * is closed by the separator sentence and <|answer|>, forced, and the
+                              * answer gets its own budget, so methods with and without reasoning
+                              * can be given the same answer budget. max_new_tokens is then
+                              * their sum with the forced tokens' count (set by the sampler). */
     uint64_t seed;
     int64_t round;           /* EM round, part of the random key */
     PromptOptions prompt;    /* reasoning on/off, k, profile; max_tokens is set from the model */

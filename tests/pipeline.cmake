@@ -5,3 +5,4 @@ restpg_script_test(pipeline_em SCRIPT pipeline_em.sh LABELS "slow;mpi" TIMEOUT 9
 restpg_script_test(pipeline_ablate SCRIPT pipeline_ablate.sh LABELS "slow;mpi" TIMEOUT 900)
 restpg_script_test(refactor_golden SCRIPT refactor_golden.sh LABELS "slow;mpi" TIMEOUT 900)
 set_tests_properties(refactor_golden PROPERTIES SKIP_RETURN_CODE 77)
+restpg_script_test(pipeline_em_select SCRIPT pipeline_em_select.sh LABELS "slow;mpi" TIMEOUT 900)

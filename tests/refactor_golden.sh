@@ -22,7 +22,7 @@ model: {n_layer: 2, n_head: 2, n_embd: 64, n_positions: 512}
 pretrain: {steps: 120, batch_size: 4, seq_len: 128, lr: 0.003}
 prompt: {k: 2}
 sft: {steps: 120, batch_size: 4, lr: 0.002}
-em: {rounds: 2, n: 6, keep: 2, tau: 0.1, max_new_tokens: 160, steps: 20, batch_size: 4, lr: 0.001, limit: 24, mstep_init: previous}
+em: {rounds: 2, n: 6, keep: 2, tau: 0.1, max_new_tokens: 160, steps: 20, batch_size: 4, lr: 0.001, limit: 24, subset: first, select: last, warmup_frac: 0, mstep_init: previous}
 eval: {limit: 8, val_limit: 8, max_new_tokens: 160}
 YAML
 # RESTPG_GOLDEN_EXTRA: YAML lines appended to the config, for options that must change no output

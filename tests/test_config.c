@@ -101,6 +101,21 @@ int main(void) {
     strbuf_free(&y3);
     config_free(&c);
 
+    /* A judge in em.reward or eval.judge needs em.judge, and em.judge must parse. */
+    config_defaults(&c);
+    CHECK(c.em.limit == 0 && !strcmp(c.em.subset, "random") && !strcmp(c.em.select, "best") && c.em.steps == 0);
+    CHECK_OK(config_set(&c, "em.reward=rouge1:0.5,judge:0.5", "command line", &e), &e);
+    CHECK(config_check(&c, &e) == RP_EINPUT && strstr(e.msg, "'em.reward' needs a judge"));
+    CHECK_OK(config_set(&c, "em.judge=[\"python3\", \"j.py\"", "command line", &e), &e);
+    CHECK(config_check(&c, &e) == RP_EINPUT && strstr(e.msg, "em.judge"));
+    CHECK_OK(config_set(&c, "em.judge=python3 j.py", "command line", &e), &e);
+    CHECK_OK(config_check(&c, &e), &e);
+    CHECK_OK(config_set(&c, "em.reward=rouge1", "command line", &e), &e);
+    CHECK_OK(config_set(&c, "em.judge=", "command line", &e), &e);
+    CHECK_OK(config_set(&c, "eval.judge=true", "command line", &e), &e);
+    CHECK(config_check(&c, &e) == RP_EINPUT && strstr(e.msg, "'eval.judge' needs a judge"));
+    config_free(&c);
+
     /* train.reduce changes results, so it is in the effective YAML; train.zero changes memory
      * only (checkpoints hold every moment), a runtime key; ZeRO-1 needs the all-reduce. */
     config_defaults(&c);
