@@ -51,7 +51,8 @@ bad_run "config key 'eval.split': expected val, test or train, got 'bogus'" --ev
 bad_run "config key 'stall_timeout': must be in [0, 604800], got -1" --stall_timeout=-1
 bad_run "config key 'seed': must be in [0, 9007199254740991]" --seed=9223372036854775807
 bad_run "config key 'em.reward': reward spec 'bleu': unknown metric 'bleu'" --em.reward=bleu
-bad_run "config key 'em.reward': 'rouge1:1,judge:1' uses judge" --em.reward=rouge1:1,judge:1
+bad_run "config key 'em.reward' needs a judge: set em.judge" --em.reward=rouge1:1,judge:1
+bad_run "config key 'em.judge'" --em.reward=judge '--em.judge=["unclosed"'
 bad_run "config key 'reason.teacher': expected builtin, jsonl:FILE or cmd:PROGRAM ARGS..., got 'oracle'" --reason.teacher=oracle
 bad_run "config key 'data.max_users': must be in [0, 2147483647], got -2" --data.max_users=-2
 bad_run "config key 'em.max_new_tokens': 600 leaves no room for a prompt in model.n_positions 512" --em.max_new_tokens=600
