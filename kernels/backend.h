@@ -161,6 +161,13 @@ typedef struct {
     double top_p;       /* 1 = off */
 } SampleSpec;
 
+/* One range of adamw_update_multi: parameters [offset, offset + n) of the buffer, with the
+ * hyper-parameters' weight decay when decays, none otherwise. */
+typedef struct {
+    size_t offset, n;
+    int decays;
+} AdamwSegment;
+
 typedef struct Backend Backend;
 
 typedef struct {
@@ -242,6 +249,16 @@ typedef struct {
      * through this table), round their activation operands to dt, and accumulate and write in
      * fp32; DTYPE_F32 turns it off. Freeing params ends it. */
     int (*set_compute_dtype)(const float *params, size_t n, DType dt, Error *e);
+    /* AdamW over several ranges of one parameter buffer in one call (one launch per batch of
+     * ranges on a device, instead of one per tensor): for each segment s, adamw_update on
+     * param + s.offset, grad + s.offset, m + (s.offset - moments_lo), v + (s.offset -
+     * moments_lo), s.n elements, with weight_decay where s.decays and 0 elsewhere. m and v hold
+     * the moments of parameters from moments_lo on (ZeRO-1's shard; 0 for the whole buffer), so
+     * every segment starts at or after it. Segments must not overlap; empty ones are skipped.
+     * Every element's result is bitwise adamw_update's. */
+    int (*adamw_update_multi)(float *param, const float *grad, float *m, float *v, size_t moments_lo,
+                              const AdamwSegment *segs, int nseg, float lr, float beta1, float beta2, float eps,
+                              float weight_decay, float grad_scale, int step, Error *e);
 
     /* KV-cached decoding (model/infer.h): an opaque decoder over the model dm describes, its
      * memory in bytes for a plan (dm's weights are not read), prefill of a prompt cache (logits
@@ -265,9 +282,11 @@ typedef struct {
 
     /* The Llama family's ops (model/llama.h; kernels/cpu/ops.h states each one's details). */
     /* RMSNorm over rows of C with the weight applied as (w_offset + w) (Gemma: 1, the others: 0),
-     * saving rstd per row; the backward accumulates dinp and dw. */
-    int (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps,
-                           float w_offset, Error *e);
+     * saving rstd per row, plus the residual resid when it is not NULL (out = resid + norm(inp):
+     * Gemma's post-norms fold their residual add in); out may alias inp or resid. The backward
+     * accumulates dinp and dw (the residual's gradient is the caller's: it passes through). */
+    int (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *w, const float *resid, int N,
+                           int C, float eps, float w_offset, Error *e);
     int (*rmsnorm_backward)(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                             const float *rstd, int N, int C, float w_offset, Error *e);
     /* Rotate-half RoPE in place on x[B,T,NH,hd] at positions 0..T-1 of each sequence with the

@@ -295,13 +295,15 @@ static int layer_forward(Llama *m, int l, Error *e) {
     int global = llama_layer_is_global(c, l);
     RopeSpec rope = llama_rope(c, global);
     float *q = c->qk_norm ? la.qr : la.q, *k = c->qk_norm ? la.kr : la.k;
-    OP(op->rmsnorm_forward(la.ln1, la.ln1_rstd, res, P->attn_norm + lC, N, C, eps, off, e));
+    OP(op->rmsnorm_forward(la.ln1, la.ln1_rstd, res, P->attn_norm + lC, NULL, N, C, eps, off, e));
     OP(op->matmul_forward(q, la.ln1, P->attn_q + lC * Q, at(P->attn_q_b, l, Q), NULL, B, T, C, Q, e));
     OP(op->matmul_forward(k, la.ln1, P->attn_k + lC * KV, at(P->attn_k_b, l, KV), NULL, B, T, C, KV, e));
     OP(op->matmul_forward(la.v, la.ln1, P->attn_v + lC * KV, at(P->attn_v_b, l, KV), NULL, B, T, C, KV, e));
     if (c->qk_norm) {
-        OP(op->rmsnorm_forward(la.q, la.q_rstd, la.qr, P->attn_q_norm + (size_t)l * hd, N * NH, hd, eps, off, e));
-        OP(op->rmsnorm_forward(la.k, la.k_rstd, la.kr, P->attn_k_norm + (size_t)l * hd, N * NKV, hd, eps, off, e));
+        OP(op->rmsnorm_forward(la.q, la.q_rstd, la.qr, P->attn_q_norm + (size_t)l * hd, NULL, N * NH, hd, eps, off,
+                               e));
+        OP(op->rmsnorm_forward(la.k, la.k_rstd, la.kr, P->attn_k_norm + (size_t)l * hd, NULL, N * NKV, hd, eps, off,
+                               e));
     }
     OP(op->rope_forward(la.q, B, T, NH, hd, &rope, e));
     OP(op->rope_forward(la.k, B, T, NKV, hd, &rope, e));
@@ -310,20 +312,18 @@ static int layer_forward(Llama *m, int l, Error *e) {
         return error_wrap(e, "llama_forward layer %d", l);
     if (c->post_norms) {
         OP(op->matmul_forward(la.ao, la.atty, P->attn_output + lC * Q, NULL, NULL, B, T, Q, C, e));
-        OP(op->rmsnorm_forward(la.res_mid, la.ao_rstd, la.ao, P->post_attention_norm + lC, N, C, eps, off, e));
-        OP(op->add(la.res_mid, res, (size_t)N * C, e));
+        OP(op->rmsnorm_forward(la.res_mid, la.ao_rstd, la.ao, P->post_attention_norm + lC, res, N, C, eps, off, e));
     } else {
         OP(op->matmul_forward(la.res_mid, la.atty, P->attn_output + lC * Q, NULL, res, B, T, Q, C, e));
     }
-    OP(op->rmsnorm_forward(la.ln2, la.ln2_rstd, la.res_mid, P->ffn_norm + lC, N, C, eps, off, e));
+    OP(op->rmsnorm_forward(la.ln2, la.ln2_rstd, la.res_mid, P->ffn_norm + lC, NULL, N, C, eps, off, e));
     OP(op->matmul_forward(la.gate, la.ln2, P->ffn_gate + lC * I, NULL, NULL, B, T, C, I, e));
     OP(op->matmul_forward(la.up, la.ln2, P->ffn_up + lC * I, NULL, NULL, B, T, C, I, e));
     OP((c->hidden_act == ACT_SILU ? op->swiglu_forward : op->geglu_forward)(a->big, la.gate, la.up, (size_t)N * I, e));
     if (!c->post_norms)
         return op->matmul_forward(la.res_out, a->big, P->ffn_down + lC * I, NULL, la.res_mid, B, T, I, C, e);
     OP(op->matmul_forward(la.mo, a->big, P->ffn_down + lC * I, NULL, NULL, B, T, I, C, e));
-    OP(op->rmsnorm_forward(la.res_out, la.mo_rstd, la.mo, P->post_ffw_norm + lC, N, C, eps, off, e));
-    return op->add(la.res_out, la.res_mid, (size_t)N * C, e);
+    return op->rmsnorm_forward(la.res_out, la.mo_rstd, la.mo, P->post_ffw_norm + lC, la.res_mid, N, C, eps, off, e);
 }
 
 int llama_forward(Llama *m, const int32_t *inputs, const int32_t *targets, const float *mask, int B, int T,
@@ -342,8 +342,8 @@ int llama_forward(Llama *m, const int32_t *inputs, const int32_t *targets, const
     a->cur_B = B, a->cur_T = T;
     OP(op->embedding_forward(a->encoded, a->tok.inputs, P->token_embd, llama_embed_scale(c), N, C, e));
     for (int l = 0; l < c->n_layer; l++) OP(layer_forward(m, l, e));
-    OP(op->rmsnorm_forward(a->lnf, a->lnf_rstd, layer_input(m, c->n_layer), P->output_norm, N, C, c->rms_norm_eps,
-                           c->norm_offset, e));
+    OP(op->rmsnorm_forward(a->lnf, a->lnf_rstd, layer_input(m, c->n_layer), P->output_norm, NULL, N, C,
+                           c->rms_norm_eps, c->norm_offset, e));
     OP(op->matmul_forward(a->logits, a->lnf, head(c, P), NULL, NULL, B, T, C, Vp, e));
     a->state = ST_FORWARD;
     if (!targets) return RP_OK;

@@ -2,6 +2,7 @@
 #include "model/params.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/comm.h"
@@ -173,17 +174,21 @@ int params_adamw_held(ParamStore *s, const AdamW *h, double norm, double max_nor
     if (!s->mem[1] || !s->mem[2]) return error_set(e, RP_EINTERNAL, "AdamW step without gradients or optimizer state");
     float grad_scale = max_norm > 0.0 && norm > max_norm ? (float)(max_norm / norm) : 1.0f;
     size_t lo = s->opt_lo, hi = s->opt_hi;
-    int rc = RP_OK;
-    for (int k = 0; k < s->n && !rc; k++) {
+    AdamwSegment *seg = xcalloc(s->n ? (size_t)s->n : 1, sizeof *seg, e);
+    if (!seg) return error_wrap(e, "AdamW's segments of %d tensors", s->n);
+    int n = 0;
+    for (int k = 0; k < s->n; k++) {
         /* The part of tensor k in [lo, hi): AdamW is elementwise, so a cut changes no bit. */
         size_t a = s->t[k].offset > lo ? s->t[k].offset : lo;
         size_t b = s->t[k].offset + s->t[k].numel < hi ? s->t[k].offset + s->t[k].numel : hi;
         if (a >= b) continue;
         int decays = *(const int *)((const char *)s->table.decays0 + (size_t)k * s->table.stride);
-        rc = s->be->ops->adamw_update(s->mem[0] + a, s->mem[1] + a, s->mem[2] + (a - lo), s->mem[3] + (a - lo), b - a,
-                                      h->lr, h->beta1, h->beta2, h->eps, decays ? h->weight_decay : 0.0f, grad_scale,
-                                      step, e);
+        seg[n++] = (AdamwSegment){a, b - a, decays};
     }
+    /* One call for every tensor: one launch per batch of segments on a device, not one each. */
+    int rc = s->be->ops->adamw_update_multi(s->mem[0], s->mem[1], s->mem[2], s->mem[3], lo, seg, n, h->lr, h->beta1,
+                                            h->beta2, h->eps, h->weight_decay, grad_scale, step, e);
+    free(seg);
     return rc;
 }
 

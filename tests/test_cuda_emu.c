@@ -21,11 +21,13 @@ static const int kWidths[NSHAPES] = {1, 31, 33, 100, 1000};
 static const size_t kLens[] = {1, 31, 33, 100, 1000, 70001};
 
 /* Tolerances of the measure above, and the largest error seen, per op. */
-enum { OP_ADAMW, OP_RMS_FWD, OP_RMS_BWD, OP_SWIGLU, OP_GEGLU, OP_CE, OP_MM_FWD, OP_MM_BWD, OP_MM16_FWD, OP_MM16_BWD, NOPS };
+enum { OP_ADAMW, OP_RMS_FWD, OP_RMS_BWD, OP_SWIGLU, OP_GEGLU, OP_CE, OP_MM_FWD, OP_MM_BWD, OP_MM16_FWD, OP_MM16_BWD,
+       OP_RMS_RES, OP_ADAMW_MULTI, NOPS };
 static const char *kOpName[NOPS] = {"adamw",  "rmsnorm_forward", "rmsnorm_backward",
                                     "swiglu", "geglu",           "crossentropy_forward", "matmul_forward", "matmul_backward",
-                                    "matmul_forward_bf16", "matmul_backward_bf16"};
-static const double kTol[NOPS] = {0.0, 2e-6, 1e-5, 1e-6, 1e-6, 2e-6, 2e-6, 1e-5, 2e-6, 1e-5};
+                                    "matmul_forward_bf16", "matmul_backward_bf16", "rmsnorm_forward_resid",
+                                    "adamw_multi"};
+static const double kTol[NOPS] = {0.0, 2e-6, 1e-5, 1e-6, 1e-6, 2e-6, 2e-6, 1e-5, 2e-6, 1e-5, 2e-6, 0.0};
 static double worst[NOPS];
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -94,6 +96,110 @@ static void test_adamw(void) {
     }
 }
 
+/* The multi-tensor AdamW against the CPU table's (one adamw_update per segment), bitwise: 300
+ * segments (five launches of at most 64) of odd sizes, among them empty and length-1 ones,
+ * decay on and off, with gaps between them that must stay untouched, over moments that start at
+ * parameter lo (a ZeRO-1 shard); the bf16 copy on the last step. Also a segment before lo. */
+static void test_adamw_multi(void) {
+    enum { NSEG = 300 };
+    static const size_t sizes[] = {0, 1, 2, 31, 33, 255, 257, 1000, 3};
+    AdamwSegment seg[NSEG];
+    size_t lo = 5, at = lo + 2;
+    for (int k = 0; k < NSEG; k++) {
+        size_t n = sizes[(k * 7 + k / 9) % (sizeof sizes / sizeof *sizes)];
+        if (k == 150) n = 4099;
+        seg[k] = (AdamwSegment){at, n, (k * 5) % 3 != 0};
+        at += n + (size_t)(k % 4 == 1); /* a gap after every fourth */
+    }
+    size_t n = at + 3, nm = n - lo;
+    float *p = randv(n, 1.0f), *g = randv(n, 2.0f), *m = randv(n, 0.1f), *v = randv(n, 0.1f); /* nm used */
+    for (size_t i = 0; i < nm; i++) v[i] *= v[i];
+    float *dp = dup_dev(p, 4 * n), *dg = dup_dev(g, 4 * n), *dm = dup_dev(m, 4 * nm), *dv = dup_dev(v, 4 * nm);
+    uint16_t *h16 = malloc(2 * n), *d16 = NULL;
+    for (size_t i = 0; i < n; i++) h16[i] = (uint16_t)i;
+    d16 = dup_dev(h16, 2 * n);
+    const BackendOps *cpu = cpu_backend();
+    Error e;
+    for (int step = 1; step <= 2; step++) {
+        CHECK(cpu->adamw_update_multi(p, g, m, v, lo, seg, NSEG, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.7f, step, &e) ==
+              RP_OK);
+        CHECK(cuda_adamw_update_multi(dp, dg, dm, dv, lo, seg, NSEG, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.7f, step,
+                                      step == 2 ? d16 : NULL, 0) == cudaSuccess);
+    }
+    float *gp = get_dev(dp, n), *gm = get_dev(dm, nm), *gv = get_dev(dv, nm);
+    uint16_t *g16 = malloc(2 * n);
+    cudaMemcpy(g16, d16, 2 * n, cudaMemcpyDeviceToHost);
+    size_t bad = 0, bad16 = 0, in_seg = 0;
+    for (size_t i = 0; i < n; i++) bad += memcmp(&gp[i], &p[i], 4) != 0;
+    for (size_t i = 0; i < nm; i++) bad += (memcmp(&gm[i], &m[i], 4) != 0) + (memcmp(&gv[i], &v[i], 4) != 0);
+    for (int k = 0; k < NSEG; k++)
+        for (size_t i = seg[k].offset; i < seg[k].offset + seg[k].n; i++) h16[i] = bf16_from_f32(p[i]), in_seg++;
+    for (size_t i = 0; i < n; i++) bad16 += g16[i] != h16[i]; /* gaps keep their junk */
+    CHECK_MSG(bad == 0 && bad16 == 0, "adamw multi: %zu values and %zu bf16 copies of %zu differ", bad, bad16, n);
+    if (bad || bad16) worst[OP_ADAMW_MULTI] = 1.0;
+    CHECK(in_seg < n - lo); /* there are gaps */
+    /* A segment below the moments' first parameter is refused by both. */
+    AdamwSegment below = {lo - 1, 4, 1};
+    CHECK(cuda_adamw_update_multi(dp, dg, dm, dv, lo, &below, 1, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.7f, 1, NULL, 0) ==
+          cudaErrorInvalidValue);
+    CHECK(cpu->adamw_update_multi(p, g, m, v, lo, &below, 1, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.7f, 1, &e) ==
+          RP_EINTERNAL);
+    cudaFree(dp), cudaFree(dg), cudaFree(dm), cudaFree(dv), cudaFree(d16);
+    free(p), free(g), free(m), free(v), free(gp), free(gm), free(gv), free(h16), free(g16);
+}
+
+/* More elements than the grid's 4096 x 256 threads: the first threads come back for a second
+ * element in a later segment (past an empty one), so the kernel's grid stride and its search
+ * for the next segment run. One step, bitwise against the CPU. */
+static void test_adamw_multi_stride(void) {
+    const AdamwSegment seg[4] = {{0, 700001, 1}, {700001, 0, 1}, {700001, 350003, 0}, {1050004, 1, 1}};
+    const size_t n = 1050005;
+    float *p = randv(n, 1.0f), *g = randv(n, 2.0f), *m = calloc(n, 4), *v = calloc(n, 4);
+    float *dp = dup_dev(p, 4 * n), *dg = dup_dev(g, 4 * n), *dm = dup_dev(m, 4 * n), *dv = dup_dev(v, 4 * n);
+    Error e;
+    CHECK(cpu_backend()->adamw_update_multi(p, g, m, v, 0, seg, 4, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.7f, 3, &e) ==
+          RP_OK);
+    CHECK(cuda_adamw_update_multi(dp, dg, dm, dv, 0, seg, 4, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.7f, 3, NULL, 0) ==
+          cudaSuccess);
+    float *gp = get_dev(dp, n), *gm = get_dev(dm, n), *gv = get_dev(dv, n);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += (memcmp(&gp[i], &p[i], 4) != 0) + (memcmp(&gm[i], &m[i], 4) != 0) + (memcmp(&gv[i], &v[i], 4) != 0);
+    CHECK_MSG(bad == 0, "adamw multi over the grid stride: %zu values differ", bad);
+    if (bad) worst[OP_ADAMW_MULTI] = 1.0;
+    cudaFree(dp), cudaFree(dg), cudaFree(dm), cudaFree(dv);
+    free(p), free(g), free(m), free(v), free(gp), free(gm), free(gv);
+}
+
+/* The forward with a residual (Gemma's post-norms) against the CPU's, and bitwise against the
+ * plain forward then cuda_add (d_plain: its output), with out a separate buffer and aliasing
+ * resid; plain: the CPU's output without the residual. */
+static void rmsnorm_resid(const float *plain, const float *x, const float *w, const float *dx, const float *dwt,
+                          const float *d_plain, int N, int C, float wo) {
+    size_t nc = (size_t)N * C;
+    float *r = randv(nc, 2.0f), *ref = malloc(nc * 4), *rstd = malloc(N * 4);
+    float *d_r = dup_dev(r, 4 * nc), *d_out = scratch_dev(4 * nc), *d_rstd = scratch_dev(4 * N);
+    float *d_sum = dup_dev(r, 4 * nc);
+    rmsnorm_forward(ref, rstd, x, w, r, N, C, 1e-6f, wo);
+    size_t cpu_bad = 0;
+    for (size_t i = 0; i < nc; i++) cpu_bad += ref[i] != plain[i] + r[i]; /* the CPU op's own contract */
+    CHECK(cpu_bad == 0);
+    CHECK(cuda_add(d_sum, d_plain, nc, 0) == cudaSuccess);
+    float *want = get_dev(d_sum, nc);
+    for (int alias = 0; alias < 2; alias++) {
+        float *o = alias ? d_r : d_out;
+        CHECK(cuda_rmsnorm_forward(o, d_rstd, dx, dwt, d_r, N, C, 1e-6f, wo, 0) == cudaSuccess);
+        float *got = get_dev(o, nc);
+        size_t bad = 0;
+        for (size_t i = 0; i < nc; i++) bad += memcmp(&got[i], &want[i], 4) != 0;
+        CHECK_MSG(bad == 0, "rmsnorm + residual (%d, %d, alias %d): %zu elements differ from norm then add", N, C,
+                  alias, bad);
+        compare(OP_RMS_RES, alias ? "out (aliasing resid)" : "out", N, C, o, ref, nc);
+    }
+    cudaFree(d_r), cudaFree(d_out), cudaFree(d_rstd), cudaFree(d_sum);
+    free(r), free(ref), free(rstd), free(want);
+}
+
 static void test_rmsnorm(void) {
     for (size_t ri = 0; ri < sizeof kRows / sizeof *kRows; ri++)
         for (int ci = 0; ci < NSHAPES; ci++) {
@@ -105,10 +211,11 @@ static void test_rmsnorm(void) {
             float *dx = dup_dev(x, 4 * nc), *dwt = dup_dev(w, 4 * C), *ddout = dup_dev(dout, 4 * nc),
                   *ddinp = dup_dev(dinp, 4 * nc), *ddw = dup_dev(dw, 4 * C), *dout_f = dup_dev(out, 4 * nc),
                   *drstd = dup_dev(rstd, 4 * N);
-            rmsnorm_forward(out, rstd, x, w, N, C, 1e-6f, wo);
-            CHECK(cuda_rmsnorm_forward(dout_f, drstd, dx, dwt, N, C, 1e-6f, wo, 0) == cudaSuccess);
+            rmsnorm_forward(out, rstd, x, w, NULL, N, C, 1e-6f, wo);
+            CHECK(cuda_rmsnorm_forward(dout_f, drstd, dx, dwt, NULL, N, C, 1e-6f, wo, 0) == cudaSuccess);
             compare(OP_RMS_FWD, "out", N, C, dout_f, out, nc);
             compare(OP_RMS_FWD, "rstd", N, C, drstd, rstd, N);
+            rmsnorm_resid(out, x, w, dx, dwt, dout_f, N, C, wo);
             /* The backward from the CPU's rstd, so only the backward's own rounding is measured. */
             cudaMemcpy(drstd, rstd, 4 * N, cudaMemcpyHostToDevice);
             size_t wsb = cuda_rmsnorm_backward_workspace(N, C);
@@ -263,6 +370,8 @@ static void test_matmul_bf16(void) {
 
 static void test_ops(void) {
     test_adamw();
+    test_adamw_multi();
+    test_adamw_multi_stride();
     test_rmsnorm();
     test_glu();
     test_crossentropy();

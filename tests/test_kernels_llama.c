@@ -1,7 +1,8 @@
-/* The Llama family's CPU kernels (rmsnorm.c with both weight offsets, rope.c with plain, linear
- * and Llama 3.1 scaling, geglu.c's GeGLU, SwiGLU and embedding, attention_gqa.c) against naive
- * double references, on shapes that are not multiples of the tiles, lanes or column blocks; each
- * op's results bitwise the same on 1 and 2 threads; the attention's workspace contract. */
+/* The Llama family's CPU kernels (rmsnorm.c with both weight offsets and the residual, rope.c
+ * with plain, linear and Llama 3.1 scaling, geglu.c's GeGLU, SwiGLU and embedding,
+ * attention_gqa.c) against naive double references, on shapes that are not multiples of the
+ * tiles, lanes or column blocks; each op's results bitwise the same on 1 and 2 threads; the
+ * attention's workspace contract. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -57,7 +58,7 @@ static void test_rmsnorm(float w_offset) {
     float *din[2], *dw[2];
     for (int th = 1; th <= 2; th++) {
         kernels_set_threads(th);
-        rmsnorm_forward(out, rstd, x, w, N, C, eps, w_offset);
+        rmsnorm_forward(out, rstd, x, w, NULL, N, C, eps, w_offset);
         din[th - 1] = copyf(din0, N * C), dw[th - 1] = copyf(dw0, C);
         rmsnorm_backward(din[th - 1], dw[th - 1], dout, x, w, rstd, N, C, w_offset);
     }
@@ -68,6 +69,46 @@ static void test_rmsnorm(float w_offset) {
     CHECK(memcmp(din[0], din[1], sizeof(float) * N * C) == 0 && memcmp(dw[0], dw[1], sizeof(float) * C) == 0);
     for (int t = 0; t < 2; t++) free(din[t]), free(dw[t]);
     free(x), free(w), free(dout), free(din0), free(dw0);
+}
+
+/* The forward with a residual (Gemma's post-norms) is bitwise the norm followed by the separate
+ * add it replaces (out[i] += resid[i], as op->add did), also with out aliasing resid or inp, on 1
+ * and 2 threads; and within 1e-6 of a double reference, relative to max(1, |resid| + |norm|)
+ * (the sum cancels). 700 x 70 rows cross the op's OpenMP threshold. */
+static void test_rmsnorm_resid(float w_offset) {
+    enum { N = 700, C = 70 };
+    const size_t n = (size_t)N * C;
+    const float eps = 1e-6f;
+    float *x = randn(n, 1.5), *w = randn(C, 0.3), *r = randn(n, 2.0), *want = malloc(sizeof(float) * n);
+    float *rstd0 = malloc(sizeof(float) * N), *rstd = malloc(sizeof(float) * N);
+    rmsnorm_forward(want, rstd0, x, w, NULL, N, C, eps, w_offset);
+    for (size_t i = 0; i < n; i++) want[i] += r[i];
+    double err = 0.0;
+    for (int i = 0; i < N; i++) {
+        double ss = 0.0;
+        for (int c = 0; c < C; c++) ss += (double)x[i * C + c] * x[i * C + c];
+        double s = 1.0 / sqrt(ss / C + eps);
+        for (int c = 0; c < C; c++) {
+            size_t k = (size_t)i * C + c;
+            double y = x[k] * s * ((double)w_offset + w[c]);
+            err = fmax(err, fabs(want[k] - (r[k] + y)) / fmax(1.0, fabs(r[k]) + fabs(y)));
+        }
+    }
+    printf("rmsnorm + residual (w_offset %g): %.2g against double (tolerance 1e-6)\n", (double)w_offset, err);
+    CHECK(err < 1e-6);
+    for (int th = 1; th <= 2; th++) {
+        kernels_set_threads(th);
+        float *out = malloc(sizeof(float) * n), *in_r = copyf(r, n), *in_x = copyf(x, n);
+        rmsnorm_forward(out, rstd, x, w, r, N, C, eps, w_offset);
+        CHECK(memcmp(out, want, sizeof(float) * n) == 0 && memcmp(rstd, rstd0, sizeof(float) * N) == 0);
+        rmsnorm_forward(in_r, rstd, x, w, in_r, N, C, eps, w_offset); /* out aliases resid */
+        CHECK(memcmp(in_r, want, sizeof(float) * n) == 0);
+        rmsnorm_forward(in_x, rstd, in_x, w, r, N, C, eps, w_offset); /* out aliases inp */
+        CHECK(memcmp(in_x, want, sizeof(float) * n) == 0);
+        free(out), free(in_r), free(in_x);
+    }
+    kernels_set_threads(1);
+    free(x), free(w), free(r), free(want), free(rstd0), free(rstd);
 }
 
 /* Inverse frequency of pair i, written from the published descriptions: theta^(-2i/hd); linear
@@ -303,6 +344,8 @@ int main(void) {
     kernels_set_threads(1);
     test_rmsnorm(1.0f);
     test_rmsnorm(0.0f);
+    test_rmsnorm_resid(1.0f);
+    test_rmsnorm_resid(0.0f);
     const RopeSpec plain = {.theta = 1e4}, linear = {.theta = 1e4, .scaling = ROPE_LINEAR, .factor = 4.0};
     const RopeSpec llama3 = {.theta = 1e4, .scaling = ROPE_LLAMA3, .factor = 8.0, .low_freq_factor = 1.0,
                              .high_freq_factor = 4.0, .original_max_positions = 64};

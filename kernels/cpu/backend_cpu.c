@@ -142,16 +142,32 @@ static int cpu_adamw_update(float *param, const float *grad, float *m, float *v,
     return RP_OK;
 }
 
+/* One adamw_update per segment: the bits of the per-tensor calls it replaces. */
+static int cpu_adamw_update_multi(float *param, const float *grad, float *m, float *v, size_t moments_lo,
+                                  const AdamwSegment *segs, int nseg, float lr, float beta1, float beta2, float eps,
+                                  float weight_decay, float grad_scale, int step, Error *e) {
+    for (int k = 0; k < nseg; k++)
+        if (segs[k].n && segs[k].offset < moments_lo)
+            return error_set(e, RP_EINTERNAL, "adamw_update_multi: segment %d starts at %zu, before the moments' %zu",
+                             k, segs[k].offset, moments_lo);
+    for (int k = 0; k < nseg; k++) {
+        size_t a = segs[k].offset, mo = a - moments_lo;
+        adamw_update(param + a, grad + a, m + mo, v + mo, segs[k].n, lr, beta1, beta2, eps,
+                     segs[k].decays ? weight_decay : 0.0f, grad_scale, step);
+    }
+    return RP_OK;
+}
+
 static int cpu_sumsq(const float *g, size_t n, double *out, Error *e) {
     (void)e;
     *out = grad_sumsq(g, n);
     return RP_OK;
 }
 
-static int cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps,
-                               float w_offset, Error *e) {
+static int cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, const float *resid, int N,
+                               int C, float eps, float w_offset, Error *e) {
     (void)e;
-    rmsnorm_forward(out, rstd, inp, w, N, C, eps, w_offset);
+    rmsnorm_forward(out, rstd, inp, w, resid, N, C, eps, w_offset);
     return RP_OK;
 }
 
@@ -243,6 +259,7 @@ static const BackendOps CPU = {
     .lmhead_backward = cpu_lmhead_backward,
     .adamw_update = cpu_adamw_update,
     .sumsq = cpu_sumsq,
+    .adamw_update_multi = cpu_adamw_update_multi,
     .decoder_bytes = cpu_decoder_bytes,
     .decoder_init = cpu_decoder_init,
     .decoder_free = cpu_decoder_free,

@@ -291,7 +291,7 @@ static void project_qkv(LlamaDecoder *s, const LayerW *lw, int n) {
     const LlamaConfig *d = &s->d;
     const int C = d->hidden_size, hd = d->head_dim, Q = d->n_head * hd, KV = d->n_kv_head * hd;
     const float eps = d->rms_norm_eps, off = d->norm_offset;
-    rmsnorm_forward(s->ln, s->rstd, s->x, lw->attn_norm, n, C, eps, off);
+    rmsnorm_forward(s->ln, s->rstd, s->x, lw->attn_norm, NULL, n, C, eps, off);
     panel_matmul(s->q, s->ln, lw->q, n, C, Q);
     panel_matmul(s->k, s->ln, lw->k, n, C, KV);
     panel_matmul(s->v, s->ln, lw->v, n, C, KV);
@@ -299,16 +299,18 @@ static void project_qkv(LlamaDecoder *s, const LayerW *lw, int n) {
     add_bias(s->k, lw->k_b, n, KV);
     add_bias(s->v, lw->v_b, n, KV);
     if (!d->qk_norm) return;
-    rmsnorm_forward(s->q, s->rstd, s->q, lw->q_norm, n * d->n_head, hd, eps, off);
-    rmsnorm_forward(s->k, s->rstd, s->k, lw->k_norm, n * d->n_kv_head, hd, eps, off);
+    rmsnorm_forward(s->q, s->rstd, s->q, lw->q_norm, NULL, n * d->n_head, hd, eps, off);
+    rmsnorm_forward(s->k, s->rstd, s->k, lw->k_norm, NULL, n * d->n_kv_head, hd, eps, off);
 }
 
-/* x += post_norm(branch) for n rows (branch in tmp, normalised in place), or x += branch without
- * post norms. */
+/* x += post_norm(branch) for n rows (branch in tmp; the norm adds x itself), or x += branch
+ * without post norms. */
 static void add_branch(LlamaDecoder *s, const float *post_norm, int n) {
     const int C = s->d.hidden_size;
-    if (s->d.post_norms) rmsnorm_forward(s->tmp, s->rstd, s->tmp, post_norm, n, C, s->d.rms_norm_eps, s->d.norm_offset);
-    residual_forward(s->x, s->tmp, s->x, (size_t)n * C);
+    if (s->d.post_norms)
+        rmsnorm_forward(s->x, s->rstd, s->tmp, post_norm, s->x, n, C, s->d.rms_norm_eps, s->d.norm_offset);
+    else
+        residual_forward(s->x, s->tmp, s->x, (size_t)n * C);
 }
 
 /* The block after attention (output projection, its post-norm and residual, then the MLP). */
@@ -317,7 +319,7 @@ static void block_tail(LlamaDecoder *s, const LayerW *lw, int n) {
     const int C = d->hidden_size, Q = d->n_head * d->head_dim, I = d->intermediate_size;
     panel_matmul(s->tmp, s->att, lw->o, n, Q, C);
     add_branch(s, lw->post_attn_norm, n);
-    rmsnorm_forward(s->ln, s->rstd, s->x, lw->ffn_norm, n, C, d->rms_norm_eps, d->norm_offset);
+    rmsnorm_forward(s->ln, s->rstd, s->x, lw->ffn_norm, NULL, n, C, d->rms_norm_eps, d->norm_offset);
     panel_matmul(s->gate, s->ln, lw->gate, n, C, I);
     panel_matmul(s->up, s->ln, lw->up, n, C, I);
     (d->hidden_act == ACT_SILU ? swiglu_forward : geglu_forward)(s->gate, s->gate, s->up, (size_t)n * I);
@@ -329,7 +331,8 @@ static void block_tail(LlamaDecoder *s, const LayerW *lw, int n) {
 static void lm_head(LlamaDecoder *s, int r0, int n, float *logits) {
     const LlamaConfig *d = &s->d;
     const int C = d->hidden_size;
-    rmsnorm_forward(s->ln, s->rstd, s->x + (size_t)r0 * C, s->w.output_norm, n, C, d->rms_norm_eps, d->norm_offset);
+    rmsnorm_forward(s->ln, s->rstd, s->x + (size_t)r0 * C, s->w.output_norm, NULL, n, C, d->rms_norm_eps,
+                    d->norm_offset);
     panel_matmul(logits, s->ln, cpu_decoder_weights(s->wt, s->plan.weights, head_at(d)), n, C, d->padded_vocab_size);
 }
 

@@ -131,9 +131,10 @@ double grad_sumsq(const float *g, size_t n);
 /* RMSNorm over rows of C: out = x * rstd * (w_offset + w), rstd = 1 / sqrt(mean(x^2) + eps),
  * saving rstd per row. Gemma applies its weight as (1 + w) (w_offset 1), Llama and Qwen as w
  * (w_offset 0; 0 + w is w exactly). The per-head q/k norms are the same op on N*heads rows of
- * head_dim. */
-void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps,
-                     float w_offset);
+ * head_dim. With resid (not NULL) out = resid + that, the same bits as the norm followed by a
+ * separate add (no fused multiply-add). out may alias inp or resid (the same rows, not a shift). */
+void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, const float *resid, int N, int C,
+                     float eps, float w_offset);
 /* Accumulates dinp and dw (dw's column sums walk the rows in order inside one thread). */
 void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, const float *rstd,
                       int N, int C, float w_offset);

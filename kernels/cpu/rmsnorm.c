@@ -8,17 +8,34 @@
 
 #define COL_BLOCK 64
 
-void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps,
-                     float w_offset) {
+/* out = resid + x * s * (w_offset + w) in one expression (each element's residual is read before
+ * its output is written, so out may alias resid). In GNU C mode GCC would contract that product
+ * into the add on FMA targets (-march=native): one rounding fewer than the norm followed by a
+ * separate add, which this replaces bit for bit. So contraction is off for this function alone
+ * (fm_dot, called out of line, keeps the file's options). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, const float *resid, int N, int C,
+                     float eps, float w_offset) {
 #pragma omp parallel for schedule(static) if ((size_t)N * C > 32768)
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C;
         float *o = out + (size_t)i * C;
         float s = 1.0f / sqrtf(fm_dot(x, x, C) / C + eps);
-        for (int c = 0; c < C; c++) o[c] = x[c] * s * (w_offset + w[c]);
+        if (resid) {
+            const float *r = resid + (size_t)i * C;
+            for (int c = 0; c < C; c++) o[c] = r[c] + x[c] * s * (w_offset + w[c]);
+        } else {
+            for (int c = 0; c < C; c++) o[c] = x[c] * s * (w_offset + w[c]);
+        }
         rstd[i] = s;
     }
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 /* With xhat = x * s and g = dout * (w_offset + w): dx = s * (g - xhat * mean(g * xhat)), dw = dout * xhat. */
 void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, const float *rstd,

@@ -345,6 +345,14 @@ static int op_adamw_update(float *param, const float *grad, float *m, float *v, 
     return ck(cuda_adamw_update(param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, grad_scale, step, p16, 0),
               "adamw_update", e);
 }
+static int op_adamw_update_multi(float *param, const float *grad, float *m, float *v, size_t moments_lo,
+                                 const AdamwSegment *segs, int nseg, float lr, float beta1, float beta2, float eps,
+                                 float weight_decay, float grad_scale, int step, Error *e) {
+    uint16_t *p16 = in_mirror(param) && !g_mirror.stale ? g_mirror.m16 + (param - g_mirror.base) : NULL;
+    return ck(cuda_adamw_update_multi(param, grad, m, v, moments_lo, segs, nseg, lr, beta1, beta2, eps, weight_decay,
+                                      grad_scale, step, p16, 0),
+              "adamw_update_multi", e);
+}
 static int op_sumsq(const float *g, size_t n, double *out, Error *e) {
     size_t bytes = cuda_sumsq_workspace(n);
     void *ws = NULL;
@@ -354,9 +362,9 @@ static int op_sumsq(const float *g, size_t n, double *out, Error *e) {
 
 /* ---- the Llama family ---- */
 
-static int op_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps,
-                              float w_offset, Error *e) {
-    return ck(cuda_rmsnorm_forward(out, rstd, inp, w, N, C, eps, w_offset, 0), "rmsnorm_forward", e);
+static int op_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, const float *resid, int N,
+                              int C, float eps, float w_offset, Error *e) {
+    return ck(cuda_rmsnorm_forward(out, rstd, inp, w, resid, N, C, eps, w_offset, 0), "rmsnorm_forward", e);
 }
 static int op_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                                const float *rstd, int N, int C, float w_offset, Error *e) {
@@ -445,6 +453,7 @@ const BackendOps *cuda_backend(void) {
     t.lmhead_backward = op_lmhead_backward;
     t.adamw_update = op_adamw_update;
     t.sumsq = op_sumsq;
+    t.adamw_update_multi = op_adamw_update_multi;
     t.set_compute_dtype = op_set_compute_dtype;
     t.rmsnorm_forward = op_rmsnorm_forward;
     t.rmsnorm_backward = op_rmsnorm_backward;

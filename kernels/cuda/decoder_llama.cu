@@ -195,16 +195,15 @@ int cuda_decoder_llama_init(void **dec, const LlamaTensors *w, const LlamaConfig
 /* Layer l's slice of a per-layer vector of `per` floats; NULL for a tensor the config lacks. */
 static const float *at_layer(const float *t, int l, size_t per) { return t ? t + (size_t)l * per : NULL; }
 
-/* x += post_norm(branch) for n rows, the branch's product into tmp; without post norms the
- * product adds x itself (x = product + x, the CPU's sum). */
+/* x += post_norm(branch) for n rows, the branch's product into tmp (the norm adds x itself);
+ * without post norms the product adds x itself (x = product + x, the CPU's sum). */
 static cudaError_t branch(LlamaDecoder *s, DecodeMat m, const float *inp, const float *post_norm, int n, int K) {
     const LlamaConfig *d = &s->d;
     const int C = d->hidden_size;
     if (!d->post_norms) return cuda_decode_matmul(s->x, inp, m.p, m.bf16, NULL, s->x, n, K, C, 0);
     cudaError_t err = cuda_decode_matmul(s->tmp, inp, m.p, m.bf16, NULL, NULL, n, K, C, 0);
-    if (!err) err = cuda_rmsnorm_forward(s->tmp, s->rstd, s->tmp, post_norm, n, C, d->rms_norm_eps, d->norm_offset, 0);
-    if (!err) err = cuda_add(s->x, s->tmp, (size_t)n * C, 0);
-    return err;
+    if (err) return err;
+    return cuda_rmsnorm_forward(s->x, s->rstd, s->tmp, post_norm, s->x, n, C, d->rms_norm_eps, d->norm_offset, 0);
 }
 
 /* One layer over the call's n rows. */
@@ -220,14 +219,15 @@ static cudaError_t layer(LlamaDecoder *s, int l, int n) {
     const float *rope = s->rope + (size_t)global * rope_rows(p) * hd;
     const CudaDecodeRow *rows = s->b.d_rows;
     LayerMats m = layer_mats(s, l);
-    cudaError_t err = cuda_rmsnorm_forward(s->ln, s->rstd, s->x, at_layer(w->attn_norm, l, C), n, C, eps, off, 0);
+    cudaError_t err = cuda_rmsnorm_forward(s->ln, s->rstd, s->x, at_layer(w->attn_norm, l, C), NULL, n, C, eps, off, 0);
     if (!err) err = cuda_decode_matmul(s->q, s->ln, m.q.p, m.q.bf16, at_layer(w->attn_q_b, l, Q), NULL, n, C, Q, 0);
     if (!err) err = cuda_decode_matmul(s->k, s->ln, m.k.p, m.k.bf16, at_layer(w->attn_k_b, l, KV), NULL, n, C, KV, 0);
     if (!err) err = cuda_decode_matmul(s->v, s->ln, m.v.p, m.v.bf16, at_layer(w->attn_v_b, l, KV), NULL, n, C, KV, 0);
     if (!err && d->qk_norm)
-        err = cuda_rmsnorm_forward(s->q, s->rstd, s->q, at_layer(w->attn_q_norm, l, hd), n * NH, hd, eps, off, 0);
+        err = cuda_rmsnorm_forward(s->q, s->rstd, s->q, at_layer(w->attn_q_norm, l, hd), NULL, n * NH, hd, eps, off, 0);
     if (!err && d->qk_norm)
-        err = cuda_rmsnorm_forward(s->k, s->rstd, s->k, at_layer(w->attn_k_norm, l, hd), n * NKV, hd, eps, off, 0);
+        err = cuda_rmsnorm_forward(s->k, s->rstd, s->k, at_layer(w->attn_k_norm, l, hd), NULL, n * NKV, hd, eps, off,
+                                   0);
     if (!err) err = cuda_decode_rope(s->q, Q, n, NH, hd, rope, rows, 0);
     if (!err) err = cuda_decode_rope(s->k, KV, n, NKV, hd, rope, rows, 0);
     if (!err) err = cuda_decode_kv_store(pk, pv, sk, sv, s->k, s->v, KV, rows, n, KV, p->max_prompt, p->max_new, 0);
@@ -235,7 +235,7 @@ static cudaError_t layer(LlamaDecoder *s, int l, int n) {
         err = cuda_decode_attention(s->att, Q, s->q, Q, pk, pv, sk, sv, rows, n, NH, NKV, hd, p->max_prompt,
                                     p->max_new, global ? 0 : d->sliding_window, llama_attn_scale(d), 0);
     if (!err) err = branch(s, m.o, s->att, at_layer(w->post_attention_norm, l, C), n, Q);
-    if (!err) err = cuda_rmsnorm_forward(s->ln, s->rstd, s->x, at_layer(w->ffn_norm, l, C), n, C, eps, off, 0);
+    if (!err) err = cuda_rmsnorm_forward(s->ln, s->rstd, s->x, at_layer(w->ffn_norm, l, C), NULL, n, C, eps, off, 0);
     if (!err) err = cuda_decode_matmul(s->gate, s->ln, m.gate.p, m.gate.bf16, NULL, NULL, n, C, I, 0);
     if (!err) err = cuda_decode_matmul(s->up, s->ln, m.up.p, m.up.bf16, NULL, NULL, n, C, I, 0);
     if (!err)
@@ -254,8 +254,8 @@ static int forward(LlamaDecoder *s, int n, int r0, int nl, Error *e) {
                                         s->b.d_rows, n, C, 0);
     for (int l = 0; l < d->n_layer && !err; l++) err = layer(s, l, n);
     if (!err)
-        err = cuda_rmsnorm_forward(s->ln, s->rstd, s->x + (size_t)r0 * C, s->w.output_norm, nl, C, d->rms_norm_eps,
-                                   d->norm_offset, 0);
+        err = cuda_rmsnorm_forward(s->ln, s->rstd, s->x + (size_t)r0 * C, s->w.output_norm, NULL, nl, C,
+                                   d->rms_norm_eps, d->norm_offset, 0);
     if (!err)
         err = cuda_decode_matmul(s->b.d_logits, s->ln, head.p, head.bf16, NULL, NULL, nl, C, d->padded_vocab_size, 0);
     return decode_status(err, "Llama-family forward", e);

@@ -29,9 +29,21 @@ cudaError_t cuda_adamw_update(float *param, const float *grad, float *m, float *
                               float beta2, float eps, float weight_decay, float grad_scale, int step,
                               uint16_t *param16, cudaStream_t stream);
 
-/* RMSNorm with the (w_offset + w) weight; one block per row. */
-cudaError_t cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps,
-                                 float w_offset, cudaStream_t stream);
+/* AdamW over segments of one buffer (BackendOps.adamw_update_multi's contract): up to 64
+ * non-empty segments a launch, the table in the kernel's arguments; each element bitwise
+ * cuda_adamw_update's (and the CPU's). param16 (may be NULL): the bf16 copy of the whole buffer
+ * param points at, written in the same pass. A segment starting before moments_lo is
+ * cudaErrorInvalidValue. */
+cudaError_t cuda_adamw_update_multi(float *param, const float *grad, float *m, float *v, size_t moments_lo,
+                                    const AdamwSegment *segs, int nseg, float lr, float beta1, float beta2, float eps,
+                                    float weight_decay, float grad_scale, int step, uint16_t *param16,
+                                    cudaStream_t stream);
+
+/* RMSNorm with the (w_offset + w) weight, plus resid when it is not NULL (the residual added
+ * without contraction into an FMA, so the sum is rounded as a separate add would round it); one
+ * block per row. out may alias inp or resid. */
+cudaError_t cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, const float *resid, int N,
+                                 int C, float eps, float w_offset, cudaStream_t stream);
 /* Scratch of the backward: the weight gradient's partial column sums, one row per chunk of
  * rows. */
 size_t cuda_rmsnorm_backward_workspace(int N, int C);

@@ -1,16 +1,19 @@
-/* RMSNorm with the (w_offset + w) weight (kernels/cpu/rmsnorm.c), forward and backward. One block
- * per row: the row's sum (of squares, or of g * x for the backward) is a block_sum. The weight
- * gradient is a column sum without atomics, in two fixed-order passes: each chunk of
- * RMS_CHUNK_ROWS rows sums its rows in order into one scratch row, then the chunks' rows are
- * summed in chunk order into dw. */
+/* RMSNorm with the (w_offset + w) weight (kernels/cpu/rmsnorm.c), forward (optionally adding the
+ * residual) and backward. One block per row: the row's sum (of squares, or of g * x for the
+ * backward) is a block_sum. The weight gradient is a column sum without atomics, in two
+ * fixed-order passes: each chunk of RMS_CHUNK_ROWS rows sums its rows in order into one scratch
+ * row, then the chunks' rows are summed in chunk order into dw. */
 #include "kernels/cuda/ops_cuda.h"
 #include "kernels/cuda/reduce.cuh"
 
 #define RMS_CHUNK_ROWS 64
 #define RMS_COL_THREADS 128
 
-__global__ void rmsnorm_forward_kernel(float *out, float *rstd, const float *inp, const float *w, int C, float eps,
-                                       float w_offset) {
+/* With resid, __fadd_rn keeps nvcc from contracting the last product into the add: the sum is
+ * rounded as the separate cuda_add it replaces rounded it. Each element's residual is read by the
+ * thread that writes its output, after block_sum's barriers, so out may alias inp or resid. */
+__global__ void rmsnorm_forward_kernel(float *out, float *rstd, const float *inp, const float *w, const float *resid,
+                                       int C, float eps, float w_offset) {
     __shared__ float part[32];
     const float *x = inp + (size_t)blockIdx.x * C;
     float *o = out + (size_t)blockIdx.x * C;
@@ -18,7 +21,12 @@ __global__ void rmsnorm_forward_kernel(float *out, float *rstd, const float *inp
     for (int c = threadIdx.x; c < C; c += blockDim.x) ss += x[c] * x[c];
     ss = block_sum(ss, part);
     float s = 1.0f / sqrtf(ss / C + eps);
-    for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = x[c] * s * (w_offset + w[c]);
+    if (resid) {
+        const float *r = resid + (size_t)blockIdx.x * C;
+        for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = __fadd_rn(r[c], x[c] * s * (w_offset + w[c]));
+    } else {
+        for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = x[c] * s * (w_offset + w[c]);
+    }
     if (threadIdx.x == 0) rstd[blockIdx.x] = s;
 }
 
@@ -54,10 +62,11 @@ __global__ void rmsnorm_dw_finish_kernel(float *dw, const float *partial, int nc
     dw[c] += acc;
 }
 
-extern "C" cudaError_t cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C,
-                                            float eps, float w_offset, cudaStream_t stream) {
+extern "C" cudaError_t cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w,
+                                            const float *resid, int N, int C, float eps, float w_offset,
+                                            cudaStream_t stream) {
     if (N <= 0 || C <= 0) return N < 0 || C < 0 ? cudaErrorInvalidValue : cudaSuccess;
-    SIMT_LAUNCH(rmsnorm_forward_kernel, N, row_threads(C), stream, out, rstd, inp, w, C, eps, w_offset);
+    SIMT_LAUNCH(rmsnorm_forward_kernel, N, row_threads(C), stream, out, rstd, inp, w, resid, C, eps, w_offset);
     return cudaGetLastError();
 }
 
