@@ -211,10 +211,9 @@ void tbevents_json(TbEvents *w, const char *prefix, int64_t step, const char *js
     cJSON *o = cJSON_Parse(json);
     TbScalar *v = NULL;
     char **tags = NULL;
-    int n = 0, rc;
-    if (!cJSON_IsObject(o)) rc = error_set(&e, RP_EINTERNAL, "not a JSON object: %.80s", json);
-    else if (!(rc = json_scalars(o, prefix, &v, &tags, &n, &e)) && n)
-        rc = tbevents_write(w, step, v, n, &e);
+    int n = 0, rc = RP_OK;
+    if (!cJSON_IsObject(o)) log_warn("tensorboard: not a JSON object, left out of %s: %.80s", w->path, json);
+    else if (!(rc = json_scalars(o, prefix, &v, &tags, &n, &e)) && n) rc = tbevents_write(w, step, v, n, &e);
     if (rc) {
         log_warn("tensorboard: %s; no more scalars are written to %s", e.msg, w->path);
         close_fd(w);

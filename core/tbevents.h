@@ -56,8 +56,8 @@ int tbevents_write(TbEvents *w, int64_t step, const TbScalar *v, int n, Error *e
  * nested values are left out. The value is the JSON number itself (its decimal text to double to
  * float32), so the file holds exactly what the metrics say. A NULL w does nothing. Never fails
  * the caller: TensorBoard output is a view of metrics kept elsewhere, and failing a rank-0-only
- * step would leave the other ranks waiting, so a failed write (or a text that is no JSON object)
- * is logged as a warning and the writer writes nothing more. */
+ * step would leave the other ranks waiting. A text that is no JSON object (a "nan" printed as a
+ * number) is logged and left out; a failed write is logged and the writer writes nothing more. */
 void tbevents_json(TbEvents *w, const char *prefix, int64_t step, const char *json);
 
 /* Closes the file and frees w (NULL: nothing). */

@@ -59,6 +59,9 @@ typedef struct {
         const char *split, *decode;
         long limit, val_limit, max_new_tokens;
     } eval;
+    struct {
+        int tensorboard; /* metrics also to TensorBoard event files in run_dir/tensorboard */
+    } report;
 } RunConfig;
 
 /* Sets every key to its default (strings point at static text until config_set copies). */
