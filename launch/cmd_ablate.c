@@ -34,6 +34,7 @@ static int variant(const RunConfig *base, const char *root, const char *name, co
     if (!rc && log_rank() == 0) rc = atomic_write(path, y.s, y.len, e);
     if (!rc) rc = comm_agree(rc, e);
     if (!rc) rc = config_load(&c, path, e);
+    c.report.tensorboard = base->report.tensorboard; /* a runtime key: not in the YAML */
     if (!rc) rc = config_set(&c, kv, "ablate", e);
     for (int i = 0; i < n_sets && !rc; i++) rc = config_set(&c, sets[i], "ablate", e);
     if (!rc) rc = config_check(&c, e);

@@ -72,11 +72,13 @@ int cmd_demo(int argc, char **argv, Error *e) {
 static int do_em(const RunConfig *c, const RunArgs *a, Error *e) {
     char *metrics = xasprintf(e, "%s/metrics", a->run_dir), *final_model = NULL;
     if (!metrics) return RP_ENOMEM;
-    EmPlan p = {c, a->run_dir, a->data, a->base ? a->base : a->sft, a->sft, metrics};
-    int rc = em_run(&p, &final_model, e);
+    EmPlan p = {c, a->run_dir, a->data, a->base ? a->base : a->sft, a->sft, metrics, NULL};
+    int rc = em_tensorboard_open(c, a->run_dir, &p.tb, e);
+    if (!rc) rc = em_run(&p, &final_model, e);
     if (!rc) log_info("em: final policy %s", final_model);
     free(final_model);
     free(metrics);
+    tbevents_close(p.tb);
     return rc;
 }
 

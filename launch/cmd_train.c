@@ -22,7 +22,7 @@
 
 /* Options common to both commands; numbers parse as long/double within the option table's rules. */
 typedef struct {
-    const char *data, *out, *tokenizer, *schedule, *metrics;
+    const char *data, *out, *tokenizer, *schedule, *metrics, *tensorboard;
     const char *device;
     long steps, batch, seq, seed, threads, ckpt_every, accum, warmup, val_every, val_batches, skip_nonfinite, stall;
     double lr, min_frac, wd, clip;
@@ -58,7 +58,8 @@ typedef struct {
     {"--resume", ARG_FLAG, &(o).resume, "continue from --out if it exists (bitwise as if never stopped)", 0, 0},     \
     {"--val-every", ARG_INT, &(o).val_every, "validation loss every N steps (default 0: off)", 0, 0},                \
     {"--val-batches", ARG_INT, &(o).val_batches, "micro-batches of the val split per validation (default 8)", 0, ARG_RANGE(1, INT_MAX)}, \
-    {"--metrics", ARG_STR, &(o).metrics, "append JSON lines (step, loss, lr, grad_norm, tokens/s, val_loss) here", 0, 0}
+    {"--metrics", ARG_STR, &(o).metrics, "append JSON lines (step, loss, lr, grad_norm, tokens/s, val_loss) here", 0, 0}, \
+    {"--tensorboard", ARG_STR, &(o).tensorboard, "also write those metrics, as they come, as TensorBoard scalars (tags pretrain/loss, sft/val_loss, ...) to a new events file in this directory (tensorboard --logdir DIR)", 0, 0}
 
 void train_stage_options_default(TrainStageOptions *o) {
     memset(o, 0, sizeof *o);
@@ -121,6 +122,13 @@ static int to_stage(const CommonOpts *o, TrainStageOptions *s, Error *e) {
     int rc = dp_reduce_parse(o->reduce, &tc->reduce, e);
     if (!rc) rc = model_dtype_parse(o->dtype, &tc->dtype, e); /* auto: by the device, selected before */
     return rc ? rc : schedule_parse_kind(o->schedule, &tc->sched.kind, e);
+}
+
+/* --tensorboard DIR: rank 0 opens the stage's events file there (collective). */
+static int tensorboard_open(const CommonOpts *o, TrainStageOptions *s, Error *e) {
+    int rc = o->tensorboard && log_rank() == 0 ? tbevents_open(&s->train.tb, o->tensorboard, e) : RP_OK;
+    if (!rc && s->train.tb) log_info("tensorboard: scalars go to %s", s->train.tb->path);
+    return comm_agree(rc, e);
 }
 
 /* A --tokenizer given next to a checkpoint must be the checkpoint's own (same serialized bytes). */
@@ -287,8 +295,10 @@ int cmd_pretrain(int argc, char **argv, Error *e) {
     if (!(rc = runtime_init(&rt, e)) && !(rc = watchdog_start(o.stall, "pretrain", e))) {
         /* The model config is read on every rank; all agree before the stage's first collective. */
         rc = comm_agree(model_config_load(config, &p.shape, e), e);
+        if (!rc) rc = tensorboard_open(&o, &p.t, e);
         if (!rc) rc = stage_pretrain(&p, e);
     }
+    tbevents_close(p.t.train.tb);
     watchdog_stop();
     runtime_finalize(&rt);
     return rc;
@@ -324,7 +334,9 @@ int cmd_sft(int argc, char **argv, Error *e) {
     s.prompt.reasoning = !strcmp(reasoning, "on");
     s.reasoning_auto = !strcmp(reasoning, "auto");
     Runtime rt;
-    if (!(rc = runtime_init(&rt, e)) && !(rc = watchdog_start(o.stall, "sft", e))) rc = stage_sft(&s, e);
+    if (!(rc = runtime_init(&rt, e)) && !(rc = watchdog_start(o.stall, "sft", e)) && !(rc = tensorboard_open(&o, &s.t, e)))
+        rc = stage_sft(&s, e);
+    tbevents_close(s.t.train.tb);
     watchdog_stop();
     runtime_finalize(&rt);
     return rc;

@@ -151,6 +151,11 @@ static const Key KEYS[] = {
       NULL),
     K("eval.max_new_tokens", ARG_INT, eval.max_new_tokens, "160", "generated tokens per evaluated example",
       ARG_RANGE(1, 1 << 30)),
+    /* How the run reports, not what it computes: a run resumed with TensorBoard switched on
+     * writes it from there on. */
+    K_RUNTIME("report.tensorboard", ARG_FLAG, report.tensorboard, "false",
+              "true: every metric also goes, as it is written, to TensorBoard event files in run_dir/tensorboard "
+              "(tensorboard --logdir run_dir/tensorboard); may change on resume", NULL),
 };
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
 

@@ -67,6 +67,9 @@ typedef struct {
         long max_reasoning_tokens, max_answer_tokens;
         int judge; /* report the judge's mean score (needs em.judge) */
     } eval;
+    struct {
+        int tensorboard; /* metrics also to TensorBoard event files in run_dir/tensorboard */
+    } report;
 } RunConfig;
 
 /* Sets every key to its default (strings point at static text until config_set copies). */

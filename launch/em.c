@@ -52,6 +52,27 @@ void em_train_options(const RunConfig *c, long steps, long batch, long accum, do
     t->resume = 1;
 }
 
+int em_tensorboard_open(const RunConfig *c, const char *dir, TbEvents **tb, Error *e) {
+    *tb = NULL;
+    int rc = RP_OK;
+    if (c->report.tensorboard && log_rank() == 0) {
+        char *tdir = xasprintf(e, "%s/tensorboard", dir);
+        rc = tdir ? tbevents_open(tb, tdir, e) : RP_ENOMEM;
+        if (!rc) log_info("tensorboard: scalars go to %s (view: tensorboard --logdir %s)", (*tb)->path, tdir);
+        free(tdir);
+    }
+    return comm_agree(rc, e);
+}
+
+void em_tensorboard_record(TbEvents *tb, const char *prefix, long step, const char *path) {
+    char *text = NULL;
+    Error e;
+    if (!tb) return;
+    if (file_read_all(path, &text, NULL, &e)) log_warn("tensorboard: %s", e.msg);
+    else tbevents_json(tb, prefix, step, text);
+    free(text);
+}
+
 void em_prompt_options(const RunConfig *c, PromptOptions *po) {
     prompt_options_default(po);
     po->k = (int)c->prompt.k;
@@ -70,11 +91,12 @@ static int exists_all(const char *path, Error *e, int *yes) {
 /* The files of round t (see em.h); every rank builds them. */
 typedef struct {
     char *dir, *samples, *partial, *estep, *kept, *model, *done, *val, *val_done, *metrics;
+    char *stage; /* the M-step's metrics name, mstep_round<t>: its TensorBoard tags' prefix */
 } Round;
 
 static void round_free(Round *r) {
     free(r->dir), free(r->samples), free(r->partial), free(r->estep), free(r->kept);
-    free(r->model), free(r->done), free(r->val), free(r->val_done), free(r->metrics);
+    free(r->model), free(r->done), free(r->val), free(r->val_done), free(r->metrics), free(r->stage);
     memset(r, 0, sizeof *r);
 }
 
@@ -90,7 +112,8 @@ static int round_paths(const EmPlan *p, int t, Round *r, Error *e) {
     r->done = em_path(p->dir, t, "mstep.done", e);
     r->val = em_path(p->dir, t, "val", e);
     r->val_done = em_path(p->dir, t, "val/eval.json", e);
-    r->metrics = xasprintf(e, "%s/mstep_round%d.jsonl", p->metrics, t);
+    r->stage = xasprintf(e, "mstep_round%d", t);
+    r->metrics = r->stage ? xasprintf(e, "%s/%s.jsonl", p->metrics, r->stage) : NULL;
     int ok = r->dir && r->samples && r->partial && r->estep && r->kept && r->model && r->done && r->val && r->val_done &&
              r->metrics;
     int rc = comm_agree(ok ? RP_OK : RP_ENOMEM, e);
@@ -194,6 +217,9 @@ static int estep_reward(const EmPlan *p, const Round *r, int t, Error *e) {
                            t, (long long)st.inputs, (long long)st.candidates, (long long)st.kept, (long long)st.inputs_kept,
                            st.candidates ? (double)st.kept / (double)st.candidates : 0.0, st.mean_reward, st.mean_kept_reward,
                            (long long)st.no_separator, s.m ? words / (double)s.m : 0.0, st.kept ? kept_words / (double)st.kept : 0.0);
+        /* TensorBoard first: a run killed between the two writes redoes this step on resume and
+         * writes the record again (the same step, which TensorBoard replaces), never loses it. */
+        if (!rc) tbevents_json(p->tb, "estep", t, j.s);
         if (!rc) rc = atomic_write(stats, j.s, j.len, e);
         if (!rc)
             log_info("em round %d: mean reward %.4f; kept %lld of %lld candidates (%lld inputs), mean kept reward %.4f", t,
@@ -261,6 +287,8 @@ static int mstep_train(const EmPlan *p, const Round *r, int t, const char *init,
     long steps = em_mstep_steps(c, n_kept);
     em_train_options(c, steps, c->em.batch_size, c->em.grad_accum, c->em.lr, c->seed + t, r->model, r->metrics, &o.t);
     o.t.train.sched.warmup = (int64_t)(c->em.warmup_frac * (double)steps);
+    o.t.train.tb = p->tb;
+    o.t.train.tb_prefix = r->stage;
     o.t.data = r->kept;
     em_prompt_options(c, &o.prompt);
     return stage_sft(&o, e);
@@ -308,6 +336,7 @@ static int validate(const EmPlan *p, const Round *r, int t, const char *model_pa
     eo.out_dir = r->val;
     EvalMetrics em;
     rc = eval_checkpoint(model_path, p->data, &eo, &em, e);
+    if (!rc) em_tensorboard_record(p->tb, "val", t, r->val_done); /* tb: rank 0 only */
     if (!rc)
         log_info("em round %d: validation on %lld examples: ROUGE-1 %.4f ROUGE-L %.4f METEOR %.4f reward %.4f", t,
                  (long long)em.n, em.rouge1, em.rougeL, em.meteor, em.reward);

@@ -18,6 +18,7 @@
 #define RESTPG_LAUNCH_EM_H
 
 #include "core/error.h"
+#include "core/tbevents.h"
 #include "launch/config.h"
 #include "launch/eval.h"
 #include "launch/stages.h"
@@ -29,6 +30,7 @@ typedef struct {
     const char *base;     /* base checkpoint (em.mstep_init = base) */
     const char *sft;      /* the SFT checkpoint: the round-0 policy */
     const char *metrics;  /* directory for the M-steps' training curves (created if missing) */
+    TbEvents *tb;         /* rank 0's TensorBoard writer (em_tensorboard_open), or NULL */
 } EmPlan;
 
 /* Runs the rounds (collective). *final_model receives the path of the policy em.select picks
@@ -55,6 +57,15 @@ void em_train_options(const RunConfig *c, long steps, long batch, long accum, do
                       const char *metrics, TrainStageOptions *t);
 /* The prompt of a run: prompt.k, prompt.profile and sft.reasoning over the prompt builder's defaults. */
 void em_prompt_options(const RunConfig *c, PromptOptions *po);
+
+/* Collective. With report.tensorboard on, rank 0 opens a new events file in <dir>/tensorboard and
+ * *tb is its writer (tbevents_close it); otherwise, and on every other rank, *tb is NULL. */
+int em_tensorboard_open(const RunConfig *c, const char *dir, TbEvents **tb, Error *e);
+
+/* Rank 0: the numbers of the JSON record file at path (estep.json, eval.json) as TensorBoard
+ * scalars "<prefix>/<field>" at step; nothing when tb is NULL, and never an error (see
+ * tbevents_json). */
+void em_tensorboard_record(TbEvents *tb, const char *prefix, long step, const char *path);
 
 /* <dir>/round<t>/<name> (<dir>/round<t> for an empty name), allocated; NULL with e set on failure. */
 char *em_path(const char *dir, int t, const char *name, Error *e);

