@@ -6,7 +6,9 @@
 #     moments, losses and gradient norms; the log says the reduction overlaps the backward.
 #  2. With ZeRO-1 the option changes nothing (it keeps its reduce-scatter after the backward):
 #     bitwise equal to the overlapped plain all-reduce (as trainer_zero.sh's ZeRO-1 vs all-reduce).
-#  3. Bad input: --overlap 2 and train.overlap 2 exit 2 naming the option, writing nothing.
+#  3. The CUDA table over the SIMT emulation (restpg_emu --device cuda, 2 ranks, 2 steps): its
+#     allreduce_sum_start / comm_wait path gives the bits of --overlap 0.
+#  4. Bad input: --overlap 2 and train.overlap 2 exit 2 naming the option, writing nothing.
 set -u
 source "$RESTPG_SOURCE_DIR/tests/lib.sh" trainer_overlap
 PY=/usr/bin/python3
@@ -30,7 +32,7 @@ for g, keys in (("params", sorted(fa["params"])), ("optimizer", ["adam_m", "adam
         assert fa[g][k][()].tobytes() == fb[g][k][()].tobytes(), "%s/%s differs" % (g, k)
 pick = lambda p: [(r["step"], r["loss"], r["grad_norm"]) for r in map(json.loads, open(p.replace(".h5", ".jsonl")))]
 assert pick(a) == pick(b), (pick(a), pick(b))
-assert sum(r[2] > 0.8 for r in pick(a)) >= 2, "clipping was not active"
+assert sum(r[2] > 0.8 for r in pick(a)) >= min(2, len(pick(a))), "clipping was not active"
 print("%s vs %s: bitwise" % (a.split("/")[-1], b.split("/")[-1]))
 PYEOF
     [ $? = 0 ] || fail "same $*"
@@ -45,6 +47,12 @@ for np in 1 2 3; do
 done
 mpi 2 "${args[@]}" --zero 1 --out "$T/z2.h5" --metrics "$T/z2.jsonl"
 same on2 z2
+: "${RESTPG_EMU:?}"
+for o in 1 0; do
+    mpiexec -n 2 --bind-to none "$RESTPG_EMU" "${args[@]}" --steps 2 --device cuda --dtype fp32 --overlap $o \
+        --out "$T/cuda$o.h5" --metrics "$T/cuda$o.jsonl" >"$T/log" 2>&1 || { cat "$T/log"; fail "restpg_emu --overlap $o"; }
+done
+same cuda1 cuda0
 
 expect_err 2 "--overlap" "$RESTPG" "${args[@]}" --overlap 2 --out "$T/bad.h5"
 [ ! -e "$T/bad.h5" ] || fail "--overlap 2 wrote a checkpoint"
