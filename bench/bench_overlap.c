@@ -88,20 +88,18 @@ static int run_shape(const char *name, ModelConfig cfg, int B, int T, int leaves
         for (int o = 0; o < 2 && !rc; o++)
             if (!(rc = dp_allreduce_init(&r[o], m.be, g, m.n_params, leaves * world, bucket, 0, e)) && o)
                 rc = dp_allreduce_overlap(r[o], plan, n_plan, e);
+    /* Both modes' sums of the same parameters, to compare. */
+    for (int o = 0; o < 2 && !rc; o++) {
+        host[o] = malloc(sizeof(float) * m.n_params);
+        model_set_grad_hook(&m, o ? dp_grad_ready : NULL, o ? r[o] : NULL);
+        rc = r[o]->reduce(r[o], leaf, &l, e);
+        model_set_grad_hook(&m, NULL, NULL);
+        if (!rc) rc = model_state_download(&m, 'g', host[o], e);
+    }
     double *t[2] = {calloc((size_t)steps + 1, sizeof(double)), calloc((size_t)steps + 1, sizeof(double))};
-    /* Warm-up, then alternating; the gradients of each mode's last step are kept to compare. */
+    /* A warm-up step each, then alternating. */
     for (int k = 0; k <= steps && !rc; k++)
-        for (int o = 0; o < 2 && !rc; o++) {
-            rc = step(&m, r[o], o, &l, 1 + 2 * k + o, &t[o][k], e);
-            if (!rc && k == steps) {
-                host[o] = malloc(sizeof(float) * m.n_params);
-                /* AdamW ran after the sum: compare the sums of a fresh reduction instead. */
-                model_set_grad_hook(&m, o ? dp_grad_ready : NULL, o ? r[o] : NULL);
-                rc = r[o]->reduce(r[o], leaf, &l, e);
-                model_set_grad_hook(&m, NULL, NULL);
-                if (!rc) rc = model_state_download(&m, 'g', host[o], e);
-            }
-        }
+        for (int o = 0; o < 2 && !rc; o++) rc = step(&m, r[o], o, &l, 1 + 2 * k + o, &t[o][k], e);
     if (!rc && rank == 0) {
         int same = !memcmp(host[0], host[1], sizeof(float) * m.n_params);
         for (int o = 0; o < 2; o++) {
