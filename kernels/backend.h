@@ -342,6 +342,18 @@ typedef struct {
     int (*all_gather)(float *out, const float *in, size_t n_per_rank, Error *e);
     int (*send)(const float *buf, size_t n, int peer, Error *e);
     int (*recv)(float *buf, size_t n, int peer, Error *e);
+    /* The all-reduce split in two, so it can run while the device computes something else (the
+     * gradient reduction overlapped with the backward, trainer/dp.h). allreduce_sum_start queues
+     * allreduce_sum(buf, n) (the same sum, bitwise) and may return before it is done; it orders
+     * after the device work queued before it (the ops that wrote buf). comm_wait returns once
+     * every queued sum has landed (at once when none is queued). The rule in between: no op may
+     * read or write a queued buf (the sum may still be landing), and no other collective is
+     * called; ops on other memory may run, overlapping the sums. Every rank queues the same
+     * starts (same order, same counts) and then waits. A backend may sum at once: the CPU's does
+     * (start is allreduce_sum, wait returns RP_OK); the CUDA one queues NCCL on its own stream.
+     * Failures: RP_EMPI from either, after which the communicator is unusable. */
+    int (*allreduce_sum_start)(float *buf, size_t n, Error *e);
+    int (*comm_wait)(Error *e);
 } BackendOps;
 
 struct Backend {

@@ -28,7 +28,7 @@ typedef struct {
     double lr, min_frac, wd, clip;
     int resume, recompute;
     const char *reduce, *dtype;
-    long zero;
+    long zero, overlap;
 } CommonOpts;
 
 #define COMMON_SPECS(o)                                                                                              \
@@ -43,6 +43,7 @@ typedef struct {
     {"--reduce", ARG_STR, &(o).reduce, "gradient sum over ranks: tree (default; bitwise the same for any rank count) or allreduce (bucketed all-reduce, NCCL on GPUs; bitwise the same for the same rank count)", 0, ARG_ONE_OF(DP_REDUCE_NAMES)}, \
     {"--dtype", ARG_STR, &(o).dtype, "the products' precision: auto (default: bf16 mixed precision on cuda, fp32 on cpu), fp32 or bf16 (cuda; fp32 master weights, gradients and moments)", 0, ARG_ONE_OF("auto", "fp32", "bf16")}, \
     {"--zero", ARG_INT, &(o).zero, "1: ZeRO-1, AdamW moments sharded over the ranks (needs --reduce allreduce; default 0)", 0, ARG_RANGE(0, 1)}, \
+    {"--overlap", ARG_INT, &(o).overlap, "1 (default): with --reduce allreduce (not --zero 1), each bucket's all-reduce starts during the backward as its layers finish; 0: after the backward (the same result on the cpu)", 0, ARG_RANGE(0, 1)}, \
     {"--lr", ARG_DOUBLE, &(o).lr, "peak learning rate (default 3e-4)", 0, 0},                                        \
     {"--warmup", ARG_INT, &(o).warmup, "warm-up steps (default 0)", 0, 0},                                           \
     {"--lr-schedule", ARG_STR, &(o).schedule, "cosine or linear decay after warm-up (default cosine)", 0, 0},       \
@@ -73,6 +74,7 @@ static void common_defaults(CommonOpts *o) {
     memset(o, 0, sizeof *o);
     o->schedule = "cosine";
     o->reduce = dp_reduce_name(d.reduce);
+    o->overlap = d.overlap;
     o->dtype = "auto";
     o->device = "cpu";
     o->steps = d.steps;
@@ -117,6 +119,7 @@ static int to_stage(const CommonOpts *o, TrainStageOptions *s, Error *e) {
     tc->grad_accum = (int)o->accum;
     tc->recompute = o->recompute;
     tc->zero = (int)o->zero;
+    tc->overlap = (int)o->overlap;
     tc->val_batches = (int)o->val_batches;
     tc->seq_len = (int)o->seq;
     int rc = dp_reduce_parse(o->reduce, &tc->reduce, e);

@@ -77,6 +77,10 @@ static const Key KEYS[] = {
       "gradient sum over the ranks of every training stage: tree (fixed tree, bitwise the same for any rank count) or "
       "allreduce (each rank's micro-batches summed locally, then a bucketed all-reduce, NCCL on GPUs: bitwise the same "
       "for the same rank count only)", ARG_ONE_OF(DP_REDUCE_NAMES)),
+    K_RUNTIME("train.overlap", ARG_INT, train.overlap, "1",
+              "1: with train.reduce allreduce (and train.zero 0), each bucket's all-reduce starts during the backward as "
+              "its layers finish; 0: after the backward (the same result on the cpu); may change on resume",
+              ARG_RANGE(0, 1)),
     K_RUNTIME("train.zero", ARG_INT, train.zero, "0",
               "1: ZeRO-1, each rank keeps the AdamW moments of its 1/ranks shard of the parameters only (less memory; "
               "needs train.reduce allreduce; checkpoints hold all moments); may change on resume", ARG_RANGE(0, 1)),

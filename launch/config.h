@@ -33,6 +33,7 @@ typedef struct {
         int recompute;      /* every training stage (pretrain, sft, M-steps) */
         const char *reduce; /* tree or allreduce (trainer/dp.h) */
         long zero;          /* 1: ZeRO-1 sharded AdamW (needs reduce allreduce) */
+        long overlap;       /* 1: the all-reduce overlaps the backward (trainer/dp.h) */
     } train;
     struct {
         long steps, batch_size, grad_accum, seq_len;

@@ -45,6 +45,7 @@ void em_train_options(const RunConfig *c, long steps, long batch, long accum, do
     Error unused; /* config_check admitted only the names dp_reduce_parse knows */
     (void)dp_reduce_parse(c->train.reduce, &t->train.reduce, &unused);
     t->train.zero = (int)c->train.zero;
+    t->train.overlap = (int)c->train.overlap;
     t->train.sched.max_lr = lr;
     t->train.seed = (uint64_t)seed;
     t->train.checkpoint_every = steps / 4 > 0 ? steps / 4 : 1;

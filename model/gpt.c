@@ -141,7 +141,8 @@ int gpt_init(GPT *m, const GPTConfig *cfg, Error *e) {
     m->cfg = c;
     size_t dims[GPT_N_TENSORS][3];
     tensor_dims(&c, (size_t)c.padded_vocab_size, dims);
-    ParamTable table = {&TENSORS[0].field, &TENSORS[0].decays, sizeof TENSORS[0], {&m->params, &m->grads, &m->opt_m, &m->opt_v}};
+    ParamTable table = {&TENSORS[0].field, &TENSORS[0].decays, sizeof TENSORS[0], {&m->params, &m->grads, &m->opt_m, &m->opt_v},
+                        &TENSORS[0].layered};
     rc = params_init(&m->store, (const size_t(*)[3])dims, GPT_N_TENSORS, &table, e);
     return rc ? error_wrap(e, "gpt_init") : RP_OK;
 }
@@ -364,8 +365,10 @@ int gpt_backward(GPT *m, float loss_scale, Error *e) {
                                T, C, 3 * C, 0, e));
         OP(op->layernorm_backward(a->dres, G->ln1w + lC, G->ln1b + lC, a->dln, res_in, P->ln1w + lC, la.ln1_mean,
                                   la.ln1_rstd, N, C, e));
+        OP(params_grad_ready(&m->store, l, e)); /* layer l's gradients are final (the hook, model.h) */
     }
-    return op->encoder_backward(G->wte, G->wpe, a->dres, a->tok.inputs, B, T, C, e);
+    OP(op->encoder_backward(G->wte, G->wpe, a->dres, a->tok.inputs, B, T, C, e));
+    return params_grad_ready(&m->store, PARAMS_REST, e);
 }
 
 

@@ -142,7 +142,7 @@ int llama_init(Llama *m, const LlamaConfig *cfg, Error *e) {
     size_t dims[LLAMA_MAX_TENSORS][3];
     for (int k = 0; k < n; k++) tensor_dims(&c, &m->info[k], dims[k]);
     ParamTable table = {&m->info[0].field, &m->info[0].decays, sizeof m->info[0],
-                        {&m->params, &m->grads, &m->opt_m, &m->opt_v}};
+                        {&m->params, &m->grads, &m->opt_m, &m->opt_v}, &m->info[0].layered};
     rc = params_init(&m->store, (const size_t(*)[3])dims, n, &table, e);
     return rc ? error_wrap(e, "llama_init") : RP_OK;
 }
@@ -444,8 +444,10 @@ int llama_backward(Llama *m, float loss_scale, Error *e) {
         if (a->recompute && l < c->n_layer - 1 && layer_forward(m, l, e))
             return error_wrap(e, "llama_backward recomputing layer %d", l);
         OP(layer_backward(m, l, e));
+        OP(params_grad_ready(&m->store, l, e)); /* layer l's gradients are final (the hook, model.h) */
     }
-    return op->embedding_backward(G->token_embd, a->dres, a->tok.inputs, llama_embed_scale(c), N, C, e);
+    OP(op->embedding_backward(G->token_embd, a->dres, a->tok.inputs, llama_embed_scale(c), N, C, e));
+    return params_grad_ready(&m->store, PARAMS_REST, e);
 }
 
 int llama_logits_download(const Llama *m, int row0, int n, float *host, Error *e) {

@@ -151,6 +151,10 @@ int model_adamw_step(Model *m, const AdamW *h, double max_norm, int step, double
 }
 
 int model_grads(Model *m, float **out, Error *e) { return params_grads(model_store_mut(m), out, e); }
+void model_set_grad_hook(Model *m, GradReadyFn fn, void *ctx) { params_set_grad_hook(model_store_mut(m), fn, ctx); }
+int model_grad_plan(const Model *m, ParamRange **out, int *n, Error *e) {
+    return params_ready_plan(model_store(m), out, n, e);
+}
 
 int model_tensor_count(const Model *m) { return model_store(m)->n; }
 

@@ -98,6 +98,19 @@ int model_adamw_step(Model *m, const AdamW *h, double max_norm, int step, double
 /* The gradient state's device buffer (n_params floats), allocated zeroed on first use: a model
  * that only runs inference holds no gradients. */
 int model_grads(Model *m, float **out, Error *e);
+/* The gradient-ready hook, for a reduction that overlaps the backward (trainer/dp.h): from now
+ * on every model_backward calls fn(ctx, ranges, n, e) after each transformer layer's backward
+ * (top layer first) with that layer's slice of every per-layer tensor, and once more at its end
+ * with the tensors that are not per layer (embeddings, final norm, LM head; a tied embedding is
+ * final only then), naming ranges [lo, hi) of the gradient buffer that this backward will not
+ * write again; on the device backends the ops that wrote them are queued, not necessarily done.
+ * The reports follow model_grad_plan's order; a backward may stop early (an error, or a batch
+ * without a weighted position, whose gradient adds nothing): then the ranges not reported are
+ * final when it returns. A failing fn fails the backward. fn NULL removes the hook. */
+void model_set_grad_hook(Model *m, GradReadyFn fn, void *ctx);
+/* Every range the hook reports, in the backward's order (covering [0, n_params) once): *out is
+ * malloc'd (*n ranges), the caller frees it. */
+int model_grad_plan(const Model *m, ParamRange **out, int *n, Error *e);
 
 /* Tensor k of the architecture's table: count, shape (offset/numel/dims in the flat state), and
  * host copies of one tensor or a whole state (which = 'p', 'g', 'm', 'v'). */

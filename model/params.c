@@ -101,6 +101,50 @@ size_t params_largest(const ParamStore *s) {
     return most;
 }
 
+/* Tensor k's per-layer flag from the architecture's table. */
+static int layered(const ParamStore *s, int k) {
+    return s->table.layered0 && *(const int *)((const char *)s->table.layered0 + (size_t)k * s->table.stride);
+}
+
+int params_n_layer(const ParamStore *s) {
+    for (int k = 0; k < s->n; k++)
+        if (layered(s, k)) return (int)s->t[k].dims[0];
+    return 0;
+}
+
+int params_ready_ranges(const ParamStore *s, int l, ParamRange *out) {
+    int n = 0;
+    for (int k = 0; k < s->n; k++) {
+        const ParamTensor *t = &s->t[k];
+        if (layered(s, k) != (l != PARAMS_REST)) continue;
+        size_t per = l == PARAMS_REST ? t->numel : t->numel / t->dims[0];
+        size_t lo = t->offset + (l == PARAMS_REST ? 0 : (size_t)l * per);
+        out[n++] = (ParamRange){lo, lo + per};
+    }
+    return n;
+}
+
+int params_ready_plan(const ParamStore *s, ParamRange **out, int *n, Error *e) {
+    int L = params_n_layer(s);
+    *n = 0;
+    *out = xmalloc(sizeof(ParamRange) * (size_t)s->n * (size_t)(L + 1), e);
+    if (!*out) return RP_ENOMEM;
+    for (int l = L - 1; l >= 0; l--) *n += params_ready_ranges(s, l, *out + *n);
+    *n += params_ready_ranges(s, PARAMS_REST, *out + *n);
+    return RP_OK;
+}
+
+void params_set_grad_hook(ParamStore *s, GradReadyFn fn, void *ctx) {
+    s->ready = fn;
+    s->ready_ctx = ctx;
+}
+
+int params_grad_ready(const ParamStore *s, int l, Error *e) {
+    if (!s->ready) return RP_OK;
+    ParamRange r[PARAMS_MAX_TENSORS];
+    return s->ready(s->ready_ctx, r, params_ready_ranges(s, l, r), e);
+}
+
 int params_tensor_download(const ParamStore *s, int which, int k, float *host, Error *e) {
     const float *src = params_mem(s, which);
     if (!src || k < 0 || k >= s->n) return error_set(e, RP_EINTERNAL, "tensor download: no state '%c' / tensor %d", which, k);

@@ -30,13 +30,24 @@ typedef struct {
 /* The architecture's tensor table as the store reads it: entry k's field offset in the named
  * views struct (size_t) at field0 + k * stride, and its weight-decay flag (int) at decays0 +
  * k * stride; views[i] are the named views of state 'p', 'g', 'm', 'v', bound whenever a state
- * is allocated. */
+ * is allocated; its per-layer flag (int) at layered0 + k * stride (NULL: no tensor is per layer),
+ * a per-layer tensor being [L, ...] with layer l's slice the l-th of L equal parts. */
 typedef struct {
     const size_t *field0;
     const int *decays0;
     size_t stride;
     void *views[4];
+    const int *layered0;
 } ParamTable;
+
+/* Floats [lo, hi) of a state buffer. */
+typedef struct {
+    size_t lo, hi;
+} ParamRange;
+
+/* The gradient-ready hook (model_set_grad_hook): the backward reports ranges of the gradient
+ * buffer it will not write again in this backward; a non-zero return fails the backward. */
+typedef int (*GradReadyFn)(void *ctx, const ParamRange *ranges, int n, Error *e);
 
 typedef struct {
     const Backend *be;
@@ -47,6 +58,8 @@ typedef struct {
     size_t opt_lo, opt_hi;            /* the moments held: [opt_lo, opt_hi) of the flat vector, all
                                        * of it unless sharded (ZeRO-1, params_opt_shard) */
     ParamTable table;
+    GradReadyFn ready;                /* the gradient-ready hook, or NULL */
+    void *ready_ctx;
 } ParamStore;
 
 /* ZeRO-1's split of a flat state of n floats over world ranks: rank r owns [r*q, (r+1)*q) with
@@ -66,6 +79,22 @@ void params_layout(ParamTensor *t, const size_t (*dims)[3], int n);
  * them), so a model that only runs inference never holds them. */
 int params_init(ParamStore *s, const size_t (*dims)[3], int n, const ParamTable *table, Error *e);
 void params_free(ParamStore *s);
+
+/* Layers of the per-layer tensors (their first dimension; 0 when the table has none). */
+int params_n_layer(const ParamStore *s);
+/* What becomes final together in a backward, in table order, into out (room for s->n ranges),
+ * returning the count: for layer l in [0, params_n_layer), layer l's slice of every per-layer
+ * tensor; for PARAMS_REST, every tensor that is not per layer, whole (embeddings, final norm,
+ * LM head: a tied embedding gets its last contribution at the very end). */
+#define PARAMS_REST (-1)
+int params_ready_ranges(const ParamStore *s, int l, ParamRange *out);
+/* The order an architecture's backward reports them (top layer first, then PARAMS_REST), as
+ * one list of *n ranges covering [0, n_params) once (*out: malloc'd, the caller frees it). */
+int params_ready_plan(const ParamStore *s, ParamRange **out, int *n, Error *e);
+/* Installs the gradient-ready hook (fn NULL removes it) and, for the backward, reports the
+ * ranges of stage l (a layer, or PARAMS_REST) to it: RP_OK at once when no hook is set. */
+void params_set_grad_hook(ParamStore *s, GradReadyFn fn, void *ctx);
+int params_grad_ready(const ParamStore *s, int l, Error *e);
 
 /* The device buffer of state which ('p', 'g', 'm', 'v'); NULL if it is not allocated. */
 float *params_mem(const ParamStore *s, int which);

@@ -24,5 +24,10 @@ else
   done >"$out/bench_train_step.jsonl"
   build/bench/bench_sampler --device cuda --cases kv --threads 4 >"$out/bench_sampler.jsonl"
 fi
+# The all-reduce with and without overlap needs two GPUs (NCCL between two ranks).
+if [ "$(grep -c '^GPU' "$out/devices.txt")" -ge 2 ]; then
+  [ "${QUICK:-0}" = 1 ] && shapes=tiny || shapes=124M:1024
+  mpiexec -n 2 --bind-to none build/bench/bench_overlap --device cuda --shapes $shapes --threads 4 >"$out/bench_overlap.jsonl"
+fi
 cat "$out"/*.jsonl
 exit $rc

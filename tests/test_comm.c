@@ -1,4 +1,5 @@
-/* The backends' collectives (kernels/backend.h: comm_init ... recv) under mpiexec with 1, 2 and
+/* The backends' collectives (kernels/backend.h: comm_init ... recv, and the split all-reduce
+ * allreduce_sum_start + comm_wait) under mpiexec with 1, 2 and
  * 3 ranks: the CPU backend's, and the CUDA backend's entry points (kernels/cuda/ops_cuda.h) in
  * the SIMT emulation (test_comm_*ranks) or, built against the nvcc library, NCCL on one device
  * per rank (test_comm_gpu_*, exit 77 when the ranks outnumber the devices). Each rank can compute every rank's input (a function of rank and index
@@ -78,6 +79,28 @@ static void test_allreduce(const Impl *im, size_t n) {
     free(h);
 }
 
+/* The split all-reduce: n floats cut into `pieces` calls of allreduce_sum_start (uneven cuts, the
+ * last one the rest), then one comm_wait: the same rank-order sums, bitwise. */
+static void test_allreduce_split(const Impl *im, size_t n, int pieces) {
+    Error e;
+    float *h = host_alloc(n), *d = im->alloc(n);
+    fill(h, n, 0);
+    im->put(d, h, n);
+    size_t off = 0;
+    for (int k = 0; k < pieces; k++) {
+        size_t len = k == pieces - 1 ? n - off : (n - off) / 3 + 1;
+        CHECK_OK(im->ops->allreduce_sum_start(d + off, len, &e), &e);
+        off += len;
+    }
+    CHECK_OK(im->ops->comm_wait(&e), &e);
+    im->get(h, d, n);
+    size_t bad = mismatches(h, n, 0, rank_order_sum);
+    CHECK_MSG(bad == 0, "%s allreduce_sum_start x %d + comm_wait, n %zu, %d ranks: %zu elements differ", im->name,
+              pieces, n, g_world, bad);
+    im->free(d);
+    free(h);
+}
+
 /* Rank r holds world x q floats; out gets the rank-order sums of part r, in place or not. */
 static void test_reduce_scatter(const Impl *im, size_t q, int in_place) {
     Error e;
@@ -143,6 +166,9 @@ static void test_impl(const Impl *im) {
     size_t sizes[] = {1, 2, 5, 1000, 100003};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) test_allreduce(im, sizes[k]);
     test_allreduce(im, im->big);
+    CHECK_OK(im->ops->comm_wait(&e), &e); /* nothing queued */
+    test_allreduce_split(im, 5, 2);
+    test_allreduce_split(im, 100003, 4);
     for (int in_place = 0; in_place < 2; in_place++) {
         test_reduce_scatter(im, 0, in_place);
         test_reduce_scatter(im, 1, in_place);
@@ -187,7 +213,9 @@ int main(int argc, char **argv) {
                       .reduce_scatter_sum = cuda_reduce_scatter_sum,
                       .all_gather = cuda_all_gather,
                       .send = cuda_send,
-                      .recv = cuda_recv};
+                      .recv = cuda_recv,
+                      .allreduce_sum_start = cuda_allreduce_sum_start,
+                      .comm_wait = cuda_comm_wait};
     Impl impls[2] = {
         {"cpu", cpu_backend(), host_alloc, host_free, host_put, host_get, (size_t)17 << 20 | 5},
         {cuda_name, &cuda, dev_alloc, dev_free, dev_put, dev_get, 1 << 20},

@@ -16,13 +16,13 @@
 
 enum { B = 2, T = 37, B2 = 1, T2 = 20 };
 
-static ModelConfig gpt2_tiny(void) {
+static inline ModelConfig gpt2_tiny(void) {
     return (ModelConfig){.arch = ARCH_GPT2,
                          .gpt2 = {.vocab_size = 67, .n_layer = 3, .n_head = 2, .n_embd = 32, .n_positions = 48}};
 }
 
 /* The family's sizes on variant v: 4 layers, grouped-query attention, head_dim != hidden / heads. */
-static ModelConfig family_tiny(LlamaConfig v) {
+static inline ModelConfig family_tiny(LlamaConfig v) {
     ModelConfig c = {.arch = v.arch, .llama = v};
     LlamaConfig *g = &c.llama;
     g->vocab_size = 300, g->hidden_size = 64, g->intermediate_size = 96, g->n_layer = 4, g->n_head = 4;
@@ -31,14 +31,14 @@ static ModelConfig family_tiny(LlamaConfig v) {
 }
 
 /* Three sliding layers with a window shorter than T and one global layer. */
-static ModelConfig gemma3_tiny(void) {
+static inline ModelConfig gemma3_tiny(void) {
     ModelConfig c = family_tiny(llama_config_gemma3());
     c.llama.sliding_window = 24, c.llama.sliding_window_pattern = 4, c.llama.query_pre_attn_scalar = 24.0f;
     return c;
 }
 
 /* Llama 3.1's RoPE scaling and an untied LM head. */
-static ModelConfig llama_tiny(void) {
+static inline ModelConfig llama_tiny(void) {
     ModelConfig c = family_tiny(llama_config_llama());
     c.llama.tie_word_embeddings = 0, c.llama.rope_scaling = ROPE_LLAMA3, c.llama.rope_factor = 8.0;
     c.llama.rope_low_freq_factor = 1.0, c.llama.rope_high_freq_factor = 4.0, c.llama.rope_original_max_positions = 16;
@@ -47,7 +47,7 @@ static ModelConfig llama_tiny(void) {
 
 /* The architecture's initialisation plus N(0, 0.05) on every element (so norm weights and biases
  * are not 0 or 1), padding rows of the embedding left at 0: the same values for every call. */
-static float *random_params(Model *m, Error *e) {
+static inline float *random_params(Model *m, Error *e) {
     CHECK_OK(model_init_random(m, 11, e), e);
     float *p = malloc(sizeof(float) * m->n_params);
     CHECK_OK(model_state_download(m, 'p', p, e), e);
@@ -59,7 +59,7 @@ static float *random_params(Model *m, Error *e) {
     return p;
 }
 
-static void random_batch(Rng *r, int32_t *in, int32_t *tg, float *mask, int n, int V) {
+static inline void random_batch(Rng *r, int32_t *in, int32_t *tg, float *mask, int n, int V) {
     for (int i = 0; i < n; i++) {
         in[i] = (int32_t)(rng_next(r) % (uint64_t)V);
         mask[i] = i % 7 == 3 ? 0.0f : i % 11 == 5 ? 0.5f : 1.0f;
@@ -74,14 +74,14 @@ typedef struct {
     double norm;
 } StepOut;
 
-static void step_out_free(StepOut *o) {
+static inline void step_out_free(StepOut *o) {
     free(o->losses), free(o->logits), free(o->grads), free(o->params);
     memset(o, 0, sizeof *o);
 }
 
 /* One step: micro-batch 1 (B x T, loss scale 0.6) and micro-batch 2 (B2 x T2, scale 0.4)
  * accumulated, then AdamW with clipping. Keeps the first batch's token losses and logits. */
-static void train_step(Model *m, uint64_t seed, int step, StepOut *o, Error *e) {
+static inline void train_step(Model *m, uint64_t seed, int step, StepOut *o, Error *e) {
     Rng r;
     rng_seed(&r, seed);
     int32_t in[B * T], tg[B * T];

@@ -2,6 +2,7 @@
  * bucketed all-reduce. */
 #include "trainer/dp.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,6 +157,14 @@ typedef struct {
     size_t n, bucket; /* floats per gradient, per all-reduce */
     int sharded;
     ParamShard shard;
+    /* Overlap (dp_allreduce_overlap): the ranges the backward reports, in its order, and per
+     * reduction the state of the walk through them. */
+    ParamRange *plan, *pending; /* pending: ready ranges not yet queued, merged where adjacent */
+    int n_plan, n_pending;
+    size_t pending_floats;
+    int armed;   /* 1 while the rank's last leaf runs (its reports are taken) */
+    int cursor;  /* plan ranges taken so far */
+    int comm_rc; /* a failed collective: the communicator is unusable, nothing more is queued */
 } DPAllreduce;
 
 size_t dp_allreduce_bytes(size_t n, int n_leaves, int world) {
@@ -166,6 +175,8 @@ static void allreduce_free(GradReducer *base) {
     DPAllreduce *r = (DPAllreduce *)base;
     if (!r) return;
     r->be->ops->free(r->acc);
+    free(r->plan);
+    free(r->pending);
     free(r);
 }
 
@@ -182,9 +193,83 @@ static int local_sum(DPAllreduce *r, DPLeafFn leaf, void *ctx, Error *e) {
     return !rc && r->acc ? ops->copy(r->grad, r->acc, bytes, e) : rc;
 }
 
+/* Queues the pending ranges' all-reduces, each cut into pieces of at most a bucket (a range
+ * longer than a bucket, an embedding say, stays a few collectives as without overlap). */
+static int flush(DPAllreduce *r, Error *e) {
+    for (int i = 0; i < r->n_pending && !r->comm_rc; i++)
+        for (size_t lo = r->pending[i].lo; lo < r->pending[i].hi && !r->comm_rc; lo += r->bucket) {
+            size_t len = r->pending[i].hi - lo < r->bucket ? r->pending[i].hi - lo : r->bucket;
+            r->comm_rc = r->be->ops->allreduce_sum_start(r->grad + lo, len, e);
+        }
+    r->n_pending = 0;
+    r->pending_floats = 0;
+    return r->comm_rc;
+}
+
+/* Takes the next plan range as final: adds the sum of the rank's earlier leaves (add: when the
+ * rank has several and computed them all; grad + acc is acc + grad bitwise, the local sum's last
+ * addition), then pends it, merged with an adjacent pending range (a tensor's layers l and l-1
+ * are neighbours), and queues the pending ranges once they hold a bucket. The range is pended
+ * even when the addition fails, so the sequence of collectives stays the plan's. */
+static int take(DPAllreduce *r, int add, Error *e) {
+    ParamRange p = r->plan[r->cursor++];
+    int rc = add && r->acc ? r->be->ops->add(r->grad + p.lo, r->acc + p.lo, p.hi - p.lo, e) : RP_OK;
+    int i = 0;
+    while (i < r->n_pending && r->pending[i].hi != p.lo && r->pending[i].lo != p.hi) i++;
+    if (i == r->n_pending) r->pending[r->n_pending++] = p;
+    else if (r->pending[i].hi == p.lo) r->pending[i].hi = p.hi;
+    else r->pending[i].lo = p.lo;
+    r->pending_floats += p.hi - p.lo;
+    if (r->pending_floats >= r->bucket && flush(r, e)) return r->comm_rc;
+    return rc;
+}
+
+int dp_grad_ready(void *reducer, const ParamRange *ranges, int n, Error *e) {
+    DPAllreduce *r = reducer;
+    if (!r->armed) return RP_OK; /* an earlier leaf's backward: its gradient is summed locally */
+    for (int i = 0; i < n; i++) {
+        const ParamRange *want = r->cursor < r->n_plan ? &r->plan[r->cursor] : NULL;
+        if (!want || want->lo != ranges[i].lo || want->hi != ranges[i].hi)
+            return error_set(e, RP_EINTERNAL, "gradient range [%zu, %zu) reported out of the plan's order (range %d of %d)",
+                             ranges[i].lo, ranges[i].hi, r->cursor, r->n_plan);
+        int rc = take(r, 1, e);
+        if (rc) return rc;
+    }
+    return RP_OK;
+}
+
+/* The overlapped reduction: leaves as local_sum, but the last leaf's backward hands its final
+ * ranges to take() as it goes. Whatever happens locally, every rank then takes the rest of the
+ * plan (all of it after an earlier failure) and waits, so all ranks queue the same collectives;
+ * only then do they agree on the local status. */
+static int overlap_reduce(DPAllreduce *r, DPLeafFn leaf, void *ctx, Error *e) {
+    const BackendOps *ops = r->be->ops;
+    size_t bytes = r->n * sizeof(float);
+    r->cursor = r->n_pending = 0;
+    r->pending_floats = 0;
+    r->comm_rc = RP_OK;
+    int rc = r->lo == r->hi ? ops->zero(r->grad, bytes, e) : RP_OK;
+    for (int j = r->lo; j < r->hi && !rc; j++) {
+        r->armed = j == r->hi - 1;
+        rc = leaf(ctx, j, e);
+        r->armed = 0;
+        if (r->comm_rc) return r->comm_rc;
+        if (!rc && r->acc && j < r->hi - 1)
+            rc = j == r->lo ? ops->copy(r->acc, r->grad, bytes, e) : ops->add(r->acc, r->grad, r->n, e);
+    }
+    while (r->cursor < r->n_plan && !r->comm_rc) {
+        int rc2 = take(r, !rc, e);
+        if (!rc) rc = rc2;
+    }
+    if (!r->comm_rc) flush(r, e);
+    if (!r->comm_rc) r->comm_rc = ops->comm_wait(e);
+    return r->comm_rc ? r->comm_rc : comm_agree(rc, e);
+}
+
 static int allreduce_reduce(GradReducer *base, DPLeafFn leaf, void *ctx, Error *e) {
     DPAllreduce *r = (DPAllreduce *)base;
     const BackendOps *ops = r->be->ops;
+    if (r->plan) return overlap_reduce(r, leaf, ctx, e);
     int rc = comm_agree(local_sum(r, leaf, ctx, e), e); /* before any rank enters a collective */
     if (rc) return rc;
     if (r->sharded) {
@@ -226,5 +311,37 @@ int dp_allreduce_init(GradReducer **out, const Backend *be, float *grad, size_t 
         return error_wrap(e, "all-reduce buffer (%zu floats)", n);
     }
     *out = &r->base;
+    return RP_OK;
+}
+
+static int range_order(const void *a, const void *b) {
+    const ParamRange *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+int dp_allreduce_overlap(GradReducer *base, const ParamRange *plan, int n, Error *e) {
+    DPAllreduce *r = (DPAllreduce *)base;
+    if (base->reduce != allreduce_reduce || r->sharded)
+        return error_set(e, RP_EINTERNAL, "overlap needs the unsharded all-reduce, not %s%s", base->name,
+                         base->reduce == allreduce_reduce ? " with ZeRO-1" : "");
+    ParamRange *sorted = xmalloc(sizeof *sorted * (size_t)(n > 0 ? n : 1), e);
+    if (!sorted) return RP_ENOMEM;
+    memcpy(sorted, plan, sizeof *sorted * (size_t)n);
+    qsort(sorted, (size_t)n, sizeof *sorted, range_order);
+    size_t end = 0;
+    for (int i = 0; i < n && end != SIZE_MAX; i++) end = sorted[i].lo == end && sorted[i].hi > end ? sorted[i].hi : SIZE_MAX;
+    if (end != r->n) {
+        free(sorted);
+        return error_set(e, RP_EINTERNAL, "the gradient plan's %d ranges do not cover [0, %zu) once", n, r->n);
+    }
+    /* sorted becomes the pending list's room: at most every range pends at once. */
+    free(r->plan);
+    free(r->pending);
+    r->n_plan = 0;
+    r->pending = sorted;
+    r->plan = xmalloc(sizeof *sorted * (size_t)n, e);
+    if (!r->plan) return RP_ENOMEM;
+    memcpy(r->plan, plan, sizeof *sorted * (size_t)n);
+    r->n_plan = n;
     return RP_OK;
 }

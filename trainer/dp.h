@@ -27,9 +27,26 @@
  * cross-rank sum is in rank order element by element, so the bucket size changes no bit, and
  * the sharded variant below equals it bitwise; under NCCL it is NCCL's order.
  *
+ * Overlapped (dp_allreduce_overlap, the trainer's default with the all-reduce): the same sums,
+ * but the collectives start during the rank's last leaf's backward. The model reports, through
+ * the gradient-ready hook (model_set_grad_hook with dp_grad_ready), the ranges of the gradient
+ * that are final, a layer at a time in a fixed plan (model_grad_plan); each is added to the
+ * rank's earlier leaves' sum (grad + acc: the same bits as the local sum's last addition) and
+ * pended, merged with adjacent pending ranges, until a bucket's worth (bucket_bytes) is pending;
+ * then each pending range is queued as allreduce_sum_start in pieces of at most a bucket. After
+ * the backward the rest of the plan is queued and comm_wait waits for all of it. The sequence of
+ * collectives is a function of the plan and bucket_bytes only, so a rank whose leaf fails (or
+ * that owns no leaf) still queues every one of them, with whatever its buffer holds, and the
+ * ranks agree on the failure after the wait: no rank waits in a collective another never
+ * starts. Determinism: on the CPU backend bitwise the non-overlapped all-reduce's (rank-order
+ * sums element by element, whatever the cut into collectives); under NCCL bitwise reproducible
+ * for the same rank count, config, model and bucket size (the cut into collectives, which NCCL's
+ * order can depend on, is fixed by them), within float rounding of the non-overlapped sum.
+ *
  * Sharded (ZeRO-1, shard = 1): the same local sums, then a reduce_scatter_sum leaves on each rank
  * only its shard of the sum (model/params.h's ParamShard: the per_rank floats by reduce-scatter,
- * the few left-over floats by an all-reduce); sum_lo and sum_hi say which part holds the sum. */
+ * the few left-over floats by an all-reduce); sum_lo and sum_hi say which part holds the sum.
+ * ZeRO-1 does not overlap: its reduce-scatter runs after the backward as before. */
 #ifndef RESTPG_TRAINER_DP_H
 #define RESTPG_TRAINER_DP_H
 
@@ -37,6 +54,7 @@
 
 #include "core/error.h"
 #include "kernels/backend.h"
+#include "model/params.h"
 
 /* Computes the gradient of one leaf into the reducer's gradient buffer (overwriting it). Called
  * only on the leaf's owner, in increasing leaf order. */
@@ -69,6 +87,16 @@ int dp_tree_init(GradReducer **out, const Backend *be, float *grad, size_t n, in
 /* bucket_bytes >= sizeof(float) (unused when sharded); shard: 1 for ZeRO-1's reduce-scatter. */
 int dp_allreduce_init(GradReducer **out, const Backend *be, float *grad, size_t n, int n_leaves, size_t bucket_bytes,
                       int shard, Error *e);
+
+/* Turns on the overlap of an unsharded all-reduce reducer (RP_EINTERNAL for another one): plan
+ * lists the n ranges the backward of the rank's leaves will report to dp_grad_ready, in its
+ * order (model_grad_plan), and must cover the gradient [0, n) once (RP_EINTERNAL otherwise).
+ * The reducer keeps a copy. */
+int dp_allreduce_overlap(GradReducer *r, const ParamRange *plan, int n, Error *e);
+/* The gradient-ready hook (GradReadyFn) of an overlapping reducer (ctx: the GradReducer): takes
+ * the ranges during the rank's last leaf, ignores the reports of its earlier leaves; a range out
+ * of the plan's order is RP_EINTERNAL (the backward fails, the reduction still completes). */
+int dp_grad_ready(void *reducer, const ParamRange *ranges, int n, Error *e);
 
 /* Bytes of buffers the tree allocates for n floats and n_leaves leaves; and the all-reduce on the
  * rank with the most leaves of world ranks. */

@@ -33,6 +33,7 @@ void train_config_default(TrainConfig *c) {
     c->val_batches = 8;
     c->reduce = DP_REDUCE_TREE;
     c->bucket_bytes = DP_BUCKET_BYTES;
+    c->overlap = 1;
 }
 
 void trainer_print_memory(const Model *m, const TrainConfig *tc) {
@@ -296,6 +297,7 @@ static int restore(Run *r, const CheckpointMeta *ck, int64_t *start, Error *e) {
 }
 
 static void run_free(Run *r) {
+    model_set_grad_hook(r->m, NULL, NULL); /* the reducer it reports to goes */
     if (r->dp) r->dp->free(r->dp);
     order_free(&r->order);
     batch_free(&r->batch);
@@ -305,11 +307,21 @@ static void run_free(Run *r) {
     if (r->metrics) fclose(r->metrics);
 }
 
+/* With the unsharded all-reduce and overlap on, the reducer learns the backward's plan and the
+ * model reports to it (trainer/dp.h); the tree and ZeRO-1 reduce after the backward. */
 static int reducer_init(Run *r, float *grads, Error *e) {
     const TrainConfig *tc = r->tc;
     size_t np = r->m->n_params;
     if (tc->reduce == DP_REDUCE_TREE) return dp_tree_init(&r->dp, r->m->be, grads, np, tc->grad_accum, e);
-    return dp_allreduce_init(&r->dp, r->m->be, grads, np, tc->grad_accum, tc->bucket_bytes, tc->zero, e);
+    int rc = dp_allreduce_init(&r->dp, r->m->be, grads, np, tc->grad_accum, tc->bucket_bytes, tc->zero, e);
+    if (rc || tc->zero || !tc->overlap) return rc;
+    ParamRange *plan;
+    int n;
+    if ((rc = model_grad_plan(r->m, &plan, &n, e))) return rc;
+    rc = dp_allreduce_overlap(r->dp, plan, n, e);
+    free(plan);
+    if (!rc) model_set_grad_hook(r->m, dp_grad_ready, r->dp);
+    return rc;
 }
 
 static int run_setup(Run *r, const CheckpointMeta *resume, int64_t *start, Error *e) {
@@ -354,6 +366,8 @@ static int check_config(const TrainConfig *tc, const Model *m, const SeqSet *tra
     if (tc->skip_nonfinite < 0) return error_set(e, RP_EINPUT, "--skip-nonfinite: must be >= 0, got %lld", (long long)tc->skip_nonfinite);
     if (!(tc->weight_decay >= 0)) return error_set(e, RP_EINPUT, "--weight-decay: must be >= 0, got %g", tc->weight_decay);
     if (tc->zero != 0 && tc->zero != 1) return error_set(e, RP_EINPUT, "--zero: must be 0 or 1, got %d", tc->zero);
+    if (tc->overlap != 0 && tc->overlap != 1)
+        return error_set(e, RP_EINPUT, "--overlap: must be 0 or 1, got %d", tc->overlap);
     if (tc->zero && tc->reduce != DP_REDUCE_ALLREDUCE)
         return error_set(e, RP_EINPUT, "--zero 1 needs --reduce allreduce (ZeRO-1 reduce-scatters the all-reduce's "
                                        "sum; the tree's order cannot be sharded), got --reduce %s",
@@ -482,7 +496,9 @@ int trainer_run(const TrainConfig *tc_in, Model *m, const Tokenizer *t, const Se
     log_info("%s: steps %lld..%lld, global batch %d x %d sequences of up to %d tokens over %d rank(s) (%s reduction%s); "
              "%lld train sequences (%lld target tokens), %lld val sequences",
              tc->label, (long long)start, (long long)tc->steps, tc->grad_accum, tc->batch_size, tc->seq_len, r.world,
-             dp_reduce_name(tc->reduce), tc->zero ? ", ZeRO-1" : "", (long long)train->n,
+             dp_reduce_name(tc->reduce),
+             tc->zero ? ", ZeRO-1" : tc->reduce == DP_REDUCE_ALLREDUCE && tc->overlap ? ", overlapped with the backward" : "",
+             (long long)train->n,
              (long long)seqset_targets(train), (long long)val->n);
     if (tc->val_every && !val->n) log_warn("%s: no validation sequences; --val-every is ignored", tc->label);
     Progress p;

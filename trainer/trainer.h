@@ -61,6 +61,10 @@ typedef struct {
                                * determinism): tree, bitwise the same for any rank count, or
                                * allreduce, for the same rank count */
     size_t bucket_bytes;      /* gradient per all-reduce collective */
+    int overlap;              /* 1 (default): with the unsharded all-reduce, the buckets' collectives
+                               * start during the last micro-batch's backward as layers finish
+                               * (trainer/dp.h; on the CPU the same bits as 0); the tree and ZeRO-1
+                               * ignore it */
     int zero;                 /* 1: ZeRO-1 (needs reduce allreduce): the sum is reduce-scattered,
                                * each rank keeps AdamW moments and runs AdamW for its contiguous
                                * shard of the parameters only (model/params.h's ParamShard), the
@@ -74,7 +78,7 @@ typedef struct {
 
 /* Defaults: batch_size 4, seq_len 256, grad_accum 1, lr 3e-4 cosine, warmup 0, min_lr_frac 0.1,
  * weight_decay 0.1, grad_clip 1.0, betas 0.9/0.95, eps 1e-8, seed 1, val_batches 8, reduce
- * tree, bucket 32 MiB, zero 0. */
+ * tree, bucket 32 MiB, overlap 1, zero 0. */
 void train_config_default(TrainConfig *c);
 
 typedef struct {

@@ -286,6 +286,8 @@ static const BackendOps CPU = {
     .all_gather = cpu_all_gather,
     .send = cpu_send,
     .recv = cpu_recv,
+    .allreduce_sum_start = cpu_allreduce_sum_start,
+    .comm_wait = cpu_comm_wait,
 };
 
 const BackendOps *cpu_backend(void) { return &CPU; }

@@ -31,6 +31,11 @@ int cpu_reduce_scatter_sum(float *out, const float *in, size_t n_per_rank, Error
 int cpu_all_gather(float *out, const float *in, size_t n_per_rank, Error *e);
 int cpu_send(const float *buf, size_t n, int peer, Error *e);
 int cpu_recv(float *buf, size_t n, int peer, Error *e);
+/* The split all-reduce of kernels/backend.h, synchronous here: start sums at once (host memory
+ * has nothing to overlap with but the caller's own threads, which compute), wait has nothing
+ * left to wait for. */
+int cpu_allreduce_sum_start(float *buf, size_t n, Error *e);
+int cpu_comm_wait(Error *e);
 
 #ifdef __cplusplus
 }

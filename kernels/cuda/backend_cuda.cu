@@ -205,6 +205,10 @@ static int op_recv(float *buf, size_t n, int peer, Error *e) {
     mirror_touch(buf, n * sizeof(float));
     return cuda_recv(buf, n, peer, e);
 }
+static int op_allreduce_sum_start(float *buf, size_t n, Error *e) {
+    mirror_touch(buf, n * sizeof(float));
+    return cuda_allreduce_sum_start(buf, n, e);
+}
 
 /* ---- matmuls: fp32, or bf16 when the weight is mirrored ---- */
 
@@ -482,6 +486,8 @@ const BackendOps *cuda_backend(void) {
     t.all_gather = op_all_gather;
     t.send = cuda_send;
     t.recv = op_recv;
+    t.allreduce_sum_start = op_allreduce_sum_start;
+    t.comm_wait = cuda_comm_wait;
     t.name = "cuda";
     return &t;
 }

@@ -3,7 +3,10 @@
  * ranks (rank 0's ncclUniqueId reaches the others by MPI_Bcast), its own non-blocking stream.
  * The backend's kernels may run on any stream, so a collective first waits for the device
  * (cudaDeviceSynchronize: the kernels that wrote its buffers are done) and returns when its
- * stream is done, which gives the blocking semantics of the BackendOps contract.
+ * stream is done, which gives the blocking semantics of the BackendOps contract. The split
+ * all-reduce (allreduce_sum_start, comm_wait) waits for the default stream only, where the
+ * backend table queues every op, through an event: the kernels queued after a start run while
+ * NCCL sums; comm_wait is a host wait on NCCL's stream.
  *
  * Determinism: NCCL's reductions use no atomics, and the order of a sum is fixed by NCCL's
  * algorithm and protocol choice, which depends on the rank count, the topology, the message size
@@ -30,6 +33,8 @@ extern "C" int cuda_all_gather(float *out, const float *in, size_t n_per_rank, E
 }
 extern "C" int cuda_send(const float *buf, size_t n, int peer, Error *e) { return cpu_send(buf, n, peer, e); }
 extern "C" int cuda_recv(float *buf, size_t n, int peer, Error *e) { return cpu_recv(buf, n, peer, e); }
+extern "C" int cuda_allreduce_sum_start(float *buf, size_t n, Error *e) { return cpu_allreduce_sum_start(buf, n, e); }
+extern "C" int cuda_comm_wait(Error *e) { return cpu_comm_wait(e); }
 
 #else
 
@@ -42,6 +47,7 @@ extern "C" {
 
 static ncclComm_t g_comm = NULL;
 static cudaStream_t g_stream = NULL;
+static cudaEvent_t g_ready = NULL; /* recorded on the compute stream by each allreduce_sum_start */
 
 static int nccl_check(ncclResult_t r, const char *what, Error *e) {
     if (r == ncclSuccess) return RP_OK;
@@ -66,6 +72,7 @@ extern "C" int cuda_comm_init(Error *e) {
     if ((rc = comm_agree(rc, e)) || (rc = comm_bcast(&id, sizeof id, e))) return rc;
     rc = cuda_check(cudaGetDevice(&dev), "cudaGetDevice", e);
     if (!rc) rc = cuda_check(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking), "creating NCCL's stream", e);
+    if (!rc) rc = cuda_check(cudaEventCreateWithFlags(&g_ready, cudaEventDisableTiming), "creating NCCL's event", e);
     if ((rc = comm_agree(rc, e))) {
         cuda_comm_free();
         return rc;
@@ -83,8 +90,10 @@ extern "C" int cuda_comm_init(Error *e) {
 extern "C" void cuda_comm_free(void) {
     if (g_comm) ncclCommDestroy(g_comm);
     if (g_stream) cudaStreamDestroy(g_stream);
+    if (g_ready) cudaEventDestroy(g_ready);
     g_comm = NULL;
     g_stream = NULL;
+    g_ready = NULL;
 }
 
 /* Before a collective: the communicator exists and the kernels that wrote its input are done. */
@@ -103,6 +112,21 @@ extern "C" int cuda_allreduce_sum(float *buf, size_t n, Error *e) {
     int rc = begin(e);
     if (rc || n == 0) return rc;
     return finish(ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, g_comm, g_stream), "ncclAllReduce", e);
+}
+
+/* NCCL's stream waits for what the compute stream (the default stream, where the backend's
+ * kernels run) queued so far, then sums: no host wait, so the kernels queued next overlap it.
+ * One event serves every start: cudaStreamWaitEvent takes the record made just before it. */
+extern "C" int cuda_allreduce_sum_start(float *buf, size_t n, Error *e) {
+    if (!g_comm) return error_set(e, RP_EINTERNAL, "a collective before the backend's comm_init");
+    if (n == 0) return RP_OK;
+    int rc = cuda_check(cudaEventRecord(g_ready, 0), "recording the gradient's readiness", e);
+    if (!rc) rc = cuda_check(cudaStreamWaitEvent(g_stream, g_ready, 0), "ordering NCCL's stream after it", e);
+    return rc ? rc : nccl_check(ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, g_comm, g_stream), "ncclAllReduce", e);
+}
+
+extern "C" int cuda_comm_wait(Error *e) {
+    return g_stream ? cuda_check(cudaStreamSynchronize(g_stream), "waiting for the queued all-reduces", e) : RP_OK;
 }
 
 extern "C" int cuda_reduce_scatter_sum(float *out, const float *in, size_t n_per_rank, Error *e) {

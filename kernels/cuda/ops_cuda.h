@@ -224,6 +224,14 @@ int cuda_reduce_scatter_sum(float *out, const float *in, size_t n_per_rank, Erro
 int cuda_all_gather(float *out, const float *in, size_t n_per_rank, Error *e);
 int cuda_send(const float *buf, size_t n, int peer, Error *e);
 int cuda_recv(float *buf, size_t n, int peer, Error *e);
+/* The split all-reduce (kernels/backend.h: allreduce_sum_start, comm_wait). Under nvcc start
+ * records an event on the stream the backend's kernels run on (the default stream), makes
+ * NCCL's stream wait for it, queues ncclAllReduce there and returns: the kernels queued after it
+ * run beside the sum. wait synchronises the host with NCCL's stream, so nothing queued after
+ * the wait can touch a buffer before its sum has landed. In the emulation: the CPU's (start sums
+ * at once). */
+int cuda_allreduce_sum_start(float *buf, size_t n, Error *e);
+int cuda_comm_wait(Error *e);
 
 /* Flash attention on tensor cores (kernels/cuda/attention_tc.cu), for bf16 mixed precision: the
  * arguments, layouts, outputs and workspace of cuda_attention_forward/backward above, for head
