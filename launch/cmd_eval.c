@@ -11,13 +11,14 @@
 #include "launch/commands.h"
 #include "launch/eval.h"
 #include "launch/runtime.h"
+#include "reward/meteor.h"
 
 int cmd_eval(int argc, char **argv, Error *e) {
     const char *model = NULL, *data = NULL, *split = "test", *decode = "greedy", *out = NULL, *reasoning = "on",
                *profile = "on", *reward = NULL;
     long limit = 0, k = 4, max_new = 256, threads = 1, seed = 1;
     double temperature = 0.7, top_p = 0.9;
-    const char *device = "cpu", *dtype = "auto";
+    const char *device = "cpu", *dtype = "auto", *compat = METEOR_COMPAT_DEFAULT;
     ArgSpec specs[] = {
         {"--model", ARG_STR, &model, "checkpoint", 1, 0},
         {"--data", ARG_STR, &data, "dataset", 1, 0},
@@ -34,6 +35,8 @@ int cmd_eval(int argc, char **argv, Error *e) {
         {"--k", ARG_INT, &k, "profile items retrieved into each prompt (default 4)", 0, ARG_RANGE(1, INT_MAX)},
         {"--reward", ARG_STR, &reward, "reward spec reported next to the metrics (default rouge1:0.5,rougeL:0.5)", 0, 0},
         {"--seed", ARG_INT, &seed, "seed of --decode sample (default 1)", 0, 0},
+        {"--meteor-compat", ARG_STR, &compat, "METEOR as NLTK 3.10 (nltk3.10, default: pip's today) or 3.8 computes it "
+         "(nltk3.8: LongLaMP's published numbers)", 0, ARG_ONE_OF("nltk3.10", "nltk3.8")},
         {"--threads", ARG_INT, &threads, "CPU threads per rank (default 1)", 0, ARG_THREADS_1},
         BACKEND_DEVICE_SPEC(device),
         MODEL_DTYPE_SPEC(dtype),
@@ -59,6 +62,7 @@ int cmd_eval(int argc, char **argv, Error *e) {
     eo.prompt.k = (int)k;
     eo.threads = (int)threads;
     if ((rc = model_dtype_parse(dtype, &eo.weights, e))) return rc;
+    if ((rc = meteor_compat_parse(compat, &eo.meteor_compat, e))) return rc;
     eo.seed = (uint64_t)seed;
     if (reward) eo.reward_spec = reward;
     eo.out_dir = out ? out : "eval-out";
@@ -69,6 +73,7 @@ int cmd_eval(int argc, char **argv, Error *e) {
     if (!rc) {
         log_info("%-10s %8s %8s %8s %8s %8s", "split", "n", "ROUGE-1", "ROUGE-L", "METEOR", "reward");
         log_info("%-10s %8lld %8.4f %8.4f %8.4f %8.4f", split, (long long)m.n, m.rouge1, m.rougeL, m.meteor, m.reward);
+        log_info("METEOR compatibility: %s", meteor_compat_name(eo.meteor_compat));
         log_info("predictions: %s/predictions.json", eo.out_dir);
     }
     runtime_finalize(&rt);

@@ -56,7 +56,7 @@ typedef struct {
         const char *reward, *mstep_init;
     } em;
     struct {
-        const char *split, *decode;
+        const char *split, *decode, *meteor_compat;
         long limit, val_limit, max_new_tokens;
     } eval;
 } RunConfig;

@@ -12,6 +12,7 @@
 #include "data/dataset.h"
 #include "launch/stages.h"
 #include "reward/filter.h"
+#include "reward/meteor.h"
 #include "reward/reward.h"
 #include "sampler/sampler.h"
 #include "core/comm.h"
@@ -25,6 +26,14 @@ int em_threads(const RunConfig *c) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int per = (int)(cores / comm_local_ranks());
     return per > 0 ? per : 1;
+}
+
+/* eval.meteor_compat as a release (config_check has accepted only the known names). */
+static NltkRelease meteor_compat(const RunConfig *c) {
+    NltkRelease r = NLTK_3_10;
+    Error ignored;
+    meteor_compat_parse(c->eval.meteor_compat, &r, &ignored);
+    return r;
 }
 
 void em_train_options(const RunConfig *c, long steps, long batch, long accum, double lr, long seed, const char *out,
@@ -146,6 +155,7 @@ static int estep_reward(const EmPlan *p, const Round *r, int t, Error *e) {
     RewardOptions ro;
     reward_options_default(&ro);
     ro.threads = em_threads(c);
+    ro.meteor_compat = meteor_compat(c);
     FilterOptions fo;
     filter_options_default(&fo);
     fo.tau = c->em.tau;
@@ -266,6 +276,7 @@ void em_eval_options(const RunConfig *c, EvalOptions *eo) {
     eo->weights = config_dtype(c);
     em_prompt_options(c, &eo->prompt);
     eo->reward_spec = c->em.reward;
+    eo->meteor_compat = meteor_compat(c);
 }
 
 static int validate(const EmPlan *p, const Round *r, int t, const char *model_path, Error *e) {
