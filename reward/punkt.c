@@ -277,8 +277,9 @@ static int contains_sentbreak(const Punkt *p, Work *w, const uint32_t *t, size_t
     strbuf_clear(&w->types);
     for (size_t s = a; s < b;) {
         size_t nl = s;
-        while (nl < b && t[nl] != '\n') nl++;
-        if (tokenize_line(p, w, t, s, nl, err)) return RP_ENOMEM;
+        int blank = 1; /* `if line.strip()`: Python's whitespace, even where the engine's \S differs */
+        for (; nl < b && t[nl] != '\n'; nl++) blank = blank && py_isspace(t[nl]);
+        if (!blank && tokenize_line(p, w, t, s, nl, err)) return RP_ENOMEM;
         s = nl + 1;
     }
     *found = 0;

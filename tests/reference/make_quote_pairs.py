@@ -8,7 +8,8 @@ Themes: opening single quotes ('quoted', 'Tis, quotes at the start of a sentence
 bracket), contractions and clitics before tabs and line breaks, curly quotes and guillemets
 around sentence ends, figure/en/em dashes and horizontal bars, words WordNet's morphy reaches only
 after two suffix rules, and characters Python's re and the regex module classify differently
-(combining marks, superscript digits, the information separators U+001C..U+001F).
+(combining marks, superscript digits, the information separators U+001C..U+001F), also where
+NLTK 3.10 still uses re (MacIntyre's contractions) or Python's str.strip() (Punkt's blank lines).
 
 Usage: /usr/bin/python3 tests/reference/make_quote_pairs.py
 """
@@ -42,6 +43,8 @@ TEXTS = [
     "end with quote '",
     "' starts with a lone quote",
     "Multiple   spaces 'here'  and\u00a0there, tab\t'quoted'.",
+    "We gonna\u00b2 win, wanna\U0001e4f0 go, gimme\u0301 that; cannot\u00bd stop.",
+    "See e.g.\n\x1f cannot stop. Then Dr.\n\x1c Who left.",
 ]
 
 def main():
