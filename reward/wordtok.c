@@ -135,7 +135,8 @@ static size_t quote_open_310(const uint32_t *t, size_t n, uint32_t *o, NltkRelea
         o[k++] = t[i];
         if (t[i] != '\'' || (i > 0 && isw(t, n, i - 1, r)) || !isw(t, n, i + 1, r)) continue;
         int clitic = 0;
-        for (size_t c = 0; c < sizeof clitics / sizeof *clitics && !clitic; c++) clitic = ci_word(t, n, i + 1, clitics[c], r);
+        for (size_t c = 0; c < sizeof clitics / sizeof *clitics && !clitic; c++)
+            clitic = ci_word(t, n, i + 1, clitics[c], r);
         if (!clitic) o[k++] = ' ';
     }
     return k;
@@ -406,18 +407,22 @@ typedef struct {
 /* NLTK's order: starting quotes, punctuation, brackets, double dashes, padding, ending quotes,
  * contractions. */
 static const Step STEPS[] = {
-    {open_quote_chars, NULL, NULL, "`", 1, 0}, {leading_dquote, NULL, NULL, "\"", 0, 0}, {backtick_pairs, NULL, NULL, "`", 0, 0},
-    {quote_after_open, NULL, NULL, "\"'", 0, 0}, {NULL, quote_letter, NULL, "'", 0, 0}, {NULL, final_period_spaced, NULL, ".", 0, 0},
-    {NULL, comma_nondigit, NULL, ":,", 0, 0}, {comma_end, NULL, NULL, ":,", 0, 0}, {dot_runs, NULL, NULL, ".", 0, 0},
-    {symbols, NULL, NULL, ";@#$%&", 0, 0}, {dashes, NULL, NULL, "", 1, 1}, {NULL, final_period_joined, NULL, ".", 0, 0},
-    {question_bang, NULL, NULL, "?!", 0, 0}, {quote_space, NULL, NULL, "'", 0, 0}, {star, NULL, NULL, "*", 0, 0},
-    {brackets, NULL, NULL, "[](){}<>", 0, 0}, {double_dash, NULL, NULL, "-", 0, 0}, {surround, NULL, NULL, NULL, 0, 0},
-    {close_quote_chars, NULL, NULL, "", 1, 0}, {two_quotes, NULL, NULL, "'", 0, 0}, {dquote, NULL, NULL, "\"", 0, 0},
-    {NULL, collapse_space, NULL, NULL, 0, 1}, {clitic_short, NULL, NULL, "'", 0, 0}, {clitic_long, NULL, NULL, "'", 0, 0},
-    {NULL, NULL, &CONTRACTIONS[0], "Cc", 0, 0}, {NULL, NULL, &CONTRACTIONS[1], "Dd", 0, 0}, {NULL, NULL, &CONTRACTIONS[2], "Gg", 0, 0},
-    {NULL, NULL, &CONTRACTIONS[3], "Gg", 0, 0}, {NULL, NULL, &CONTRACTIONS[4], "Gg", 0, 0}, {NULL, NULL, &CONTRACTIONS[5], "Ll", 0, 0},
-    {NULL, NULL, &CONTRACTIONS[6], "Mm", 0, 0}, {NULL, NULL, &CONTRACTIONS[7], "Ww", 0, 0}, {NULL, NULL, &CONTRACTIONS[8], "'", 0, 0},
-    {NULL, NULL, &CONTRACTIONS[9], "'", 0, 0},
+    {open_quote_chars, NULL, NULL, "`", 1, 0}, {leading_dquote, NULL, NULL, "\"", 0, 0},
+    {backtick_pairs, NULL, NULL, "`", 0, 0}, {quote_after_open, NULL, NULL, "\"'", 0, 0},
+    {NULL, quote_letter, NULL, "'", 0, 0}, {NULL, final_period_spaced, NULL, ".", 0, 0},
+    {NULL, comma_nondigit, NULL, ":,", 0, 0}, {comma_end, NULL, NULL, ":,", 0, 0},
+    {dot_runs, NULL, NULL, ".", 0, 0}, {symbols, NULL, NULL, ";@#$%&", 0, 0}, {dashes, NULL, NULL, "", 1, 1},
+    {NULL, final_period_joined, NULL, ".", 0, 0}, {question_bang, NULL, NULL, "?!", 0, 0},
+    {quote_space, NULL, NULL, "'", 0, 0}, {star, NULL, NULL, "*", 0, 0}, {brackets, NULL, NULL, "[](){}<>", 0, 0},
+    {double_dash, NULL, NULL, "-", 0, 0}, {surround, NULL, NULL, NULL, 0, 0},
+    {close_quote_chars, NULL, NULL, "", 1, 0}, {two_quotes, NULL, NULL, "'", 0, 0},
+    {dquote, NULL, NULL, "\"", 0, 0}, {NULL, collapse_space, NULL, NULL, 0, 1},
+    {clitic_short, NULL, NULL, "'", 0, 0}, {clitic_long, NULL, NULL, "'", 0, 0},
+    {NULL, NULL, &CONTRACTIONS[0], "Cc", 0, 0}, {NULL, NULL, &CONTRACTIONS[1], "Dd", 0, 0},
+    {NULL, NULL, &CONTRACTIONS[2], "Gg", 0, 0}, {NULL, NULL, &CONTRACTIONS[3], "Gg", 0, 0},
+    {NULL, NULL, &CONTRACTIONS[4], "Gg", 0, 0}, {NULL, NULL, &CONTRACTIONS[5], "Ll", 0, 0},
+    {NULL, NULL, &CONTRACTIONS[6], "Mm", 0, 0}, {NULL, NULL, &CONTRACTIONS[7], "Ww", 0, 0},
+    {NULL, NULL, &CONTRACTIONS[8], "'", 0, 0}, {NULL, NULL, &CONTRACTIONS[9], "'", 0, 0},
 };
 
 /* Which ASCII characters a text holds, and whether it holds any other. */
