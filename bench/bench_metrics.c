@@ -202,7 +202,7 @@ int main(int argc, char **argv) {
     {
         Meteor m;
         Error e;
-        if (meteor_init(&m, &e)) {
+        if (meteor_init(&m, NLTK_3_10, &e)) {
             fprintf(stderr, "bench_metrics: %s\n", e.msg);
             return 1;
         }

@@ -11,6 +11,7 @@
 #include "launch/commands.h"
 #include "launch/eval.h"
 #include "launch/runtime.h"
+#include "reward/meteor.h"
 
 int cmd_eval(int argc, char **argv, Error *e) {
     const char *model = NULL, *data = NULL, *split = "test", *decode = "greedy", *out = NULL, *reasoning = "on",
@@ -19,7 +20,7 @@ int cmd_eval(int argc, char **argv, Error *e) {
          max_answer = 0;
     double judge_timeout = 60.0;
     double temperature = 0.7, top_p = 0.9;
-    const char *device = "cpu", *dtype = "auto";
+    const char *device = "cpu", *dtype = "auto", *compat = METEOR_COMPAT_DEFAULT;
     ArgSpec specs[] = {
         {"--model", ARG_STR, &model, "checkpoint", 1, 0},
         {"--data", ARG_STR, &data, "dataset", 1, 0},
@@ -46,6 +47,8 @@ int cmd_eval(int argc, char **argv, Error *e) {
         {"--judge-retries", ARG_INT, &judge_retries, "restarts of a crashed or stuck judge per batch (default 1)", 0,
          ARG_RANGE(0, INT_MAX)},
         {"--seed", ARG_INT, &seed, "seed of --decode sample (default 1)", 0, 0},
+        {"--meteor-compat", ARG_STR, &compat, "METEOR as NLTK 3.10 (nltk3.10, default: pip's today) or 3.8 computes it "
+         "(nltk3.8: LongLaMP's published numbers)", 0, ARG_ONE_OF("nltk3.10", "nltk3.8")},
         {"--threads", ARG_INT, &threads, "CPU threads per rank (default 1)", 0, ARG_THREADS_1},
         BACKEND_DEVICE_SPEC(device),
         MODEL_DTYPE_SPEC(dtype),
@@ -73,6 +76,7 @@ int cmd_eval(int argc, char **argv, Error *e) {
     eo.prompt.k = (int)k;
     eo.threads = (int)threads;
     if ((rc = model_dtype_parse(dtype, &eo.weights, e))) return rc;
+    if ((rc = meteor_compat_parse(compat, &eo.meteor_compat, e))) return rc;
     eo.seed = (uint64_t)seed;
     if (reward) eo.reward_spec = reward;
     eo.judge = judge;
@@ -91,6 +95,7 @@ int cmd_eval(int argc, char **argv, Error *e) {
         char jv[32] = "";
         if (m.has_judge) snprintf(jv, sizeof jv, " %8.4f", m.judge);
         log_info("%-10s %8lld %8.4f %8.4f %8.4f %8.4f%s", split, (long long)m.n, m.rouge1, m.rougeL, m.meteor, m.reward, jv);
+        log_info("METEOR compatibility: %s", meteor_compat_name(eo.meteor_compat));
         log_info("predictions: %s/predictions.json", eo.out_dir);
     }
     runtime_finalize(&rt);

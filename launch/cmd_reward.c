@@ -11,6 +11,7 @@
 #include "launch/commands.h"
 #include "reward/filter.h"
 #include "reward/judge.h"
+#include "reward/meteor.h"
 #include "reward/reward.h"
 
 static double mean_words(const Samples *s, int kept_only) {
@@ -36,6 +37,7 @@ int cmd_reward(int argc, char **argv, Error *e) {
     reward_options_default(&ro);
     long keep = fo.keep, threads = 1, batch = ro.judge_batch, retries = ro.judge_retries;
     int drop_uniform = 0, json = 0;
+    const char *compat = METEOR_COMPAT_DEFAULT;
     ArgSpec specs[] = {
         {"--samples", ARG_STR, &samples, "samples file from restpg sample (updated in place unless --out)", 1, 0},
         {"--data", ARG_STR, &data, "the dataset the samples came from (expected outputs)", 1, 0},
@@ -48,6 +50,8 @@ int cmd_reward(int argc, char **argv, Error *e) {
         {"--judge-batch", ARG_INT, &batch, "requests per batch (default 64)", 0, ARG_RANGE(1, INT_MAX)},
         {"--judge-retries", ARG_INT, &retries, "restarts of a crashed or stuck judge per batch (default 1)", 0, ARG_RANGE(0, INT_MAX)},
         {"--threads", ARG_INT, &threads, "threads for the metrics (default 1)", 0, ARG_THREADS_1},
+        {"--meteor-compat", ARG_STR, &compat, "METEOR as NLTK 3.10 (nltk3.10, default: pip's today) or 3.8 computes it "
+         "(nltk3.8: LongLaMP's published numbers)", 0, ARG_ONE_OF("nltk3.10", "nltk3.8")},
         {"--out", ARG_STR, &out, "write the scored samples here instead", 0, 0},
         {"--json", ARG_FLAG, &json, "print the summary as one JSON object", 0, 0},
         {NULL, 0, NULL, NULL, 0, 0},
@@ -67,6 +71,8 @@ int cmd_reward(int argc, char **argv, Error *e) {
     ro.judge_retries = (int)retries;
     RewardSpec spec;
     if ((rc = reward_spec_parse(spec_s, &spec, e))) return rc;
+    if ((rc = meteor_compat_parse(compat, &ro.meteor_compat, e))) return rc;
+    int uses_meteor = spec.weight[METRIC_METEOR] > 0; /* then the summary records the compatibility */
     if (judge && (rc = judge_argv_parse(judge, &ro.judge_argv, e))) return rc;
     Dataset d;
     Samples s;
@@ -85,10 +91,11 @@ int cmd_reward(int argc, char **argv, Error *e) {
     if (!rc && json) {
         printf("{\"samples\": \"%s\", \"reward\": \"%s\", \"tau\": %g, \"keep\": %d, \"inputs\": %lld, \"inputs_kept\": %lld, "
                "\"candidates\": %lld, \"kept\": %lld, \"dropped_uniform\": %lld, \"mean_reward\": %.6f, "
-               "\"mean_kept_reward\": %.6f, \"mean_answer_words\": %.2f, \"mean_kept_answer_words\": %.2f}\n",
+               "\"mean_kept_reward\": %.6f, \"mean_answer_words\": %.2f, \"mean_kept_answer_words\": %.2f%s%s%s}\n",
                out ? out : samples, spec_s, fo.tau, fo.keep, (long long)st.inputs, (long long)st.inputs_kept,
                (long long)st.candidates, (long long)st.kept, (long long)st.dropped_uniform, st.mean_reward,
-               st.mean_kept_reward, mean_words(&s, 0), mean_words(&s, 1));
+               st.mean_kept_reward, mean_words(&s, 0), mean_words(&s, 1), uses_meteor ? ", \"meteor_compat\": \"" : "",
+               uses_meteor ? meteor_compat_name(ro.meteor_compat) : "", uses_meteor ? "\"" : "");
     } else if (!rc) {
         log_info("reward %s: %lld candidates of %lld inputs, mean reward %.4f (answers %.1f words)", spec_s,
                  (long long)st.candidates, (long long)st.inputs, st.mean_reward, mean_words(&s, 0));

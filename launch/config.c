@@ -145,6 +145,9 @@ static const Key KEYS[] = {
       ARG_RANGE(0, INT_MAX)),
     K("eval.split", ARG_STR, eval.split, "test", "split of the final evaluation", ARG_ONE_OF("val", "test", "train")),
     K("eval.decode", ARG_STR, eval.decode, "greedy", "greedy or sample", ARG_ONE_OF("greedy", "sample")),
+    K("eval.meteor_compat", ARG_STR, eval.meteor_compat, "nltk3.10",
+      "NLTK release every METEOR of the run follows: nltk3.10 (pip's today) or nltk3.8 (LongLaMP's numbers)",
+      ARG_ONE_OF("nltk3.10", "nltk3.8")),
     K("eval.limit", ARG_INT, eval.limit, "0", "examples evaluated (0 = all)", ARG_MIN(0)),
     K("eval.val_limit", ARG_INT, eval.val_limit, "0", "val examples scored after each round (0 = all)", ARG_MIN(0)),
     K("eval.max_reasoning_tokens", ARG_INT, eval.max_reasoning_tokens, "0", "separate budgets in evaluation: "

@@ -63,7 +63,7 @@ typedef struct {
         long judge_batch, judge_retries;
     } em;
     struct {
-        const char *split, *decode;
+        const char *split, *decode, *meteor_compat;
         long limit, val_limit, max_new_tokens;
         long max_reasoning_tokens, max_answer_tokens;
         int judge; /* report the judge's mean score (needs em.judge) */

@@ -17,6 +17,7 @@
 #include "launch/stages.h"
 #include "reward/filter.h"
 #include "reward/judge.h"
+#include "reward/meteor.h"
 #include "reward/reward.h"
 #include "sampler/sampler.h"
 #include "core/comm.h"
@@ -30,6 +31,14 @@ int em_threads(const RunConfig *c) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int per = (int)(cores / comm_local_ranks());
     return per > 0 ? per : 1;
+}
+
+/* eval.meteor_compat as a release (config_check has accepted only the known names). */
+static NltkRelease meteor_compat(const RunConfig *c) {
+    NltkRelease r = NLTK_3_10;
+    Error ignored;
+    meteor_compat_parse(c->eval.meteor_compat, &r, &ignored);
+    return r;
 }
 
 void em_train_options(const RunConfig *c, long steps, long batch, long accum, double lr, long seed, const char *out,
@@ -182,6 +191,7 @@ static int estep_reward(const EmPlan *p, const Round *r, int t, Error *e) {
     ro.judge_batch = (int)c->em.judge_batch;
     ro.judge_retries = (int)c->em.judge_retries;
     if (!rc && c->em.judge[0]) rc = judge_argv_parse(c->em.judge, &ro.judge_argv, e);
+    ro.meteor_compat = meteor_compat(c);
     FilterOptions fo;
     filter_options_default(&fo);
     fo.tau = c->em.tau;
@@ -325,6 +335,7 @@ void em_eval_options(const RunConfig *c, EvalOptions *eo) {
     eo->judge_batch = (int)c->em.judge_batch;
     eo->judge_retries = (int)c->em.judge_retries;
     eo->report_judge = c->eval.judge;
+    eo->meteor_compat = meteor_compat(c);
 }
 
 static int validate(const EmPlan *p, const Round *r, int t, const char *model_path, Error *e) {

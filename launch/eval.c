@@ -10,6 +10,7 @@
 #include "model/checkpoint.h"
 #include "reward/evaluate.h"
 #include "reward/judge.h"
+#include "reward/meteor.h"
 #include "reward/reward.h"
 #include "reward/textset.h"
 #include "sampler/sampler.h"
@@ -51,11 +52,12 @@ static int write_golds(const char *path, const char *task, const Samples *s, con
     return rc;
 }
 
-int eval_metrics_json(const EvalMetrics *m, StrBuf *out, Error *e) {
+int eval_metrics_json(const EvalMetrics *m, NltkRelease meteor_compat, StrBuf *out, Error *e) {
     int rc = strbuf_printf(out, e,
-                           "\"n\": %lld, \"rouge1\": %.6f, \"rougeL\": %.6f, \"meteor\": %.6f, \"reward\": %.6f, "
-                           "\"answer_words\": %.2f, \"with_separator\": %.4f",
-                           (long long)m->n, m->rouge1, m->rougeL, m->meteor, m->reward, m->answer_words, m->with_separator);
+                           "\"n\": %lld, \"rouge1\": %.6f, \"rougeL\": %.6f, \"meteor\": %.6f, \"meteor_compat\": \"%s\", "
+                           "\"reward\": %.6f, \"answer_words\": %.2f, \"with_separator\": %.4f",
+                           (long long)m->n, m->rouge1, m->rougeL, m->meteor, meteor_compat_name(meteor_compat), m->reward,
+                           m->answer_words, m->with_separator);
     return !rc && m->has_judge ? strbuf_printf(out, e, ", \"judge\": %.6f", m->judge) : rc;
 }
 
@@ -85,11 +87,12 @@ static int score(const Dataset *d, const EvalOptions *o, Samples *s, EvalMetrics
     EvalResult er;
     int want[EVAL_COUNT] = {0};
     want[EVAL_ROUGE1] = want[EVAL_ROUGEL] = want[EVAL_METEOR] = 1;
-    if (!rc) rc = eval_corpus(&tp, &tr, want, 0, &er, e);
+    if (!rc) rc = eval_corpus(&tp, &tr, want, 0, o->meteor_compat, 0, &er, e);
     RewardSpec spec;
     RewardOptions ro;
     reward_options_default(&ro);
     ro.threads = o->threads;
+    ro.meteor_compat = o->meteor_compat;
     ro.judge_timeout = o->judge_timeout;
     ro.judge_batch = o->judge_batch;
     ro.judge_retries = o->judge_retries;
@@ -130,7 +133,7 @@ static int score(const Dataset *d, const EvalOptions *o, Samples *s, EvalMetrics
         strbuf_init(&j);
         rc = strbuf_printf(&j, e, "{\"model\": \"%s\", \"data\": \"%s\", \"split\": \"%s\", \"decode\": \"%s\", ", o->model_path,
                            o->data_path, o->split, o->greedy ? "greedy" : "sample");
-        if (!rc) rc = eval_metrics_json(m, &j, e);
+        if (!rc) rc = eval_metrics_json(m, o->meteor_compat, &j, e);
         if (!rc) rc = strbuf_puts(&j, "}\n", e);
         char *path = rc ? NULL : xasprintf(e, "%s/eval.json", o->out_dir);
         if (!rc) rc = path ? atomic_write(path, j.s, j.len, e) : RP_ENOMEM;

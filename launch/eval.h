@@ -13,6 +13,7 @@
 #include "data/prompt.h"
 #include "data/tokenizer.h"
 #include "model/model.h"
+#include "reward/pyclass.h"
 
 typedef struct {
     const char *split;        /* default "test" */
@@ -31,6 +32,7 @@ typedef struct {
     double judge_timeout;     /* seconds per answer (default 60) */
     int judge_batch, judge_retries; /* default 64 and 1 */
     int report_judge;         /* 1: also the judge's mean score (needs judge) */
+    NltkRelease meteor_compat; /* METEOR's NLTK release (default 3.10; reward/meteor.h) */
     const char *out_dir;      /* predictions.json, references.json, samples.h5, eval.json go here */
     const char *model_path, *data_path; /* for the records */
 } EvalOptions;
@@ -59,7 +61,8 @@ void eval_unload(Model *g, Tokenizer *t, Dataset *d);
  * eval_run (collective). */
 int eval_checkpoint(const char *model, const char *data, EvalOptions *o, EvalMetrics *m, Error *e);
 
-/* Appends m as JSON object members ("n": .., "rouge1": .., ...) to out. */
-int eval_metrics_json(const EvalMetrics *m, StrBuf *out, Error *e);
+/* Appends m as JSON object members ("n": .., "rouge1": .., ...) to out, with "meteor_compat": the
+ * NLTK release METEOR followed. */
+int eval_metrics_json(const EvalMetrics *m, NltkRelease meteor_compat, StrBuf *out, Error *e);
 
 #endif

@@ -1,6 +1,7 @@
 /* Corpus means of the metrics over id-paired texts (see evaluate.h). */
 #include "reward/evaluate.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "reward/meteor.h"
@@ -56,6 +57,11 @@ static int rouge_means(const TextSet *pred, const TextSet *ref, const int want[E
             out->mean[m] += by[m]->f;
             out->mean_p[m] += by[m]->p;
             out->mean_r[m] += by[m]->r;
+            if (out->pair) {
+                out->pair[i * EVAL_COUNT + m] = by[m]->f;
+                out->pair_p[i * EVAL_COUNT + m] = by[m]->p;
+                out->pair_r[i * EVAL_COUNT + m] = by[m]->r;
+            }
         }
     }
     rouge_free(&r);
@@ -64,29 +70,45 @@ static int rouge_means(const TextSet *pred, const TextSet *ref, const int want[E
 
 /* The one place METEOR is dispatched: sums the METEOR score of every pair into *sum (texts
  * stripped first, as LongLaMP does). */
-static int meteor_sum(const TextSet *pred, const TextSet *ref, double *sum, Error *e) {
+static int meteor_sum(const TextSet *pred, const TextSet *ref, EvalResult *out, Error *e) {
     Meteor m;
-    int rc = meteor_init(&m, e);
+    int rc = meteor_init(&m, out->meteor_compat, e);
     if (rc) return rc;
     for (size_t i = 0; i < ref->n && rc == RP_OK; i++) {
         const char *p = pred->text[textset_find(pred, ref->id[i])], *t = ref->text[i];
         size_t ps, ts, pn = meteor_strip(p, strlen(p), &ps), tn = meteor_strip(t, strlen(t), &ts);
         double s;
         rc = meteor_score_n(&m, p + ps, pn, t + ts, tn, &s, e);
-        *sum += s;
+        out->mean[EVAL_METEOR] += s;
+        if (out->pair) out->pair[i * EVAL_COUNT + EVAL_METEOR] = s;
     }
     meteor_free(&m);
     return rc;
 }
 
-int eval_corpus(const TextSet *pred, const TextSet *ref, const int want[EVAL_COUNT], int stem,
-                EvalResult *out, Error *e) {
+void eval_result_free(EvalResult *r) {
+    free(r->pair);
+    free(r->pair_p);
+    free(r->pair_r);
+    r->pair = r->pair_p = r->pair_r = NULL;
+}
+
+int eval_corpus(const TextSet *pred, const TextSet *ref, const int want[EVAL_COUNT], int stem, NltkRelease meteor,
+                int keep_pairs, EvalResult *out, Error *e) {
     memset(out, 0, sizeof *out);
     memcpy(out->want, want, sizeof out->want);
     out->stem = stem;
+    out->meteor_compat = meteor;
     out->pairs = ref->n;
     int rc = check_pairing(pred, ref, e);
-    if (rc == RP_OK && want[EVAL_METEOR]) rc = meteor_sum(pred, ref, &out->mean[EVAL_METEOR], e);
+    if (rc == RP_OK && keep_pairs) {
+        size_t n = (ref->n ? ref->n : 1) * EVAL_COUNT;
+        out->pair = xcalloc(n, sizeof *out->pair, e);
+        out->pair_p = out->pair ? xcalloc(n, sizeof *out->pair_p, e) : NULL;
+        out->pair_r = out->pair_p ? xcalloc(n, sizeof *out->pair_r, e) : NULL;
+        if (!out->pair_r) rc = RP_ENOMEM;
+    }
+    if (rc == RP_OK && want[EVAL_METEOR]) rc = meteor_sum(pred, ref, out, e);
     if (rc == RP_OK && (want[EVAL_ROUGE1] || want[EVAL_ROUGE2] || want[EVAL_ROUGEL]))
         rc = rouge_means(pred, ref, want, stem, out, e);
     if (rc) return rc;

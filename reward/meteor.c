@@ -19,16 +19,33 @@
 #define RESTPG_WORDNET_DIR "/usr/share/wordnet"
 #endif
 
-int meteor_init_paths(Meteor *m, const char *punkt_path, const char *wordnet_dir, Error *e) {
+static const char *const COMPAT[] = {[NLTK_3_10] = "nltk3.10", [NLTK_3_8] = "nltk3.8"};
+
+int meteor_compat_parse(const char *name, NltkRelease *out, Error *e) {
+    for (size_t r = 0; r < sizeof COMPAT / sizeof *COMPAT; r++)
+        if (!strcmp(name, COMPAT[r])) {
+            *out = (NltkRelease)r;
+            return RP_OK;
+        }
+    return error_set(e, RP_EINPUT, "unknown METEOR compatibility '%s' (known: nltk3.10, nltk3.8)", name);
+}
+
+const char *meteor_compat_name(NltkRelease r) { return COMPAT[r]; }
+
+int meteor_init_paths(Meteor *m, NltkRelease rel, const char *punkt_path, const char *wordnet_dir, Error *e) {
     memset(m, 0, sizeof *m);
     m->alpha = 0.9, m->beta = 3.0, m->gamma = 0.5;
     int rc = punkt_load(&m->punkt, punkt_path, e);
     if (rc) return rc;
-    if ((rc = wnsyn_init(&m->wordnet, wordnet_dir, e))) punkt_free(&m->punkt);
-    return rc;
+    if ((rc = wnsyn_init(&m->wordnet, wordnet_dir, e))) {
+        punkt_free(&m->punkt);
+        return rc;
+    }
+    m->rel = m->punkt.rel = m->wordnet.rel = rel;
+    return RP_OK;
 }
 
-int meteor_init(Meteor *m, Error *e) {
+int meteor_init(Meteor *m, NltkRelease rel, Error *e) {
     const char *dir = getenv("RESTPG_DATA_DIR");
 #ifdef RESTPG_REWARD_DATA_DIR
     if (!dir || !*dir) dir = RESTPG_REWARD_DATA_DIR;
@@ -39,7 +56,7 @@ int meteor_init(Meteor *m, Error *e) {
                          "sources)", METEOR_PUNKT_FILE);
     char *path = xasprintf(e, "%s/%s", dir, METEOR_PUNKT_FILE);
     if (!path) return RP_ENOMEM;
-    int rc = meteor_init_paths(m, path, RESTPG_WORDNET_DIR, e);
+    int rc = meteor_init_paths(m, rel, path, RESTPG_WORDNET_DIR, e);
     free(path);
     return rc;
 }
@@ -103,7 +120,7 @@ static int tokenize(const Meteor *m, Work *w, const char *text, size_t n, int lo
     for (size_t s = 0; s < w->spans.n && rc == RP_OK; s++) {
         const PunktSpan *sp = &w->spans.v[s];
         if (sp->start >= sp->end) continue;
-        if ((rc = wordtok_run(&w->wt, w->text.v + sp->start, sp->end - sp->start, e))) break;
+        if ((rc = wordtok_run(&w->wt, w->text.v + sp->start, sp->end - sp->start, m->rel, e))) break;
         const uint32_t *t = w->wt.a.v;
         size_t len = w->wt.a.n;
         for (size_t i = 0; i < len && rc == RP_OK;) {

@@ -1,5 +1,8 @@
 /* METEOR as LongLaMP reports it: Hugging Face `evaluate`'s "meteor", i.e. for each pair NLTK's
  * single_meteor_score(word_tokenize(ref), word_tokenize(pred), alpha=0.9, beta=3, gamma=0.5).
+ * Two NLTK releases are reproduced (NltkRelease, reward/pyclass.h): 3.10, what `pip install nltk`
+ * gives today (the default, "nltk3.10"), and 3.8, which LongLaMP's published numbers used
+ * ("nltk3.8"); their tokenizers and WordNet look-ups differ (docs/metrics.md).
  *
  * Tokens: nltk.word_tokenize (Punkt English sentence split, reward/punkt.h, then NLTK's word
  * tokenizer per sentence, reward/wordtok.h), each lowercased with Python's str.lower(). Alignment,
@@ -28,20 +31,31 @@
 
 #define METEOR_PUNKT_FILE "punkt_english.tsv"
 
+/* The --meteor-compat / eval.meteor_compat value when none is given. */
+#define METEOR_COMPAT_DEFAULT "nltk3.10"
+
 typedef struct {
+    NltkRelease rel;
     Punkt punkt;
     WnSyn wordnet;
     double alpha, beta, gamma; /* 0.9, 3, 0.5 (evaluate's defaults) */
 } Meteor;
 
-/* Prepares a scorer with the Punkt parameters in $RESTPG_DATA_DIR/punkt_english.tsv (else in the
+/* Parses a compatibility name, "nltk3.10" or "nltk3.8", into *out; RP_EINPUT naming the value
+ * otherwise (callers wrap it with the flag or key). */
+int meteor_compat_parse(const char *name, NltkRelease *out, Error *e);
+
+/* "nltk3.10" or "nltk3.8": what outputs record next to a METEOR score. */
+const char *meteor_compat_name(NltkRelease r);
+
+/* Prepares a scorer for NLTK release rel with the Punkt parameters in $RESTPG_DATA_DIR/punkt_english.tsv (else in the
  * directory compiled in as RESTPG_REWARD_DATA_DIR) and the WordNet database compiled in as
  * RESTPG_WORDNET_DIR. RP_EINPUT when neither data directory is known or a file is missing or
  * malformed (the message names it). */
-int meteor_init(Meteor *m, Error *e);
+int meteor_init(Meteor *m, NltkRelease rel, Error *e);
 
 /* meteor_init with explicit paths: the Punkt parameters file and the WordNet directory. */
-int meteor_init_paths(Meteor *m, const char *punkt_path, const char *wordnet_dir, Error *e);
+int meteor_init_paths(Meteor *m, NltkRelease rel, const char *punkt_path, const char *wordnet_dir, Error *e);
 
 /* Releases the scorer; no thread may be scoring with it. */
 void meteor_free(Meteor *m);

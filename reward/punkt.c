@@ -101,8 +101,16 @@ done:
 
 static int is_sent_end(uint32_t c) { return c == '.' || c == '?' || c == '!'; }
 
+/* Curly quotes and guillemets, which NLTK 3.10 added to the two classes below. */
+static int is_curly(uint32_t c) {
+    return c == 0x2018 || c == 0x2019 || c == 0x201C || c == 0x201D || c == 0xAB || c == 0xBB;
+}
+
 /* _re_non_word_chars: punctuation that cannot be inside a word. */
-static int is_non_word(uint32_t c) { return c < 128 && strchr(")\";}]*:@'({[?!", (int)c) && c; }
+static int is_non_word(uint32_t c, NltkRelease r) {
+    if (c >= 128) return r == NLTK_3_10 && is_curly(c);
+    return strchr(")\";}]*:@'({[?!", (int)c) && c;
+}
 
 /* Characters _re_word_start excludes from starting a word token. */
 static int no_word_start(uint32_t c) { return c < 128 && strchr("(\"`{[:;&#*@)}]-,", (int)c) && c; }
@@ -111,7 +119,7 @@ static int no_word_start(uint32_t c) { return c < 128 && strchr("(\"`{[:;&#*@)}]
 static int is_ascii_ws(uint32_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 /* Length of _re_multi_char_punct (--+ | ..+ | ". . ." spaced dots) at q, 0 if none. */
-static size_t multichar(const uint32_t *t, size_t q, size_t b) {
+static size_t multichar(const uint32_t *t, size_t q, size_t b, NltkRelease rel) {
     if (q + 1 >= b || (t[q] != '-' && t[q] != '.')) return 0;
     if (t[q + 1] == t[q]) {
         size_t k = q;
@@ -120,26 +128,27 @@ static size_t multichar(const uint32_t *t, size_t q, size_t b) {
     }
     if (t[q] != '.') return 0;
     size_t r = 0, k = q;
-    while (k + 1 < b && t[k] == '.' && py_isspace(t[k + 1])) r++, k += 2;
+    while (k + 1 < b && t[k] == '.' && rx_isspace(rel, t[k + 1])) r++, k += 2;
     if (r >= 2 && k < b && t[k] == '.') return 2 * r + 1;
     return r >= 3 ? 2 * r - 1 : 0; /* backtrack one repetition: its '.' closes the match */
 }
 
 /* The lookahead that ends a word token at q (whitespace, line end, punctuation, or a comma
  * followed by one of those). */
-static int word_end(const uint32_t *t, size_t q, size_t b) {
-    if (q >= b || py_isspace(t[q]) || is_non_word(t[q]) || multichar(t, q, b)) return 1;
-    return t[q] == ',' && (q + 1 >= b || py_isspace(t[q + 1]) || is_non_word(t[q + 1]) || multichar(t, q + 1, b));
+static int word_end(const uint32_t *t, size_t q, size_t b, NltkRelease r) {
+    if (q >= b || rx_isspace(r, t[q]) || is_non_word(t[q], r) || multichar(t, q, b, r)) return 1;
+    return t[q] == ',' &&
+           (q + 1 >= b || rx_isspace(r, t[q + 1]) || is_non_word(t[q + 1], r) || multichar(t, q + 1, b, r));
 }
 
 /* ---- tokens ---- */
 
-static int is_numeric(const uint32_t *t, size_t s, size_t e) {
+static int is_numeric(const uint32_t *t, size_t s, size_t e, NltkRelease r) {
     size_t i = s;
     if (i < e && t[i] == '-') i++;
     if (i < e && (t[i] == '.' || t[i] == ',')) i++;
-    if (i >= e || !py_isdigit(t[i])) return 0;
-    for (i++; i < e && (py_isdigit(t[i]) || t[i] == ',' || t[i] == '.' || t[i] == '-'); i++) {}
+    if (i >= e || !rx_isdigit(r, t[i])) return 0;
+    for (i++; i < e && (rx_isdigit(r, t[i]) || t[i] == ',' || t[i] == '.' || t[i] == '-'); i++) {}
     return i == e;
 }
 
@@ -164,13 +173,13 @@ static int add_token(const Punkt *p, Work *w, const uint32_t *t, size_t s, size_
     k->s = s, k->e = e;
     size_t n = e - s;
     k->period_final = t[e - 1] == '.';
-    uint32_t f0 = pyclass_of(t[s]);
+    uint32_t f0 = pyclass_in(p->rel, t[s]); /* UPPER and LOWER are str methods in every release */
     k->first_upper = (f0 & PYC_UPPER) != 0;
     k->first_lower = (f0 & PYC_LOWER) != 0;
     k->is_initial = n == 2 && t[s + 1] == '.' && (f0 & PYC_WORD) && !(f0 & PYC_DIGIT);
     k->is_ellipsis = n >= 2;
     for (size_t i = s; i < e && k->is_ellipsis; i++) k->is_ellipsis = t[i] == '.';
-    k->is_number = is_numeric(t, s, e);
+    k->is_number = is_numeric(t, s, e, p->rel);
     k->type_off = w->types.len;
     if (k->is_number) {
         if (strbuf_puts(&w->types, "##number##", err)) return RP_ENOMEM;
@@ -199,13 +208,13 @@ static int add_token(const Punkt *p, Work *w, const uint32_t *t, size_t s, size_
 /* PunktLanguageVars.word_tokenize over the line t[a..b). */
 static int tokenize_line(const Punkt *p, Work *w, const uint32_t *t, size_t a, size_t b, Error *err) {
     for (size_t q = a; q < b;) {
-        if (py_isspace(t[q])) {
+        if (rx_isspace(p->rel, t[q])) {
             q++;
             continue;
         }
-        size_t end = q + multichar(t, q, b);
+        size_t end = q + multichar(t, q, b, p->rel);
         if (end == q && !no_word_start(t[q])) /* \S+? up to the first word end */
-            for (end = q + 1; !word_end(t, end, b); end++) {}
+            for (end = q + 1; !word_end(t, end, b, p->rel); end++) {}
         if (end == q) end = q + 1;
         if (add_token(p, w, t, q, end, err)) return RP_ENOMEM;
         q = end;
@@ -268,8 +277,9 @@ static int contains_sentbreak(const Punkt *p, Work *w, const uint32_t *t, size_t
     strbuf_clear(&w->types);
     for (size_t s = a; s < b;) {
         size_t nl = s;
-        while (nl < b && t[nl] != '\n') nl++;
-        if (tokenize_line(p, w, t, s, nl, err)) return RP_ENOMEM;
+        int blank = 1; /* `if line.strip()`: Python's whitespace, even where the engine's \S differs */
+        for (; nl < b && t[nl] != '\n'; nl++) blank = blank && py_isspace(t[nl]);
+        if (!blank && tokenize_line(p, w, t, s, nl, err)) return RP_ENOMEM;
         s = nl + 1;
     }
     *found = 0;
@@ -307,12 +317,12 @@ static int raw_slices(const Punkt *p, Work *w, const uint32_t *t, size_t n, Punk
     for (size_t i = 0; i <= n; i++) {
         Match m = {NONE, 0, NONE};
         if (i < n && is_sent_end(t[i]) && i + 1 < n) {
-            if (is_non_word(t[i + 1])) {
+            if (is_non_word(t[i + 1], p->rel)) {
                 m = (Match){i, i + 2, NONE};
-            } else if (py_isspace(t[i + 1])) {
+            } else if (rx_isspace(p->rel, t[i + 1])) {
                 size_t j = i + 1, k;
-                while (j < n && py_isspace(t[j])) j++;
-                for (k = j; k < n && !py_isspace(t[k]); k++) {}
+                while (j < n && rx_isspace(p->rel, t[j])) j++;
+                for (k = j; k < n && !rx_isspace(p->rel, t[k]); k++) {}
                 if (j < n) m = (Match){i, k, j};
             }
         }
@@ -343,7 +353,9 @@ static int raw_slices(const Punkt *p, Work *w, const uint32_t *t, size_t n, Punk
     return push_span(raw, last_break, end, err);
 }
 
-static int is_closer(uint32_t c) { return c == '"' || c == '\'' || c == ')' || c == ']' || c == '}'; }
+static int is_closer(uint32_t c, NltkRelease r) {
+    return c == '"' || c == '\'' || c == ')' || c == ']' || c == '}' || (r == NLTK_3_10 && is_curly(c));
+}
 
 int punkt_spans(const Punkt *p, const uint32_t *t, size_t n, PunktSpans *out, Error *err) {
     Work w;
@@ -363,11 +375,11 @@ int punkt_spans(const Punkt *p, const uint32_t *t, size_t n, PunktSpans *out, Er
         }
         PunktSpan s2 = raw.v[k + 1];
         size_t q = s2.start, mend = NONE;
-        while (q < s2.end && is_closer(t[q])) q++;
+        while (q < s2.end && is_closer(t[q], p->rel)) q++;
         if (q > s2.start) {
-            if (q < s2.end && py_isspace(t[q])) {
+            if (q < s2.end && rx_isspace(p->rel, t[q])) {
                 size_t r = q;
-                while (r < s2.end && py_isspace(t[r])) r++;
+                while (r < s2.end && rx_isspace(p->rel, t[r])) r++;
                 mend = r;
             } else if (q == s2.end || (q + 1 < s2.end && t[q] == '-' && t[q + 1] == '-')) {
                 mend = q;

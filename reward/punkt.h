@@ -1,4 +1,4 @@
-/* Sentence splitting exactly as NLTK's PunktSentenceTokenizer (NLTK 3.8) does with its pretrained
+/* Sentence splitting exactly as NLTK's PunktSentenceTokenizer (NLTK 3.10 or 3.8) does with its pretrained
  * English model: the splitter nltk.word_tokenize runs before its word tokenizer, and so the one
  * METEOR's tokens depend on (a sentence-final "word." becomes "word" + "."). The model's
  * parameters are data (reward/data/punkt_english.tsv); the decision procedure is Punkt's:
@@ -16,12 +16,16 @@
 
 #include "core/error.h"
 #include "core/text.h"
+#include "reward/pyclass.h"
 
 typedef struct {
     StrMap abbrev;  /* abbreviation types -> 1 */
     StrMap starter; /* frequent sentence starters -> 1 */
     StrMap colloc;  /* "type1\ttype2" -> 1 */
     StrMap ortho;   /* type -> orthographic context flags */
+    NltkRelease rel; /* set by the caller after punkt_load (0: NLTK 3.10). 3.10 counts curly quotes
+                      * and guillemets as punctuation after a period and as closers to realign, and
+                      * matches with the regex module's classes (reward/pyclass.h) */
 } Punkt;
 
 /* One sentence: code points [start, end) of the text. */

@@ -4,14 +4,21 @@
 
 #include "reward/pyclass_table.h"
 
-uint32_t pyclass_lookup(uint32_t cp) {
-    if (cp < 128) return pyclass_ascii[cp];
-    size_t lo = 0, hi = pyclass_range_count;
+static uint32_t search(const PyclassRange *r, size_t n, uint32_t cp) {
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (cp < pyclass_ranges[mid].first) hi = mid;
-        else if (cp > pyclass_ranges[mid].last) lo = mid + 1;
-        else return pyclass_ranges[mid].flags;
+        if (cp < r[mid].first) hi = mid;
+        else if (cp > r[mid].last) lo = mid + 1;
+        else return r[mid].flags;
     }
     return 0;
+}
+
+uint32_t pyclass_lookup(uint32_t cp) {
+    return cp < 128 ? pyclass_ascii[cp] : search(pyclass_ranges, pyclass_range_count, cp);
+}
+
+uint32_t pyclass_regex_lookup(uint32_t cp) {
+    return cp < 128 ? pyclass_regex_ascii[cp] : search(pyclass_regex_ranges, pyclass_regex_range_count, cp);
 }

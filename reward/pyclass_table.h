@@ -1,4 +1,4 @@
-/* Type of the generated character-class table (reward/pyclass_table.c, made by
+/* Type of the generated character-class table (reward/pyclass_table.c and reward/pyclass_regex_table.c, made by
  * reward/pyclass_gen.py). Internal to reward/pyclass.c. */
 #ifndef RESTPG_REWARD_PYCLASS_TABLE_H
 #define RESTPG_REWARD_PYCLASS_TABLE_H
@@ -15,5 +15,8 @@ typedef struct {
 
 extern const PyclassRange pyclass_ranges[];
 extern const size_t pyclass_range_count;
+/* The same for the `regex` module's classes (reward/pyclass_regex_table.c). */
+extern const PyclassRange pyclass_regex_ranges[];
+extern const size_t pyclass_regex_range_count;
 
 #endif

@@ -69,15 +69,15 @@ static int map_examples(const Dataset *d, const Samples *s, int64_t *ex, int64_t
     return RP_OK;
 }
 
-static int score_metrics(const RewardSpec *spec, int threads, const Dataset *d, Samples *s, const int64_t *ex,
+static int score_metrics(const RewardSpec *spec, const RewardOptions *o, const Dataset *d, Samples *s, const int64_t *ex,
                          const int64_t *start, int64_t ng, double *wsum, Error *e) {
     int need_rouge = spec->weight[METRIC_ROUGE1] > 0 || spec->weight[METRIC_ROUGE2] > 0 || spec->weight[METRIC_ROUGEL] > 0;
     int need_meteor = spec->weight[METRIC_METEOR] > 0;
     Meteor meteor;
-    int rc = need_meteor ? meteor_init(&meteor, e) : RP_OK;
+    int rc = need_meteor ? meteor_init(&meteor, o->meteor_compat, e) : RP_OK;
     if (rc) return rc;
     int first_rc = RP_OK;
-#pragma omp parallel num_threads(threads > 0 ? threads : 1)
+#pragma omp parallel num_threads(o->threads > 0 ? o->threads : 1)
     {
         Rouge rouge;
         RougeRef ref;
@@ -161,7 +161,7 @@ int reward_score_samples(const RewardSpec *spec, const RewardOptions *o, const D
     int64_t ng = 0;
     double wsum = 0;
     if (!rc) rc = map_examples(d, s, ex, start, &ng, e);
-    if (!rc) rc = score_metrics(spec, o->threads, d, s, ex, start, ng, &wsum, e);
+    if (!rc) rc = score_metrics(spec, o, d, s, ex, start, ng, &wsum, e);
     if (!rc && spec->weight[METRIC_JUDGE] > 0) {
         rc = score_judge(spec, o, d, s, ex, e);
         wsum += spec->weight[METRIC_JUDGE];

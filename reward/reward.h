@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "data/dataset.h"
 #include "data/samples.h"
+#include "reward/pyclass.h"
 
 #define REWARD_DEFAULT_SPEC "rouge1:0.5,rougeL:0.5"
 
@@ -31,6 +32,7 @@ typedef struct {
     int judge_batch;      /* default 64 */
     int judge_retries;    /* default 1 */
     int threads;          /* OpenMP threads for the metrics (default 1) */
+    NltkRelease meteor_compat; /* the NLTK release METEOR follows (default 3.10, reward/meteor.h) */
 } RewardOptions;
 
 void reward_options_default(RewardOptions *o);

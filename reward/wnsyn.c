@@ -209,7 +209,8 @@ static int morphy(const WnSyn *w, const char *word, size_t n, int pos, IndexPtr 
     if (rc == RP_OK) rc = apply_rules(&level, pos, &next, e);
     for (size_t i = 0; i < next.n && rc == RP_OK; i++) rc = slist_add(&level, next.v[i], strlen(next.v[i]), "", e);
     if (rc == RP_OK) rc = keep_indexed(&level, pos, &kept, idx, n_idx, e);
-    while (rc == RP_OK && !*n_idx && next.n) { /* no match yet: apply the rules again */
+    /* No match yet: NLTK 3.8 applies the rules again, level by level; 3.9 and later stop here. */
+    while (rc == RP_OK && w->rel == NLTK_3_8 && !*n_idx && next.n) {
         slist_free(&level);
         level = next;
         memset(&next, 0, sizeof next);

@@ -1,8 +1,8 @@
 /* WordNet synonyms as NLTK's METEOR sees them: for a word w, the names of the lemmas of every
  * synset in nltk.corpus.wordnet.synsets(w) that contain no "_". synsets() lowercases w and, for
  * each part of speech (noun, verb, adjective incl. satellites, adverb), finds base forms with
- * NLTK's morphy (the exception list, else the suffix rules applied level by level until a level
- * has forms in the index) and takes all their synsets. Lemma names keep their case and lose
+ * NLTK's morphy (the exception list, else the suffix rules: NLTK 3.8 applies them level by level
+ * until a level has forms in the index, NLTK 3.9 and later once) and takes all their synsets. Lemma names keep their case and lose
  * adjective markers such as "(a)".
  *
  * The database is Debian's WordNet 3.0, read through libwordnet (wn.h) for index look-ups and
@@ -20,6 +20,7 @@
 
 #include "core/error.h"
 #include "core/text.h"
+#include "reward/pyclass.h"
 
 /* The synonym-name ids of one word: sorted, distinct; valid until wnsyn_free. */
 typedef struct {
@@ -29,6 +30,7 @@ typedef struct {
 
 typedef struct {
     char *dir;
+    NltkRelease rel;    /* set by the caller after wnsyn_init, before any wnsyn_sets (0: 3.10) */
     StrMap exc[4];      /* per part of speech (noun, verb, adj, adv): form -> index in exc_bases */
     char **exc_bases;   /* space-separated base forms of each exception line */
     size_t n_exc, cap_exc;

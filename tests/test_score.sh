@@ -1,6 +1,8 @@
 #!/bin/bash
 # `restpg score`: both file shapes, id pairing errors (exit 2 naming file and id), --json output,
-# and corpus means equal to rouge_score's per-pair values (tests/reference/rouge_expected.jsonl).
+# and corpus means equal to rouge_score's per-pair values (tests/reference/rouge_expected.jsonl);
+# --per-pair: every pair's ROUGE equal to rouge_score's, its means equal to the --json means, the
+# METEOR compatibility recorded, and bad flags (exit 2, nothing written).
 set -u
 PY=/usr/bin/python3
 T="$RESTPG_TEST_TMP/score_$$"
@@ -82,6 +84,40 @@ printf '{"task": "t", "golds": [{"id": "a"}]}' > "$T/nooutput.json"
 expect_fail "golds without output" "golds[0] (id 'a'): field 'output' is missing" --pred "$T/nooutput.json" --ref "$T/ref.json"
 expect_fail "unknown metric" "unknown metric 'bleu'" --pred "$T/pred.jsonl" --ref "$T/ref.json" --metrics rouge1,bleu
 expect_fail "missing file" "$T/nope.jsonl" --pred "$T/nope.jsonl" --ref "$T/ref.json"
+
+# --per-pair: one line per reference in its order; ROUGE exactly rouge_score's; the means of the
+# lines equal the aggregate (summed in the same order); METEOR's compatibility is in the --json.
+"$RESTPG" score --pred "$T/pred.jsonl" --ref "$T/ref.jsonl" --metrics rouge1,rouge2,rougeL,meteor --json \
+    --per-pair "$T/pp.jsonl" > "$T/pp_agg.json"
+check "--per-pair writes" "[ $? -eq 0 ] && [ -s '$T/pp.jsonl' ]"
+check "--per-pair: rouge_score's values per pair, means equal the aggregate" "$PY - '$T' '$RESTPG_SOURCE_DIR/tests/reference' <<'PYEOF'
+import json, sys
+t, src = sys.argv[1], sys.argv[2]
+rows = [json.loads(l) for l in open(t + '/pp.jsonl')]
+want = [json.loads(l) for l in open(src + '/rouge_expected.jsonl')][:80]
+agg = json.load(open(t + '/pp_agg.json'))
+assert [r['id'] for r in rows] == [w['id'] for w in want], 'ids or order'
+for r, w in zip(rows, want):
+    for m in ('rouge1', 'rouge2', 'rougeL'):
+        p, rc, f = w['nostem'][m]
+        assert (r[m + '_precision'], r[m + '_recall'], r[m]) == (p, rc, f), (r['id'], m)
+    assert 0 <= r['meteor'] <= 1
+for m in ('rouge1', 'rouge2', 'rougeL', 'meteor'):
+    s = 0.0
+    for r in rows:
+        s += r[m]
+    assert s / len(rows) == agg['means'][m], m
+assert agg['meteor_compat'] == 'nltk3.10'
+PYEOF"
+"$RESTPG" score --pred "$T/pred.jsonl" --ref "$T/ref.jsonl" --metrics meteor --json --meteor-compat nltk3.8 > "$T/pp38.json"
+check "--meteor-compat nltk3.8 is recorded" "grep -q '\"meteor_compat\": \"nltk3.8\"' '$T/pp38.json'"
+rm -f "$T/pp_bad.jsonl"
+expect_fail "unknown compatibility" "nltk3.7" --pred "$T/pred.jsonl" --ref "$T/ref.json" --meteor-compat nltk3.7 \
+    --per-pair "$T/pp_bad.jsonl"
+check "nothing written on a bad flag" "[ ! -e '$T/pp_bad.jsonl' ]"
+cp "$T/ref.jsonl" "$T/ref_copy.jsonl"
+expect_fail "--per-pair over an input" "--per-pair" --pred "$T/pred.jsonl" --ref "$T/ref_copy.jsonl" --per-pair "$T/ref_copy.jsonl"
+check "the input is untouched" "cmp -s '$T/ref.jsonl' '$T/ref_copy.jsonl'"
 
 # Integer ids pair with each other; identical texts score 1.
 printf '{"id": 7, "text": "The cat sat."}\n{"id": 8, "text": "A dog."}\n' > "$T/int.jsonl"
