@@ -1,6 +1,8 @@
 /* `restpg ablate`: the paper's comparison on one dataset (docs/pipeline.md#ablation):
- * no personalization, RAG + SFT, SFT with reasoning, ReST-EM without reasoning, and REST-PG,
- * with ROUGE-1 / ROUGE-L / METEOR and the relative gain over RAG + SFT. */
+ * no personalization, RAG + SFT, SFT with reasoning, ReST-EM without reasoning, and REST-PG, per
+ * seed (--seeds), with ROUGE-1 / ROUGE-L / METEOR, bootstrap intervals, the paired differences of
+ * REST-PG against each method and the relative gain over RAG + SFT (launch/ablate_stats.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 #include "core/fileio.h"
 #include "core/log.h"
 #include "core/watchdog.h"
+#include "launch/ablate_stats.h"
 #include "launch/commands.h"
 #include "launch/config.h"
 #include "launch/em.h"
@@ -21,9 +24,10 @@ static const char *METHOD[M_COUNT] = {"no_personalization", "rag_sft", "sft_reas
 static const char *LABEL[M_COUNT] = {"No personalization", "RAG + SFT", "SFT with reasoning", "ReST-EM without reasoning",
                                      "REST-PG"};
 
-/* One variant of the base config as its own (resumable) run. */
-static int variant(const RunConfig *base, const char *root, const char *name, const char *const *sets, int n_sets,
-                   PipelineResult *res, Error *e) {
+/* One variant of the base config as its own (resumable) run: the base's keys (through its YAML,
+ * so every key carries over exactly, and its runtime keys), then seed_kv, then sets. */
+static int variant(const RunConfig *base, const char *root, const char *name, const char *seed_kv, const char *const *sets,
+                   int n_sets, PipelineResult *res, Error *e) {
     RunConfig c;
     config_defaults(&c);
     StrBuf y;
@@ -34,8 +38,9 @@ static int variant(const RunConfig *base, const char *root, const char *name, co
     if (!rc && log_rank() == 0) rc = atomic_write(path, y.s, y.len, e);
     if (!rc) rc = comm_agree(rc, e);
     if (!rc) rc = config_load(&c, path, e);
-    c.report.tensorboard = base->report.tensorboard; /* a runtime key: not in the YAML */
+    if (!rc) rc = config_copy_runtime(&c, base, e);
     if (!rc) rc = config_set(&c, kv, "ablate", e);
+    if (!rc) rc = config_set(&c, seed_kv, "ablate", e);
     for (int i = 0; i < n_sets && !rc; i++) rc = config_set(&c, sets[i], "ablate", e);
     if (!rc) rc = config_check(&c, e);
     if (!rc) {
@@ -61,41 +66,6 @@ static int eval_ckpt(const RunConfig *c, const char *model, const char *data, co
     return eval_checkpoint(model, data, &eo, m, e);
 }
 
-static double gain(double x, double ref) { return ref > 0 ? 100.0 * (x - ref) / ref : 0.0; }
-
-static int write_table(const char *root, const EvalMetrics *m, Error *e) {
-    StrBuf md, js;
-    strbuf_init(&md);
-    strbuf_init(&js);
-    const EvalMetrics *rag = &m[M_RAG];
-    int rc = strbuf_puts(&md, "| method | ROUGE-1 | ROUGE-L | METEOR | gain vs RAG + SFT (R-1 / R-L / METEOR) |\n"
-                              "| --- | --- | --- | --- | --- |\n", e);
-    if (!rc) rc = strbuf_puts(&js, "{\"methods\": [", e);
-    for (int k = 0; k < M_COUNT && !rc; k++) {
-        const EvalMetrics *x = &m[k];
-        rc = strbuf_printf(&md, e, "| %s | %.4f | %.4f | %.4f | %+.1f%% / %+.1f%% / %+.1f%% |\n", LABEL[k], x->rouge1, x->rougeL,
-                           x->meteor, gain(x->rouge1, rag->rouge1), gain(x->rougeL, rag->rougeL), gain(x->meteor, rag->meteor));
-        if (!rc)
-            rc = strbuf_printf(&js, e,
-                               "%s{\"method\": \"%s\", \"label\": \"%s\", \"n\": %lld, \"rouge1\": %.6f, \"rougeL\": %.6f, "
-                               "\"meteor\": %.6f, \"reward\": %.6f, \"gain_vs_rag_sft_pct\": {\"rouge1\": %.3f, \"rougeL\": %.3f, "
-                               "\"meteor\": %.3f}}",
-                               k ? ", " : "", METHOD[k], LABEL[k], (long long)x->n, x->rouge1, x->rougeL, x->meteor, x->reward,
-                               gain(x->rouge1, rag->rouge1), gain(x->rougeL, rag->rougeL), gain(x->meteor, rag->meteor));
-    }
-    if (!rc) rc = strbuf_puts(&js, "]}\n", e);
-    char *md_path = xasprintf(e, "%s/ablation.md", root), *js_path = xasprintf(e, "%s/ablation.json", root);
-    if (!rc && !(md_path && js_path)) rc = RP_ENOMEM;
-    if (!rc) rc = atomic_write(md_path, md.s, md.len, e);
-    if (!rc) rc = atomic_write(js_path, js.s, js.len, e);
-    free(md_path);
-    free(js_path);
-    if (!rc) log_info("\n%s\ntable: %s/ablation.md and ablation.json", md.s, root);
-    strbuf_free(&md);
-    strbuf_free(&js);
-    return rc;
-}
-
 /* The run_dir paths of the variants the others reuse. */
 typedef struct {
     char *base, *data, *init_kv, *data_kv, *sft_pg, *sft_em, *dir_sft_r, *dir_rag;
@@ -106,8 +76,7 @@ static void ablate_paths_free(AblatePaths *a) {
     free(a->sft_pg), free(a->sft_em), free(a->dir_sft_r), free(a->dir_rag);
 }
 
-static int ablate_paths(const RunConfig *c, AblatePaths *a, Error *e) {
-    const char *root = c->run_dir;
+static int ablate_paths(const RunConfig *c, const char *root, AblatePaths *a, Error *e) {
     memset(a, 0, sizeof *a);
     a->base = xasprintf(e, "%s/rest_pg/base.h5", root);
     a->data = xasprintf(e, "%s/rest_pg/data.h5", root);
@@ -120,52 +89,114 @@ static int ablate_paths(const RunConfig *c, AblatePaths *a, Error *e) {
     return a->init_kv && a->data_kv && a->sft_pg && a->sft_em && a->dir_sft_r && a->dir_rag ? RP_OK : RP_ENOMEM;
 }
 
-static int do_ablate(const RunConfig *c, Error *e) {
-    const char *root = c->run_dir;
-    AblatePaths ap;
+/* The five methods under root for one seed. shared_data_kv (NULL for the first seed) points
+ * REST-PG at the first seed's dataset, so every seed trains and evaluates on the same examples
+ * and the comparison can pair them. */
+static int ablate_seed(const RunConfig *c, const char *root, long seed, const char *shared_data_kv, Error *e) {
+    AblatePaths ap = {0};
     PipelineResult r[M_COUNT];
     memset(r, 0, sizeof r);
-    EvalMetrics m[M_COUNT];
-    int rc = ablate_paths(c, &ap, e);
+    EvalMetrics m[2];
+    char *seed_kv = xasprintf(e, "seed=%ld", seed);
+    int rc = seed_kv ? ablate_paths(c, root, &ap, e) : RP_ENOMEM;
     if (!rc && log_rank() == 0) rc = mkdir_p(root, e);
     rc = comm_agree(rc, e);
     /* REST-PG builds the data (with reasoning) and base model the other variants reuse. */
-    if (!rc) rc = variant(c, root, METHOD[M_RESTPG], NULL, 0, &r[M_RESTPG], e);
+    const char *shared[] = {"data.source=file", shared_data_kv};
+    if (!rc) rc = variant(c, root, METHOD[M_RESTPG], seed_kv, shared, shared_data_kv ? 2 : 0, &r[M_RESTPG], e);
     const char *restem[] = {"sft.reasoning=off", "data.source=file", ap.data_kv, ap.init_kv};
-    if (!rc) rc = variant(c, root, METHOD[M_RESTEM], restem, 4, &r[M_RESTEM], e);
+    if (!rc) rc = variant(c, root, METHOD[M_RESTEM], seed_kv, restem, 4, &r[M_RESTEM], e);
     const char *nopers[] = {"sft.reasoning=off", "prompt.profile=off", "em.rounds=0", "data.source=file", ap.data_kv, ap.init_kv};
-    if (!rc) rc = variant(c, root, METHOD[M_NOPERS], nopers, 6, &r[M_NOPERS], e);
-    if (!rc) {
-        m[M_RESTPG] = r[M_RESTPG].eval;
-        m[M_RESTEM] = r[M_RESTEM].eval;
-        m[M_NOPERS] = r[M_NOPERS].eval;
-    }
+    if (!rc) rc = variant(c, root, METHOD[M_NOPERS], seed_kv, nopers, 6, &r[M_NOPERS], e);
     /* The SFT baselines are the round-0 policies of the two EM runs. */
-    if (!rc) rc = eval_ckpt(c, ap.sft_pg, ap.data, ap.dir_sft_r, 1, &m[M_SFT_R], e);
-    if (!rc) rc = eval_ckpt(c, ap.sft_em, ap.data, ap.dir_rag, 0, &m[M_RAG], e);
-    if (!rc && log_rank() == 0) rc = write_table(root, m, e);
+    if (!rc) rc = eval_ckpt(c, ap.sft_pg, ap.data, ap.dir_sft_r, 1, &m[0], e);
+    if (!rc) rc = eval_ckpt(c, ap.sft_em, ap.data, ap.dir_rag, 0, &m[1], e);
     for (int k = 0; k < M_COUNT; k++) pipeline_result_free(&r[k]);
     ablate_paths_free(&ap);
+    free(seed_kv);
+    return comm_agree(rc, e);
+}
+
+/* Parses --seeds "1,2,3" (distinct integers >= 0). */
+static int parse_seeds(const char *list, long **out, int *n, Error *e) {
+    *n = 0;
+    *out = xcalloc(strlen(list) / 2 + 2, sizeof(long), e);
+    if (!*out) return RP_ENOMEM;
+    for (const char *p = list;;) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 0 || (*end && *end != ','))
+            return error_set(e, RP_EINPUT, "--seeds '%s': expected comma-separated integers >= 0", list);
+        for (int i = 0; i < *n; i++)
+            if ((*out)[i] == v) return error_set(e, RP_EINPUT, "--seeds '%s': seed %ld appears twice", list, v);
+        (*out)[(*n)++] = v;
+        if (!*end) return RP_OK;
+        p = end + 1;
+    }
+}
+
+static int do_ablate(const RunConfig *c, const long *seeds, int S, int per_seed_dirs, Error *e) {
+    char **root = xcalloc((size_t)S, sizeof(char *), e);
+    const char **dirs = xcalloc((size_t)S * M_COUNT, sizeof(char *), e);
+    char *shared = NULL;
+    int rc = root && dirs ? RP_OK : RP_ENOMEM;
+    for (int s = 0; s < S && !rc; s++) {
+        root[s] = per_seed_dirs ? xasprintf(e, "%s/seed%ld", c->run_dir, seeds[s]) : xstrdup(c->run_dir, e);
+        if (!root[s]) rc = RP_ENOMEM;
+        if (!rc && s > 0 && !shared && !(shared = xasprintf(e, "data.path=%s/rest_pg/data.h5", root[0]))) rc = RP_ENOMEM;
+        if (!rc) {
+            log_info("ablate: seed %ld (%d of %d)", seeds[s], s + 1, S);
+            rc = ablate_seed(c, root[s], seeds[s], shared, e);
+        }
+    }
+    /* Where each method's evaluation lies: the EM runs' final eval, or the SFT checkpoints'. */
+    static const char *EVAL_SUB[M_COUNT] = {"no_personalization/eval", "rag_sft", "sft_reasoning", "rest_em/eval",
+                                            "rest_pg/eval"};
+    for (int s = 0; s < S && !rc; s++)
+        for (int k = 0; k < M_COUNT && !rc; k++)
+            if (!(dirs[s * M_COUNT + k] = xasprintf(e, "%s/%s", root[s], EVAL_SUB[k]))) rc = RP_ENOMEM;
+    if (!rc && log_rank() == 0) {
+        AblateMethod mt[M_COUNT];
+        for (int k = 0; k < M_COUNT; k++) mt[k] = (AblateMethod){METHOD[k], LABEL[k]};
+        EvalOptions eo;
+        em_eval_options(c, &eo);
+        rc = ablate_stats_write(c->run_dir, dirs, seeds, S, mt, M_COUNT, M_RESTPG, M_RAG, eo.meteor_compat, e);
+    }
+    for (int s = 0; root && s < S; s++) free(root[s]);
+    for (int q = 0; dirs && q < S * M_COUNT; q++) free((char *)dirs[q]);
+    free(root);
+    free(dirs);
+    free(shared);
     return comm_agree(rc, e);
 }
 
 int cmd_ablate(int argc, char **argv, Error *e) {
     RunConfig c;
     RunArgs a = {0};
-    int rc = config_parse_args("ablate", "CONFIG.yaml [--section.key=value ...]",
+    int rc = config_parse_args("ablate", "CONFIG.yaml [--seeds 1,2,3] [--preset NAME] [--section.key=value ...]",
                                "Runs the paper's comparison on one dataset under run_dir: no personalization (prompt "
                                "without profile), RAG + SFT (no reasoning), SFT with reasoning, ReST-EM without "
-                               "reasoning, and REST-PG; prints ROUGE-1 / ROUGE-L / METEOR per method with the relative "
-                               "gain over RAG + SFT and writes run_dir/ablation.md and ablation.json. Every variant is a "
-                               "resumable run of its own; rerunning continues.",
+                               "reasoning, and REST-PG. With --seeds every method runs once per seed (run_dir/seed<S>/, "
+                               "all on the first seed's dataset); the table gives per metric the mean over examples and "
+                               "seeds with its 95% bootstrap interval, the paired difference of REST-PG against each "
+                               "method with its interval, and the relative gain over RAG + SFT, in run_dir/ablation.md, "
+                               "ablation.json and plots/ablation.png. Without --seeds: one run with the config's seed, "
+                               "directly under run_dir. Every variant is a resumable run of its own; rerunning continues.",
                                argc, argv, &c, &a, 1, NULL, e);
     if (!rc && !a.config) rc = error_set(e, RP_EINPUT, "ablate: missing CONFIG.yaml (see restpg ablate --help)");
+    long *seeds = NULL;
+    int S = 0;
+    if (!rc && a.seeds) rc = parse_seeds(a.seeds, &seeds, &S, e);
     Runtime rt;
     if (!rc && !(rc = runtime_init(&rt, e))) {
-        if (!(rc = watchdog_start(c.stall_timeout, "setup", e))) rc = do_ablate(&c, e);
+        long one = c.seed;
+        if (!(rc = watchdog_start(c.stall_timeout, "setup", e)))
+            rc = seeds ? do_ablate(&c, seeds, S, 1, e) : do_ablate(&c, &one, 1, 0, e);
         watchdog_stop();
         runtime_finalize(&rt);
     }
+    free(seeds);
     config_free(&c);
     return rc;
 }

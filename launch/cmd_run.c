@@ -32,7 +32,7 @@ static int do_run(const RunConfig *c, const RunArgs *a, Error *e) {
 int cmd_run(int argc, char **argv, Error *e) {
     RunConfig c;
     RunArgs a = {0};
-    int rc = config_parse_args("run", "CONFIG.yaml [--section.key=value ...] [--resume]",
+    int rc = config_parse_args("run", "CONFIG.yaml [--preset demo|paper] [--section.key=value ...] [--resume]",
                    "Runs REST-PG end to end: data -> tokenizer -> reasoning paths -> (pretrain, when model.init is empty) "
                    "-> SFT with reasoning -> EM rounds -> evaluation, writing everything under run_dir. Every config key "
                    "can be overridden on the command line. A killed run continues with --resume (same config) and ends "
@@ -43,8 +43,6 @@ int cmd_run(int argc, char **argv, Error *e) {
     config_free(&c);
     return rc;
 }
-
-static const char *const DEMO_PRESETS[] = {"em.mstep_init=previous", "em.limit=256", NULL};
 
 int cmd_demo(int argc, char **argv, Error *e) {
     RunConfig c;
@@ -57,7 +55,7 @@ int cmd_demo(int argc, char **argv, Error *e) {
                    "the M-step continues from the previous policy (em.mstep_init=previous): with a model this small and "
                    "~100 kept samples per round, restarting from the base model would forget the SFT stage; and each "
                    "E-step samples a fresh random 256 of the train inputs (em.limit=256) to stay within minutes.",
-                   argc, argv, &c, &a, 0, DEMO_PRESETS, e);
+                   argc, argv, &c, &a, 0, "demo", e);
     if (!rc) {
         char *kv = xasprintf(e, "run_dir=%s", a.out ? a.out : "runs/demo");
         rc = kv ? config_set(&c, kv, "--out", e) : RP_ENOMEM;

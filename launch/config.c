@@ -16,6 +16,7 @@
 #include "core/watchdog.h"
 #include "data/debian.h"
 #include "kernels/backend.h"
+#include "launch/presets.h"
 #include "launch/stages.h"
 #include "reward/judge.h"
 #include "reward/reward.h"
@@ -81,6 +82,8 @@ static const Key KEYS[] = {
               "1: with train.reduce allreduce (and train.zero 0), each bucket's all-reduce starts during the backward as "
               "its layers finish; 0: after the backward (the same result on the cpu); may change on resume",
               ARG_RANGE(0, 1)),
+    K("train.schedule", ARG_STR, train.schedule, "cosine", "learning-rate decay after warm-up in every training stage: "
+      "cosine or linear (to 10% of the peak)", ARG_ONE_OF("cosine", "linear")),
     K_RUNTIME("train.zero", ARG_INT, train.zero, "0",
               "1: ZeRO-1, each rank keeps the AdamW moments of its 1/ranks shard of the parameters only (less memory; "
               "needs train.reduce allreduce; checkpoints hold all moments); may change on resume", ARG_RANGE(0, 1)),
@@ -106,6 +109,7 @@ static const Key KEYS[] = {
     K("sft.grad_accum", ARG_INT, sft.grad_accum, "2", "micro-batches per step, shared out over the ranks",
       ARG_RANGE(1, INT_MAX)),
     K("sft.lr", ARG_DOUBLE, sft.lr, "0.001", "peak learning rate", ARG_ABOVE(0)),
+    K("sft.warmup", ARG_INT, sft.warmup, "0", "warm-up steps of SFT", ARG_RANGE(0, INT_MAX)),
     K("sft.reasoning", ARG_STR, sft.reasoning, "on", "on: targets are reasoning + answer (REST-PG); off: answer only",
       ARG_ONE_OF("on", "off")),
     K("em.rounds", ARG_INT, em.rounds, "3", "EM rounds (T)", ARG_RANGE(0, INT_MAX)),
@@ -424,6 +428,19 @@ int config_to_yaml(const RunConfig *c, StrBuf *out, Error *e) {
     return rc;
 }
 
+int config_copy_runtime(RunConfig *dst, const RunConfig *src, Error *e) {
+    int rc = RP_OK;
+    for (size_t i = 0; i < N_KEYS && !rc; i++) {
+        const Key *k = &KEYS[i];
+        if (!k->runtime) continue;
+        if (k->type == ARG_STR) rc = assign(dst, k, *(const char *const *)cslot(src, k), "runtime copy", e);
+        else if (k->type == ARG_INT) *(long *)slot(dst, k) = *(const long *)cslot(src, k);
+        else if (k->type == ARG_FLAG) *(int *)slot(dst, k) = *(const int *)cslot(src, k);
+        else *(double *)slot(dst, k) = *(const double *)cslot(src, k);
+    }
+    return rc;
+}
+
 void config_print_keys(void) {
     printf("config keys (YAML sections, or --section.key=value on the command line):\n");
     for (size_t i = 0; i < N_KEYS; i++)
@@ -440,16 +457,13 @@ static void usage(const char *cmd, const char *synopsis, const char *text) {
 /* Parses argv into defaults + config file + overrides (applied after the file, in order,
  * wherever they stand). RP_HELP after printing help. */
 int config_parse_args(const char *cmd, const char *synopsis, const char *text, int argc, char **argv, RunConfig *c, RunArgs *a,
-                 int positional_config, const char *const *presets, Error *e) {
+                 int positional_config, const char *preset, Error *e) {
     config_defaults(c);
-    for (; presets && *presets; presets++) {
-        int prc = config_set(c, *presets, cmd, e);
-        if (prc) return prc;
-    }
     const struct {
         const char *name;
         const char **dst;
-    } paths[] = {{"--out", &a->out}, {"--data", &a->data}, {"--sft", &a->sft}, {"--base", &a->base}, {"--run-dir", &a->run_dir}};
+    } paths[] = {{"--out", &a->out},         {"--data", &a->data},   {"--sft", &a->sft},      {"--base", &a->base},
+                 {"--run-dir", &a->run_dir}, {"--seeds", &a->seeds}, {"--preset", &a->preset}};
     const char **overrides = calloc((size_t)argc + 1, sizeof(char *));
     if (!overrides) return error_set(e, RP_ENOMEM, "out of memory");
     int n_over = 0, rc = RP_OK;
@@ -483,10 +497,14 @@ int config_parse_args(const char *cmd, const char *synopsis, const char *text, i
         if (s[1] != '-' || !eq) rc = error_set(e, RP_EINPUT, "%s: expected --section.key=value, got '%s' (see restpg %s --help)", cmd, s, cmd);
         else overrides[n_over++] = s + 2;
     }
+    if (!rc && a->seeds && strcmp(cmd, "ablate")) rc = error_set(e, RP_EINPUT, "%s: --seeds is restpg ablate's option", cmd);
+    if (!rc && a->preset && preset) rc = error_set(e, RP_EINPUT, "%s: --preset: %s has its own preset (%s)", cmd, cmd, preset);
+    if (!rc && (preset || a->preset)) rc = preset_apply(c, preset ? preset : a->preset, e);
     if (!rc && a->config) rc = config_load(c, a->config, e);
     for (int i = 0; i < n_over && !rc; i++) rc = config_set(c, overrides[i], "command line", e);
     free(overrides);
     if (!rc) rc = config_check(c, e);
+    if (!rc) preset_check_final(c, preset ? preset : a->preset);
     if (!rc) rc = backend_select(c->device, e);
     return rc;
 }

@@ -32,6 +32,7 @@ typedef struct {
     struct {
         int recompute;      /* every training stage (pretrain, sft, M-steps) */
         const char *reduce; /* tree or allreduce (trainer/dp.h) */
+        const char *schedule; /* cosine or linear (trainer/schedule.h) */
         long zero;          /* 1: ZeRO-1 sharded AdamW (needs reduce allreduce) */
         long overlap;       /* 1: the all-reduce overlaps the backward (trainer/dp.h) */
     } train;
@@ -49,7 +50,7 @@ typedef struct {
         const char *profile;
     } prompt;
     struct {
-        long steps, batch_size, grad_accum;
+        long steps, batch_size, grad_accum, warmup;
         double lr;
         const char *reasoning;
     } sft;
@@ -89,6 +90,10 @@ DType config_dtype(const RunConfig *c);
 
 /* The effective config as YAML (sections in a fixed order), for the run directory and --help. */
 int config_to_yaml(const RunConfig *c, StrBuf *out, Error *e);
+/* Copies the runtime keys (device, train.recompute, train.zero, train.overlap, stall_timeout,
+ * report.tensorboard: where a run computes, not what) from src, which config_to_yaml leaves out:
+ * a config rebuilt from another's YAML (ablate's variants) gets them with this. */
+int config_copy_runtime(RunConfig *dst, const RunConfig *src, Error *e);
 /* Lists every key with its type, default and meaning (for `restpg run --help`). */
 void config_print_keys(void);
 
@@ -98,13 +103,16 @@ typedef struct {
     int resume;
     const char *out;     /* demo: --out DIR */
     const char *data, *sft, *base, *run_dir; /* em */
+    const char *seeds;   /* ablate: --seeds LIST */
+    const char *preset;  /* run, em, ablate: --preset NAME (launch/presets.h) */
 } RunArgs;
 
-/* The command line of run/demo/em/ablate: defaults, then `presets` (NULL-terminated key=value,
- * may be NULL), then the config file (the positional argument, when positional_config), then
- * --section.key=value overrides in order, wherever they stand; path options fill a; --resume sets
- * a->resume. Checks the result (config_check). RP_HELP after printing help with the key list. */
+/* The command line of run/demo/em/ablate: defaults, then the named preset (`preset`, may be NULL,
+ * for demo; or --preset NAME on the command line, not both; launch/presets.h), then the config
+ * file (the positional argument, when positional_config), then --section.key=value overrides in
+ * order, wherever they stand; path options fill a; --resume sets a->resume; --seeds is ablate's.
+ * Checks the result (config_check). RP_HELP after printing help with the key list. */
 int config_parse_args(const char *cmd, const char *synopsis, const char *text, int argc, char **argv, RunConfig *c,
-                      RunArgs *a, int positional_config, const char *const *presets, Error *e);
+                      RunArgs *a, int positional_config, const char *preset, Error *e);
 
 #endif

@@ -56,6 +56,7 @@ void em_train_options(const RunConfig *c, long steps, long batch, long accum, do
     t->train.zero = (int)c->train.zero;
     t->train.overlap = (int)c->train.overlap;
     t->train.sched.max_lr = lr;
+    (void)schedule_parse_kind(c->train.schedule, &t->train.sched.kind, &unused); /* config_check admitted it */
     t->train.seed = (uint64_t)seed;
     t->train.checkpoint_every = steps / 4 > 0 ? steps / 4 : 1;
     t->threads = em_threads(c);

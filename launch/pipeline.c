@@ -174,6 +174,7 @@ static int run_sft(Run *r, Error *e) {
     o.t.train.tb = r->tb;
     o.t.data = r->data;
     o.t.train.val_every = c->sft.steps / 4 > 0 ? c->sft.steps / 4 : 1;
+    o.t.train.sched.warmup = c->sft.warmup < c->sft.steps ? c->sft.warmup : c->sft.steps - 1;
     em_prompt_options(c, &o.prompt);
     rc = stage_sft(&o, e);
     free(metrics);

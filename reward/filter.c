@@ -77,7 +77,7 @@ int filter_apply(Samples *s, const FilterOptions *o, FilterStats *st, Error *e) 
         int64_t kept = 0;
         for (int64_t k = 0; k < n && (o->keep == 0 || kept < o->keep); k++) {
             if (!(rows[k].reward >= o->tau)) break; /* sorted: the rest are lower */
-            if (o->require_separator && !s->has_separator[rows[k].row]) {
+            if (o->require_separator && (!s->has_separator[rows[k].row] || !s->reasoning_text[rows[k].row][0])) {
                 st->no_separator++;
                 continue;
             }

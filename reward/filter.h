@@ -16,15 +16,16 @@ typedef struct {
     double tau;       /* default 0.3 */
     int keep;         /* K, default 10; 0 means no cap; negative is RP_EINPUT */
     int drop_uniform; /* default 0 */
-    int require_separator; /* 1: candidates that never wrote the answer separator are not kept
-                            * (in reasoning mode they have no reasoning to learn from) */
+    int require_separator; /* 1: candidates that never wrote the answer separator, or wrote it
+                            * with an empty reasoning before it, are not kept (in reasoning mode
+                            * they have no reasoning to learn from, and SFT refuses an empty one) */
 } FilterOptions;
 
 typedef struct {
     int64_t inputs, inputs_kept; /* inputs seen / with at least one kept candidate */
     int64_t candidates, kept;
     int64_t dropped_uniform;     /* inputs dropped because all rewards were equal */
-    int64_t no_separator;        /* candidates passed over for a missing separator */
+    int64_t no_separator;        /* candidates passed over for a missing separator or reasoning */
     double mean_reward, mean_kept_reward;
 } FilterStats;
 

@@ -5,3 +5,4 @@ restpg_script_test(test_score SCRIPT test_score.sh)
 restpg_test(test_meteor SOURCES tests/test_meteor.c LIBS restpg_reward)
 # METEOR against both NLTK releases, live (Python references from the model venv: label model).
 restpg_script_test(test_meteor_nltk SCRIPT meteor_nltk.sh LABELS model TIMEOUT 1800)
+restpg_test(test_bootstrap SOURCES tests/test_bootstrap.c LIBS restpg_reward)

@@ -101,6 +101,35 @@ int main(void) {
     strbuf_free(&y3);
     config_free(&c);
 
+    /* Presets: over the defaults, under the config file and the overrides. */
+    {
+        RunArgs a = {0};
+        char *argv[] = {"run", "--preset", "paper", "--em.n=8", NULL};
+        CHECK_OK(config_parse_args("run", "", "", 4, argv, &c, &a, 1, NULL, &e), &e);
+        CHECK(c.em.n == 8 && c.em.rounds == 3 && c.em.keep == 10 && c.prompt.k == 5 && c.model.n_positions == 6656);
+        CHECK(c.sft.batch_size * c.sft.grad_accum == 64 && c.sft.warmup == 250 && !strcmp(c.train.schedule, "linear"));
+        CHECK_NEAR(c.sft.lr, 5e-6, 0);
+        CHECK_NEAR(c.em.tau, 0.3, 0);
+        config_free(&c);
+        RunArgs b = {0};
+        char *bad[] = {"run", "--preset=gpt4", NULL};
+        CHECK(config_parse_args("run", "", "", 2, bad, &c, &b, 1, NULL, &e) == RP_EINPUT && strstr(e.msg, "demo, paper"));
+        config_free(&c);
+        RunArgs d = {0};
+        char *seeds[] = {"run", "--seeds", "1,2", NULL};
+        CHECK(config_parse_args("run", "", "", 3, seeds, &c, &d, 1, NULL, &e) == RP_EINPUT && strstr(e.msg, "ablate"));
+        config_free(&c);
+        RunArgs f = {0};
+        char *twice[] = {"demo", "--preset", "paper", NULL};
+        CHECK(config_parse_args("demo", "", "", 3, twice, &c, &f, 0, "demo", &e) == RP_EINPUT && strstr(e.msg, "own preset"));
+        config_free(&c);
+        RunArgs g = {0};
+        char *demo[] = {"demo", NULL};
+        CHECK_OK(config_parse_args("demo", "", "", 1, demo, &c, &g, 0, "demo", &e), &e);
+        CHECK(c.em.limit == 256 && !strcmp(c.em.mstep_init, "previous"));
+        config_free(&c);
+    }
+
     /* A judge in em.reward or eval.judge needs em.judge, and em.judge must parse. */
     config_defaults(&c);
     CHECK(c.em.limit == 0 && !strcmp(c.em.subset, "random") && !strcmp(c.em.select, "best") && c.em.steps == 0);

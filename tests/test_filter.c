@@ -55,6 +55,12 @@ int main(void) {
     CHECK_OK(filter_apply(&s, &o, &st, &e), &e);
     CHECK(s.kept[0] == 0 && s.kept[1] == 1 && st.no_separator == 1);
     s.has_separator[0] = 1;
+    /* So is one whose separator follows an empty reasoning (SFT on it would have no reasoning). */
+    char *saved = s.reasoning_text[0];
+    s.reasoning_text[0] = (char *)"";
+    CHECK_OK(filter_apply(&s, &o, &st, &e), &e);
+    CHECK(s.kept[0] == 0 && s.kept[1] == 1 && st.no_separator == 1);
+    s.reasoning_text[0] = saved;
     o.keep = 0;
     o.require_separator = 0;
     CHECK_OK(filter_apply(&s, &o, &st, &e), &e);
