@@ -85,6 +85,8 @@ static int reason_jsonl(Dataset *d, const char *path, const char *splits, int64_
         else if ((i = dataset_find(d, id->valuestring)) < 0)
             rc = error_set(e, RP_EINPUT, "%s:%lld: field 'id': unknown id '%s'", path, (long long)lineno, id->valuestring);
         else if (seen[i]) rc = error_set(e, RP_EINPUT, "%s:%lld: field 'id': '%s' appears twice", path, (long long)lineno, id->valuestring);
+        else if ((rc = teacher_answer_check(id->valuestring, rs->valuestring, d->output[i], e)))
+            error_wrap(e, "%s:%lld", path, (long long)lineno); /* an offline teacher's answers, held to cmd:'s rules */
         else if ((rc = dataset_set_reasoning(d, i, rs->valuestring, e)))
             error_wrap(e, "%s:%lld (id '%s')", path, (long long)lineno, id->valuestring);
         else {

@@ -49,5 +49,12 @@ check_bad '{"id": ' "bad.jsonl:1: not a JSON object"
 check_bad "{\"id\": \"$1\", \"reasoning\": \"a\"}
 {\"id\": \"$1\", \"reasoning\": \"b\"}" "bad.jsonl:2: field 'id': '$1' appears twice"
 check_bad '{"id": 5, "reasoning": "x"}' "field 'id' missing or not a string"
+# An offline teacher's answers are held to the teacher program's rules: not empty, no copied run
+# of more than 3 words of the expected output.
+check_bad "{\"id\": \"$1\", \"reasoning\": \"  \"}" "bad.jsonl:1"
+grep -qF "$1" "$T/err" || { echo "empty reasoning: the message does not name the id"; exit 1; }
+out1=$($PY -c "import h5py; f=h5py.File('$T/ds.h5'); print(' '.join(f['examples/output'][0].decode().split()[:5]))")
+check_bad "{\"id\": \"$1\", \"reasoning\": \"- the user wrote: $out1\"}" "bad.jsonl:1"
+grep -qF "$1" "$T/err" || { echo "copying reasoning: the message does not name the id"; exit 1; }
 if "$RESTPG" reason --data "$T/ds.h5" --teacher gpt 2>/dev/null; then exit 1; fi
 echo "cli_reason: all checks passed"
