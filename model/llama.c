@@ -470,15 +470,15 @@ int llama_backward(Llama *m, float loss_scale, Error *e) {
 
 int llama_logits_download(const Llama *m, int row0, int n, float *host, Error *e) {
     const struct LlamaActs *a = m->acts;
-    if (!a || a->state == ST_NONE || a->state == ST_BACKWARD_DONE || row0 < 0 || n < 0 ||
-        row0 + n > a->cur_B * a->cur_T)
-        return error_set(e, RP_EINTERNAL, "llama_logits_download: rows %d..%d of the last forward are not available",
-                         row0, row0 + n);
-    if (a->vchunk)
+    if (a && a->vchunk)
         return error_set(e, RP_EINPUT,
                          "llama_logits_download: the loss is chunked over the vocabulary (%d columns at a time), so "
                          "no whole logits are kept; plan with vocab_chunk 0 to read them",
                          a->vchunk);
+    if (!a || a->state == ST_NONE || a->state == ST_BACKWARD_DONE || row0 < 0 || n < 0 ||
+        row0 + n > a->cur_B * a->cur_T)
+        return error_set(e, RP_EINTERNAL, "llama_logits_download: rows %d..%d of the last forward are not available",
+                         row0, row0 + n);
     size_t Vp = (size_t)m->cfg.padded_vocab_size;
     return m->store.be->ops->download(host, a->logits + (size_t)row0 * Vp, (size_t)n * Vp * sizeof(float), e);
 }
