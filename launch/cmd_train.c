@@ -122,7 +122,7 @@ static int to_stage(const CommonOpts *o, TrainStageOptions *s, Error *e) {
     tc->seq_len = (int)o->seq;
     int rc = dp_reduce_parse(o->reduce, &tc->reduce, e);
     if (!rc) rc = model_dtype_parse(o->dtype, &tc->dtype, e); /* auto: by the device, selected before */
-    if (!rc) rc = model_vocab_chunk_parse(o->vocab_chunk, &tc->vocab_chunk, e);
+    if (!rc && model_vocab_chunk_parse(o->vocab_chunk, &tc->vocab_chunk, e)) rc = error_wrap(e, "--vocab-chunk");
     return rc ? rc : schedule_parse_kind(o->schedule, &tc->sched.kind, e);
 }
 
