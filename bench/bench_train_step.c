@@ -15,6 +15,8 @@
  * host's share.
  * Usage: bench_train_step [--threads 1,2] [--shapes tiny,124M:64,124M:256,gemma3-270m:256,llama3.2-1b:64] [--steps N]
  *        [--recompute] (activations recomputed per layer in the backward; activation_mb counts that plan)
+ *        [--vocab-chunk 0,32768] (the loss chunked over the vocabulary by each value in turn, 0 = whole
+ *        logits: a line per value, so activation_mb and ms_per_step compare chunked and whole)
  *        [--device cpu|cuda] [--dtype fp32|bf16] [--peak-tflops X] [--batch B]
  * Prints one JSON line per (shape, thread count). */
 #include <cblas.h>
@@ -65,6 +67,7 @@ typedef struct {
     ModelConfig cfg;
     int B, T;
     int recompute; /* activations recomputed per layer in the backward (model_set_recompute) */
+    int vocab_chunk; /* vocabulary columns per loss chunk (model_set_vocab_chunk), 0: whole */
 } Shape;
 
 typedef struct {
@@ -106,6 +109,7 @@ static int run_shape(const Shape *s, int threads, int steps, const Device *dev, 
         return rc;
     }
     model_set_recompute(&m, s->recompute);
+    model_set_vocab_chunk(&m, s->vocab_chunk);
     if (!(rc = model_init_random(&m, 1, e)) && !(rc = model_opt_reset(&m, e))) rc = model_plan(&m, s->B, s->T, e);
     int32_t *in = malloc(sizeof(int32_t) * s->B * s->T), *tg = malloc(sizeof(int32_t) * s->B * s->T);
     if (!rc && (!in || !tg)) rc = error_set(e, RP_ENOMEM, "bench: out of memory");
@@ -134,13 +138,13 @@ static int run_shape(const Shape *s, int threads, int steps, const Device *dev, 
         double sg = dev->cuda ? dev->peak_tflops * 1e3 : sg0 > sg1 ? sg0 : sg1;
         printf("{\"bench\":\"train_step\",\"device\":\"%s\",\"dtype\":\"%s\",\"peak_gflops\":%.1f,", dev->cuda ? "cuda" : "cpu",
                model_dtype_name(dt), sg);
-        printf("\"shape\":\"%s\",\"B\":%d,\"T\":%d,\"recompute\":%d,\"threads\":%d,\"params\":%zu,"
+        printf("\"shape\":\"%s\",\"B\":%d,\"T\":%d,\"recompute\":%d,\"vocab_chunk\":%d,\"threads\":%d,\"params\":%zu,"
                "\"steps\":%d,\"ms_per_step\":%.1f,\"tokens_per_s\":%.1f,\"fwd_ms\":%.1f,\"bwd_ms\":%.1f,"
                "\"opt_ms\":%.1f,\"model_gflop_per_step\":%.2f,\"achieved_gflops\":%.1f,\"sgemm_gflops_before\":%.1f,"
                "\"sgemm_gflops_after\":%.1f,\"mfu\":%.3f,\"activation_mb\":%.1f,\"loss\":%.4f}\n",
-               s->name, s->B, s->T, s->recompute, threads, m.n_params, done, 1e3 * per, tokens / per, 1e3 * ph.fwd / done,
+               s->name, s->B, s->T, s->recompute, s->vocab_chunk, threads, m.n_params, done, 1e3 * per, tokens / per, 1e3 * ph.fwd / done,
                1e3 * ph.bwd / done, 1e3 * ph.opt / done, model_gflop, model_gflop / per, sg0, sg1,
-               model_gflop / per / sg, model_activation_bytes(&s->cfg, s->B, s->T, s->recompute) / 1048576.0, (double)loss);
+               model_gflop / per / sg, model_activation_bytes(&s->cfg, s->B, s->T, s->recompute, s->vocab_chunk) / 1048576.0, (double)loss);
         fflush(stdout);
     }
     free(in), free(tg);
@@ -152,13 +156,15 @@ int main(int argc, char **argv) {
     const char *threads = "1,2", *shapes = "tiny,124M:64,124M:256";
     long steps = 2, batch = 0;
     int recompute = 0;
-    const char *device = "cpu", *dtype = "fp32";
+    const char *device = "cpu", *dtype = "fp32", *chunks = "0";
     double peak = 989.4;
     ArgSpec specs[] = {{"--threads", ARG_STR, &threads, "comma-separated thread counts", 0, 0},
                        {"--shapes", ARG_STR, &shapes, "comma-separated: tiny, 124M:T, gemma3-270m:T, llama3.2-1b:T, qwen3-0.6b:T",
                         0, 0},
                        {"--steps", ARG_INT, &steps, "timed steps per configuration (after one warm-up)", 0, 0},
                        {"--recompute", ARG_FLAG, &recompute, "recompute activations per layer in the backward", 0, 0},
+                       {"--vocab-chunk", ARG_STR, &chunks, "comma-separated vocabulary chunks of the loss, one line each "
+                        "(0 = whole logits; default 0)", 0, 0},
                        BACKEND_DEVICE_SPEC(device),
                        {"--dtype", ARG_STR, &dtype, "products on a GPU: fp32 or bf16 (mixed precision)", 0,
                         ARG_ONE_OF("fp32", "bf16")},
@@ -207,11 +213,11 @@ int main(int argc, char **argv) {
         char *save = NULL;
         for (char *sh = strtok_r(sbuf, ",", &save); sh; sh = strtok_r(NULL, ",", &save)) {
             Shape s;
-            if (!strcmp(sh, "tiny")) s = (Shape){"tiny", tiny, 4, 64, recompute};
-            else if (!strncmp(sh, "124M:", 5)) s = (Shape){sh, gpt2, 4, atoi(sh + 5), recompute};
-            else if (!strncmp(sh, "gemma3-270m:", 12)) s = (Shape){sh, g3, 1, atoi(sh + 12), recompute};
-            else if (!strncmp(sh, "llama3.2-1b:", 12)) s = (Shape){sh, l1, 1, atoi(sh + 12), recompute};
-            else if (!strncmp(sh, "qwen3-0.6b:", 11)) s = (Shape){sh, q06, 1, atoi(sh + 11), recompute};
+            if (!strcmp(sh, "tiny")) s = (Shape){"tiny", tiny, 4, 64, recompute, 0};
+            else if (!strncmp(sh, "124M:", 5)) s = (Shape){sh, gpt2, 4, atoi(sh + 5), recompute, 0};
+            else if (!strncmp(sh, "gemma3-270m:", 12)) s = (Shape){sh, g3, 1, atoi(sh + 12), recompute, 0};
+            else if (!strncmp(sh, "llama3.2-1b:", 12)) s = (Shape){sh, l1, 1, atoi(sh + 12), recompute, 0};
+            else if (!strncmp(sh, "qwen3-0.6b:", 11)) s = (Shape){sh, q06, 1, atoi(sh + 11), recompute, 0};
             else {
                 fprintf(stderr, "error: --shapes: unknown shape '%s'\n", sh);
                 return RP_EINPUT;
@@ -221,7 +227,11 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "error: bad thread count or T in '%s' / '%s'\n", ts, sh);
                 return RP_EINPUT;
             }
-            rc = run_shape(&s, nt, (int)steps, &dev, &e);
+            char cbuf[256];
+            snprintf(cbuf, sizeof cbuf, "%s", chunks);
+            char *csave = NULL;
+            for (char *cs = strtok_r(cbuf, ",", &csave); cs && !rc; cs = strtok_r(NULL, ",", &csave))
+                if (!(rc = model_vocab_chunk_parse(cs, &s.vocab_chunk, &e))) rc = run_shape(&s, nt, (int)steps, &dev, &e);
             if (rc) {
                 fprintf(stderr, "error: %s\n", e.msg);
                 return rc;

@@ -236,6 +236,18 @@ typedef struct {
      * nothing); the rows are B groups of T as in matmul_backward. Scratch: 2 x N x C floats. */
     int (*lmhead_backward)(float *dx, float *dwte, float *dlogits, const float *x, const float *wte,
                            const float *dloss, int B, int T, int C, int Vp, float *scratch, Error *e);
+    /* The cross-entropy chunked over the vocabulary (train.vocab_chunk; model/vocab_chunk.h runs
+     * it): logits_c[N, n] holds the logit columns [j0, j0 + n) of N rows, j0 + n <= V (padding
+     * columns are never in a chunk). The forward merges them into each row's running (max, sum of
+     * e^(x - max)) in stats[i] and stats[N + i] (j0 == 0 starts them; chunks come in column
+     * order) and keeps the target's logit in stats[2N + i] when targets[i] lies in the chunk; the
+     * chunk that ends at V then writes lse and losses as crossentropy_forward does (lse - target
+     * logit where mask != 0, 0 elsewhere). The backward turns logits_c into dloss * (softmax -
+     * onehot) on those columns in place, from the forward's lse; rows with dloss 0 become 0. */
+    int (*crossentropy_chunk_forward)(float *losses, float *lse, float *stats, const float *logits_c,
+                                      const int32_t *targets, const float *mask, int N, int V, int j0, int n, Error *e);
+    int (*crossentropy_chunk_backward)(float *logits_c, const float *lse, const int32_t *targets, const float *dloss,
+                                       int N, int j0, int n, Error *e);
 
     /* AdamW on n parameters (llm.c's formulation; decoupled weight decay; grad_scale carries the
      * clipping factor; step counts from 1). */

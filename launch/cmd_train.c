@@ -27,7 +27,7 @@ typedef struct {
     long steps, batch, seq, seed, threads, ckpt_every, accum, warmup, val_every, val_batches, skip_nonfinite, stall;
     double lr, min_frac, wd, clip;
     int resume, recompute;
-    const char *reduce, *dtype;
+    const char *reduce, *dtype, *vocab_chunk;
     long zero, overlap;
 } CommonOpts;
 
@@ -42,6 +42,7 @@ typedef struct {
     {"--recompute", ARG_FLAG, &(o).recompute, "keep only each layer's input and recompute its activations in the backward: less memory, more compute, same results", 0, 0}, \
     {"--reduce", ARG_STR, &(o).reduce, "gradient sum over ranks: tree (default; bitwise the same for any rank count) or allreduce (bucketed all-reduce, NCCL on GPUs; bitwise the same for the same rank count)", 0, ARG_ONE_OF(DP_REDUCE_NAMES)}, \
     {"--dtype", ARG_STR, &(o).dtype, "the products' precision: auto (default: bf16 mixed precision on cuda, fp32 on cpu), fp32 or bf16 (cuda; fp32 master weights, gradients and moments)", 0, ARG_ONE_OF("auto", "fp32", "bf16")}, \
+    MODEL_VOCAB_CHUNK_SPEC((o).vocab_chunk),                                                                        \
     {"--zero", ARG_INT, &(o).zero, "1: ZeRO-1, AdamW moments sharded over the ranks (needs --reduce allreduce; default 0)", 0, ARG_RANGE(0, 1)}, \
     {"--overlap", ARG_INT, &(o).overlap, "1 (default): with --reduce allreduce (not --zero 1), each bucket's all-reduce starts during the backward as its layers finish; 0: after the backward (the same result on the cpu)", 0, ARG_RANGE(0, 1)}, \
     {"--lr", ARG_DOUBLE, &(o).lr, "peak learning rate (default 3e-4)", 0, 0},                                        \
@@ -76,6 +77,7 @@ static void common_defaults(CommonOpts *o) {
     o->reduce = dp_reduce_name(d.reduce);
     o->overlap = d.overlap;
     o->dtype = "auto";
+    o->vocab_chunk = "auto";
     o->device = "cpu";
     o->steps = d.steps;
     o->batch = d.batch_size;
@@ -124,6 +126,7 @@ static int to_stage(const CommonOpts *o, TrainStageOptions *s, Error *e) {
     tc->seq_len = (int)o->seq;
     int rc = dp_reduce_parse(o->reduce, &tc->reduce, e);
     if (!rc) rc = model_dtype_parse(o->dtype, &tc->dtype, e); /* auto: by the device, selected before */
+    if (!rc && model_vocab_chunk_parse(o->vocab_chunk, &tc->vocab_chunk, e)) rc = error_wrap(e, "--vocab-chunk");
     return rc ? rc : schedule_parse_kind(o->schedule, &tc->sched.kind, e);
 }
 

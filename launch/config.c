@@ -87,6 +87,10 @@ static const Key KEYS[] = {
     K_RUNTIME("train.zero", ARG_INT, train.zero, "0",
               "1: ZeRO-1, each rank keeps the AdamW moments of its 1/ranks shard of the parameters only (less memory; "
               "needs train.reduce allreduce; checkpoints hold all moments); may change on resume", ARG_RANGE(0, 1)),
+    K("train.vocab_chunk", ARG_STR, train.vocab_chunk, "auto",
+      "vocabulary columns per chunk of every training stage's LM head and loss: auto (32768 on cuda, 0 on cpu), 0 (the "
+      "whole [batch x seq, vocabulary] logits at once) or N (rounded up to a multiple of 128: only [batch x seq, N] "
+      "logits exist, for a second LM-head product in the backward; results equal to float rounding)", NULL),
     K("pretrain.steps", ARG_INT, pretrain.steps, "400", "optimizer steps of pretraining", ARG_MIN(1)),
     K("pretrain.batch_size", ARG_INT, pretrain.batch_size, "4", "sequences per micro-batch", ARG_RANGE(1, INT_MAX)),
     K("pretrain.grad_accum", ARG_INT, pretrain.grad_accum, "2", "micro-batches per step, shared out over the ranks",
@@ -384,6 +388,13 @@ DType config_dtype(const RunConfig *c) {
     return d;
 }
 
+int config_vocab_chunk(const RunConfig *c) {
+    int cols = 0;
+    Error e = {0};
+    (void)model_vocab_chunk_parse(c->train.vocab_chunk, &cols, &e); /* cannot fail on a checked config */
+    return cols;
+}
+
 int config_check(const RunConfig *c, Error *e) {
     for (size_t i = 0; i < N_KEYS; i++) {
         char what[128];
@@ -394,6 +405,8 @@ int config_check(const RunConfig *c, Error *e) {
     if (!strcmp(c->data.source, "file") && !c->data.path[0])
         return error_set(e, RP_EINPUT, "config: data.source is file but data.path is empty");
     if (!c->run_dir[0]) return error_set(e, RP_EINPUT, "config: run_dir is empty");
+    int cols;
+    if (model_vocab_chunk_parse(c->train.vocab_chunk, &cols, e)) return error_wrap(e, "config key 'train.vocab_chunk'");
     if (c->train.zero && strcmp(c->train.reduce, "allreduce"))
         return error_set(e, RP_EINPUT, "config key 'train.zero': 1 needs train.reduce allreduce (ZeRO-1 shards the "
                                        "all-reduce's sum), got train.reduce %s", c->train.reduce);

@@ -35,6 +35,7 @@ typedef struct {
         const char *schedule; /* cosine or linear (trainer/schedule.h) */
         long zero;          /* 1: ZeRO-1 sharded AdamW (needs reduce allreduce) */
         long overlap;       /* 1: the all-reduce overlaps the backward (trainer/dp.h) */
+        const char *vocab_chunk; /* auto or columns per loss chunk (model_vocab_chunk_parse) */
     } train;
     struct {
         long steps, batch_size, grad_accum, seq_len;
@@ -87,6 +88,9 @@ int config_set(RunConfig *c, const char *assignment, const char *origin, Error *
 int config_check(const RunConfig *c, Error *e);
 /* model.dtype as a DType (the key's rules admit only fp32 and bf16). */
 DType config_dtype(const RunConfig *c);
+/* train.vocab_chunk as columns per chunk, auto resolved by the selected backend (call after
+ * backend_select; the key's check admits only what model_vocab_chunk_parse reads). */
+int config_vocab_chunk(const RunConfig *c);
 
 /* The effective config as YAML (sections in a fixed order), for the run directory and --help. */
 int config_to_yaml(const RunConfig *c, StrBuf *out, Error *e);

@@ -51,6 +51,7 @@ void em_train_options(const RunConfig *c, long steps, long batch, long accum, do
     t->train.grad_accum = (int)accum;
     t->train.recompute = c->train.recompute;
     t->train.dtype = config_dtype(c);
+    t->train.vocab_chunk = config_vocab_chunk(c);
     Error unused; /* config_check admitted only the names dp_reduce_parse knows */
     (void)dp_reduce_parse(c->train.reduce, &t->train.reduce, &unused);
     t->train.zero = (int)c->train.zero;

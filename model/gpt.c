@@ -5,7 +5,9 @@
  * per-row log-sum-exp, the two residual streams, ln2 and the pre-GELU MLP activation; the GELU
  * output is recomputed in the backward instead of stored. The logits buffer [N, Vp] is the only
  * vocabulary-sized buffer: the backward overwrites it with dlogits. Backward scratch (running
- * residual gradient, one [N, C] and two [N, 4C] buffers) is shared by all layers.
+ * residual gradient, one [N, C] and two [N, 4C] buffers) is shared by all layers. With the loss
+ * chunked over the vocabulary (gpt_set_vocab_chunk, model/vocab_chunk.h) that buffer holds one
+ * chunk's logits [N, Vc] and the loss's running statistics instead.
  *
  * With recomputation (gpt_set_recompute) each layer keeps only its output stream (the next
  * layer's input, [N, C]) and all layers share one set of the other buffers: the backward re-runs
@@ -25,6 +27,7 @@
 
 #include "core/rng.h"
 #include "model/tokens.h"
+#include "model/vocab_chunk.h"
 
 enum { ST_NONE, ST_FORWARD, ST_FORWARD_TARGETS, ST_BACKWARD_DONE };
 
@@ -38,6 +41,7 @@ struct GPTActs {
     void *attn_ws;              /* the attention ops' scratch */
     size_t attn_ws_bytes;
     int recompute;              /* layers holds one layer's buffers, refilled by the backward */
+    int vchunk;                 /* columns per vocabulary chunk (vchunk_cols), 0: logits holds [N, Vp] */
     int cur_B, cur_T, state;
 };
 
@@ -194,24 +198,27 @@ int gpt_init_random(GPT *m, uint64_t seed, Error *e) {
 }
 
 /* Float count of the activation buffer for capacity cap = B*T (excluding the int arrays). */
-static size_t acts_floats(const GPTConfig *c, size_t cap, int recompute) {
+static size_t acts_floats(const GPTConfig *c, size_t cap, int recompute, int vocab_chunk) {
     size_t C = c->n_embd;
+    int Vp = (c->vocab_size + 127) / 128 * 128;
     return 2 * cap                                   /* mask, dloss */
            + layer_floats(c, cap) * (recompute ? 1 : (size_t)c->n_layer) /* layer activations */
            + cap * C * c->n_layer                    /* layer outputs */
            + cap * C * 2 + cap * 2                   /* encoded, lnf, lnf_mean, lnf_rstd */
-           + cap * (size_t)((c->vocab_size + 127) / 128 * 128) /* logits / dlogits, Vp columns */
+           + cap * vchunk_row_floats(vchunk_cols(vocab_chunk, c->vocab_size), Vp) /* logits / dlogits */
            + cap * 2                                 /* ce_lse, losses */
            + cap * C * 2 + cap * C * 4 * 2;          /* dres, dln, dbig, gbuf */
 }
 
-size_t gpt_activation_bytes(const GPTConfig *c, int B, int T, int recompute) {
+size_t gpt_activation_bytes(const GPTConfig *c, int B, int T, int recompute, int vocab_chunk) {
     size_t cap = (size_t)B * T;
-    return acts_floats(c, cap, recompute) * sizeof(float) + 2 * cap * sizeof(int32_t) +
+    return acts_floats(c, cap, recompute, vocab_chunk) * sizeof(float) + 2 * cap * sizeof(int32_t) +
            backend_get()->ops->attention_workspace(T);
 }
 
 void gpt_set_recompute(GPT *m, int on) { m->recompute = on != 0; }
+
+void gpt_set_vocab_chunk(GPT *m, int cols) { m->vocab_chunk = cols > 0 ? cols : 0; }
 
 int gpt_plan(GPT *m, int B, int T, Error *e) {
     if (B <= 0 || T <= 0) return error_set(e, RP_EINPUT, "gpt_plan: batch %d x %d must be positive", B, T);
@@ -219,8 +226,9 @@ int gpt_plan(GPT *m, int B, int T, Error *e) {
         return error_set(e, RP_EINPUT, "gpt_plan: sequence length %d exceeds the model's n_positions %d", T,
                          m->cfg.n_positions);
     const BackendOps *op = m->store.be->ops;
+    int vchunk = vchunk_cols(m->vocab_chunk, m->cfg.vocab_size);
     if (m->acts && m->acts->B == B && m->acts->T == T && m->acts->recompute == m->recompute &&
-        m->acts->attn_ws_bytes >= op->attention_workspace(T))
+        m->acts->vchunk == vchunk && m->acts->attn_ws_bytes >= op->attention_workspace(T))
         return RP_OK;
     acts_free(m->store.be, m->acts);
     m->acts = NULL;
@@ -228,15 +236,15 @@ int gpt_plan(GPT *m, int B, int T, Error *e) {
     struct GPTActs *a = xcalloc(1, sizeof *a, e);
     if (!a) return error_wrap(e, "gpt_plan");
     size_t cap = (size_t)B * T, C = m->cfg.n_embd;
-    a->B = B, a->T = T, a->cap = cap, a->recompute = m->recompute;
+    a->B = B, a->T = T, a->cap = cap, a->recompute = m->recompute, a->vchunk = vchunk;
     a->attn_ws_bytes = op->attention_workspace(T);
-    int rc = op->alloc(acts_floats(&m->cfg, cap, a->recompute) * sizeof(float), (void **)&a->mem, e);
+    int rc = op->alloc(acts_floats(&m->cfg, cap, a->recompute, m->vocab_chunk) * sizeof(float), (void **)&a->mem, e);
     if (!rc) rc = tokens_alloc(&a->tok, m->store.be, cap, e);
     if (!rc) rc = op->alloc(a->attn_ws_bytes, &a->attn_ws, e);
     if (rc) {
         acts_free(m->store.be, a);
         return error_wrap(e, "gpt_plan (batch %d x %d, %zu bytes)", B, T,
-                          gpt_activation_bytes(&m->cfg, B, T, m->recompute));
+                          gpt_activation_bytes(&m->cfg, B, T, m->recompute, m->vocab_chunk));
     }
     float *p = a->mem;
     a->tok.mask = p, p += cap;
@@ -247,7 +255,7 @@ int gpt_plan(GPT *m, int B, int T, Error *e) {
     a->lnf = p, p += cap * C;
     a->lnf_mean = p, p += cap;
     a->lnf_rstd = p, p += cap;
-    a->logits = p, p += cap * (size_t)m->cfg.padded_vocab_size;
+    a->logits = p, p += cap * vchunk_row_floats(vchunk, m->cfg.padded_vocab_size);
     a->ce_lse = p, p += cap;
     a->losses = p, p += cap;
     a->dres = p, p += cap * C;
@@ -309,10 +317,17 @@ int gpt_forward(GPT *m, const int32_t *inputs, const int32_t *targets, const flo
     OP(op->encoder_forward(a->encoded, a->tok.inputs, P->wte, P->wpe, B, T, C, e));
     for (int l = 0; l < c->n_layer; l++) OP(layer_forward(m, l, 1, e));
     OP(op->layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, layer_input(m, c->n_layer), P->lnfw, P->lnfb, N, C, e));
-    OP(op->matmul_forward(a->logits, a->lnf, P->wte, NULL, NULL, B, T, C, Vp, e));
+    /* Chunked over the vocabulary, no whole logits are formed: a forward without targets stops
+     * at lnf (gpt_logits_download refuses). */
+    if (!a->vchunk) OP(op->matmul_forward(a->logits, a->lnf, P->wte, NULL, NULL, B, T, C, Vp, e));
     a->state = ST_FORWARD;
     if (!targets) return RP_OK;
-    OP(op->crossentropy_forward(a->losses, a->ce_lse, a->logits, a->tok.targets, a->tok.mask, N, c->vocab_size, Vp, e));
+    if (a->vchunk)
+        OP(vchunk_forward(op, a->losses, a->ce_lse, a->logits, a->lnf, P->wte, a->tok.targets, a->tok.mask, B, T, C,
+                          c->vocab_size, a->vchunk, e));
+    else
+        OP(op->crossentropy_forward(a->losses, a->ce_lse, a->logits, a->tok.targets, a->tok.mask, N, c->vocab_size, Vp,
+                                    e));
     OP(tokens_mean_loss(&a->tok, m->store.be, a->losses, N, &m->mean_loss, e));
     if (loss) *loss = m->mean_loss;
     a->state = ST_FORWARD_TARGETS;
@@ -332,9 +347,14 @@ int gpt_backward(GPT *m, float loss_scale, Error *e) {
     const int B = a->cur_B, T = a->cur_T, N = B * T, C = c->n_embd, NH = c->n_head, Vp = c->padded_vocab_size;
     const GPT2Tensors *P = &m->params, *G = &m->grads;
     OP(tokens_dloss(&a->tok, m->store.be, loss_scale, N, e));
-    OP(op->crossentropy_backward(a->logits, a->ce_lse, a->tok.targets, a->tok.dloss, N, c->vocab_size, Vp, e));
     /* The [N, 4C] scratch buffers are free until the layer loop. */
-    OP(op->lmhead_backward(a->dln, G->wte, a->logits, a->lnf, P->wte, a->tok.dloss, B, T, C, Vp, a->gbuf, e));
+    if (a->vchunk) {
+        OP(vchunk_backward(op, a->dln, G->wte, a->logits, a->gbuf, a->lnf, P->wte, &a->tok, a->ce_lse, B, T, C,
+                           c->vocab_size, a->vchunk, e));
+    } else {
+        OP(op->crossentropy_backward(a->logits, a->ce_lse, a->tok.targets, a->tok.dloss, N, c->vocab_size, Vp, e));
+        OP(op->lmhead_backward(a->dln, G->wte, a->logits, a->lnf, P->wte, a->tok.dloss, B, T, C, Vp, a->gbuf, e));
+    }
     OP(op->zero(a->dres, sizeof(float) * N * C, e));
     OP(op->layernorm_backward(a->dres, G->lnfw, G->lnfb, a->dln, layer_input(m, c->n_layer), P->lnfw, a->lnf_mean,
                               a->lnf_rstd, N, C, e));
@@ -374,6 +394,11 @@ int gpt_backward(GPT *m, float loss_scale, Error *e) {
 
 int gpt_logits_download(const GPT *m, int row0, int n, float *host, Error *e) {
     const struct GPTActs *a = m->acts;
+    if (a && a->vchunk)
+        return error_set(e, RP_EINPUT,
+                         "gpt_logits_download: the loss is chunked over the vocabulary (%d columns at a time), so no "
+                         "whole logits are kept; plan with vocab_chunk 0 to read them",
+                         a->vchunk);
     if (!a || a->state == ST_NONE || a->state == ST_BACKWARD_DONE || row0 < 0 || n < 0 ||
         row0 + n > a->cur_B * a->cur_T)
         return error_set(e, RP_EINTERNAL, "gpt_logits_download: rows %d..%d of the last forward are not available", row0,

@@ -61,6 +61,7 @@ typedef struct {
     struct GPTActs *acts;
     int B, T;
     int recompute; /* the activation mode the next gpt_plan allocates (gpt_set_recompute) */
+    int vocab_chunk; /* vocabulary columns per loss chunk the next gpt_plan allocates for (0: whole) */
     float mean_loss; /* of the last forward with targets */
 } GPT;
 
@@ -85,12 +86,20 @@ int gpt_init_random(GPT *m, uint64_t seed, Error *e);
  * each). Every result (loss, token losses, logits, gradients) is bitwise the same as off. Takes
  * effect at the next gpt_plan, which reallocates when the mode changed. */
 void gpt_set_recompute(GPT *m, int on);
+/* The LM head's loss chunked over the vocabulary (model/vocab_chunk.h), off (0) by default: cols
+ * > 0 is rounded up to a multiple of 128 and the training forward and backward hold [B*T, cols]
+ * logits at a time instead of [B*T, Vp] (a chunk covering the whole vocabulary is the whole
+ * path); the losses and gradients agree with the whole path to float rounding. Without whole
+ * logits, a forward without targets computes no logits and gpt_logits_download refuses. Takes
+ * effect at the next gpt_plan, which reallocates when it changed. */
+void gpt_set_vocab_chunk(GPT *m, int cols);
 /* Plans (allocates) activations for batches of up to B sequences of up to T tokens, in the mode
  * of gpt_set_recompute. A plan of the same B, T and mode keeps the buffers it has. */
 int gpt_plan(GPT *m, int B, int T, Error *e);
 /* Bytes of activation memory gpt_plan would allocate for (B, T) with recomputation on (1) or off
- * (0) (padded_vocab_size need not be filled in yet). */
-size_t gpt_activation_bytes(const GPTConfig *c, int B, int T, int recompute);
+ * (0) and the loss chunked by vocab_chunk (gpt_set_vocab_chunk's cols; 0: whole) (padded_vocab_size
+ * need not be filled in yet). */
+size_t gpt_activation_bytes(const GPTConfig *c, int B, int T, int recompute, int vocab_chunk);
 
 /* Training forward on inputs[B*T] (token ids). If targets is non-NULL computes the mean
  * cross-entropy over positions whose mask is non-zero (mask NULL = all positions); the result
@@ -107,7 +116,8 @@ int gpt_backward(GPT *m, float loss_scale, Error *e);
  * store's: params_zero_grad(&m->store), params_opt_reset, params_adamw (model/params.h). */
 
 /* Host copy of the logits of the last forward, rows [row0, row0 + n) of [B*T, Vp] (valid until
- * the next gpt_backward, which turns that buffer into dlogits). Padding columns are 0. */
+ * the next gpt_backward, which turns that buffer into dlogits). Padding columns are 0. RP_EINPUT
+ * when the plan chunks the loss over the vocabulary (no whole logits exist). */
 int gpt_logits_download(const GPT *m, int row0, int n, float *host, Error *e);
 /* Per-position cross-entropy of the last forward with targets, [B, T] (a host copy the forward
  * keeps for the loss); 0 where the mask is 0. */

@@ -9,8 +9,9 @@
  * post-RoPE q/k, v, the attention output and its log-sum-exp, gate and up, with post norms the
  * branch outputs before them and their rstd, the two residual streams). A buffer the config does
  * not use has width 0. The GLU output is recomputed in the backward. The logits [N, Vp] are the
- * only vocabulary-sized buffer; the backward turns them into dlogits. Backward scratch is shared
- * by all layers.
+ * only vocabulary-sized buffer; the backward turns them into dlogits (chunked over the vocabulary,
+ * llama_set_vocab_chunk, it holds one chunk's logits and the loss's running statistics instead:
+ * model/vocab_chunk.h). Backward scratch is shared by all layers.
  *
  * With recomputation (llama_set_recompute) each layer keeps only its output stream (the next
  * layer's input, [N, C]) and all layers share one set of the other buffers: the backward re-runs
@@ -28,6 +29,7 @@
 
 #include "core/rng.h"
 #include "model/tokens.h"
+#include "model/vocab_chunk.h"
 
 enum { ST_NONE, ST_FORWARD, ST_FORWARD_TARGETS, ST_BACKWARD_DONE };
 
@@ -53,6 +55,7 @@ struct LlamaActs {
     void *attn_ws;
     size_t attn_ws_bytes;
     int recompute; /* layers holds one layer's buffers, refilled by the backward */
+    int vchunk;    /* columns per vocabulary chunk (vchunk_cols), 0: logits holds [N, Vp] */
     int cur_B, cur_T, state;
 };
 
@@ -201,28 +204,31 @@ static size_t layer_sets(const LlamaConfig *c, int recompute) { return recompute
 /* The plan's float buffers in allocation order, and their widths in floats per row (dc only with
  * post norms, dqr and dkr only with q/k norms). */
 #define N_BUFS 20
-static void plan_widths(const LlamaConfig *c, int recompute, size_t w[N_BUFS]) {
-    const size_t C = width(c, W_C), Q = width(c, W_Q), KV = width(c, W_KV), Vp = (c->vocab_size + 127) / 128 * 128;
+static void plan_widths(const LlamaConfig *c, int recompute, int vocab_chunk, size_t w[N_BUFS]) {
+    const size_t C = width(c, W_C), Q = width(c, W_Q), KV = width(c, W_KV);
+    const size_t Vp = vchunk_row_floats(vchunk_cols(vocab_chunk, c->vocab_size), (c->vocab_size + 127) / 128 * 128);
     const size_t v[N_BUFS] = {1, 1, 1, 1, 1, C, C, C, width(c, W_CP), C, Q, width(c, W_QN), Q, KV, KV,
                               width(c, W_KVN), Vp, big_width(c), layer_floats(c, 1) * layer_sets(c, recompute),
                               C * c->n_layer};
     memcpy(w, v, sizeof v);
 }
 
-static size_t acts_floats(const LlamaConfig *c, size_t cap, int recompute) {
+static size_t acts_floats(const LlamaConfig *c, size_t cap, int recompute, int vocab_chunk) {
     size_t w[N_BUFS], n = 0;
-    plan_widths(c, recompute, w);
+    plan_widths(c, recompute, vocab_chunk, w);
     for (int i = 0; i < N_BUFS; i++) n += cap * w[i];
     return n;
 }
 
-size_t llama_activation_bytes(const LlamaConfig *c, int B, int T, int recompute) {
+size_t llama_activation_bytes(const LlamaConfig *c, int B, int T, int recompute, int vocab_chunk) {
     size_t cap = (size_t)B * T;
-    return acts_floats(c, cap, recompute) * sizeof(float) + 2 * cap * sizeof(int32_t) +
+    return acts_floats(c, cap, recompute, vocab_chunk) * sizeof(float) + 2 * cap * sizeof(int32_t) +
            backend_get()->ops->attention_gqa_workspace(B, T, c->n_head);
 }
 
 void llama_set_recompute(Llama *m, int on) { m->recompute = on != 0; }
+
+void llama_set_vocab_chunk(Llama *m, int cols) { m->vocab_chunk = cols > 0 ? cols : 0; }
 
 int llama_plan(Llama *m, int B, int T, Error *e) {
     if (B <= 0 || T <= 0) return error_set(e, RP_EINPUT, "llama_plan: batch %d x %d must be positive", B, T);
@@ -231,8 +237,9 @@ int llama_plan(Llama *m, int B, int T, Error *e) {
                          T, m->cfg.max_positions);
     const BackendOps *op = m->store.be->ops;
     size_t ws_bytes = op->attention_gqa_workspace(B, T, m->cfg.n_head);
+    int vchunk = vchunk_cols(m->vocab_chunk, m->cfg.vocab_size);
     if (m->acts && m->acts->B == B && m->acts->T == T && m->acts->recompute == m->recompute &&
-        m->acts->attn_ws_bytes >= ws_bytes)
+        m->acts->vchunk == vchunk && m->acts->attn_ws_bytes >= ws_bytes)
         return RP_OK;
     acts_free(m->store.be, m->acts);
     m->acts = NULL;
@@ -241,20 +248,20 @@ int llama_plan(Llama *m, int B, int T, Error *e) {
     if (!a) return error_wrap(e, "llama_plan");
     const LlamaConfig *c = &m->cfg;
     size_t cap = (size_t)B * T;
-    a->B = B, a->T = T, a->cap = cap, a->attn_ws_bytes = ws_bytes, a->recompute = m->recompute;
-    int rc = op->alloc(acts_floats(c, cap, a->recompute) * sizeof(float), (void **)&a->mem, e);
+    a->B = B, a->T = T, a->cap = cap, a->attn_ws_bytes = ws_bytes, a->recompute = m->recompute, a->vchunk = vchunk;
+    int rc = op->alloc(acts_floats(c, cap, a->recompute, m->vocab_chunk) * sizeof(float), (void **)&a->mem, e);
     if (!rc) rc = tokens_alloc(&a->tok, m->store.be, cap, e);
     if (!rc) rc = op->alloc(ws_bytes, &a->attn_ws, e);
     if (rc) {
         acts_free(m->store.be, a);
-        return error_wrap(e, "llama_plan (batch %d x %d, %zu bytes)", B, T, llama_activation_bytes(c, B, T, m->recompute));
+        return error_wrap(e, "llama_plan (batch %d x %d, %zu bytes)", B, T, llama_activation_bytes(c, B, T, m->recompute, m->vocab_chunk));
     }
     float *p = a->mem;
     float **bufs[N_BUFS] = {&a->tok.mask, &a->tok.dloss, &a->ce_lse, &a->losses, &a->lnf_rstd, &a->encoded, &a->lnf,
                             &a->dres, &a->dc, &a->dln, &a->dq, &a->dqr, &a->datty, &a->dk, &a->dv, &a->dkr, &a->logits,
                             &a->big, &a->layers, &a->outs};
     size_t widths[N_BUFS];
-    plan_widths(c, a->recompute, widths);
+    plan_widths(c, a->recompute, m->vocab_chunk, widths);
     for (int i = 0; i < N_BUFS; i++) *bufs[i] = p, p += cap * widths[i];
     m->acts = a;
     m->B = B, m->T = T;
@@ -344,10 +351,17 @@ int llama_forward(Llama *m, const int32_t *inputs, const int32_t *targets, const
     for (int l = 0; l < c->n_layer; l++) OP(layer_forward(m, l, e));
     OP(op->rmsnorm_forward(a->lnf, a->lnf_rstd, layer_input(m, c->n_layer), P->output_norm, NULL, N, C,
                            c->rms_norm_eps, c->norm_offset, e));
-    OP(op->matmul_forward(a->logits, a->lnf, head(c, P), NULL, NULL, B, T, C, Vp, e));
+    /* Chunked over the vocabulary, no whole logits are formed: a forward without targets stops
+     * at lnf (llama_logits_download refuses). */
+    if (!a->vchunk) OP(op->matmul_forward(a->logits, a->lnf, head(c, P), NULL, NULL, B, T, C, Vp, e));
     a->state = ST_FORWARD;
     if (!targets) return RP_OK;
-    OP(op->crossentropy_forward(a->losses, a->ce_lse, a->logits, a->tok.targets, a->tok.mask, N, c->vocab_size, Vp, e));
+    if (a->vchunk)
+        OP(vchunk_forward(op, a->losses, a->ce_lse, a->logits, a->lnf, head(c, P), a->tok.targets, a->tok.mask, B, T,
+                          C, c->vocab_size, a->vchunk, e));
+    else
+        OP(op->crossentropy_forward(a->losses, a->ce_lse, a->logits, a->tok.targets, a->tok.mask, N, c->vocab_size, Vp,
+                                    e));
     OP(tokens_mean_loss(&a->tok, m->store.be, a->losses, N, &m->mean_loss, e));
     if (loss) *loss = m->mean_loss;
     a->state = ST_FORWARD_TARGETS;
@@ -433,8 +447,14 @@ int llama_backward(Llama *m, float loss_scale, Error *e) {
     const int B = a->cur_B, T = a->cur_T, N = B * T, C = c->hidden_size, Vp = c->padded_vocab_size;
     const LlamaTensors *P = &m->params, *G = &m->grads;
     OP(tokens_dloss(&a->tok, m->store.be, loss_scale, N, e));
-    OP(op->crossentropy_backward(a->logits, a->ce_lse, a->tok.targets, a->tok.dloss, N, c->vocab_size, Vp, e));
-    OP(op->lmhead_backward(a->dln, head(c, G), a->logits, a->lnf, head(c, P), a->tok.dloss, B, T, C, Vp, a->big, e));
+    if (a->vchunk) {
+        OP(vchunk_backward(op, a->dln, head(c, G), a->logits, a->big, a->lnf, head(c, P), &a->tok, a->ce_lse, B, T, C,
+                           c->vocab_size, a->vchunk, e));
+    } else {
+        OP(op->crossentropy_backward(a->logits, a->ce_lse, a->tok.targets, a->tok.dloss, N, c->vocab_size, Vp, e));
+        OP(op->lmhead_backward(a->dln, head(c, G), a->logits, a->lnf, head(c, P), a->tok.dloss, B, T, C, Vp, a->big,
+                               e));
+    }
     OP(op->zero(a->dres, (size_t)N * C * sizeof(float), e));
     OP(op->rmsnorm_backward(a->dres, G->output_norm, a->dln, layer_input(m, c->n_layer), P->output_norm, a->lnf_rstd,
                             N, C, c->norm_offset, e));
@@ -452,6 +472,11 @@ int llama_backward(Llama *m, float loss_scale, Error *e) {
 
 int llama_logits_download(const Llama *m, int row0, int n, float *host, Error *e) {
     const struct LlamaActs *a = m->acts;
+    if (a && a->vchunk)
+        return error_set(e, RP_EINPUT,
+                         "llama_logits_download: the loss is chunked over the vocabulary (%d columns at a time), so "
+                         "no whole logits are kept; plan with vocab_chunk 0 to read them",
+                         a->vchunk);
     if (!a || a->state == ST_NONE || a->state == ST_BACKWARD_DONE || row0 < 0 || n < 0 ||
         row0 + n > a->cur_B * a->cur_T)
         return error_set(e, RP_EINTERNAL, "llama_logits_download: rows %d..%d of the last forward are not available",

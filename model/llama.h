@@ -88,6 +88,7 @@ typedef struct {
     struct LlamaActs *acts; /* planned by llama_plan; opaque */
     int B, T;
     int recompute;   /* the activation mode the next llama_plan allocates (llama_set_recompute) */
+    int vocab_chunk; /* vocabulary columns per loss chunk the next llama_plan allocates for (0: whole) */
     float mean_loss; /* of the last forward with targets */
 } Llama;
 
@@ -105,11 +106,15 @@ int llama_init_random(Llama *m, uint64_t seed, Error *e);
  * only its output and the backward re-runs the layer's forward before its backward; results are
  * bitwise the same as off. Takes effect at the next llama_plan. */
 void llama_set_recompute(Llama *m, int on);
+/* The loss chunked over the vocabulary, as gpt_set_vocab_chunk (model/gpt.h): cols > 0 columns
+ * (rounded up to 128) at a time, 0 the whole vocabulary. Takes effect at the next llama_plan. */
+void llama_set_vocab_chunk(Llama *m, int cols);
 /* Allocates activations for batches of up to B sequences of up to T <= max_positions tokens, in
  * the mode of llama_set_recompute (a plan of the same B, T and mode keeps its buffers). */
 int llama_plan(Llama *m, int B, int T, Error *e);
-/* Bytes llama_plan would allocate for (B, T) with recomputation on (1) or off (0). */
-size_t llama_activation_bytes(const LlamaConfig *c, int B, int T, int recompute);
+/* Bytes llama_plan would allocate for (B, T) with recomputation on (1) or off (0) and the loss
+ * chunked by vocab_chunk (llama_set_vocab_chunk's cols; 0: whole). */
+size_t llama_activation_bytes(const LlamaConfig *c, int B, int T, int recompute, int vocab_chunk);
 
 /* Same contracts as gpt_forward / gpt_backward: the mean cross-entropy over positions weighted
  * by mask (NULL = all), bad ids or weights are RP_EINPUT naming the field and [b][t]; the
@@ -119,7 +124,8 @@ int llama_forward(Llama *m, const int32_t *inputs, const int32_t *targets, const
 int llama_backward(Llama *m, float loss_scale, Error *e);
 /* Host copy of rows [row0, row0+n) of the last forward's logits ([B*T, Vp], row b*T + t), as
  * gpt_logits_download: RP_EINTERNAL if there was no forward since the last backward (which turns
- * the logits into their gradient) or the rows are out of range. */
+ * the logits into their gradient) or the rows are out of range; RP_EINPUT when the plan chunks the
+ * loss over the vocabulary. */
 int llama_logits_download(const Llama *m, int row0, int n, float *host, Error *e);
 /* Per-position losses of the last forward with targets, [B, T] host copy; 0 where masked out. */
 const float *llama_token_losses(const Llama *m);

@@ -2,7 +2,10 @@
  * the Llama family. */
 #include "model/model.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const ARCH_NAMES[] = {[ARCH_GPT2] = "gpt2", [ARCH_GEMMA3] = "gemma3", [ARCH_LLAMA] = "llama",
@@ -16,6 +19,21 @@ int model_dtype_parse(const char *s, DType *d, Error *e) {
     else if (!strcmp(s, "fp32")) *d = DTYPE_F32;
     else if (!strcmp(s, "bf16")) *d = DTYPE_BF16;
     else return error_set(e, RP_EINPUT, "dtype '%s': must be auto, fp32 or bf16", s);
+    return RP_OK;
+}
+
+int model_vocab_chunk_parse(const char *s, int *cols, Error *e) {
+    if (!strcmp(s, "auto")) {
+        *cols = backend_get()->ops->host_memory ? 0 : MODEL_VOCAB_CHUNK_DEVICE;
+        return RP_OK;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < 0 || v > INT_MAX - 127)
+        return error_set(e, RP_EINPUT, "vocab_chunk '%s': must be auto or a count of columns >= 0 (0: the whole vocabulary)",
+                         s);
+    *cols = (int)((v + 127) / 128 * 128);
     return RP_OK;
 }
 
@@ -96,6 +114,11 @@ void model_set_recompute(Model *m, int on) {
     else llama_set_recompute(&m->llama, on);
 }
 
+void model_set_vocab_chunk(Model *m, int cols) {
+    if (m->arch == ARCH_GPT2) gpt_set_vocab_chunk(&m->gpt2, cols);
+    else llama_set_vocab_chunk(&m->llama, cols);
+}
+
 int model_set_compute_dtype(Model *m, DType dt, DType *in_force, Error *e) {
     const ParamStore *s = model_store(m);
     *in_force = DTYPE_F32;
@@ -105,9 +128,9 @@ int model_set_compute_dtype(Model *m, DType dt, DType *in_force, Error *e) {
     return rc;
 }
 
-size_t model_activation_bytes(const ModelConfig *c, int B, int T, int recompute) {
-    return c->arch == ARCH_GPT2 ? gpt_activation_bytes(&c->gpt2, B, T, recompute)
-                                : llama_activation_bytes(&c->llama, B, T, recompute);
+size_t model_activation_bytes(const ModelConfig *c, int B, int T, int recompute, int vocab_chunk) {
+    return c->arch == ARCH_GPT2 ? gpt_activation_bytes(&c->gpt2, B, T, recompute, vocab_chunk)
+                                : llama_activation_bytes(&c->llama, B, T, recompute, vocab_chunk);
 }
 
 double model_flops_per_token(const ModelConfig *c, int T) {

@@ -52,6 +52,21 @@ int model_dtype_parse(const char *s, DType *d, Error *e);
                                  "or bf16 (half the memory; products accumulate in fp32)", 0,                          \
      ARG_ONE_OF("auto", "fp32", "bf16")}
 
+/* train.vocab_chunk / --vocab-chunk: the vocabulary columns per chunk of the training loss
+ * (model_set_vocab_chunk), "auto", or a count >= 0 rounded up to a multiple of 128 into *cols (0:
+ * the whole vocabulary, the unchunked path). auto is 0 on a backend computing in host memory (the
+ * cpu: the whole logits are small beside its memory, and chunking costs a second LM-head product
+ * in the backward) and MODEL_VOCAB_CHUNK_DEVICE on a device (cuda: the [B*T, Vp] logits are
+ * activation memory's largest buffer, 1 GiB per 1024 rows for Gemma 3's 262144 tokens), so call
+ * it after backend_select. Anything else is RP_EINPUT naming the value. */
+#define MODEL_VOCAB_CHUNK_DEVICE 32768
+int model_vocab_chunk_parse(const char *s, int *cols, Error *e);
+/* The `--vocab-chunk` option of the training commands, for their ArgSpec tables (core/args.h). */
+#define MODEL_VOCAB_CHUNK_SPEC(var)                                                                                    \
+    {"--vocab-chunk", ARG_STR, &(var), "vocabulary columns per chunk of the LM head's loss: auto (default: 32768 on "  \
+                                       "cuda, 0 on cpu), 0 (whole logits) or N (rounded up to 128; less memory, "     \
+                                       "a second LM-head product)", 0, NULL}
+
 /* "gpt2", "gemma3", "llama", "qwen2", "qwen3"; and back (RP_EINPUT naming the value). */
 const char *model_arch_name(Arch a);
 int model_arch_parse(const char *s, Arch *a, Error *e);
@@ -73,6 +88,12 @@ int model_init_random(Model *m, uint64_t seed, Error *e);
  * with every result bitwise the same. Takes effect at the next model_plan. For training; inference
  * leaves it off (a forward without backward gains nothing but the memory). */
 void model_set_recompute(Model *m, int on);
+/* The training loss chunked over the vocabulary (model/vocab_chunk.h), off (0) by default: cols
+ * columns (rounded up to 128) of logits at a time instead of all Vp, so the plan holds [B*T,
+ * cols] of them; losses and gradients agree with the whole path to float rounding; a chunk
+ * covering the vocabulary is the whole path. Without whole logits, model_logits_download
+ * refuses (RP_EINPUT). For training; takes effect at the next model_plan. */
+void model_set_vocab_chunk(Model *m, int cols);
 /* The precision of the training products: DTYPE_BF16 is mixed precision on a backend that has
  * it (fp32 master weights, gradients and moments; bf16 operands, fp32 accumulation), DTYPE_F32
  * plain fp32. *in_force gets the dtype the products use: the CPU backend always computes in fp32. */
@@ -80,8 +101,9 @@ int model_set_compute_dtype(Model *m, DType dt, DType *in_force, Error *e);
 /* Allocates activations for batches of up to B sequences of up to T tokens (in the recompute
  * mode set; a plan of the same B, T and mode keeps its buffers). */
 int model_plan(Model *m, int B, int T, Error *e);
-/* Bytes model_plan allocates for (B, T) with recomputation on (1) or off (0). */
-size_t model_activation_bytes(const ModelConfig *c, int B, int T, int recompute);
+/* Bytes model_plan allocates for (B, T) with recomputation on (1) or off (0) and the loss
+ * chunked by vocab_chunk columns (model_set_vocab_chunk's; 0: whole). */
+size_t model_activation_bytes(const ModelConfig *c, int B, int T, int recompute, int vocab_chunk);
 /* Model FLOPs per token of a training step (6 x matmul parameters + attention), for MFU. */
 double model_flops_per_token(const ModelConfig *c, int T);
 

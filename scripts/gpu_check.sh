@@ -22,6 +22,9 @@ else
   for dt in bf16 fp32; do
     build/bench/bench_train_step --device cuda --dtype $dt --shapes 124M:1024,llama3.2-1b:2048 --threads 4 --steps 5
   done >"$out/bench_train_step.jsonl"
+  # The loss over the whole vocabulary and in chunks of 32768 (the cuda default): activations, step time.
+  build/bench/bench_train_step --device cuda --dtype bf16 --shapes gemma3-270m:1024 --batch 4 --threads 4 --steps 5 \
+    --vocab-chunk 0,32768 >>"$out/bench_train_step.jsonl"
   build/bench/bench_sampler --device cuda --cases kv --threads 4 >"$out/bench_sampler.jsonl"
 fi
 # The all-reduce with and without overlap needs two GPUs (NCCL between two ranks).

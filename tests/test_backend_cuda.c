@@ -31,33 +31,6 @@
 static const float kLr = 1e-3f; /* train_fixture.h's AdamW */
 static Tokenizer *g_tok;       /* a small trained tokenizer the checkpoints carry */
 
-/* max |a - b| / max(max |b|, tiny) over n. */
-static double rel_max(const float *a, const float *b, size_t n) {
-    double d = 0.0, r = 1e-30;
-    for (size_t i = 0; i < n; i++) {
-        double x = fabs((double)a[i] - b[i]);
-        if (!(x <= d)) d = x; /* NaN propagates */
-        if (fabs((double)b[i]) > r) r = fabs((double)b[i]);
-    }
-    return d / r;
-}
-
-/* Parameters after AdamW: elements whose reference gradient is at least 1e-3 of the largest,
- * farther apart than tol; *worst gets the largest difference of any element. */
-static size_t params_off(const StepOut *got, const StepOut *ref, size_t n, double tol, double *worst) {
-    double gmax = 0.0;
-    for (size_t i = 0; i < n; i++)
-        if (fabs((double)ref->grads[i]) > gmax) gmax = fabs((double)ref->grads[i]);
-    size_t off = 0;
-    *worst = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got->params[i] - ref->params[i]);
-        if (!(d <= *worst)) *worst = d;
-        if (fabs((double)ref->grads[i]) >= 1e-3 * gmax && !(d <= tol)) off++;
-    }
-    return off;
-}
-
 static void compare(const char *what, const StepOut *got, const StepOut *ref, size_t n, size_t Vp) {
     size_t rows = (size_t)B * T;
     for (int i = 0; i < 2; i++) {

@@ -164,6 +164,22 @@ int main(void) {
     CHECK_OK(config_set(&c, "train.zero=2", "command line", &e), &e);
     CHECK(config_check(&c, &e) == RP_EINPUT && strstr(e.msg, "train.zero"));
     config_free(&c);
+
+    /* train.vocab_chunk changes results at float rounding, so it is in the effective YAML; auto
+     * resolves by the backend (the cpu here: 0), counts round up to 128, the rest is refused. */
+    config_defaults(&c);
+    CHECK_STR(c.train.vocab_chunk, "auto");
+    CHECK(config_vocab_chunk(&c) == 0);
+    CHECK_OK(config_set(&c, "train.vocab_chunk=4000", "command line", &e), &e);
+    CHECK_OK(config_check(&c, &e), &e);
+    CHECK(config_vocab_chunk(&c) == 4096);
+    strbuf_init(&y3);
+    CHECK_OK(config_to_yaml(&c, &y3, &e), &e);
+    CHECK(y3.s && strstr(y3.s, "  vocab_chunk: \"4000\"\n"));
+    strbuf_free(&y3);
+    CHECK_OK(config_set(&c, "train.vocab_chunk=lots", "command line", &e), &e);
+    CHECK(config_check(&c, &e) == RP_EINPUT && strstr(e.msg, "'train.vocab_chunk'") && strstr(e.msg, "lots"));
+    config_free(&c);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);

@@ -159,11 +159,11 @@ static void test_config(void) {
     size_t C = 768, L = 12, expect = 50304 * C + 1024 * C + L * (12 * C * C + 13 * C) + 2 * C;
     CHECK(expect == 124475904);
     /* Activations of 124M at B=4, T=256 stay under 1 GiB; the count does not need a checked config. */
-    size_t bytes = gpt_activation_bytes(&c, 4, 256, 0);
+    size_t bytes = gpt_activation_bytes(&c, 4, 256, 0, 0);
     CHECK_MSG(bytes < (size_t)1 << 30, "124M activations at B=4 T=256 are %zu bytes", bytes);
     CHECK(bytes > (size_t)4 * 256 * 50304 * sizeof(float)); /* at least the logits */
     GPTConfig unchecked = {.vocab_size = 50257, .n_layer = 12, .n_head = 12, .n_embd = 768, .n_positions = 1024};
-    CHECK(gpt_activation_bytes(&unchecked, 4, 256, 0) == bytes);
+    CHECK(gpt_activation_bytes(&unchecked, 4, 256, 0, 0) == bytes);
     /* 6 * (params without wpe, real vocabulary) + 12 L C T. */
     double fl = gpt_flops_per_token(&c, 256);
     CHECK_NEAR(fl, 6.0 * (124475904.0 - 47 * 768 - 1024 * 768) + 12.0 * 12 * 768 * 256, 1.0);

@@ -75,10 +75,10 @@ static void check_same(const char *what, const StepOut *a, const StepOut *b, con
  * model_activation_bytes. */
 static void plan_counted(Model *m, int recompute, int had, Error *e) {
     ModelConfig c = model_config(m);
-    size_t before = g_live_bytes - (had < 0 ? 0 : model_activation_bytes(&c, B, T, had));
+    size_t before = g_live_bytes - (had < 0 ? 0 : model_activation_bytes(&c, B, T, had, 0));
     model_set_recompute(m, recompute);
     CHECK_OK(model_plan(m, B, T, e), e);
-    size_t planned = g_live_bytes - before, want = model_activation_bytes(&c, B, T, recompute);
+    size_t planned = g_live_bytes - before, want = model_activation_bytes(&c, B, T, recompute, 0);
     CHECK_MSG(planned == want, "%s, recompute %d: model_plan allocated %zu bytes, model_activation_bytes says %zu",
               model_arch_name(c.arch), recompute, planned, want);
 }
@@ -141,13 +141,13 @@ static void test_bytes(void) {
     for (int i = 0; i < 6; i++) {
         CHECK_OK(model_config_check(&cs[i], &e), &e);
         for (int s = 0; s < 4; s++) {
-            size_t off = model_activation_bytes(&cs[i], shapes[s][0], shapes[s][1], 0);
-            size_t on = model_activation_bytes(&cs[i], shapes[s][0], shapes[s][1], 1);
+            size_t off = model_activation_bytes(&cs[i], shapes[s][0], shapes[s][1], 0, 0);
+            size_t on = model_activation_bytes(&cs[i], shapes[s][0], shapes[s][1], 1, 0);
             CHECK_MSG(on < off, "%s at %d x %d: %zu bytes with recomputation, %zu without", model_arch_name(cs[i].arch),
                       shapes[s][0], shapes[s][1], on, off);
         }
     }
-    size_t off = model_activation_bytes(&g270, 1, 256, 0), on = model_activation_bytes(&g270, 1, 256, 1);
+    size_t off = model_activation_bytes(&g270, 1, 256, 0, 0), on = model_activation_bytes(&g270, 1, 256, 1, 0);
     printf("gemma3 270M at 1 x 256: %.1f MiB of activations, %.1f MiB with recomputation\n", off / 1048576.0,
            on / 1048576.0);
 }

@@ -1,10 +1,13 @@
 /* Tiny models and one training step for the tests that compare two ways of training the same
  * model (test_recompute: with and without recomputation; test_backend_cuda: the CPU and the CUDA
  * backend): the configurations, random parameters, random batches with a loss mask, and a step
- * of two accumulated micro-batches and AdamW with clipping, keeping what it produced. */
+ * of two accumulated micro-batches and AdamW with clipping, keeping what it produced; the
+ * comparisons two such steps share. test_vocab_chunk and test_backend_cuda_chunk compare the loss
+ * chunked over the vocabulary with the whole one. */
 #ifndef RESTPG_TESTS_TRAIN_FIXTURE_H
 #define RESTPG_TESTS_TRAIN_FIXTURE_H
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,8 +83,9 @@ static inline void step_out_free(StepOut *o) {
 }
 
 /* One step: micro-batch 1 (B x T, loss scale 0.6) and micro-batch 2 (B2 x T2, scale 0.4)
- * accumulated, then AdamW with clipping. Keeps the first batch's token losses and logits. */
-static inline void train_step(Model *m, uint64_t seed, int step, StepOut *o, Error *e) {
+ * accumulated, then AdamW with clipping. Keeps the first batch's token losses and, with
+ * keep_logits (a model whose loss is not chunked over the vocabulary), its logits. */
+static inline void train_step_logits(Model *m, uint64_t seed, int step, StepOut *o, int keep_logits, Error *e) {
     Rng r;
     rng_seed(&r, seed);
     int32_t in[B * T], tg[B * T];
@@ -96,7 +100,7 @@ static inline void train_step(Model *m, uint64_t seed, int step, StepOut *o, Err
     random_batch(&r, in, tg, mask, B * T, m->vocab_size);
     CHECK_OK(model_forward(m, in, tg, mask, B, T, &o->loss[0], e), e);
     memcpy(o->losses, model_token_losses(m), sizeof(float) * B * T);
-    CHECK_OK(model_logits_download(m, 0, B * T, o->logits, e), e);
+    if (keep_logits) CHECK_OK(model_logits_download(m, 0, B * T, o->logits, e), e);
     CHECK_OK(model_backward(m, 0.6f, e), e);
     random_batch(&r, in, tg, mask, B2 * T2, m->vocab_size);
     CHECK_OK(model_forward(m, in, tg, mask, B2, T2, &o->loss[1], e), e);
@@ -105,6 +109,37 @@ static inline void train_step(Model *m, uint64_t seed, int step, StepOut *o, Err
     const AdamW h = {1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f};
     CHECK_OK(model_adamw_step(m, &h, 1.0, step, &o->norm, e), e);
     CHECK_OK(model_state_download(m, 'p', o->params, e), e);
+}
+
+static inline void train_step(Model *m, uint64_t seed, int step, StepOut *o, Error *e) {
+    train_step_logits(m, seed, step, o, 1, e);
+}
+
+/* max |a - b| / max(max |b|, tiny) over n (these two are inline: not every test uses them). */
+static inline double rel_max(const float *a, const float *b, size_t n) {
+    double d = 0.0, r = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        double x = fabs((double)a[i] - b[i]);
+        if (!(x <= d)) d = x; /* NaN propagates */
+        if (fabs((double)b[i]) > r) r = fabs((double)b[i]);
+    }
+    return d / r;
+}
+
+/* Parameters after AdamW: elements whose reference gradient is at least 1e-3 of the largest,
+ * farther apart than tol; *worst gets the largest difference of any element. */
+static inline size_t params_off(const StepOut *got, const StepOut *ref, size_t n, double tol, double *worst) {
+    double gmax = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs((double)ref->grads[i]) > gmax) gmax = fabs((double)ref->grads[i]);
+    size_t off = 0;
+    *worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got->params[i] - ref->params[i]);
+        if (!(d <= *worst)) *worst = d;
+        if (fabs((double)ref->grads[i]) >= 1e-3 * gmax && !(d <= tol)) off++;
+    }
+    return off;
 }
 
 #endif

@@ -13,6 +13,7 @@
 #include "core/comm.h"
 #include "core/watchdog.h"
 #include "model/params.h"
+#include "model/vocab_chunk.h"
 
 void train_config_default(TrainConfig *c) {
     memset(c, 0, sizeof *c);
@@ -49,7 +50,7 @@ void trainer_print_memory(const Model *m, const TrainConfig *tc) {
     size_t red = tc->reduce == DP_REDUCE_TREE ? dp_tree_bytes(np, tc->grad_accum)
                                               : dp_allreduce_bytes(np, tc->grad_accum, world);
     size_t fixed = params + grads + opt + red;
-    size_t act = model_activation_bytes(c, tc->batch_size, tc->seq_len, tc->recompute);
+    size_t act = model_activation_bytes(c, tc->batch_size, tc->seq_len, tc->recompute, tc->vocab_chunk);
     int local = comm_local_ranks();
     const BackendOps *ops = m->be->ops;
     size_t avail = 0, total = 0;
@@ -69,16 +70,21 @@ void trainer_print_memory(const Model *m, const TrainConfig *tc) {
                  world, 8 * np / MiB);
     else if (tc->zero)
         snprintf(zero, sizeof zero, " (ZeRO-1 on one rank: all of them)");
+    char chunk[96] = "";
+    int V = c->arch == ARCH_GPT2 ? c->gpt2.vocab_size : c->llama.vocab_size;
+    if (vchunk_cols(tc->vocab_chunk, V))
+        snprintf(chunk, sizeof chunk, ", logits in vocabulary chunks of %d", vchunk_cols(tc->vocab_chunk, V));
     log_info("memory plan per rank (%s): fp32 master weights %.1f MiB%s, fp32 gradients %.1f MiB, "
              "fp32 AdamW moments %.1f MiB%s, %s reduction buffers %.1f MiB, "
-             "activations %.1f MiB (batch %d x seq %d%s); total %.1f MiB of %.1f MiB available",
+             "activations %.1f MiB (batch %d x seq %d%s%s); total %.1f MiB of %.1f MiB available",
              where, params / MiB, half, grads / MiB, opt / MiB, zero, dp_reduce_name(tc->reduce), red / MiB, act / MiB,
-             tc->batch_size, tc->seq_len, tc->recompute ? ", recomputed per layer" : "", (fixed + act) / MiB, avail / MiB);
+             tc->batch_size, tc->seq_len, tc->recompute ? ", recomputed per layer" : "", chunk, (fixed + act) / MiB,
+             avail / MiB);
     int lo = 0, hi = 1;
-    while (hi < (1 << 24) && fixed + model_activation_bytes(c, hi, tc->seq_len, tc->recompute) <= avail) lo = hi, hi *= 2;
+    while (hi < (1 << 24) && fixed + model_activation_bytes(c, hi, tc->seq_len, tc->recompute, tc->vocab_chunk) <= avail) lo = hi, hi *= 2;
     while (hi - lo > 1) {
         int mid = lo + (hi - lo) / 2;
-        if (fixed + model_activation_bytes(c, mid, tc->seq_len, tc->recompute) <= avail) lo = mid;
+        if (fixed + model_activation_bytes(c, mid, tc->seq_len, tc->recompute, tc->vocab_chunk) <= avail) lo = mid;
         else hi = mid;
     }
     if (lo == 0) log_warn("even batch size 1 at seq %d does not fit the available memory", tc->seq_len);
@@ -331,6 +337,7 @@ static int run_setup(Run *r, const CheckpointMeta *resume, int64_t *start, Error
     int rc;
     params_shard(r->m->n_params, r->rank, r->world, &r->shard);
     model_set_recompute(r->m, tc->recompute); /* the plan below allocates for this mode */
+    model_set_vocab_chunk(r->m, tc->vocab_chunk);
     DType in_force;
     if ((rc = model_set_compute_dtype(r->m, tc->dtype, &in_force, e))) return rc;
     if ((rc = model_plan(r->m, tc->batch_size, tc->seq_len, e)) || (rc = batch_init(&r->batch, tc->batch_size, tc->seq_len, e)) ||

@@ -40,6 +40,10 @@ typedef struct {
     int recompute;            /* activations recomputed per layer in the backward (model_set_recompute,
                                * which the caller applies to the model before trainer_run): less
                                * memory, more compute, the same bits; not a run option to match */
+    int vocab_chunk;          /* vocabulary columns per chunk of the loss (model_set_vocab_chunk, which
+                               * trainer_run applies; model_vocab_chunk_parse resolves auto), 0: whole
+                               * logits. Chunked: [N, chunk] logits instead of [N, Vp], a second
+                               * LM-head product, results equal to float rounding */
     Schedule sched;           /* total is set from steps by trainer_run */
     double weight_decay;      /* applied to matmul weights and embeddings, not biases/LayerNorms */
     double grad_clip;         /* max global gradient norm; <= 0 disables clipping */

@@ -135,6 +135,21 @@ static int cpu_lmhead_backward(float *dx, float *dwte, float *dlogits, const flo
     return RP_OK;
 }
 
+static int cpu_crossentropy_chunk_forward(float *losses, float *lse, float *stats, const float *logits_c,
+                                          const int32_t *targets, const float *mask, int N, int V, int j0, int n,
+                                          Error *e) {
+    (void)e;
+    crossentropy_chunk_forward(losses, lse, stats, logits_c, targets, mask, N, V, j0, n);
+    return RP_OK;
+}
+
+static int cpu_crossentropy_chunk_backward(float *logits_c, const float *lse, const int32_t *targets,
+                                           const float *dloss, int N, int j0, int n, Error *e) {
+    (void)e;
+    crossentropy_chunk_backward(logits_c, lse, targets, dloss, N, j0, n);
+    return RP_OK;
+}
+
 static int cpu_adamw_update(float *param, const float *grad, float *m, float *v, size_t n, float lr, float beta1,
                             float beta2, float eps, float weight_decay, float grad_scale, int step, Error *e) {
     (void)e;
@@ -257,6 +272,8 @@ static const BackendOps CPU = {
     .crossentropy_forward = cpu_crossentropy_forward,
     .crossentropy_backward = cpu_crossentropy_backward,
     .lmhead_backward = cpu_lmhead_backward,
+    .crossentropy_chunk_forward = cpu_crossentropy_chunk_forward,
+    .crossentropy_chunk_backward = cpu_crossentropy_chunk_backward,
     .adamw_update = cpu_adamw_update,
     .sumsq = cpu_sumsq,
     .adamw_update_multi = cpu_adamw_update_multi,

@@ -103,6 +103,17 @@ void crossentropy_forward(float *losses, float *lse, const float *logits, const 
 void crossentropy_backward(float *logits, const float *lse, const int32_t *targets, const float *dloss, int N, int V,
                            int Vp);
 
+/* The cross-entropy chunked over the vocabulary (backend.h states the contract):
+ * logits_c[N, n] holds logit columns [j0, j0 + n), j0 + n <= V. The forward merges a chunk's
+ * (max, sum of e^(x - max)) (the chunk's sum in double, the running sum rounded to float between
+ * chunks) into stats[0, N) and stats[N, 2N), keeps the target's logit in stats[2N, 3N), and on
+ * the chunk ending at V writes lse and the masked losses as crossentropy_forward. The backward
+ * is crossentropy_backward on those columns, the target shifted by j0. */
+void crossentropy_chunk_forward(float *losses, float *lse, float *stats, const float *logits_c, const int32_t *targets,
+                                const float *mask, int N, int V, int j0, int n);
+void crossentropy_chunk_backward(float *logits_c, const float *lse, const int32_t *targets, const float *dloss, int N,
+                                 int j0, int n);
+
 /* Backward of the tied LM head logits = x @ wte^T from dlogits[N,Vp]: dx[N,C] = dlogits @ wte
  * (overwritten), dwte += dlogits^T @ x. Rows whose dloss is 0 have zero dlogits; when there are
  * such rows (fine-tuning, where only target tokens carry loss) the weighted rows are packed

@@ -331,6 +331,17 @@ static int op_crossentropy_backward(float *logits, const float *lse, const int32
                                     int V, int Vp, Error *e) {
     return ck(cuda_crossentropy_backward(logits, lse, targets, dloss, N, V, Vp, 0), "crossentropy_backward", e);
 }
+static int op_crossentropy_chunk_forward(float *losses, float *lse, float *stats, const float *logits_c,
+                                         const int32_t *targets, const float *mask, int N, int V, int j0, int n,
+                                         Error *e) {
+    return ck(cuda_crossentropy_chunk_forward(losses, lse, stats, logits_c, targets, mask, N, V, j0, n, 0),
+              "crossentropy_chunk_forward", e);
+}
+static int op_crossentropy_chunk_backward(float *logits_c, const float *lse, const int32_t *targets,
+                                          const float *dloss, int N, int j0, int n, Error *e) {
+    return ck(cuda_crossentropy_chunk_backward(logits_c, lse, targets, dloss, N, j0, n, 0),
+              "crossentropy_chunk_backward", e);
+}
 /* dlogits comes from crossentropy_backward, which zeroed the rows of dloss 0: the two plain
  * products then give those rows dx = 0 and add nothing to dwte, as the contract asks, without
  * the CPU's compaction of rows (so dloss and the scratch go unused). */
@@ -455,6 +466,8 @@ const BackendOps *cuda_backend(void) {
     t.crossentropy_forward = op_crossentropy_forward;
     t.crossentropy_backward = op_crossentropy_backward;
     t.lmhead_backward = op_lmhead_backward;
+    t.crossentropy_chunk_forward = op_crossentropy_chunk_forward;
+    t.crossentropy_chunk_backward = op_crossentropy_chunk_backward;
     t.adamw_update = op_adamw_update;
     t.sumsq = op_sumsq;
     t.adamw_update_multi = op_adamw_update_multi;

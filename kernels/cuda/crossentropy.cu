@@ -3,7 +3,9 @@
  * an online (max, sum of e^(x - max)) over its columns, and the pairs are merged by a xor
  * butterfly in each warp, then across the warps through shared memory. The sum is float where
  * the CPU's is double (docs/cuda.md). The backward: elementwise within each row from the
- * forward's lse, one block per row, no reduction. */
+ * forward's lse, one block per row, no reduction. The chunked pair (train.vocab_chunk) does the
+ * same over one chunk of columns: the forward merges the chunk's (max, sum) into the row's running
+ * pair after the block's reduction, in one thread, so chunk order fixes the result. */
 #include <math.h>
 
 #include "kernels/cuda/ops_cuda.h"
@@ -104,5 +106,89 @@ extern "C" cudaError_t cuda_crossentropy_backward(float *logits, const float *ls
     if (N < 0 || V <= 0 || Vp < V) return cudaErrorInvalidValue;
     if (N == 0) return cudaSuccess;
     SIMT_LAUNCH(crossentropy_backward_kernel, N, CE_THREADS, stream, logits, lse, targets, dloss, V, Vp);
+    return cudaGetLastError();
+}
+
+/* One block per row of the chunk logits_c[N, n] (columns [j0, j0 + n)): the chunk's (max, sum)
+ * reduced as in crossentropy_forward_kernel, then thread 0 merges it into the running pair
+ * stats[i], stats[N + i] (j0 == 0 starts it), keeps the target's logit in stats[2N + i] when the
+ * target lies in the chunk, and on the chunk ending at V writes lse and the masked loss. */
+__global__ void crossentropy_chunk_forward_kernel(float *losses, float *lse, float *stats, const float *logits_c,
+                                                  const int32_t *targets, const float *mask, int N, int V, int j0,
+                                                  int n) {
+    __shared__ float part_m[32], part_s[32];
+    int i = blockIdx.x, lane = threadIdx.x % warpSize, warp = threadIdx.x / warpSize;
+    const float *row = logits_c + (size_t)i * n;
+    float m = -INFINITY, s = 0.0f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        float x = row[j];
+        if (x > m) {
+            s = s * expf(m - x) + 1.0f;
+            m = x;
+        } else {
+            s += expf(x - m);
+        }
+    }
+    warp_lse(&m, &s);
+    if (lane == 0) {
+        part_m[warp] = m;
+        part_s[warp] = s;
+    }
+    __syncthreads();
+    if (warp != 0) return;
+    int nwarps = blockDim.x / warpSize;
+    m = lane < nwarps ? part_m[lane] : -INFINITY;
+    s = lane < nwarps ? part_s[lane] : 0.0f;
+    warp_lse(&m, &s);
+    if (lane != 0) return;
+    float *run_m = stats, *run_s = stats + N, *tlogit = stats + 2 * (size_t)N;
+    if (j0 > 0) lse_merge(&m, &s, run_m[i], run_s[i]);
+    run_m[i] = m;
+    run_s[i] = s;
+    int t = targets[i] - j0;
+    if (t >= 0 && t < n) tlogit[i] = row[t];
+    if (j0 + n == V) {
+        float l = m + logf(s);
+        lse[i] = l;
+        losses[i] = (!mask || mask[i] != 0.0f) ? l - tlogit[i] : 0.0f;
+    }
+}
+
+extern "C" cudaError_t cuda_crossentropy_chunk_forward(float *losses, float *lse, float *stats, const float *logits_c,
+                                                       const int32_t *targets, const float *mask, int N, int V,
+                                                       int j0, int n, cudaStream_t stream) {
+    if (N < 0 || n <= 0 || j0 < 0 || j0 + n > V) return cudaErrorInvalidValue;
+    if (N == 0) return cudaSuccess;
+    SIMT_LAUNCH(crossentropy_chunk_forward_kernel, N, CE_THREADS, stream, losses, lse, stats, logits_c, targets, mask,
+                N, V, j0, n);
+    return cudaGetLastError();
+}
+
+/* crossentropy_backward_kernel on the chunk's n columns, the target shifted by j0 (no padding
+ * columns are in a chunk). */
+__global__ void crossentropy_chunk_backward_kernel(float *logits_c, const float *lse, const int32_t *targets,
+                                                   const float *dloss, int j0, int n) {
+    int i = blockIdx.x;
+    float *row = logits_c + (size_t)i * n;
+    float dl = dloss[i];
+    if (dl == 0.0f) {
+        for (int j = threadIdx.x; j < n; j += blockDim.x) row[j] = 0.0f;
+        return;
+    }
+    float l = lse[i];
+    int t = targets[i] - j0;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        float g = expf(row[j] - l) * dl;
+        if (j == t) g -= dl;
+        row[j] = g;
+    }
+}
+
+extern "C" cudaError_t cuda_crossentropy_chunk_backward(float *logits_c, const float *lse, const int32_t *targets,
+                                                        const float *dloss, int N, int j0, int n,
+                                                        cudaStream_t stream) {
+    if (N < 0 || n <= 0 || j0 < 0) return cudaErrorInvalidValue;
+    if (N == 0) return cudaSuccess;
+    SIMT_LAUNCH(crossentropy_chunk_backward_kernel, N, CE_THREADS, stream, logits_c, lse, targets, dloss, j0, n);
     return cudaGetLastError();
 }

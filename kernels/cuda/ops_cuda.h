@@ -70,6 +70,16 @@ cudaError_t cuda_crossentropy_forward(float *losses, float *lse, const float *lo
 cudaError_t cuda_crossentropy_backward(float *logits, const float *lse, const int32_t *targets, const float *dloss,
                                        int N, int V, int Vp, cudaStream_t stream);
 
+/* The cross-entropy chunked over the vocabulary (kernels/backend.h's crossentropy_chunk_forward
+ * and _backward): logits_c[N, n] holds columns [j0, j0 + n), j0 + n <= V; stats [3N] the running
+ * (max, sum) and target logit, merged in chunk order by one thread per row after the block's
+ * fixed-order reduction. One block per row, no atomics. */
+cudaError_t cuda_crossentropy_chunk_forward(float *losses, float *lse, float *stats, const float *logits_c,
+                                            const int32_t *targets, const float *mask, int N, int V, int j0, int n,
+                                            cudaStream_t stream);
+cudaError_t cuda_crossentropy_chunk_backward(float *logits_c, const float *lse, const int32_t *targets,
+                                             const float *dloss, int N, int j0, int n, cudaStream_t stream);
+
 /* LayerNorm (eps 1e-5) saving mean and rstd per row; one block per row. The backward accumulates
  * dinp, dw and db; dw and db are column sums in fixed-order chunks of rows, like RMSNorm's. */
 cudaError_t cuda_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
