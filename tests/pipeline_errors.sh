@@ -36,7 +36,7 @@ data:
 ' "$T" "$T" > "$T/old.yaml"
 expect "none.h5" "$RESTPG" run "$T/old.yaml"
 grep -q '^  reduce: "tree"$' "$T/old/config.yaml" || { echo "config.yaml lacks train.reduce"; exit 1; }
-grep -v '^train:$\|^  reduce: \|^  vocab_chunk: ' "$T/old/config.yaml" > "$T/older" && mv "$T/older" "$T/old/config.yaml"
+grep -v '^train:$\|^  reduce: \|^  vocab_chunk: \|^  schedule: ' "$T/old/config.yaml" > "$T/older" && mv "$T/older" "$T/old/config.yaml"
 expect "none.h5" "$RESTPG" run "$T/old.yaml" --resume
 sed -i 's/^seed: 1$/seed: 2/' "$T/old/config.yaml"
 expect "different config" "$RESTPG" run "$T/old.yaml" --resume
