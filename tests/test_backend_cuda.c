@@ -28,30 +28,7 @@
 #include "model/checkpoint.h"
 #include "tests/train_fixture.h"
 
-static const float kLr = 1e-3f; /* train_fixture.h's AdamW */
 static Tokenizer *g_tok;       /* a small trained tokenizer the checkpoints carry */
-
-static void compare(const char *what, const StepOut *got, const StepOut *ref, size_t n, size_t Vp) {
-    size_t rows = (size_t)B * T;
-    for (int i = 0; i < 2; i++) {
-        double d = fabs((double)got->loss[i] - ref->loss[i]) / fabs((double)ref->loss[i]);
-        CHECK_MSG(d <= 2e-5, "%s: loss %d %.9g vs the CPU's %.9g", what, i, got->loss[i], ref->loss[i]);
-    }
-    double el = rel_max(got->losses, ref->losses, rows), eg = rel_max(got->logits, ref->logits, rows * Vp);
-    double ed = rel_max(got->grads, ref->grads, n), en = fabs(got->norm - ref->norm) / ref->norm;
-    CHECK_MSG(el <= 1e-4, "%s: token losses off by %.3g", what, el);
-    CHECK_MSG(eg <= 1e-4, "%s: logits off by %.3g", what, eg);
-    CHECK_MSG(ed <= 1e-4, "%s: gradients off by %.3g", what, ed);
-    CHECK_MSG(en <= 1e-4, "%s: gradient norm %.9g vs %.9g", what, got->norm, ref->norm);
-    double ep;
-    size_t off = params_off(got, ref, n, kLr * 1e-3, &ep);
-    CHECK_MSG(off == 0, "%s: %zu parameters with gradients above 1e-3 of the largest off by more than lr/1000", what,
-              off);
-    CHECK_MSG(ep <= 2.0 * kLr, "%s: a parameter off by %.3g after AdamW, beyond two steps' reach", what, ep);
-    printf("%s: loss %.6f vs %.6f; worst token loss %.2g, logit %.2g, gradient %.2g, norm %.2g; parameters within "
-           "lr/1000 where the gradient matters, worst anywhere %.2g\n",
-           what, got->loss[0], ref->loss[0], el, eg, ed, en, ep);
-}
 
 /* A bf16 mixed-precision step (bf16 matmuls, tensor-core attention) against the CPU's fp32 one. bf16 keeps 8 significant bits (a
  * relative rounding of 2^-9 per operand), so the tolerances are those of the rounding spread
@@ -180,7 +157,7 @@ static void test_arch(const char *name, ModelConfig c) {
         run_step(c, "cpu", DTYPE_F32, &st[s], s + 1, &ref[s], &st[s + 1], &e);
         run_step(c, "cuda", DTYPE_F32, &st[s], s + 1, &got[s], NULL, &e);
         snprintf(what, sizeof what, "%s step %d", name, s + 1);
-        compare(what, &got[s], &ref[s], n, Vp);
+        step_compare(what, &got[s], &ref[s], n, Vp, (StepTol){2e-5, 1e-4, 1e-4, 1e-4, 1e-4});
     }
     /* Mixed precision: bf16 products against the CPU's fp32 step. */
     StepOut half;

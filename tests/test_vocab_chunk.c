@@ -22,25 +22,6 @@
 #include "tests/test.h"
 #include "tests/train_fixture.h"
 
-static const float kLr = 1e-3f; /* train_fixture.h's AdamW */
-
-static void compare(const char *what, const StepOut *got, const StepOut *ref, size_t n) {
-    size_t rows = (size_t)B * T;
-    for (int i = 0; i < 2; i++) {
-        double d = fabs((double)got->loss[i] - ref->loss[i]) / fabs((double)ref->loss[i]);
-        CHECK_MSG(d <= 1e-6, "%s: loss %d %.9g vs the whole path's %.9g", what, i, got->loss[i], ref->loss[i]);
-    }
-    double el = rel_max(got->losses, ref->losses, rows), ed = rel_max(got->grads, ref->grads, n);
-    double en = fabs(got->norm - ref->norm) / ref->norm, ep;
-    CHECK_MSG(el <= 1e-6, "%s: token losses off by %.3g", what, el);
-    CHECK_MSG(ed <= 1e-5, "%s: gradients off by %.3g", what, ed);
-    CHECK_MSG(en <= 1e-5, "%s: gradient norm %.9g vs %.9g", what, got->norm, ref->norm);
-    size_t off = params_off(got, ref, n, kLr * 1e-3, &ep);
-    CHECK_MSG(off == 0, "%s: %zu parameters off by more than lr/1000", what, off);
-    CHECK_MSG(ep <= 2.0 * kLr, "%s: a parameter off by %.3g after AdamW", what, ep);
-    printf("%s: loss %.6f vs %.6f; worst token loss %.2g, gradient %.2g, norm %.2g, parameter %.2g\n", what,
-           got->loss[0], ref->loss[0], el, ed, en, ep);
-}
 
 /* A model of config c from parameters p, its loss chunked by `chunk` columns, planned for B x T. */
 static void model_at(Model *m, const ModelConfig *c, const float *p, int chunk, Error *e) {
@@ -98,7 +79,7 @@ static void test_arch(ModelConfig c) {
         StepOut got, got_full;
         train_step_logits(&m, 101, 1, &got, 0, &e);
         snprintf(what, sizeof what, "%s, chunk %d, masked rows", arch, chunks[k]);
-        compare(what, &got, &ref, n);
+        step_compare(what, &got, &ref, n, 0, (StepTol){1e-6, 1e-6, 0, 1e-5, 1e-5});
         full_step(&m, p0, &got_full, &e);
         double dl = fabs((double)got_full.loss[0] - ref_full.loss[0]) / fabs((double)ref_full.loss[0]);
         double el = rel_max(got_full.losses, ref_full.losses, (size_t)B * T);

@@ -19,6 +19,9 @@
 
 enum { B = 2, T = 37, B2 = 1, T2 = 20 };
 
+/* The learning rate of train_step's AdamW. */
+#define TRAIN_FIXTURE_LR 1e-3f
+
 static inline ModelConfig gpt2_tiny(void) {
     return (ModelConfig){.arch = ARCH_GPT2,
                          .gpt2 = {.vocab_size = 67, .n_layer = 3, .n_head = 2, .n_embd = 32, .n_positions = 48}};
@@ -106,7 +109,7 @@ static inline void train_step_logits(Model *m, uint64_t seed, int step, StepOut 
     CHECK_OK(model_forward(m, in, tg, mask, B2, T2, &o->loss[1], e), e);
     CHECK_OK(model_backward(m, 0.4f, e), e);
     CHECK_OK(model_state_download(m, 'g', o->grads, e), e);
-    const AdamW h = {1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f};
+    const AdamW h = {TRAIN_FIXTURE_LR, 0.9f, 0.95f, 1e-8f, 0.1f};
     CHECK_OK(model_adamw_step(m, &h, 1.0, step, &o->norm, e), e);
     CHECK_OK(model_state_download(m, 'p', o->params, e), e);
 }
@@ -140,6 +143,38 @@ static inline size_t params_off(const StepOut *got, const StepOut *ref, size_t n
         if (fabs((double)ref->grads[i]) >= 1e-3 * gmax && !(d <= tol)) off++;
     }
     return off;
+}
+
+/* Relative tolerances of step_compare (logits 0: not compared). */
+typedef struct {
+    double loss, token, logits, grad, norm;
+} StepTol;
+
+/* One step against a reference step (train_step's outputs): the two losses, the token losses, the
+ * logits (rows x Vp, when tol.logits > 0), the gradients and their norm within tol; the parameters
+ * after AdamW within lr/1000 wherever the gradient matters and within two learning rates anywhere.
+ * Prints the worst errors. */
+static inline void step_compare(const char *what, const StepOut *got, const StepOut *ref, size_t n, size_t Vp,
+                                StepTol tol) {
+    size_t rows = (size_t)B * T;
+    for (int i = 0; i < 2; i++) {
+        double d = fabs((double)got->loss[i] - ref->loss[i]) / fabs((double)ref->loss[i]);
+        CHECK_MSG(d <= tol.loss, "%s: loss %d %.9g vs the reference's %.9g", what, i, got->loss[i], ref->loss[i]);
+    }
+    double el = rel_max(got->losses, ref->losses, rows);
+    double eg = tol.logits > 0 ? rel_max(got->logits, ref->logits, rows * Vp) : 0.0;
+    double ed = rel_max(got->grads, ref->grads, n), en = fabs(got->norm - ref->norm) / ref->norm, ep;
+    CHECK_MSG(el <= tol.token, "%s: token losses off by %.3g", what, el);
+    CHECK_MSG(tol.logits <= 0 || eg <= tol.logits, "%s: logits off by %.3g", what, eg);
+    CHECK_MSG(ed <= tol.grad, "%s: gradients off by %.3g", what, ed);
+    CHECK_MSG(en <= tol.norm, "%s: gradient norm %.9g vs %.9g", what, got->norm, ref->norm);
+    size_t off = params_off(got, ref, n, TRAIN_FIXTURE_LR * 1e-3, &ep);
+    CHECK_MSG(off == 0, "%s: %zu parameters with gradients above 1e-3 of the largest off by more than lr/1000", what,
+              off);
+    CHECK_MSG(ep <= 2.0 * TRAIN_FIXTURE_LR, "%s: a parameter off by %.3g after AdamW, beyond two steps' reach", what, ep);
+    printf("%s: loss %.6f vs %.6f; worst token loss %.2g, logit %.2g, gradient %.2g, norm %.2g; parameters within "
+           "lr/1000 where the gradient matters, worst anywhere %.2g\n",
+           what, got->loss[0], ref->loss[0], el, eg, ed, en, ep);
 }
 
 #endif

@@ -34,37 +34,47 @@ __device__ __forceinline__ void warp_lse(float *m, float *s) {
     }
 }
 
+/* The block's (max, sum of e^(x - max)) over row[0..n): each thread's strided online pair, the
+ * warps' butterflies, then warp 0 over the warps' partials (part_m/part_s: the kernel's shared
+ * scratch, 32 each). A fixed order for a given n and block size. Returns 1 in the one thread
+ * (thread 0) that holds the block's pair in *m, *s; every thread must call it (it synchronises). */
+__device__ __forceinline__ int block_lse(const float *row, int n, float *part_m, float *part_s, float *m, float *s) {
+    int lane = threadIdx.x % warpSize, warp = threadIdx.x / warpSize;
+    *m = -INFINITY;
+    *s = 0.0f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        float x = row[j];
+        if (x > *m) {
+            *s = *s * expf(*m - x) + 1.0f;
+            *m = x;
+        } else {
+            *s += expf(x - *m);
+        }
+    }
+    warp_lse(m, s);
+    if (lane == 0) {
+        part_m[warp] = *m;
+        part_s[warp] = *s;
+    }
+    __syncthreads();
+    if (warp != 0) return 0;
+    int nwarps = blockDim.x / warpSize;
+    *m = lane < nwarps ? part_m[lane] : -INFINITY;
+    *s = lane < nwarps ? part_s[lane] : 0.0f;
+    warp_lse(m, s);
+    return lane == 0;
+}
+
 __global__ void crossentropy_forward_kernel(float *losses, float *lse, const float *logits, const int32_t *targets,
                                             const float *mask, int V, int Vp) {
     __shared__ float part_m[32], part_s[32];
-    int i = blockIdx.x, lane = threadIdx.x % warpSize, warp = threadIdx.x / warpSize;
+    int i = blockIdx.x;
     const float *row = logits + (size_t)i * Vp;
-    float m = -INFINITY, s = 0.0f;
-    for (int j = threadIdx.x; j < V; j += blockDim.x) {
-        float x = row[j];
-        if (x > m) {
-            s = s * expf(m - x) + 1.0f;
-            m = x;
-        } else {
-            s += expf(x - m);
-        }
-    }
-    warp_lse(&m, &s);
-    if (lane == 0) {
-        part_m[warp] = m;
-        part_s[warp] = s;
-    }
-    __syncthreads();
-    if (warp == 0) {
-        int nwarps = blockDim.x / warpSize;
-        m = lane < nwarps ? part_m[lane] : -INFINITY;
-        s = lane < nwarps ? part_s[lane] : 0.0f;
-        warp_lse(&m, &s);
-        if (lane == 0) {
-            float l = m + logf(s);
-            lse[i] = l;
-            losses[i] = (!mask || mask[i] != 0.0f) ? l - row[targets[i]] : 0.0f;
-        }
+    float m, s;
+    if (block_lse(row, V, part_m, part_s, &m, &s)) {
+        float l = m + logf(s);
+        lse[i] = l;
+        losses[i] = (!mask || mask[i] != 0.0f) ? l - row[targets[i]] : 0.0f;
     }
 }
 
@@ -117,30 +127,10 @@ __global__ void crossentropy_chunk_forward_kernel(float *losses, float *lse, flo
                                                   const int32_t *targets, const float *mask, int N, int V, int j0,
                                                   int n) {
     __shared__ float part_m[32], part_s[32];
-    int i = blockIdx.x, lane = threadIdx.x % warpSize, warp = threadIdx.x / warpSize;
+    int i = blockIdx.x;
     const float *row = logits_c + (size_t)i * n;
-    float m = -INFINITY, s = 0.0f;
-    for (int j = threadIdx.x; j < n; j += blockDim.x) {
-        float x = row[j];
-        if (x > m) {
-            s = s * expf(m - x) + 1.0f;
-            m = x;
-        } else {
-            s += expf(x - m);
-        }
-    }
-    warp_lse(&m, &s);
-    if (lane == 0) {
-        part_m[warp] = m;
-        part_s[warp] = s;
-    }
-    __syncthreads();
-    if (warp != 0) return;
-    int nwarps = blockDim.x / warpSize;
-    m = lane < nwarps ? part_m[lane] : -INFINITY;
-    s = lane < nwarps ? part_s[lane] : 0.0f;
-    warp_lse(&m, &s);
-    if (lane != 0) return;
+    float m, s;
+    if (!block_lse(row, n, part_m, part_s, &m, &s)) return;
     float *run_m = stats, *run_s = stats + N, *tlogit = stats + 2 * (size_t)N;
     if (j0 > 0) lse_merge(&m, &s, run_m[i], run_s[i]);
     run_m[i] = m;
