@@ -24,13 +24,8 @@
 #include <time.h>
 
 #include "core/args.h"
+#include "core/log.h"
 #include "kernels/cuda/ops_cuda.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int g_failed;
 
@@ -60,9 +55,9 @@ static double time_it(RunFn fn, void *ctx, int reps) {
     if (reps > 16) reps = 16;
     if (!ok(fn(ctx), "warm-up") || !ok(cudaDeviceSynchronize(), "sync")) return NAN;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = time_now();
         if (!ok(fn(ctx), "run") || !ok(cudaDeviceSynchronize(), "sync")) return NAN;
-        t[r] = now() - t0;
+        t[r] = time_now() - t0;
     }
     for (int i = 0; i < reps; i++)
         for (int j = i + 1; j < reps; j++)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "core/text.h"
 #include "reward/meteor.h"
 #include "reward/rouge.h"
@@ -24,12 +25,6 @@ typedef struct {
     char **t;
     size_t n;
 } Texts;
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Cuts the whitespace words of all texts, in order, into texts of WORDS words. */
 static void cut(StrBuf *stream, Texts *out) {
@@ -106,11 +101,11 @@ static double pairwise_once(Rouge *r, const Texts *pred, const Texts *ref, doubl
 /* Pairwise passes with a warm vocabulary, repeated for at least a second. */
 static double pairwise(Rouge *r, const Texts *pred, const Texts *ref, double *sink) {
     size_t done = 0;
-    double t0 = now(), t;
+    double t0 = time_now(), t;
     do {
         if (pairwise_once(r, pred, ref, sink) < 0) return -1;
         done += pred->n;
-        t = now() - t0;
+        t = time_now() - t0;
     } while (t < 1.0);
     return (double)done / t;
 }
@@ -119,7 +114,7 @@ static double pairwise(Rouge *r, const Texts *pred, const Texts *ref, double *si
  * stemmed) once per pass; the cost of a cold vocabulary. */
 static double cold(int stem, const Texts *pred, const Texts *ref, double *sink) {
     size_t done = 0;
-    double t0 = now(), t;
+    double t0 = time_now(), t;
     do {
         Rouge r;
         Error e;
@@ -128,7 +123,7 @@ static double cold(int stem, const Texts *pred, const Texts *ref, double *sink) 
         rouge_free(&r);
         if (rate < 0) return -1;
         done += pred->n;
-        t = now() - t0;
+        t = time_now() - t0;
     } while (t < 1.0);
     return (double)done / t;
 }
@@ -139,7 +134,7 @@ static double prepared(Rouge *r, const Texts *pred, const Texts *ref, double *si
     RougeRef f;
     Error e;
     size_t done = 0;
-    double t0 = now(), t;
+    double t0 = time_now(), t;
     do {
         for (size_t i = 0; i < ref->n; i++) {
             if (rouge_ref_init(r, &f, ref->t[i], strlen(ref->t[i]), &e)) return -1;
@@ -151,7 +146,7 @@ static double prepared(Rouge *r, const Texts *pred, const Texts *ref, double *si
             rouge_ref_free(&f);
         }
         done += ref->n * GROUP;
-        t = now() - t0;
+        t = time_now() - t0;
     } while (t < 1.0);
     return (double)done / t;
 }
@@ -160,11 +155,11 @@ static double prepared(Rouge *r, const Texts *pred, const Texts *ref, double *si
  * repeated for at least a second. */
 static double meteor_pairwise(Meteor *m, const Texts *pred, const Texts *ref, int once, double *sink) {
     size_t done = 0;
-    double t0 = now(), t;
+    double t0 = time_now(), t;
     do {
         for (size_t i = 0; i < pred->n; i++) *sink += meteor_score(m, pred->t[i], ref->t[i]);
         done += pred->n;
-        t = now() - t0;
+        t = time_now() - t0;
     } while (!once && t < 1.0);
     return (double)done / t;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "core/args.h"
 #include "core/comm.h"
 #include "core/rng.h"
@@ -24,12 +25,6 @@
 #ifdef RESTPG_WITH_CUDA
 #include "kernels/cuda/backend_cuda.h"
 #endif
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct {
     Model *m;
@@ -56,12 +51,12 @@ static int cmp_double(const void *a, const void *b) {
 static int step(Model *m, GradReducer *r, int overlap, Leaves *l, int k, double *secs, Error *e) {
     model_set_grad_hook(m, overlap ? dp_grad_ready : NULL, overlap ? r : NULL);
     MPI_Barrier(MPI_COMM_WORLD);
-    double t0 = now(), norm;
+    double t0 = time_now(), norm;
     const AdamW h = {1e-5f, 0.9f, 0.95f, 1e-8f, 0.0f};
     int rc = r->reduce(r, leaf, l, e);
     if (!rc) rc = model_adamw_step(m, &h, 1.0, k, &norm, e);
     MPI_Barrier(MPI_COMM_WORLD);
-    *secs = now() - t0;
+    *secs = time_now() - t0;
     model_set_grad_hook(m, NULL, NULL);
     return rc;
 }

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "core/args.h"
 #include "core/rng.h"
 #include "kernels/cpu/ops.h"
@@ -33,12 +34,6 @@
 #ifdef RESTPG_WITH_CUDA
 #include "kernels/cuda/backend_cuda.h"
 #endif
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* GFLOP/s of a 2048 x 2048 x 2048 sgemm at the current OpenBLAS thread count (median of 5). */
 static double sgemm_rate(void) {
@@ -48,9 +43,9 @@ static double sgemm_rate(void) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
     double r[5];
     for (int k = 0; k < 5; k++) {
-        double t = now();
+        double t = time_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        r[k] = 2.0 * n * n * n / (now() - t) * 1e-9;
+        r[k] = 2.0 * n * n * n / (time_now() - t) * 1e-9;
     }
     for (int i = 0; i < 5; i++)
         for (int j = i + 1; j < 5; j++)
@@ -76,17 +71,17 @@ typedef struct {
 
 static int train_step(Model *m, const int32_t *in, const int32_t *tg, int B, int T, int step, Phases *ph, float *loss,
                       Error *e) {
-    double t0 = now();
+    double t0 = time_now();
     int rc = model_zero_grad(m, e);
     if (!rc) rc = model_forward(m, in, tg, NULL, B, T, loss, e);
-    double t1 = now();
+    double t1 = time_now();
     if (!rc) rc = model_backward(m, 1.0f, e);
     if (rc) return rc;
-    double t2 = now();
+    double t2 = time_now();
     double norm = 0;
     const AdamW h = {3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f};
     if ((rc = model_adamw_step(m, &h, 1.0, step, &norm, e))) return rc;
-    double t3 = now();
+    double t3 = time_now();
     ph->fwd += t1 - t0, ph->bwd += t2 - t1, ph->opt += t3 - t2;
     return RP_OK;
 }
@@ -126,10 +121,10 @@ static int run_shape(const Shape *s, int threads, int steps, const Device *dev, 
     if (!rc) rc = train_step(&m, in, tg, s->B, s->T, 1, &warm, &loss, e);
     if (!rc) {
         if (!dev->cuda) sg0 = sgemm_rate();
-        double t0 = now();
+        double t0 = time_now();
         /* At least `steps` steps, and at least half a second for shapes whose steps are short. */
-        while (!rc && (done < steps || now() - t0 < 0.5)) rc = train_step(&m, in, tg, s->B, s->T, 2 + done++, &ph, &loss, e);
-        secs = now() - t0;
+        while (!rc && (done < steps || time_now() - t0 < 0.5)) rc = train_step(&m, in, tg, s->B, s->T, 2 + done++, &ph, &loss, e);
+        secs = time_now() - t0;
         if (!dev->cuda) sg1 = sgemm_rate();
     }
     if (!rc) {

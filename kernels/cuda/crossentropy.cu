@@ -90,25 +90,30 @@ extern "C" cudaError_t cuda_crossentropy_forward(float *losses, float *lse, cons
 /* Row i becomes dloss[i] * (softmax - onehot(target)) over the V real columns and 0 in the
  * padding; a row with dloss 0 becomes 0 without reading its target (masked rows may hold any).
  * The target's column is e * dl - dl as on the CPU (nvcc may fuse the two into an FMA). */
-__global__ void crossentropy_backward_kernel(float *logits, const float *lse, const int32_t *targets,
-                                             const float *dloss, int V, int Vp) {
-    int i = blockIdx.x;
-    float *row = logits + (size_t)i * Vp;
+/* Block-row i of n_all columns becomes dloss[i] * (e^(x - lse[i]) - onehot(targets[i] - shift))
+ * over its first n_real columns and 0 past them; dloss 0 zeroes it without reading the target. */
+__device__ __forceinline__ void row_dlogits(float *row, int n_real, int n_all, const float *lse,
+                                            const int32_t *targets, const float *dloss, int i, int shift) {
     float dl = dloss[i];
     if (dl == 0.0f) {
-        for (int j = threadIdx.x; j < Vp; j += blockDim.x) row[j] = 0.0f;
+        for (int j = threadIdx.x; j < n_all; j += blockDim.x) row[j] = 0.0f;
         return;
     }
     float l = lse[i];
-    int t = targets[i];
-    for (int j = threadIdx.x; j < Vp; j += blockDim.x) {
+    int t = targets[i] - shift;
+    for (int j = threadIdx.x; j < n_all; j += blockDim.x) {
         float g = 0.0f;
-        if (j < V) {
+        if (j < n_real) {
             g = expf(row[j] - l) * dl;
             if (j == t) g -= dl;
         }
         row[j] = g;
     }
+}
+
+__global__ void crossentropy_backward_kernel(float *logits, const float *lse, const int32_t *targets,
+                                             const float *dloss, int V, int Vp) {
+    row_dlogits(logits + (size_t)blockIdx.x * Vp, V, Vp, lse, targets, dloss, blockIdx.x, 0);
 }
 
 extern "C" cudaError_t cuda_crossentropy_backward(float *logits, const float *lse, const int32_t *targets,
@@ -158,20 +163,7 @@ extern "C" cudaError_t cuda_crossentropy_chunk_forward(float *losses, float *lse
  * columns are in a chunk). */
 __global__ void crossentropy_chunk_backward_kernel(float *logits_c, const float *lse, const int32_t *targets,
                                                    const float *dloss, int j0, int n) {
-    int i = blockIdx.x;
-    float *row = logits_c + (size_t)i * n;
-    float dl = dloss[i];
-    if (dl == 0.0f) {
-        for (int j = threadIdx.x; j < n; j += blockDim.x) row[j] = 0.0f;
-        return;
-    }
-    float l = lse[i];
-    int t = targets[i] - j0;
-    for (int j = threadIdx.x; j < n; j += blockDim.x) {
-        float g = expf(row[j] - l) * dl;
-        if (j == t) g -= dl;
-        row[j] = g;
-    }
+    row_dlogits(logits_c + (size_t)blockIdx.x * n, n, n, lse, targets, dloss, blockIdx.x, j0);
 }
 
 extern "C" cudaError_t cuda_crossentropy_chunk_backward(float *logits_c, const float *lse, const int32_t *targets,
