@@ -16,8 +16,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/log.h"
 #include "core/args.h"
+#include "core/log.h"
 #include "core/comm.h"
 #include "core/rng.h"
 #include "model/model.h"

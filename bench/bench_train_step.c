@@ -26,8 +26,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/log.h"
 #include "core/args.h"
+#include "core/log.h"
 #include "core/rng.h"
 #include "kernels/cpu/ops.h"
 #include "model/model.h"
